@@ -1,0 +1,228 @@
+"""Reading and writing audio and text files safely.
+
+Every reader checks its input and raises :class:`~calib.errors.SignalError` with one clear
+sentence (missing file, not audio, empty, NaN/Inf).  Every writer is atomic: it writes a
+temporary file in the destination folder and renames it, so a reader never sees half a file
+and an interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import soundfile as sf
+
+from calib.errors import SignalError
+
+__all__ = [
+    "read_audio",
+    "read_raw_float32",
+    "write_wav_atomic",
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_directory",
+]
+
+
+def _check_finite(data: np.ndarray, path: Path) -> None:
+    bad = ~np.isfinite(data)
+    if bad.any():
+        ch, idx = np.argwhere(bad)[0]
+        raise SignalError(
+            f"{path} contains NaN or Inf samples (first at channel {ch + 1}, sample {idx}); "
+            "the file is damaged"
+        )
+
+
+def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
+               min_samples: int = 1) -> tuple[np.ndarray, int]:
+    """Read an audio file as float64, channels first.
+
+    Parameters
+    ----------
+    path : path-like
+        WAV/FLAC/AIFF (anything libsndfile reads), or headerless float32 little-endian PCM
+        when ``raw_fs`` is given (DRC's ``.pcm`` files).
+    raw_fs : int, optional
+        Sample rate (Hz) of a raw float32 file.
+    min_samples : int
+        Fewest samples accepted.
+
+    Returns
+    -------
+    data : ndarray, shape (n_channels, n_samples), float64, full scale 1.0
+    fs : int
+        Sample rate (Hz).
+
+    Raises
+    ------
+    SignalError
+        Missing file, unreadable or not audio, empty, too short, NaN/Inf samples.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SignalError(f"{p}: no such file")
+    if p.is_dir():
+        raise SignalError(f"{p} is a folder, expected an audio file")
+    if raw_fs is not None:
+        return read_raw_float32(p, fs=raw_fs, min_samples=min_samples), int(raw_fs)
+    try:
+        data, fs = sf.read(str(p), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        hint = " (headerless float32? pass --raw-fs HZ)" if p.suffix.lower() in {".pcm", ".raw", ".f32"} else ""
+        raise SignalError(f"{p} is not a readable audio file{hint}: {exc}") from None
+    data = np.ascontiguousarray(data.T)
+    if data.shape[1] == 0:
+        raise SignalError(f"{p} holds no audio samples")
+    if data.shape[1] < min_samples:
+        raise SignalError(f"{p} is too short: {data.shape[1]} samples, need at least {min_samples}")
+    _check_finite(data, p)
+    return data, int(fs)
+
+
+def read_raw_float32(path: str | os.PathLike[str], *, fs: int, min_samples: int = 1) -> np.ndarray:
+    """Read headerless float32 little-endian mono PCM (DRC's ``rs.pcm``) as ``(1, n)`` float64.
+
+    Raises
+    ------
+    SignalError
+        Missing file, a size that is not a whole number of float32 samples, empty, NaN/Inf,
+        or an implausible sample rate.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SignalError(f"{p}: no such file")
+    if not (1000 <= int(fs) <= 768_000):
+        raise SignalError(f"--raw-fs {fs} Hz is outside 1000..768000 Hz")
+    size = p.stat().st_size
+    if size == 0:
+        raise SignalError(f"{p} is empty")
+    if size % 4:
+        raise SignalError(f"{p} is {size} bytes, not a whole number of float32 samples")
+    data = np.fromfile(p, dtype="<f4").astype(np.float64)[np.newaxis, :]
+    if data.shape[1] < min_samples:
+        raise SignalError(f"{p} is too short: {data.shape[1]} samples, need at least {min_samples}")
+    _check_finite(data, p)
+    return data
+
+
+@contextlib.contextmanager
+def _temp_beside(path: Path, suffix: str = "") -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_wav_atomic(path: str | os.PathLike[str], data: np.ndarray, *, fs: int,
+                     subtype: str = "FLOAT") -> Path:
+    """Write ``data`` (``(n_channels, n)`` or 1-D) as a WAV file, atomically.
+
+    ``subtype`` is a libsndfile subtype: ``"FLOAT"`` (32-bit float, the default for IRs and
+    FIRs), ``"DOUBLE"``, ``"PCM_24"``, ``"PCM_16"``.
+    """
+    p = Path(path)
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    if not np.all(np.isfinite(arr)):
+        raise SignalError(f"refusing to write {p}: the signal contains NaN or Inf")
+    with _temp_beside(p, ".wav") as tmp:
+        sf.write(str(tmp), arr.T, int(fs), subtype=subtype, format="WAV")
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> Path:
+    p = Path(path)
+    with _temp_beside(p) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return p
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating,)):
+        v = float(obj)
+        return v
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def to_json(obj: Any, *, indent: int | None = 2) -> str:
+    """JSON text with numpy support; NaN becomes ``null`` (JSON has no NaN)."""
+    return json.dumps(_nan_to_none(obj), indent=indent, default=_json_default, allow_nan=False)
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.floating) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.ndarray):
+        return _nan_to_none(obj.tolist())
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    return atomic_write_text(path, to_json(obj) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
+    """Build a folder in a temporary sibling and move it into place when the block succeeds.
+
+    On any exception the temporary folder is removed and ``path`` is untouched.  With
+    ``replace=False`` an existing non-empty ``path`` is an error; with ``replace=True`` the old
+    folder is swapped out only after the new one is complete.
+    """
+    dest = Path(path)
+    if dest.exists() and not dest.is_dir():
+        raise SignalError(f"{dest} exists and is not a folder")
+    if dest.exists() and any(dest.iterdir()) and not replace:
+        raise SignalError(f"{dest} exists and is not empty; choose a new folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,2 @@
+"""Plots, self-contained HTML/PDF reports and findings in plain language.  matplotlib lives
+only here."""

@@ -1,0 +1,5 @@
+import sys
+
+from roomtruth.cli import main
+
+sys.exit(main())

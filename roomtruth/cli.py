@@ -1,0 +1,110 @@
+"""The ``roomtruth`` command line.
+
+Start-up must stay fast (``roomtruth --help`` well under 0.3 s): this module imports only
+typer and the standard library; every command imports what it needs inside its body.
+
+Error boundary: every :class:`calib.errors.RoomtruthError` (and the usual file-system
+errors) becomes ``error: <sentence>`` on stderr and exit code 2, never a traceback.
+``roomtruth --debug ...`` shows the traceback.  A failed verification is a result, exit 3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="roomtruth",
+    help="Make a mastering room tell the truth, and prove week after week that it still does.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Each module exposes ``register(app)`` and owns its commands.
+COMMAND_MODULES = (
+    "roomtruth.cmd_measure",
+    "roomtruth.cmd_analyze",
+    "roomtruth.cmd_correct",
+    "roomtruth.cmd_monitor",
+    "roomtruth.cmd_verify",
+    "roomtruth.cmd_mix",
+    "roomtruth.cmd_report",
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from roomtruth import __version__
+
+        typer.echo(f"roomtruth {__version__}")
+        raise typer.Exit(0)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rv = app(args=args, prog_name="roomtruth", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except SystemExit as exc:  # typer.Exit / click exits
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return code
+    except BaseException as exc:  # the error boundary
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort) or isinstance(exc, KeyboardInterrupt):
+            sys.stderr.write("error: interrupted\n")
+            return 130
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        from calib.errors import RoomtruthError
+
+        if isinstance(exc, RoomtruthError):
+            sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+            return 2
+        if isinstance(exc, FileNotFoundError):
+            sys.stderr.write(f"error: {exc.filename or ''}: no such file or folder\n")
+            return 2
+        if isinstance(exc, PermissionError):
+            sys.stderr.write(f"error: {exc.filename or ''}: permission denied\n")
+            return 2
+        if isinstance(exc, IsADirectoryError | NotADirectoryError):
+            sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+            return 2
+        sys.stderr.write(
+            f"error: internal error ({type(exc).__name__}: {_one_line(str(exc))}); "
+            "run again with --debug and report it\n"
+        )
+        return 1
+
+
+def run() -> None:  # pragma: no cover - console script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -59,3 +59,46 @@ class AudioBackend(Protocol):
 
     def close(self) -> None:
         ...
+
+
+# Real-time duplex streaming (the monitor path).  The callback is called on the audio
+# thread with float32 arrays shaped (frames, n_channels) -- PortAudio's layout -- and must
+# write ``outdata`` in place.  It must not allocate, lock, log, do I/O or raise.
+class DuplexCallback(Protocol):
+    def __call__(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int) -> None:
+        ...
+
+
+@dataclass
+class StreamStats:
+    """Counters a running duplex stream exposes (read from the UI thread)."""
+
+    xruns: int = 0                 # input overflows + output underflows reported by the host
+    callbacks: int = 0
+    cpu_load: float = 0.0          # host API's estimate, 0..1
+    latency_s: tuple[float, float] = (0.0, 0.0)  # (input, output) as reported by the host
+
+
+@runtime_checkable
+class DuplexStream(Protocol):
+    """An open duplex stream; created by a concrete backend (``hardware.portaudio``)."""
+
+    stats: StreamStats
+
+    def start(self) -> None:
+        ...
+
+    def stop(self) -> None:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@runtime_checkable
+class StreamingBackend(Protocol):
+    """A backend that can open a real-time duplex stream for the monitor engine."""
+
+    def open_duplex(self, callback: DuplexCallback, *, fs: int, block_size: int,
+                    n_inputs: int, n_outputs: int) -> DuplexStream:
+        ...

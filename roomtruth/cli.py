@@ -27,6 +27,7 @@ app = typer.Typer(
 # Each module exposes ``register(app)`` and owns its commands.
 COMMAND_MODULES = (
     "roomtruth.cmd_measure",
+    "roomtruth.cmd_rig",
     "roomtruth.cmd_analyze",
     "roomtruth.cmd_correct",
     "roomtruth.cmd_monitor",

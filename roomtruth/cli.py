@@ -37,20 +37,37 @@ COMMAND_MODULES = (
 )
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from roomtruth import __version__
 
         typer.echo(f"roomtruth {__version__}")
         raise typer.Exit(0)
 
 
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 callback=_print_version, is_eager=True),
+) -> None:
+    """Global options (``--debug`` is read by :func:`main`)."""
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
+
+
+def _click_exception_type() -> type | None:
+    """Click's usage-error base class (typer >= 0.20 vendors click as ``typer._click``)."""
+    try:
+        from typer._click.exceptions import ClickException  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - older typer with a separate click
+        try:
+            from click.exceptions import ClickException  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    return ClickException
 
 
 def _one_line(msg: str) -> str:
@@ -68,16 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         return code
     except BaseException as exc:  # the error boundary
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort) or isinstance(exc, KeyboardInterrupt):
+        ClickException = _click_exception_type()
+        if isinstance(exc, typer.Exit):
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
             sys.stderr.write("error: interrupted\n")
             return 130
-        if isinstance(exc, click.ClickException):
+        if ClickException is not None and isinstance(exc, ClickException):
             exc.show()
-            return 2
+            return int(getattr(exc, "exit_code", 2) or 2)
         if debug:
             import traceback
 

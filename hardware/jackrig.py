@@ -1,0 +1,754 @@
+"""The JACK virtual room: a real audio path without sound hardware.
+
+``start_rig`` starts a JACK server with the dummy driver (a virtual 8-in/8-out interface
+clocked in real time) and ``jconvolver`` loaded with a room impulse response.
+:class:`RigBackend` then plays and records through genuine PortAudio streams and routes
+the ports for the user:
+
+========================  =====================================================
+virtual interface         what is connected (1-based, as the user counts)
+========================  =====================================================
+outputs 1..n              speakers 1..n of the room IR (one IR channel each)
+input 1                   the room's microphone: sum of every speaker through its IR
+output n+1 -> input 2     a direct wire, the loopback timing reference
+========================  =====================================================
+
+(``n`` is the number of channels of the IR file; the built-in room has one.)  With
+``routing="loopback"`` every output ``k`` is wired straight to input ``k`` instead -- for
+testing a real-time engine bit-exactly.
+
+The recipe (``shared/RIG-NOTES.md``): ``jackd -R -P 70 -S -a a -d dummy``; sync mode ``-S``
+keeps data intact under load, ``-a a`` ignores every client's self-connections so only
+our explicit routing counts; ``--no-realtime`` when SCHED_FIFO is refused.  The
+jconvolver partition equals the JACK period, so the convolution adds no delay; a direct
+loopback is bit-exact and delayed by one period.
+
+The rig runs under its own JACK server name (``roomtruth`` by default, or
+``$ROOMTRUTH_RIG_SERVER``) so it never disturbs a JACK server the user runs; its state
+file (``$ROOMTRUTH_RIG_DIR``, default ``/tmp/roomtruth-rig-<uid>``) records the PIDs it
+started, and ``stop_rig`` stops only those, after checking they are still the same
+programs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from calib.audio_io import atomic_write_json, read_audio, write_wav_atomic
+from calib.errors import ConfigError, DeviceError, SignalError
+from hardware.backend import CaptureResult
+from hardware.portaudio import PortAudioBackend, attach_jack, detach_jack, jack_client_name
+
+__all__ = [
+    "RigBackend",
+    "RigState",
+    "RigStatus",
+    "rig_dir",
+    "rig_server_name",
+    "rig_status",
+    "start_rig",
+    "stop_rig",
+    "synthetic_room_ir",
+]
+
+ROOM_CLIENT = "roomtruth-room"
+N_DEVICE_CHANNELS = 8          # dummy driver capture/playback ports (the virtual interface)
+MAX_IR_SAMPLES = 1 << 20       # jconvolver's practical limit (memory), about 22 s at 48 kHz
+SUPPORTED_FS = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+_STARTUP_TIMEOUT_S = 8.0
+_STOP_TIMEOUT_S = 3.0
+# Test hook: a command prefix for jackd (e.g. setpriv dropping CAP_SYS_NICE to exercise
+# the --no-realtime fallback).  Empty in normal use.
+_JACKD_PREFIX: tuple[str, ...] = ()
+_children: dict[int, subprocess.Popen] = {}   # processes this Python process started
+
+
+def rig_server_name() -> str:
+    """JACK server name of the rig (``$ROOMTRUTH_RIG_SERVER`` or ``roomtruth``)."""
+    return os.environ.get("ROOMTRUTH_RIG_SERVER", "").strip() or "roomtruth"
+
+
+def rig_dir() -> Path:
+    """Folder holding the rig's state, logs and IR copy."""
+    env = os.environ.get("ROOMTRUTH_RIG_DIR", "").strip()
+    return Path(env) if env else Path(f"/tmp/roomtruth-rig-{os.getuid()}")
+
+
+@dataclass(frozen=True)
+class RigState:
+    """What ``start_rig`` started (persisted as JSON in the rig folder)."""
+
+    server: str
+    jackd_pid: int
+    jconvolver_pid: int
+    fs: int
+    period: int
+    n_speakers: int
+    ir_path: str                    # the copy jconvolver reads
+    ir_source: str                  # user's file, or "built-in default room"
+    ir_length_samples: int
+    realtime: bool
+    started_utc: str
+    folder: str
+    jackd_cmd: tuple[str, ...] = ()
+    jconvolver_cmd: tuple[str, ...] = ()
+    room_client: str = ROOM_CLIENT
+    n_device_channels: int = N_DEVICE_CHANNELS
+
+    # The virtual interface's layout, 0-based as the backend protocol counts.
+    @property
+    def speaker_outputs(self) -> tuple[int, ...]:
+        return tuple(range(self.n_speakers))
+
+    @property
+    def loopback_output(self) -> int:
+        return self.n_speakers
+
+    mic_input = 0
+    loopback_input = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["layout_1_based"] = {
+            "speaker_outputs": [c + 1 for c in self.speaker_outputs],
+            "loopback_output": self.loopback_output + 1,
+            "mic_input": self.mic_input + 1,
+            "loopback_input": self.loopback_input + 1,
+        }
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RigState":
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        for k in ("jackd_cmd", "jconvolver_cmd"):
+            kw[k] = tuple(kw.get(k, ()))
+        return cls(**kw)
+
+
+@dataclass
+class RigStatus:
+    """What ``rig_status`` found."""
+
+    server: str
+    state: RigState | None
+    jackd_alive: bool = False
+    jconvolver_alive: bool = False
+    server_reachable: bool = False
+    foreign_server: bool = False     # a server of that name runs, not started by roomtruth
+    cpu_load_percent: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.state is not None and self.jackd_alive and self.jconvolver_alive and self.server_reachable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "running": self.running,
+            "jackd_alive": self.jackd_alive,
+            "jconvolver_alive": self.jconvolver_alive,
+            "server_reachable": self.server_reachable,
+            "foreign_server": self.foreign_server,
+            "cpu_load_percent": self.cpu_load_percent,
+            "problems": list(self.problems),
+            "state": self.state.to_dict() if self.state else None,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _server_folder(server: str) -> Path:
+    return rig_dir() / server
+
+
+def _state_path(server: str) -> Path:
+    return _server_folder(server) / "state.json"
+
+
+@contextlib.contextmanager
+def _locked(server: str) -> Iterator[None]:
+    rig_dir().mkdir(parents=True, exist_ok=True)
+    with open(rig_dir() / f".{server}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_state(server: str) -> RigState | None:
+    p = _state_path(server)
+    if not p.exists():
+        return None
+    try:
+        return RigState.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError):
+        return None   # unreadable: treated as stale
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def _reap(pid: int) -> None:
+    p = _children.get(pid)
+    if p is not None:
+        if p.poll() is not None:
+            _children.pop(pid, None)
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _is_ours(pid: int, program: str, server: str) -> bool:
+    """True when ``pid`` is alive and is the ``program`` we started for ``server``.
+
+    Checks /proc/<pid>/cmdline so a recycled PID is never mistaken for our process.
+    """
+    if pid <= 0:
+        return False
+    _reap(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    except (OSError, IndexError):
+        return False
+    args = _cmdline(pid)
+    return bool(args) and any(Path(a).name == program for a in args) and server in args
+
+
+def _silence_jack() -> Any:
+    try:
+        import jack
+    except (ImportError, OSError) as exc:
+        raise DeviceError(f"the JACK client library is unavailable ({exc}); install jackd2 "
+                          "and the JACK-Client Python package") from None
+    jack.set_error_function(lambda msg: None)
+    jack.set_info_function(lambda msg: None)
+    return jack
+
+
+def _connect_client(server: str, name: str) -> Any | None:
+    jack = _silence_jack()
+    try:
+        return jack.Client(name, servername=server, no_start_server=True)
+    except jack.JackError:
+        return None
+
+
+def _server_reachable(server: str) -> bool:
+    c = _connect_client(server, f"roomtruth-probe-{os.getpid()}")
+    if c is None:
+        return False
+    c.close()
+    return True
+
+
+def _spawn(cmd: list[str], log_path: Path, cwd: Path) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             cwd=str(cwd), start_new_session=True)
+    _children[p.pid] = p
+    return p
+
+
+def _log_tail(path: Path, n: int = 3) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return " / ".join(lines[-n:])
+
+
+def _terminate(pid: int, program: str, server: str) -> bool:
+    """SIGTERM, then SIGKILL after a grace period; only if ``pid`` is still ours."""
+    if not _is_ours(pid, program, server):
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if not _is_ours(pid, program, server):
+                _children.pop(pid, None)
+                return True
+            time.sleep(0.05)
+    return not _is_ours(pid, program, server)
+
+
+def synthetic_room_ir(*, fs: int) -> np.ndarray:
+    """A small deterministic room IR, ``(1, n)`` float64, used when no default room exists.
+
+    Direct sound at 2.5 ms, four discrete reflections, two damped low-frequency modes
+    (47 Hz and 71 Hz, T60 0.4 s) and an exponentially decaying diffuse tail (T60 0.35 s)
+    starting at 8 ms, 0.6 s long; peak 0.5.
+    """
+    n = int(round(0.6 * fs))
+    t = np.arange(n) / fs
+    ir = np.zeros(n)
+    d0 = int(round(0.0025 * fs))
+    ir[d0] = 0.5
+    for delay_s, gain in ((0.0041, -0.21), (0.0063, 0.15), (0.0087, -0.11), (0.0122, 0.08)):
+        ir[d0 + int(round(delay_s * fs))] += gain
+    td = np.clip(t - d0 / fs, 0.0, None)
+    on = t >= d0 / fs
+    for f_hz, amp in ((47.0, 0.004), (71.0, 0.003)):
+        ir += on * amp * np.exp(-6.91 * td / 0.4) * np.sin(2 * np.pi * f_hz * td)
+    rng = np.random.default_rng(20240611)
+    start = d0 + int(round(0.008 * fs))
+    tail = rng.standard_normal(n - start) * 0.02 * np.exp(-6.91 * np.arange(n - start) / fs / 0.35)
+    ir[start:] += tail
+    return ir[np.newaxis, :]
+
+
+def _default_room(fs: int) -> tuple[np.ndarray, str]:
+    try:
+        from hardware.simulated import default_room  # written by the simulated-room engineer
+    except ImportError:
+        return synthetic_room_ir(fs=fs), "built-in synthetic room"
+    room = default_room(fs)
+    arr = getattr(room, "samples", None)
+    if arr is None:
+        arr = getattr(room, "ir", None)
+    if arr is None:
+        arr = room[0] if isinstance(room, tuple) else room
+    arr = np.atleast_2d(np.asarray(arr, dtype=np.float64))
+    return arr, "built-in default room"
+
+
+def _load_ir(ir_path: str | os.PathLike[str] | None, fs: int) -> tuple[np.ndarray, str]:
+    if ir_path is None:
+        ir, source = _default_room(fs)
+    else:
+        ir, ir_fs = read_audio(ir_path, min_samples=1)
+        if ir_fs != fs:
+            raise SignalError(
+                f"the room IR {ir_path} is at {ir_fs} Hz but the rig runs at {fs} Hz; "
+                f"start the rig with --fs {ir_fs} or resample the IR")
+        source = str(Path(ir_path).resolve())
+    n_spk = ir.shape[0]
+    if n_spk > N_DEVICE_CHANNELS - 2:
+        raise SignalError(
+            f"the room IR has {n_spk} channels (one per speaker) but the rig takes at most "
+            f"{N_DEVICE_CHANNELS - 2}; give one channel per speaker")
+    if ir.shape[1] > MAX_IR_SAMPLES:
+        raise SignalError(
+            f"the room IR is {ir.shape[1]} samples long, the rig takes at most {MAX_IR_SAMPLES}; "
+            "trim its tail")
+    peak = float(np.max(np.abs(ir)))
+    if peak == 0.0:
+        raise SignalError(f"the room IR {ir_path} is all zeros; give a real impulse response")
+    return ir, source
+
+
+def _check_params(fs: int, period: int) -> None:
+    if int(fs) not in SUPPORTED_FS:
+        raise ConfigError(f"rig sample rate {fs} Hz is not supported; use one of "
+                          f"{', '.join(str(f) for f in SUPPORTED_FS)}")
+    if period < 64 or period > 4096 or period & (period - 1):
+        raise ConfigError(f"rig period {period} frames is invalid; use a power of two from 64 to 4096 "
+                          "(jconvolver's partition equals the period)")
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+def _start_jackd(server: str, fs: int, period: int, folder: Path, realtime: bool) -> tuple[subprocess.Popen, list[str]]:
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise DeviceError("jackd is not installed; install it with 'apt-get install --no-install-recommends jackd2'")
+    rt = ["-R", "-P", "70"] if realtime else ["--no-realtime"]
+    cmd = [*_JACKD_PREFIX, jackd, "-n", server, *rt, "-S", "-a", "a", "-t", "5000",
+           "-d", "dummy", "-r", str(fs), "-p", str(period),
+           "-C", str(N_DEVICE_CHANNELS), "-P", str(N_DEVICE_CHANNELS)]
+    log = folder / "jackd.log"
+    with open(log, "ab") as fh:
+        fh.write(f"--- {' '.join(cmd)}\n".encode())
+    return _spawn(cmd, log, folder), cmd
+
+
+def _wait_server(p: subprocess.Popen, server: str, log: Path) -> str | None:
+    """Wait until the server answers; return None when up, else the reason it is not."""
+    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            return f"jackd exited with code {p.returncode}: {_log_tail(log)}"
+        if _server_reachable(server):
+            return None
+        time.sleep(0.1)
+    return f"jackd did not answer within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}"
+
+
+def _rt_refused(log: Path) -> bool:
+    try:
+        text = log.read_text(errors="replace").split("--- ")[-1].lower()
+    except OSError:
+        return False
+    return any(s in text for s in ("cannot use real-time scheduling", "operation not permitted",
+                                   "cannot set scheduling", "acquireselfrealtime error",
+                                   "cannot lock down"))
+
+
+def _write_conf(folder: Path, server: str, ir_file: Path, n_spk: int, n: int, period: int) -> Path:
+    size = 1 << max(int(np.ceil(np.log2(max(n, period)))), 6)
+    lines = [
+        "# written by roomtruth rig start",
+        f"/jack/client {ROOM_CLIENT}",
+        f"/jack/server {server}",
+        f"/convolver/new {n_spk} 1 {period} {size} 1.0",
+        *[f"/input/name {i + 1} spk{i + 1}" for i in range(n_spk)],
+        "/output/name 1 mic",
+        *[f"/impulse/read {i + 1} 1 1.0 0 0 0 {i + 1} {ir_file}" for i in range(n_spk)],
+    ]
+    conf = folder / "room.conf"
+    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return conf
+
+
+def _start_jconvolver(server: str, conf: Path, folder: Path, n_spk: int) -> tuple[subprocess.Popen, list[str]]:
+    jconv = shutil.which("jconvolver")
+    if jconv is None:
+        raise DeviceError("jconvolver is not installed; install it with 'apt-get install jconvolver'")
+    cmd = [jconv, "-s", server, "-N", ROOM_CLIENT, str(conf)]
+    log = folder / "jconvolver.log"
+    p = _spawn(cmd, log, folder)
+    client = None
+    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise DeviceError(f"jconvolver exited with code {p.returncode}: {_log_tail(log)}")
+            client = client or _connect_client(server, f"roomtruth-probe-{os.getpid()}")
+            if client is not None:
+                names = {q.name for q in client.get_ports(f"{ROOM_CLIENT}:")}
+                want = {f"{ROOM_CLIENT}:spk{i + 1}" for i in range(n_spk)} | {f"{ROOM_CLIENT}:mic"}
+                if want <= names:
+                    return p, cmd
+            time.sleep(0.1)
+    finally:
+        if client is not None:
+            client.close()
+    raise DeviceError(f"jconvolver's ports did not appear within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}")
+
+
+def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000, period: int = 256,
+              server: str | None = None, realtime: bool = True) -> RigState:
+    """Start the JACK virtual room: jackd (dummy driver) plus jconvolver with a room IR.
+
+    Parameters
+    ----------
+    ir_path : path-like, optional
+        Room IR WAV, one channel per speaker, at ``fs``.  None = the built-in default room.
+    fs : int
+        Sample rate (Hz), keyword-only.
+    period : int
+        JACK period (frames), a power of two in 64..4096; also jconvolver's partition.
+    server : str, optional
+        JACK server name; default :func:`rig_server_name`.
+    realtime : bool
+        Try SCHED_FIFO first (falls back to ``--no-realtime`` when refused).
+
+    Returns
+    -------
+    RigState
+
+    Raises
+    ------
+    ConfigError
+        Unsupported rate or period.
+    SignalError
+        Unreadable IR, wrong sample rate, too many channels, too long.
+    DeviceError
+        Already running, a foreign server of that name, missing programs, start-up failure.
+    """
+    server = server or rig_server_name()
+    fs = int(fs)
+    period = int(period)
+    _check_params(fs, period)
+    ir, source = _load_ir(ir_path, fs)
+    with _locked(server):
+        old = _read_state(server)
+        if old is not None:
+            alive = _is_ours(old.jackd_pid, "jackd", server) or _is_ours(old.jconvolver_pid, "jconvolver", server)
+            if alive:
+                raise DeviceError(
+                    f"the virtual room is already running (server '{server}', jackd pid {old.jackd_pid}, "
+                    f"{old.fs} Hz, period {old.period}); run 'roomtruth rig stop' first")
+            _state_path(server).unlink(missing_ok=True)   # stale: its processes are gone
+        if _server_reachable(server):
+            raise DeviceError(
+                f"a JACK server named '{server}' is already running and was not started by roomtruth; "
+                "stop it, or set ROOMTRUTH_RIG_SERVER to another name")
+        folder = _server_folder(server)
+        folder.mkdir(parents=True, exist_ok=True)
+        ir_file = folder / "room-ir.wav"
+        write_wav_atomic(ir_file, ir.astype(np.float32), fs=fs, subtype="FLOAT")
+        jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, realtime)
+        why = _wait_server(jackd_p, server, folder / "jackd.log")
+        if realtime and why is None:
+            time.sleep(0.3)   # the driver thread reports a refused SCHED_FIFO just after start
+        used_rt = realtime
+        if realtime and (why is not None or _rt_refused(folder / "jackd.log")):
+            _terminate(jackd_p.pid, "jackd", server)
+            jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, False)
+            why = _wait_server(jackd_p, server, folder / "jackd.log")
+            used_rt = False
+        if why is not None:
+            _terminate(jackd_p.pid, "jackd", server)
+            raise DeviceError(f"the JACK server did not start: {why}")
+        try:
+            conf = _write_conf(folder, server, ir_file, ir.shape[0], ir.shape[1], period)
+            jconv_p, jconv_cmd = _start_jconvolver(server, conf, folder, ir.shape[0])
+        except BaseException:
+            _terminate(jackd_p.pid, "jackd", server)
+            raise
+        state = RigState(
+            server=server, jackd_pid=jackd_p.pid, jconvolver_pid=jconv_p.pid, fs=fs, period=period,
+            n_speakers=int(ir.shape[0]), ir_path=str(ir_file), ir_source=source,
+            ir_length_samples=int(ir.shape[1]), realtime=used_rt,
+            started_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            folder=str(folder), jackd_cmd=tuple(jackd_cmd), jconvolver_cmd=tuple(jconv_cmd))
+        atomic_write_json(_state_path(server), state.to_dict())
+        return state
+
+
+def rig_status(server: str | None = None) -> RigStatus:
+    """Report what runs: processes alive, server reachable, CPU load, and any problems."""
+    server = server or rig_server_name()
+    state = _read_state(server)
+    st = RigStatus(server=server, state=state)
+    client = _connect_client(server, f"roomtruth-status-{os.getpid()}")
+    st.server_reachable = client is not None
+    if client is not None:
+        with contextlib.suppress(Exception):
+            st.cpu_load_percent = float(client.cpu_load())
+        client.close()
+    if state is None:
+        if st.server_reachable:
+            st.foreign_server = True
+            st.problems.append(f"a JACK server named '{server}' runs but was not started by roomtruth")
+        return st
+    st.jackd_alive = _is_ours(state.jackd_pid, "jackd", server)
+    st.jconvolver_alive = _is_ours(state.jconvolver_pid, "jconvolver", server)
+    if not st.jackd_alive:
+        st.problems.append(f"jackd (pid {state.jackd_pid}) is no longer running: the server died; "
+                           f"see {state.folder}/jackd.log, then run 'roomtruth rig stop' and start again")
+    elif not st.server_reachable:
+        st.problems.append(f"jackd (pid {state.jackd_pid}) runs but does not answer")
+    if not st.jconvolver_alive:
+        st.problems.append(f"jconvolver (pid {state.jconvolver_pid}) is no longer running; "
+                           "run 'roomtruth rig stop' and start again")
+    return st
+
+
+def stop_rig(server: str | None = None) -> list[str]:
+    """Stop the processes the rig started (and only those); remove its state.
+
+    Returns
+    -------
+    list of str
+        What was stopped, e.g. ``["jconvolver (pid 123)", "jackd (pid 122)"]``; empty when
+        nothing of ours was running (a stale state file is removed all the same).
+    """
+    server = server or rig_server_name()
+    stopped: list[str] = []
+    with _locked(server):
+        state = _read_state(server)
+        if state is None:
+            _state_path(server).unlink(missing_ok=True)
+            return stopped
+        detach_jack(server)   # PortAudio must close its JACK client before the server goes
+        for pid, prog in ((state.jconvolver_pid, "jconvolver"), (state.jackd_pid, "jackd")):
+            if _terminate(pid, prog, server):
+                stopped.append(f"{prog} (pid {pid})")
+        for pid, prog in ((state.jconvolver_pid, "jconvolver"), (state.jackd_pid, "jackd")):
+            if _is_ours(pid, prog, server):
+                raise DeviceError(f"{prog} (pid {pid}) did not stop, even after SIGKILL; stop it by hand")
+        _state_path(server).unlink(missing_ok=True)
+    return stopped
+
+
+def _require_running(server: str | None) -> RigState:
+    st = rig_status(server)
+    if st.state is None:
+        raise DeviceError(f"the JACK virtual room is not running (server '{st.server}'); "
+                          "start it with 'roomtruth rig start'")
+    if not st.running:
+        raise DeviceError("the JACK virtual room is broken: " + "; ".join(st.problems))
+    return st.state
+
+
+# --------------------------------------------------------------------------- backend
+
+class RigBackend(PortAudioBackend):
+    """PortAudio through the JACK virtual room, with the routing done for you.
+
+    Parameters
+    ----------
+    routing : {"room", "loopback"}
+        ``"room"``: outputs ``0..n-1`` feed the room's speakers, the room's mic feeds input 0,
+        output ``n`` is wired to input 1 (loopback reference).  ``"loopback"``: output ``k``
+        is wired straight to input ``k`` for every ``k``.
+    server : str, optional
+        Rig server name (default :func:`rig_server_name`).
+
+    Attributes
+    ----------
+    state : RigState
+        The rig's parameters; ``state.speaker_outputs``, ``state.loopback_output``,
+        ``state.mic_input``, ``state.loopback_input`` give the layout (0-based).
+
+    Notes
+    -----
+    Constructing it points this process's PortAudio at the rig's JACK server (see
+    :func:`hardware.portaudio.reinitialize`); do so while no other stream is open.
+    """
+
+    def __init__(self, *, routing: str = "room", server: str | None = None,
+                 timeout_margin_s: float = 5.0) -> None:
+        if routing not in ("room", "loopback"):
+            raise ConfigError(f"rig routing {routing!r} is unknown; use 'room' or 'loopback'")
+        self.state = _require_running(server)
+        self.routing = routing
+        self._route_client: Any = None
+        self._jack_xruns = 0
+        self._timeout_margin_s = timeout_margin_s
+        with self._attached():
+            self._resolve()
+        self.speaker_outputs = self.state.speaker_outputs
+        self.loopback_output = self.state.loopback_output
+        self.mic_input = self.state.mic_input
+        self.loopback_input = self.state.loopback_input
+
+    def _resolve(self) -> None:
+        super().__init__("system", hostapi="JACK", block_size=0, latency="low",
+                         timeout_margin_s=self._timeout_margin_s)
+        self.name = (f"JACK virtual room ({self.state.ir_source}, {self.state.fs} Hz, "
+                     f"period {self.state.period})")
+
+    @contextlib.contextmanager
+    def _attached(self) -> Iterator[None]:
+        """PortAudio sees the rig's server only while this block runs (see module notes)."""
+        attach_jack(self.state.server)
+        try:
+            yield
+        finally:
+            detach_jack(self.state.server)
+
+    def connections(self, *, n_inputs: int, n_outputs: int) -> list[tuple[str, str]]:
+        """The (source, destination) JACK port pairs the routing makes."""
+        pa = jack_client_name()
+        s = self.state
+        pairs: list[tuple[str, str]] = []
+        if self.routing == "loopback":
+            return [(f"{pa}:out_{k}", f"{pa}:in_{k}") for k in range(min(n_inputs, n_outputs))]
+        for i in range(min(s.n_speakers, n_outputs)):
+            pairs.append((f"{pa}:out_{i}", f"{s.room_client}:spk{i + 1}"))
+        if n_inputs > s.mic_input:
+            pairs.append((f"{s.room_client}:mic", f"{pa}:in_{s.mic_input}"))
+        if n_outputs > s.loopback_output and n_inputs > s.loopback_input:
+            pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{s.loopback_input}"))
+        return pairs
+
+    def _after_open(self, stream: Any, *, n_inputs: int, n_outputs: int) -> None:
+        jack = _silence_jack()
+        client = _connect_client(self.state.server, f"roomtruth-route-{os.getpid()}")
+        if client is None:
+            raise DeviceError(f"the rig's JACK server '{self.state.server}' stopped answering; "
+                              "run 'roomtruth rig stop' and 'roomtruth rig start'")
+        self._jack_xruns = 0
+
+        def on_xrun(delay_usecs: float) -> None:
+            self._jack_xruns += 1
+
+        try:
+            client.set_xrun_callback(on_xrun)
+            client.activate()
+            for src, dst in self.connections(n_inputs=n_inputs, n_outputs=n_outputs):
+                try:
+                    client.connect(src, dst)
+                except jack.JackError as exc:
+                    raise DeviceError(f"cannot connect JACK port {src} to {dst} ({exc}); "
+                                      "check 'roomtruth rig status'") from None
+        except BaseException:
+            client.close()
+            raise
+        self._route_client = client
+
+    def _release(self) -> None:
+        if self._route_client is not None:
+            with contextlib.suppress(Exception):
+                self._route_client.deactivate()
+                self._route_client.close()
+            self._route_client = None
+
+    def play_record(self, stimulus: np.ndarray, *, fs: int, output_channels: tuple[int, ...],
+                    input_channels: tuple[int, ...]) -> CaptureResult:
+        """As :meth:`PortAudioBackend.play_record`, through the rig; ``fs`` must be the rig's.
+
+        JACK xruns seen during the run go into ``meta["jack_xruns"]`` (in sync mode an xrun
+        is a late cycle, not lost data; PortAudio's own flags decide ``lost_samples``).
+        """
+        if int(fs) != self.state.fs:
+            raise ConfigError(f"the rig runs at {self.state.fs} Hz but {int(fs)} Hz was asked for; "
+                              f"measure at {self.state.fs} Hz or restart the rig with --fs {int(fs)}")
+        self.state = _require_running(self.state.server)
+        with self._attached():
+            self._resolve()   # device indices may differ after re-initialising
+            try:
+                res = super().play_record(stimulus, fs=fs, output_channels=output_channels,
+                                          input_channels=input_channels)
+            finally:
+                self._release()
+        meta = dict(res.meta)
+        meta.update(jack_xruns=self._jack_xruns, rig=self.state.to_dict(), routing=self.routing)
+        return CaptureResult(recording=res.recording, fs=res.fs, status_flags=res.status_flags,
+                             lost_samples=res.lost_samples, device=self.name, meta=meta)
+
+    def open_duplex(self, callback, *, fs: int, block_size: int, n_inputs: int, n_outputs: int):
+        """As :meth:`PortAudioBackend.open_duplex`, routed through the rig.
+
+        ``block_size`` should equal the rig period (JACK calls back once per period).
+        """
+        if int(fs) != self.state.fs:
+            raise ConfigError(f"the rig runs at {self.state.fs} Hz but {int(fs)} Hz was asked for")
+        self.state = _require_running(self.state.server)
+        attach_jack(self.state.server)
+        try:
+            self._resolve()
+            ds = super().open_duplex(callback, fs=fs, block_size=block_size, n_inputs=n_inputs,
+                                     n_outputs=n_outputs)
+        except BaseException:
+            self._release()
+            detach_jack(self.state.server)
+            raise
+        orig_close = ds.close
+
+        def close() -> None:
+            orig_close()
+            self._release()
+            detach_jack(self.state.server)
+
+        ds.close = close  # type: ignore[method-assign]
+        return ds
+
+    def close(self) -> None:
+        self._release()

@@ -165,9 +165,11 @@ def harmonic_level_db(linear: np.ndarray, harmonics: list[np.ndarray]) -> float:
     With the synchronized sweep (Novák et al. 2015) the harmonic IRs are at the linear IR's
     scale, so the ratio of energies is the broadband harmonic-to-fundamental power ratio.
     """
+    if not harmonics:
+        return math.nan
     e1 = float(np.dot(linear, linear))
     eh = sum(float(np.dot(h, h)) for h in harmonics)
-    if e1 <= 0 or not harmonics:
+    if e1 <= 0:
         return math.nan
     if eh <= 0:
         return -200.0

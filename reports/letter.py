@@ -1,0 +1,226 @@
+"""A letter to a mix engineer: what was consistent across the studio's mixes and what in
+their room likely causes it.
+
+The input is a studio's room fingerprint (``mixes.RoomFingerprint`` or its mapping): per
+band, the *estimated deviation of the studio's room* from neutral (dB) and a confidence
+0..1, plus the studio name and the number of mixes it was estimated from.  The physics of
+the feedback loop: an engineer balances what the room lets them hear, so a room that
+exaggerates a band (a mode's peak at the seat) produces mixes that lack it, and a room with
+a dip (a null, or absorption) produces mixes with too much of it.  Mix excess = −room
+deviation.  The letter speaks about the mixes first (what the mastering engineer had to
+do) and about the room second (the likely cause and what to try).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from reports.findings import as_mapping
+
+__all__ = ["Region", "consistent_regions", "write_letter", "band_name", "normalise_fingerprint"]
+
+_RANGES = (
+    (0.0, 60.0, "sub-bass"),
+    (60.0, 250.0, "low end"),
+    (250.0, 500.0, "low mids"),
+    (500.0, 2000.0, "midrange"),
+    (2000.0, 6000.0, "presence range"),
+    (6000.0, 1e9, "top end"),
+)
+
+
+def band_name(f_hz: float) -> str:
+    """Plain-language name of the range a frequency belongs to."""
+    for lo, hi, name in _RANGES:
+        if lo <= f_hz < hi:
+            return name
+    return "top end"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A run of adjacent bands where the mixes deviate consistently.
+
+    ``mix_excess_db`` > 0: the mixes carry too much there (the room hides it);
+    < 0: too little (the room exaggerates it).  ``n_consistent`` of ``n_mixes`` mixes
+    deviate the same way (equal to ``n_mixes`` when per-mix data are absent and the
+    fingerprint's confidence is high).
+    """
+
+    lo_hz: float
+    hi_hz: float
+    centre_hz: float
+    mix_excess_db: float
+    confidence: float
+    n_consistent: int
+    n_mixes: int
+
+    @property
+    def name(self) -> str:
+        return band_name(self.centre_hz)
+
+
+def _arr(x: Any) -> np.ndarray:
+    return np.asarray([float("nan") if v is None else float(v) for v in np.ravel(np.asarray(x, dtype=object))],
+                      dtype=np.float64)
+
+
+def normalise_fingerprint(fingerprint: Any) -> dict[str, Any]:
+    """``{studio, n_mixes, bands_hz, room_deviation_db, confidence, per_mix_excess_db}``
+    from a RoomFingerprint or mapping.
+
+    Accepts ``room_deviation_db`` / ``deviation_db`` (the room's estimated deviation) or
+    ``mix_deviation_db`` (mix minus reference, the opposite sign)."""
+    fp = dict(as_mapping(fingerprint))
+    bands = _arr(fp.get("bands_hz", fp.get("freqs_hz", ())))
+    if "room_deviation_db" in fp:
+        room = _arr(fp["room_deviation_db"])
+    elif "deviation_db" in fp:
+        room = _arr(fp["deviation_db"])
+    elif "mix_deviation_db" in fp:
+        room = -_arr(fp["mix_deviation_db"])
+    else:
+        raise ValueError("fingerprint has no deviation (room_deviation_db, deviation_db or mix_deviation_db)")
+    conf = _arr(fp.get("confidence", np.ones_like(room)))
+    if not (bands.shape == room.shape == conf.shape):
+        raise ValueError(f"fingerprint arrays differ in length: bands {bands.size}, deviation {room.size}, "
+                         f"confidence {conf.size}")
+    per_mix = fp.get("per_mix_excess_db", fp.get("per_mix_deviation_db"))
+    per = None
+    if per_mix is not None:
+        per = np.asarray(per_mix, dtype=np.float64)
+        if per.ndim != 2 or per.shape[1] != bands.size:
+            per = None
+    n = int(fp.get("n_mixes", per.shape[0] if per is not None else 0) or 0)
+    return {"studio": str(fp.get("studio") or fp.get("name") or "your studio"), "n_mixes": n,
+            "bands_hz": bands, "room_deviation_db": room, "confidence": conf, "per_mix_excess_db": per}
+
+
+def consistent_regions(fingerprint: Any, *, min_db: float = 2.0, min_confidence: float = 0.6) -> list[Region]:
+    """Adjacent bands where the mixes deviate by at least ``min_db`` the same way with at
+    least ``min_confidence``, largest |deviation| first."""
+    fp = normalise_fingerprint(fingerprint)
+    f, room, conf, per = fp["bands_hz"], fp["room_deviation_db"], fp["confidence"], fp["per_mix_excess_db"]
+    excess = -room
+    ok = np.isfinite(excess) & np.isfinite(conf) & (np.abs(excess) >= min_db) & (conf >= min_confidence)
+    regions: list[Region] = []
+    i = 0
+    while i < f.size:
+        if not ok[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < f.size and ok[j + 1] and np.sign(excess[j + 1]) == np.sign(excess[i]):
+            j += 1
+        sl = slice(i, j + 1)
+        k = i + int(np.argmax(np.abs(excess[sl])))
+        mean = float(np.mean(excess[sl]))
+        if per is not None:
+            same = np.sign(np.mean(per[:, sl], axis=1)) == np.sign(mean)
+            n_cons = int(np.sum(same))
+            n_mix = per.shape[0]
+        else:
+            n_mix = fp["n_mixes"]
+            n_cons = n_mix
+        regions.append(Region(float(f[i]), float(f[j]), float(f[k]), mean, float(np.mean(conf[sl])), n_cons, n_mix))
+        i = j + 1
+    regions.sort(key=lambda r: -abs(r.mix_excess_db))
+    return regions
+
+
+def _range_text(r: Region) -> str:
+    def hz(v: float) -> str:
+        return f"{v / 1000:.1f} kHz" if v >= 1000 else f"{v:.0f} Hz"
+    if r.hi_hz / max(r.lo_hz, 1e-9) < 1.3:
+        return f"around {hz(r.centre_hz)}"
+    return f"between {hz(r.lo_hz)} and {hz(r.hi_hz)}"
+
+
+def _how_often(r: Region) -> str:
+    if r.n_mixes <= 0:
+        return "consistently"
+    if r.n_consistent >= r.n_mixes:
+        return "on every track" if r.n_mixes > 2 else ("on both tracks" if r.n_mixes == 2 else "on the track")
+    return f"on {r.n_consistent} of {r.n_mixes} tracks"
+
+
+def _cause(r: Region) -> str:
+    low = r.centre_hz < 300
+    if r.mix_excess_db > 0:
+        if low:
+            return ("That is the signature of a room with a dip there at your listening position — usually a "
+                    "room mode's null or a cancellation from the wall behind the speakers: you hear too little, "
+                    "so you add more.")
+        if r.centre_hz >= 2000:
+            return ("That usually means the room or the speakers sound dull up there (a lot of absorption, "
+                    "speakers not aimed at your ears, or a tweeter level set low), so you brighten to compensate.")
+        return "That suggests your monitors or room are recessed in that range, so you push it up."
+    if low:
+        return ("That is the signature of a room that piles up bass there — a room mode's peak at the "
+                "listening position: the room plays that range loud, so you turn it down.")
+    if r.centre_hz >= 2000:
+        return ("That suggests a bright room or speakers (hard reflective surfaces near the desk, a tweeter "
+                "level set high), so you tame it.")
+    return "That suggests your room or monitors exaggerate that range, so you pull it back."
+
+
+def _advice(r: Region) -> str:
+    if r.centre_hz < 300:
+        return ("Bass traps in the corners, moving your chair 20–30 cm forward or back, and checking the low "
+                "end on headphones or with a reference track before printing would help.")
+    return "Comparing against two or three reference tracks you know well at the same loudness would help."
+
+
+def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "your mastering engineer",
+                 min_db: float = 2.0, min_confidence: float = 0.6) -> str:
+    """The letter, as plain text paragraphs separated by blank lines.
+
+    ``mixes`` (MixAnalysis or mappings with ``integrated_lufs`` / ``true_peak_dbtp``) add a
+    sentence about loudness consistency when present."""
+    fp = normalise_fingerprint(fingerprint)
+    regions = consistent_regions(fingerprint, min_db=min_db, min_confidence=min_confidence)
+    n = fp["n_mixes"] or len(mixes)
+    paras = [f"Dear {fp['studio']} team,"]
+    count = f"{n} of your mixes" if n else "your mixes"
+    if not regions:
+        paras.append(f"I have been through {count}, and nothing in their tonal balance points to your room: "
+                     "no frequency range came out too strong or too weak consistently. Whatever your room does, "
+                     "you are hearing past it. Keep doing what you are doing.")
+    else:
+        main = regions[0]
+        what = "too much" if main.mix_excess_db > 0 else "too little"
+        paras.append(
+            f"I have been through {count}, and I noticed something in the {main.name} that you might want to know "
+            f"about. The {main.name} needed attention {_how_often(main)}: the mixes carry {what} "
+            f"{_range_text(main)} — {abs(main.mix_excess_db):.1f} dB on average against a neutral balance "
+            f"(confidence {main.confidence:.0%}). {_cause(main)}")
+        others = []
+        for r in regions[1:3]:
+            w = "more" if r.mix_excess_db > 0 else "less"
+            others.append(f"{abs(r.mix_excess_db):.1f} dB {w} than neutral {_range_text(r)} ({r.name}, "
+                          f"{_how_often(r)})")
+        if others:
+            paras.append("Smaller but also consistent: " + "; ".join(others) + ".")
+        paras.append(_advice(main) + " None of this is a criticism of the mixes — it is the room talking, and "
+                     "once you know what it says, you can mix past it.")
+    lufs = []
+    for m in mixes:
+        mm = as_mapping(m)
+        v = mm.get("integrated_lufs")
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            lufs.append(v)
+    if len(lufs) >= 2:
+        spread = max(lufs) - min(lufs)
+        paras.append(f"On loudness the mixes sit between {min(lufs):.1f} and {max(lufs):.1f} LUFS integrated "
+                     f"({spread:.1f} LU apart)" + (", nicely consistent." if spread <= 3 else
+                                                   "; consider evening them out before mastering."))
+    paras.append(f"Best regards,\n{sender}")
+    return "\n\n".join(paras)

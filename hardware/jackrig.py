@@ -376,7 +376,7 @@ def _start_jackd(server: str, fs: int, period: int, folder: Path, realtime: bool
     if jackd is None:
         raise DeviceError("jackd is not installed; install it with 'apt-get install --no-install-recommends jackd2'")
     rt = ["-R", "-P", "70"] if realtime else ["--no-realtime"]
-    cmd = [*_JACKD_PREFIX, jackd, "-n", server, *rt, "-S", "-a", "a", "-t", "5000",
+    cmd = [*_JACKD_PREFIX, jackd, "-n", server, *rt, "-S", "-a", "a",
            "-d", "dummy", "-r", str(fs), "-p", str(period),
            "-C", str(N_DEVICE_CHANNELS), "-P", str(N_DEVICE_CHANNELS)]
     log = folder / "jackd.log"

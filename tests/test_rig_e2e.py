@@ -1,0 +1,205 @@
+"""End to end through the JACK virtual room: real PortAudio streams, jackd, jconvolver.
+
+Issue 2, "Done means": a measured IR matches the truth within 0.1 dB rms from 40 Hz to 16 kHz
+(1/6-octave smoothed), the level within 0.5 dB, and the onset exact to the sample once the
+loopback latency is compensated; the direct loopback is bit-exact; status flags are counted.
+The truth is the very file jconvolver convolves with (the rig's float32 copy of the IR).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from rig_fixture import RIG_FS, RIG_PERIOD, rig  # noqa: F401  (fixture)
+
+from calib.audio_io import read_audio
+from calib.errors import ConfigError, DeviceError, SignalError
+
+pytestmark = pytest.mark.jack
+
+
+def _capture(backend, x32: np.ndarray, *, tries: int = 3):
+    """Play ``x32`` on the room speaker and the loopback output; retry a capture that lost
+    samples (an xrun on a loaded 2-core CI machine is the environment, not the code: the
+    backend flags it, and a flagged capture is never used)."""
+    st = backend.state
+    for _ in range(tries):
+        res = backend.play_record(np.vstack([x32, x32]), fs=RIG_FS,
+                                  output_channels=(st.speaker_outputs[0], st.loopback_output),
+                                  input_channels=(st.mic_input, st.loopback_input))
+        if not res.lost_samples:
+            return res
+    return res
+
+
+def test_measured_ir_matches_truth_through_jack(rig):  # noqa: F811
+    from calib.analysis.smoothing import fractional_octave_smooth
+    from calib.sweep import build_stimulus
+    from calib.types import SweepSpec
+    from hardware.jackrig import RigBackend
+
+    truth, truth_fs = read_audio(rig.ir_path)
+    assert truth_fs == RIG_FS
+    truth = truth[0]
+    spec = SweepSpec(f_start_hz=10.0, f_stop_hz=22_000.0, duration_s=2.0, fs=RIG_FS,
+                     level_dbfs=-6.0, preroll_s=0.1, tail_s=truth.size / RIG_FS + 0.2)
+    x32 = build_stimulus(spec).astype(np.float32)
+    backend = RigBackend()
+    res = _capture(backend, x32)
+    assert not res.lost_samples, f"every try lost samples: {res.status_flags}"
+    assert res.status_flags == ()
+    n = x32.size
+    assert res.recording.shape == (2, n)
+    # one callback per JACK period (PortAudio's JACK host API never splits a period)
+    assert res.meta["callbacks"] >= n // RIG_PERIOD
+
+    mic, loop = res.recording
+    x = x32.astype(np.float64)
+    # Loopback latency from the reference channel (cross-correlation peak), never hard-coded.
+    n_fft = 1 << int(np.ceil(np.log2(2 * n)))
+    X = np.fft.rfft(x, n_fft)
+    xc = np.fft.irfft(np.fft.rfft(loop, n_fft) * np.conj(X), n_fft)
+    latency = int(np.argmax(xc[: n // 2]))
+    assert latency == RIG_PERIOD  # RIG-NOTES: exactly one JACK period
+    # The wire is bit-exact: every sample equal, float32 in, float32 out.
+    np.testing.assert_array_equal(loop[latency:], x[: n - latency])
+    assert np.all(loop[:latency] == 0.0)
+
+    # Deconvolve the mic by the stimulus (regularised outside the sweep band), then remove
+    # the loopback latency.
+    eps = 1e-9 * np.max(np.abs(X) ** 2)
+    H = np.fft.rfft(mic, n_fft) * np.conj(X) / (np.abs(X) ** 2 + eps)
+    h = np.fft.irfft(H, n_fft)[latency: latency + truth.size]
+    # The band-limited truth: the true IR seen through the same band weighting (sweep band,
+    # regularisation) -- what an ideal capture of this sweep would give.
+    W = np.abs(X) ** 2 / (np.abs(X) ** 2 + eps)
+    truth_bl = np.fft.irfft(np.fft.rfft(truth, n_fft) * W, n_fft)[: truth.size]
+
+    # Onset exact to the sample: the direct-sound peak and the -20 dB threshold crossing.
+    assert int(np.argmax(np.abs(h))) == int(np.argmax(np.abs(truth)))
+    thr_h = np.flatnonzero(np.abs(h) >= 0.1 * np.max(np.abs(h)))[0]
+    thr_t = np.flatnonzero(np.abs(truth_bl) >= 0.1 * np.max(np.abs(truth_bl)))[0]
+    assert thr_h == thr_t
+
+    # Magnitude, 1/6-octave smoothed, 40 Hz..16 kHz.
+    n_cmp = 1 << 17
+    f = np.fft.rfftfreq(n_cmp, 1 / RIG_FS)
+    band = (f >= 40.0) & (f <= 16_000.0)
+    m_h = 20 * np.log10(np.abs(np.fft.rfft(h, n_cmp))[band])
+    m_t = 20 * np.log10(np.abs(np.fft.rfft(truth, n_cmp))[band])
+    s_h = fractional_octave_smooth(f[band], m_h, fraction=6)
+    s_t = fractional_octave_smooth(f[band], m_t, fraction=6)
+    rms_db = float(np.sqrt(np.mean((s_h - s_t) ** 2)))
+    # 0.1 dB is the issue's bound; float32 transport through jconvolver is far better (~1e-4 dB).
+    assert rms_db < 0.1, rms_db
+    # Level: in-band energy ratio within 0.5 dB (the issue's bound).
+    level_db = 10 * np.log10(np.sum(10 ** (m_h / 10)) / np.sum(10 ** (m_t / 10)))
+    assert abs(level_db) < 0.5, level_db
+    # Sample by sample the IR agrees with the band-limited truth to float32 rounding of the
+    # convolution and the regularised division (1e-4 of the peak).
+    assert np.max(np.abs(h - truth_bl)) < 1e-4 * np.max(np.abs(truth))
+
+
+def test_duplex_stream_is_a_bit_exact_wire_and_counts_xruns(rig):  # noqa: F811
+    """open_duplex on the rig with direct loopback routing (what the monitor engine uses):
+    output k comes back on input k one period later, sample for sample; a callback that
+    overruns its period is counted as an xrun and in the status-flag counters."""
+    from hardware.jackrig import RigBackend
+
+    backend = RigBackend(routing="loopback")
+    n_blocks = 200
+    sent = np.zeros((n_blocks * RIG_PERIOD, 2), dtype=np.float32)
+    got = np.zeros_like(sent)
+    rng = np.random.default_rng(7)
+    sent[:] = (rng.uniform(-0.5, 0.5, sent.shape)).astype(np.float32)
+    pos = [0]
+    frames_seen = set()
+
+    def cb(indata, outdata, frames, status_flags):
+        i = pos[0]
+        frames_seen.add(frames)
+        if i + frames <= sent.shape[0]:
+            outdata[:] = sent[i:i + frames]
+            got[i:i + frames] = indata
+        else:
+            outdata.fill(0.0)
+        pos[0] = i + frames
+        if i // RIG_PERIOD == n_blocks + 20:   # after the data: overrun one period by far
+            time.sleep(0.03)
+
+    ds = backend.open_duplex(cb, fs=RIG_FS, block_size=RIG_PERIOD, n_inputs=2, n_outputs=2)
+    try:
+        ds.start()
+        deadline = time.monotonic() + 10.0
+        while pos[0] < (n_blocks + 40) * RIG_PERIOD and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stats = ds.stats
+    finally:
+        ds.stop()
+        ds.close()
+    assert frames_seen == {RIG_PERIOD}
+    assert stats.callbacks >= n_blocks + 40
+    if ds.counter.xruns == 1 or stats.xruns >= 1:   # the forced overrun was seen...
+        assert ds.counter.lost_samples
+    assert stats.xruns >= 1, "a callback 6x longer than the period must count as an xrun"
+    assert ds.errors == 0
+    # Bit-exact wire, a whole number of periods late (PortAudio's first output block may be
+    # dropped while JACK starts the client, so the lag is measured, not assumed).  Only data
+    # before the forced overrun is compared; an earlier xrun from a loaded machine would
+    # make the comparison meaningless.
+    if stats.xruns == 1:
+        lag = int(np.flatnonzero(got[:, 0])[0])
+        k = int(np.flatnonzero(sent[:, 0] == got[lag, 0])[0])
+        d = lag - k
+        assert d > 0 and d % RIG_PERIOD == 0, (lag, k)
+        np.testing.assert_array_equal(got[lag:], sent[k: k + got.shape[0] - lag])
+
+
+def test_backend_refuses_bad_requests_before_any_audio(rig):  # noqa: F811
+    from hardware.jackrig import RigBackend
+
+    b = RigBackend()
+    x = np.zeros((1, 1000), dtype=np.float32)
+    with pytest.raises(ConfigError, match="rig runs at 48000 Hz but 44100 Hz"):
+        b.play_record(x, fs=44100, output_channels=(0,), input_channels=(0,))
+    with pytest.raises(DeviceError, match="output channel 9 does not exist on 'system', which has 8 outputs"):
+        b.play_record(x, fs=RIG_FS, output_channels=(8,), input_channels=(0,))
+    with pytest.raises(SignalError, match="NaN or Inf"):
+        b.play_record(np.full((1, 10), np.nan), fs=RIG_FS, output_channels=(0,), input_channels=(0,))
+    with pytest.raises(SignalError, match="above full scale"):
+        b.play_record(np.full((1, 10), 1.5), fs=RIG_FS, output_channels=(0,), input_channels=(0,))
+    with pytest.raises(SignalError, match="2 output channels were given"):
+        b.play_record(x, fs=RIG_FS, output_channels=(0, 1), input_channels=(0,))
+    with pytest.raises(ConfigError, match="unknown; use 'room' or 'loopback'"):
+        RigBackend(routing="sideways")
+
+
+def test_devices_by_name_index_and_error_while_rig_attached(rig, run_cli):  # noqa: F811
+    from hardware import portaudio
+
+    portaudio.attach_jack(rig.server)
+    try:
+        assert portaudio.resolve_device("SYS", kind="duplex").name == "system"
+        assert portaudio.resolve_device("roomtruth-room", kind="any").name == "roomtruth-room"
+        idx = portaudio.resolve_device("system").index
+        assert portaudio.resolve_device(str(idx)).name == "system"
+        with pytest.raises(DeviceError, match="ambiguous, it matches 2 devices"):
+            portaudio.resolve_device("m", kind="any")
+        with pytest.raises(DeviceError, match=r"no audio device matches 'fireface'; devices are: .*'system'"):
+            portaudio.PortAudioBackend("fireface")
+        with pytest.raises(DeviceError, match="no audio device with index 99"):
+            portaudio.resolve_device(99)
+    finally:
+        portaudio.detach_jack()
+    code, out, err = run_cli("devices", "--rig", "--json")
+    assert code == 0, err
+    import json
+
+    names = [d["name"] for d in json.loads(out)["devices"]]
+    assert "system" in names and "roomtruth-room" in names
+    code, out, err = run_cli("devices", "--rig", "no-such-interface")
+    assert code == 2
+    assert err.startswith("error: no audio device matches 'no-such-interface'")
+    assert err.count("\n") == 1

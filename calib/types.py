@@ -186,14 +186,19 @@ class ImpulseResponse:
     onset_samples : int
         Index of sample 0 of the *time origin* shared by all channels: the pre-delay kept
         before the earliest arrival.  Relative timing between channels is preserved; the
-        acoustic arrival of channel ``i`` is ``arrival_samples[i]``.
+        acoustic arrival of channel ``i`` is ``arrival_samples[i]``.  For measured IRs
+        (``calib.deconvolve``) the time origin is the moment the sweep left the output
+        (latency removed when a loopback was recorded), so
+        ``(arrival_samples[i] - onset_samples) / fs`` is the propagation delay.
     arrival_samples : tuple of float
         Per channel, the (sub-sample) index of the direct-sound onset in ``samples``.
     latency_samples : float
         Interface latency found from the loopback (or 0.0 when unknown), already removed.
     harmonics : mapping int -> ndarray (n_channels, n_h)
-        Harmonic IRs (order k >= 2), each aligned so that index 0 is the harmonic IR's own
-        time origin, at the same scale as ``samples``.
+        Harmonic IRs (order k >= 2), each cut with the same pre-delay as ``samples`` (index
+        ``onset_samples`` is the harmonic IR's own time origin, so it lines up sample for
+        sample with the linear IR), at the same scale as ``samples``; lengths differ per
+        order (``L ln(k/(k-1))`` minus the pre-delay, see ``calib.deconvolve``).
     snr_db : tuple of float
         Per channel peak-to-noise ratio found from the silent pre-roll (dB), NaN if unknown.
     source_id : str

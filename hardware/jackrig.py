@@ -10,10 +10,11 @@ virtual interface         what is connected (1-based, as the user counts)
 ========================  =====================================================
 outputs 1..n              speakers 1..n of the room IR (one IR channel each)
 input 1                   the room's microphone: sum of every speaker through its IR
-output n+1 -> input 2     a direct wire, the loopback timing reference
+input 2                   the loopback reference: the sum of outputs 1..n, by wire
+                          (or, with ``loopback="dedicated"``, output n+1 alone)
 ========================  =====================================================
 
-(``n`` is the number of channels of the IR file; the built-in room has one.)  With
+(``n`` is the number of channels of the IR file; the built-in room has two, L and R.)  With
 ``routing="loopback"`` every output ``k`` is wired straight to input ``k`` instead -- for
 testing a real-time engine bit-exactly.
 
@@ -605,8 +606,12 @@ class RigBackend(PortAudioBackend):
     ----------
     routing : {"room", "loopback"}
         ``"room"``: outputs ``0..n-1`` feed the room's speakers, the room's mic feeds input 0,
-        output ``n`` is wired to input 1 (loopback reference).  ``"loopback"``: output ``k``
-        is wired straight to input ``k`` for every ``k``.
+        and input 1 is the loopback reference.  ``"loopback"``: output ``k`` is wired
+        straight to input ``k`` for every ``k`` (a bit-exact wire, one period late).
+    loopback : {"speakers", "dedicated"}
+        What input 1 carries in ``"room"`` routing: ``"speakers"`` (default) the sum of the
+        speaker outputs -- the played sweep, exactly as :class:`hardware.simulated.SimulatedRoom`
+        models it -- or ``"dedicated"``: output ``n`` only, a separate reference output.
     server : str, optional
         Rig server name (default :func:`rig_server_name`).
 
@@ -615,6 +620,8 @@ class RigBackend(PortAudioBackend):
     state : RigState
         The rig's parameters; ``state.speaker_outputs``, ``state.loopback_output``,
         ``state.mic_input``, ``state.loopback_input`` give the layout (0-based).
+    speaker_outputs, mic_input, loopback_input, loopback_output
+        The same layout on the backend (``loopback_output`` None with ``loopback="speakers"``).
 
     Notes
     -----
@@ -622,19 +629,24 @@ class RigBackend(PortAudioBackend):
     :func:`hardware.portaudio.reinitialize`); do so while no other stream is open.
     """
 
-    def __init__(self, *, routing: str = "room", server: str | None = None,
+    def __init__(self, *, routing: str = "room", loopback: str = "speakers", server: str | None = None,
                  timeout_margin_s: float = 5.0) -> None:
         if routing not in ("room", "loopback"):
             raise ConfigError(f"rig routing {routing!r} is unknown; use 'room' or 'loopback'")
+        if loopback not in ("speakers", "dedicated"):
+            raise ConfigError(f"rig loopback {loopback!r} is unknown; use 'speakers' or 'dedicated'")
         self.state = _require_running(server)
         self.routing = routing
+        self.loopback = loopback
         self._route_client: Any = None
         self._jack_xruns = 0
         self._timeout_margin_s = timeout_margin_s
         with self._attached():
             self._resolve()
         self.speaker_outputs = self.state.speaker_outputs
-        self.loopback_output = self.state.loopback_output
+        # None: the loopback input carries the speaker outputs themselves (like the simulated
+        # room); an int: the one output wired to the loopback input.
+        self.loopback_output = self.state.loopback_output if loopback == "dedicated" else None
         self.mic_input = self.state.mic_input
         self.loopback_input = self.state.loopback_input
 
@@ -664,8 +676,12 @@ class RigBackend(PortAudioBackend):
             pairs.append((f"{pa}:out_{i}", f"{s.room_client}:spk{i + 1}"))
         if n_inputs > s.mic_input:
             pairs.append((f"{s.room_client}:mic", f"{pa}:in_{s.mic_input}"))
-        if n_outputs > s.loopback_output and n_inputs > s.loopback_input:
-            pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{s.loopback_input}"))
+        if n_inputs > s.loopback_input:
+            if self.loopback == "speakers":   # JACK sums every connection into one input
+                pairs += [(f"{pa}:out_{i}", f"{pa}:in_{s.loopback_input}")
+                          for i in range(min(s.n_speakers, n_outputs))]
+            elif n_outputs > s.loopback_output:
+                pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{s.loopback_input}"))
         return pairs
 
     def _after_open(self, stream: Any, *, n_inputs: int, n_outputs: int) -> None:
@@ -719,7 +735,8 @@ class RigBackend(PortAudioBackend):
             finally:
                 self._release()
         meta = dict(res.meta)
-        meta.update(jack_xruns=self._jack_xruns, rig=self.state.to_dict(), routing=self.routing)
+        meta.update(jack_xruns=self._jack_xruns, rig=self.state.to_dict(), routing=self.routing,
+                    loopback=self.loopback)
         return CaptureResult(recording=res.recording, fs=res.fs, status_flags=res.status_flags,
                              lost_samples=res.lost_samples, device=self.name, meta=meta)
 

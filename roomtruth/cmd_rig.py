@@ -23,7 +23,7 @@ def _layout_lines(state) -> list[str]:
     return [
         f"outputs {spk} → room ({state.n_speakers} speaker{'s' if state.n_speakers > 1 else ''}) "
         f"→ input {state.mic_input + 1} (mic)",
-        f"output {state.loopback_output + 1} → input {state.loopback_input + 1} (loopback reference)",
+        f"outputs {spk} → input {state.loopback_input + 1} (loopback reference, by wire)",
     ]
 
 

@@ -20,34 +20,35 @@ from calib.errors import ConfigError, DeviceError, SignalError
 pytestmark = pytest.mark.jack
 
 
-def _capture(backend, x32: np.ndarray, *, tries: int = 3):
-    """Play ``x32`` on the room speaker and the loopback output; retry a capture that lost
-    samples (an xrun on a loaded 2-core CI machine is the environment, not the code: the
-    backend flags it, and a flagged capture is never used)."""
-    st = backend.state
+def _capture(backend, x32: np.ndarray, speaker: int, *, tries: int = 3):
+    """Play ``x32`` on one speaker output, record mic and loopback; retry a capture that
+    lost samples (an xrun on a loaded 2-core CI machine is the environment, not the code:
+    the backend flags it, and a flagged capture is never used)."""
     for _ in range(tries):
-        res = backend.play_record(np.vstack([x32, x32]), fs=RIG_FS,
-                                  output_channels=(st.speaker_outputs[0], st.loopback_output),
-                                  input_channels=(st.mic_input, st.loopback_input))
+        res = backend.play_record(x32[np.newaxis, :], fs=RIG_FS,
+                                  output_channels=(backend.speaker_outputs[speaker],),
+                                  input_channels=(backend.mic_input, backend.loopback_input))
         if not res.lost_samples:
             return res
     return res
 
 
-def test_measured_ir_matches_truth_through_jack(rig):  # noqa: F811
+@pytest.mark.parametrize("speaker", [0, 1], ids=["L", "R"])
+def test_measured_ir_matches_truth_through_jack(rig, speaker):  # noqa: F811
     from calib.analysis.smoothing import fractional_octave_smooth
     from calib.sweep import build_stimulus
     from calib.types import SweepSpec
     from hardware.jackrig import RigBackend
 
-    truth, truth_fs = read_audio(rig.ir_path)
+    truth_all, truth_fs = read_audio(rig.ir_path)
     assert truth_fs == RIG_FS
-    truth = truth[0]
+    assert truth_all.shape[0] == rig.n_speakers >= 2   # the built-in room has L and R
+    truth = truth_all[speaker]
     spec = SweepSpec(f_start_hz=10.0, f_stop_hz=22_000.0, duration_s=2.0, fs=RIG_FS,
                      level_dbfs=-6.0, preroll_s=0.1, tail_s=truth.size / RIG_FS + 0.2)
     x32 = build_stimulus(spec).astype(np.float32)
     backend = RigBackend()
-    res = _capture(backend, x32)
+    res = _capture(backend, x32, speaker)
     assert not res.lost_samples, f"every try lost samples: {res.status_flags}"
     assert res.status_flags == ()
     n = x32.size
@@ -203,3 +204,29 @@ def test_devices_by_name_index_and_error_while_rig_attached(rig, run_cli):  # no
     assert code == 2
     assert err.startswith("error: no audio device matches 'no-such-interface'")
     assert err.count("\n") == 1
+
+
+def test_dedicated_loopback_output_and_loopback_routing_layout(rig):  # noqa: F811
+    """With loopback="dedicated" only output n+1 reaches the loopback input and the mic
+    hears nothing from it; the reported layout says so."""
+    from hardware.jackrig import RigBackend
+
+    b = RigBackend(loopback="dedicated")
+    assert b.loopback_output == rig.n_speakers
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-0.5, 0.5, RIG_FS // 5).astype(np.float32)
+    res = b.play_record(x[np.newaxis, :], fs=RIG_FS, output_channels=(b.loopback_output,),
+                        input_channels=(b.mic_input, b.loopback_input))
+    if not res.lost_samples:
+        mic, loop = res.recording
+        assert np.all(mic == 0.0)
+        np.testing.assert_array_equal(loop[RIG_PERIOD:], x[:-RIG_PERIOD].astype(np.float64))
+    assert res.meta["loopback"] == "dedicated"
+    assert RigBackend(routing="loopback").connections(n_inputs=2, n_outputs=3) == [
+        (f"{b_client()}:out_0", f"{b_client()}:in_0"), (f"{b_client()}:out_1", f"{b_client()}:in_1")]
+
+
+def b_client() -> str:
+    from hardware.portaudio import jack_client_name
+
+    return jack_client_name()

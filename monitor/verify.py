@@ -117,20 +117,30 @@ def _default_tolerances() -> dict[str, dict[str, Any]]:
     return tomllib.loads(text)
 
 
-def load_tolerances(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """The default tolerance tables with ``overrides`` (a profile's ``tolerances``) applied.
+def load_tolerances(overrides: Mapping[str, Any] | None = None, *, strict: bool = False) -> dict[str, dict[str, Any]]:
+    """The default tolerance tables with ``overrides`` applied.
+
+    ``overrides`` is a profile's ``tolerances`` mapping or a user's TOML table.  When it holds
+    a ``verify`` table, that table is used.  A profile's ``tolerances`` also carries keys for
+    other consumers (e.g. the correction designer's ``regression_limit_db``), so unknown
+    top-level keys are ignored unless ``strict``; unknown keys *inside* a known table are
+    always errors (a typo would otherwise silently keep the default).
 
     Raises
     ------
     ConfigError
-        Unknown tables or keys, non-numeric values or a malformed mask; all problems listed
-        in one sentence.
+        Unknown keys, non-numeric values or a malformed mask; all problems listed in one
+        sentence.
     """
     tol = _default_tolerances()
     problems: list[str] = []
-    for table, keys in (overrides or {}).items():
+    src = dict(overrides or {})
+    if isinstance(src.get("verify"), Mapping):
+        src, strict = dict(src["verify"]), True
+    for table, keys in src.items():
         if table not in _KEYS:
-            problems.append(f"unknown table [{table}] (known: {', '.join(_KEYS)})")
+            if strict:
+                problems.append(f"unknown table [{table}] (known: {', '.join(_KEYS)})")
             continue
         if not isinstance(keys, Mapping):
             problems.append(f"[{table}] must be a table of keys, got {keys!r}")

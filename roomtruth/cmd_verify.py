@@ -1,9 +1,564 @@
-"""CLI commands (placeholder module: its owner adds commands in register())."""
+"""``roomtruth verify``, ``roomtruth history`` and ``roomtruth schedule install|status|remove``.
+
+Exit codes of ``verify``: 0 pass (a warning prints a message), 3 fail (the report is written
+and the history holds the failed mark), 2 errors and refusals (e.g. the mic is not at the
+baseline position: recorded in the history as ``refused``, nothing judged).
+
+Only typer and the standard library are imported here at module level; everything else is
+imported inside the commands so ``roomtruth --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+schedule_app = typer.Typer(
+    name="schedule",
+    help="Run 'roomtruth verify' on a timer: a systemd user timer, or a crontab line without systemd.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``verify``, ``history`` and the ``schedule`` sub-app."""
+    app.command("verify")(verify_cmd)
+    app.command("history")(history_cmd)
+    app.add_typer(schedule_app, name="schedule")
+
+
+# ============================================================================ helpers
+def _active_profile_dir(room: Path) -> Path:
+    from calib.errors import ProfileError
+
+    pdir = room / "profiles"
+    active = pdir / "active"
+    if active.is_symlink() or active.is_dir():
+        if (active / "profile.json").is_file():
+            return active.resolve()
+    if active.is_file():
+        name = active.read_text(encoding="utf-8").strip()
+        if (pdir / name / "profile.json").is_file():
+            return pdir / name
+        raise ProfileError(f"{active} names profile {name!r}, but {pdir / name} is not a profile folder")
+    cands = sorted((p for p in pdir.glob("*/profile.json")), key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
+    if not cands:
+        raise ProfileError(f"no profile in {pdir}; run 'roomtruth correct' first or pass --profile PROFILE_DIR")
+    return cands[-1].parent
+
+
+def _resolve_profile_dir(room: Optional[Path], profile: Optional[str]) -> Path:
+    from calib.errors import ConfigError, ProfileError
+
+    if profile:
+        p = Path(profile)
+        if (p / "profile.json").is_file():
+            return p
+        if room is not None and (room / "profiles" / profile / "profile.json").is_file():
+            return room / "profiles" / profile
+        where = f" or {room / 'profiles' / profile}" if room is not None else ""
+        raise ProfileError(f"profile {profile!r} not found: {p}{where} holds no profile.json; pass a profile folder or a profile name of the workspace")
+    if room is None:
+        raise ConfigError("no profile to verify against; pass --profile PROFILE_DIR (or --room DIR to use its active profile)")
+    return _active_profile_dir(room)
+
+
+def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optional[Path], noise_db: float, seed: int):
+    """A simulated room for a rehearsal and the (name, output channel) map."""
+    from calib.audio_io import read_audio
+    from calib.errors import ConfigError
+    from calib.types import ImpulseResponse
+    from hardware.simulated import SimulatedRoom
+
+    names = [s.name for s in profile.speakers]
+    if simulate_ir is not None:
+        data, fs = read_audio(simulate_ir, min_samples=64)
+        if data.shape[0] != len(names):
+            raise ConfigError(
+                f"{simulate_ir} has {data.shape[0]} channel(s) but profile {profile.name!r} has {len(names)} speakers "
+                f"({', '.join(names)}); give one IR channel per speaker, in that order")
+        ir = ImpulseResponse(samples=data, fs=fs, channel_names=tuple(names), source_id=str(simulate_ir))
+        room = SimulatedRoom(ir, noise_db=noise_db, seed=seed)
+        return room, [(n, i) for i, n in enumerate(names)], fs
+    if simulate != "default":
+        raise ConfigError(f"--simulate {simulate!r} is not known; use --simulate default or --simulate-ir IR.wav")
+    from hardware.simulated import default_room
+
+    fs = profile.reference.fs if profile.reference is not None else profile.design_fs
+    room_ir = default_room(fs)
+    missing = [n for n in names if n not in room_ir.channel_names]
+    if missing:
+        raise ConfigError(
+            f"the built-in simulated room has speakers {', '.join(room_ir.channel_names)}, but the profile needs "
+            f"{', '.join(missing)}; rehearse with --simulate-ir IR.wav holding one IR per speaker")
+    room = SimulatedRoom(None, noise_db=noise_db, seed=seed)
+    return room, [(n, room_ir.channel_names.index(n)) for n in names], fs
+
+
+def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
+                     ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1):
+    """``repeats`` independent short sweep measurements (one ImpulseResponse each)."""
+    from calib.types import SweepSpec
+
+    spec = SweepSpec(f_start_hz=20.0, f_stop_hz=min(20_000.0, 0.45 * fs), duration_s=sweep_s, fs=fs,
+                     level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s, 0.3))
+    try:
+        from hardware.session import measure
+    except ImportError:
+        measure = None
+    out = []
+    for _ in range(repeats):
+        if measure is not None:
+            _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
+                            loopback_input=loopback_input, repeats=1, max_level_dbfs=level_dbfs)
+        else:
+            ir = _measure_plain(backend, spec, speakers, mic_input, loopback_input)
+        out.append(ir)
+    return out
+
+
+def _measure_plain(backend: Any, spec: Any, speakers: list[tuple[str, int]], mic_input: int, loopback_input: Optional[int]):
+    """Play each speaker's sweep and deconvolve (used only for the simulated room until the
+    measurement session module is available; real devices always go through hardware.session)."""
+    import numpy as np
+
+    from calib.deconvolve import deconvolve
+    from calib.sweep import build_stimulus
+    from calib.types import Measurement
+
+    stim = build_stimulus(spec)[np.newaxis, :].astype(np.float32)
+    rec, ref = [], []
+    inputs = (mic_input,) if loopback_input is None else (mic_input, loopback_input)
+    for _, out_ch in speakers:
+        cap = backend.play_record(stim, fs=spec.fs, output_channels=(out_ch,), input_channels=inputs)
+        rec.append(cap.recording[0])
+        if loopback_input is not None:
+            ref.append(cap.recording[1])
+    m = Measurement(recording=np.vstack(rec), fs=spec.fs, sweep=spec, channel_names=tuple(n for n, _ in speakers),
+                    reference=np.vstack(ref) if ref else None, meta={"device": getattr(backend, "name", "")})
+    return deconvolve(m, n_harmonics=3)
+
+
+def _probe_monitor(profile: Any):
+    """Ask the monitor engine (engineer E's ``monitor.engine``) for its running hash and test
+    that bypass is bit-exact on an offline render; None when no engine is available."""
+    from monitor.verify import MonitorPathState
+
+    try:
+        from monitor import engine as eng  # noqa: F401
+    except ImportError:
+        return None
+    try:
+        import numpy as np
+
+        from monitor.engine import MonitorEngine  # type: ignore[attr-defined]
+
+        fs = profile.reference.fs if profile.reference is not None else profile.design_fs
+        e = MonitorEngine(profile, fs=fs)
+        running = e.content_hash() if callable(getattr(e, "content_hash", None)) else getattr(e, "content_hash", None)
+        x = np.random.default_rng(0).standard_normal((len(profile.speakers), 4096)).astype(np.float32) * 0.1
+        bypass = None
+        if hasattr(e, "set_bypass") and hasattr(e, "process"):
+            e.set_bypass(True)
+            y = e.process(x)
+            bypass = bool(np.array_equal(np.asarray(y, dtype=np.float32), x))
+        return MonitorPathState(running_hash=running, bypass_exact=bypass, source="offline engine")
+    except Exception:  # an engine API we do not understand yet: report the path as unchecked
+        return None
+
+
+def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(highlight=False)
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim", "refused": "red"}
+    t = Table(title=f"Verification of profile {res.profile_name!r} ({res.profile_hash[:12]})", title_justify="left")
+    for col in ("check", "speaker", "value", "± U (k=2)", "limit", "verdict"):
+        t.add_column(col, justify="right" if col in ("value", "± U (k=2)", "limit") else "left")
+    bands = [c for c in res.checks if c.name == "band_deviation"]
+
+    def fmt(v: float, unit: str) -> str:
+        return "—" if v != v else f"{v:+.3f} {unit}".strip() if unit in ("ms",) else f"{v:+.2f} {unit}".strip()
+
+    for c in res.checks:
+        if c.name == "band_deviation" and c.verdict == "pass":
+            continue
+        name = c.name if c.name != "band_deviation" else f"band {c.band_hz:.0f} Hz"
+        t.add_row(name, c.channel, fmt(c.value, c.unit), "—" if c.uncertainty != c.uncertainty else f"{c.uncertainty:.3f}",
+                  "—" if c.limit != c.limit else f"{c.limit:g}", f"[{colour[c.verdict]}]{c.verdict}[/]")
+    if bands:
+        worst = max(bands, key=lambda c: abs(c.value) - c.limit)
+        n_ok = sum(c.verdict == "pass" for c in bands)
+        t.add_row("third-octave bands", "all", f"{n_ok}/{len(bands)} pass", "", f"worst {worst.value:+.2f} dB @ {worst.band_hz:.0f} Hz", "")
+    con.print(t)
+    con.print(f"[{colour[res.verdict]}]{res.verdict.upper()}[/]: {res.message}")
+    if report is not None:
+        con.print(f"report: {report}")
+
+
+# ============================================================================ verify
+def verify_cmd(
+    room: Optional[Path] = typer.Option(None, "--room", help="Room workspace (profiles/, history.sqlite, reports/)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Profile name in the workspace, or a profile folder."),
+    simulate: Optional[str] = typer.Option(None, "--simulate", help="Rehearse on a simulated room: 'default'."),
+    simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Rehearse on a room given as IR.wav (one channel per speaker)."),
+    noise_db: float = typer.Option(-80.0, "--noise-db", help="Simulated background noise (dBFS RMS)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Audio device name (real measurement; default from room.toml)."),
+    repeats: int = typer.Option(3, "--repeats", min=1, max=16, help="Repeated sweeps per speaker (repeatability, uncertainty)."),
+    sweep_s: float = typer.Option(2.0, "--sweep-s", help="Sweep duration per speaker and repeat (s)."),
+    level_dbfs: float = typer.Option(-12.0, "--level-dbfs", help="Sweep peak level (dBFS), never above room.toml's max."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed of the simulated room."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the JSON report here (default: <room>/reports/)."),
+    history_db: Optional[Path] = typer.Option(None, "--history", help="History database (default: <room>/history.sqlite)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Measure briefly and compare with the profile's baseline: level, third-octave response, arrival,
+    polarity, matching, sub phase, noise, distortion and the monitor path. Exit 0 pass/warn, 3 fail."""
+    from calib.audio_io import atomic_write_json, to_json
+    from calib.errors import ConfigError, DeviceError, VerificationError
+    from calib.profile import CalibrationProfile
+    from monitor.history import History, utc_now_iso
+    from monitor.verify import verify_profile
+
+    if simulate is not None and simulate_ir is not None:
+        raise ConfigError("give either --simulate default or --simulate-ir IR.wav, not both")
+    if not (0.5 <= sweep_s <= 30):
+        raise ConfigError(f"--sweep-s {sweep_s} is outside 0.5..30 s; verification sweeps are short")
+    if level_dbfs > -1.0:
+        raise ConfigError(f"--level-dbfs {level_dbfs} is too hot; use -1 dBFS or lower")
+    if room is not None and not room.is_dir():
+        raise ConfigError(f"--room {room} is not a folder; create the workspace with 'roomtruth init {room}'")
+    pdir = _resolve_profile_dir(room, profile)
+    prof = CalibrationProfile.load(pdir)
+    if prof.reference is None:
+        raise VerificationError(f"profile {pdir} holds no reference measurement to verify against; re-create it with 'roomtruth correct'")
+    ref = prof.reference
+    ir_len_s = ref.n_samples / ref.fs
+
+    if simulate is not None or simulate_ir is not None:
+        backend, speakers, fs = _simulated_backend(prof, simulate, simulate_ir, noise_db, seed)
+        source = "simulated room" + (f" ({simulate_ir})" if simulate_ir else "")
+        mic, loop = 0, 1
+    else:
+        if room is None:
+            raise ConfigError("nothing to measure: pass --room DIR (its room.toml names the interface) or rehearse with --simulate default")
+        backend, speakers, fs, mic, loop, level_dbfs, source = _device_backend(room, prof, device, level_dbfs)
+    if fs != ref.fs:
+        raise ConfigError(f"the room measures at {fs} Hz but the profile's reference is at {ref.fs} Hz; measure at {ref.fs} Hz")
+    stamp = utc_now_iso()
+    mid = "verify-" + stamp.replace("-", "").replace(":", "")
+    try:
+        reps = _measure_repeats(backend, speakers, fs=fs, sweep_s=sweep_s, repeats=repeats, ir_length_s=ir_len_s,
+                                level_dbfs=level_dbfs, mic_input=mic, loopback_input=loop)
+    finally:
+        backend.close()
+    res = verify_profile(prof, reps, monitor=_probe_monitor(prof), measurement_id=mid, time_utc=stamp)
+    res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s}
+
+    # report (written for every outcome; a failed verification must leave its report)
+    if report is None and room is not None:
+        report = room / "reports" / f"{mid}.json"
+    payload = {**res.to_dict(), "meta": res_meta}
+    if report is not None:
+        atomic_write_json(report, payload)
+    db = history_db or (room / "history.sqlite" if room is not None else None)
+    if db is not None:
+        with History(db) as h:
+            h.add_measurement(measurement_id=mid, fs=fs, channels=[n for n, _ in speakers], label="verify",
+                              path=str(report or ""), snr_db=[float(min(r.snr_db[i] for r in reps)) if reps[0].snr_db else float("nan")
+                                                              for i in range(len(speakers))],
+                              stamp=stamp, kind="verify", meta={"repeats": repeats, "source": source})
+            h.add_verification(profile_name=res.profile_name, profile_hash=res.profile_hash, verdict=res.verdict,
+                               checks=res.checks, report_path=str(report or ""), measurement_id=mid,
+                               message=res.message, time_utc=stamp, meta=res_meta)
+
+    if as_json:
+        sys.stdout.write(to_json(payload) + "\n")
+    else:
+        _print_result(res, profile_dir=pdir, report=report)
+    if res.verdict == "refused":
+        raise VerificationError(res.message)
+    if res.verdict == "fail":
+        raise typer.Exit(3)
+    if res.verdict == "warn" and as_json:
+        sys.stderr.write(f"warning: {res.message}\n")
+
+
+def _device_backend(room: Path, prof: Any, device: Optional[str], level_dbfs: float):
+    """The real interface from room.toml (engineer M1's config, M2's PortAudio backend)."""
+    from calib.errors import ConfigError, DeviceError
+
+    try:
+        from roomtruth.config import load_room_config
+    except ImportError:
+        raise DeviceError("measuring a real room needs roomtruth.config (room.toml support), which is not installed in this build; rehearse with --simulate default") from None
+    cfg = load_room_config(room / "room.toml")
+    try:
+        from hardware.portaudio import PortAudioBackend
+    except ImportError:
+        raise DeviceError("the PortAudio backend is not available in this build; rehearse with --simulate default") from None
+    dev = device or getattr(getattr(cfg, "interface", None), "device", None) or getattr(cfg, "device", None)
+    if dev == "rig":
+        from hardware.jackrig import RigBackend  # type: ignore[attr-defined]
+
+        backend = RigBackend()
+    else:
+        backend = PortAudioBackend(device=dev)
+    fs = int(prof.reference.fs)
+    cfg_spk = {getattr(s, "name", None): getattr(s, "output_channel", None) for s in getattr(cfg, "speakers", ())}
+    speakers = []
+    for s in prof.speakers:
+        out = cfg_spk.get(s.name, s.output_channel)
+        speakers.append((s.name, int(out) if out is not None else s.output_channel))
+    mic = int(getattr(cfg, "mic_input", 0) or 0)
+    loop = getattr(cfg, "loopback_input", None)
+    max_level = getattr(cfg, "max_level_dbfs", None)
+    if max_level is not None:
+        level_dbfs = min(level_dbfs, float(max_level))
+    if not speakers:
+        raise ConfigError(f"{room / 'room.toml'} names no speakers")
+    return backend, speakers, fs, mic, loop, level_dbfs, f"device {dev}"
+
+
+# ============================================================================ history
+def _sparkline(values: list[float]) -> str:
+    blocks = "▁▂▃▄▅▆▇█"
+    vals = [v for v in values if v == v]
+    if not vals:
+        return ""
+    lo, hi = min(vals), max(vals)
+    span = hi - lo
+    return "".join(" " if v != v else blocks[0 if span == 0 else min(int((v - lo) / span * 7.999), 7)] for v in values)
+
+
+def history_trends(h: Any, *, profile_name: Optional[str] = None) -> list[dict[str, Any]]:
+    """Per (check, speaker): points, first/last value, change and slope per 30 days."""
+    from datetime import datetime
+
+    out = []
+    for name, ch in h.check_names():
+        if name in ("monitor_hash", "monitor_bypass", "mic_position"):
+            continue
+        pts = [p for p in h.series(name, channel=ch, profile_name=profile_name) if p.value == p.value]
+        if not pts:
+            continue
+        t = [datetime.fromisoformat(p.time_utc.replace("Z", "+00:00")).timestamp() / 86400.0 for p in pts]
+        v = [p.value for p in pts]
+        slope = float("nan")
+        if len(pts) >= 2 and max(t) > min(t):
+            mt, mv = sum(t) / len(t), sum(v) / len(v)
+            den = sum((a - mt) ** 2 for a in t)
+            slope = sum((a - mt) * (b - mv) for a, b in zip(t, v)) / den * 30.0
+        out.append({"check": name, "channel": ch, "unit": pts[-1].unit, "n": len(pts), "first": v[0], "last": v[-1],
+                    "change": v[-1] - v[0], "slope_per_30d": slope, "limit": pts[-1].limit,
+                    "fails": sum(p.verdict == "fail" for p in pts), "values": v})
+    return out
+
+
+def history_cmd(
+    room: Optional[Path] = typer.Option(None, "--room", help="Room workspace holding history.sqlite."),
+    db: Optional[Path] = typer.Option(None, "--db", help="The history database file itself."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Newest verifications to list."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Only verifications of this profile name."),
+    measurements: bool = typer.Option(False, "--measurements", help="List the indexed measurements instead."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Show past verifications (newest first) and the trend of every check over time."""
+    from calib.audio_io import to_json
+    from calib.errors import ConfigError
+    from monitor.history import History
+
+    if db is None:
+        if room is None:
+            raise ConfigError("pass --room DIR (a workspace) or --db FILE (a history database)")
+        db = room / "history.sqlite"
+    with History(db, readonly=True) as h:
+        if measurements:
+            rows = h.measurements(limit=limit)
+            if as_json:
+                sys.stdout.write(to_json([r.__dict__ for r in rows]) + "\n")
+                return
+            from rich.console import Console
+            from rich.table import Table
+
+            t = Table(title=f"Measurements in {db}", title_justify="left")
+            for col in ("time (UTC)", "id", "label", "kind", "speakers", "fs", "min SNR"):
+                t.add_column(col)
+            for r in rows:
+                t.add_row(r.stamp, r.measurement_id, r.label, r.kind, ",".join(r.channels), str(r.fs),
+                          "—" if r.min_snr_db != r.min_snr_db else f"{r.min_snr_db:.1f} dB")
+            Console(highlight=False).print(t)
+            return
+        rows = h.verifications(limit=limit, profile_name=profile)
+        trends = history_trends(h, profile_name=profile)
+    if as_json:
+        sys.stdout.write(to_json({
+            "verifications": [{**{k: v for k, v in r.__dict__.items() if k != "checks"},
+                               "checks": [c.__dict__ for c in r.checks]} for r in rows],
+            "trends": trends}) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(highlight=False)
+    if not rows:
+        con.print(f"no verifications in {db} yet; run 'roomtruth verify'")
+        return
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "refused": "magenta"}
+    t = Table(title=f"Verifications ({len(rows)} newest) in {db}", title_justify="left")
+    for col in ("time (UTC)", "profile", "hash", "verdict", "failed checks", "report"):
+        t.add_column(col)
+    for r in rows:
+        bad = [c for c in r.checks if c.verdict == "fail"]
+        names = ", ".join(f"{c.name}{' ' + c.channel if c.channel else ''}{' %.0f Hz' % c.band_hz if c.band_hz == c.band_hz and c.name == 'band_deviation' else ''}"
+                          for c in bad[:4]) + (" …" if len(bad) > 4 else "")
+        mark = "✗ " if r.failed else ""
+        t.add_row(r.time_utc, r.profile_name, r.profile_hash[:8], f"[{colour.get(r.verdict, 'white')}]{mark}{r.verdict}[/]",
+                  names, r.report_path)
+    con.print(t)
+    if trends:
+        tt = Table(title="Trends (all stored verifications, oldest → newest)", title_justify="left")
+        for col in ("check", "speaker", "n", "last", "change", "per 30 days", "limit", "fails", "trend"):
+            tt.add_column(col, justify="right" if col in ("n", "last", "change", "per 30 days", "limit", "fails") else "left")
+        for tr in trends:
+            u = tr["unit"]
+            tt.add_row(tr["check"], tr["channel"], str(tr["n"]), f"{tr['last']:+.3f} {u}", f"{tr['change']:+.3f}",
+                       "—" if tr["slope_per_30d"] != tr["slope_per_30d"] else f"{tr['slope_per_30d']:+.3f}",
+                       "—" if tr["limit"] != tr["limit"] else f"{tr['limit']:g}", str(tr["fails"]), _sparkline(tr["values"][-24:]))
+        con.print(tt)
+
+
+# ============================================================================ schedule
+def _verify_args(room: Optional[Path], profile: Optional[str], simulate: Optional[str], simulate_ir: Optional[Path],
+                 noise_db: Optional[float], repeats: Optional[int], history_db: Optional[Path]) -> list[str]:
+    from calib.errors import ConfigError
+
+    args: list[str] = []
+    if room is not None:
+        if not room.is_dir():
+            raise ConfigError(f"--room {room} is not a folder; create the workspace first")
+        args += ["--room", str(room.resolve())]
+    if profile is not None:
+        p = Path(profile)
+        args += ["--profile", str(p.resolve()) if p.exists() else profile]
+    if simulate is not None:
+        args += ["--simulate", simulate]
+    if simulate_ir is not None:
+        args += ["--simulate-ir", str(simulate_ir.resolve())]
+    if noise_db is not None:
+        args += ["--noise-db", repr(float(noise_db))]
+    if repeats is not None:
+        args += ["--repeats", str(int(repeats))]
+    if history_db is not None:
+        args += ["--history", str(history_db.resolve())]
+    if room is None and profile is None:
+        raise ConfigError("a scheduled verification needs --room DIR (or --profile PROFILE_DIR with --history FILE)")
+    if room is None and history_db is None:
+        raise ConfigError("without --room the scheduled runs would leave no history; pass --history FILE")
+    return args
+
+
+@schedule_app.command("install")
+def schedule_install(
+    every: str = typer.Option(..., "--every", help="daily or weekly."),
+    at: str = typer.Option("09:00", "--at", help="Time of day HH:MM (24 h, local time)."),
+    weekday: str = typer.Option("Mon", "--weekday", help="Day of a weekly run (Mon..Sun)."),
+    room: Optional[Path] = typer.Option(None, "--room", help="Room workspace to verify."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Profile name or folder (default: the workspace's active one)."),
+    simulate: Optional[str] = typer.Option(None, "--simulate", help="Scheduled rehearsal on the simulated room."),
+    simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Scheduled rehearsal on an IR file."),
+    noise_db: Optional[float] = typer.Option(None, "--noise-db", help="Simulated noise (dBFS)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Repeated sweeps per run."),
+    history_db: Optional[Path] = typer.Option(None, "--history", help="History database (default: <room>/history.sqlite)."),
+    name: str = typer.Option("roomtruth-verify", "--name", help="Unit / crontab marker name."),
+    backend: str = typer.Option("auto", "--backend", help="auto, systemd or cron."),
+    unit_dir: Optional[Path] = typer.Option(None, "--unit-dir", help="Write the systemd units here instead (not enabled).", hidden=True),
+    crontab_file: Optional[Path] = typer.Option(None, "--crontab-file", help="Edit this file instead of the user's crontab.", hidden=True),
+    no_enable: bool = typer.Option(False, "--no-enable", help="Write the files but do not enable the timer."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Install a systemd user timer + service (or a crontab line) that runs 'roomtruth verify'."""
+    from calib.audio_io import to_json
+    from monitor import schedule as sch
+
+    args = _verify_args(room, profile, simulate, simulate_ir, noise_db, repeats, history_db)
+    log = str((room.resolve() / "reports" / "scheduled-verify.log") if room is not None else Path.home() / "roomtruth-verify.log")
+    spec = sch.ScheduleSpec(every=every, at=at, weekday=weekday, name=name, log_path=log,
+                            command=sch.verify_command(sys.executable, args))
+    st = sch.install(spec, backend=backend, unit_dir=unit_dir, crontab_file=crontab_file, enable=not no_enable)
+    _print_status(st, as_json=as_json)
+
+
+def _print_status(st: Any, *, as_json: bool) -> None:
+    from calib.audio_io import to_json
+
+    if as_json:
+        sys.stdout.write(to_json(st.__dict__) + "\n")
+        return
+    from rich.console import Console
+
+    con = Console(highlight=False)
+    if not st.installed:
+        con.print(st.detail or "no schedule installed")
+        return
+    con.print(f"[green]installed[/] ({st.backend}): {st.schedule}")
+    con.print(f"runs: {st.command}")
+    for f in st.files:
+        con.print(f"file: {f}")
+    if st.active is not None:
+        con.print("timer active" if st.active else "[yellow]timer not active[/]")
+    if st.detail:
+        con.print(st.detail)
+
+
+@schedule_app.command("status")
+def schedule_status(
+    name: str = typer.Option("roomtruth-verify", "--name", help="Unit / crontab marker name."),
+    room: Optional[Path] = typer.Option(None, "--room", help="Also show the last verification of this workspace."),
+    unit_dir: Optional[Path] = typer.Option(None, "--unit-dir", hidden=True),
+    crontab_file: Optional[Path] = typer.Option(None, "--crontab-file", hidden=True),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Show the installed schedule (and the workspace's last verification)."""
+    from monitor import schedule as sch
+
+    st = sch.status(name, unit_dir=unit_dir, crontab_file=crontab_file)
+    last = None
+    if room is not None and (room / "history.sqlite").is_file():
+        from monitor.history import History
+
+        with History(room / "history.sqlite", readonly=True) as h:
+            rows = h.verifications(limit=1, with_checks=False)
+            last = rows[0] if rows else None
+    if as_json:
+        from calib.audio_io import to_json
+
+        d = dict(st.__dict__)
+        d["last_verification"] = None if last is None else {k: v for k, v in last.__dict__.items() if k != "checks"}
+        sys.stdout.write(to_json(d) + "\n")
+        return
+    _print_status(st, as_json=False)
+    if last is not None:
+        typer.echo(f"last verification: {last.time_utc} {last.verdict}{' (FAILED)' if last.failed else ''} {last.report_path}")
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    name: str = typer.Option("roomtruth-verify", "--name", help="Unit / crontab marker name."),
+    unit_dir: Optional[Path] = typer.Option(None, "--unit-dir", hidden=True),
+    crontab_file: Optional[Path] = typer.Option(None, "--crontab-file", hidden=True),
+) -> None:
+    """Disable and delete the scheduled verification."""
+    from monitor import schedule as sch
+
+    removed = sch.remove(name, unit_dir=unit_dir, crontab_file=crontab_file)
+    if removed:
+        for r in removed:
+            typer.echo(f"removed {r}")
+    else:
+        typer.echo(f"no schedule named {name!r} was installed")

@@ -256,8 +256,12 @@ def test_errors(reference):
     prof = CalibrationProfile(name="noref", speakers=(SpeakerCorrection("L", 0),))
     with pytest.raises(VerificationError, match="holds no reference"):
         verify_profile(prof, [m])
-    with pytest.raises(ConfigError, match=r"unknown key level.fail.*unknown table \[bogus\]"):
-        load_tolerances({"level": {"fail": 1}, "bogus": {}})
+    with pytest.raises(ConfigError, match=r"unknown table \[bogus\].*unknown key level.fail"):
+        load_tolerances({"bogus": {}, "level": {"fail": 1}}, strict=True)
+    with pytest.raises(ConfigError, match=r"unknown key level.fail"):
+        load_tolerances({"verify": {"level": {"fail": 1}}})
+    # keys of other consumers in a profile's tolerances are left alone
+    assert load_tolerances({"regression_limit_db": 1.0})["level"]["fail_db"] == 0.4
     with pytest.raises(ConfigError, match="arrival.fail_s must be a number"):
         load_tolerances({"arrival": {"fail_s": "soon"}})
     with pytest.raises(ConfigError, match="response.mask must be"):

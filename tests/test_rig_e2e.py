@@ -33,29 +33,37 @@ def _capture(backend, x32: np.ndarray, speaker: int, *, tries: int = 3):
     return res
 
 
-@pytest.mark.parametrize("speaker", [0, 1], ids=["L", "R"])
-def test_measured_ir_matches_truth_through_jack(rig, speaker):  # noqa: F811
-    from calib.analysis.smoothing import fractional_octave_smooth
+SWEEP_KW = dict(f_start_hz=10.0, f_stop_hz=22_000.0, duration_s=2.0, level_dbfs=-6.0, preroll_s=0.1)
+
+
+@pytest.fixture(scope="module")
+def captures(rig):  # noqa: F811
+    """One sweep per speaker of the built-in room through the rig: {speaker: (spec, x32, result)}."""
     from calib.sweep import build_stimulus
     from calib.types import SweepSpec
     from hardware.jackrig import RigBackend
+
+    spec = SweepSpec(fs=RIG_FS, tail_s=rig.ir_length_samples / RIG_FS + 0.2, **SWEEP_KW)
+    x32 = build_stimulus(spec).astype(np.float32)
+    backend = RigBackend()
+    return {spk: (spec, x32, _capture(backend, x32, spk)) for spk in range(rig.n_speakers)}
+
+
+@pytest.mark.parametrize("speaker", [0, 1], ids=["L", "R"])
+def test_measured_ir_matches_truth_through_jack(rig, captures, speaker):  # noqa: F811
+    from calib.analysis.smoothing import fractional_octave_smooth
 
     truth_all, truth_fs = read_audio(rig.ir_path)
     assert truth_fs == RIG_FS
     assert truth_all.shape[0] == rig.n_speakers >= 2   # the built-in room has L and R
     truth = truth_all[speaker]
-    spec = SweepSpec(f_start_hz=10.0, f_stop_hz=22_000.0, duration_s=2.0, fs=RIG_FS,
-                     level_dbfs=-6.0, preroll_s=0.1, tail_s=truth.size / RIG_FS + 0.2)
-    x32 = build_stimulus(spec).astype(np.float32)
-    backend = RigBackend()
-    res = _capture(backend, x32, speaker)
+    spec, x32, res = captures[speaker]
     assert not res.lost_samples, f"every try lost samples: {res.status_flags}"
     assert res.status_flags == ()
     n = x32.size
     assert res.recording.shape == (2, n)
     # one callback per JACK period (PortAudio's JACK host API never splits a period)
     assert res.meta["callbacks"] >= n // RIG_PERIOD
-
     mic, loop = res.recording
     x = x32.astype(np.float64)
     # Loopback latency from the reference channel (cross-correlation peak), never hard-coded.
@@ -101,6 +109,46 @@ def test_measured_ir_matches_truth_through_jack(rig, speaker):  # noqa: F811
     # Sample by sample the IR agrees with the band-limited truth to float32 rounding of the
     # convolution and the regularised division (1e-4 of the peak).
     assert np.max(np.abs(h - truth_bl)) < 1e-4 * np.max(np.abs(truth))
+
+
+def test_product_deconvolution_through_jack(rig, captures):  # noqa: F811
+    """calib.deconvolve on the rig's captures (loopback reference): latency found and removed,
+    onset exact to the sample, L/R relative timing kept, magnitude and level as the truth."""
+    from calib.analysis.smoothing import fractional_octave_smooth
+    from calib.deconvolve import deconvolve
+    from calib.types import Measurement
+    from hardware.simulated import default_room
+
+    spec = captures[0][0]
+    res = [captures[k][2] for k in range(rig.n_speakers)]
+    assert not any(r.lost_samples for r in res)
+    m = Measurement(recording=np.vstack([r.recording[0] for r in res]), fs=RIG_FS, sweep=spec,
+                    channel_names=("L", "R"), reference=np.vstack([r.recording[1] for r in res]))
+    ir = deconvolve(m, n_harmonics=0)
+    room = default_room(RIG_FS)
+    truth_all = read_audio(rig.ir_path)[0]
+    # the rig's loopback delay is one JACK period, found from the reference, never assumed
+    assert ir.latency_samples == pytest.approx(RIG_PERIOD, abs=0.05)
+    for ch in range(2):
+        # onset exact to the sample: arrival after the time origin equals the true arrival
+        # (the room's direct sound at a fractional position; sample-exact = within 0.5 sample)
+        measured = ir.arrival_samples[ch] - ir.onset_samples
+        assert abs(measured - room.arrival_samples[ch]) < 0.5, (measured, room.arrival_samples[ch])
+        h = ir.samples[ch, ir.onset_samples:]
+        t = truth_all[ch, : h.size]
+        n_cmp = 1 << 17
+        f = np.fft.rfftfreq(n_cmp, 1 / RIG_FS)
+        band = (f >= 40.0) & (f <= 16_000.0)
+        m_h = 20 * np.log10(np.abs(np.fft.rfft(h, n_cmp))[band])
+        m_t = 20 * np.log10(np.abs(np.fft.rfft(t, n_cmp))[band])
+        d = fractional_octave_smooth(f[band], m_h, fraction=6) - fractional_octave_smooth(f[band], m_t, fraction=6)
+        assert float(np.sqrt(np.mean(d ** 2))) < 0.1          # the issue's bound (dB rms)
+        level_db = 10 * np.log10(np.sum(10 ** (m_h / 10)) / np.sum(10 ** (m_t / 10)))
+        assert abs(level_db) < 0.5                              # the issue's bound (dB)
+    # relative timing of L and R survives (R sits further away): same difference as the truth
+    dt_meas = ir.arrival_samples[1] - ir.arrival_samples[0]
+    dt_true = room.arrival_samples[1] - room.arrival_samples[0]
+    assert abs(dt_meas - dt_true) < 0.5
 
 
 def test_duplex_stream_is_a_bit_exact_wire_and_counts_xruns(rig):  # noqa: F811

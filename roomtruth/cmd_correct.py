@@ -1,9 +1,206 @@
-"""CLI commands (placeholder module: its owner adds commands in register())."""
+"""``roomtruth correct``: design the room correction and write the profile with its exports.
+
+Heavy imports happen inside the command so ``roomtruth --help`` stays instant.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
+def _speaker_names(n: int, given: Optional[str]) -> tuple[str, ...]:
+    from calib.errors import ConfigError
+
+    if given:
+        names = tuple(x.strip() for x in given.split(",") if x.strip())
+        if len(names) != n:
+            raise ConfigError(f"--speakers names {len(names)} speakers but the IRs have {n} channels; "
+                              "give one name per channel")
+        return names
+    if n == 1:
+        return ("main",)
+    if n == 2:
+        return ("L", "R")
+    return tuple(f"ch{i + 1}" for i in range(n))
+
+
+def _load_seat(path: Path, *, fs: Optional[int], speakers: Optional[str]):
+    """One seat from an IR file (WAV/FLAC, or raw float32 .pcm with --fs) or a measurement folder."""
+    from calib.audio_io import read_audio
+    from calib.errors import MeasurementError, SignalError
+    from calib.types import ImpulseResponse
+
+    if path.is_dir():
+        try:
+            from roomtruth.workspace import load_measurement_dir  # M1's reader, when present
+        except ImportError:
+            load_measurement_dir = None
+        if load_measurement_dir is not None:
+            ir = load_measurement_dir(path)
+            if speakers:
+                ir = ImpulseResponse(ir.samples, ir.fs, _speaker_names(ir.n_channels, speakers), ir.onset_samples,
+                                     ir.arrival_samples, ir.latency_samples, ir.harmonics, ir.snr_db, ir.source_id,
+                                     ir.meta)
+            return ir
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".wav" and "ir" in p.name.lower())
+        if not files:
+            raise MeasurementError(f"{path} holds no impulse-response WAV (*ir*.wav); measure first or pass IR files")
+        rows, rate = [], None
+        for f in files:
+            data, r = read_audio(f, min_samples=256)
+            if rate is not None and r != rate:
+                raise SignalError(f"{f} is at {r} Hz but {files[0]} at {rate} Hz")
+            rate = r
+            rows += list(data)
+        n = min(len(r) for r in rows)
+        import numpy as np
+
+        return ImpulseResponse(np.array([r[:n] for r in rows]), rate, _speaker_names(len(rows), speakers),
+                               source_id=path.name)
+    suffix = path.suffix.lower()
+    if suffix in (".pcm", ".raw", ".f32"):
+        if fs is None:
+            raise SignalError(f"{path} is headerless float32; pass its sample rate with --fs (e.g. --fs 44100)")
+        data, rate = read_audio(path, raw_fs=fs, min_samples=256)
+    else:
+        data, rate = read_audio(path, min_samples=256)
+        if fs is not None and rate != fs:
+            raise SignalError(f"{path} is at {rate} Hz but --fs says {fs} Hz; nothing is resampled silently, "
+                              "so drop --fs or resample the file")
+    return ImpulseResponse(data, rate, _speaker_names(data.shape[0], speakers), source_id=path.name)
+
+
+def _archive_previous(out: Path) -> Optional[Path]:
+    """Keep an earlier profile in a workspace's profiles/ for rollback: copy it to
+    ``profiles/<name>@<UTC stamp>`` (complete copy first, then rename)."""
+    import datetime as dt
+    import shutil
+    import tempfile
+
+    if not (out / "profile.json").is_file():
+        return None
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest = out.with_name(f"{out.name}@{stamp}")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=out.parent))
+    shutil.rmtree(tmp)
+    shutil.copytree(out, tmp)
+    tmp.rename(dest)
+    return dest
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``correct`` to the app."""
+
+    @app.command("correct")
+    def correct(
+        inputs: List[Path] = typer.Argument(..., help="IR files (one per seat) or measurement folders.",
+                                            metavar="IR.wav...|MEASUREMENT_DIR..."),
+        out: Path = typer.Option(..., "--out", help="Profile folder to write (e.g. my-room/profiles/main)."),
+        target: str = typer.Option("flat", "--target", help="flat, house, tilt:<dB/oct> or a REW/CSV target file."),
+        range_: str = typer.Option("20,500", "--range", help="Correction range LO,HI in Hz."),
+        peq: int = typer.Option(10, "--peq", help="Most PEQ filters per speaker (0: none)."),
+        fir_taps: int = typer.Option(0, "--fir-taps", help="FIR length at the design rate (0: PEQ only)."),
+        fir_phase: str = typer.Option("minimum", "--fir-phase", help="minimum or mixed (excess phase below 150 Hz)."),
+        max_boost_db: float = typer.Option(3.0, "--max-boost-db", help="Largest boost (dB)."),
+        fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate of headerless .pcm IRs; checked for WAVs."),
+        weights: Optional[str] = typer.Option(None, "--weights", help="Seat weights, e.g. 2,1,1 (first = main seat)."),
+        speakers: Optional[str] = typer.Option(None, "--speakers", help="Speaker names per IR channel, e.g. L,R."),
+        peq_file: Optional[Path] = typer.Option(None, "--peq-file", help="Use these filters (REW filter-settings "
+                                                "file) instead of fitting a PEQ."),
+        name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the folder name)."),
+        replace: bool = typer.Option(False, "--replace", help="Replace an existing profile outside a workspace."),
+        json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+    ) -> None:
+        """Design PEQ/FIR room correction from IRs and write PROFILE_DIR with its exports."""
+        from calib.audio_io import to_json
+        from calib.correction.design import CorrectionSettings, design_correction
+        from calib.correction.peq import PeqSettings
+        from calib.correction.targets import parse_range, target_from_option
+        from calib.errors import ConfigError
+        from calib.exports.camilladsp import format_camilladsp
+        from calib.exports.eqapo import format_eqapo
+        from calib.exports.minidsp import format_minidsp
+        from calib.exports.rew import format_rew_filters, read_rew_filters
+
+        lo, hi = parse_range(range_)
+        tg = target_from_option(target, lo_hz=lo, hi_hz=hi)
+        w = None
+        if weights:
+            try:
+                w = tuple(float(x) for x in weights.split(","))
+            except ValueError:
+                raise ConfigError(f"--weights {weights!r} is not a comma-separated list of numbers") from None
+        fixed = tuple(read_rew_filters(peq_file)) if peq_file else None
+        if fir_phase not in ("minimum", "mixed"):
+            raise ConfigError(f"--fir-phase {fir_phase!r} is not 'minimum' or 'mixed'")
+        if fir_taps and not (64 <= fir_taps <= 1 << 20):
+            raise ConfigError(f"--fir-taps {fir_taps} is outside 64..1048576 (0 for PEQ only)")
+        out = Path(out)
+        in_workspace = out.parent.name == "profiles"
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} exists and is not a folder")
+        if out.exists() and any(out.iterdir()) and not (in_workspace or replace):
+            raise ConfigError(f"--out {out} already exists; pass --replace, or write into a workspace's "
+                              "profiles/ folder where earlier profiles are kept for rollback")
+        seats = [_load_seat(Path(p), fs=fs, speakers=speakers) for p in inputs]
+        settings = CorrectionSettings(target=tg, peq=PeqSettings(n_max=peq, max_boost_db=max_boost_db),
+                                      fir_taps=fir_taps, fir_phase=fir_phase, seat_weights=w,
+                                      name=name or out.name, fixed_peq=fixed)
+        seat_names = [Path(p).stem for p in inputs]
+        if len(set(seat_names)) != len(seat_names):
+            seat_names = [f"seat{i + 1}" for i in range(len(inputs))]
+        profile, report = design_correction(seats, settings, seat_names=seat_names,
+                                            sources=[str(Path(p).resolve()) for p in inputs])
+        extra: dict[str, str] = {
+            "camilladsp.yml": format_camilladsp(profile),
+            "equalizer_apo.txt": format_eqapo(profile),
+        }
+        for s in profile.speakers:
+            rew = format_rew_filters(s.peq, notes=f"roomtruth {profile.name} {s.name}", n_slots=max(20, len(s.peq)))
+            if len(profile.speakers) == 1:
+                extra["rew_filters.txt"] = rew
+            else:
+                extra[f"rew_filters_{s.name}.txt"] = rew
+            for rate in (48_000, 96_000):
+                extra[f"minidsp_{s.name}_{rate}.txt"] = format_minidsp(s.peq, fs=rate)
+        archived = _archive_previous(out) if (in_workspace and out.exists()) else None
+        profile.save(out, replace_existing=True, extra_files=extra)
+
+        result = report.to_json_dict()
+        result["profile"] = str(out)
+        result["content_hash"] = profile.content_hash()
+        result["previous_profile"] = None if archived is None else str(archived)
+        if json_out:
+            typer.echo(to_json(result))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        con = Console()
+        for sp in report.speakers:
+            t = Table(title=f"speaker {sp.name}: deviation from target {tg.lo_hz:g}-{tg.hi_hz:g} Hz "
+                            "(1/6 octave, rms)")
+            for col in ("seat", "weight", "before dB", "after dB", "worst band change dB"):
+                t.add_column(col, justify="right" if col != "seat" else "left")
+            for r in sp.seats:
+                t.add_row(r.name, f"{r.weight:.2f}", f"{r.rms_dev_before_db:.2f}", f"{r.rms_dev_after_db:.2f}",
+                          f"{r.worst_band_change_db:+.2f} @ {r.worst_band_hz:.0f} Hz")
+            con.print(t)
+            if sp.peq:
+                con.print("PEQ: " + "; ".join(f"{b.freq_hz:.1f} Hz {b.gain_db:+.1f} dB Q {b.q:.2f}" for b in sp.peq))
+            if sp.fir:
+                con.print(f"FIR: {sp.fir['taps']} taps, {sp.fir['phase']} phase, latency {sp.fir['latency_ms']:.1f} ms, "
+                          f"pre-ringing {sp.fir['pre_ringing_db']:.1f} dB, rates {sp.fir['rates_hz']}")
+        con.print(f"preamp {report.preamp_db:+.1f} dB (headroom for the largest boost)")
+        if report.alignment is not None:
+            for n, a in report.alignment.to_dict().items():
+                if n != "warnings":
+                    con.print(f"{n}: delay {a['delay_ms']:.3f} ms, trim {a['trim_db']:+.2f} dB, polarity {a['polarity']:+d}")
+        for wmsg in report.warnings:
+            con.print(f"[yellow]warning:[/yellow] {wmsg}")
+        if archived is not None:
+            con.print(f"previous profile kept as {archived}")
+        con.print(f"wrote {out} (content hash {profile.content_hash()[:16]})")

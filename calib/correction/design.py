@@ -66,6 +66,7 @@ class CorrectionSettings:
     regression_limit_db: float = 1.0
     design_fraction: float = 24.0
     name: str = "default"
+    fixed_peq: tuple[Biquad, ...] | None = None  # use these filters (e.g. imported from REW) instead of fitting
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class CorrectionSettings:
             "seat_weights": None if self.seat_weights is None else list(self.seat_weights),
             "main_seat": self.main_seat, "align": self.align,
             "regression_limit_db": self.regression_limit_db, "design_fraction": self.design_fraction,
+            "fixed_peq": None if self.fixed_peq is None else [b.to_dict() for b in self.fixed_peq],
         }
 
 
@@ -187,10 +189,12 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
     desired = comb.desired_db * fade
 
     # ---- PEQ (runs at the design rate; redesigned per rate from f0/gain/Q by the engine)
-    peq = optimize_peq(g, desired, comb.boost_allowed_db, fs=fs, settings=settings.peq, lo_hz=lo, hi_hz=hi,
-                       weight=np.maximum(comb.agreement, 0.05))
-    peq = list(peq)
-    for _ in range(80):  # no seat worse than the limit in any third-octave band
+    if settings.fixed_peq is not None:
+        peq = list(settings.fixed_peq)
+    else:
+        peq = list(optimize_peq(g, desired, comb.boost_allowed_db, fs=fs, settings=settings.peq, lo_hz=lo,
+                                hi_hz=hi, weight=np.maximum(comb.agreement, 0.05)))
+    for _ in range(80 if settings.fixed_peq is None else 0):  # no seat worse than the limit in any third-octave band
         if not peq:
             break
         pc = peq_response_db(peq, g, fs=fs)

@@ -486,6 +486,11 @@ def schedule_install(
     from calib.audio_io import to_json
     from monitor import schedule as sch
 
+    from calib.errors import ConfigError
+
+    sch.ScheduleSpec(every=every, at=at, weekday=weekday, name=name, command=("check",))  # validate first
+    if backend not in ("auto", "systemd", "cron"):
+        raise ConfigError(f"--backend {backend!r} is not one of auto, systemd, cron")
     args = _verify_args(room, profile, simulate, simulate_ir, noise_db, repeats, history_db)
     log = str((room.resolve() / "reports" / "scheduled-verify.log") if room is not None else Path.home() / "roomtruth-verify.log")
     spec = sch.ScheduleSpec(every=every, at=at, weekday=weekday, name=name, log_path=log,

@@ -50,11 +50,9 @@ import numpy as np
 
 from calib.audio_io import atomic_write_json, read_audio, write_wav_atomic
 from calib.errors import ConfigError, DeviceError, SignalError
-from hardware.backend import CaptureResult
-from hardware.portaudio import PortAudioBackend, attach_jack, detach_jack, jack_client_name
+from hardware.portaudio import detach_jack
 
 __all__ = [
-    "RigBackend",
     "RigState",
     "RigStatus",
     "rig_dir",
@@ -597,175 +595,10 @@ def _require_running(server: str | None) -> RigState:
     return st.state
 
 
-# --------------------------------------------------------------------------- backend
+def __getattr__(name: str) -> Any:
+    # RigBackend lives in hardware.rig_backend (it imports this module); importable from here.
+    if name in ("RigBackend", "device_backend"):
+        from hardware import rig_backend
 
-class RigBackend(PortAudioBackend):
-    """PortAudio through the JACK virtual room, with the routing done for you.
-
-    Parameters
-    ----------
-    routing : {"room", "loopback"}
-        ``"room"``: outputs ``0..n-1`` feed the room's speakers, the room's mic feeds input 0,
-        and input 1 is the loopback reference.  ``"loopback"``: output ``k`` is wired
-        straight to input ``k`` for every ``k`` (a bit-exact wire, one period late).
-    loopback : {"speakers", "dedicated"}
-        What input 1 carries in ``"room"`` routing: ``"speakers"`` (default) the sum of the
-        speaker outputs -- the played sweep, exactly as :class:`hardware.simulated.SimulatedRoom`
-        models it -- or ``"dedicated"``: output ``n`` only, a separate reference output.
-    server : str, optional
-        Rig server name (default :func:`rig_server_name`).
-
-    Attributes
-    ----------
-    state : RigState
-        The rig's parameters; ``state.speaker_outputs``, ``state.loopback_output``,
-        ``state.mic_input``, ``state.loopback_input`` give the layout (0-based).
-    speaker_outputs, mic_input, loopback_input, loopback_output
-        The same layout on the backend (``loopback_output`` None with ``loopback="speakers"``).
-
-    Notes
-    -----
-    Constructing it points this process's PortAudio at the rig's JACK server (see
-    :func:`hardware.portaudio.reinitialize`); do so while no other stream is open.
-    """
-
-    def __init__(self, *, routing: str = "room", loopback: str = "speakers", server: str | None = None,
-                 timeout_margin_s: float = 5.0) -> None:
-        if routing not in ("room", "loopback"):
-            raise ConfigError(f"rig routing {routing!r} is unknown; use 'room' or 'loopback'")
-        if loopback not in ("speakers", "dedicated"):
-            raise ConfigError(f"rig loopback {loopback!r} is unknown; use 'speakers' or 'dedicated'")
-        self.state = _require_running(server)
-        self.routing = routing
-        self.loopback = loopback
-        self._route_client: Any = None
-        self._jack_xruns = 0
-        self._timeout_margin_s = timeout_margin_s
-        with self._attached():
-            self._resolve()
-        self.speaker_outputs = self.state.speaker_outputs
-        # None: the loopback input carries the speaker outputs themselves (like the simulated
-        # room); an int: the one output wired to the loopback input.
-        self.loopback_output = self.state.loopback_output if loopback == "dedicated" else None
-        self.mic_input = self.state.mic_input
-        self.loopback_input = self.state.loopback_input
-
-    def _resolve(self) -> None:
-        super().__init__("system", hostapi="JACK", block_size=0, latency="low",
-                         timeout_margin_s=self._timeout_margin_s)
-        self.name = (f"JACK virtual room ({self.state.ir_source}, {self.state.fs} Hz, "
-                     f"period {self.state.period})")
-
-    @contextlib.contextmanager
-    def _attached(self) -> Iterator[None]:
-        """PortAudio sees the rig's server only while this block runs (see module notes)."""
-        attach_jack(self.state.server)
-        try:
-            yield
-        finally:
-            detach_jack(self.state.server)
-
-    def connections(self, *, n_inputs: int, n_outputs: int) -> list[tuple[str, str]]:
-        """The (source, destination) JACK port pairs the routing makes."""
-        pa = jack_client_name()
-        s = self.state
-        pairs: list[tuple[str, str]] = []
-        if self.routing == "loopback":
-            return [(f"{pa}:out_{k}", f"{pa}:in_{k}") for k in range(min(n_inputs, n_outputs))]
-        for i in range(min(s.n_speakers, n_outputs)):
-            pairs.append((f"{pa}:out_{i}", f"{s.room_client}:spk{i + 1}"))
-        if n_inputs > s.mic_input:
-            pairs.append((f"{s.room_client}:mic", f"{pa}:in_{s.mic_input}"))
-        if n_inputs > s.loopback_input:
-            if self.loopback == "speakers":   # JACK sums every connection into one input
-                pairs += [(f"{pa}:out_{i}", f"{pa}:in_{s.loopback_input}")
-                          for i in range(min(s.n_speakers, n_outputs))]
-            elif n_outputs > s.loopback_output:
-                pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{s.loopback_input}"))
-        return pairs
-
-    def _after_open(self, stream: Any, *, n_inputs: int, n_outputs: int) -> None:
-        jack = _silence_jack()
-        client = _connect_client(self.state.server, f"roomtruth-route-{os.getpid()}")
-        if client is None:
-            raise DeviceError(f"the rig's JACK server '{self.state.server}' stopped answering; "
-                              "run 'roomtruth rig stop' and 'roomtruth rig start'")
-        self._jack_xruns = 0
-
-        def on_xrun(delay_usecs: float) -> None:
-            self._jack_xruns += 1
-
-        try:
-            client.set_xrun_callback(on_xrun)
-            client.activate()
-            for src, dst in self.connections(n_inputs=n_inputs, n_outputs=n_outputs):
-                try:
-                    client.connect(src, dst)
-                except jack.JackError as exc:
-                    raise DeviceError(f"cannot connect JACK port {src} to {dst} ({exc}); "
-                                      "check 'roomtruth rig status'") from None
-        except BaseException:
-            client.close()
-            raise
-        self._route_client = client
-
-    def _release(self) -> None:
-        if self._route_client is not None:
-            with contextlib.suppress(Exception):
-                self._route_client.deactivate()
-                self._route_client.close()
-            self._route_client = None
-
-    def play_record(self, stimulus: np.ndarray, *, fs: int, output_channels: tuple[int, ...],
-                    input_channels: tuple[int, ...]) -> CaptureResult:
-        """As :meth:`PortAudioBackend.play_record`, through the rig; ``fs`` must be the rig's.
-
-        JACK xruns seen during the run go into ``meta["jack_xruns"]`` (in sync mode an xrun
-        is a late cycle, not lost data; PortAudio's own flags decide ``lost_samples``).
-        """
-        if int(fs) != self.state.fs:
-            raise ConfigError(f"the rig runs at {self.state.fs} Hz but {int(fs)} Hz was asked for; "
-                              f"measure at {self.state.fs} Hz or restart the rig with --fs {int(fs)}")
-        self.state = _require_running(self.state.server)
-        with self._attached():
-            self._resolve()   # device indices may differ after re-initialising
-            try:
-                res = super().play_record(stimulus, fs=fs, output_channels=output_channels,
-                                          input_channels=input_channels)
-            finally:
-                self._release()
-        meta = dict(res.meta)
-        meta.update(jack_xruns=self._jack_xruns, rig=self.state.to_dict(), routing=self.routing,
-                    loopback=self.loopback)
-        return CaptureResult(recording=res.recording, fs=res.fs, status_flags=res.status_flags,
-                             lost_samples=res.lost_samples, device=self.name, meta=meta)
-
-    def open_duplex(self, callback, *, fs: int, block_size: int, n_inputs: int, n_outputs: int):
-        """As :meth:`PortAudioBackend.open_duplex`, routed through the rig.
-
-        ``block_size`` should equal the rig period (JACK calls back once per period).
-        """
-        if int(fs) != self.state.fs:
-            raise ConfigError(f"the rig runs at {self.state.fs} Hz but {int(fs)} Hz was asked for")
-        self.state = _require_running(self.state.server)
-        attach_jack(self.state.server)
-        try:
-            self._resolve()
-            ds = super().open_duplex(callback, fs=fs, block_size=block_size, n_inputs=n_inputs,
-                                     n_outputs=n_outputs)
-        except BaseException:
-            self._release()
-            detach_jack(self.state.server)
-            raise
-        orig_close = ds.close
-
-        def close() -> None:
-            orig_close()
-            self._release()
-            detach_jack(self.state.server)
-
-        ds.close = close  # type: ignore[method-assign]
-        return ds
-
-    def close(self) -> None:
-        self._release()
+        return getattr(rig_backend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

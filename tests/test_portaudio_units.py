@@ -107,3 +107,15 @@ def test_devices_command(run_cli):
     assert code == 2
     assert err.startswith("error: no audio device matches 'surely-no-such-device-xyz'")
     assert err.count("\n") == 1 and out == ""
+
+
+def test_device_backend_dispatch(fake_devices, monkeypatch, tmp_path):
+    from hardware.rig_backend import device_backend
+
+    b = device_backend("umc")
+    assert b.input_device.index == 1
+    monkeypatch.setenv("ROOMTRUTH_RIG_DIR", str(tmp_path))
+    monkeypatch.setenv("ROOMTRUTH_RIG_SERVER", "rt-units-never-started")
+    with pytest.raises(DeviceError, match=r"the JACK virtual room is not running \(server "
+                                          r"'rt-units-never-started'\); start it with 'roomtruth rig start'"):
+        device_backend("RIG")

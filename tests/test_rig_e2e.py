@@ -41,7 +41,7 @@ def captures(rig):  # noqa: F811
     """One sweep per speaker of the built-in room through the rig: {speaker: (spec, x32, result)}."""
     from calib.sweep import build_stimulus
     from calib.types import SweepSpec
-    from hardware.jackrig import RigBackend
+    from hardware.rig_backend import RigBackend
 
     spec = SweepSpec(fs=RIG_FS, tail_s=rig.ir_length_samples / RIG_FS + 0.2, **SWEEP_KW)
     x32 = build_stimulus(spec).astype(np.float32)
@@ -155,7 +155,7 @@ def test_duplex_stream_is_a_bit_exact_wire_and_counts_xruns(rig):  # noqa: F811
     """open_duplex on the rig with direct loopback routing (what the monitor engine uses):
     output k comes back on input k one period later, sample for sample; a callback that
     overruns its period is counted as an xrun and in the status-flag counters."""
-    from hardware.jackrig import RigBackend
+    from hardware.rig_backend import RigBackend
 
     backend = RigBackend(routing="loopback")
     n_blocks = 200
@@ -207,7 +207,7 @@ def test_duplex_stream_is_a_bit_exact_wire_and_counts_xruns(rig):  # noqa: F811
 
 
 def test_backend_refuses_bad_requests_before_any_audio(rig):  # noqa: F811
-    from hardware.jackrig import RigBackend
+    from hardware.rig_backend import RigBackend
 
     b = RigBackend()
     x = np.zeros((1, 1000), dtype=np.float32)
@@ -257,7 +257,7 @@ def test_devices_by_name_index_and_error_while_rig_attached(rig, run_cli):  # no
 def test_dedicated_loopback_output_and_loopback_routing_layout(rig):  # noqa: F811
     """With loopback="dedicated" only output n+1 reaches the loopback input and the mic
     hears nothing from it; the reported layout says so."""
-    from hardware.jackrig import RigBackend
+    from hardware.rig_backend import RigBackend
 
     b = RigBackend(loopback="dedicated")
     assert b.loopback_output == rig.n_speakers

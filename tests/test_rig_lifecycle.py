@@ -99,7 +99,8 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
 
 
 def test_mono_ir_dead_server_and_stale_state(rig_env, run_cli, tmp_path):  # noqa: F811
-    from hardware.jackrig import RigBackend, _state_path, rig_status, start_rig, stop_rig
+    from hardware.jackrig import _state_path, rig_status, start_rig, stop_rig
+    from hardware.rig_backend import RigBackend
 
     ir = np.zeros(4800)
     ir[100] = 0.5

@@ -102,19 +102,27 @@ def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optio
 def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
                      ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1):
     """``repeats`` independent short sweep measurements (one ImpulseResponse each)."""
+    from dataclasses import replace
+
     from calib.types import SweepSpec
 
     spec = SweepSpec(f_start_hz=20.0, f_stop_hz=min(20_000.0, 0.45 * fs), duration_s=sweep_s, fs=fs,
-                     level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s, 0.3))
+                     level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s + 0.1, 0.3))
+    ir_length_s = max(ir_length_s, 0.05)
     try:
         from hardware.session import measure
     except ImportError:
         measure = None
     out = []
-    for _ in range(repeats):
+    for r in range(repeats):
         if measure is not None:
+            # the first run makes the session's safe low-level check; the rest repeat its level
             _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
-                            loopback_input=loopback_input, repeats=1, max_level_dbfs=level_dbfs)
+                            loopback_input=loopback_input, repeats=1, max_level_dbfs=level_dbfs,
+                            probe=(r == 0), n_harmonics=3, ir_length_s=ir_length_s)
+            lv = ir.meta.get("level_dbfs")
+            if r == 0 and isinstance(lv, (int, float)):
+                spec = replace(spec, level_dbfs=min(float(lv), level_dbfs))
         else:
             ir = _measure_plain(backend, spec, speakers, mic_input, loopback_input)
         out.append(ir)

@@ -314,6 +314,9 @@ class History:
             raise HistoryError(
                 f"{self.path} is not a usable history database ({exc}); move it aside and run again to start a new one"
             ) from None
+        except BaseException:
+            self._close_quietly()
+            raise
 
     # -- lifetime
     def close(self) -> None:
@@ -321,7 +324,8 @@ class History:
 
     def _close_quietly(self) -> None:
         try:
-            self._con.close()
+            if hasattr(self, "_con"):
+                self._con.close()
         except Exception:  # pragma: no cover
             pass
 

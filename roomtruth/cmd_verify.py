@@ -45,7 +45,9 @@ def _active_profile_dir(room: Path) -> Path:
         if (pdir / name / "profile.json").is_file():
             return pdir / name
         raise ProfileError(f"{active} names profile {name!r}, but {pdir / name} is not a profile folder")
-    cands = sorted((p for p in pdir.glob("*/profile.json")), key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
+    # newest profile; 'name@stamp' folders are the rollback copies 'roomtruth correct' keeps
+    cands = sorted((p for p in pdir.glob("*/profile.json") if "@" not in p.parent.name),
+                   key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
     if not cands:
         raise ProfileError(f"no profile in {pdir}; run 'roomtruth correct' first or pass --profile PROFILE_DIR")
     return cands[-1].parent

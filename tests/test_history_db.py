@@ -220,3 +220,40 @@ def test_sigkill_during_writes_never_corrupts(tmp_path):
             for r in rows[:-1]:
                 assert len(r.checks) == 40, f"verification {r.id} has {len(r.checks)} of 40 checks"
             assert len(rows) >= 5 + 10 * _round
+
+
+def test_forward_migration_keeps_rows(tmp_path, monkeypatch):
+    """A future schema step (v1 -> v2) runs once, in a transaction, and keeps every earlier row."""
+    import monitor.history as mh
+
+    db = tmp_path / "h.sqlite"
+    with History(db) as h:
+        h.add_verification(profile_name="p", profile_hash="h", verdict="pass", checks=[_check()])
+        h.add_measurement(measurement_id="m1", fs=48000)
+
+    def to_2(con):
+        con.execute("ALTER TABLE verifications ADD COLUMN operator TEXT NOT NULL DEFAULT ''")
+
+    monkeypatch.setattr(mh, "MIGRATIONS", mh.MIGRATIONS + (to_2,))
+    monkeypatch.setattr(mh, "SCHEMA_VERSION", len(mh.MIGRATIONS))
+    with mh.History(db) as h:
+        assert h.schema_version == 2
+        assert h.counts() == {"measurements": 1, "verifications": 1, "checks": 1}
+        cols = [r[1] for r in h._con.execute("PRAGMA table_info(verifications)")]
+        assert "operator" in cols
+        assert h.integrity_ok()
+    with mh.History(db) as h:  # already migrated: nothing runs twice
+        assert h.schema_version == 2
+
+    def broken(con):
+        con.execute("ALTER TABLE checks ADD COLUMN x REAL")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(mh, "MIGRATIONS", mh.MIGRATIONS + (broken,))
+    monkeypatch.setattr(mh, "SCHEMA_VERSION", len(mh.MIGRATIONS))
+    with pytest.raises(RuntimeError, match="migration bug"):
+        mh.History(db)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2  # rolled back, version unchanged
+    assert "x" not in [r[1] for r in con.execute("PRAGMA table_info(checks)")]
+    con.close()

@@ -209,7 +209,9 @@ class _Builder:
         if modes is not None or self.inp.dims_m is not None:
             from reports.findings import rayleigh_modes
 
-            pred = rayleigh_modes(self.inp.dims_m, max_hz=300.0) if self.inp.dims_m is not None else []
+            pred = list(a.get("predicted_modes") or [])
+            if not pred and self.inp.dims_m is not None:
+                pred = rayleigh_modes(self.inp.dims_m, max_hz=300.0)
             lf = {}
             grid = None
             for i, n in enumerate(ir.channel_names[:2]):
@@ -235,7 +237,19 @@ class _Builder:
             return
         names = list(self.inp.ir.channel_names) if self.inp.ir is not None else []
         series: dict[str, list[Any]] = {}
-        for key, label in (("t30_s", "T30"), ("t20_s", "T20"), ("edt_s", "EDT")):
+        per_channel = self.a.get("decay_per_channel") or {}
+        for ch, table in per_channel.items():
+            tm_ = as_mapping(table)
+            if list(tm_.get("bands_hz", [])) == list(bands):
+                vals = tm_.get("t30_s")
+                if vals is None or all(v is None for v in vals):
+                    vals, lab = tm_.get("t20_s"), "T20"
+                else:
+                    lab = "T30"
+                series[f"{lab} {ch}"] = list(vals)
+        if per_channel and decay.get("edt_s") is not None:
+            series["EDT mean"] = list(decay["edt_s"])
+        for key, label in (() if per_channel else (("t30_s", "T30"), ("t20_s", "T20"), ("edt_s", "EDT"))):
             for suffix, vals in _series(decay.get(key)):
                 if suffix.isdigit() and int(suffix) < len(names):
                     suffix = names[int(suffix)]
@@ -254,13 +268,20 @@ class _Builder:
         from reports import plots_room as pm
 
         d = as_mapping(self.inp.analysis_detail.get("distortion") or self.a.get("distortion"))
+        if d.get("channels"):  # RoomAnalysis.to_dict(): {"channels": {name: {...}}, "reason"}
+            first = sorted(d["channels"])[0]
+            d = dict(as_mapping(d["channels"][first]))
+        if d.get("thd_db") is None and d.get("thd_pct") is not None:
+            pct = np.asarray(d["thd_pct"], dtype=np.float64)
+            d["thd_db"] = 20.0 * np.log10(np.maximum(pct, 1e-9) / 100.0)
         f = d.get("freqs_hz")
         harm = d.get("harmonics_db") or d.get("harmonics")
         if f is None or not harm:
-            self.doc.unavailable.setdefault("distortion", "distortion per harmonic not available: the measurement has "
-                                                          "no harmonic impulse responses analysed")
+            reason = as_mapping(self.a.get("distortion")).get("reason") or "the measurement has no harmonic impulse " \
+                                                                              "responses analysed"
+            self.doc.unavailable.setdefault("distortion", f"distortion per harmonic not available: {reason}")
             return
-        name = self.inp.ir.channel_names[0] if self.inp.ir is not None else "L"
+        name = str(d.get("channel") or (self.inp.ir.channel_names[0] if self.inp.ir is not None else "L"))
         harmonics = {}
         for k, v in dict(harm).items():
             arr = np.asarray(v, dtype=np.float64)
@@ -279,12 +300,12 @@ class _Builder:
 
         n = as_mapping(self.inp.analysis_detail.get("noise") or self.a.get("noise"))
         bands = n.get("bands_hz")
-        levels = n.get("levels_db_spl", n.get("levels_db"))
-        if bands is None or levels is None:
+        levels = n.get("levels_db_spl", n.get("level_db", n.get("levels_db")))
+        if not bands or levels is None:
             self.doc.unavailable.setdefault("noise", "background noise spectrum not available: no silent pre-roll "
                                                      "was analysed")
             return
-        calibrated = bool(n.get("calibrated", "levels_db_spl" in n))
+        calibrated = bool(n.get("calibrated", "levels_db_spl" in n or n.get("unit") == "dB SPL"))
         nr = n.get("nr", n.get("nr_rating"))
         self.add_figure("noise", "measurements", "Background noise",
                         "Octave-band background noise at the listening position against NR curves.",
@@ -424,7 +445,8 @@ class _Builder:
         if self.inp.fingerprint is not None:
             self.progress("letter")
             try:
-                self.doc.letter = write_letter(self.inp.fingerprint, mixes=self.inp.mixes)
+                self.doc.letter = write_letter(self.inp.fingerprint, mixes=self.inp.mixes,
+                                               per_mix_excess_db=self.inp.per_mix_excess_db)
             except (ValueError, TypeError) as exc:
                 self.doc.problems.append(f"the letter could not be written: {exc}")
 

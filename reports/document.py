@@ -58,6 +58,10 @@ class ReportInputs:
         Recent verifications (``History.verifications``), newest first.
     mixes : sequence of MixAnalysis or mappings
     fingerprint : RoomFingerprint or mapping
+    per_mix_excess_db : ndarray (n_mixes, n_bands), optional
+        Each mix's deviation from the reference (positive = too much), for the letter.
+    correction_report : CorrectionReport, optional
+        The designer's report (its per-speaker target curve is drawn).
     notes : mapping section -> str
         Why a section has nothing to show ("not available: ...").
     meta : mapping
@@ -78,6 +82,8 @@ class ReportInputs:
     history_rows: Sequence[Any] = ()
     mixes: Sequence[Any] = ()
     fingerprint: Any = None
+    per_mix_excess_db: Any = None
+    correction_report: Any = None
     notes: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 

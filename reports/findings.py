@@ -143,6 +143,11 @@ def _num(x: Any, default: float = float("nan")) -> float:
     return v if math.isfinite(v) else default
 
 
+def _signed(v: float, spec: str) -> str:
+    """A number with a typographic minus sign (−6, not -6)."""
+    return format(v, spec).replace("-", "\u2212")
+
+
 def speed_of_sound_m_s(temperature_c: float = 20.0) -> float:
     """c = 331.3·√(1 + θ/273.15) m/s (STANDARDS.md quick table, textbook)."""
     return 331.3 * math.sqrt(1.0 + temperature_c / 273.15)
@@ -252,12 +257,9 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
                    th: FindingThresholds, temperature_c: float) -> list[Finding]:
     out = []
     predicted = rayleigh_modes(dims_m, max_hz=400.0, temperature_c=temperature_c) if dims_m is not None else []
-    for m in modes:
-        mm = as_mapping(m)
+    for mm, channels in _merge_modes(modes, th):
         f = _num(mm.get("freq_hz"))
         lv = _num(mm.get("level_db"))
-        if not (math.isfinite(f) and math.isfinite(lv)) or lv < th.mode_note_db:
-            continue
         t60 = _num(mm.get("t60_s"))
         q = _num(mm.get("q"))
         idx = _indices_of(mm.get("predicted"))
@@ -278,7 +280,8 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
             sentence = (f"A {lv:.0f} dB peak at {f:.0f} Hz" +
                         (" that the room's dimensions do not explain (speaker placement or a coupled space)."
                          if dims_m is not None else "."))
-        ev = [f"{lv:.1f} dB above the local average at {f:.1f} Hz"]
+        who = f" ({' and '.join(channels)})" if channels else ""
+        ev = [f"{lv:.1f} dB above the local average at {f:.1f} Hz{who}"]
         if math.isfinite(q):
             ev.append(f"Q {q:.1f}")
         if math.isfinite(t60):
@@ -302,10 +305,43 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
     return out
 
 
+def _merge_modes(modes: Sequence[Any], th: FindingThresholds) -> list[tuple[Mapping[str, Any], list[str]]]:
+    """Modes above the note threshold, the same mode seen in several channels merged into
+    one (frequencies within ``mode_match_rel``; the most prominent instance is kept)."""
+    kept: list[tuple[Mapping[str, Any], list[str]]] = []
+    cand = [as_mapping(m) for m in modes]
+    cand = [m for m in cand if math.isfinite(_num(m.get("freq_hz"))) and _num(m.get("level_db"), -1e9) >= th.mode_note_db]
+    for m in sorted(cand, key=lambda m: -_num(m.get("level_db"))):
+        f = _num(m.get("freq_hz"))
+        ch = m.get("channel")
+        for km, chans in kept:
+            if abs(_num(km.get("freq_hz")) - f) <= th.mode_match_rel * f:
+                if ch and ch not in chans:
+                    chans.append(str(ch))
+                break
+        else:
+            kept.append((m, [str(ch)] if ch else []))
+    return kept
+
+
+def _merge_reflections(reflections: Sequence[Any]) -> list[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
+    """Reflections grouped by surface across channels (the loudest instance leads);
+    reflections without a surface stay on their own."""
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for i, r in enumerate(reflections):
+        rm = as_mapping(r)
+        key = rm.get("surface") or ("_", i)
+        groups.setdefault(key, []).append(rm)
+    out = []
+    for members in groups.values():
+        lead = max(members, key=lambda m: _num(m.get("level_db"), -1e9))
+        out.append((lead, members))
+    return out
+
+
 def _reflection_findings(reflections: Sequence[Any], th: FindingThresholds) -> list[Finding]:
     out = []
-    for r in reflections:
-        rm = as_mapping(r)
+    for rm, members in _merge_reflections(reflections):
         d = _num(rm.get("delay_ms"))
         lv = _num(rm.get("level_db"))
         if not (math.isfinite(d) and math.isfinite(lv)) or d > th.reflection_window_ms or d <= 0:
@@ -323,11 +359,18 @@ def _reflection_findings(reflections: Sequence[Any], th: FindingThresholds) -> l
             who = ": likely the desk or something close to the speaker"
         else:
             who = ""
-        sentence = f"An early reflection at {d:.1f} ms, {lv:.0f} dB{who}."
+        sentence = f"An early reflection at {d:.1f} ms, {_signed(lv, '.0f')} dB{who}."
         verdict = ("louder than" if margin > 0 else "within 5 dB of")
-        evidence = (f"{d:.2f} ms after the direct sound, {lv:.1f} dB re direct, {path:.2f} m extra path; "
-                    f"{verdict} the Tech 3276 limit ({th.reflection_criterion_db:.0f} dB within "
-                    f"{th.reflection_window_ms:.0f} ms).")
+        if len(members) > 1:
+            per = "; ".join(f"{m.get('channel', '?')}: {_num(m.get('delay_ms')):.2f} ms, {_num(m.get('level_db')):.1f} dB"
+                            for m in members)
+            evidence = f"{per} (re direct sound); {path:.2f} m extra path for the loudest; "
+        else:
+            ch = rm.get("channel")
+            evidence = (f"{d:.2f} ms after the direct sound{f' of {ch}' if ch else ''}, {lv:.1f} dB re direct, "
+                        f"{path:.2f} m extra path; ")
+        evidence += (f"{verdict} the Tech 3276 limit ({th.reflection_criterion_db:.0f} dB within "
+                     f"{th.reflection_window_ms:.0f} ms).")
         action = surface_action(surface if surface else ("desk" if path < 1.0 else None))
         action = action[0].upper() + action[1:] + "; EQ cannot remove a reflection."
         sev = min(10.0, 6.0 + margin) if margin > 0 else 2.0 + 0.4 * (margin + th.reflection_note_margin_db)
@@ -419,9 +462,11 @@ def _noise_findings(noise: Mapping[str, Any], th: FindingThresholds) -> list[Fin
     if not math.isfinite(nr) or nr <= th.noise_preferred_nr:
         return []
     bands = noise.get("bands_hz") or []
-    levels = noise.get("levels_db") or noise.get("levels_db_spl") or []
+    levels = noise.get("level_db") or noise.get("levels_db") or noise.get("levels_db_spl") or []
     worst = ""
-    if bands and levels and len(bands) == len(levels):
+    if noise.get("limiting_band_hz") is not None:
+        worst = f"; the {_num(noise.get('limiting_band_hz')):g} Hz band sets the rating"
+    elif bands and levels and len(bands) == len(levels):
         from reports.plots_room import NR_A_DB, NR_B, NR_BANDS_HZ
 
         excess = []

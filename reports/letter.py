@@ -1,9 +1,11 @@
 """A letter to a mix engineer: what was consistent across the studio's mixes and what in
 their room likely causes it.
 
-The input is a studio's room fingerprint (``mixes.RoomFingerprint`` or its mapping): per
-band, the *estimated deviation of the studio's room* from neutral (dB) and a confidence
-0..1, plus the studio name and the number of mixes it was estimated from.  The physics of
+The input is a studio's room fingerprint (``mixes.types.RoomFingerprint`` or its mapping):
+per band, how the studio's mixes deviate from the reference (dB, positive = too much) and
+a confidence 0..1, plus the studio name and the number of mixes it was estimated from;
+optionally the per-mix deviations (``per_mix_excess_db``, n_mixes × n_bands) to count on
+how many tracks a deviation appeared.  The physics of
 the feedback loop: an engineer balances what the room lets them hear, so a room that
 exaggerates a band (a mode's peak at the seat) produces mixes that lack it, and a room with
 a dip (a null, or absorption) produces mixes with too much of it.  Mix excess = −room
@@ -47,8 +49,8 @@ class Region:
 
     ``mix_excess_db`` > 0: the mixes carry too much there (the room hides it);
     < 0: too little (the room exaggerates it).  ``n_consistent`` of ``n_mixes`` mixes
-    deviate the same way (equal to ``n_mixes`` when per-mix data are absent and the
-    fingerprint's confidence is high).
+    deviate the same way (−1 when per-mix data are absent: then only the fingerprint's
+    confidence speaks for the consistency).
     """
 
     lo_hz: float
@@ -73,18 +75,19 @@ def normalise_fingerprint(fingerprint: Any) -> dict[str, Any]:
     """``{studio, n_mixes, bands_hz, room_deviation_db, confidence, per_mix_excess_db}``
     from a RoomFingerprint or mapping.
 
-    Accepts ``room_deviation_db`` / ``deviation_db`` (the room's estimated deviation) or
-    ``mix_deviation_db`` (mix minus reference, the opposite sign)."""
+    Accepts ``deviation_db`` / ``mix_deviation_db`` (how the mixes deviate from the
+    reference, positive = too much: ``mixes.types.RoomFingerprint``'s convention) or
+    ``room_deviation_db`` (the room's own deviation, the opposite sign)."""
     fp = dict(as_mapping(fingerprint))
     bands = _arr(fp.get("bands_hz", fp.get("freqs_hz", ())))
     if "room_deviation_db" in fp:
         room = _arr(fp["room_deviation_db"])
     elif "deviation_db" in fp:
-        room = _arr(fp["deviation_db"])
+        room = -_arr(fp["deviation_db"])
     elif "mix_deviation_db" in fp:
         room = -_arr(fp["mix_deviation_db"])
     else:
-        raise ValueError("fingerprint has no deviation (room_deviation_db, deviation_db or mix_deviation_db)")
+        raise ValueError("fingerprint has no deviation (deviation_db, mix_deviation_db or room_deviation_db)")
     conf = _arr(fp.get("confidence", np.ones_like(room)))
     if not (bands.shape == room.shape == conf.shape):
         raise ValueError(f"fingerprint arrays differ in length: bands {bands.size}, deviation {room.size}, "
@@ -125,7 +128,7 @@ def consistent_regions(fingerprint: Any, *, min_db: float = 2.0, min_confidence:
             n_mix = per.shape[0]
         else:
             n_mix = fp["n_mixes"]
-            n_cons = n_mix
+            n_cons = -1  # unknown: only the fingerprint's confidence says how consistent it was
         regions.append(Region(float(f[i]), float(f[j]), float(f[k]), mean, float(np.mean(conf[sl])), n_cons, n_mix))
         i = j + 1
     regions.sort(key=lambda r: -abs(r.mix_excess_db))
@@ -143,6 +146,9 @@ def _range_text(r: Region) -> str:
 def _how_often(r: Region) -> str:
     if r.n_mixes <= 0:
         return "consistently"
+    if r.n_consistent < 0:
+        return f"consistently across the {r.n_mixes} mixes" if r.confidence >= 0.8 else \
+            f"in most of the {r.n_mixes} mixes"
     if r.n_consistent >= r.n_mixes:
         return "on every track" if r.n_mixes > 2 else ("on both tracks" if r.n_mixes == 2 else "on the track")
     return f"on {r.n_consistent} of {r.n_mixes} tracks"
@@ -176,11 +182,14 @@ def _advice(r: Region) -> str:
 
 
 def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "your mastering engineer",
-                 min_db: float = 2.0, min_confidence: float = 0.6) -> str:
+                 per_mix_excess_db: Any = None, min_db: float = 2.0, min_confidence: float = 0.6) -> str:
     """The letter, as plain text paragraphs separated by blank lines.
 
-    ``mixes`` (MixAnalysis or mappings with ``integrated_lufs`` / ``true_peak_dbtp``) add a
-    sentence about loudness consistency when present."""
+    ``mixes`` (MixAnalysis or mappings with ``integrated_lufs``) add a sentence about
+    loudness consistency when present; ``per_mix_excess_db`` (n_mixes × n_bands, positive =
+    too much) lets the letter count on how many tracks each deviation appeared."""
+    if per_mix_excess_db is not None:
+        fingerprint = {**dict(as_mapping(fingerprint)), "per_mix_excess_db": per_mix_excess_db}
     fp = normalise_fingerprint(fingerprint)
     regions = consistent_regions(fingerprint, min_db=min_db, min_confidence=min_confidence)
     n = fp["n_mixes"] or len(mixes)

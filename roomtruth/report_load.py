@@ -1,0 +1,166 @@
+"""Gather a workspace's results for ``roomtruth report``: the latest measurement, the room's
+dimensions, the analysis, the active profile, the corrected response through the monitor
+engine, the verification history and the studios' fingerprints.
+
+Every piece is optional except a measurement; a missing piece becomes a "not available"
+note in its report section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from calib.errors import ConfigError, MeasurementError, RoomtruthError
+
+__all__ = ["load_report_inputs", "latest_measurement_dir", "load_measurement"]
+
+
+def latest_measurement_dir(room: Path) -> Path:
+    """The newest folder under ``room/measurements`` holding a ``measurement.json``."""
+    mdir = room / "measurements"
+    cands = [p.parent for p in mdir.glob("*/measurement.json")] if mdir.is_dir() else []
+    if not cands:
+        raise MeasurementError(f"no measurement in {mdir}; run 'roomtruth measure --room {room} --out ...' first "
+                               "(or 'roomtruth demo' to see a complete report)")
+    # folder names start with a UTC stamp; fall back to modification time
+    return sorted(cands, key=lambda p: (p.name, p.stat().st_mtime))[-1]
+
+
+def load_measurement(folder: Path) -> Any:
+    """``roomtruth.workspace.load_measurement_dir`` when present, else the folder format of
+    issue 2 read directly (``measurement.json`` + ``<channel>.ir.wav``)."""
+    try:
+        from roomtruth.workspace import load_measurement_dir
+    except ImportError:
+        load_measurement_dir = None
+    if load_measurement_dir is not None:
+        return load_measurement_dir(folder)
+    import numpy as np
+
+    from calib.audio_io import read_audio
+    from calib.types import ImpulseResponse
+
+    try:
+        meta = json.loads((folder / "measurement.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MeasurementError(f"{folder / 'measurement.json'} is not readable JSON ({exc})") from None
+    names = meta.get("channel_names") or meta.get("channels")
+    if not names:
+        raise MeasurementError(f"{folder / 'measurement.json'} names no channels")
+    rows, fs = [], None
+    for n in names:
+        x, f = read_audio(folder / f"{n}.ir.wav")
+        if fs is not None and f != fs:
+            raise MeasurementError(f"{folder}: {n}.ir.wav is at {f} Hz, the others at {fs} Hz")
+        fs = f
+        rows.append(x[0])
+    length = max(r.size for r in rows)
+    samples = np.vstack([np.pad(r, (0, length - r.size)) for r in rows])
+    return ImpulseResponse(samples, int(fs), tuple(names), onset_samples=int(meta.get("onset_samples", 0) or 0),
+                           arrival_samples=tuple(meta.get("arrival_samples") or ()),
+                           latency_samples=float(meta.get("latency_samples", 0.0) or 0.0),
+                           snr_db=tuple(math.nan if v is None else v for v in (meta.get("snr_db") or ())),
+                           source_id=folder.name)
+
+
+def _room_dims(room: Path) -> tuple[tuple[float, float, float] | None, Any, Any]:
+    toml = room / "room.toml"
+    if not toml.is_file():
+        return None, None, None
+    try:
+        from roomtruth.config import load_room_config
+
+        cfg = load_room_config(toml)
+        dims = getattr(cfg, "dims_m", None) or getattr(getattr(cfg, "room", None), "dims_m", None)
+        mic = getattr(cfg, "mic_m", None) or getattr(getattr(cfg, "room", None), "mic_m", None)
+        return (tuple(float(d) for d in dims) if dims else None), None, mic
+    except ImportError:
+        pass
+    try:
+        with open(toml, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{toml} is not valid TOML: {exc}") from None
+    r = data.get("room", {})
+    dims = r.get("dims_m") or r.get("dimensions_m")
+    return (tuple(float(d) for d in dims) if dims else None), None, r.get("mic_m")
+
+
+def _active_profile(room: Path) -> Path | None:
+    pdir = room / "profiles"
+    active = pdir / "active"
+    if (active / "profile.json").is_file():
+        return active.resolve()
+    if active.is_file():
+        name = active.read_text(encoding="utf-8").strip()
+        if (pdir / name / "profile.json").is_file():
+            return pdir / name
+    cands = sorted(pdir.glob("*/profile.json"), key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
+    return cands[-1].parent if cands else None
+
+
+def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
+    """A :class:`reports.document.ReportInputs` for the workspace ``room``."""
+    from reports.document import ReportInputs
+
+    if not room.is_dir():
+        raise ConfigError(f"room folder {room} does not exist; pass the workspace made by 'roomtruth init' "
+                          "with --room DIR")
+    notes: dict[str, str] = {}
+    mdir = latest_measurement_dir(room)
+    ir = load_measurement(mdir)
+    dims, _src, mic = _room_dims(room)
+    analysis = None
+    if analyze:
+        try:
+            from calib.analysis.room import analyze_room
+
+            analysis = analyze_room(ir, dims_m=dims, mic_m=mic)
+        except ImportError:
+            notes["compliance"] = "not available: the room analysis (calib.analysis.room) is not installed"
+        except RoomtruthError as exc:
+            notes["compliance"] = f"not available: the analysis failed: {exc}"
+    profile, corrected = None, None
+    pdir = _active_profile(room)
+    if pdir is not None:
+        from calib.profile import CalibrationProfile
+
+        profile = CalibrationProfile.load(pdir)
+        try:
+            from roomtruth.demo import _corrected_ir, _Unavailable
+
+            try:
+                corrected = _corrected_ir(ir, profile) if ir.fs == 48_000 else None
+            except _Unavailable as exc:
+                notes["correction"] = f"corrected response not available: {exc}"
+        except RoomtruthError as exc:
+            notes["correction"] = f"corrected response not available: {exc}"
+    verification, series, rows = None, {}, []
+    hpath = room / "history.sqlite"
+    if hpath.is_file():
+        from monitor.history import History
+
+        with History(hpath, readonly=True) as h:
+            rows = h.verifications(limit=20)
+            if rows:
+                verification = rows[0]
+            for name, ch in h.check_names():
+                if name in ("level", "arrival", "channel_match") and ch:
+                    pts = h.series(name, channel=ch)
+                    if pts:
+                        series[f"{name} {ch}"] = pts
+    fingerprint = None
+    studios = sorted((room / "studios").glob("*/fingerprint.json")) if (room / "studios").is_dir() else []
+    if studios:
+        try:
+            fingerprint = json.loads(studios[-1].read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            notes["mixes"] = f"fingerprint {studios[-1]} is not readable ({exc})"
+    return ReportInputs(room.resolve().name, ir=ir, analysis=analysis, dims_m=dims, mic_m=mic, profile=profile,
+                        corrected_ir=corrected, verification=verification, history_series=series,
+                        history_rows=rows, fingerprint=fingerprint, notes=notes,
+                        meta={"measurement": mdir.name, "profile": pdir.name if pdir else "none"})

@@ -102,55 +102,30 @@ def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optio
 
 
 def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
-                     ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1):
-    """``repeats`` independent short sweep measurements (one ImpulseResponse each)."""
+                     ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1,
+                     loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None):
+    """``repeats`` independent short sweep measurements (one ImpulseResponse each), through
+    the measurement session (safe level probe on the first, fault checks on every capture)."""
     from dataclasses import replace
 
     from calib.types import SweepSpec
+    from hardware.session import measure
 
+    ir_length_s = max(ir_length_s, 0.05)
     spec = SweepSpec(f_start_hz=20.0, f_stop_hz=min(20_000.0, 0.45 * fs), duration_s=sweep_s, fs=fs,
                      level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s + 0.1, 0.3))
-    ir_length_s = max(ir_length_s, 0.05)
-    try:
-        from hardware.session import measure
-    except ImportError:
-        measure = None
+    cap = level_dbfs if max_level_dbfs is None else min(level_dbfs, max_level_dbfs)
     out = []
     for r in range(repeats):
-        if measure is not None:
-            # the first run makes the session's safe low-level check; the rest repeat its level
-            _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
-                            loopback_input=loopback_input, repeats=1, max_level_dbfs=level_dbfs,
-                            probe=(r == 0), n_harmonics=3, ir_length_s=ir_length_s)
-            lv = ir.meta.get("level_dbfs")
-            if r == 0 and isinstance(lv, (int, float)):
-                spec = replace(spec, level_dbfs=min(float(lv), level_dbfs))
-        else:
-            ir = _measure_plain(backend, spec, speakers, mic_input, loopback_input)
+        # the first run makes the session's low-level check; the others repeat its level
+        _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
+                        loopback_input=loopback_input, loopback_output=loopback_output, repeats=1,
+                        max_level_dbfs=cap, probe=(r == 0), n_harmonics=3, ir_length_s=ir_length_s)
+        lv = ir.meta.get("level_dbfs")
+        if r == 0 and isinstance(lv, (int, float)):
+            spec = replace(spec, level_dbfs=min(float(lv), cap))
         out.append(ir)
     return out
-
-
-def _measure_plain(backend: Any, spec: Any, speakers: list[tuple[str, int]], mic_input: int, loopback_input: Optional[int]):
-    """Play each speaker's sweep and deconvolve (used only for the simulated room until the
-    measurement session module is available; real devices always go through hardware.session)."""
-    import numpy as np
-
-    from calib.deconvolve import deconvolve
-    from calib.sweep import build_stimulus
-    from calib.types import Measurement
-
-    stim = build_stimulus(spec)[np.newaxis, :].astype(np.float32)
-    rec, ref = [], []
-    inputs = (mic_input,) if loopback_input is None else (mic_input, loopback_input)
-    for _, out_ch in speakers:
-        cap = backend.play_record(stim, fs=spec.fs, output_channels=(out_ch,), input_channels=inputs)
-        rec.append(cap.recording[0])
-        if loopback_input is not None:
-            ref.append(cap.recording[1])
-    m = Measurement(recording=np.vstack(rec), fs=spec.fs, sweep=spec, channel_names=tuple(n for n, _ in speakers),
-                    reference=np.vstack(ref) if ref else None, meta={"device": getattr(backend, "name", "")})
-    return deconvolve(m, n_harmonics=3)
 
 
 def _probe_monitor(profile: Any):
@@ -230,7 +205,7 @@ def verify_cmd(
     """Measure briefly and compare with the profile's baseline: level, third-octave response, arrival,
     polarity, matching, sub phase, noise, distortion and the monitor path. Exit 0 pass/warn, 3 fail."""
     from calib.audio_io import atomic_write_json, to_json
-    from calib.errors import ConfigError, DeviceError, VerificationError
+    from calib.errors import ConfigError, VerificationError
     from calib.profile import CalibrationProfile
     from monitor.history import History, utc_now_iso
     from monitor.verify import verify_profile
@@ -253,18 +228,19 @@ def verify_cmd(
     if simulate is not None or simulate_ir is not None:
         backend, speakers, fs = _simulated_backend(prof, simulate, simulate_ir, noise_db, seed)
         source = "simulated room" + (f" ({simulate_ir})" if simulate_ir else "")
-        mic, loop = 0, 1
+        mic, loop, loop_out, max_level = 0, 1, None, None
     else:
         if room is None:
             raise ConfigError("nothing to measure: pass --room DIR (its room.toml names the interface) or rehearse with --simulate default")
-        backend, speakers, fs, mic, loop, level_dbfs, source = _device_backend(room, prof, device, level_dbfs)
+        backend, speakers, fs, mic, loop, loop_out, max_level, source = _device_backend(room, prof, device)
     if fs != ref.fs:
         raise ConfigError(f"the room measures at {fs} Hz but the profile's reference is at {ref.fs} Hz; measure at {ref.fs} Hz")
     stamp = utc_now_iso()
     mid = "verify-" + stamp.replace("-", "").replace(":", "")
     try:
         reps = _measure_repeats(backend, speakers, fs=fs, sweep_s=sweep_s, repeats=repeats, ir_length_s=ir_len_s,
-                                level_dbfs=level_dbfs, mic_input=mic, loopback_input=loop)
+                                level_dbfs=level_dbfs, mic_input=mic, loopback_input=loop,
+                                loopback_output=loop_out, max_level_dbfs=max_level)
     finally:
         backend.close()
     res = verify_profile(prof, reps, monitor=_probe_monitor(prof), measurement_id=mid, time_utc=stamp)
@@ -299,40 +275,24 @@ def verify_cmd(
         sys.stderr.write(f"warning: {res.message}\n")
 
 
-def _device_backend(room: Path, prof: Any, device: Optional[str], level_dbfs: float):
-    """The real interface from room.toml (engineer M1's config, M2's PortAudio backend)."""
-    from calib.errors import ConfigError, DeviceError
+def _device_backend(room: Path, prof: Any, device: Optional[str]):
+    """The room's interface from ``room.toml``: (backend, speakers, fs, mic, loopback in/out, max level, label)."""
+    from roomtruth.config import load_room_config
 
-    try:
-        from roomtruth.config import load_room_config
-    except ImportError:
-        raise DeviceError("measuring a real room needs roomtruth.config (room.toml support), which is not installed in this build; rehearse with --simulate default") from None
-    cfg = load_room_config(room / "room.toml")
-    try:
-        from hardware.portaudio import PortAudioBackend
-    except ImportError:
-        raise DeviceError("the PortAudio backend is not available in this build; rehearse with --simulate default") from None
-    dev = device or getattr(getattr(cfg, "interface", None), "device", None) or getattr(cfg, "device", None)
-    if dev == "rig":
-        from hardware.jackrig import RigBackend  # type: ignore[attr-defined]
+    cfg = load_room_config(room)
+    dev = device or cfg.device
+    if str(dev).strip().lower() == "simulated":
+        from hardware.simulated import SimulatedRoom
 
-        backend = RigBackend()
+        backend = SimulatedRoom(None, noise_db=cfg.simulate_noise_db)
     else:
-        backend = PortAudioBackend(device=dev)
-    fs = int(prof.reference.fs)
-    cfg_spk = {getattr(s, "name", None): getattr(s, "output_channel", None) for s in getattr(cfg, "speakers", ())}
-    speakers = []
-    for s in prof.speakers:
-        out = cfg_spk.get(s.name, s.output_channel)
-        speakers.append((s.name, int(out) if out is not None else s.output_channel))
-    mic = int(getattr(cfg, "mic_input", 0) or 0)
-    loop = getattr(cfg, "loopback_input", None)
-    max_level = getattr(cfg, "max_level_dbfs", None)
-    if max_level is not None:
-        level_dbfs = min(level_dbfs, float(max_level))
-    if not speakers:
-        raise ConfigError(f"{room / 'room.toml'} names no speakers")
-    return backend, speakers, fs, mic, loop, level_dbfs, f"device {dev}"
+        from hardware.rig_backend import device_backend
+
+        backend = device_backend(dev)
+    outs = {s.name: s.output_index for s in cfg.speakers}
+    speakers = [(s.name, outs.get(s.name, s.output_channel)) for s in prof.speakers]
+    return (backend, speakers, cfg.fs, cfg.mic_input_index, cfg.loopback_input_index, cfg.loopback_output_index,
+            cfg.max_level_dbfs, f"device {dev}")
 
 
 # ============================================================================ history

@@ -179,3 +179,24 @@ def test_active_profile_pointer(run_cli, rig, tmp_path):
 
     with pytest.raises(ProfileError, match="names profile 'zzz'"):
         _active_profile_dir(ws)
+
+
+def test_workspace_device_from_room_toml(run_cli, tmp_path):
+    """`verify --room WS` measures with the interface named in room.toml (here the simulated one)."""
+    cfgmod = pytest.importorskip("roomtruth.config")
+    from hardware.simulated import SimulatedRoom
+    from roomtruth.cmd_verify import _measure_repeats
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "room.toml").write_text(cfgmod.room_template())
+    ref = _measure_repeats(SimulatedRoom(None, noise_db=-80.0, seed=11), [("L", 0), ("R", 1)], fs=48_000,
+                           sweep_s=1.0, repeats=1, ir_length_s=0.5, level_dbfs=-12.0)[0]
+    CalibrationProfile(name="main", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1)),
+                       reference=ref).save(ws / "profiles" / "main")
+    code, out, err = run_cli("verify", "--room", ws, *FAST)
+    assert code == 0, err
+    assert "PASS" in out
+    code, out, err = run_cli("history", "--room", ws, "--json")
+    v = json.loads(out)["verifications"]
+    assert len(v) == 1 and v[0]["profile_name"] == "main" and v[0]["meta"]["source"] == "device simulated"

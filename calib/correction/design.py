@@ -32,7 +32,8 @@ from scipy.signal import resample_poly
 
 from calib.correction import _spectrum as sp
 from calib.correction.alignment import Alignment, align_speakers
-from calib.correction.fir import RATES_HZ, CorrectionCurve, FirDesign, design_fir, range_fade, taps_for_rate
+from calib.correction.fir import (RATES_HZ, CorrectionCurve, FirDesign, band_limit_db, design_fir, range_fade,
+                                  taps_for_rate)
 from calib.correction.multiseat import band_regressions_db, combine_seats, limit_regressions, normalise_weights
 from calib.correction.peq import PeqSettings, biquad_response_db, optimize_peq, peq_response_db
 from calib.correction.targets import Target, auto_level_db
@@ -66,6 +67,7 @@ class CorrectionSettings:
     regression_limit_db: float = 1.0
     design_fraction: float = 24.0
     name: str = "default"
+    fir_band_limit_hz: float | None = None  # optional min-phase low-pass folded into the FIR
     fixed_peq: tuple[Biquad, ...] | None = None  # use these filters (e.g. imported from REW) instead of fitting
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ class CorrectionSettings:
             "seat_weights": None if self.seat_weights is None else list(self.seat_weights),
             "main_seat": self.main_seat, "align": self.align,
             "regression_limit_db": self.regression_limit_db, "design_fraction": self.design_fraction,
+            "fir_band_limit_hz": self.fir_band_limit_hz,
             "fixed_peq": None if self.fixed_peq is None else [b.to_dict() for b in self.fixed_peq],
         }
 
@@ -225,8 +228,14 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
             if settings.fir_phase == "mixed":
                 main_ir = irs[main] if rate == fs else resample_poly(irs[main], rate // math.gcd(rate, fs),
                                                                      fs // math.gcd(rate, fs))
-            firs[rate] = design_fir(curve.at, fs=rate, n_taps=n, phase=settings.fir_phase, main_ir=main_ir,
-                                    ir_fs=rate, excess_max_hz=settings.excess_max_hz)
+            mag = curve.at
+            if settings.fir_band_limit_hz:
+                mag = (lambda f, r=rate: curve.at(f) + band_limit_db(f, f_limit_hz=settings.fir_band_limit_hz, fs=r))
+            d = design_fir(mag, fs=rate, n_taps=n, phase=settings.fir_phase, main_ir=main_ir,
+                           ir_fs=rate, excess_max_hz=settings.excess_max_hz)
+            # float32-exact taps: what the WAV file stores and the real-time path runs, so the
+            # content hash of a saved and re-loaded profile is the same
+            firs[rate] = replace(d, taps=d.taps.astype(np.float32).astype(np.float64))
         d = firs[fs]
         fir_info = {"taps": int(d.taps.size), "phase": d.phase, "delay_samples": d.delay_samples,
                     "latency_ms": 1e3 * d.delay_samples / fs, "pre_ringing_db": d.pre_ringing_db,
@@ -327,6 +336,7 @@ def design_correction(seats: Sequence[ImpulseResponse], settings: CorrectionSett
         corrections.append(SpeakerCorrection(
             name=name, output_channel=ch, trim_db=round(float(trims[ch]), 3), delay_s=float(delays[ch]),
             polarity=1, peq=peqs[name], fir={r: d.taps for r, d in firs_all[name].items()}))
+        # (the taps are already float32-exact: the profile stores them as 32-bit float WAV)
     provenance = {
         "software": "roomtruth", "software_version": _software_version(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

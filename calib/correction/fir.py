@@ -68,6 +68,16 @@ def min_phase_spectrum(mag_db: np.ndarray, n_fft: int) -> np.ndarray:
     return np.exp(np.fft.rfft(w * c))
 
 
+def band_limit_db(freqs_hz: np.ndarray, *, f_limit_hz: float, fs: int, depth_db: float = 60.0) -> np.ndarray:
+    """0 dB below ``f_limit_hz``, a raised-cosine fall (on linear frequency) to ``−depth_db`` at
+    ``min(1.1·f_limit, fs/2)``, ``−depth_db`` above.  Folded into a minimum-phase FIR it removes
+    the near-Nyquist pre-ringing of measurement converters from the corrected path."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    top = min(1.1 * f_limit_hz, fs / 2)
+    x = np.clip((f - f_limit_hz) / max(top - f_limit_hz, 1e-9), 0.0, 1.0)
+    return -depth_db * 0.5 * (1 - np.cos(np.pi * x))
+
+
 def pre_ringing_db(h: np.ndarray, *, fs: int, guard_s: float = 0.001) -> float:
     """Largest |h| earlier than ``guard_s`` before the main peak, re the peak (dB; −inf if none)."""
     h = np.asarray(h, dtype=np.float64).reshape(-1)

@@ -429,7 +429,14 @@ def verify_room(
             snr_new = [vs.peak_to_tail_db(x[i]) for x in new_x]
             how = "peak-to-tail ratio"
         s_new = float(np.mean(snr_new))
-        drop = float(snr_ref - s_new)
+        # a longer or louder sweep raises the IR's SNR by 10·lg(T) + level (Farina 2000):
+        # compare like with like when both measurements say how they were made
+        adjust = 0.0
+        if how == "pre-roll SNR":
+            o_ref, o_new = _sweep_gain_db(reference), [_sweep_gain_db(rep) for rep in repeats]
+            if math.isfinite(o_ref) and all(math.isfinite(o) for o in o_new):
+                adjust = float(np.mean(o_new)) - o_ref
+        drop = float(snr_ref - s_new + adjust)
         if not math.isfinite(drop):
             checks.append(CheckResult("noise_floor", name, math.nan, nf["fail_db"], "dB", "skip", message=f"{name}: no SNR known"))
             continue
@@ -474,6 +481,21 @@ def verify_room(
         meta={"repeats": n_rep, "fs": fs, "speakers": list(names), "crossover_hz": f_xo,
               "monitor_source": monitor.source if monitor else ""},
     )
+
+
+def _sweep_gain_db(ir: ImpulseResponse) -> float:
+    """``10·lg(T_sweep / 1 s) + level_dbfs`` from the IR's measurement metadata (NaN if unknown)."""
+    meta = dict(ir.meta or {})
+    sweep = meta.get("sweep") if isinstance(meta.get("sweep"), Mapping) else {}
+    dur = sweep.get("duration_s")
+    level = meta.get("level_dbfs", sweep.get("level_dbfs"))
+    try:
+        dur_f, level_f = float(dur), float(level)
+    except (TypeError, ValueError):
+        return math.nan
+    if not (dur_f > 0 and math.isfinite(level_f)):
+        return math.nan
+    return 10.0 * math.log10(dur_f) + level_f
 
 
 def _monitor_checks(monitor: MonitorPathState | None, profile_hash: str) -> list[CheckResult]:

@@ -128,32 +128,41 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
     return out
 
 
-def _probe_monitor(profile: Any):
-    """Ask the monitor engine (engineer E's ``monitor.engine``) for its running hash and test
-    that bypass is bit-exact on an offline render; None when no engine is available."""
+def _probe_monitor(profile: Any, fs: int):
+    """Check the monitor path with engineer E's engine: build the chain the engine runs for the
+    certified profile (its content hash must be the profile's) and run the engine's bypass
+    chain on noise (its output must be the input, bit for bit, after its fixed latency).
+
+    A live engine in another process is not reachable from here; this proves what an engine
+    started from this profile will run.  None when the engine module is not available.
+    """
+    import numpy as np
+
     from monitor.verify import MonitorPathState
 
     try:
-        from monitor import engine as eng  # noqa: F401
+        from monitor.engine import build_chain
     except ImportError:
         return None
+    n_ch = max(s.output_channel for s in profile.speakers) + 1
+    block = 256
     try:
-        import numpy as np
-
-        from monitor.engine import MonitorEngine  # type: ignore[attr-defined]
-
-        fs = profile.reference.fs if profile.reference is not None else profile.design_fs
-        e = MonitorEngine(profile, fs=fs)
-        running = e.content_hash() if callable(getattr(e, "content_hash", None)) else getattr(e, "content_hash", None)
-        x = np.random.default_rng(0).standard_normal((len(profile.speakers), 4096)).astype(np.float32) * 0.1
-        bypass = None
-        if hasattr(e, "set_bypass") and hasattr(e, "process"):
-            e.set_bypass(True)
-            y = e.process(x)
-            bypass = bool(np.array_equal(np.asarray(y, dtype=np.float32), x))
-        return MonitorPathState(running_hash=running, bypass_exact=bypass, source="offline engine")
-    except Exception:  # an engine API we do not understand yet: report the path as unchecked
+        chain = build_chain(profile, fs=fs, n_channels=n_ch, block=block)
+        running = str(chain.content_hash)
+        bypass = build_chain(None, fs=fs, n_channels=n_ch, block=block)
+    except (AttributeError, TypeError):  # an engine API this build does not know
         return None
+    x = (np.random.default_rng(1).standard_normal((n_ch, block * 16)) * 0.25).astype(np.float32)
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[1], block):
+        bypass.process(x[:, i:i + block], y[:, i:i + block])
+    for c in (chain, bypass):
+        if hasattr(c, "close"):
+            c.close()
+    n = x.shape[1]
+    exact = any(np.array_equal(y[:, lag:], x[:, :n - lag]) for lag in range(0, 65))
+    return MonitorPathState(running_hash=running, bypass_exact=exact,
+                            source="engine chains built from the profile (offline)")
 
 
 def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> None:
@@ -243,7 +252,7 @@ def verify_cmd(
                                 loopback_output=loop_out, max_level_dbfs=max_level)
     finally:
         backend.close()
-    res = verify_profile(prof, reps, monitor=_probe_monitor(prof), measurement_id=mid, time_utc=stamp)
+    res = verify_profile(prof, reps, monitor=_probe_monitor(prof, fs), measurement_id=mid, time_utc=stamp)
     res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s}
 
     # report (written for every outcome; a failed verification must leave its report)

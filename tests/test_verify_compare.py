@@ -283,3 +283,19 @@ def test_verification_round_trips_through_history(tmp_path, reference):
     assert len(row.checks) == len(res.checks)
     pol = [c for c in row.checks if c.name == "polarity" and c.channel == "L"][0]
     assert pol.value == pytest.approx(_one(res, "polarity", "L").value) and pol.verdict == "fail"
+
+
+def test_noise_floor_compares_sweeps_of_different_length_and_level(reference):
+    """SNR of a sweep IR grows with 10·lg(T) + level: a 1 s sweep 6 dB quieter than a 2 s
+    baseline sweep is expected 9.03 dB lower, which is no drop of the noise floor."""
+    def made(ir, snr, dur, level):
+        return ImpulseResponse(samples=ir.samples, fs=ir.fs, channel_names=ir.channel_names, snr_db=snr,
+                               meta={"sweep": {"duration_s": dur, "level_dbfs": level}, "level_dbfs": level})
+
+    ref = made(reference, (70.0, 70.0), 2.0, -12.0)
+    expected = 70.0 - 10 * math.log10(2.0) - 6.0  # 60.97 dB
+    reps = [made(S.measure(ROOM, NAMES, seed=s), (expected, expected - 7.0), 1.0, -18.0) for s in (1, 2)]
+    res = verify_room(ref, reps)
+    assert _one(res, "noise_floor", "L").value == pytest.approx(0.0, abs=1e-9)
+    assert _one(res, "noise_floor", "R").value == pytest.approx(7.0, abs=1e-9)
+    assert _one(res, "noise_floor", "R").verdict == "warn"

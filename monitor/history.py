@@ -667,9 +667,10 @@ class History:
         ]
 
     def check_names(self) -> list[tuple[str, str]]:
-        """Distinct ``(check name, channel)`` pairs present in the history, sorted."""
+        """Distinct ``(check name, channel)`` pairs present in the history, sorted (the per-band
+        ``band_deviation`` checks are left out: use :meth:`series` with ``band_hz``)."""
         return [(r["name"], r["channel"]) for r in self._read(
-            "SELECT DISTINCT name, channel FROM checks WHERE band_hz IS NULL ORDER BY name, channel", [])]
+            "SELECT DISTINCT name, channel FROM checks WHERE name != 'band_deviation' ORDER BY name, channel", [])]
 
     # -- health
     def integrity_ok(self) -> bool:

@@ -154,7 +154,7 @@ def render_service(spec: ScheduleSpec, *, working_dir: str | None = None) -> str
         "Nice=5",
     ]
     if working_dir:
-        lines.append(f"WorkingDirectory={systemd_quote(working_dir)}")
+        lines.append(f"WorkingDirectory={working_dir.replace('%', '%%')}")  # a path, not a command line
     return "\n".join(lines) + "\n"
 
 

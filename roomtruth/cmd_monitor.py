@@ -1,9 +1,455 @@
-"""CLI commands (placeholder module: its owner adds commands in register())."""
+"""``roomtruth monitor``: the correction engine on files (render), live (run) and its benchmark.
+
+Only typer and the standard library are imported here at module level; numpy, scipy and the
+engine are imported inside the commands so ``roomtruth --help`` stays instant.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
 import typer
+
+monitor_app = typer.Typer(
+    name="monitor",
+    help="Run the correction engine: render files, monitor live, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+RENDER_CHUNK = 32768   # samples per engine call when rendering files (speed; same arithmetic)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add the ``monitor`` sub-app."""
+    app.add_typer(monitor_app, name="monitor")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _check_block(block: int) -> None:
+    from calib.errors import ConfigError
+
+    if not (32 <= block <= 4096):
+        raise ConfigError(f"--block {block} is outside 32..4096 samples; use e.g. 256")
+
+
+def _check_ceiling(ceiling: float) -> None:
+    from calib.errors import ConfigError
+
+    if not (-20.0 <= ceiling <= 0.0):
+        raise ConfigError(f"--ceiling {ceiling} dBFS is outside -20..0 dBFS; the default is -1")
+
+
+def fir_profile(path: Path, *, fs: int, n_channels: int):
+    """A :class:`CalibrationProfile` running the FIRs of a WAV file on ``n_channels`` channels.
+
+    Each channel of the WAV is one channel's FIR; a mono WAV applies to every channel.
+
+    Raises
+    ------
+    SignalError
+        Unreadable file, a different sample rate, or a channel count that fits neither.
+    """
+    from calib.audio_io import read_audio
+    from calib.errors import SignalError, require_same_fs
+    from calib.profile import CalibrationProfile, SpeakerCorrection
+
+    taps, fir_fs = read_audio(path)
+    require_same_fs(fs_a=fir_fs, fs_b=fs, what_a=f"FIR {path}", what_b="the input")
+    if taps.shape[0] not in (1, n_channels):
+        raise SignalError(
+            f"FIR {path} has {taps.shape[0]} channels but the input has {n_channels}; "
+            "give one FIR per input channel or a mono FIR for all")
+    speakers = tuple(
+        SpeakerCorrection(name=f"ch{c + 1}", output_channel=c, fir={fs: taps[c if taps.shape[0] > 1 else 0]})
+        for c in range(n_channels))
+    return CalibrationProfile(name=f"fir:{path.name}", speakers=speakers, design_fs=fs,
+                              provenance={"fir_file": str(path)})
+
+
+def _open_input(path: Path):
+    import soundfile as sf
+
+    from calib.errors import SignalError
+
+    if not path.exists():
+        raise SignalError(f"{path}: no such file")
+    if path.is_dir():
+        raise SignalError(f"{path} is a folder, expected an audio file")
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise SignalError(f"{path} is not a readable audio file: {exc}") from None
+    if f.frames == 0:
+        f.close()
+        raise SignalError(f"{path} holds no audio samples")
+    return f
+
+
+@contextlib.contextmanager
+def _atomic_wav(path: Path, *, fs: int, channels: int) -> Iterator[Any]:
+    """An open float32 WAV writer on a temporary file moved onto ``path`` on success."""
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
+    os.close(fd)
+    try:
+        with sf.SoundFile(tmp, "w", samplerate=fs, channels=channels, subtype="FLOAT", format="WAV") as out:
+            yield out
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _print_json(obj: Any) -> None:
+    from calib.audio_io import to_json
+
+    typer.echo(to_json(obj))
+
+
+# ---------------------------------------------------------------------------- render
+@monitor_app.command("render")
+def render(
+    paths: List[Path] = typer.Argument(..., metavar="[PROFILE_DIR] IN.wav OUT.wav",
+                                       help="Profile folder (omit with --fir), input and output files."),
+    fir: Optional[Path] = typer.Option(None, "--fir", help="WAV whose channels are per-channel FIRs (mono: all)."),
+    block: int = typer.Option(256, "--block", help="Processing block = head partition (samples), 32..4096."),
+    ceiling: float = typer.Option(-1.0, "--ceiling", help="Output ceiling, dBFS true peak."),
+    threads: int = typer.Option(0, "--threads", help="Worker threads for the FIR (0: one per core, at most 2)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+) -> None:
+    """Run the monitor engine on a file (auditioning, correcting mixes).
+
+    The output has the input's length and channels, aligned with it (the engine's latency is
+    removed), as 32-bit float WAV, written atomically.
+    """
+    from calib.errors import ConfigError, SignalError
+
+    _check_block(block)
+    _check_ceiling(ceiling)
+    if fir is None and len(paths) != 3:
+        raise ConfigError(f"render takes PROFILE_DIR IN.wav OUT.wav (or --fir FIR.wav IN.wav OUT.wav); got {len(paths)} paths")
+    if fir is not None and len(paths) != 2:
+        raise ConfigError(f"with --fir, render takes IN.wav OUT.wav; got {len(paths)} paths")
+    in_path, out_path = paths[-2], paths[-1]
+    if out_path.resolve() == in_path.resolve():
+        raise ConfigError(f"OUT.wav {out_path} is the input file; choose another output name")
+    t0 = time.perf_counter()
+    import numpy as np
+
+    from calib.profile import CalibrationProfile
+    from monitor.engine import Engine, render_chunks
+
+    src = _open_input(in_path)
+    with src:
+        fs, n_ch, n = int(src.samplerate), int(src.channels), int(src.frames)
+        if fir is not None:
+            profile = fir_profile(fir, fs=fs, n_channels=n_ch)
+        else:
+            profile = CalibrationProfile.load(paths[0])
+        n_threads = threads if threads > 0 else min(2, os.cpu_count() or 1, n_ch)
+        chunk = -(-RENDER_CHUNK // block) * block
+        engine = Engine(fs=fs, n_channels=n_ch, block=block, max_block=chunk, threads=n_threads,
+                        limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0})
+        chain = engine.load(profile, "A")
+        covered = {s.output_channel for s in profile.speakers}
+        passthrough = [c + 1 for c in range(n_ch) if c not in covered]
+
+        def chunks() -> Iterator[Any]:
+            while True:
+                data = src.read(chunk, dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    return
+                yield np.ascontiguousarray(data.T)
+
+        t1 = time.perf_counter()
+        with _atomic_wav(out_path, fs=fs, channels=n_ch) as dst:
+            for y in render_chunks(engine, chunks(), n):
+                dst.write(y.T)
+        t2 = time.perf_counter()
+    lim = engine.limiter
+    result = {
+        "output": str(out_path), "fs": fs, "channels": n_ch, "samples": n, "duration_s": n / fs,
+        "profile": chain.name, "content_hash": chain.content_hash, "block": block,
+        "partitions": [[lv.size, lv.n_parts, lv.offset] for lv in chain.levels],
+        "fir_channels": [c + 1 for c, f in enumerate(chain.uses_fir) if f],
+        "passthrough_channels": passthrough,
+        "ceiling_dbfs": ceiling, "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
+        "nonfinite_samples": lim.nonfinite_samples, "level_jumps": lim.jumps,
+        "setup_s": t1 - t0, "process_s": t2 - t1, "x_realtime": (n / fs) / max(t2 - t1, 1e-9),
+    }
+    if as_json:
+        _print_json(result)
+        return
+    from rich.console import Console
+
+    con = Console(stderr=False)
+    con.print(f"[bold]{out_path}[/]: {n / fs:.2f} s, {n_ch} ch, {fs} Hz through [cyan]{chain.name}[/] "
+              f"(hash {chain.content_hash[:12]}), block {block}, {result['x_realtime']:.0f}x real time")
+    if passthrough:
+        con.print(f"[yellow]channels {passthrough} have no speaker in the profile and pass through uncorrected[/]")
+    if lim.limited_samples or lim.clipped_samples:
+        con.print(f"[yellow]limiter at {ceiling} dBFS acted on {lim.limited_samples} samples "
+                  f"(hard guard {lim.clipped_samples})[/]")
+    if lim.nonfinite_samples:
+        con.print(f"[red]{lim.nonfinite_samples} NaN/Inf input samples were replaced by silence[/]")
+
+
+# ---------------------------------------------------------------------------- run
+def _make_backend(input_dev: Optional[str], output_dev: Optional[str]):
+    from hardware.rig_backend import RigBackend, device_backend
+    from hardware.portaudio import PortAudioBackend
+
+    def _spec(v: Optional[str]):
+        if v is None:
+            return None
+        return int(v) if v.strip().isdigit() else v
+
+    if (input_dev or "").lower() == "rig" or (output_dev or "").lower() == "rig":
+        return RigBackend(routing="room")
+    if input_dev is None and output_dev is None:
+        return device_backend(None)
+    return PortAudioBackend(input_device=_spec(input_dev), output_device=_spec(output_dev), latency="low")
+
+
+class _Keys:
+    """Single-key input from a TTY (cbreak mode), restored on exit."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stdin.isatty()
+        self._old = None
+
+    def __enter__(self) -> "_Keys":
+        if self.enabled:
+            import termios
+            import tty
+
+            self._old = termios.tcgetattr(sys.stdin.fileno())
+            tty.setcbreak(sys.stdin.fileno())
+        return self
+
+    def read(self) -> str:
+        if not self.enabled:
+            return ""
+        import select
+
+        r, _, _ = select.select([sys.stdin], [], [], 0)
+        return sys.stdin.read(1) if r else ""
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
+
+
+def _live_table(engine, proc, stream, elapsed: float):
+    from rich.table import Table
+
+    st = proc.stats()
+    es = engine.status()
+    t = Table(title=f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}]  hash {es['running_hash'][:12]}",
+              expand=False)
+    t.add_column("channel")
+    t.add_column("in peak dBFS", justify="right")
+    t.add_column("out peak dBFS", justify="right")
+    t.add_column("meter")
+    for c, (i, o) in enumerate(zip(st["in_peak_dbfs"], st["out_peak_dbfs"])):
+        bar_n = 0 if o == float("-inf") else max(0, min(30, int((o + 60) / 2)))
+        t.add_row(str(c + 1), f"{i:6.1f}", f"{o:6.1f}", "[green]" + "|" * bar_n + "[/]")
+    lim = es["limiter"]
+    t.caption = (f"DSP load {100 * st['dsp_load']:.1f} % (max {100 * st['dsp_load_max']:.0f} %)  "
+                 f"xruns {st['xruns'] + (stream.stats.xruns if stream is not None else 0)}  "
+                 f"overloads {st['overloads']}  limiter GR {lim['gain_reduction_db']:.1f} dB  "
+                 f"jumps {lim['jumps']}  errors {st['errors']}\n"
+                 "keys: [b] bypass  [a] A  [x] toggle A/B  [r] reload profile  [q] quit")
+    return t
+
+
+@monitor_app.command("run")
+def run(
+    profile_dir: Path = typer.Argument(..., help="Profile folder (slot A)."),
+    input_dev: Optional[str] = typer.Option(None, "--input", help="Input device (index, name part, or 'rig')."),
+    output_dev: Optional[str] = typer.Option(None, "--output", help="Output device (index, name part, or 'rig')."),
+    block: int = typer.Option(256, "--block", help="Block size (samples), 32..4096."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds."),
+    profile_b: Optional[Path] = typer.Option(None, "--b", help="Second profile for A/B comparison (slot B)."),
+    fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate (Hz); default the profile's design rate."),
+    ceiling: float = typer.Option(-1.0, "--ceiling", help="Output ceiling, dBFS true peak."),
+    bypass: bool = typer.Option(False, "--bypass", help="Start in bypass (loudness-matched)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final statistics as JSON."),
+) -> None:
+    """Monitor live: inputs (DAW or interface) through the correction to the speakers."""
+    import logging
+
+    from calib.errors import ConfigError
+    from calib.profile import CalibrationProfile
+    from monitor.engine import Engine
+    from monitor.realtime import RealtimeProcessor
+
+    _check_block(block)
+    _check_ceiling(ceiling)
+    if duration is not None and not (duration > 0):
+        raise ConfigError(f"--duration {duration} s must be > 0")
+    prof_a = CalibrationProfile.load(profile_dir)
+    prof_b = CalibrationProfile.load(profile_b) if profile_b is not None else None
+    rate = int(fs) if fs is not None else int(prof_a.design_fs)
+    n_ch = max(s.output_channel for s in prof_a.speakers) + 1
+    engine = Engine(fs=rate, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": ceiling})
+    engine.load(prof_a, "A", activate=not bypass)
+    if prof_b is not None:
+        engine.load(prof_b, "B", activate=False)
+    backend = _make_backend(input_dev, output_dev)
+    proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
+    log = logging.getLogger("roomtruth.monitor")
+    from rich.console import Console
+    from rich.live import Live
+
+    con = Console(stderr=True)
+    stream = backend.open_duplex(proc.callback, fs=rate, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
+    t_start = time.monotonic()
+    stopped_by = "duration"
+    try:
+        stream.start()
+        with _Keys() as keys, Live(_live_table(engine, proc, stream, 0.0), console=con, refresh_per_second=5,
+                                   transient=not con.is_terminal) as live:
+            while True:
+                time.sleep(0.1)
+                el = time.monotonic() - t_start
+                for name, cb, val in proc.drain_events():
+                    msg = f"{name} at callback {cb}" + (f" (load {100 * val:.0f} %)" if name == "overload" else "")
+                    log.warning(msg)
+                    live.console.log(f"[yellow]{msg}[/]")
+                engine.collect()
+                live.update(_live_table(engine, proc, stream, el))
+                k = keys.read()
+                if k == "q":
+                    stopped_by = "key"
+                    break
+                if k == "b":
+                    engine.select("bypass" if engine.active_slot != "bypass" else "A")
+                elif k == "a":
+                    engine.select("A")
+                elif k == "x" and engine.slot_hash("B") is not None:
+                    engine.select("B" if engine.active_slot == "A" else "A")
+                elif k == "r":
+                    try:
+                        engine.load(CalibrationProfile.load(profile_dir), "A", activate=engine.active_slot == "A")
+                        live.console.log("profile reloaded; it fades in when warm")
+                    except Exception as exc:  # noqa: BLE001 - keep monitoring; show why
+                        live.console.log(f"[red]reload failed: {exc}[/]")
+                if duration is not None and el >= duration:
+                    break
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    finally:
+        stream.stop()
+        stream.close()
+    st = proc.stats()
+    res = {"seconds": time.monotonic() - t_start, "stopped_by": stopped_by, "fs": rate, "block": block,
+           "channels": n_ch, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,
+           **st, "engine": engine.status()}
+    if as_json:
+        _print_json(res)
+    else:
+        con.print(f"ran {res['seconds']:.1f} s: DSP load {100 * st['dsp_load']:.1f} % (max "
+                  f"{100 * st['dsp_load_max']:.0f} %), xruns {st['xruns']}, overloads {st['overloads']}, "
+                  f"errors {st['errors']}, profile hash {engine.running_hash[:12]}")
+
+
+# ---------------------------------------------------------------------------- bench
+@monitor_app.command("bench")
+def bench(
+    taps: int = typer.Option(65536, "--taps", help="FIR length (samples)."),
+    block: int = typer.Option(256, "--block", help="Block = head partition (samples)."),
+    channels: int = typer.Option(2, "--channels", help="Channels."),
+    seconds: float = typer.Option(60.0, "--seconds", help="Audio to process block by block (s)."),
+    fs: int = typer.Option(48000, "--fs", help="Sample rate (Hz)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+) -> None:
+    """Time the real-time callback path (block by block) and the offline path on noise."""
+    from calib.errors import ConfigError
+
+    _check_block(block)
+    if not (1 <= taps <= 1_048_576):
+        raise ConfigError(f"--taps {taps} is outside 1..1048576")
+    if not (1 <= channels <= 32):
+        raise ConfigError(f"--channels {channels} is outside 1..32")
+    if not (0.5 <= seconds <= 3600):
+        raise ConfigError(f"--seconds {seconds} is outside 0.5..3600")
+    import numpy as np
+
+    from calib.profile import CalibrationProfile, SpeakerCorrection
+    from monitor.engine import Engine, render_chunks
+    from monitor.realtime import RealtimeProcessor
+
+    rng = np.random.default_rng(1)
+    t = np.arange(taps)
+    h = rng.standard_normal((channels, taps)) * np.exp(-t / max(taps / 8, 1)) * 0.05
+    h[:, 0] = 0.5
+    prof = CalibrationProfile(name="bench", speakers=tuple(
+        SpeakerCorrection(f"ch{c + 1}", c, fir={fs: h[c]}) for c in range(channels)), design_fs=fs)
+    n_blocks = max(1, int(seconds * fs) // block)
+    n = n_blocks * block
+    x = (rng.standard_normal((n, channels)) * 0.05).astype(np.float32)
+    eng = Engine(fs=fs, n_channels=channels, block=block)
+    eng.load(prof, "A")
+    proc = RealtimeProcessor(eng, n_inputs=channels, n_outputs=channels)
+    outb = np.zeros((block, channels), np.float32)
+    per = np.empty(n_blocks)
+    t0 = time.perf_counter()
+    for b in range(n_blocks):
+        tb = time.perf_counter()
+        proc.callback(x[b * block:(b + 1) * block], outb, block, 0)
+        per[b] = time.perf_counter() - tb
+    rt_wall = time.perf_counter() - t0
+    budget = block / fs
+    # offline path (as render): big chunks, two threads
+    chunk = -(-RENDER_CHUNK // block) * block
+    eng2 = Engine(fs=fs, n_channels=channels, block=block, max_block=chunk,
+                  threads=min(2, os.cpu_count() or 1, channels), limiter={"jump_duck_db": 0.0})
+    eng2.load(prof, "A")
+    xt = np.ascontiguousarray(x.T)
+    t1 = time.perf_counter()
+    for _ in render_chunks(eng2, (xt[:, s:s + chunk] for s in range(0, n, chunk)), n):
+        pass
+    off_wall = time.perf_counter() - t1
+    res = {
+        "x_realtime": (n / fs) / rt_wall,
+        "latency_samples": block,
+        "engine_added_latency_samples": eng.latency_samples,
+        "dsp_load_mean": rt_wall / (n / fs),
+        "dsp_load_p99": float(np.percentile(per, 99)) / budget,
+        "dsp_load_max": float(per.max()) / budget,
+        "callback_ms_mean": 1e3 * rt_wall / n_blocks,
+        "overloads": proc.overloads, "errors": proc.errors,
+        "offline_x_realtime": (n / fs) / off_wall,
+        "taps": taps, "block": block, "channels": channels, "seconds": n / fs, "fs": fs,
+        "partitions": [[lv.size, lv.n_parts, lv.offset] for lv in eng._slots[0].levels],
+    }
+    if as_json:
+        _print_json(res)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    tab = Table(title=f"monitor bench: {channels} ch x {taps} taps, block {block}, {n / fs:.0f} s at {fs} Hz")
+    tab.add_column("figure")
+    tab.add_column("value", justify="right")
+    tab.add_row("real-time path, x real time", f"{res['x_realtime']:.1f}")
+    tab.add_row("DSP load mean / p99 / max", f"{100 * res['dsp_load_mean']:.1f} / {100 * res['dsp_load_p99']:.1f} / "
+                f"{100 * res['dsp_load_max']:.1f} %")
+    tab.add_row("latency (head partition) / engine added", f"{block} / {eng.latency_samples} samples")
+    tab.add_row("offline path (render), x real time", f"{res['offline_x_realtime']:.0f}")
+    tab.add_row("partitions (size x count @ offset)",
+                ", ".join(f"{s}x{m}@{o}" for s, m, o in res["partitions"]))
+    Console().print(tab)

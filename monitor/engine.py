@@ -1,0 +1,534 @@
+"""The monitor engine: per-speaker correction chains, A/B/bypass with loudness-matched crossfades,
+click-free profile swaps, and the output safety stage.
+
+Per speaker (``calib.profile`` describes the contract)::
+
+    x[in] -> gain(preamp_db + trim_db) * polarity -> delay (whole samples + Thiran all-pass)
+          -> FIR for the running rate (partitioned convolution) else the PEQ biquad cascade
+
+Chains are built off the audio thread (:func:`build_chain`), handed to the audio thread
+through a one-slot mailbox (a plain attribute: CPython makes the reference swap atomic, no
+lock) and installed at a block boundary.  Every loaded chain (slot A, slot B, bypass) runs
+on every block, so each always holds the current input history and a switch is a pure
+crossfade between two steady-state outputs.  A newly built chain first runs silently for
+its filter length ("warming") before the crossfade starts, so it enters with its state full.
+
+Loudness matching: each chain's gain for pink noise through the BS.1770 K-weighting over
+20 Hz..20 kHz (power-averaged over channels) is computed when it is built; bypass and slot B
+are scaled to the loudness of slot A, so "calibrated vs bypass" compares filters, not levels.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.signal as _sig
+
+from calib.errors import ConfigError, ProfileError
+from calib.profile import CalibrationProfile, peq_sos
+from monitor.convolver import PartitionedConvolver
+from monitor.dsp import (FRACTIONAL_LATENCY_SAMPLES, DelayLine, SosCascade, db_to_gain, k_weighting_sos,
+                         split_delay, thiran_allpass)
+from monitor.limiter import Limiter
+
+__all__ = ["Chain", "build_chain", "Engine", "SLOTS", "loudness_gain_db"]
+
+SLOTS = ("A", "B", "bypass")
+MAX_WARM_S = 2.0
+
+
+def loudness_gain_db(responses_pow: np.ndarray, freqs_hz: np.ndarray, *, fs: int) -> float:
+    """Gain (dB) of a set of channel power responses for K-weighted pink noise, 20 Hz..20 kHz.
+
+    ``G = 10 lg( mean_c sum_f |K(f)|^2 |H_c(f)|^2 / f  /  sum_f |K(f)|^2 / f )`` on a linear
+    frequency grid (1/f per bin = pink noise density).  K is BS.1770-5's pre-filter.
+
+    Parameters
+    ----------
+    responses_pow : ndarray (n_channels, n_freqs)
+        ``|H_c(f)|^2``.
+    freqs_hz : ndarray (n_freqs,)
+    """
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    band = (f >= 20.0) & (f <= min(20_000.0, 0.499 * fs))
+    _, kz = _sig.sosfreqz(k_weighting_sos(fs=fs), worN=f[band], fs=fs)
+    w = np.abs(kz) ** 2 / f[band]
+    p = np.asarray(responses_pow)[:, band]
+    num = float(np.mean(p @ w))
+    return 10.0 * math.log10(max(num, 1e-30) / float(np.sum(w)))
+
+
+@dataclass
+class _ConvGroup:
+    channels: np.ndarray
+    conv: PartitionedConvolver
+    xin: np.ndarray
+    yout: np.ndarray
+
+
+class Chain:
+    """One complete set of per-speaker filters (a profile, a bare FIR set, or bypass).
+
+    Built by :func:`build_chain`; :meth:`process` runs on the audio thread.
+
+    Attributes
+    ----------
+    name : str
+    content_hash : str
+        The profile's :meth:`~calib.profile.CalibrationProfile.content_hash`, ``"bypass"``
+        for the bypass chain.
+    loudness_db : float
+        Gain for K-weighted pink noise (see :func:`loudness_gain_db`).
+    n_taps : int
+        Longest FIR (0 without FIR).
+    uses_fir : tuple of bool
+        Per channel: FIR (True) or biquads (False).
+    """
+
+    def __init__(self, *, name: str, content_hash: str, fs: int, n_channels: int, block: int,
+                 max_block: int, gains: np.ndarray, delays_s: np.ndarray, sos: list, firs: list,
+                 threads: int = 1) -> None:
+        C = int(n_channels)
+        self.name = name
+        self.content_hash = content_hash
+        self.fs = int(fs)
+        self.n_channels = C
+        self.block = int(block)
+        self.max_block = int(max_block)
+        self.gains = np.asarray(gains, dtype=np.float32).reshape(C, 1)
+        whole = []
+        sos_all = []
+        for c in range(C):
+            i, d = split_delay(float(delays_s[c]) * fs)
+            whole.append(i)
+            sections = []
+            if d is not None:
+                b, a = thiran_allpass(d)
+                sections.append(_sig.tf2sos(b, a))
+            if sos[c] is not None and firs[c] is None:
+                sections.append(np.atleast_2d(sos[c]))
+            sos_all.append(np.vstack(sections) if sections else None)
+        self.delay = DelayLine(whole, max_block=max_block)
+        self.iir = SosCascade(sos_all)
+        self.uses_fir = tuple(f is not None for f in firs)
+        self.n_taps = max((len(f) for f in firs if f is not None), default=0)
+        self.groups: list[_ConvGroup] = []
+        fir_ch = [c for c in range(C) if firs[c] is not None]
+        if fir_ch:
+            n_groups = max(1, min(int(threads), len(fir_ch)))
+            for g in range(n_groups):
+                chans = np.array(fir_ch[g::n_groups])
+                h = np.zeros((chans.size, self.n_taps))
+                for k, c in enumerate(chans):
+                    h[k, : len(firs[c])] = firs[c]
+                conv = PartitionedConvolver(h, block=block, max_block=max_block)
+                self.groups.append(_ConvGroup(chans, conv, np.zeros((chans.size, max_block), np.float32),
+                                              np.zeros((chans.size, max_block), np.float32)))
+        self._pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+        self._work = np.zeros((C, max_block), dtype=np.float32)
+        self.loudness_db = self._loudness(firs, sos_all)
+        self.match_db = 0.0           # loudness-match gain target (set by the control side)
+        self._match_now = 1.0         # linear gain currently applied
+
+    @property
+    def levels(self):
+        return self.groups[0].conv.levels if self.groups else ()
+
+    def _loudness(self, firs: list, sos_all: list) -> float:
+        nfft = 1 << max(14, int(math.ceil(math.log2(max(self.n_taps, 1) * 2))))
+        freqs = np.fft.rfftfreq(nfft, 1.0 / self.fs)
+        powr = np.empty((self.n_channels, freqs.size))
+        for c in range(self.n_channels):
+            g2 = float(self.gains[c, 0]) ** 2
+            if firs[c] is not None:
+                powr[c] = g2 * np.abs(np.fft.rfft(firs[c], nfft)) ** 2
+            elif sos_all[c] is not None:
+                _, hz = _sig.sosfreqz(sos_all[c], worN=freqs, fs=self.fs)
+                powr[c] = g2 * np.abs(hz) ** 2
+            else:
+                powr[c] = g2
+        return loudness_gain_db(powr, freqs, fs=self.fs)
+
+    @property
+    def warm_samples(self) -> int:
+        """Samples this chain must run before its output is steady (its filter length)."""
+        return int(min(max(self.n_taps, 0.2 * self.fs), MAX_WARM_S * self.fs)) + FRACTIONAL_LATENCY_SAMPLES
+
+    def reset(self) -> None:
+        self.delay.reset()
+        self.iir.reset()
+        for g in self.groups:
+            g.conv.reset()
+
+    def _run_group(self, g: _ConvGroup, n: int) -> None:
+        np.take(self._work[:, :n], g.channels, axis=0, out=g.xin[:, :n])
+        g.conv.process(g.xin[:, :n], g.yout[:, :n])
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Run the chain on ``x`` (``(n_channels, n)`` float32, finite) into ``out``."""
+        n = x.shape[1]
+        w = self._work[:, :n]
+        np.multiply(x, self.gains, out=out)
+        self.delay.process(out, w)
+        self.iir.process(w)
+        if self.groups:
+            if self._pool is not None:
+                list(self._pool.map(self._run_group, self.groups, [n] * len(self.groups)))
+            else:
+                self._run_group(self.groups[0], n)
+            for g in self.groups:
+                w[g.channels] = g.yout[:, :n]
+        out[...] = w
+        target = db_to_gain(self.match_db)
+        if target != self._match_now or target != 1.0:
+            if target != self._match_now:
+                ramp = np.linspace(self._match_now, target, n + 1, dtype=np.float32)[1:]
+                out *= ramp
+                self._match_now = target
+            else:
+                out *= np.float32(target)
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
+def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int, block: int,
+                max_block: int | None = None, threads: int = 1) -> Chain:
+    """Build the chain of ``profile`` at the running rate ``fs`` (``None``: bypass).
+
+    Speaker ``s`` reads input channel ``s.output_channel`` and writes the same output
+    channel; channels without a speaker pass through (delayed like the others).  A speaker
+    uses its FIR for ``fs`` when the profile has one, else its PEQ at ``fs``.
+
+    Raises
+    ------
+    ProfileError
+        A speaker's output channel is outside ``0..n_channels-1``, or a biquad cannot be
+        realised at ``fs``.
+    """
+    C = int(n_channels)
+    max_block = int(block) if max_block is None else int(max_block)
+    gains = np.ones(C)
+    delays = np.zeros(C)
+    sos: list = [None] * C
+    firs: list = [None] * C
+    if profile is None:
+        return Chain(name="bypass", content_hash="bypass", fs=fs, n_channels=C, block=block,
+                     max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=1)
+    seen = {}
+    for s in profile.speakers:
+        c = s.output_channel
+        if not (0 <= c < C):
+            raise ProfileError(
+                f"speaker {s.name} of profile {profile.name!r} plays on output channel {c + 1}, "
+                f"but the monitor path has {C} channel(s); use a profile for this layout")
+        if c in seen:
+            raise ProfileError(f"speakers {seen[c]} and {s.name} both play on output channel {c + 1}")
+        seen[c] = s.name
+        gains[c] = db_to_gain(profile.preamp_db + s.trim_db) * s.polarity
+        delays[c] = s.delay_s
+        if fs in s.fir:
+            firs[c] = np.asarray(s.fir[fs], dtype=np.float64)
+        elif s.peq:
+            sos[c] = peq_sos(s.peq, fs=fs)
+    return Chain(name=profile.name, content_hash=profile.content_hash(), fs=fs, n_channels=C, block=block,
+                 max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=threads)
+
+
+class Engine:
+    """Slots A, B and bypass, crossfades, and the safety stage.
+
+    Parameters
+    ----------
+    fs : int
+        Running sample rate (Hz).
+    n_channels : int
+        Channels in = channels out.
+    block : int
+        Processing block (samples), 1..8192; every :meth:`process` call takes a multiple.
+    max_block : int, optional
+        Most samples per call (offline rendering uses large chunks); default ``block``.
+    fade_s : float
+        Crossfade length (s), default 50 ms.
+    loudness_match : bool
+        Scale bypass and slot B to slot A's loudness (default True).
+    threads : int
+        Worker threads per chain for the FIR (offline rendering only; 1 in real time).
+    limiter : dict, optional
+        Keyword arguments of :class:`monitor.limiter.Limiter` (``ceiling_dbfs`` ...).
+    """
+
+    def __init__(self, *, fs: int, n_channels: int, block: int, max_block: int | None = None,
+                 fade_s: float = 0.05, loudness_match: bool = True, threads: int = 1,
+                 limiter: dict | None = None) -> None:
+        if not (1 <= int(block) <= 8192):
+            raise ConfigError(f"block size {block} is outside 1..8192 samples")
+        if not (1 <= int(n_channels) <= 64):
+            raise ConfigError(f"{n_channels} channels is outside 1..64")
+        if not (0.001 <= fade_s <= 2.0):
+            raise ConfigError(f"crossfade {fade_s} s is outside 1 ms..2 s")
+        self.fs = int(fs)
+        self.n_channels = int(n_channels)
+        self.block = int(block)
+        self.max_block = self.block if max_block is None else int(max_block)
+        if self.max_block % self.block:
+            raise ConfigError(f"max_block {self.max_block} must be a multiple of the block {self.block}")
+        self.threads = int(threads)
+        self.loudness_match = bool(loudness_match)
+        self.limiter = Limiter(self.n_channels, fs=self.fs, max_block=self.max_block, **(limiter or {}))
+        self.fade_samples = max(1, int(round(fade_s * self.fs)))
+        k = np.arange(1, self.fade_samples + 1, dtype=np.float64)
+        self._ramp = (np.sin(0.5 * np.pi * k / self.fade_samples) ** 2).astype(np.float32)  # sum with cos^2 = 1
+        C, N = self.n_channels, self.max_block
+        self._slots: list[Chain | None] = [None, None, None]
+        self._slots[2] = build_chain(None, fs=self.fs, n_channels=C, block=self.block, max_block=N)
+        self._active = 2
+        self._from: Chain | None = None     # chain fading out
+        self._fade_pos = 0
+        self._pending_slot = -1             # slot the warming chain will occupy
+        self._warming: Chain | None = None
+        self._warm_left = 0
+        self._mailbox = None                # (kind, slot, chain) posted by the control thread
+        self.retired: Chain | None = None   # for the control thread to drop (no free on audio thread)
+        self._y = [np.zeros((C, N), np.float32) for _ in range(3)]
+        self._yw = np.zeros((C, N), np.float32)
+        self._yf = np.zeros((C, N), np.float32)
+        self._x = np.zeros((C, N), np.float32)
+        self._mix = np.zeros((C, N), np.float32)
+        self.in_peak = np.zeros(C, np.float32)
+        self.out_peak = np.zeros(C, np.float32)
+        self.swaps = 0
+        self._running = False
+
+    # ------------------------------------------------------------ control side
+    @property
+    def latency_samples(self) -> int:
+        """Input-to-output delay added by the engine (samples), beyond the block buffering."""
+        return FRACTIONAL_LATENCY_SAMPLES + self.limiter.latency_samples
+
+    def build(self, profile: CalibrationProfile | None) -> Chain:
+        """Build a chain for this engine (call off the audio thread)."""
+        return build_chain(profile, fs=self.fs, n_channels=self.n_channels, block=self.block,
+                           max_block=self.max_block, threads=self.threads)
+
+    def post(self, kind: str, slot: str, chain: Chain | None = None) -> bool:
+        """Hand a command to the audio thread; False if the previous one is not taken yet."""
+        if self._mailbox is not None:
+            return False
+        if slot not in SLOTS:
+            raise ConfigError(f"unknown slot {slot!r}; expected one of {', '.join(SLOTS)}")
+        self._mailbox = (kind, SLOTS.index(slot), chain)
+        return True
+
+    def load(self, profile: CalibrationProfile, slot: str = "A", *, activate: bool = True) -> Chain:
+        """Build ``profile`` and queue it for ``slot`` (warmed, then crossfaded in if active).
+
+        Offline callers (nothing running yet) get it installed at once.
+        """
+        chain = self.build(profile)
+        idx = SLOTS.index(slot)
+        if not self._running and self._warming is None and idx != 2:
+            self._slots[idx] = chain   # first load: install directly, no fade from silence
+            if activate:
+                self._active = idx
+            self._update_matching()
+            return chain
+        self._wait_post("install" if not activate else "install_activate", slot, chain)
+        return chain
+
+    def select(self, slot: str) -> None:
+        """Crossfade to ``slot`` ("A", "B" or "bypass")."""
+        self._wait_post("select", slot)
+
+    def _wait_post(self, kind: str, slot: str, chain: Chain | None = None) -> None:
+        import time
+
+        for _ in range(2000):
+            if self.post(kind, slot, chain):
+                return
+            time.sleep(0.001)
+        raise ConfigError("the audio thread did not take the previous command within 2 s; is the stream running?")
+
+    def collect(self) -> None:
+        """Release retired chains (control thread)."""
+        r = self.retired
+        if r is not None:
+            self.retired = None
+            r.close()
+
+    def _update_matching(self) -> None:
+        ref = self._slots[0]
+        for k, ch in enumerate(self._slots):
+            if ch is None:
+                continue
+            ch.match_db = 0.0 if (ref is None or k == 0 or not self.loudness_match) else ref.loudness_db - ch.loudness_db
+        if self._warming is not None and ref is not None and self.loudness_match and self._pending_slot != 0:
+            self._warming.match_db = ref.loudness_db - self._warming.loudness_db
+
+    @property
+    def active_slot(self) -> str:
+        return SLOTS[self._active]
+
+    @property
+    def running_hash(self) -> str:
+        """Content hash of the profile on the air ("bypass" when bypassed)."""
+        ch = self._slots[self._active]
+        return ch.content_hash if ch is not None else "bypass"
+
+    def slot_hash(self, slot: str) -> str | None:
+        ch = self._slots[SLOTS.index(slot)]
+        return None if ch is None else ch.content_hash
+
+    @property
+    def in_transition(self) -> bool:
+        return self._from is not None or self._warming is not None
+
+    # ------------------------------------------------------------ audio thread
+    def _take_mail(self) -> None:
+        cmd = self._mailbox
+        if cmd is None or self.in_transition:
+            return
+        self._mailbox = None
+        kind, idx, chain = cmd
+        if kind == "select":
+            if self._slots[idx] is not None and idx != self._active:
+                self._from = self._slots[self._active]
+                self._active = idx
+                self._fade_pos = 0
+        else:
+            chain.match_db = 0.0
+            self._warming = chain
+            self._pending_slot = idx if kind == "install" else -(idx + 10)
+            self._warm_left = chain.warm_samples
+            self._update_matching()
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Process one block: ``x`` and ``out`` are ``(n_channels, n)`` float32, n a multiple of block."""
+        n = x.shape[1]
+        self._running = True
+        self._take_mail()
+        xs = self._x[:, :n]
+        np.copyto(xs, x)
+        self.limiter._sanitise(xs)          # NaN/Inf never enter any filter state
+        np.abs(xs).max(axis=1, out=self.in_peak)
+        for k in range(3):
+            ch = self._slots[k]
+            if ch is not None:
+                ch.process(xs, self._y[k][:, :n])
+        if self._warming is not None:
+            self._warming.process(xs, self._yw[:, :n])
+        mix = self._mix[:, :n]
+        np.copyto(mix, self._y[self._active][:, :n])
+        if self._from is not None:
+            # the outgoing chain no longer sits in a slot only when it was replaced
+            yf = self._yf[:, :n]
+            if any(self._from is s for s in self._slots):
+                np.copyto(yf, self._y[self._slots.index(self._from)][:, :n])
+            else:
+                self._from.process(xs, yf)
+            p = self._fade_pos
+            m = min(n, self.fade_samples - p)
+            w = self._ramp[p:p + m]
+            # mix = w * new + (1 - w) * old  ==  old + w * (new - old)
+            mix[:, :m] -= yf[:, :m]
+            mix[:, :m] *= w
+            mix[:, :m] += yf[:, :m]
+            self._fade_pos = p + m
+            if self._fade_pos >= self.fade_samples:
+                if not any(self._from is s for s in self._slots):
+                    self.retired = self._from
+                self._from = None
+                self.swaps += 1
+        if self._warming is not None:
+            self._warm_left -= n
+            if self._warm_left <= 0 and self._from is None:
+                idx = self._pending_slot
+                activate = idx < 0
+                if activate:
+                    idx = -idx - 10
+                old = self._slots[idx]
+                self._slots[idx] = self._warming
+                self._y[idx], self._yw = self._yw, self._y[idx]
+                self._warming = None
+                if idx == self._active and old is not None:
+                    self._from = old
+                    self._fade_pos = 0
+                elif activate and idx != self._active:
+                    self._from = self._slots[self._active]
+                    self._active = idx
+                    self._fade_pos = 0
+                    if old is not None:
+                        self.retired = old
+                elif old is not None:
+                    self.retired = old
+                self._update_matching()
+        self.limiter.process(mix, out)
+        np.abs(out).max(axis=1, out=self.out_peak)
+        return out
+
+    def status(self) -> dict:
+        """Plain-data snapshot for the UI and ``--json`` (read from any thread)."""
+        lim = self.limiter
+        return {
+            "active": self.active_slot,
+            "running_hash": self.running_hash,
+            "slots": {s: (None if c is None else {"name": c.name, "content_hash": c.content_hash,
+                                                  "loudness_db": c.loudness_db, "match_db": c.match_db})
+                      for s, c in zip(SLOTS, self._slots)},
+            "in_transition": self.in_transition,
+            "swaps": self.swaps,
+            "latency_samples": self.latency_samples,
+            "limiter": {"ceiling_dbfs": lim.ceiling_dbfs, "gain_reduction_db": lim.gain_reduction_db,
+                        "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
+                        "nonfinite_samples": lim.nonfinite_samples, "jumps": lim.jumps},
+        }
+
+
+def render_chunks(engine: Engine, chunks, n_samples: int):
+    """Run ``engine`` over an iterable of ``(n_channels, k)`` float32 chunks; yield the output
+    aligned with the input (the engine's latency removed), ``n_samples`` in total.
+
+    Each chunk may have any length up to ``engine.max_block``; the last one is zero-padded
+    to a whole block.  After the input, zeros are fed until the delayed output is complete.
+    """
+    L = engine.latency_samples
+    C, N, B = engine.n_channels, engine.max_block, engine.block
+    buf = np.zeros((C, N), np.float32)
+    out = np.zeros((C, N), np.float32)
+    skip = L
+    left = int(n_samples)
+
+    def run(k: int):
+        nonlocal skip, left
+        kk = -(-k // B) * B
+        if kk > k:
+            buf[:, k:kk] = 0.0
+        engine.process(buf[:, :kk], out[:, :kk])
+        y = out[:, :kk]
+        if skip:
+            d = min(skip, kk)
+            y = y[:, d:]
+            skip -= d
+        if y.shape[1] > left:
+            y = y[:, :left]
+        left -= y.shape[1]
+        return y
+
+    for ch in chunks:
+        k = ch.shape[1]
+        if k > N:
+            raise ConfigError(f"chunk of {k} samples exceeds the engine's max_block {N}")
+        buf[:, :k] = ch
+        y = run(k)
+        if y.shape[1]:
+            yield y.copy()
+    while left > 0:
+        buf.fill(0.0)
+        y = run(N)
+        if y.shape[1]:
+            yield y.copy()

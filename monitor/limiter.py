@@ -1,0 +1,353 @@
+"""The output safety stage: sanitiser, level-jump guard, true-peak look-ahead limiter, hard guard.
+
+Order of operations on every block (``(n_channels, n)`` float32)::
+
+    NaN/Inf -> 0 (counted)  ->  level-jump guard (duck on a sudden jump, counted)
+      ->  true-peak-aware look-ahead limiter (linked across channels, ceiling -1 dBFS)
+      ->  hard guard: clip every sample to the ceiling (the limiter should never need it)
+
+True peak follows ITU-R BS.1770-5 Annex 2: 4x oversampling with the Recommendation's
+48-tap, 4-phase interpolation FIR (STANDARDS.md §5.1), evaluated only around samples that
+can reach the ceiling: an interpolated value is at most ``TP_GAIN_MAX`` (the largest L1 norm
+of a phase, 2.023 = +6.1 dB) times the largest sample in its 12-sample window, so windows
+whose samples all stay below ``ceiling / TP_GAIN_MAX`` are skipped without missing a peak.
+
+Gain computation (all in dB, vectorised, identical for blocks and whole files):
+
+    a[m] = max(0, TP[m] - ceiling)                       required attenuation
+    r[m] = max(a[m], r[m-1] - rho)                       release at ``release_db_per_s``
+         = max_{k<=m}(a[k] + rho k) - rho m             (a running maximum: np.maximum.accumulate)
+    h[m] = max(r[m .. m+A-1])                            hold over the look-ahead A
+    s[m] = mean(h[m-A+1 .. m])                           attack ramp (box filter)
+
+``s[m] >= r[m] >= a[m]`` for every m, because each of the A terms of the mean is a maximum
+over a window that contains m; so the gain ``10^(-s/20)`` always brings the true peak to the
+ceiling or below, with a smooth (A-sample) attack and no overshoot.  The audio is delayed
+by ``A - 1 + TP_DELAY`` samples so the gain arrives in time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.ndimage as _ndi
+import scipy.signal as _sig
+
+from calib.errors import ConfigError
+
+__all__ = ["Limiter", "TP_FIR", "true_peak_dbtp"]
+
+# ITU-R BS.1770-5 Annex 2 example interpolation filter, 12 taps x 4 phases (columns).
+TP_FIR = np.array([
+    [0.0017089843750, -0.0291748046875, -0.0189208984375, -0.0083007812500],
+    [0.0109863281250, 0.0292968750000, 0.0330810546875, 0.0148925781250],
+    [-0.0196533203125, -0.0517578125000, -0.0582275390625, -0.0266113281250],
+    [0.0332031250000, 0.0891113281250, 0.1015625000000, 0.0476074218750],
+    [-0.0594482421875, -0.1665039062500, -0.2003173828125, -0.1022949218750],
+    [0.1373291015625, 0.4650878906250, 0.7797851562500, 0.9721679687500],
+    [0.9721679687500, 0.7797851562500, 0.4650878906250, 0.1373291015625],
+    [-0.1022949218750, -0.2003173828125, -0.1665039062500, -0.0594482421875],
+    [0.0476074218750, 0.1015625000000, 0.0891113281250, 0.0332031250000],
+    [-0.0266113281250, -0.0582275390625, -0.0517578125000, -0.0196533203125],
+    [0.0148925781250, 0.0330810546875, 0.0292968750000, 0.0109863281250],
+    [-0.0083007812500, -0.0189208984375, -0.0291748046875, 0.0017089843750],
+])
+TP_TAPS = TP_FIR.shape[0]
+# y_phi[n] = sum_k TP_FIR[k, phi] x[n-k] interpolates between x[n-6] and x[n-5]; the limiter
+# attributes it to sample n - TP_DELAY.
+TP_DELAY = 6
+# window of output i, oldest sample first: coefficients reversed along the taps
+TP_FIR_REV = np.ascontiguousarray(TP_FIR[::-1]).astype(np.float32)
+# |y_phi| <= sum_k |c_k,phi| * max|x| over the window: 2.023 (+6.1 dB) for this filter
+TP_GAIN_MAX = float(np.abs(TP_FIR).sum(axis=0).max())
+
+
+def true_peak_dbtp(x: np.ndarray) -> float:
+    """True peak (dBTP) of ``x`` (``(n_channels, n)`` or 1-D) by BS.1770-5 Annex 2 (4x).
+
+    Returns ``-inf`` for silence.  The sample peak is included, so the result is never
+    below it.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    peak = float(np.max(np.abs(x), initial=0.0))
+    for phi in range(4):
+        y = _sig.lfilter(TP_FIR[:, phi], [1.0], x, axis=-1)
+        peak = max(peak, float(np.max(np.abs(y), initial=0.0)))
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+class Limiter:
+    """Linked true-peak look-ahead limiter with sanitiser, level-jump guard and hard guard.
+
+    Parameters
+    ----------
+    n_channels : int
+    fs : int
+        Sample rate (Hz).
+    max_block : int
+        Most samples per :meth:`process` call.
+    ceiling_dbfs : float
+        Output ceiling (dBFS true peak), default -1.0 (EBU R128 / STANDARDS.md §0), <= 0.
+    lookahead_s : float
+        Attack/look-ahead time (s), default 1 ms.
+    release_db_per_s : float
+        Release rate (dB/s), default 40.
+    jump_db : float
+        A block whose level exceeds the slow (~1 s) level by more than this (dB) and is above
+        ``jump_floor_dbfs`` is a level jump; default 30 dB.
+    jump_floor_dbfs : float
+        Blocks quieter than this (dBFS RMS) never count as jumps; default -20.
+    jump_duck_db : float
+        Attenuation applied at a jump (dB), recovering at ``jump_recover_db_per_s``; 0 only
+        counts jumps.  Default 20 dB, recovering at 10 dB/s.
+    jump_block : int
+        Block length (samples) of the jump detector (offline chunks are cut into these).
+    """
+
+    def __init__(self, n_channels: int, *, fs: int, max_block: int, ceiling_dbfs: float = -1.0,
+                 lookahead_s: float = 0.001, release_db_per_s: float = 40.0, jump_db: float = 30.0,
+                 jump_floor_dbfs: float = -10.0, jump_duck_db: float = 12.0,
+                 jump_recover_db_per_s: float = 12.0, jump_block: int = 256) -> None:
+        if not (math.isfinite(ceiling_dbfs) and -60.0 <= ceiling_dbfs <= 0.0):
+            raise ConfigError(f"limiter ceiling {ceiling_dbfs} dBFS is outside -60..0 dBFS")
+        if not (0.0001 <= lookahead_s <= 0.02):
+            raise ConfigError(f"look-ahead {lookahead_s} s is outside 0.1..20 ms")
+        if not (release_db_per_s > 0 and jump_recover_db_per_s > 0 and jump_duck_db >= 0):
+            raise ConfigError("release and recovery rates must be > 0 dB/s and the jump duck >= 0 dB")
+        self.n_channels = int(n_channels)
+        self.fs = int(fs)
+        self.max_block = int(max_block)
+        self.ceiling_dbfs = float(ceiling_dbfs)
+        self.ceiling = np.float32(10.0 ** (ceiling_dbfs / 20.0))
+        self.A = max(2, int(round(lookahead_s * fs)))
+        self.delay_samples = self.A - 1 + TP_DELAY
+        self.rho = release_db_per_s / fs
+        self.jump_db = float(jump_db)
+        self.jump_floor_dbfs = float(jump_floor_dbfs)
+        self.jump_duck_db = float(jump_duck_db)
+        self.jump_block = int(jump_block)
+        self.jump_rho = jump_recover_db_per_s * self.jump_block / fs
+        # slow level: one-pole on block power, time constant 1 s
+        self.slow_coef = math.exp(-self.jump_block / fs / 1.0)
+        C, A, D, N = self.n_channels, self.A, self.delay_samples, self.max_block
+        self._xin = np.zeros((C, TP_TAPS - 1 + N), dtype=np.float32)   # interpolator history
+        self._xd = np.zeros((C, D + N), dtype=np.float32)              # delayed audio
+        self._r_hist = np.zeros(A - 1 + N, dtype=np.float64)           # release output
+        self._h_hist = np.zeros(A - 1 + N, dtype=np.float64)           # hold output
+        self._peak = np.zeros(N, dtype=np.float32)
+        self._req = np.zeros(N, dtype=np.float64)
+        self._ybuf = np.zeros((C, N, 4), dtype=np.float32)
+        self._thr = self.ceiling / np.float32(TP_GAIN_MAX)
+        # (C, N, 12) view of the interpolator input: window i = xin[:, i:i+12]
+        self._win = np.lib.stride_tricks.as_strided(
+            self._xin, shape=(C, N, TP_TAPS), strides=(self._xin.strides[0], self._xin.strides[1], self._xin.strides[1]),
+            writeable=False)
+        self._hold = np.zeros(A - 1 + N, dtype=np.float64)
+        self._sq = np.zeros((C, N), dtype=np.float32)
+        self._r_last = 0.0
+        self._slow_db = -120.0
+        self._slow_pow = 1e-12
+        self._duck_db = 0.0
+        self._jump_pending = np.zeros(0)
+        self._partial = 0  # samples of the current jump block seen so far (offline tail)
+        # counters (read by the UI thread)
+        self.nonfinite_samples = 0
+        self.jumps = 0
+        self.limited_samples = 0
+        self.clipped_samples = 0
+        self.gain_reduction_db = 0.0  # largest attenuation in the last block
+
+    @property
+    def latency_samples(self) -> int:
+        return self.delay_samples
+
+    def reset(self) -> None:
+        self._xin.fill(0.0)
+        self._xd.fill(0.0)
+        self._r_hist.fill(0.0)
+        self._h_hist.fill(0.0)
+        self._r_last = 0.0
+        self._duck_db = 0.0
+        self._slow_pow = 1e-12
+
+    # -------------------------------------------------------------- stages
+    def _sanitise(self, x: np.ndarray) -> None:
+        if not math.isfinite(float(np.sum(x, dtype=np.float64))):
+            bad = ~np.isfinite(x)
+            nb = int(np.count_nonzero(bad))
+            if nb:
+                self.nonfinite_samples += nb
+                x[bad] = 0.0
+            # a finite block may overflow the float64 sum only if absurdly large: clip below
+
+    def _jump_guard(self, x: np.ndarray) -> None:
+        """Duck the block on a sudden level jump (block-wise, vectorised over sub-blocks)."""
+        n = x.shape[1]
+        B = self.jump_block
+        nbk = max(1, -(-n // B))
+        if nbk == 1:
+            self._jump_one(x)
+            return
+        # per sub-block mean power over channels (a partial last sub-block counts as one)
+        pw = np.empty(nbk)
+        sq = np.square(x, dtype=np.float64).mean(axis=0)
+        full = n // B
+        if full:
+            pw[:full] = sq[: full * B].reshape(full, B).mean(axis=1)
+        if full < nbk:
+            pw[full:] = sq[full * B:].mean()
+        # slow level before each sub-block: one-pole over previous sub-block powers
+        a = self.slow_coef
+        slow, zf = _sig.lfilter([1 - a], [1, -a], pw, zi=[a * self._slow_pow])
+        prev = np.empty(nbk)
+        prev[0] = self._slow_pow
+        prev[1:] = slow[:-1]
+        self._slow_pow = float(slow[-1])
+        fast_db = 10 * np.log10(pw + 1e-12)
+        prev_db = 10 * np.log10(prev + 1e-12)
+        ev = (fast_db - prev_db > self.jump_db) & (fast_db > self.jump_floor_dbfs)
+        nev = int(np.count_nonzero(ev))
+        if nev:
+            self.jumps += nev
+        if self.jump_duck_db <= 0 or (not nev and self._duck_db <= 0):
+            return
+        # duck[j] = max(D ev[j], duck[j-1] - rho_b), as a running maximum (see module doc)
+        j = np.arange(nbk, dtype=np.float64)
+        rho = self.jump_rho
+        cand = np.where(ev, self.jump_duck_db, -np.inf) + rho * j
+        run = np.maximum.accumulate(cand) - rho * j
+        duck = np.maximum(run, self._duck_db - rho * (j + 1))
+        np.maximum(duck, 0.0, out=duck)
+        # per-sample gain: ramp from the previous value across each sub-block (click-free),
+        # but a jump block takes the full duck at once (the burst is what must not pass)
+        start = np.empty(nbk)
+        start[0] = self._duck_db
+        start[1:] = duck[:-1]
+        start = np.where(ev, duck, start)
+        self._duck_db = float(duck[-1])
+        if full:
+            t = (np.arange(B) + 1.0) / B
+            g = start[:full, None] + (duck[:full] - start[:full])[:, None] * t[None, :]
+            gl = np.power(10.0, -g.reshape(-1) / 20.0).astype(np.float32)
+            x[:, : full * B] *= gl
+        if full < nbk:
+            m = n - full * B
+            t = (np.arange(m) + 1.0) / m
+            g = start[-1] + (duck[-1] - start[-1]) * t
+            x[:, full * B:] *= np.power(10.0, -g / 20.0).astype(np.float32)
+
+    def _jump_one(self, x: np.ndarray) -> None:
+        """The jump guard for one block (the real-time case), in scalar arithmetic."""
+        n = x.shape[1]
+        sq = self._sq[:, :n]
+        np.square(x, out=sq)
+        pw = float(sq.sum(dtype=np.float64)) / sq.size
+        prev = self._slow_pow
+        a = self.slow_coef ** (n / self.jump_block)
+        self._slow_pow = a * prev + (1 - a) * pw
+        fast_db = 10 * math.log10(pw + 1e-12)
+        ev = fast_db - 10 * math.log10(prev + 1e-12) > self.jump_db and fast_db > self.jump_floor_dbfs
+        if ev:
+            self.jumps += 1
+        if self.jump_duck_db <= 0 or (not ev and self._duck_db <= 0):
+            return
+        start = self._duck_db
+        end = max(self.jump_duck_db if ev else 0.0, start - self.jump_rho * n / self.jump_block, 0.0)
+        if ev:
+            start = end
+        self._duck_db = end
+        if start == end:
+            x *= np.float32(10 ** (-end / 20))
+        else:
+            g = np.linspace(10 ** (-start / 20), 10 ** (-end / 20), n + 1, dtype=np.float32)[1:]
+            x *= g
+
+    def _required_db(self, n: int) -> np.ndarray:
+        """Attenuation a[m] (dB, >= 0) for the n samples m = (new index) - TP_DELAY."""
+        xin = self._xin
+        K = TP_TAPS - 1
+        peak = self._peak[:n]
+        # sample peak of x[m], m = new sample index i - TP_DELAY (linked: max over channels)
+        np.abs(xin[:, K - TP_DELAY:K - TP_DELAY + n]).max(axis=0, out=peak)
+        # interpolated output i uses xin[i .. i+11]; it can exceed the ceiling only if one of
+        # those samples exceeds ceiling / TP_GAIN_MAX (TP_GAIN_MAX = largest phase L1 norm)
+        span = np.abs(xin[:, :K + n]).max(axis=0)
+        loud = span > self._thr
+        if loud.any():
+            if n <= 4096:   # real-time blocks: interpolate everything (one small matmul)
+                y = np.matmul(self._win[:, :n], TP_FIR_REV, out=self._ybuf[:, :n])
+                np.abs(y, out=y)
+                np.maximum(peak, y.max(axis=(0, 2)), out=peak)
+            else:           # file chunks: only where a loud sample is within reach
+                cs = np.cumsum(loud, dtype=np.int64)
+                hits = cs[K:K + n].copy()
+                hits[1:] -= cs[: n - 1]
+                idx = np.flatnonzero(hits)
+                if idx.size:
+                    y = np.abs(self._win[:, idx] @ TP_FIR_REV).max(axis=(0, 2))
+                    np.maximum(peak[idx], y, out=y)
+                    peak[idx] = y
+        req = self._req[:n]
+        np.maximum(peak, 1e-30, out=peak)
+        np.log10(peak, out=req)
+        req *= 20.0
+        req -= self.ceiling_dbfs
+        np.maximum(req, 0.0, out=req)
+        return req
+
+    def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Make ``x`` safe (modified in place) and write the limited, delayed signal to ``out``.
+
+        Parameters
+        ----------
+        x : ndarray (n_channels, n), float32, may contain NaN/Inf
+        out : ndarray (n_channels, n), float32
+        """
+        n = x.shape[1]
+        A, D, K = self.A, self.delay_samples, TP_TAPS - 1
+        self._sanitise(x)
+        if self.jump_db > 0:
+            self._jump_guard(x)
+        self._xin[:, K:K + n] = x
+        req = self._required_db(n)
+        # release: r[i] = max(r_prev - rho (i+1), max_{k<=i}(a[k] + rho k) - rho i)
+        i = np.arange(n, dtype=np.float64)
+        rho = self.rho
+        run = np.maximum.accumulate(req + rho * i) - rho * i
+        r = self._r_hist
+        np.maximum(run, self._r_last - rho * (i + 1), out=r[A - 1:A - 1 + n])
+        self._r_last = float(r[A - 2 + n])
+        # hold: h[j] = max(r[j .. j+A-1]) over the history window
+        h = self._h_hist
+        seq = r[: A - 1 + n]
+        # with origin = -(A//2) the window of output j is seq[j .. j+A-1] (windows used are inside)
+        hold = self._hold[: A - 1 + n]
+        _ndi.maximum_filter1d(seq, size=A, output=hold, mode="nearest", origin=-(A // 2))
+        h[A - 1:A - 1 + n] = hold[:n]
+        # attack: s[j] = mean(h[j-A+1 .. j])
+        cs = np.cumsum(h[: A - 1 + n])
+        s = np.empty(n)
+        s[0] = cs[A - 1]
+        s[1:] = cs[A:A - 1 + n] - cs[: n - 1]
+        s /= A
+        gain = np.power(10.0, -s / 20.0).astype(np.float32)
+        self.gain_reduction_db = float(s.max(initial=0.0))
+        if self.gain_reduction_db > 1e-3:
+            self.limited_samples += int(np.count_nonzero(s > 1e-3))
+        # delayed audio
+        xd = self._xd
+        xd[:, D:D + n] = self._xin[:, K:K + n]
+        np.multiply(xd[:, :n], gain, out=out)
+        # hard guard
+        c = self.ceiling
+        if float(np.abs(out).max(initial=0.0)) > c:
+            over = np.abs(out) > c
+            self.clipped_samples += int(np.count_nonzero(over))
+            np.clip(out, -c, c, out=out)
+        # shift histories (the sources lie after the targets; no overlap when n >= history)
+        xd[:, :D] = xd[:, n:n + D].copy() if n < D else xd[:, n:n + D]
+        self._xin[:, :K] = self._xin[:, n:n + K].copy() if n < K else self._xin[:, n:n + K]
+        r[: A - 1] = r[n:n + A - 1].copy() if n < A - 1 else r[n:n + A - 1]
+        h[: A - 1] = h[n:n + A - 1].copy() if n < A - 1 else h[n:n + A - 1]
+        return out

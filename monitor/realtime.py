@@ -1,0 +1,164 @@
+"""The real-time callback of the monitor engine.
+
+THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callback`)
+----------------------------------------------------------------------------------
+1. Blocks are float32: ``indata``/``outdata`` as the host gives them, ``(frames, channels)``.
+2. Nothing is allocated that outlives the call: every buffer the path writes (input and
+   output staging, filter states, FFT delay lines, overlap accumulators, meters, the event
+   ring) is created before the stream starts.  The only transient objects are numpy's
+   small temporaries and the result arrays of ``scipy.fft``/``scipy.signal`` (which have no
+   ``out=``), all freed again before the call returns; no container grows.
+3. No logging, no printing, no file or network I/O.
+4. No locks held: the control thread talks to the audio thread through single-reference
+   mailboxes (``Engine.post``) and plain counters; CPython makes those reads and writes
+   atomic.  Retired chains are parked for the control thread to free.
+5. No exception escapes: anything raised is caught, the block is silenced (safe for the
+   speakers), and the error is counted with its type name kept for the UI thread.
+6. Time is measured with ``time.perf_counter``: DSP load = processing time / block duration;
+   an overload (load above ``overload_threshold``) and every host xrun are counted and
+   written into a preallocated ring that the UI thread drains and logs.
+
+A new profile is built off the audio thread (``Engine.load``) and swapped in at a block
+boundary with a crossfade (see :mod:`monitor.engine`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from monitor.engine import Engine
+
+__all__ = ["RealtimeProcessor", "EVENT_OVERLOAD", "EVENT_XRUN", "EVENT_ERROR", "EVENT_BAD_FRAMES"]
+
+EVENT_OVERLOAD = 1
+EVENT_XRUN = 2
+EVENT_ERROR = 3
+EVENT_BAD_FRAMES = 4
+EVENT_NAMES = {EVENT_OVERLOAD: "overload", EVENT_XRUN: "xrun", EVENT_ERROR: "error",
+               EVENT_BAD_FRAMES: "block size mismatch"}
+RING = 256
+
+
+class RealtimeProcessor:
+    """Adapts an :class:`Engine` to a host duplex callback (``hardware.backend.DuplexCallback``).
+
+    Parameters
+    ----------
+    engine : Engine
+        Built for the stream's rate, channel count and block.
+    n_inputs, n_outputs : int
+        Channels of the host stream.  Input ``c`` feeds engine channel ``c``; engine channel
+        ``c`` plays on output ``c``; missing inputs are silence, extra outputs are silent.
+    overload_threshold : float
+        DSP load (0..1) above which a block counts as an overload; default 0.8.
+    """
+
+    def __init__(self, engine: Engine, *, n_inputs: int, n_outputs: int, overload_threshold: float = 0.8) -> None:
+        self.engine = engine
+        self.n_inputs = int(n_inputs)
+        self.n_outputs = int(n_outputs)
+        C, B = engine.n_channels, engine.max_block
+        self._x = np.zeros((C, B), np.float32)
+        self._y = np.zeros((C, B), np.float32)
+        self._n_in = min(self.n_inputs, C)
+        self._n_out = min(self.n_outputs, C)
+        self.overload_threshold = float(overload_threshold)
+        # counters, read by the UI thread
+        self.callbacks = 0
+        self.xruns = 0
+        self.overloads = 0
+        self.errors = 0
+        self.bad_frames = 0
+        self.last_error = ""
+        self.load = 0.0          # smoothed DSP load (0..1)
+        self.load_max = 0.0
+        self.last_load = 0.0
+        self._alpha = 0.05
+        # event ring: (kind, callback index, value); written by the audio thread only
+        self._ev_kind = np.zeros(RING, np.int32)
+        self._ev_when = np.zeros(RING, np.int64)
+        self._ev_val = np.zeros(RING, np.float64)
+        self._ev_w = 0
+        self._ev_r = 0
+
+    def _event(self, kind: int, value: float) -> None:
+        i = self._ev_w % RING
+        self._ev_kind[i] = kind
+        self._ev_when[i] = self.callbacks
+        self._ev_val[i] = value
+        self._ev_w += 1
+
+    def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int) -> None:
+        """The audio-thread entry point; see THE CONTRACT at the top of this module."""
+        t0 = time.perf_counter()
+        try:
+            self.callbacks += 1
+            if status_flags:
+                self.xruns += 1
+                self._event(EVENT_XRUN, float(status_flags))
+            eng = self.engine
+            n = int(frames)
+            if n <= 0 or n % eng.block or n > eng.max_block:
+                outdata.fill(0.0)
+                self.bad_frames += 1
+                self._event(EVENT_BAD_FRAMES, float(n))
+                return
+            x = self._x[:, :n]
+            if self._n_in < eng.n_channels:
+                x.fill(0.0)
+            np.copyto(x[: self._n_in], indata[:n, : self._n_in].T)
+            y = self._y[:, :n]
+            eng.process(x, y)
+            if self._n_out < outdata.shape[1]:
+                outdata.fill(0.0)
+            np.copyto(outdata[:n, : self._n_out], y[: self._n_out].T)
+        except BaseException as exc:  # noqa: BLE001 - nothing escapes the audio thread
+            try:
+                outdata.fill(0.0)
+            except BaseException:  # noqa: BLE001
+                pass
+            self.errors += 1
+            self.last_error = type(exc).__name__
+            self._event(EVENT_ERROR, 0.0)
+        finally:
+            dt = time.perf_counter() - t0
+            budget = max(int(frames), 1) / self.engine.fs
+            load = dt / budget
+            self.last_load = load
+            self.load += self._alpha * (load - self.load)
+            if load > self.load_max:
+                self.load_max = load
+            if load > self.overload_threshold:
+                self.overloads += 1
+                self._event(EVENT_OVERLOAD, load)
+
+    def drain_events(self) -> list[tuple[str, int, float]]:
+        """Events since the last drain, oldest first (UI thread): ``(name, callback, value)``.
+
+        If more than the ring holds arrived, the oldest are lost (the counters stay exact).
+        """
+        w = self._ev_w
+        r = max(self._ev_r, w - RING)
+        out = []
+        for k in range(r, w):
+            i = k % RING
+            out.append((EVENT_NAMES.get(int(self._ev_kind[i]), "?"), int(self._ev_when[i]), float(self._ev_val[i])))
+        self._ev_r = w
+        return out
+
+    def stats(self) -> dict:
+        """Plain-data snapshot (UI thread)."""
+        return {
+            "callbacks": self.callbacks, "xruns": self.xruns, "overloads": self.overloads,
+            "errors": self.errors, "last_error": self.last_error, "bad_frames": self.bad_frames,
+            "dsp_load": self.load, "dsp_load_max": self.load_max,
+            "in_peak_dbfs": [_db(v) for v in self.engine.in_peak],
+            "out_peak_dbfs": [_db(v) for v in self.engine.out_peak],
+        }
+
+
+def _db(v: float) -> float:
+    v = float(v)
+    return 20.0 * np.log10(v) if v > 0 else float("-inf")

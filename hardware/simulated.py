@@ -9,7 +9,7 @@ played signal delayed by the same latency.  Inputs: ``0`` = mic, ``1`` = loopbac
 
 ``default_room(fs)`` builds a small control room from physics (deterministic, seeded):
 
-* direct sound and image sources up to 2nd order of a 5.2 x 3.65 x 2.6 m rectangular room
+* direct sound and image sources up to 2nd order of a 5.2 x 3.65 x 2.45 m rectangular room
   (Allen & Berkley image method, frequency-independent wall reflection factors), rendered as
   band-limited fractional delays (Kaiser-windowed sinc);
 * modal resonators at the Rayleigh frequencies ``f = c/2 sqrt((nx/Lx)^2+(ny/Ly)^2+(nz/Lz)^2)``
@@ -42,7 +42,7 @@ __all__ = ["SimulatedRoom", "default_room", "DEFAULT_ROOM_FACTS", "RoomFacts", "
 # ---------------------------------------------------------------------------------------------
 # The default room, as numbers.
 C_M_S = 343.2                     # speed of sound at 20 degC (STANDARDS.md §8.1)
-DIMS_M = (5.2, 3.65, 2.6)         # Lx (front wall at x=0 behind the speakers), Ly (y=0 left wall), Lz
+DIMS_M = (5.2, 3.65, 2.45)        # Lx (front wall at x=0 behind the speakers), Ly (y=0 left wall), Lz
 MIC_M = (2.2856, 1.825, 1.2)      # listening position on the centre line, ear height
 SPEAKERS_M = {"L": (0.9, 1.025, 1.2), "R": (0.8, 2.625, 1.2)}  # R sits 10 cm further back
 SURFACES = {  # (axis, wall index 0 = at 0, 1 = at L): reflection factor (pressure)
@@ -56,7 +56,7 @@ SURFACES = {  # (axis, wall index 0 = at 0, 1 = at L): reflection factor (pressu
 DIRECT_GAIN_M = 0.8               # direct sound amplitude = DIRECT_GAIN_M / distance (0.5 at 1.6 m)
 MODE_MAX_HZ = 150.0
 MODE_T60_S = {"axial": 0.60, "tangential": 0.45, "oblique": 0.38}
-MODE_PEAK_DB = {"axial": 10.0, "tangential": 7.0, "oblique": 4.0}  # for |psi_s psi_m| = 1
+MODE_PEAK_DB = {"axial": 14.0, "tangential": 11.0, "oblique": 8.0}  # for |psi_s psi_m| = 1
 TAIL_RT60_S = {63: 0.45, 125: 0.40, 250: 0.32, 500: 0.28, 1000: 0.26, 2000: 0.25,
                4000: 0.24, 8000: 0.22, 16000: 0.20}
 TAIL_DRR_DB = 3.0                 # direct energy over diffuse-tail energy, per octave band (approx.)

@@ -138,7 +138,7 @@ def consistent_regions(fingerprint: Any, *, min_db: float = 2.0, min_confidence:
 def _range_text(r: Region) -> str:
     def hz(v: float) -> str:
         return f"{v / 1000:.1f} kHz" if v >= 1000 else f"{v:.0f} Hz"
-    if r.hi_hz / max(r.lo_hz, 1e-9) < 1.3:
+    if r.hi_hz / max(r.lo_hz, 1e-9) < 1.1:  # a single band
         return f"around {hz(r.centre_hz)}"
     return f"between {hz(r.lo_hz)} and {hz(r.hi_hz)}"
 

@@ -70,25 +70,18 @@ def _module(name: str, *attrs: str) -> Any:
 
 # ---------------------------------------------------------------------------- stages
 def _workspace(tmp: Path) -> dict[str, Any]:
-    """Create the workspace layout; ``room.toml`` from roomtruth.config when it exists."""
+    """``roomtruth.workspace.Workspace.init`` (room.toml of the built-in room), or the bare
+    folder layout when the workspace module is not there."""
     from hardware.simulated import DEFAULT_ROOM_FACTS as facts
 
-    for sub in ("measurements", "profiles", "reports", "mixes"):
-        (tmp / sub).mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"dims_m": facts.dims_m, "mic_m": facts.mic_m, "speakers_m": dict(facts.speakers_m)}
     try:
         ws_mod = _module("roomtruth.workspace", "Workspace")
-        info["workspace"] = ws_mod.Workspace.create(tmp, dims_m=facts.dims_m) if hasattr(ws_mod.Workspace, "create") \
-            else ws_mod.Workspace(tmp)
-    except (_Unavailable, TypeError, RoomtruthError) as exc:
+        info["workspace"] = ws_mod.Workspace.init(tmp, name="roomtruth demo room")
+    except _Unavailable as exc:
         info["workspace_note"] = str(exc)
-    if not (tmp / "room.toml").exists():
-        lx, ly, lz = facts.dims_m
-        (tmp / "room.toml").write_text(
-            "# roomtruth demo room (the built-in simulated control room)\n"
-            f"[room]\nname = \"demo\"\ndims_m = [{lx}, {ly}, {lz}]\n\n"
-            "[[speakers]]\nname = \"L\"\noutput = 1\n\n[[speakers]]\nname = \"R\"\noutput = 2\n\n"
-            "[mic]\ninput = 1\nloopback_input = 2\n", encoding="utf-8")
+    for sub in ("measurements", "profiles", "reports", "mixes"):
+        (tmp / sub).mkdir(parents=True, exist_ok=True)
     return info
 
 
@@ -349,12 +342,14 @@ def run_demo(out_dir: str | Path, *, console: Any = None, pdf: bool = False) -> 
     with atomic_directory(dest, replace=True) as tmp:
         (tmp / DEMO_MARKER).write_text("made by roomtruth demo; `roomtruth demo` may replace this folder\n",
                                        encoding="utf-8")
-        info = stage("workspace", "workspace created", lambda: _workspace(tmp))
+        info = stage("workspace", "workspace created", lambda: _workspace(tmp)) or {}
+        if not info:
+            raise RoomtruthError("the demo could not create its workspace; see the message above")
         ir = stage("measure", "measured L and R through the simulated room", lambda: _measure(seed=1),
                    section="measurements")
         if ir is None:
             raise RoomtruthError("the demo could not measure the simulated room; see the messages above")
-        _save_measurement(ir, tmp)
+        stage("save", "saved the baseline measurement in the workspace", lambda: _save_measurement(ir, tmp, info))
         analysis = stage("analyze", "analyzed the room", lambda: _analyze(ir, info), section="compliance")
         corr = stage("correct", "designed the correction", lambda: _correct(ir, tmp), section="correction")
         profile, creport = corr if corr else (None, None)
@@ -401,8 +396,19 @@ def run_demo(out_dir: str | Path, *, console: Any = None, pdf: bool = False) -> 
                       doc.findings)
 
 
-def _save_measurement(ir: Any, tmp: Path) -> None:
-    """The baseline measurement folder (``measurement.json`` + ``<ch>.ir.wav``)."""
+def _save_measurement(ir: Any, tmp: Path, info: dict[str, Any]) -> None:
+    """The baseline measurement folder, in the workspace format (``measurement.json`` +
+    ``<ch>.ir.wav``), indexed in the history."""
+    ws = info.get("workspace") if info else None
+    try:
+        wsm = _module("roomtruth.workspace", "write_measurement_dir", "index_measurement")
+    except _Unavailable:
+        wsm = None
+    if ws is not None and wsm is not None:
+        folder = wsm.write_measurement_dir(ws.new_measurement_dir("baseline"), ir, backend="simulated room",
+                                           label="baseline")
+        wsm.index_measurement(ws, folder, ir, label="baseline")
+        return
     from calib.audio_io import atomic_write_json, write_wav_atomic
 
     d = tmp / "measurements" / "demo-baseline"

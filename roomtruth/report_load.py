@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -68,26 +67,16 @@ def load_measurement(folder: Path) -> Any:
 
 
 def _room_dims(room: Path) -> tuple[tuple[float, float, float] | None, Any, Any]:
+    """(dimensions, speaker positions {name: xyz}, mic position) from ``room.toml``."""
     toml = room / "room.toml"
     if not toml.is_file():
         return None, None, None
-    try:
-        from roomtruth.config import load_room_config
+    from roomtruth.config import load_room_config
 
-        cfg = load_room_config(toml)
-        dims = getattr(cfg, "dims_m", None) or getattr(getattr(cfg, "room", None), "dims_m", None)
-        mic = getattr(cfg, "mic_m", None) or getattr(getattr(cfg, "room", None), "mic_m", None)
-        return (tuple(float(d) for d in dims) if dims else None), None, mic
-    except ImportError:
-        pass
-    try:
-        with open(toml, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{toml} is not valid TOML: {exc}") from None
-    r = data.get("room", {})
-    dims = r.get("dims_m") or r.get("dimensions_m")
-    return (tuple(float(d) for d in dims) if dims else None), None, r.get("mic_m")
+    cfg = load_room_config(toml)
+    dims = cfg.dimensions_m
+    speakers = {s.name: s.position_m for s in cfg.speakers if s.position_m is not None}
+    return (tuple(float(d) for d in dims) if dims else None), (speakers or None), cfg.mic_position_m
 
 
 def _active_profile(room: Path) -> Path | None:
@@ -113,13 +102,16 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
     notes: dict[str, str] = {}
     mdir = latest_measurement_dir(room)
     ir = load_measurement(mdir)
-    dims, _src, mic = _room_dims(room)
+    dims, speakers, mic = _room_dims(room)
     analysis = None
     if analyze:
         try:
             from calib.analysis.room import analyze_room
 
-            analysis = analyze_room(ir, dims_m=dims, mic_m=mic)
+            src = None
+            if speakers and all(n in speakers for n in ir.channel_names):
+                src = [speakers[n] for n in ir.channel_names]
+            analysis = analyze_room(ir, dims_m=dims, source_m=src, mic_m=mic)
         except ImportError:
             notes["compliance"] = "not available: the room analysis (calib.analysis.room) is not installed"
         except RoomtruthError as exc:

@@ -1,0 +1,250 @@
+"""Findings in plain language: the right sentences for rooms with known problems (a mode, a
+reflection, a late speaker), and nothing alarming for a room without them.
+
+The rooms are built directly as analysis results with known content (the JSON contract of
+``RoomAnalysis.to_dict()``) plus impulse responses with exactly known arrival times, so
+every number in a sentence can be checked against the truth.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from calib.types import ImpulseResponse
+from reports.findings import (ATTENTION, GOOD, NOTE, FindingThresholds, describe_mode, rayleigh_modes,
+                              room_findings, speed_of_sound_m_s, surface_action)
+
+FS = 48_000
+DIMS = (5.2, 3.65, 2.6)
+
+
+def _ir(delays_ms=(2.0, 2.0), gains=(1.0, 1.0), names=("L", "R"), n=4800):
+    """Unit impulses at exactly known (integer-sample) arrivals."""
+    x = np.zeros((len(names), n))
+    arrivals = []
+    for i, (d, g) in enumerate(zip(delays_ms, gains)):
+        k = int(round(d * FS / 1000))
+        x[i, k] = g
+        arrivals.append(float(k))
+    return ImpulseResponse(x, FS, names, arrival_samples=tuple(arrivals))
+
+
+def _profile(peq=(), delay_l_s=0.0, trims=(0.0, 0.0)):
+    return CalibrationProfile("p", (SpeakerCorrection("L", 0, trim_db=trims[0], delay_s=delay_l_s, peq=tuple(peq)),
+                                    SpeakerCorrection("R", 1, trim_db=trims[1], peq=tuple(peq))))
+
+
+def _clean_analysis():
+    return {"modes": [{"freq_hz": 66.0, "level_db": 2.0, "q": 5.0, "t60_s": 0.3, "channel": "L"}],
+            "reflections": [{"delay_ms": 4.0, "level_db": -16.0, "path_m": 1.37, "surface": "floor", "channel": "L"}],
+            "noise": {"bands_hz": [63.0, 125.0], "level_db": [30.0, 20.0], "nr": 8.0},
+            "compliance": [{"check": "reverberation_time", "value": 0.25, "limit": [0.2, 0.3], "passed": True}]}
+
+
+# ------------------------------------------------------------------- physics helpers
+def test_rayleigh_first_modes_are_c_over_2l():
+    c = speed_of_sound_m_s(20.0)
+    assert c == pytest.approx(343.21, abs=0.01)  # 331.3*sqrt(1+20/273.15), STANDARDS.md quick table
+    modes = rayleigh_modes(DIMS, max_hz=80.0)
+    axial = {m["indices"]: m["freq_hz"] for m in modes if m["kind"] == "axial"}
+    # exact formula f = c/(2L); 1e-9 Hz: pure arithmetic
+    assert axial[(1, 0, 0)] == pytest.approx(c / (2 * 5.2), abs=1e-9)
+    assert axial[(0, 1, 0)] == pytest.approx(c / (2 * 3.65), abs=1e-9)
+    assert axial[(0, 0, 1)] == pytest.approx(c / (2 * 2.6), abs=1e-9)
+    tangential = [m for m in modes if m["indices"] == (1, 1, 0)][0]
+    assert tangential["freq_hz"] == pytest.approx(0.5 * c * math.hypot(1 / 5.2, 1 / 3.65), abs=1e-9)
+    assert [m["freq_hz"] for m in modes] == sorted(m["freq_hz"] for m in modes)
+
+
+def test_describe_mode_names_the_walls():
+    what, treat = describe_mode((0, 1, 0), DIMS)
+    assert what == "the first width mode of the room (side walls 3.65 m apart)"
+    assert "corners of the side walls" in treat
+    what, _ = describe_mode((2, 0, 0), DIMS)
+    assert what.startswith("the second length mode") and "5.20 m" in what
+    what, _ = describe_mode((1, 1, 0), DIMS)
+    assert "tangential" in what and "front and back walls and side walls" in what
+
+
+@pytest.mark.parametrize("surface, words", [("desk", "desk"), ("floor", "rug"), ("ceiling", "cloud"),
+                                            ("left wall", "mirror"), ("front wall", "front wall"),
+                                            ("rear wall", "back wall"), (None, "mirror")])
+def test_surface_actions(surface, words):
+    assert words in surface_action(surface)
+
+
+# ------------------------------------------------------------------- known problems
+def test_known_mode_sentence_and_eq_applied():
+    c = speed_of_sound_m_s()
+    f_width = c / (2 * 3.65)  # 47.0 Hz
+    a = {"modes": [{"freq_hz": f_width, "level_db": 7.0, "q": 8.0, "t60_s": 0.6, "channel": "L"}], "reflections": []}
+    prof = _profile(peq=[Biquad("peaking", 47.0, -7.0, 8.0)])
+    out = room_findings(a, dims_m=DIMS, profile=prof)
+    top = out[0]
+    assert top.category == "mode" and top.level == ATTENTION
+    assert top.sentence == "A 7 dB peak at 47 Hz — the first width mode of the room (side walls 3.65 m apart)."
+    assert "an EQ cut of 7.0 dB at 47 Hz is applied" in top.action
+    assert "Bass trapping in the corners of the side walls" in top.action
+    assert "rings for 0.60 s" in top.evidence
+    # without a cut in the profile it says so; without a profile it proposes one
+    assert "no EQ cut is applied to it yet" in room_findings(a, dims_m=DIMS, profile=_profile())[0].action
+    assert "an EQ cut would tame it" in room_findings(a, dims_m=DIMS)[0].action
+
+
+def test_mode_uses_the_analysis_match_when_given():
+    a = {"modes": [{"freq_hz": 66.2, "level_db": 5.0, "predicted": {"freq_hz": 66.0, "indices": [0, 0, 1],
+                                                                    "kind": "axial"}}]}
+    f = room_findings(a, dims_m=DIMS)[0]
+    assert f.level == NOTE  # 5 dB: above the 3 dB note line, below the 6 dB attention line
+    assert "the first height mode of the room (floor and ceiling 2.60 m apart)" in f.sentence
+
+
+def test_unexplained_mode_says_so():
+    a = {"modes": [{"freq_hz": 52.0, "level_db": 8.0}]}  # nearest predicted is 47/57 Hz: > 4 % away
+    f = room_findings(a, dims_m=DIMS)[0]
+    assert f.sentence == "A 8 dB peak at 52 Hz that the room's dimensions do not explain (speaker placement or a coupled space)."
+
+
+def test_same_mode_in_both_channels_is_one_finding():
+    a = {"modes": [{"freq_hz": 47.0, "level_db": 6.5, "channel": "L"}, {"freq_hz": 47.3, "level_db": 7.2, "channel": "R"}]}
+    modes = [f for f in room_findings(a, dims_m=DIMS) if f.category == "mode"]
+    assert len(modes) == 1
+    assert modes[0].sentence.startswith("A 7 dB peak at 47 Hz")
+    assert "(R and L)" in modes[0].evidence
+
+
+def test_known_reflection_sentence():
+    a = {"modes": [], "reflections": [{"delay_ms": 2.1, "level_db": -6.0, "path_m": 0.72, "surface": "desk",
+                                       "channel": "L"}]}
+    f = room_findings(a)[0]
+    assert f.category == "reflection" and f.level == ATTENTION
+    assert f.sentence == "An early reflection at 2.1 ms, \u22126 dB: likely the desk."
+    assert "louder than the Tech 3276 limit (-10 dB within 15 ms)" in f.evidence
+    assert "EQ cannot remove a reflection" in f.action
+
+
+def test_unattributed_short_path_reflection_is_probably_the_desk():
+    # 2.0 ms -> 0.69 m extra path: something next to the speaker
+    f = room_findings({"reflections": [{"delay_ms": 2.0, "level_db": -7.0}]})[0]
+    assert f.sentence == "An early reflection at 2.0 ms, \u22127 dB: likely the desk or something close to the speaker."
+
+
+def test_reflections_below_criterion_and_late_ones_are_not_alarming():
+    a = {"reflections": [{"delay_ms": 5.0, "level_db": -12.0, "surface": "left wall"},   # within 5 dB: note
+                         {"delay_ms": 20.0, "level_db": -3.0, "surface": "rear wall"},   # after 15 ms: not judged
+                         {"delay_ms": 6.0, "level_db": -18.0, "surface": "ceiling"}]}    # far below: silent
+    out = room_findings(a)
+    refl = [f for f in out if f.category == "reflection"]
+    assert [f.level for f in refl] == [NOTE]
+    assert "left wall" in refl[0].sentence
+    assert out[-1].level == GOOD
+
+
+def test_late_speaker_sentence_and_distance():
+    ir = _ir(delays_ms=(2.3, 2.0))  # L 0.3 ms late (exact: 14.4 -> 14 samples? use whole samples below)
+    late_ms = (ir.arrival_samples[0] - ir.arrival_samples[1]) / FS * 1000
+    f = [f for f in room_findings(None, ir=ir) if f.category == "timing"][0]
+    assert late_ms == pytest.approx(0.2917, abs=1e-4)  # 14 samples at 48 kHz
+    assert f.sentence == "The left speaker arrives 0.29 ms late."
+    assert f.level == ATTENTION
+    cm = late_ms * speed_of_sound_m_s() / 10  # cm
+    assert f"{cm:.1f} cm further" in f.evidence
+    assert "delay the right speaker by 0.29 ms" in f.action
+
+
+def test_late_speaker_compensated_by_profile_is_a_note():
+    ir = _ir(delays_ms=(2.0, 2.3))  # R late by 14 samples
+    prof = _profile(delay_l_s=14 / FS)
+    f = [f for f in room_findings(None, ir=ir, profile=prof) if f.category == "timing"][0]
+    assert f.sentence == "The right speaker arrives 0.29 ms late."
+    assert f.level == NOTE
+    assert f.action.startswith("A 0.29 ms delay on the left speaker is applied")
+
+
+def test_level_mismatch():
+    ir = _ir(gains=(1.0, 10 ** (1.5 / 20)))  # R +1.5 dB, flat impulses: exact at every frequency
+    f = [f for f in room_findings(None, ir=ir) if f.category == "level"][0]
+    assert f.sentence == "The right speaker plays 1.5 dB louder than the left one (250 Hz–2 kHz)."
+    assert f.level == ATTENTION
+    assert "by -1.5 dB" in f.action
+    prof = _profile(trims=(0.0, -1.5))
+    g = [f for f in room_findings(None, ir=ir, profile=prof) if f.category == "level"][0]
+    assert g.level == NOTE and "trim of -1.5 dB on the right speaker is applied" in g.action
+
+
+@pytest.mark.parametrize("nr, level", [(18.0, ATTENTION), (12.0, NOTE)])
+def test_noise(nr, level):
+    f = room_findings({"noise": {"bands_hz": [63.0], "level_db": [50.0], "nr": nr, "limiting_band_hz": 63.0}})[0]
+    assert f.category == "noise" and f.level == level
+    assert f.sentence.startswith(f"Background noise reaches NR {nr:.0f}")
+    assert "the 63 Hz band sets the rating" in f.evidence
+
+
+def test_failed_compliance_check_becomes_a_finding_and_covered_ones_do_not():
+    a = {"compliance": [{"check": "room_proportions", "value": 2.1, "limit": 1.9, "passed": False, "detail": "l/h"},
+                        {"check": "early_reflections", "value": -6, "limit": -10, "passed": False},
+                        {"check": "reverberation_time", "value": 0.3, "limit": 0.35, "passed": True}]}
+    out = [f for f in room_findings(a) if f.category == "compliance"]
+    assert len(out) == 1 and "room proportions" in out[0].sentence and "(l/h)" in out[0].evidence
+
+
+def test_failed_verification_comes_first():
+    a = {"modes": [{"freq_hz": 47.0, "level_db": 9.0}]}
+    v = {"verdict": "fail", "checks": [{"name": "level", "channel": "R", "verdict": "fail"}]}
+    out = room_findings(a, dims_m=DIMS, verification=v)
+    assert out[0].category == "verification" and "level R" in out[0].evidence
+
+
+# ------------------------------------------------------------------- ranking and the clean room
+def test_ranking_by_severity():
+    a = {"modes": [{"freq_hz": 47.0, "level_db": 4.0}, {"freq_hz": 66.0, "level_db": 9.0}],
+         "reflections": [{"delay_ms": 3.0, "level_db": -6.0, "surface": "floor"}]}
+    out = room_findings(a, dims_m=DIMS, ir=_ir(delays_ms=(2.06, 2.0)))
+    sev = [f.severity for f in out]
+    assert sev == sorted(sev, reverse=True)
+    assert [f.category for f in out[:2]] == ["reflection", "mode"]  # 4 dB over the limit beats a 9 dB mode
+    assert out[1].sentence.startswith("A 9 dB peak at 66 Hz — the first height mode")
+    assert [f.category for f in out[2:]] == ["mode", "timing"]  # 4 dB mode (4.0) before 0.06 ms (3.6)
+
+
+def test_clean_room_is_not_alarming():
+    out = room_findings(_clean_analysis(), ir=_ir(), dims_m=DIMS, profile=_profile())
+    assert not [f for f in out if f.level == ATTENTION]
+    assert [f.level for f in out] == [GOOD]
+    assert out[0].sentence.startswith("Nothing alarming")
+    assert "speakers arrive together" in out[0].sentence
+
+
+def test_thresholds_are_configurable():
+    a = {"modes": [{"freq_hz": 47.0, "level_db": 4.0}]}
+    assert room_findings(a, dims_m=DIMS)[0].level == NOTE
+    strict = FindingThresholds(mode_attention_db=3.5)
+    assert room_findings(a, dims_m=DIMS, thresholds=strict)[0].level == ATTENTION
+
+
+# ------------------------------------------------------------------- the default room's known truth
+def test_default_room_truth():
+    """The built-in simulated room: R is 10 cm further away (arrives ~0.25 ms late), the floor
+    reflection is louder than −10 dB; findings from its known facts must say exactly that."""
+    sim = pytest.importorskip("hardware.simulated")
+    facts = sim.DEFAULT_ROOM_FACTS
+    ir = sim.default_room(FS)
+    a = {"modes": [{"freq_hz": f, "level_db": g, "t60_s": t, "channel": ch}
+                   for ch in ("L", "R") for f, g, t in facts.modes[ch] if g >= 3.0],
+         "reflections": [{"delay_ms": d, "level_db": lv, "surface": s, "channel": ch}
+                         for ch in ("L", "R") for d, lv, s in facts.reflections[ch]]}
+    out = room_findings(a, ir=ir, dims_m=facts.dims_m)
+    timing = [f for f in out if f.category == "timing"]
+    assert len(timing) == 1
+    assert timing[0].sentence == f"The right speaker arrives {facts.channel_delay_ms:.2f} ms late."
+    refl = {f.sentence for f in out if f.category == "reflection" and f.level == ATTENTION}
+    loud = {s for ch in ("L", "R") for d, lv, s in facts.reflections[ch] if d <= 15 and lv > -10}
+    for s in loud:
+        assert any(f"likely the {s}." in r for r in refl), (s, refl)
+    mode_sentences = [f.sentence for f in out if f.category == "mode"]
+    strongest = max((m for ch in ("L", "R") for m in facts.modes[ch]), key=lambda m: m[1])
+    assert mode_sentences[0].startswith(f"A {strongest[1]:.0f} dB peak at {strongest[0]:.0f} Hz")

@@ -24,6 +24,7 @@ Public functions
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -174,6 +175,11 @@ def band_filter_sos(centre_hz: float, *, fraction: int, fs: int, order: int = 3)
             f"the {nominal_label(centre_hz)} Hz band (upper edge {f_hi:.0f} Hz) does not fit below "
             f"Nyquist at fs={fs} Hz; choose bands below {fs / 2 / 1.12:.0f} Hz"
         )
+    return _butter_cached(order, f_lo, f_hi, int(fs)).copy()
+
+
+@functools.lru_cache(maxsize=512)
+def _butter_cached(order: int, f_lo: float, f_hi: float, fs: int) -> np.ndarray:
     return signal.butter(order, [f_lo, f_hi], btype="bandpass", fs=fs, output="sos")
 
 

@@ -84,8 +84,14 @@ def _block_average(e: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit(t: np.ndarray, lev: np.ndarray) -> tuple[float, float]:
-    slope, icpt = np.polyfit(t, lev, 1)
-    return float(slope), float(icpt)
+    """Least-squares line ``lev ≈ slope·t + icpt`` (closed form)."""
+    tm, lm = float(t.mean()), float(lev.mean())
+    dt = t - tm
+    sxx = float(np.dot(dt, dt))
+    if sxx <= 0:
+        return 0.0, lm
+    slope = float(np.dot(dt, lev - lm)) / sxx
+    return slope, lm - slope * tm
 
 
 def _db(v: np.ndarray | float) -> np.ndarray:

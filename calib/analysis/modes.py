@@ -11,7 +11,7 @@ and ``hi_hz``.  Each mode reports:
 - ``level_db``: peak level above the local average (power mean over one octave around it);
 - ``q = ω0/(2δ)`` from the fitted pole; without a fit ``f0/B`` with ``B`` the -3 dB bandwidth
   (interpolated; one-sided when the other side does not fall 3 dB before the next valley);
-- ``t60_s``: decay time of a 1/6-octave band around f0 (time-reversed Butterworth, Schroeder
+- ``t60_s``: decay time of a 1/24-octave band around f0 (time-reversed Butterworth, Schroeder
   integral, Lundeby, fit -5 … -25 dB, ×3), NaN + reason when the range is not there;
 - ``t60_from_q_s = 2.2·Q/f0`` (single-mode relation, STANDARDS.md §4.3).
 
@@ -180,10 +180,14 @@ def _half_power_bandwidth(f: np.ndarray, m: np.ndarray, i: int, peak_db: float, 
 
 def modal_decay_s(x: np.ndarray, f0_hz: float, *, fs: int, onset: int | None = None,
                   min_range_db: float = 35.0) -> tuple[float, str]:
-    """Decay time (s) of a 1/6-octave band centred on a mode (T20 method, ×3).
+    """Decay time (s) of a 1/24-octave band centred on a mode (T20 method, ×3).
 
     The band is filtered time-reversed (Butterworth, 3rd-order prototype) so the filter's own
-    ringing does not lengthen the decay; Lundeby truncation and compensation as for ISO 3382.
+    ringing falls before the onset and cannot lengthen the decay — which is what allows a band
+    narrower than the mode itself: the output then decays at the mode's rate while the
+    neighbouring modes are suppressed (1/24 octave kept the error on synthetic and simulated
+    rooms within 15 %, 1/6 octave did not where modes are 8 Hz apart).  Lundeby truncation and
+    compensation as for ISO 3382.
 
     Returns
     -------
@@ -195,7 +199,7 @@ def modal_decay_s(x: np.ndarray, f0_hz: float, *, fs: int, onset: int | None = N
     x = np.asarray(x, dtype=np.float64)
     if onset is None:
         onset = onset_index(x)
-    k = 2.0 ** (1.0 / 12.0)
+    k = 2.0 ** (1.0 / 48.0)
     if f0_hz * k >= fs / 2:
         return math.nan, "mode above the band-filter range"
     sos = signal.butter(3, [f0_hz / k, f0_hz * k], btype="bandpass", fs=fs, output="sos")

@@ -9,8 +9,9 @@ silent pre-roll, sweep, tail).
 * Dropout: a run of at least ``min_zero_run`` exact zeros inside the span where the sweep is
   heard (a buffer the driver never filled).  Held samples: a run of at least
   ``min_held_run`` identical non-zero values there (a repeated/held buffer).  The span is the
-  first to the last 10 ms frame whose RMS is within 30 dB of the loudest frame, so digital
-  silence before the sweep arrives (virtual devices) is not mistaken for a dropout.
+  first to the last 10 ms frame whose RMS is within 30 dB of the loudest frame, trimmed to
+  its first and last non-zero samples, so digital silence before the sweep arrives (virtual
+  devices) is not mistaken for a dropout.
 * SNR: broadband, ``10 lg((P_sweep - P_noise) / P_noise)`` with ``P_noise`` the mean square of
   the silent pre-roll and ``P_sweep`` that of the heard span.  (The IR's own peak-to-noise
   ratio, which is far higher thanks to the sweep's processing gain, is ``ImpulseResponse.snr_db``.)
@@ -78,7 +79,10 @@ def heard_span(x: np.ndarray, *, fs: int, start: int = 0, frame_s: float = 0.01,
     if not ms.max() > 0:
         return start, start
     loud = np.flatnonzero(ms >= ms.max() * 10 ** (-range_db / 10))
-    return start + int(loud[0]) * n, start + int(loud[-1] + 1) * n
+    lo, hi = int(loud[0]) * n, int(loud[-1] + 1) * n
+    # the edge frames may hold digital silence before the sweep arrives: trim exact zeros
+    nz = np.flatnonzero(a[lo:hi])
+    return start + lo + int(nz[0]), start + lo + int(nz[-1]) + 1
 
 
 def capture_snr_db(x: np.ndarray, *, fs: int, sweep_start: int) -> float:

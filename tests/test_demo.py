@@ -1,0 +1,94 @@
+"""``roomtruth demo`` end to end, its report checked in a real browser (headless Chromium),
+and ``roomtruth report`` on the workspace the demo leaves behind."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from reports.browser import check_in_browser, find_chromium
+from reports.document import SECTIONS
+from reports.html import external_references
+
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="Debian package chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    from roomtruth.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "room"
+    code = main(["demo", "-o", str(out), "--json"])
+    assert code == 0
+    return out
+
+
+def test_demo_writes_a_complete_workspace(demo_dir):
+    assert (demo_dir / "report.html").is_file()
+    assert (demo_dir / "room.toml").is_file()
+    assert list(demo_dir.glob("measurements/*/measurement.json"))
+    assert list(demo_dir.glob("measurements/*/L.ir.wav")) and list(demo_dir.glob("measurements/*/R.ir.wav"))
+    assert (demo_dir / "profiles" / "demo" / "profile.json").is_file()
+    assert len(list((demo_dir / "mixes").glob("*.wav"))) == 3
+    assert list(demo_dir.glob("studios/*/fingerprint.json"))
+    from monitor.history import History
+
+    with History(demo_dir / "history.sqlite", readonly=True) as h:
+        rows = h.verifications()
+        assert len(rows) == 3
+        # the third simulated week has R 0.8 dB quieter: the history must hold that failure
+        assert rows[0].verdict == "fail" and {r.verdict for r in rows[1:]} == {"pass"}
+        level_r = h.series("level", channel="R")
+        assert level_r[-1].value == pytest.approx(-0.8, abs=0.15)  # 0.15 dB: measurement noise + band median
+        assert abs(level_r[0].value) < 0.15
+
+
+def test_demo_report_content(demo_dir):
+    text = (demo_dir / "report.html").read_text(encoding="utf-8")
+    assert external_references(text) == []
+    imgs = re.findall(r'<img src="data:image/png;base64,', text)
+    assert len(imgs) >= 6
+    for sid, _title in SECTIONS:
+        assert f'<section id="{sid}">' in text
+    # the simulated room's known truth shows up as findings
+    from hardware.simulated import DEFAULT_ROOM_FACTS
+
+    assert f"The right speaker arrives {DEFAULT_ROOM_FACTS.channel_delay_ms:.2f} ms late." in text
+    assert "The room no longer matches its calibration." in text
+    assert "Dear Studio-Nord team," in text and "low end" in text
+
+
+@needs_chromium
+def test_demo_report_displays_in_chromium(demo_dir):
+    res = check_in_browser(demo_dir / "report.html")
+    assert res.console == [], res.console
+    assert res.images >= 6 and res.displayed == res.images
+    assert set(res.sections) >= {sid for sid, _ in SECTIONS}
+    assert all(h > 50 for h in res.sections.values()), res.sections  # every section is laid out with content
+    assert res.title.startswith("Room report")
+
+
+@needs_chromium
+def test_browser_check_catches_console_errors_and_broken_images(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><head><title>t</title></head><body><section id="s"><p>x</p>'
+                    '<img src="data:image/png;base64,AAAA"></section>'
+                    '<script>console.error("boom from the page")</script></body></html>', encoding="utf-8")
+    res = check_in_browser(page)
+    assert any("boom from the page" in c for c in res.console)
+    assert res.images == 1 and res.displayed == 0
+
+
+@needs_chromium
+def test_report_command_on_the_demo_workspace(demo_dir, run_cli, tmp_path):
+    out = tmp_path / "weekly.html"
+    code, stdout, err = run_cli("report", "--room", demo_dir, "-o", out, "--pdf", "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["figures"] >= 6 and summary["pdf_engine"] == "chromium"
+    assert external_references(out.read_text(encoding="utf-8")) == []
+    assert out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    sentences = [f["sentence"] for f in summary["findings"]]
+    assert "The room no longer matches its calibration." in sentences

@@ -1,0 +1,123 @@
+"""The self-contained HTML report and the PDF: every section, embedded figures, no external
+references, escaping, atomic writes, "not available" notes; ``roomtruth report`` errors."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from calib.types import ImpulseResponse
+from reports.build import build_document, tm_s
+from reports.document import SECTIONS, ReportInputs
+from reports.html import external_references, render_html, write_html
+
+FS = 48_000
+
+
+def _ir():
+    n = FS // 4
+    t = np.arange(n) / FS
+    x = np.zeros((2, n))
+    for i, d in enumerate((100, 112)):
+        x[i, d] = 1.0
+        x[i, d + 100] = 0.5
+        x[i, d:] += 0.02 * np.exp(-6.9 / 0.5 * t[: n - d]) * np.sin(2 * np.pi * 47 * t[: n - d])
+    return ImpulseResponse(x, FS, ("L", "R"), arrival_samples=(100.0, 112.0), snr_db=(80.0, 79.0))
+
+
+@pytest.fixture(scope="module")
+def doc():
+    analysis = {"schroeder_hz": 150.0, "modes": [{"freq_hz": 47.0, "level_db": 7.0, "t60_s": 0.5}],
+                "reflections": [{"delay_ms": 2.1, "level_db": -6.0, "surface": "desk"}],
+                "decay": {"bands_hz": [125, 250, 500, 1000], "t30_s": [0.4, 0.3, None, 0.28], "edt_s": [0.3] * 4},
+                "noise": {"bands_hz": [63, 125, 250], "level_db": [40.0, 30.0, 20.0], "unit": "dB SPL", "nr": 12.0},
+                "compliance": [{"check": "early_reflections", "value": -6.0, "limit": -10.0, "passed": False,
+                                "unit": "dB"}]}
+    prof = CalibrationProfile("main", (SpeakerCorrection("L", 0, delay_s=12 / FS, peq=(Biquad("peaking", 47, -7, 8),)),
+                                       SpeakerCorrection("R", 1, peq=(Biquad("peaking", 47, -7, 8),))), preamp_db=-1.0)
+    inp = ReportInputs("Room <A & B>", ir=_ir(), analysis=analysis, dims_m=(5.2, 3.65, 2.6), profile=prof,
+                       corrected_ir=_ir(), mixes=[{"file": "a.wav", "integrated_lufs": -14.0, "true_peak_dbtp": -1.1}],
+                       fingerprint={"studio": "Nord", "n_mixes": 3, "freqs_hz": [63, 125], "deviation_db": [-5.0, 0.0],
+                                    "confidence": [0.9, 0.9]})
+    return build_document(inp)
+
+
+def test_tm_formula():
+    # Tm = 0.25 (V/100)^(1/3): 80 m^3 -> 0.232 s, 200 m^3 -> 0.315 s (STANDARDS.md §3.2 examples)
+    assert tm_s((4.0, 4.0, 5.0)) == pytest.approx(0.232, abs=0.0005)
+    assert tm_s((10.0, 5.0, 4.0)) == pytest.approx(0.315, abs=0.0005)
+
+
+def test_sections_figures_and_no_external_references(doc):
+    text = render_html(doc)
+    assert external_references(text) == []
+    for sid, title in SECTIONS:
+        assert f'<section id="{sid}"><h2>' in text, sid
+    imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(imgs) == len(doc.figures) >= 10
+    for b64 in imgs:
+        assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<script" not in text.lower()
+    assert "Room &lt;A &amp; B&gt;" in text and "Room <A & B>" not in text  # escaped
+    assert "An early reflection at 2.1 ms, \u22126 dB: likely the desk." in text
+    assert "Letter to the mix engineer" in text and "Dear Nord team," in text
+    assert "distortion per harmonic not available" in text  # said honestly, not hidden
+
+
+def test_missing_stages_say_not_available():
+    d = build_document(ReportInputs("empty room"))
+    text = render_html(d)
+    assert external_references(text) == []
+    for needle in ("not available: no measurement in this workspace", "not available: no correction profile",
+                   "not available: the room has not been verified yet", "not available: no mixes were analyzed"):
+        assert needle in text
+    assert d.figures == []
+
+
+def test_external_reference_detector_negative_controls():
+    assert external_references('<img src="https://example.com/a.png">')
+    assert external_references("<link href='//cdn.example/x.css'>")
+    assert external_references("<style>@import 'x.css';</style>")
+    assert external_references("<style>body{background:url(http://x/y.png)}</style>")
+    assert external_references('<a href="#findings">ok</a><img src="data:image/png;base64,AAAA">') == []
+
+
+def test_write_is_atomic(doc, tmp_path):
+    out = write_html(doc, tmp_path / "r.html")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temp file left behind
+
+
+def test_pdf_without_a_browser(doc, tmp_path):
+    from reports.pdf import write_pdf
+
+    path, engine = write_pdf(doc, None, tmp_path / "r.pdf", prefer_browser=False)
+    assert engine == "matplotlib"
+    data = path.read_bytes()
+    assert data[:5] == b"%PDF-" and data.count(b"/Type /Page") >= len(doc.figures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.pdf"]
+
+
+# ------------------------------------------------------------------ CLI errors
+def test_report_cli_errors(run_cli, tmp_path):
+    code, out, err = run_cli("report", "--room", tmp_path / "nope", "-o", tmp_path / "r.html")
+    assert code == 2 and "does not exist" in err and err.startswith("error: ")
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", tmp_path / "r.html")
+    assert code == 2 and "no measurement in" in err
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", tmp_path / "r.txt")
+    assert code == 2 and "should end in .html" in err
+    (tmp_path / "adir.html").mkdir()
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", tmp_path / "adir.html")
+    assert code == 2 and "is a folder" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_demo_refuses_a_foreign_folder(run_cli, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    code, out, err = run_cli("demo", "-o", tmp_path)
+    assert code == 2 and "holds other files" in err
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -287,34 +287,49 @@ class LoudnessMeter:
         if self._zi is None:
             self._zi = np.zeros((2, self.n_channels, 2), dtype=dtype)
         y, self._zi = signal.sosfilt(sos, x.astype(dtype, copy=False), axis=-1, zi=self._zi.astype(dtype))
-        np.square(y, out=y)
-        if np.all(self.weights == 1.0):
-            s = y.sum(axis=0, dtype=np.float64) if self.n_channels > 1 else y[0].astype(np.float64)
-        else:
-            s = self.weights @ y.astype(np.float64)
         start = self._n_done
-        stop = start + s.size
+        stop = start + y.shape[1]
         # edges that close inside this chunk
         k_last = int((stop * SUB_BLOCKS_PER_S) // self.fs) + 1
         ks = np.arange(self._next_k, k_last + 1)
         edges = self._edge(ks) if ks.size else np.zeros(0, dtype=np.int64)
         edges = edges[edges <= stop]
         if edges.size == 0:
-            self._pending += float(s.sum(dtype=np.float64))
+            self._pending += float(self.weights @ np.einsum("ij,ij->i", y, y, dtype=np.float64))
         else:
-            # running sum of non-negative terms: monotonic, so differences are >= 0 and
-            # exactly 0 over digital silence
-            c = np.empty(s.size + 1, dtype=np.float64)
-            c[0] = 0.0
-            np.cumsum(s, dtype=np.float64, out=c[1:])
             local = edges - start
-            bounds = np.concatenate(([0], local))
-            sums = c[bounds[1:]] - c[bounds[:-1]]
+            sums = self._sub_sums(y, local)
             sums[0] += self._pending
             self._energies.append(sums)
-            self._pending = float(c[-1] - c[local[-1]])
+            tail = y[:, local[-1]:]
+            self._pending = float(self.weights @ np.einsum("ij,ij->i", tail, tail, dtype=np.float64))
             self._next_k += edges.size
         self._n_done = stop
+
+    def _sub_sums(self, y: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Weighted sums of squares of y over [0, local[0]), [local[0], local[1]), ..."""
+        bounds = np.concatenate(([0], local))
+        lengths = np.diff(bounds)
+        first = int(lengths[0])
+        out = np.empty(local.size)
+        head = y[:, :first]
+        out[0] = self.weights @ np.einsum("ij,ij->i", head, head, dtype=np.float64)
+        if local.size == 1:
+            return out
+        rest_len = lengths[1:]
+        sub = int(rest_len[0])
+        if np.all(rest_len == sub):
+            # equal sub-blocks (fs a multiple of 100 Hz): one reshape, no running sums
+            body = y[:, first: first + sub * rest_len.size].reshape(y.shape[0], rest_len.size, sub)
+            e = np.einsum("ijk,ijk->ij", body, body)          # float32 pairs summed per 10 ms
+            out[1:] = self.weights @ e.astype(np.float64)
+            return out
+        # fractional sub-blocks (e.g. 22.05 kHz: 220/221 samples): running sums, float64
+        sq = self.weights @ (y[:, first: local[-1]].astype(np.float64) ** 2)
+        c = np.concatenate(([0.0], np.cumsum(sq)))
+        rel = bounds[1:] - first
+        out[1:] = np.maximum(c[rel[1:]] - c[rel[:-1]], 0.0)
+        return out
 
     def sub_block_energies(self) -> tuple[np.ndarray, np.ndarray]:
         """Energies (weighted sums of squares) and sample counts of the closed 10 ms sub-blocks."""

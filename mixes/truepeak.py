@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.errors import SignalError
+from mixes._blas import single_threaded_blas
 
 __all__ = [
     "default_oversampling",
@@ -40,6 +41,7 @@ __all__ = [
 
 TAPS_PER_PHASE = 32          # 2Q; Q = 16 input samples either side
 KAISER_BETA = 8.6            # ~ -90 dB side lobes of the window
+SUB_CHUNK = 1 << 14          # samples per evaluation step: the work arrays stay in cache
 
 
 def amplitude_to_db(a) -> np.ndarray | float:
@@ -176,6 +178,11 @@ class TruePeakMeter:
         x = np.asarray(chunk)
         if x.ndim != 2 or x.shape[0] != self.n_channels:
             raise SignalError(f"chunk shape {x.shape} does not match {self.n_channels} channels")
+        with single_threaded_blas():
+            for i in range(0, x.shape[1], SUB_CHUNK):
+                self._feed(x[:, i:i + SUB_CHUNK])
+
+    def _feed(self, x: np.ndarray) -> None:
         if x.shape[1] == 0:
             return
         self._sample_peak = max(self._sample_peak, float(np.abs(x).max()))

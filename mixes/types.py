@@ -212,6 +212,9 @@ class RoomFingerprint:
         ISO-8601 UTC time.
     files : tuple of str
         The mixes (or the measurement) it came from.
+    per_mix_deviation_db : ndarray (n_mixes, n_bands)
+        Each mix's own deviation (level-aligned), so a reader can count on how many tracks a
+        deviation appeared; empty ``(0, n_bands)`` for a measured fingerprint.
     """
 
     studio: str
@@ -225,11 +228,16 @@ class RoomFingerprint:
     created: str = ""
     files: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    per_mix_deviation_db: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("freqs_hz", "deviation_db", "confidence", "spread_db"):
             object.__setattr__(self, name, _ro(getattr(self, name)))
         n = self.freqs_hz.size
+        pm = np.zeros((0, n)) if self.per_mix_deviation_db is None else np.array(
+            self.per_mix_deviation_db, dtype=np.float64, copy=True).reshape(-1, n)
+        pm.setflags(write=False)
+        object.__setattr__(self, "per_mix_deviation_db", pm)
         for name in ("deviation_db", "confidence", "spread_db"):
             if getattr(self, name).shape != (n,):
                 raise ProfileError(
@@ -253,6 +261,7 @@ class RoomFingerprint:
             "deviation_db": [round(float(v), 3) for v in self.deviation_db],
             "confidence": [round(float(v), 3) for v in self.confidence],
             "spread_db": [round(float(v), 3) for v in self.spread_db],
+            "per_mix_deviation_db": [[round(float(v), 3) for v in row] for row in self.per_mix_deviation_db],
             "meta": dict(self.meta),
         }
 
@@ -281,6 +290,7 @@ class RoomFingerprint:
                 created=str(d.get("created", "")),
                 files=tuple(d.get("files", ())),
                 meta=dict(d.get("meta", {})),
+                per_mix_deviation_db=d.get("per_mix_deviation_db") or None,
             )
         except (TypeError, ValueError) as exc:
             raise ProfileError(f"{origin} is malformed ({exc}); rebuild it with 'roomtruth mix fingerprint'") from None

@@ -1,0 +1,172 @@
+"""One pass over a mix file: loudness, true peak, render checks, LTAS, platform preview.
+
+The file is read once, in 10 s blocks of float32 frames; every block is transposed into a
+preallocated channels-first array and fed at once to the streaming loudness and true-peak
+meters (BS.1770 K-filter state carried across blocks).  The render checks and the long-term
+spectrum then run on the whole array in a second thread while the meters finish: NumPy,
+SciPy and the BLAS release the GIL in their inner loops, so two cores are used.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from calib.errors import SignalError
+from mixes import ltas as _ltas
+from mixes.loudness import LoudnessMeter
+from mixes.platforms import PlatformTable, preview
+from mixes.renderchecks import render_checks
+from mixes.truepeak import TruePeakMeter
+from mixes.types import MixAnalysis, RenderEvent
+
+__all__ = ["analyze_array", "analyze_file", "read_mix", "BLOCK_S"]
+
+BLOCK_S = 10.0            # blocks fed to analyze_array's meters
+READ_FRAMES = 1 << 16     # frames per read: the interleaved buffer stays in cache
+MIN_DURATION_S = 0.4
+
+
+def _open_info(path: Path) -> sf._SoundFileInfo:
+    if not path.exists():
+        raise SignalError(f"{path}: no such file")
+    if path.is_dir():
+        raise SignalError(f"{path} is a folder, expected an audio file")
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise SignalError(f"{path} is not a readable audio file: {exc}") from None
+
+
+def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
+    """Read a mix as float32 ``(n_channels, n_samples)``, calling ``feed(block)`` per block.
+
+    Raises
+    ------
+    SignalError
+        Missing, unreadable, empty or too short file; NaN/Inf samples.
+    """
+    p = Path(path)
+    info = _open_info(p)
+    fs, n_ch, n = int(info.samplerate), int(info.channels), int(info.frames)
+    if n <= 0:
+        raise SignalError(f"{p} holds no audio samples")
+    x = np.empty((n_ch, n), dtype=np.float32)
+    pos = 0
+    # integer PCM cannot hold NaN/Inf: only float files are checked (by a sum, which any
+    # NaN/Inf poisons; the exact place is searched only when it is)
+    check = str(info.subtype).upper() in ("FLOAT", "DOUBLE")
+    try:
+        with sf.SoundFile(str(p)) as fh:
+            buf = np.empty((READ_FRAMES, n_ch), dtype=np.float32)
+            while pos < n:
+                data = fh.read(min(READ_FRAMES, n - pos), dtype="float32", always_2d=True,
+                               out=buf[: min(READ_FRAMES, n - pos)])
+                if data.shape[0] == 0:
+                    break
+                chunk = x[:, pos:pos + data.shape[0]]
+                chunk[...] = data.T
+                if check and not math.isfinite(float(chunk.sum(dtype=np.float64))):
+                    bad = np.argwhere(~np.isfinite(chunk))
+                    bad = bad[0] if bad.size else (0, 0)
+                    raise SignalError(
+                        f"{p} contains NaN or Inf samples (first at channel {bad[0] + 1}, "
+                        f"{(pos + bad[1]) / fs:.3f} s); the file is damaged")
+                if feed is not None:
+                    feed(chunk)
+                pos += data.shape[0]
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise SignalError(f"{p} could not be read to the end: {exc}") from None
+    if pos < n:
+        x = x[:, :pos]
+    return x, fs
+
+
+def _events_from_overs(overs) -> tuple[RenderEvent, ...]:
+    return tuple(RenderEvent("over", t, lvl, ch, 0.0) for t, lvl, ch in overs)
+
+
+def _finish(name: str, x: np.ndarray, fs: int, lm: LoudnessMeter, tp: TruePeakMeter, *,
+            bands_per_octave: int, platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
+    n_ch, n = x.shape
+    if n < MIN_DURATION_S * fs:
+        raise SignalError(
+            f"{name} is {n / fs:.3f} s long; loudness needs at least {MIN_DURATION_S} s (one 400 ms block)")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rc_fut = pool.submit(render_checks, x, fs=fs) if checks else None
+        nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
+        pw_fut = pool.submit(_ltas._segment_power, x, nfft)
+        lres = lm.result()
+        tres = tp.finish()
+        power = pw_fut.result()
+        rc = rc_fut.result() if rc_fut is not None else None
+    warnings = list(rc.warnings) if rc is not None else []
+    if math.isfinite(lres.integrated_lufs):
+        spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
+                                     gain_db=_ltas.DEFAULT_NORMALISE_LUFS - lres.integrated_lufs)
+    else:
+        spec = None
+        warnings.append("the file is silent (no block above -70 LUFS): no loudness, no spectrum")
+    overs = _events_from_overs(tres.overs)
+    if rc is not None:
+        overs = tuple(sorted(overs + rc.clipping, key=lambda e: e.time_s))
+    return MixAnalysis(
+        file=name, fs=fs, n_channels=n_ch, duration_s=n / fs,
+        integrated_lufs=lres.integrated_lufs, momentary_max_lufs=lres.momentary_max_lufs,
+        short_term_max_lufs=lres.short_term_max_lufs, lra_lu=lres.lra_lu,
+        true_peak_dbtp=tres.true_peak_dbtp, true_peak_per_channel_dbtp=tres.true_peak_per_channel_dbtp,
+        sample_peak_dbfs=tres.sample_peak_dbfs, oversample=tres.oversample,
+        dc_offset_dbfs=rc.dc_offset_dbfs if rc is not None else (),
+        platforms=preview(lres.integrated_lufs, tres.true_peak_dbtp, platforms),
+        clicks=rc.clicks if rc is not None else (),
+        dropouts=rc.dropouts if rc is not None else (),
+        overs=overs, ltas=spec, warnings=tuple(warnings),
+    )
+
+
+def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: PlatformTable | None = None,
+                 checks: bool = True, channel_weights=None) -> MixAnalysis:
+    """Analyse one mix file (everything ``roomtruth mix analyze`` reports).
+
+    Raises
+    ------
+    SignalError
+        Unreadable/damaged/too short file, unsupported channel layout or sample rate.
+    """
+    p = Path(path)
+    info = _open_info(p)
+    fs, n_ch = int(info.samplerate), int(info.channels)
+    lm = LoudnessMeter(fs=fs, n_channels=n_ch, channel_weights=channel_weights)
+    tp = TruePeakMeter(fs=fs, n_channels=n_ch)
+
+    def feed(chunk: np.ndarray) -> None:
+        lm.feed(chunk)
+        tp.feed(chunk)
+
+    x, fs = read_mix(p, feed=feed)
+    return _finish(str(path), x, fs, lm, tp, bands_per_octave=bands_per_octave,
+                   platforms=platforms, checks=checks)
+
+
+def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_octave: int = 3,
+                  platforms: PlatformTable | None = None, checks: bool = True, channel_weights=None) -> MixAnalysis:
+    """Same as :func:`analyze_file` for a ``(n_channels, n_samples)`` array."""
+    arr = np.asarray(x)
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    if arr.ndim != 2 or arr.shape[1] == 0:
+        raise SignalError(f"programme must be (n_channels, n_samples) with samples, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise SignalError("programme contains NaN or Inf samples")
+    x32 = np.ascontiguousarray(arr, dtype=np.float32)
+    lm = LoudnessMeter(fs=fs, n_channels=x32.shape[0], channel_weights=channel_weights)
+    tp = TruePeakMeter(fs=fs, n_channels=x32.shape[0])
+    step = max(int(BLOCK_S * fs), 1)
+    for i in range(0, x32.shape[1], step):
+        lm.feed(x32[:, i:i + step])
+        tp.feed(x32[:, i:i + step])
+    return _finish(name, x32, fs, lm, tp, bands_per_octave=bands_per_octave, platforms=platforms, checks=checks)

@@ -1,0 +1,133 @@
+"""Batch analysis: a folder of mixes (an album) in parallel over the cores, as JSON or CSV.
+
+Files are analysed in a process pool (one file per task, ``jobs`` workers, forkserver start so
+no worker inherits a parent's BLAS or UI threads); results come back in the order given.
+A single file runs in-process (no pool start-up cost).  ``progress(done, total, name)`` is
+called after each file, for a progress bar.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable, Iterable
+
+from calib.errors import SignalError
+from mixes.analysis import analyze_file
+from mixes.types import MixAnalysis
+
+__all__ = ["AUDIO_SUFFIXES", "expand_inputs", "analyze_many", "to_csv", "CSV_COLUMNS"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".rf64", ".caf")
+
+CSV_COLUMNS = (
+    "file", "duration_s", "integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "lra_lu",
+    "true_peak_dbtp", "sample_peak_dbfs", "n_clicks", "n_dropouts", "n_overs", "first_click_s",
+    "spotify_gain_db", "apple_music_gain_db", "youtube_gain_db", "ebu_r128_gain_db",
+)
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; a folder contributes its audio files (sorted by name, not recursive).
+
+    Raises
+    ------
+    SignalError
+        A path that does not exist, or a folder with no audio files.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise SignalError(f"{p} is a folder without audio files ({', '.join(AUDIO_SUFFIXES)})")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise SignalError(f"{p}: no such file or folder")
+    if not out:
+        raise SignalError("no mixes given; pass audio files or a folder of them")
+    return out
+
+
+def _one(path: str, kwargs: dict) -> MixAnalysis:
+    return analyze_file(path, **kwargs)
+
+
+def analyze_many(paths: list[Path], *, jobs: int | None = None,
+                 progress: Callable[[int, int, str], None] | None = None, **kwargs) -> list[MixAnalysis]:
+    """Analyse many files; results in input order.
+
+    Parameters
+    ----------
+    paths : list of Path
+    jobs : int, optional
+        Worker processes (default: the number of cores, at most the number of files).
+    progress : callable, optional
+        ``progress(done, total, file_name)`` after each file.
+    **kwargs
+        Passed to :func:`mixes.analysis.analyze_file`.
+
+    Raises
+    ------
+    SignalError
+        The first file that cannot be analysed (named in the message).
+    """
+    n = len(paths)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, n))
+    results: list[MixAnalysis | None] = [None] * n
+    if jobs == 1:
+        for i, p in enumerate(paths):
+            results[i] = _one(str(p), kwargs)
+            if progress:
+                progress(i + 1, n, p.name)
+        return [r for r in results if r is not None]
+    ctx = mp.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futs = {pool.submit(_one, str(p), kwargs): i for i, p in enumerate(paths)}
+        done = 0
+        try:
+            for fut in as_completed(futs):
+                i = futs[fut]
+                results[i] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, n, paths[i].name)
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+    return [r for r in results if r is not None]
+
+
+def _gain(a: MixAnalysis, startswith: str) -> float | None:
+    for p in a.platforms:
+        if p.name.lower().startswith(startswith):
+            return None if p.target_lufs is None else round(p.gain_db, 2)
+    return None
+
+
+def to_csv(analyses: list[MixAnalysis]) -> str:
+    """One row per file with the headline figures (empty cell for none/-inf)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+
+    def num(v, nd=2):
+        return "" if v is None or v != v or v in (float("inf"), float("-inf")) else round(float(v), nd)
+
+    for a in analyses:
+        w.writerow([
+            a.file, num(a.duration_s, 3), num(a.integrated_lufs), num(a.momentary_max_lufs),
+            num(a.short_term_max_lufs), num(a.lra_lu), num(a.true_peak_dbtp), num(a.sample_peak_dbfs),
+            len(a.clicks), len(a.dropouts), len(a.overs), num(a.clicks[0].time_s, 4) if a.clicks else "",
+            num(_gain(a, "spotify (normal)")), num(_gain(a, "apple")), num(_gain(a, "youtube")),
+            num(_gain(a, "ebu")),
+        ])
+    return buf.getvalue()

@@ -1,0 +1,182 @@
+"""Correction EQ for a mix from a studio with a known room fingerprint.
+
+The wanted gain per band is the fingerprint inverted and weighted by its confidence,
+``g = -c * D`` (the MMSE estimate of the room's effect, see :mod:`mixes.fingerprint`), then
+
+1. smoothed across bands on a log-frequency axis (Gaussian, ``smoothing_oct`` wide), so the
+   EQ is broad and musical and never chases single bands;
+2. capped: boosts at ``max_boost_db`` (a thin band is not filled without limit), cuts at
+   ``max_cut_db``;
+3. faded to 0 dB outside ``band_hz`` with a half-octave raised cosine.
+
+It becomes an FIR by frequency sampling: linear phase (the magnitude on an FFT grid, inverse
+FFT, centred, Tukey-windowed; latency ``(n_taps - 1) / 2``) or minimum phase (homomorphic:
+real cepstrum of ``ln|H|`` folded onto positive quefrencies, STANDARDS.md §7.2; no latency,
+no pre-ringing).  ``mixes`` does not render audio through the monitor engine (it may not import
+``monitor``): :mod:`roomtruth.cmd_mix` does the rendering.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from calib.errors import SignalError
+from mixes.types import RoomFingerprint
+
+__all__ = ["MixCorrection", "design_correction", "band_gains_db", "fir_response_db"]
+
+DEFAULT_MAX_BOOST_DB = 6.0
+DEFAULT_MAX_CUT_DB = 12.0
+DEFAULT_BAND_HZ = (30.0, 16_000.0)
+DEFAULT_SMOOTHING_OCT = 1.0 / 3.0
+
+
+@dataclass(frozen=True)
+class MixCorrection:
+    """A designed correction.
+
+    Attributes
+    ----------
+    fir : ndarray (n_taps,)
+        Filter taps at ``fs``.
+    fs : int
+    phase : str
+        ``"linear"`` or ``"minimum"``.
+    latency_samples : int
+        Delay to remove after filtering ((n_taps - 1) // 2 for linear phase, 0 for minimum).
+    freqs_hz, gain_db : ndarray
+        The designed gain per fingerprint band (after weighting, smoothing, capping, fading).
+    wanted_db : ndarray
+        ``-confidence * deviation`` before smoothing and capping.
+    capped : tuple of float
+        Band centres where the cap limited the gain.
+    studio : str
+    """
+
+    fir: np.ndarray
+    fs: int
+    phase: str
+    latency_samples: int
+    freqs_hz: np.ndarray
+    gain_db: np.ndarray
+    wanted_db: np.ndarray
+    capped: tuple[float, ...]
+    studio: str
+
+    def to_dict(self) -> dict:
+        return {
+            "studio": self.studio,
+            "phase": self.phase,
+            "fs": self.fs,
+            "n_taps": int(self.fir.size),
+            "latency_samples": self.latency_samples,
+            "freqs_hz": [round(float(f), 3) for f in self.freqs_hz],
+            "gain_db": [round(float(g), 3) for g in self.gain_db],
+            "wanted_db": [round(float(g), 3) for g in self.wanted_db],
+            "capped_hz": [round(float(f), 3) for f in self.capped],
+        }
+
+
+def band_gains_db(fp: RoomFingerprint, *, max_boost_db: float = DEFAULT_MAX_BOOST_DB,
+                  max_cut_db: float = DEFAULT_MAX_CUT_DB, band_hz: tuple[float, float] = DEFAULT_BAND_HZ,
+                  smoothing_oct: float = DEFAULT_SMOOTHING_OCT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wanted, designed gain per band and the cap mask (see module docstring)."""
+    if max_boost_db < 0 or max_cut_db < 0:
+        raise SignalError(f"caps must be >= 0 dB, got boost {max_boost_db}, cut {max_cut_db}")
+    if not (0 < band_hz[0] < band_hz[1]):
+        raise SignalError(f"correction band {band_hz} Hz is invalid; need 0 < low < high")
+    f = fp.freqs_hz
+    wanted = -fp.confidence * fp.deviation_db
+    g = wanted.copy()
+    if smoothing_oct > 0 and f.size > 1:
+        lo = np.log2(f)
+        k = np.exp(-0.5 * ((lo[:, None] - lo[None, :]) / smoothing_oct) ** 2)
+        # confidence-weighted smoothing: uncertain bands borrow from their confident neighbours
+        w = k * np.maximum(fp.confidence[None, :], 1e-3)
+        g = (w @ wanted) / w.sum(axis=1)
+    fade = np.ones_like(f)
+    for edge, side in ((band_hz[0], -1), (band_hz[1], 1)):
+        octs = side * np.log2(f / edge)          # > 0 outside the band
+        ramp = np.clip(octs / 0.5, 0, 1)
+        fade *= 0.5 + 0.5 * np.cos(np.pi * ramp)
+    g = g * fade
+    capped = (g > max_boost_db) | (g < -max_cut_db)
+    g = np.clip(g, -max_cut_db, max_boost_db)
+    return wanted, g, capped
+
+
+def _grid_gain(freqs_hz: np.ndarray, gain_db: np.ndarray, grid_hz: np.ndarray) -> np.ndarray:
+    lg = np.log(np.maximum(grid_hz, freqs_hz[0] * 0.5))
+    return np.interp(lg, np.log(freqs_hz), gain_db, left=gain_db[0], right=gain_db[-1])
+
+
+def design_correction(fp: RoomFingerprint, *, fs: int, phase: str = "linear", n_taps: int | None = None,
+                      max_boost_db: float = DEFAULT_MAX_BOOST_DB, max_cut_db: float = DEFAULT_MAX_CUT_DB,
+                      band_hz: tuple[float, float] = DEFAULT_BAND_HZ,
+                      smoothing_oct: float = DEFAULT_SMOOTHING_OCT) -> MixCorrection:
+    """Design the correction FIR for a studio's fingerprint.
+
+    Parameters
+    ----------
+    fp : RoomFingerprint
+    fs : int
+        Sample rate of the mix (Hz), keyword-only.
+    phase : {"linear", "minimum"}
+    n_taps : int, optional
+        Default: about 0.34 s (16384 taps at 48 kHz): resolves the 31.5 Hz third-octave.
+    max_boost_db, max_cut_db, band_hz, smoothing_oct
+        See :func:`band_gains_db`.
+
+    Raises
+    ------
+    SignalError
+        Unknown phase, bad caps or band, too few taps.
+    """
+    if phase not in ("linear", "minimum"):
+        raise SignalError(f"phase {phase!r} is not 'linear' or 'minimum'")
+    if int(fs) != fs or fs < 8000:
+        raise SignalError(f"sample rate {fs!r} Hz is not a whole number >= 8000")
+    if n_taps is None:
+        n_taps = 1 << int(round(math.log2(fs * 0.34)))
+    if n_taps < 256:
+        raise SignalError(f"{n_taps} taps cannot resolve a room correction; use at least 256")
+    wanted, g, capped = band_gains_db(fp, max_boost_db=max_boost_db, max_cut_db=max_cut_db,
+                                      band_hz=band_hz, smoothing_oct=smoothing_oct)
+    f_band = fp.freqs_hz
+    if phase == "linear":
+        n_fft = n_taps if n_taps % 2 == 0 else n_taps - 1
+        grid = np.fft.rfftfreq(n_fft, 1 / fs)
+        mag = 10 ** (_grid_gain(f_band, g, grid) / 20)
+        h = np.fft.irfft(mag, n=n_fft)
+        h = np.roll(h, n_fft // 2)[: n_fft]
+        h = np.concatenate([h, [h[0]]])[: n_fft + 1]       # odd length, symmetric about n_fft/2
+        h *= signal.windows.tukey(h.size, 0.2)
+        latency = (h.size - 1) // 2
+    else:
+        n_fft = 8 * n_taps                                   # limits cepstral aliasing
+        grid = np.fft.rfftfreq(n_fft, 1 / fs)
+        log_mag = _grid_gain(f_band, g, grid) * (math.log(10) / 20)
+        c = np.fft.irfft(log_mag, n=n_fft)
+        fold = np.zeros(n_fft)
+        fold[0] = 1.0
+        fold[1: n_fft // 2] = 2.0
+        fold[n_fft // 2] = 1.0
+        hmin = np.exp(np.fft.rfft(c * fold))
+        h = np.fft.irfft(hmin, n=n_fft)[:n_taps]
+        tail = n_taps // 8
+        h[-tail:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(tail) / tail)
+        latency = 0
+    return MixCorrection(
+        fir=h, fs=int(fs), phase=phase, latency_samples=int(latency), freqs_hz=f_band, gain_db=g,
+        wanted_db=wanted, capped=tuple(float(v) for v in f_band[capped]), studio=fp.studio,
+    )
+
+
+def fir_response_db(fir: np.ndarray, freqs_hz: np.ndarray, *, fs: int) -> np.ndarray:
+    """Magnitude (dB) of an FIR at the given frequencies."""
+    _, h = signal.freqz(fir, worN=np.asarray(freqs_hz, dtype=np.float64), fs=fs)
+    return 20 * np.log10(np.maximum(np.abs(h), 1e-12))

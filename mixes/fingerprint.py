@@ -1,0 +1,281 @@
+"""Studio room fingerprints: the spectral deviation a room leaves on every mix made in it.
+
+From mixes
+    Each mix's loudness-normalised third-octave LTAS minus the reference (the mean of the
+    user's reference tracks, or the built-in broad target) is one noisy look at the room's
+    fingerprint: the room contributes the same deviation to every mix, the song contributes
+    something different each time.  The fingerprint is the mean deviation over the mixes,
+    with its overall level removed (loudness normalisation makes a broadband gain meaningless).
+    Per band, the song-to-song spread ``s`` gives the standard error of that mean,
+    ``se^2 = s_mix^2 / M + s_ref^2 / R``, and the confidence is the Wiener shrinkage factor
+    ``D^2 / (D^2 + se^2)``: 0 where the deviation is lost in the song-to-song variation, near
+    1 where it is consistent.  A correction weighted by it is the minimum-mean-square-error
+    estimate under a Gaussian model.
+
+From a measured response of the studio's room
+    The mix engineer compensated what the room did: where the room had a peak the mixes are
+    thin.  So the fingerprint is the *inverted* deviation of the room's smoothed response from
+    its target (flat unless given), third-octave averaged.  Its confidence is fixed per band
+    (``MEASURED_CONFIDENCE`` in the main band, lower at the extremes where a single-position
+    measurement says little about what the engineer heard).
+
+Fingerprints are stored per studio, ``<workspace>/studios/<name>/fingerprint.json``, atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from calib.audio_io import atomic_write_json, read_audio
+from calib.errors import ProfileError, SignalError
+from calib.types import FrequencyResponse
+from mixes.ltas import LtasReference, band_centres_hz
+from mixes.types import Ltas, RoomFingerprint
+
+__all__ = [
+    "fingerprint_from_mixes",
+    "fingerprint_from_response",
+    "read_response_file",
+    "studio_dir",
+    "save_fingerprint",
+    "load_fingerprint",
+    "valid_studio_name",
+    "ALIGN_BAND_HZ",
+]
+
+ALIGN_BAND_HZ = (40.0, 12_000.0)        # bands whose mean deviation is removed (level)
+MEASURED_CONFIDENCE = 0.8
+MEASURED_BAND_HZ = (30.0, 10_000.0)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def valid_studio_name(name: str) -> str:
+    """Return ``name`` if it is a safe folder name, else raise :class:`ProfileError`."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ProfileError(
+            f"studio name {name!r} is not usable as a folder name; use 1-64 letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def _level_free(d: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    sel = (freqs >= ALIGN_BAND_HZ[0]) & (freqs <= ALIGN_BAND_HZ[1]) & np.isfinite(d)
+    if d.ndim == 1:
+        return d - (np.mean(d[sel]) if sel.any() else 0.0)
+    return d - np.nanmean(np.where(sel, d, np.nan), axis=-1, keepdims=True)
+
+
+def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasReference | list[Ltas], *,
+                           files: tuple[str, ...] = ()) -> RoomFingerprint:
+    """The consistent deviation of a studio's mixes from a reference.
+
+    Parameters
+    ----------
+    studio : str
+    mixes : list of Ltas
+        Loudness-normalised LTAS of the studio's mixes (same bands), at least 2.
+    reference : LtasReference or list of Ltas
+        Built-in target / precomputed reference, or the reference tracks' spectra.
+    files : tuple of str
+        Names of the mixes, kept for provenance.
+
+    Returns
+    -------
+    RoomFingerprint
+
+    Raises
+    ------
+    SignalError
+        Fewer than two mixes, or spectra on different bands.
+    """
+    valid_studio_name(studio)
+    if len(mixes) < 2:
+        raise SignalError(
+            f"a fingerprint needs at least 2 mixes from the studio, got {len(mixes)}; "
+            "what varies from song to song cannot be told from the room with one mix"
+        )
+    f = mixes[0].freqs_hz
+    for m in mixes[1:]:
+        if m.freqs_hz.shape != f.shape or not np.allclose(m.freqs_hz, f):
+            raise SignalError("the mixes' spectra use different bands (mixed sample rates?)")
+    if isinstance(reference, list):
+        if not reference:
+            raise SignalError("no reference tracks given")
+        for r in reference:
+            if r.freqs_hz.shape != f.shape or not np.allclose(r.freqs_hz, f):
+                raise SignalError("a reference track's spectrum uses different bands (sample rate differs?)")
+        ref_levels = _level_free(np.vstack([r.level_db for r in reference]), f)
+        ref_mean = ref_levels.mean(axis=0)
+        ref_var = ref_levels.var(axis=0, ddof=1) / len(reference) if len(reference) > 1 else np.zeros(f.size)
+        ref_desc = f"reference tracks ({len(reference)})"
+    else:
+        if reference.freqs_hz.shape != f.shape or not np.allclose(reference.freqs_hz, f):
+            raise SignalError("the reference uses different bands from the mixes")
+        ref_mean = _level_free(reference.level_db, f)
+        # a broad target is no measurement: its tolerance (2 sigma) is the uncertainty
+        ref_var = (reference.tolerance_db / 2.0) ** 2 if reference.n_tracks == 0 else (
+            reference.spread_db ** 2 / max(reference.n_tracks, 1))
+        ref_desc = reference.description
+    mix_levels = _level_free(np.vstack([m.level_db for m in mixes]), f)
+    dev = mix_levels - ref_mean
+    d = _level_free(dev.mean(axis=0), f)
+    spread = dev.std(axis=0, ddof=1)
+    se2 = spread ** 2 / len(mixes) + ref_var
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.where(d * d + se2 > 0, d * d / (d * d + se2), 0.0)
+    conf = np.nan_to_num(conf, nan=0.0)
+    d = np.nan_to_num(d, nan=0.0)
+    return RoomFingerprint(
+        studio=studio, freqs_hz=f, deviation_db=d, confidence=np.clip(conf, 0, 1),
+        spread_db=np.nan_to_num(spread, nan=0.0), n_mixes=len(mixes), source="mixes",
+        reference=ref_desc, created=_now(), files=tuple(files),
+        meta={"standard_error_db": [round(float(v), 3) for v in np.sqrt(se2)]},
+        per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),
+    )
+
+
+def _third_octave(freqs_hz: np.ndarray, level_db: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Power average of a response within each third-octave band (log-spaced interpolation)."""
+    lf = np.log(freqs_hz)
+    out = np.empty(centres.size)
+    for i, fc in enumerate(centres):
+        lo, hi = fc * 10 ** (-0.05), fc * 10 ** 0.05
+        grid = np.log(np.geomspace(lo, hi, 16))
+        p = 10 ** (np.interp(grid, lf, level_db) / 10)
+        out[i] = 10 * math.log10(float(np.mean(p)))
+    return out
+
+
+def fingerprint_from_response(studio: str, response: FrequencyResponse, *,
+                              target: FrequencyResponse | None = None, source_file: str = "") -> RoomFingerprint:
+    """Fingerprint from a measured in-room response of the studio (inverted deviation).
+
+    Parameters
+    ----------
+    studio : str
+    response : FrequencyResponse
+        Measured response (dB), channels are power-averaged.
+    target : FrequencyResponse, optional
+        The room's target; flat when omitted.
+
+    Raises
+    ------
+    SignalError
+        The response does not cover at least 100 Hz..5 kHz.
+    """
+    valid_studio_name(studio)
+    f = np.asarray(response.freqs_hz)
+    pos = f > 0
+    if not pos.any() or f[pos].min() > 100 or f[pos].max() < 5000:
+        raise SignalError(
+            f"the measured response covers {f[pos].min() if pos.any() else 0:g}..{f.max():g} Hz; "
+            "need at least 100 Hz..5 kHz to make a fingerprint"
+        )
+    mag = 10 * np.log10(np.mean(10 ** (np.asarray(response.magnitude_db)[:, pos] / 10), axis=0))
+    fr = f[pos]
+    centres = band_centres_hz(3, f_lo_hz=max(20.0, fr.min()), f_hi_hz=min(20_000.0, fr.max()))
+    room = _third_octave(fr, mag, centres)
+    if target is not None:
+        tf = np.asarray(target.freqs_hz)
+        tp = tf > 0
+        room = room - np.interp(np.log(centres), np.log(tf[tp]), np.asarray(target.magnitude_db)[0, tp])
+    room = _level_free(room, centres)
+    dev = -room
+    conf = np.where((centres >= MEASURED_BAND_HZ[0]) & (centres <= MEASURED_BAND_HZ[1]),
+                    MEASURED_CONFIDENCE, MEASURED_CONFIDENCE / 2)
+    return RoomFingerprint(
+        studio=studio, freqs_hz=centres, deviation_db=dev, confidence=conf,
+        spread_db=np.zeros(centres.size), n_mixes=0, source="measurement",
+        reference="flat target" if target is None else "measured against the given target",
+        created=_now(), files=(source_file,) if source_file else (),
+    )
+
+
+def read_response_file(path: str | Path) -> FrequencyResponse:
+    """Read a measured response: an impulse-response WAV, or a text file ``freq dB [phase]``.
+
+    Text files: REW/ARTA ``.frd``/``.txt`` exports; lines that do not start with two numbers
+    are headers; decimal commas are accepted when the columns are separated by whitespace.
+
+    Raises
+    ------
+    SignalError
+        Missing/unreadable file, fewer than 10 points, non-increasing frequencies.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SignalError(f"{p}: no such file")
+    if p.suffix.lower() in (".wav", ".flac", ".aif", ".aiff"):
+        ir, fs = read_audio(p, min_samples=64)
+        n = 1 << int(math.ceil(math.log2(max(ir.shape[1], 2 * fs))))
+        spec = np.fft.rfft(ir, n=n, axis=-1)
+        f = np.fft.rfftfreq(n, 1 / fs)
+        with np.errstate(divide="ignore"):
+            mag = 20 * np.log10(np.maximum(np.abs(spec), 1e-12))
+        return FrequencyResponse(freqs_hz=f[1:], magnitude_db=mag[:, 1:],
+                                 channel_names=tuple(f"ch{i + 1}" for i in range(ir.shape[0])))
+    rows = []
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise SignalError(f"{p} cannot be read: {exc}") from None
+    for line in text.splitlines():
+        toks = line.replace(";", " ").replace("\t", " ").split()
+        if len(toks) < 2:
+            continue
+        try:
+            a, b = float(toks[0].replace(",", ".")), float(toks[1].replace(",", "."))
+        except ValueError:
+            continue
+        rows.append((a, b))
+    arr = np.array(rows)
+    if arr.shape[0] < 10:
+        raise SignalError(f"{p} holds {arr.shape[0]} frequency/dB points; expected a response with at least 10")
+    arr = arr[arr[:, 0] > 0]
+    if np.any(np.diff(arr[:, 0]) <= 0):
+        raise SignalError(f"{p}: frequencies are not strictly increasing; is it a frequency-response export?")
+    return FrequencyResponse(freqs_hz=arr[:, 0], magnitude_db=arr[:, 1][np.newaxis, :], channel_names=("measured",))
+
+
+def studio_dir(workspace: str | Path, studio: str) -> Path:
+    """``<workspace>/studios/<studio>``."""
+    return Path(workspace) / "studios" / valid_studio_name(studio)
+
+
+def save_fingerprint(fp: RoomFingerprint, workspace: str | Path) -> Path:
+    """Write ``studios/<name>/fingerprint.json`` atomically; returns its path."""
+    path = studio_dir(workspace, fp.studio) / "fingerprint.json"
+    atomic_write_json(path, fp.to_dict())
+    return path
+
+
+def load_fingerprint(workspace: str | Path, studio: str) -> RoomFingerprint:
+    """Read a studio's fingerprint.
+
+    Raises
+    ------
+    ProfileError
+        No fingerprint for that studio, or a malformed file.
+    """
+    path = studio_dir(workspace, studio) / "fingerprint.json"
+    if not path.exists():
+        raise ProfileError(
+            f"no fingerprint for studio {studio!r} in {Path(workspace) / 'studios'}; "
+            f"make one with 'roomtruth mix fingerprint --studio {studio} MIX...'"
+        )
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"{path} is not valid JSON ({exc}); rebuild the fingerprint") from None
+    return RoomFingerprint.from_dict(d, origin=str(path))

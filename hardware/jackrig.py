@@ -279,7 +279,11 @@ def _log_tail(path: Path, n: int = 3) -> str:
 
 
 def _terminate(pid: int, program: str, server: str) -> bool:
-    """SIGTERM, then SIGKILL after a grace period; only if ``pid`` is still ours."""
+    """SIGTERM, then SIGKILL after a grace period; only if ``pid`` is still ours.
+
+    A jackd that had to be killed leaves its slot in JACK's server registry behind, so the
+    slot is reclaimed (:func:`_reclaim_registry_slot`).
+    """
     if not _is_ours(pid, program, server):
         return False
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -289,9 +293,40 @@ def _terminate(pid: int, program: str, server: str) -> bool:
         while time.monotonic() < deadline:
             if not _is_ours(pid, program, server):
                 _children.pop(pid, None)
+                if sig == signal.SIGKILL and program == "jackd":
+                    _reclaim_registry_slot(server)
                 return True
             time.sleep(0.05)
     return not _is_ours(pid, program, server)
+
+
+def _reclaim_registry_slot(server: str) -> None:
+    """Free the JACK server-registry entry of a jackd that died without unregistering.
+
+    JACK2 keeps at most 8 servers in its shared-memory registry and only reuses the entry
+    of a dead server for a server *of the same name*; a crashed or SIGKILLed server with any
+    other name holds its entry for good, and once 8 are held no jackd starts on the machine
+    ("Too many servers already active").  Starting a server of the same name takes the
+    entry over, and stopping it with SIGTERM unregisters it cleanly.
+    """
+    jackd = shutil.which("jackd")
+    if jackd is None or _server_reachable(server):
+        return
+    p = subprocess.Popen([jackd, "-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 3.0
+        while p.poll() is None and time.monotonic() < deadline and not _server_reachable(server):
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10.0)   # a bare server exits in ~0.1 s; SIGKILL would re-leak
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def synthetic_room_ir(*, fs: int) -> np.ndarray:
@@ -389,7 +424,12 @@ def _wait_server(p: subprocess.Popen, server: str, log: Path) -> str | None:
     deadline = time.monotonic() + _STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            return f"jackd exited with code {p.returncode}: {_log_tail(log)}"
+            tail = _log_tail(log)
+            if "Too many servers already active" in tail:
+                return ("JACK's server registry is full (8 servers; crashed servers keep their entry); "
+                        "stop other JACK servers, or start and stop a jackd under each stale name "
+                        "listed by 'strings /dev/shm/jack-shm-registry'")
+            return f"jackd exited with code {p.returncode}: {tail}"
         if _server_reachable(server):
             return None
         time.sleep(0.1)
@@ -564,7 +604,7 @@ def stop_rig(server: str | None = None) -> list[str]:
     Returns
     -------
     list of str
-        What was stopped, e.g. ``["jconvolver (pid 123)", "jackd (pid 122)"]``; empty when
+        What was stopped, e.g. ``["jackd (pid 122)", "jconvolver (pid 123)"]``; empty when
         nothing of ours was running (a stale state file is removed all the same).
     """
     server = server or rig_server_name()
@@ -575,10 +615,19 @@ def stop_rig(server: str | None = None) -> list[str]:
             _state_path(server).unlink(missing_ok=True)
             return stopped
         detach_jack(server)   # PortAudio must close its JACK client before the server goes
-        for pid, prog in ((state.jconvolver_pid, "jconvolver"), (state.jackd_pid, "jackd")):
-            if _terminate(pid, prog, server):
-                stopped.append(f"{prog} (pid {pid})")
-        for pid, prog in ((state.jconvolver_pid, "jconvolver"), (state.jackd_pid, "jackd")):
+        # jackd first: it then exits at once and jconvolver follows the server's shutdown;
+        # the other order leaves a sync-mode server without realtime waiting ~6 s for its
+        # vanished client.
+        procs = ((state.jackd_pid, "jackd"), (state.jconvolver_pid, "jconvolver"))
+        alive = {pid for pid, prog in procs if _is_ours(pid, prog, server)}
+        crashed = state.jackd_pid not in alive
+        for pid, prog in procs:
+            _terminate(pid, prog, server)
+        if crashed:   # it died without unregistering from JACK's server registry
+            _reclaim_registry_slot(server)
+        stopped += [f"{prog} (pid {pid})" for pid, prog in procs
+                    if pid in alive and not _is_ours(pid, prog, server)]
+        for pid, prog in procs:
             if _is_ours(pid, prog, server):
                 raise DeviceError(f"{prog} (pid {pid}) did not stop, even after SIGKILL; stop it by hand")
         _state_path(server).unlink(missing_ok=True)

@@ -40,6 +40,7 @@ from hardware.backend import CaptureResult, DuplexCallback, StreamStats
 
 __all__ = [
     "DeviceInfo",
+    "abandon_portaudio",
     "FLAG_NAMES",
     "LOSS_FLAGS",
     "PortAudioBackend",
@@ -87,6 +88,7 @@ _attached_server: str | None = None          # JACK server PortAudio is pointed 
 _saved_env: tuple[bool, str] | None = None   # JACK_DEFAULT_SERVER before attach_jack
 _exit_guard_registered = False
 _poisoned = False   # PortAudio holds a client of a dead JACK server: it cannot re-initialise
+_abandoned: list[Any] = []
 
 
 def _exit_guard() -> None:
@@ -102,6 +104,33 @@ def _exit_guard() -> None:
     if sd is None or _attached_server is None:
         return
     if not _jack_server_alive(_attached_server):
+        abandon_portaudio()
+
+
+def abandon_portaudio(stream: Any = None) -> None:
+    """Give up on PortAudio in this process after its JACK server died.
+
+    PortAudio's JACK host API then blocks for ten minutes in ``Pa_StopStream`` and asserts
+    in ``Pa_Terminate``, so nothing of it may be called again: the open ``stream`` (if any)
+    is left as it is, sounddevice's exit handler is told there is nothing to stop or
+    terminate, and :func:`reinitialize` refuses from now on (restart the program).
+    """
+    global _poisoned, _attached_server, _saved_env
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    _poisoned = True
+    _attached_server = None
+    if _saved_env is not None:
+        had, value = _saved_env
+        if had:
+            os.environ["JACK_DEFAULT_SERVER"] = value
+        else:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        _saved_env = None
+    if sd is not None:
+        _abandoned.append(stream)      # keep the Python object alive: its __del__ would close it
+        sd._last_callback = None
         sd._initialized = 0
 
 
@@ -157,12 +186,7 @@ def detach_jack(server: str | None = None) -> None:
     if _jack_server_alive(attached):
         reinitialize()
     else:   # closing a client of a dead server would abort the process: never terminate
-        global _poisoned
-        sd = _sd()
-        with _lock:
-            sd._initialized = 0
-            sd._initialize()
-        _poisoned = True
+        abandon_portaudio()
 
 
 def jack_client_name() -> str:
@@ -432,6 +456,17 @@ class PortAudioBackend:
     def _after_open(self, stream: Any, *, n_inputs: int, n_outputs: int) -> None:
         """Hook called after the stream is created and before it starts."""
 
+    def _wait(self, done: threading.Event, *, timeout_s: float) -> bool:
+        """Wait for the capture to finish (subclasses may poll their server meanwhile)."""
+        return done.wait(timeout=timeout_s)
+
+    def _stream_lost(self) -> bool:
+        """True when the audio server is gone and the stream must not be touched again."""
+        return False
+
+    def _lost_message(self) -> str:
+        return f"the audio server behind '{self.name}' went away during the capture"
+
     def _check_channels(self, channels: Sequence[int], *, n_max: int, what: str) -> None:
         for ch in channels:
             if not 0 <= int(ch) < n_max:
@@ -518,13 +553,21 @@ class PortAudioBackend:
 
         stream = self._open(sd, fs=fs, callback=callback, n_in=n_in_open, n_out=n_out_open,
                             block_size=self.block_size)
+        lost = False
         try:
             self._after_open(stream, n_inputs=n_in_open, n_outputs=n_out_open)
             stream.start()
-            finished = done.wait(timeout=n / fs + self.timeout_margin_s)
-            stream.stop()
+            finished = self._wait(done, timeout_s=n / fs + self.timeout_margin_s)
+            lost = not finished and self._stream_lost()
+            if not lost:
+                stream.stop()
         finally:
-            stream.close()
+            if lost:
+                abandon_portaudio(stream)
+            else:
+                stream.close()
+        if lost:
+            raise DeviceError(self._lost_message())
         if not finished:
             raise DeviceError(
                 f"the audio stream on '{self.name}' stalled: {min(pos[0], n)} of {n} samples "
@@ -570,7 +613,7 @@ class PortAudioBackend:
                 "were asked for")
         if block_size < 1:
             raise ConfigError(f"block size must be at least 1 frame, got {block_size}")
-        ds = PortAudioDuplexStream(callback)
+        ds = PortAudioDuplexStream(callback, lost=self._stream_lost)
         ds._stream = self._open(sd, fs=fs, callback=ds._cb, n_in=n_inputs, n_out=n_outputs,
                                 block_size=block_size, latency="low")
         self._after_open(ds._stream, n_inputs=n_inputs, n_outputs=n_outputs)
@@ -587,8 +630,10 @@ class PortAudioDuplexStream:
     callbacks whose exception was caught, ``last_error`` holds the last one's text.
     """
 
-    def __init__(self, callback: DuplexCallback) -> None:
+    def __init__(self, callback: DuplexCallback, *, lost: Callable[[], bool] | None = None) -> None:
         self._user_cb = callback
+        self._lost = lost or (lambda: False)
+        self.server_lost = False
         self._stats = StreamStats()
         self._stream: Any = None
         self.counter = StatusCounter()
@@ -611,7 +656,7 @@ class PortAudioDuplexStream:
     @property
     def stats(self) -> StreamStats:
         s = self._stream
-        if s is not None and not s.closed:
+        if s is not None and not s.closed and not self.server_lost:
             try:
                 self._stats.cpu_load = float(s.cpu_load)
                 lat = s.latency
@@ -627,11 +672,22 @@ class PortAudioDuplexStream:
     def start(self) -> None:
         self._stream.start()
 
+    def _check_lost(self) -> bool:
+        if not self.server_lost and self._stream is not None and self._lost():
+            self.server_lost = True
+            abandon_portaudio(self._stream)
+        return self.server_lost
+
     def stop(self) -> None:
+        """Stop the stream (returns at once, touching nothing, if the server died)."""
+        if self._check_lost():
+            return
         if self._stream is not None and not self._stream.closed:
             self._stream.stop()
 
     def close(self) -> None:
+        if self._check_lost():
+            return
         if self._stream is not None and not self._stream.closed:
             self._stream.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -106,6 +107,28 @@ class RigBackend(PortAudioBackend):
             yield
         finally:
             detach_jack(self.state.server)
+
+    def _server_alive(self) -> bool:
+        from hardware.jackrig import _is_ours
+
+        return _is_ours(self.state.jackd_pid, "jackd", self.state.server)
+
+    def _wait(self, done, *, timeout_s: float) -> bool:
+        # poll the server while waiting, so a dead jackd fails the run at once
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if done.wait(timeout=min(0.2, max(deadline - time.monotonic(), 0.0))):
+                return True
+            if time.monotonic() >= deadline or not self._server_alive():
+                return False
+
+    def _stream_lost(self) -> bool:
+        return not self._server_alive()
+
+    def _lost_message(self) -> str:
+        return (f"the rig's JACK server (jackd pid {self.state.jackd_pid}) died during the capture; "
+                f"see {self.state.folder}/jackd.log, run 'roomtruth rig stop' and 'roomtruth rig start', "
+                "then run this program again")
 
     def connections(self, *, n_inputs: int, n_outputs: int) -> list[tuple[str, str]]:
         """The (source, destination) JACK port pairs the routing makes."""

@@ -68,7 +68,7 @@ def test_cli_start_status_stop(rig_env, run_cli):  # noqa: F811
 
     code, out, err = run_cli("rig", "stop")
     assert code == 0
-    assert out.strip() == f"stopped jconvolver (pid {jconv_pid}), jackd (pid {jackd_pid})"
+    assert out.strip() == f"stopped jackd (pid {jackd_pid}), jconvolver (pid {jconv_pid})"
     assert _wait_dead(jackd_pid) and _wait_dead(jconv_pid)
     code, out, err = run_cli("rig", "status")
     assert code == 1 and "not running" in out
@@ -123,8 +123,9 @@ def test_mono_ir_dead_server_and_stale_state(rig_env, run_cli, tmp_path):  # noq
     _wait_dead(state.jconvolver_pid)
     state2 = start_rig(None, fs=48000, period=256)
     assert state2.jackd_pid != state.jackd_pid and rig_status().running
-    assert stop_rig() == [f"jconvolver (pid {state2.jconvolver_pid})", f"jackd (pid {state2.jackd_pid})"]
+    assert stop_rig() == [f"jackd (pid {state2.jackd_pid})", f"jconvolver (pid {state2.jconvolver_pid})"]
     assert not _state_path(rig_env).exists()
+    assert rig_env not in _registry_names()
 
 
 def test_pid_reuse_is_never_killed(rig_env):  # noqa: F811
@@ -180,3 +181,66 @@ def test_refused_realtime_falls_back_to_no_realtime(rig_env, monkeypatch):  # no
     assert jackrig.rig_status().running
     log = Path(state.folder, "jackd.log").read_text()
     assert "Cannot use real-time scheduling" in log
+
+
+_DYING_SERVER_SCRIPT = r"""
+import os, signal, sys, threading, time
+import numpy as np
+from calib.errors import DeviceError
+from hardware import jackrig
+from hardware.rig_backend import RigBackend
+
+which, ir_path = sys.argv[1], sys.argv[2]
+st = jackrig.start_rig(ir_path, fs=48000, period=256)
+b = RigBackend(timeout_margin_s=2.0)
+threading.Timer(0.5, lambda: os.kill(st.jackd_pid, signal.SIGKILL)).start()
+t0 = time.monotonic()
+if which == "capture":
+    try:
+        b.play_record(np.zeros((1, 48000 * 4), np.float32), fs=48000, output_channels=(0,),
+                      input_channels=(0, 1))
+        print("NO ERROR")
+    except DeviceError as exc:
+        print(f"error: {exc}")
+else:
+    ds = b.open_duplex(lambda i, o, f, s: o.fill(0.0), fs=48000, block_size=256, n_inputs=2, n_outputs=2)
+    ds.start()
+    time.sleep(1.0)
+    ds.stop()
+    ds.close()
+    print(f"server_lost={ds.server_lost}")
+print(f"elapsed={time.monotonic() - t0:.1f}")
+print(jackrig.stop_rig())
+"""
+
+
+@pytest.mark.parametrize("which", ["capture", "duplex"])
+def test_server_dying_mid_stream_fails_fast_and_exits_cleanly(rig_env, which, tmp_path):  # noqa: F811
+    """jackd killed while PortAudio streams through it: a capture fails at once with a
+    sentence, a duplex stream's stop/close return, and the process exits normally (PortAudio
+    would otherwise hang ten minutes in Pa_StopStream and abort in Pa_Terminate).  Run in a
+    child process because PortAudio cannot be used again in a process that lost its server."""
+    import sys
+
+    sf.write(tmp_path / "ir.wav", np.r_[0.5, np.zeros(63)], 48000, subtype="FLOAT")
+    out = subprocess.run([sys.executable, "-c", _DYING_SERVER_SCRIPT, which, str(tmp_path / "ir.wav")],
+                         capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-2000:]
+    if which == "capture":
+        assert "error: the rig's JACK server (jackd pid" in out.stdout
+        assert "died during the capture" in out.stdout
+    else:
+        assert "server_lost=True" in out.stdout
+    elapsed = float(out.stdout.split("elapsed=")[1].split()[0])
+    assert elapsed < 3.0, out.stdout   # detected within a poll, not after the timeout
+    # stop_rig reclaimed the crashed server's entry in JACK's 8-slot server registry
+    assert rig_env not in _registry_names()
+
+
+def _registry_names() -> set[str]:
+    try:
+        raw = Path("/dev/shm/jack-shm-registry").read_bytes()
+    except OSError:
+        return set()
+    return {m.decode() for m in __import__("re").findall(rb"jack-\d+:([^:\x00]+):", raw)}

@@ -202,6 +202,14 @@ def band_magnitude(freqs_hz: np.ndarray, centre_hz: float, *, fraction: int, fs:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def warped_fft_grid(nf: int, fs: int) -> np.ndarray:
+    """Pre-warped frequencies ``Ω`` of the rfft bins of an ``nf``-point FFT (cached, read-only)."""
+    om = _warp(np.fft.rfftfreq(nf, 1.0 / fs), fs)
+    om.setflags(write=False)
+    return om
+
+
 def _warp(f_hz: np.ndarray | float, fs: int) -> np.ndarray:
     """Bilinear-transform pre-warping ``Ω = 2·fs·tan(π·f/fs)`` (rad/s)."""
     return 2.0 * fs * np.tan(np.pi * np.asarray(f_hz, dtype=np.float64) / fs)

@@ -36,7 +36,14 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import signal
 
-from calib.analysis.bands import band_centres_hz, band_edges_hz, band_filter_sos, band_magnitude, nominal_label
+from calib.analysis.bands import (
+    _magnitude_from_warped,
+    band_centres_hz,
+    band_edges_hz,
+    band_filter_sos,
+    nominal_label,
+    warped_fft_grid,
+)
 from calib.analysis.lundeby import LundebyResult, lundeby
 from calib.analysis.response import onset_index
 from calib.analysis.types import BandDecay, DecayTable
@@ -106,15 +113,15 @@ def fit_decay_time(edc_db: np.ndarray, *, fs: int, start_db: float, end_db: floa
         Coefficient of determination of the fit (NaN if no fit).
     """
     L = np.asarray(edc_db, dtype=np.float64)
-    valid = np.isfinite(L)
-    if not valid.any():
+    # the curve is non-increasing up to the crosspoint and NaN after it: binary searches
+    nan_at = np.flatnonzero(~np.isfinite(L[1:]))
+    Lv = L[: 1 + int(nan_at[0])] if nan_at.size else L
+    if Lv.size == 0 or not np.isfinite(Lv[0]):
         return math.nan, math.nan
-    Lv = L[valid]
-    i0 = int(np.argmax(Lv <= start_db)) if np.any(Lv <= start_db) else None
-    if i0 is None or not np.any(Lv <= end_db):
-        return math.nan, math.nan
-    i1 = int(np.argmax(Lv <= end_db))
-    if i1 - i0 < 3:
+    neg = -Lv
+    i0 = int(np.searchsorted(neg, -start_db, side="left"))
+    i1 = int(np.searchsorted(neg, -end_db, side="left"))
+    if i0 >= Lv.size or i1 >= Lv.size:
         return math.nan, math.nan
     y = Lv[i0:i1]
     t = np.arange(i0, i1) / fs
@@ -150,8 +157,8 @@ def _zero_phase_band(x: np.ndarray, centre_hz: float, fraction: int, fs: int,
     k0 = max(int(lo[0] / 20.0 * nf / fs), 1)
     k1 = min(int(np.ceil(min(hi[0] * 20.0, fs / 2) * nf / fs)), X.size - 1)
     Y = np.zeros_like(X)
-    f = np.arange(k0, k1) * (fs / nf)
-    Y[k0:k1] = X[k0:k1] * band_magnitude(f, centre_hz, fraction=fraction, fs=fs)
+    om = warped_fft_grid(nf, fs)[k0:k1]
+    Y[k0:k1] = X[k0:k1] * _magnitude_from_warped(om, float(lo[0]), float(hi[0]), fs, 3)
     y = sp_fft.irfft(Y, nf)
     # the zero-phase response is non-causal: wrap the pre-onset part back in front
     return np.concatenate([y[nf - n:], y[:n]])   # length 2n, index n is time 0 of x
@@ -343,6 +350,10 @@ def decay_table(x: np.ndarray, *, fs: int, fraction: int = 1, lo_hz: float | Non
     else:
         fc = np.asarray(centres_hz, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
+    # drop all but 0.5 s before the onset: it holds no decay, only work (and the zero-phase
+    # spread of the direct sound needs at most 2/B ≈ 0.35 s at the 50 Hz third-octave)
+    cut = max(onset - int(0.5 * fs), 0)
+    x, onset = x[cut:], onset - cut
     X = _spectrum(x)
     bands = tuple(band_decay(x, fs=fs, onset=onset, centre_hz=float(f), fraction=fraction,
                              required_range_db=required_range_db, spectrum=X) for f in fc)

@@ -272,9 +272,14 @@ def detect_modes(x: np.ndarray, *, fs: int, channel: str = "", lo_hz: float = 20
             f0 = f_pk
             q = f0 / bw if bw > 0 else math.nan
         t60, reason = modal_decay_s(x, f0, fs=fs, onset=onset, min_range_db=min_decay_range_db)
+        t60_q = 2.2 * q / f0 if math.isfinite(q) else math.nan
+        if math.isfinite(t60) and math.isfinite(t60_q) and not (0.5 <= t60 / t60_q <= 2.0):
+            # a factor of two between the band decay and the bandwidth: beating with a
+            # neighbour, a non-modal peak, or noise in the band; keep both, say so
+            reason = (f"band decay {t60:.2f} s and bandwidth ({t60_q:.2f} s) disagree by more than 2x: "
+                      "treat this T60 with caution")
         modes.append(Mode(freq_hz=f0, level_db=float(pk - local[i]), q=q, t60_s=t60,
-                          t60_from_q_s=2.2 * q / f0 if math.isfinite(q) else math.nan,
-                          channel=channel, reason=reason))
+                          t60_from_q_s=t60_q, channel=channel, reason=reason))
     if predicted:
         modes = list(match_modes(modes, predicted))
     return tuple(modes)

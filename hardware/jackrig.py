@@ -482,10 +482,13 @@ def _start_jconvolver(server: str, conf: Path, folder: Path, n_spk: int) -> tupl
                 if want <= names:
                     return p, cmd
             time.sleep(0.1)
+        raise DeviceError(f"jconvolver's ports did not appear within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}")
+    except BaseException:
+        _terminate(p.pid, "jconvolver", server)
+        raise
     finally:
         if client is not None:
             client.close()
-    raise DeviceError(f"jconvolver's ports did not appear within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}")
 
 
 def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000, period: int = 256,
@@ -540,24 +543,28 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
         folder.mkdir(parents=True, exist_ok=True)
         ir_file = folder / "room-ir.wav"
         write_wav_atomic(ir_file, ir.astype(np.float32), fs=fs, subtype="FLOAT")
-        jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, realtime)
-        why = _wait_server(jackd_p, server, folder / "jackd.log")
-        if realtime and why is None:
-            time.sleep(0.3)   # the driver thread reports a refused SCHED_FIFO just after start
-        used_rt = realtime
-        if realtime and (why is not None or _rt_refused(folder / "jackd.log")):
-            _terminate(jackd_p.pid, "jackd", server)
-            jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, False)
-            why = _wait_server(jackd_p, server, folder / "jackd.log")
-            used_rt = False
-        if why is not None:
-            _terminate(jackd_p.pid, "jackd", server)
-            raise DeviceError(f"the JACK server did not start: {why}")
+        started: list[tuple[int, str]] = []   # cleaned up if anything below fails or is interrupted
         try:
+            jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, realtime)
+            started.append((jackd_p.pid, "jackd"))
+            why = _wait_server(jackd_p, server, folder / "jackd.log")
+            if realtime and why is None:
+                time.sleep(0.3)   # the driver thread reports a refused SCHED_FIFO just after start
+            used_rt = realtime
+            if realtime and (why is not None or _rt_refused(folder / "jackd.log")):
+                _terminate(jackd_p.pid, "jackd", server)
+                jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, False)
+                started.append((jackd_p.pid, "jackd"))
+                why = _wait_server(jackd_p, server, folder / "jackd.log")
+                used_rt = False
+            if why is not None:
+                raise DeviceError(f"the JACK server did not start: {why}")
             conf = _write_conf(folder, server, ir_file, ir.shape[0], ir.shape[1], period)
             jconv_p, jconv_cmd = _start_jconvolver(server, conf, folder, ir.shape[0])
+            started.append((jconv_p.pid, "jconvolver"))
         except BaseException:
-            _terminate(jackd_p.pid, "jackd", server)
+            for pid, prog in started:
+                _terminate(pid, prog, server)
             raise
         state = RigState(
             server=server, jackd_pid=jackd_p.pid, jconvolver_pid=jconv_p.pid, fs=fs, period=period,

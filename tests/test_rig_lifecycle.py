@@ -81,6 +81,7 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
 
     sf.write(tmp_path / "ir44.wav", np.r_[1.0, np.zeros(99)], 44100, subtype="FLOAT")
     sf.write(tmp_path / "zero.wav", np.zeros(100), 48000, subtype="FLOAT")
+    sf.write(tmp_path / "seven.wav", np.eye(7, 100).T, 48000, subtype="FLOAT")
     (tmp_path / "text.wav").write_text("not audio")
     cases = [
         (("--period", "300"), "rig period 300 frames is invalid; use a power of two from 64 to 4096"),
@@ -89,6 +90,7 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
         (("--ir", str(tmp_path / "text.wav")), "is not a readable audio file"),
         (("--ir", str(tmp_path / "ir44.wav")), "is at 44100 Hz but the rig runs at 48000 Hz; start the rig with --fs 44100"),
         (("--ir", str(tmp_path / "zero.wav")), "is all zeros"),
+        (("--ir", str(tmp_path / "seven.wav")), "the room IR has 7 channels (one per speaker) but the rig takes at most 6"),
     ]
     for args, msg in cases:
         code, out, err = run_cli("rig", "start", *args)
@@ -244,3 +246,23 @@ def _registry_names() -> set[str]:
     except OSError:
         return set()
     return {m.decode() for m in __import__("re").findall(rb"jack-\d+:([^:\x00]+):", raw)}
+
+
+def test_interrupted_start_leaves_nothing_running(rig_env, monkeypatch):  # noqa: F811
+    """Ctrl-C (or a failure) after jackd is up and before jconvolver is: jackd is stopped,
+    no state is written, the server name is free again."""
+    from hardware import jackrig
+
+    seen = {}
+
+    def interrupted(server, conf, folder, n_spk):
+        seen["jackd_up"] = jackrig._server_reachable(server)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jackrig, "_start_jconvolver", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        jackrig.start_rig(None, fs=48000, period=256)
+    assert seen["jackd_up"]
+    assert not jackrig._state_path(rig_env).exists()
+    assert not jackrig._server_reachable(rig_env)
+    assert rig_env not in _registry_names()

@@ -232,16 +232,17 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
             if settings.fir_band_limit_hz:
                 mag = (lambda f, r=rate: curve.at(f) + band_limit_db(f, f_limit_hz=settings.fir_band_limit_hz, fs=r))
             d = design_fir(mag, fs=rate, n_taps=n, phase=settings.fir_phase, main_ir=main_ir,
-                           ir_fs=rate, excess_max_hz=settings.excess_max_hz)
+                           ir_fs=rate, excess_max_hz=settings.excess_max_hz, excess_min_hz=lo)
             # float32-exact taps: what the WAV file stores and the real-time path runs, so the
             # content hash of a saved and re-loaded profile is the same
             firs[rate] = replace(d, taps=d.taps.astype(np.float32).astype(np.float64))
         d = firs[fs]
         fir_info = {"taps": int(d.taps.size), "phase": d.phase, "delay_samples": d.delay_samples,
                     "latency_ms": 1e3 * d.delay_samples / fs, "pre_ringing_db": d.pre_ringing_db,
+                    "filter_pre_ringing_db": d.filter_pre_ringing_db,
                     "excess_phase_max_hz": d.excess_max_hz, "rates_hz": sorted(firs)}
         if settings.fir_phase == "mixed" and d.excess_max_hz == 0.0:
-            warnings.append(f"speaker {name}: no excess-phase correction kept pre-ringing below -50 dB; "
+            warnings.append(f"speaker {name}: no excess-phase correction kept the main seat's pre-ringing below -50 dB; "
                             "the FIR is minimum phase (delayed)")
 
     # ---- exact prediction per seat

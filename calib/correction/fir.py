@@ -8,11 +8,16 @@ Minimum phase by the real-cepstrum (homomorphic) method of STANDARDS.md §7.2::
 
 on an FFT grid ``N >= 8·M`` so cepstral time-aliasing stays far below the taps kept.
 
-Mixed phase adds, below a crossover ``excess_max_hz`` only, the inverse of the *excess* phase
-of the main seat (``H / Hmin``, the all-pass part, with its bulk delay removed), with a
-modelling delay.  Correcting excess phase makes the filter ring *before* its peak; the design
-lowers the crossover a third of an octave at a time until the pre-ringing (largest sample
-more than 1 ms before the peak, re the peak) is at or below −50 dB, and reports that level.
+Mixed phase adds, between the correction range's low edge and a crossover ``excess_max_hz``
+only, the inverse of the *excess* phase of the main seat (``H / Hmin``, the all-pass part,
+with its bulk delay removed), with a modelling delay.  Correcting excess phase makes the
+corrected response ring *before* its main peak.  Pre-ringing is measured like DRC's pre-echo,
+on the corrected main-seat response (the IR convolved with the filter): the largest sample
+more than 1 ms before the main peak, re the peak (dB).  The design lowers the crossover a
+third of an octave at a time until that level is at or below -50 dB, or no worse than the
+minimum-phase correction's own level (+0.5 dB) when the measurement itself carries more
+pre-echo than that (converter pre-ringing near Nyquist, for instance); the level is reported,
+as is the filter's own.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.signal import fftconvolve
 
 from calib.errors import ConfigError
 
@@ -120,7 +126,12 @@ def excess_phase_rad(ir: np.ndarray, *, fs: int, n_fft: int, window_s: float = 0
 
 @dataclass(frozen=True)
 class FirDesign:
-    """One FIR at one rate: taps, its delay and how it rings."""
+    """One FIR at one rate: taps, its delay and how it rings.
+
+    ``pre_ringing_db`` is measured on the corrected main-seat response when a main IR was
+    given (mixed phase), else on the filter itself; ``filter_pre_ringing_db`` always on the
+    filter.
+    """
 
     fs: int
     taps: np.ndarray
@@ -128,11 +139,13 @@ class FirDesign:
     delay_samples: int
     pre_ringing_db: float
     excess_max_hz: float
+    filter_pre_ringing_db: float = float("-inf")
 
 
 def design_fir(gain_db_at: Callable[[np.ndarray], np.ndarray], *, fs: int, n_taps: int,
                phase: str = "minimum", main_ir: np.ndarray | None = None, ir_fs: int | None = None,
-               excess_max_hz: float = 150.0, pre_ringing_limit_db: float = PRE_RINGING_LIMIT_DB) -> FirDesign:
+               excess_max_hz: float = 150.0, excess_min_hz: float = 20.0,
+               pre_ringing_limit_db: float = PRE_RINGING_LIMIT_DB) -> FirDesign:
     """Design the correction FIR at ``fs`` from a magnitude function.
 
     Parameters
@@ -149,7 +162,10 @@ def design_fir(gain_db_at: Callable[[np.ndarray], np.ndarray], *, fs: int, n_tap
         Main-seat IR (required for ``"mixed"``), at ``ir_fs`` Hz.
     excess_max_hz : float
         Highest frequency whose excess phase is corrected (mixed phase), lowered until the
-        pre-ringing meets ``pre_ringing_limit_db``.
+        pre-ringing meets ``pre_ringing_limit_db`` (module docstring).
+    excess_min_hz : float
+        Below this (the correction range's low edge) the excess phase is left alone: a
+        loudspeaker's phase below its own range is noise.
 
     Raises
     ------
@@ -174,24 +190,27 @@ def design_fir(gain_db_at: Callable[[np.ndarray], np.ndarray], *, fs: int, n_tap
 
     if phase == "minimum":
         h = finish(np.fft.irfft(spec, n_fft))
-        return FirDesign(fs, h, "minimum", 0, pre_ringing_db(h, fs=fs), 0.0)
+        lvl = pre_ringing_db(h, fs=fs)
+        return FirDesign(fs, h, "minimum", 0, lvl, 0.0, lvl)
 
     if main_ir is None or ir_fs is None:
         raise ConfigError("mixed-phase FIR needs the main seat's impulse response")
     if ir_fs != fs:
         raise ConfigError(f"mixed-phase FIR at {fs} Hz needs the IR at {fs} Hz, got {ir_fs} Hz")
-    phi_ex = excess_phase_rad(main_ir, fs=fs, n_fft=n_fft)
+    ir = np.asarray(main_ir, dtype=np.float64).reshape(-1)
+    phi_ex = excess_phase_rad(ir, fs=fs, n_fft=n_fft)
     delay = min(n_taps // 2, int(round(0.1 * fs)))
     lin = np.exp(-1j * 2 * np.pi * f * delay / fs)
+    # the delayed minimum-phase correction: the fallback, and the pre-echo the measurement brings
+    h_min = finish(np.fft.irfft(spec * lin, n_fft))
+    base = pre_ringing_db(fftconvolve(ir, h_min), fs=fs)
+    accept = max(pre_ringing_limit_db, base + 0.5)
     f_x = float(excess_max_hz)
-    while f_x >= 20.0:
-        xfade = range_fade(f, 1e-3, f_x, width_octaves=1.0)
-        h = np.fft.irfft(spec * np.exp(-1j * phi_ex * xfade) * lin, n_fft)
-        h = finish(h)
-        lvl = pre_ringing_db(h, fs=fs)
-        if lvl <= pre_ringing_limit_db:
-            return FirDesign(fs, h, "mixed", delay, lvl, f_x)
+    while f_x >= 1.5 * excess_min_hz:
+        xfade = range_fade(f, excess_min_hz, f_x, width_octaves=1.0)
+        h = finish(np.fft.irfft(spec * np.exp(-1j * phi_ex * xfade) * lin, n_fft))
+        lvl = pre_ringing_db(fftconvolve(ir, h), fs=fs)
+        if lvl <= accept:
+            return FirDesign(fs, h, "mixed", delay, lvl, f_x, pre_ringing_db(h, fs=fs))
         f_x /= 2 ** (1 / 3)
-    # no excess-phase correction meets the limit: delayed minimum phase (same latency)
-    h = finish(np.fft.irfft(spec * lin, n_fft))
-    return FirDesign(fs, h, "mixed", delay, pre_ringing_db(h, fs=fs), 0.0)
+    return FirDesign(fs, h_min, "mixed", delay, base, 0.0, pre_ringing_db(h_min, fs=fs))

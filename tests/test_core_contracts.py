@@ -230,3 +230,18 @@ def test_speaker_validation():
         SpeakerCorrection(name="L R", output_channel=0)
     with pytest.raises(ProfileError, match="repeat"):
         CalibrationProfile(name="x", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("L", 1)))
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        p = write_wav_atomic(tmp_path / "a.wav", np.zeros(4), fs=48_000)
+        with atomic_directory(tmp_path / "d") as d:
+            (d / "f.txt").write_text("x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

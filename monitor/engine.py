@@ -261,11 +261,14 @@ class Engine:
         Worker threads per chain for the FIR (offline rendering only; 1 in real time).
     limiter : dict, optional
         Keyword arguments of :class:`monitor.limiter.Limiter` (``ceiling_dbfs`` ...).
+    bypass : bool
+        Keep the bypass slot running (default True; offline rendering of one profile turns
+        it off to save its processing).
     """
 
     def __init__(self, *, fs: int, n_channels: int, block: int, max_block: int | None = None,
                  fade_s: float = 0.05, loudness_match: bool = True, threads: int = 1,
-                 limiter: dict | None = None) -> None:
+                 limiter: dict | None = None, bypass: bool = True) -> None:
         if not (1 <= int(block) <= 8192):
             raise ConfigError(f"block size {block} is outside 1..8192 samples")
         if not (1 <= int(n_channels) <= 64):
@@ -286,7 +289,8 @@ class Engine:
         self._ramp = (np.sin(0.5 * np.pi * k / self.fade_samples) ** 2).astype(np.float32)  # sum with cos^2 = 1
         C, N = self.n_channels, self.max_block
         self._slots: list[Chain | None] = [None, None, None]
-        self._slots[2] = build_chain(None, fs=self.fs, n_channels=C, block=self.block, max_block=N)
+        if bypass:
+            self._slots[2] = build_chain(None, fs=self.fs, n_channels=C, block=self.block, max_block=N)
         self._active = 2
         self._from: Chain | None = None     # chain fading out
         self._fade_pos = 0

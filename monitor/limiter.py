@@ -146,6 +146,7 @@ class Limiter:
         self._hold = np.zeros(A - 1 + N, dtype=np.float64)
         self._sq = np.zeros((C, N), dtype=np.float32)
         self._r_last = 0.0
+        self._idle = True
         self._slow_db = -120.0
         self._slow_pow = 1e-12
         self._duck_db = 0.0
@@ -168,6 +169,7 @@ class Limiter:
         self._r_hist.fill(0.0)
         self._h_hist.fill(0.0)
         self._r_last = 0.0
+        self._idle = True
         self._duck_db = 0.0
         self._slow_pow = 1e-12
 
@@ -288,6 +290,8 @@ class Limiter:
                     y = np.abs(self._win[:, idx] @ TP_FIR_REV).max(axis=(0, 2))
                     np.maximum(peak[idx], y, out=y)
                     peak[idx] = y
+        if float(peak.max(initial=0.0)) <= self.ceiling:
+            return None
         req = self._req[:n]
         np.maximum(peak, 1e-30, out=peak)
         np.log10(peak, out=req)
@@ -311,6 +315,30 @@ class Limiter:
             self._jump_guard(x)
         self._xin[:, K:K + n] = x
         req = self._required_db(n)
+        xd = self._xd
+        xd[:, D:D + n] = self._xin[:, K:K + n]
+        if req is None and self._idle:
+            # nothing to limit and no gain reduction pending: the gain is exactly 1
+            np.copyto(out, xd[:, :n])
+            self.gain_reduction_db = 0.0
+        else:
+            self._gain(req, n, out)
+        # hard guard
+        c = self.ceiling
+        if float(np.abs(out).max(initial=0.0)) > c:
+            over = np.abs(out) > c
+            self.clipped_samples += int(np.count_nonzero(over))
+            np.clip(out, -c, c, out=out)
+        # shift histories (copies where source and target overlap)
+        xd[:, :D] = xd[:, n:n + D].copy() if n < D else xd[:, n:n + D]
+        self._xin[:, :K] = self._xin[:, n:n + K].copy() if n < K else self._xin[:, n:n + K]
+        return out
+
+    def _gain(self, req, n: int, out: np.ndarray) -> None:
+        A, D = self.A, self.delay_samples
+        if req is None:
+            req = self._req[:n]
+            req.fill(0.0)
         # release: r[i] = max(r_prev - rho (i+1), max_{k<=i}(a[k] + rho k) - rho i)
         i = np.arange(n, dtype=np.float64)
         rho = self.rho
@@ -335,19 +363,7 @@ class Limiter:
         self.gain_reduction_db = float(s.max(initial=0.0))
         if self.gain_reduction_db > 1e-3:
             self.limited_samples += int(np.count_nonzero(s > 1e-3))
-        # delayed audio
-        xd = self._xd
-        xd[:, D:D + n] = self._xin[:, K:K + n]
-        np.multiply(xd[:, :n], gain, out=out)
-        # hard guard
-        c = self.ceiling
-        if float(np.abs(out).max(initial=0.0)) > c:
-            over = np.abs(out) > c
-            self.clipped_samples += int(np.count_nonzero(over))
-            np.clip(out, -c, c, out=out)
-        # shift histories (the sources lie after the targets; no overlap when n >= history)
-        xd[:, :D] = xd[:, n:n + D].copy() if n < D else xd[:, n:n + D]
-        self._xin[:, :K] = self._xin[:, n:n + K].copy() if n < K else self._xin[:, n:n + K]
+        np.multiply(self._xd[:, :n], gain, out=out)
         r[: A - 1] = r[n:n + A - 1].copy() if n < A - 1 else r[n:n + A - 1]
         h[: A - 1] = h[n:n + A - 1].copy() if n < A - 1 else h[n:n + A - 1]
-        return out
+        self._idle = self._r_last == 0.0 and not h[: A - 1].any()

@@ -107,7 +107,7 @@ _KEYS: dict[str, dict[str, type]] = {
     "polarity": {"min_similarity": float},
     "channel_match": {"warn_db": float, "fail_db": float},
     "sub_phase": {"crossover_hz": float, "warn_deg": float, "fail_deg": float},
-    "noise_floor": {"warn_db": float, "fail_db": float, "min_snr_db": float},
+    "noise_floor": {"warn_db": float, "fail_db": float, "min_snr_db": float, "ignore_above_db": float},
     "distortion": {"warn_db": float, "fail_db": float},
 }
 
@@ -442,6 +442,9 @@ def verify_room(
             continue
         verdict = _judge(max(drop, 0.0), 0.0, nf["warn_db"], nf["fail_db"])
         msg = f"{name} {how} {s_new:.1f} dB ({-drop:+.1f} dB against the baseline)"
+        if s_new >= nf["ignore_above_db"]:
+            # e.g. a digital path: the "noise" is arithmetic round-off, far below anything judged
+            verdict, msg = "pass", msg + f"; above {nf['ignore_above_db']:g} dB the noise floor does not matter"
         if s_new < nf["min_snr_db"]:
             verdict, msg = "fail", msg + f"; below the {nf['min_snr_db']:g} dB needed to trust the figures"
         checks.append(CheckResult("noise_floor", name, drop, nf["fail_db"], "dB", verdict, message=msg, warn_limit=nf["warn_db"]))

@@ -110,6 +110,71 @@ def _atomic_wav(path: Path, *, fs: int, channels: int) -> Iterator[Any]:
         raise
 
 
+class _Pipeline:
+    """A reader thread ahead of the caller and a writer thread behind it (bounded queues)."""
+
+    def __init__(self, source: Iterator[Any], sink) -> None:
+        import queue
+        import threading
+
+        self._src = source
+        self._sink = sink
+        self._qin: Any = queue.Queue(maxsize=3)
+        self._qout: Any = queue.Queue(maxsize=3)
+        self._err: list[BaseException] = []
+        self._stop = False
+        self._tr = threading.Thread(target=self._read, daemon=True)
+        self._tw = threading.Thread(target=self._write, daemon=True)
+
+    def _read(self) -> None:
+        try:
+            for item in self._src:
+                if self._stop:
+                    break
+                self._qin.put(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._err.append(exc)
+        self._qin.put(None)
+
+    def _write(self) -> None:
+        while True:
+            item = self._qout.get()
+            if item is None:
+                return
+            if self._err:
+                continue
+            try:
+                self._sink(item)
+            except BaseException as exc:  # noqa: BLE001
+                self._err.append(exc)
+
+    def inputs(self) -> Iterator[Any]:
+        while True:
+            item = self._qin.get()
+            if item is None:
+                if self._err:
+                    raise self._err[0]
+                return
+            yield item
+
+    def put(self, item: Any) -> None:
+        if self._err:
+            raise self._err[0]
+        self._qout.put(item)
+
+    def __enter__(self) -> "_Pipeline":
+        self._tr.start()
+        self._tw.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._stop = True
+        self._qout.put(None)
+        self._tw.join()
+        if exc_type is None and self._err:
+            raise self._err[0]
+
+
 def _print_json(obj: Any) -> None:
     from calib.audio_io import to_json
 
@@ -159,7 +224,7 @@ def render(
         n_threads = threads if threads > 0 else min(2, os.cpu_count() or 1, n_ch)
         chunk = -(-RENDER_CHUNK // block) * block
         engine = Engine(fs=fs, n_channels=n_ch, block=block, max_block=chunk, threads=n_threads,
-                        limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0})
+                        limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0}, bypass=False)
         chain = engine.load(profile, "A")
         covered = {s.output_channel for s in profile.speakers}
         passthrough = [c + 1 for c in range(n_ch) if c not in covered]
@@ -173,8 +238,10 @@ def render(
 
         t1 = time.perf_counter()
         with _atomic_wav(out_path, fs=fs, channels=n_ch) as dst:
-            for y in render_chunks(engine, chunks(), n):
-                dst.write(y.T)
+            # file reading and writing overlap the processing (libsndfile releases the GIL)
+            with _Pipeline(chunks(), lambda y: dst.write(np.ascontiguousarray(y.T))) as pipe:
+                for y in render_chunks(engine, pipe.inputs(), n):
+                    pipe.put(y)
         t2 = time.perf_counter()
     lim = engine.limiter
     result = {

@@ -217,6 +217,11 @@ def measure_cmd(
         kw = {} if level_dbfs is None else {"level_dbfs": level_dbfs}
         spec = SweepSpec(fs=fs_run, duration_s=sweep_s or 5.0, f_stop_hz=min(22000.0, fs_run / 2), **kw)
     noise = noise_db if noise_db is not None else (cfg.simulate_noise_db if cfg is not None else -80.0)
+    mic_cal = None
+    if cfg is not None and cfg.mic_calibration_file is not None:
+        from calib.miccal import read_mic_calibration
+
+        mic_cal = read_mic_calibration(cfg.mic_calibration_file)   # checked before any sound plays
     backend, speakers, mic_in, loop_in, loop_out = _backend_for(
         source, fs=fs_run, noise_db=noise, latency_samples=latency_samples, simulate_ir=simulate_ir,
         names=names, cfg=cfg)
@@ -238,6 +243,10 @@ def measure_cmd(
             )
     finally:
         backend.close()
+    if mic_cal is not None:
+        from calib.miccal import apply_to_ir
+
+        ir = apply_to_ir(ir, mic_cal)
     folder = write_measurement_dir(out, ir, measurement=measurement, backend=getattr(backend, "name", source),
                                    label=label, save_raw=not no_raw)
     if ws is not None:
@@ -441,9 +450,78 @@ def sweep_cmd(
                      f"deconvolve its recording with: roomtruth ir REC.wav --sweep {output} -o IR.wav")
 
 
+# ---------------------------------------------------------------------------------- spl-cal
+def spl_cal_cmd(
+    recording: Path = typer.Argument(..., help="Recording of the calibrator on the mic (WAV)."),
+    db_spl: float = typer.Option(94.0, "--db-spl", help="The calibrator's level (dB SPL)."),
+    tone_hz: float = typer.Option(1000.0, "--tone-hz", help="The calibrator's frequency (Hz)."),
+    channel: int = typer.Option(1, "--channel", help="1-based channel of the mic in the recording."),
+    room: Optional[Path] = typer.Option(None, "--room", help="Store the sensitivity in this room's room.toml ([mic] sensitivity_dbfs)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Mic sensitivity (dBFS at 94 dB SPL) from a recording of an acoustic calibrator."""
+    from calib.audio_io import read_audio, to_json
+    from calib.errors import ConfigError
+    from calib.miccal import spl_calibration
+
+    if not 40.0 <= db_spl <= 140.0:
+        raise ConfigError(f"--db-spl {db_spl} is not a calibrator level; use 94 or 114")
+    ws = None
+    if room is not None:
+        from roomtruth.workspace import Workspace
+
+        ws = Workspace(room)
+        ws.load_config()
+    data, fs = read_audio(recording)
+    if not 1 <= channel <= data.shape[0]:
+        raise ConfigError(f"--channel {channel} does not exist: {recording} has {data.shape[0]} channel(s)")
+    sens = spl_calibration(data[channel - 1], fs=fs, calibrator_db_spl=db_spl, tone_hz=tone_hz)
+    if ws is not None:
+        _set_mic_sensitivity(ws.room_toml, sens)
+        ws.load_config()
+    if json_out:
+        typer.echo(to_json({"sensitivity_dbfs": sens, "calibrator_db_spl": db_spl, "fs": fs}))
+        return
+    c = _console()
+    c.print(f"Mic sensitivity: {sens:.2f} dBFS at 94 dB SPL (1 kHz); SPL = dBFS {-sens + 94:+.2f} dB")
+    if ws is not None:
+        c.print(f"stored in {ws.room_toml} ([mic] sensitivity_dbfs)", markup=False)
+
+
+def _set_mic_sensitivity(path: Path, sens: float) -> None:
+    """Set [mic] sensitivity_dbfs in room.toml, keeping every other line (atomic write)."""
+    import re
+
+    from calib.audio_io import atomic_write_text
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    value = f"sensitivity_dbfs = {sens:.2f}"
+    section = None
+    insert_at = None
+    for i, ln in enumerate(lines):
+        m = re.match(r"\s*\[([^\]]+)\]\s*(#.*)?$", ln)
+        if m:
+            if section == "mic" and insert_at is None:
+                insert_at = i
+            section = m.group(1).strip()
+            continue
+        if section == "mic" and re.match(r"\s*#?\s*sensitivity_dbfs\s*=", ln):
+            lines[i] = value
+            break
+    else:
+        if section == "mic" and insert_at is None:
+            lines.append(value)
+        elif insert_at is not None:
+            lines.insert(insert_at, value)
+        else:
+            lines += ["", "[mic]", value]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to app."""
     app.command("init")(init_cmd)
     app.command("measure")(measure_cmd)
     app.command("ir")(ir_cmd)
     app.command("sweep")(sweep_cmd)
+    app.command("spl-cal")(spl_cal_cmd)

@@ -57,9 +57,9 @@ def test_synthetic_multiseat_room_meets_the_done_criteria(mode):
     before = np.mean([s.rms_dev_before_db for s in r])
     after = np.mean([s.rms_dev_after_db for s in r])
     assert before > 3.0  # the room really is bad (modes +6..+10 dB)
-    # issue 4: seat-averaged 1/6-octave deviation <= 1.5 dB rms with the FIR; the PEQ (10 filters,
-    # +3 dB boost cap, no filling of dips) is held to 1.7 dB: the comb dip at ~150 Hz stays
-    assert after <= (1.5 if mode == "fir" else 1.7)
+    # issue 4: seat-averaged 1/6-octave deviation <= 1.5 dB rms (PEQ: 10 filters, +3 dB boost cap,
+    # boosts only where every seat is below target)
+    assert after <= 1.5
     # and no seat gets worse by more than 1 dB in any third-octave band of the range (exact prediction)
     assert max(s.worst_band_change_db for s in r) <= 1.0
     assert not [w for w in rep.warnings if "worse" in w]

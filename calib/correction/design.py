@@ -196,7 +196,7 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
         peq = list(settings.fixed_peq)
     else:
         peq = list(optimize_peq(g, desired, comb.boost_allowed_db, fs=fs, settings=settings.peq, lo_hz=lo,
-                                hi_hz=hi, weight=np.maximum(comb.agreement, 0.05)))
+                                hi_hz=hi))
     for _ in range(80 if settings.fixed_peq is None else 0):  # no seat worse than the limit in any third-octave band
         if not peq:
             break

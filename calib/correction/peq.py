@@ -56,7 +56,7 @@ class PeqSettings:
     max_cut_db: float = 15.0
     q_min: float = 0.5
     q_max: float = 16.0
-    q_boost_max: float = 3.0
+    q_boost_max: float = 5.0
     min_gain_db: float = 0.5
 
     def __post_init__(self) -> None:

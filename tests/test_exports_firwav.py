@@ -50,3 +50,34 @@ def test_read_fir_wav_checks(tmp_path):
         read_fir_wav(tmp_path / "s.wav", fs=48_000)
     with pytest.raises(ProfileError, match="expected 44100 Hz"):
         read_fir_wav(tmp_path / "s.wav", fs=44_100)
+
+
+def test_fconvolver_nulls_against_the_monitor_engine(tmp_path):
+    """The same exported WAV through fconvolver and through roomtruth's own monitor chain
+    (engineer E's engine; it adds its fixed fractional-delay latency) must null <= -100 dB."""
+    if shutil.which("fconvolver") is None:
+        pytest.skip("fconvolver (Debian jconvolver) is not installed")
+    engine = pytest.importorskip("monitor.engine")
+    dsp = pytest.importorskip("monitor.dsp")
+    from dataclasses import replace
+
+    fs, block = 48_000, 256
+    prof, _ = design_correction(room_seats(1), CorrectionSettings(target=Target("flat", 20, 300), fir_taps=8192,
+                                                                   rates_hz=(fs,)))
+    prof = replace(prof, preamp_db=0.0)  # compare filters, not the headroom gain
+    write_fir_wavs(prof, tmp_path)
+    n = block * 400
+    x = (0.25 * np.random.default_rng(7).standard_normal(n)).astype(np.float32)
+    sf.write(tmp_path / "in.wav", x, fs, subtype="FLOAT")
+    conf = tmp_path / "c.conf"
+    conf.write_text(fconvolver_config(tmp_path / f"fir_L_{fs}.wav", n_taps=prof.speakers[0].fir[fs].size))
+    subprocess.run(["fconvolver", "-T", str(conf), str(tmp_path / "in.wav"), str(tmp_path / "out.wav")],
+                   check=True, capture_output=True, timeout=60)
+    y_zita, _ = sf.read(tmp_path / "out.wav", dtype="float64")
+    chain = engine.build_chain(prof, fs=fs, n_channels=1, block=block)
+    out = np.zeros((1, block), dtype=np.float32)
+    y_rt = np.concatenate([chain.process(x[None, i:i + block], out).copy() for i in range(0, n, block)], axis=1)[0]
+    lat = int(dsp.FRACTIONAL_LATENCY_SAMPLES)
+    a, b = y_rt[lat:].astype(np.float64), y_zita[:n - lat]
+    null_db = 20 * np.log10(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b ** 2)))
+    assert null_db <= -100.0  # two float32 partitioned convolutions of the same taps

@@ -256,8 +256,16 @@ class _Builder:
                 series[f"{label} {suffix}".strip()] = vals
             if len(series) >= 4:
                 break
-        mask = self.limits["reverberation_mask"]
+        mask = dict(self.limits["reverberation_mask"])
         tm = tm_s(self.inp.dims_m)
+        for c in self.a.get("compliance") or ():
+            cm = as_mapping(c)
+            lim = cm.get("limit")
+            # draw the analysis' own mask (absolute seconds) so the figure agrees with the verdict
+            if cm.get("check") == "reverberation_mask" and isinstance(lim, Mapping) and tm is not None \
+                    and lim.get("bands_hz") and lim.get("lower_s") and lim.get("upper_s"):
+                mask = {"freqs_hz": lim["bands_hz"], "lower_s": [v - tm for v in lim["lower_s"]],
+                        "upper_s": [v - tm for v in lim["upper_s"]]}
         self.add_figure("decay", "measurements", "Reverberation time per band",
                         "Decay time per octave band against Tech 3276's tolerance around Tm (mask read from the "
                         "standard's figure, unverified). Missing points had too little dynamic range.",

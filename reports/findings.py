@@ -204,9 +204,11 @@ def describe_mode(indices: tuple[int, int, int], dims_m: Sequence[float] | None)
         what = f"the {order} {_AXIS_NAMES[ax]} mode of the room{where}"
         treat = f"bass trapping in the corners of the {_AXIS_WALLS[ax]}"
         return what, treat
-    pairs = " and ".join(_AXIS_WALLS[i] for i in nonzero)
-    kind = "tangential" if len(nonzero) == 2 else "oblique"
-    what = f"a {kind} mode ({','.join(str(i) for i in indices)}) between the {pairs}"
+    idx = ",".join(str(i) for i in indices)
+    if len(nonzero) == 2:
+        what = f"a tangential mode ({idx}) between the {_AXIS_WALLS[nonzero[0]]} and the {_AXIS_WALLS[nonzero[1]]}"
+    else:
+        what = f"an oblique mode ({idx}) involving all six room surfaces"
     treat = "bass trapping in the room's corners (tri-corners first)"
     return what, treat
 
@@ -485,7 +487,64 @@ def _noise_findings(noise: Mapping[str, Any], th: FindingThresholds) -> list[Fin
     return [Finding(min(8.0, 2.0 + (nr - th.noise_preferred_nr) * 0.6), lev, "noise", sentence, evidence, action, "noise")]
 
 
-_COVERED = ("reflection", "noise", "matching", "level", "arrival", "timing")
+# checks that have their own, more specific findings above
+_COVERED = ("early_reflections", "background_noise", "level_matching", "arrival_matching")
+
+
+def _fmt_limit(v: Any, unit: str) -> str:
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return f"{_num(v[0]):.2f}–{_num(v[1]):.2f} {unit}".strip()
+    x = _num(v)
+    return f"{x:.2f} {unit}".strip() if math.isfinite(x) else str(v)
+
+
+def _compliance_sentence(name: str, cm: Mapping[str, Any]) -> tuple[str, str, str, float, str]:
+    """(sentence, evidence, action, severity, level) for one failed check."""
+    value, limit, unit = cm.get("value"), cm.get("limit"), str(cm.get("unit", "") or "")
+    detail = str(cm.get("detail") or "")
+    ev_tail = f" ({detail})" if detail else ""
+    if name == "reverberation_time":
+        v = _num(value)
+        lo, hi = (_num(limit[0]), _num(limit[1])) if isinstance(limit, (list, tuple)) else (math.nan, _num(limit))
+        long_ = math.isfinite(hi) and v > hi
+        sentence = (f"The room is {'too live' if long_ else 'too dead'}: the reverberation time averages {v:.2f} s, "
+                    f"the standard asks {lo:.2f}–{hi:.2f} s for its volume.")
+        action = ("Add broadband absorption (thick panels at the first-reflection points, the rear wall and the "
+                  "ceiling)." if long_ else "Take some absorption out or add diffusion so the room does not sound dead.")
+        return sentence, f"Mean T 200 Hz–4 kHz {v:.3f} s against {lo:.3f}–{hi:.3f} s{ev_tail}.", action, 5.0, ATTENTION
+    if name == "reverberation_mask":
+        n_out = detail.count(" Hz")
+        sentence = f"The reverberation time leaves the standard's tolerance in {n_out or 'some'} third-octave bands."
+        action = ("Bass traps for the low bands (below 300 Hz), broadband absorption for the rest; the decay plot "
+                  "shows which bands.")
+        return sentence, f"Tech 3276 mask around Tm{ev_tail}.", action, 4.0, ATTENTION
+    if name == "reverberation_adjacent":
+        sentence = "The reverberation time jumps between neighbouring bands" + (f" ({detail})." if detail else ".")
+        return sentence, f"{_num(value):.0f} pair(s) of adjacent bands beyond the standard's step limit.", \
+            "Uneven treatment: absorbers that work only in some bands; even it out.", 2.5, NOTE
+    if name == "room_response":
+        sentence = "The response at the listening position leaves the operational tolerance."
+        action = ("Move the speakers or the seat a little (the mode map shows which modes); the correction EQ "
+                  "takes care of the peaks it can.")
+        return sentence, f"Third-octave response re its mid-band mean{ev_tail}.", action, 4.5, ATTENTION
+    if name == "response_matching":
+        sentence = "The left and right speakers do not sound the same" + (f": {detail}." if detail else ".")
+        action = "Make the two sides of the room symmetric (speaker distances to walls, treatment, furniture)."
+        return sentence, f"Largest third-octave difference {_num(value):.2f} dB, limit {_fmt_limit(limit, 'dB')}.", \
+            action, 3.5, ATTENTION
+    if name == "polarity":
+        sentence = "A speaker is wired in inverted polarity."
+        return sentence, detail or "Direct sounds of opposite sign.", \
+            "Swap the + and − wires at that speaker (or its amplifier).", 9.0, ATTENTION
+    if name == "floor_area":
+        sentence = (f"The room is small for a reference room: {_num(value):.1f} m² of floor, the standard asks "
+                    f"{_fmt_limit(limit, 'm²')}.")
+        return sentence, "EBU Tech 3276 room size (unverified limits, STANDARDS.md §3.1).", \
+            "Nothing to treat; expect stronger, sparser low-frequency modes than in a larger room.", 1.5, NOTE
+    sentence = f"The room misses the standard's {name.replace('_', ' ')} check."
+    evidence = f"Measured {_fmt_limit(value, unit)} against {_fmt_limit(limit, unit)}{ev_tail}."
+    return sentence, evidence, "See the compliance table; the limits are in calib/data/compliance_limits.toml.", \
+        4.0, ATTENTION
 
 
 def _compliance_findings(checks: Sequence[Any]) -> list[Finding]:
@@ -496,24 +555,12 @@ def _compliance_findings(checks: Sequence[Any]) -> list[Finding]:
         if passed is True or passed in ("pass", "skip", None):
             continue
         name = str(cm.get("check") or cm.get("name") or "check")
-        if any(k in name.lower() for k in _COVERED):
+        if name in _COVERED:
             continue
-        value, limit = cm.get("value"), cm.get("limit")
-        unit = cm.get("unit", "")
-
-        def fmt(v: Any) -> str:
-            if isinstance(v, (list, tuple)):
-                return "–".join(fmt(x) for x in v)
-            x = _num(v)
-            return f"{x:.2f}" if math.isfinite(x) else str(v)
-
-        detail = cm.get("message") or cm.get("detail") or ""
-        sentence = f"The room misses the standard's {name.replace('_', ' ')} check."
-        evidence = f"Measured {fmt(value)}{(' ' + unit) if unit else ''} against a limit of {fmt(limit)}" + (
-            f" ({detail})." if detail else ".")
-        action = ("Treat the room for it (absorption for decay, placement for the response); the limits are in "
-                  "calib/data/compliance_limits.toml.")
-        out.append(Finding(4.0, ATTENTION, "compliance", sentence, evidence, action, "decay"))
+        sentence, evidence, action, sev, level = _compliance_sentence(name, cm)
+        figure = {"reverberation_time": "decay", "reverberation_mask": "decay", "reverberation_adjacent": "decay",
+                  "room_response": "response", "response_matching": "lr"}.get(name, "")
+        out.append(Finding(sev, level, "compliance", sentence, evidence, action, figure))
     return out
 
 
@@ -526,7 +573,8 @@ def _verification_findings(verification: Any) -> list[Finding]:
     bad = [as_mapping(c) for c in checks if str(as_mapping(c).get("verdict", "")).lower() in ("fail", "warn")]
     if verdict == "fail" or any(str(c.get("verdict")).lower() == "fail" for c in bad):
         parts = ", ".join(f"{c.get('name')} {c.get('channel', '')}".strip() for c in bad[:4])
-        return [Finding(9.5, ATTENTION, "verification", "The room no longer matches its calibration.",
+        # above every room finding: the calibration in use is no longer valid
+        return [Finding(10.5, ATTENTION, "verification", "The room no longer matches its calibration.",
                         f"Failed checks: {parts or 'see the table'}.",
                         "Find what changed (speaker moved, gain knob, new furniture) and re-measure; re-run "
                         "`roomtruth correct` if the change is intended.", "drift")]

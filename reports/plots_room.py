@@ -114,6 +114,8 @@ def plot_mode_map(modes: Sequence[Any], predicted: Sequence[Any], *, lf_freqs_hz
         else:
             ref = 0.0
         ymax = ref
+        levels = sorted((_finite(_get(m, "level_db")) for m in modes), reverse=True)
+        annotate_min = levels[min(5, len(levels) - 1)] if levels else 0.0  # label the 6 most prominent
         for j, m in enumerate(modes):
             fm = _finite(_get(m, "freq_hz"))
             lv = _finite(_get(m, "level_db"))
@@ -134,7 +136,8 @@ def plot_mode_map(modes: Sequence[Any], predicted: Sequence[Any], *, lf_freqs_hz
             note = f"{fm:.0f} Hz\n+{lv:.1f} dB" if np.isfinite(lv) else f"{fm:.0f} Hz"
             if np.isfinite(t60):
                 note += f"\n{t60:.2f} s"
-            ax.annotate(note, (fm, y), textcoords="offset points", xytext=(3, 3), fontsize=7, color=PALETTE["red"])
+            if np.isfinite(lv) and lv >= annotate_min:
+                ax.annotate(note, (fm, y), textcoords="offset points", xytext=(3, 3), fontsize=7, color=PALETTE["red"])
         if schroeder_hz is not None and np.isfinite(schroeder_hz) and lo_hz < schroeder_hz < hi_hz:
             for a in (ax, ax_p):
                 a.axvline(schroeder_hz, color=PALETTE["purple"], linestyle=":", linewidth=1.2)
@@ -146,20 +149,25 @@ def plot_mode_map(modes: Sequence[Any], predicted: Sequence[Any], *, lf_freqs_hz
         frequency_axis(ax, lo_hz, hi_hz, label=False)
         hide_x_labels(ax)
         heights = {"axial": 3.0, "tangential": 2.0, "oblique": 1.0}
-        seen = set()
+        by_kind: dict[str, list[float]] = {}
+        labelled: list[float] = []
         for p in predicted:
             fp = _finite(_get(p, "freq_hz"))
             if not (np.isfinite(fp) and lo_hz <= fp <= hi_hz):
                 continue
             kind = str(_get(p, "kind", "oblique") or "oblique")
-            h = heights.get(kind, 1.0)
-            ax_p.plot([fp, fp], [0, h], color=_KIND_COLOUR.get(kind, PALETTE["muted"]), linewidth=1.4,
-                      label=kind if kind not in seen else None)
-            seen.add(kind)
+            by_kind.setdefault(kind, []).append(fp)
             idx = _get(p, "indices", None)
-            if kind == "axial" and idx is not None:
-                ax_p.annotate("".join(str(int(i)) for i in idx), (fp, h), textcoords="offset points", xytext=(-6, 2),
-                              fontsize=6.5, color=PALETTE["red"])
+            # label the axial modes while they are sparse enough to read (no two within 8 %)
+            if kind == "axial" and idx is not None and all(abs(fp / q - 1) > 0.08 for q in labelled) \
+                    and fp <= (schroeder_hz or hi_hz) * 1.2:
+                labelled.append(fp)
+                ax_p.annotate("".join(str(int(i)) for i in idx), (fp, heights["axial"]), textcoords="offset points",
+                              xytext=(-6, 2), fontsize=6.5, color=PALETTE["red"])
+        for kind in ("oblique", "tangential", "axial"):  # one collection per kind: fast with hundreds of modes
+            if kind in by_kind:
+                ax_p.vlines(by_kind[kind], 0, heights.get(kind, 1.0), colors=_KIND_COLOUR.get(kind, PALETTE["muted"]),
+                            linewidth=1.2, label=kind)
         ax_p.set_ylim(0, 4.2)
         ax_p.set_yticks([1, 2, 3])
         ax_p.set_yticklabels(["obl.", "tan.", "axial"])
@@ -218,7 +226,7 @@ def plot_noise(bands_hz: Sequence[float], levels_db_spl: Sequence[float], *, rat
     with house_style():
         fig, axes = new_figure(height_in=3.4)
         ax = axes[0, 0]
-        for nr in curves:
+        for nr in (curves if calibrated else ()):  # NR curves are dB SPL: meaningless without calibration
             emphasis = nr in (limit_nr, preferred_nr)
             ax.plot(nf, nr_curve_db(nr), color=PALETTE["red"] if nr == limit_nr else
                     (PALETTE["green"] if nr == preferred_nr else PALETTE["muted"]),
@@ -228,9 +236,12 @@ def plot_noise(bands_hz: Sequence[float], levels_db_spl: Sequence[float], *, rat
         label = "background noise" + (f" (NR {rating_nr:.0f})" if rating_nr is not None and np.isfinite(rating_nr) else "")
         ax.plot(f, lev, marker="s", color=PALETTE["blue"], linewidth=1.8, label=label)
         frequency_axis(ax, 25.0, 11_000.0)
-        ax.set_ylabel("Octave-band level (dB SPL)" if calibrated else "Octave-band level (dB, uncalibrated)")
-        ax.set_ylim(min(-10.0, float(np.nanmin(lev)) - 5), max(75.0, float(np.nanmax(lev)) + 5))
-        ax.set_title("Background noise against NR curves (≤ NR 15 required, ≤ NR 10 preferred)")
+        ax.set_ylabel("Octave-band level (dB SPL)" if calibrated else "Octave-band level (dBFS)")
+        if calibrated:
+            ax.set_ylim(min(-10.0, float(np.nanmin(lev)) - 5), max(75.0, float(np.nanmax(lev)) + 5))
+            ax.set_title("Background noise against NR curves (≤ NR 15 required, ≤ NR 10 preferred)")
+        else:
+            ax.set_title("Background noise (no SPL calibration: levels in dBFS, not rated against NR)")
         ax.legend(loc="upper right")
     return fig
 

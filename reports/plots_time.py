@@ -30,7 +30,7 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def plot_etc(ir: ImpulseResponse, *, channel: str | int = 0, reflections: Sequence[Any] = (),
-             length_ms: float = 40.0, criterion_db: float = -10.0, criterion_ms: float = 15.0) -> Figure:
+             length_ms: float = 30.0, criterion_db: float = -10.0, criterion_ms: float = 15.0) -> Figure:
     """Energy-time curve after the direct sound (dB re direct), with each reflection marked
     (arrival ms, level dB, surface name) and the early-reflection criterion of EBU Tech 3276
     drawn as a line (``criterion_db`` within ``criterion_ms``, STANDARDS.md §3.3).
@@ -48,18 +48,28 @@ def plot_etc(ir: ImpulseResponse, *, channel: str | int = 0, reflections: Sequen
         ax.plot(t_ms, level, color=channel_colour(name, idx), linewidth=0.9, label=f"ETC, speaker {name}")
         ax.plot([0, criterion_ms], [criterion_db, criterion_db], color=PALETTE["red"], linestyle="--", linewidth=1.2,
                 label=f"Tech 3276: ≤ {criterion_db:g} dB within {criterion_ms:g} ms")
-        shown = 0
-        for r in sorted(reflections, key=lambda r: -float(_get(r, "level_db", -99.0))):
+        # number the reflections on the curve and list them in a key: inline labels collide
+        # when several surfaces reflect within a millisecond of each other
+        listed = []
+        for r in sorted(reflections, key=lambda r: float(_get(r, "delay_ms", np.inf) or np.inf)):
             d_ms, l_db = float(_get(r, "delay_ms", np.nan)), float(_get(r, "level_db", np.nan))
-            if not (np.isfinite(d_ms) and np.isfinite(l_db)) or d_ms > length_ms or shown >= 8:
+            if not (np.isfinite(d_ms) and np.isfinite(l_db)) or d_ms > length_ms or len(listed) >= 9:
                 continue
-            shown += 1
             surface = _get(r, "surface", None) or "unattributed"
             bad = d_ms <= criterion_ms and l_db > criterion_db
             colour = PALETTE["red"] if bad else PALETTE["ink"]
+            k = len(listed) + 1
             ax.plot([d_ms], [l_db], marker="v", color=colour, markersize=6, linestyle="none")
-            ax.annotate(f"{surface}\n{d_ms:.1f} ms, {l_db:.1f} dB", (d_ms, l_db), textcoords="offset points",
-                        xytext=(4, 6 + 10 * (shown % 2)), fontsize=7, color=colour)
+            ax.annotate(str(k), (d_ms, l_db), textcoords="offset points", xytext=(-3, 6), fontsize=7.5,
+                        color=colour, fontweight="bold")
+            listed.append((f"{k}  {d_ms:5.1f} ms  {l_db:6.1f} dB  {surface}".replace("-", "\u2212"), colour))
+        if listed:
+            y = 0.80
+            for text, colour in listed:
+                ax.text(0.985, y, text, transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                        family="DejaVu Sans Mono", color=colour,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 0.6})
+                y -= 0.055
         ax.set_xlim(-2.0, length_ms)
         ax.set_ylim(-60.0, 5.0)
         ax.set_xlabel("Time after the direct sound (ms)")

@@ -85,8 +85,10 @@ def _workspace(tmp: Path) -> dict[str, Any]:
     return info
 
 
-def _measure(*, seed: int, noise_db: float = -80.0, ir: Any = None, repeats: int = 1) -> Any:
-    """L and R through the simulated room → ImpulseResponse (hardware.session when present)."""
+def _measure(*, seed: int, noise_db: float = -80.0, ir: Any = None, repeats: int = 1,
+             with_measurement: bool = False) -> Any:
+    """L and R through the simulated room → ImpulseResponse (and the Measurement when
+    ``with_measurement``), through ``hardware.session`` when present."""
     from calib.types import SweepSpec
     from hardware.simulated import SimulatedRoom
 
@@ -97,9 +99,9 @@ def _measure(*, seed: int, noise_db: float = -80.0, ir: Any = None, repeats: int
     except _Unavailable:
         session = None
     if session is not None:
-        _meas, imp = session.measure(room, sweep=sweep, speakers=[("L", 0), ("R", 1)], mic_input=0,
-                                     loopback_input=1, repeats=repeats)
-        return imp
+        meas, imp = session.measure(room, sweep=sweep, speakers=[("L", 0), ("R", 1)], mic_input=0,
+                                    loopback_input=1, repeats=repeats)
+        return (meas, imp) if with_measurement else imp
     # hardware.session not there yet: the same capture done directly (one sweep per speaker,
     # loopback reference), deconvolved by calib.deconvolve
     from calib.deconvolve import deconvolve
@@ -114,17 +116,13 @@ def _measure(*, seed: int, noise_db: float = -80.0, ir: Any = None, repeats: int
         ref.append(cap.recording[1])
     m = Measurement(np.vstack(mic), FS, sweep, ("L", "R"), reference=np.vstack(ref),
                     meta={"backend": room.name, "note": "captured directly (hardware.session not available)"})
-    return deconvolve(m)
+    return (m, deconvolve(m)) if with_measurement else deconvolve(m)
 
 
-def _analyze(ir: Any, info: dict[str, Any]) -> Any:
+def _analyze(ir: Any, info: dict[str, Any], noise: Any) -> Any:
     room = _module("calib.analysis.room", "analyze_room")
-    src = info["speakers_m"]
-    try:
-        return room.analyze_room(ir, dims_m=info["dims_m"], source_m=[src[n] for n in ir.channel_names],
-                                 mic_m=info["mic_m"])
-    except TypeError:
-        return room.analyze_room(ir, dims_m=info["dims_m"], source_m=src[ir.channel_names[0]], mic_m=info["mic_m"])
+    return room.analyze_room(ir, dims_m=info["dims_m"], source_m=dict(info["speakers_m"]), mic_m=info["mic_m"],
+                             noise_recording=noise)
 
 
 def _correct(ir: Any, tmp: Path) -> tuple[Any, Any]:
@@ -345,12 +343,16 @@ def run_demo(out_dir: str | Path, *, console: Any = None, pdf: bool = False) -> 
         info = stage("workspace", "workspace created", lambda: _workspace(tmp)) or {}
         if not info:
             raise RoomtruthError("the demo could not create its workspace; see the message above")
-        ir = stage("measure", "measured L and R through the simulated room", lambda: _measure(seed=1),
-                   section="measurements")
-        if ir is None:
+        got = stage("measure", "measured L and R through the simulated room",
+                    lambda: _measure(seed=1, with_measurement=True), section="measurements")
+        if got is None:
             raise RoomtruthError("the demo could not measure the simulated room; see the messages above")
+        meas, ir = got
+        # the silent pre-roll before the first sweep (minus a margin for the latency) is the
+        # background-noise recording
+        noise = np.asarray(meas.recording[0, : int(0.8 * meas.sweep.preroll_s * FS)])
         stage("save", "saved the baseline measurement in the workspace", lambda: _save_measurement(ir, tmp, info))
-        analysis = stage("analyze", "analyzed the room", lambda: _analyze(ir, info), section="compliance")
+        analysis = stage("analyze", "analyzed the room", lambda: _analyze(ir, info, noise), section="compliance")
         corr = stage("correct", "designed the correction", lambda: _correct(ir, tmp), section="correction")
         profile, creport = corr if corr else (None, None)
         corrected = None

@@ -110,8 +110,8 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
 
             src = None
             if speakers and all(n in speakers for n in ir.channel_names):
-                src = [speakers[n] for n in ir.channel_names]
-            analysis = analyze_room(ir, dims_m=dims, source_m=src, mic_m=mic)
+                src = {n: speakers[n] for n in ir.channel_names}
+            analysis = analyze_room(ir, dims_m=dims, source_m=src if dims else None, mic_m=mic if dims else None)
         except ImportError:
             notes["compliance"] = "not available: the room analysis (calib.analysis.room) is not installed"
         except RoomtruthError as exc:

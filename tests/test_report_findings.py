@@ -67,7 +67,9 @@ def test_describe_mode_names_the_walls():
     what, _ = describe_mode((2, 0, 0), DIMS)
     assert what.startswith("the second length mode") and "5.20 m" in what
     what, _ = describe_mode((1, 1, 0), DIMS)
-    assert "tangential" in what and "front and back walls and side walls" in what
+    assert what == "a tangential mode (1,1,0) between the front and back walls and the side walls"
+    what, _ = describe_mode((1, 1, 1), DIMS)
+    assert what == "an oblique mode (1,1,1) involving all six room surfaces"
 
 
 @pytest.mark.parametrize("surface, words", [("desk", "desk"), ("floor", "rug"), ("ceiling", "cloud"),
@@ -184,12 +186,25 @@ def test_noise(nr, level):
     assert "the 63 Hz band sets the rating" in f.evidence
 
 
-def test_failed_compliance_check_becomes_a_finding_and_covered_ones_do_not():
+def test_failed_compliance_checks_become_findings_and_covered_ones_do_not():
     a = {"compliance": [{"check": "room_proportions", "value": 2.1, "limit": 1.9, "passed": False, "detail": "l/h"},
+                        {"check": "reverberation_time", "value": 0.279, "limit": [0.144, 0.244], "passed": False,
+                         "unit": "s"},
+                        {"check": "floor_area", "value": 18.98, "limit": [20.0, 60.0], "passed": False},
+                        {"check": "polarity", "value": "R inverted", "limit": "same", "passed": False},
                         {"check": "early_reflections", "value": -6, "limit": -10, "passed": False},
-                        {"check": "reverberation_time", "value": 0.3, "limit": 0.35, "passed": True}]}
-    out = [f for f in room_findings(a) if f.category == "compliance"]
-    assert len(out) == 1 and "room proportions" in out[0].sentence and "(l/h)" in out[0].evidence
+                        {"check": "level_matching", "value": 2.0, "limit": 1.0, "passed": False},
+                        {"check": "background_noise", "value": None, "limit": 15, "passed": None},
+                        {"check": "proportions", "value": [1, 1.5, 2.1], "limit": "x", "passed": True}]}
+    out = {f.sentence: f for f in room_findings(a) if f.category == "compliance"}
+    assert set(out) == {
+        "The room misses the standard's room proportions check.",
+        "The room is too live: the reverberation time averages 0.28 s, the standard asks 0.14–0.24 s for its volume.",
+        "The room is small for a reference room: 19.0 m² of floor, the standard asks 20.00–60.00 m².",
+        "A speaker is wired in inverted polarity."}
+    assert "(l/h)" in out["The room misses the standard's room proportions check."].evidence
+    assert out["A speaker is wired in inverted polarity."].severity == 9.0
+    assert out["The room is small for a reference room: 19.0 m² of floor, the standard asks 20.00–60.00 m²."].level == NOTE
 
 
 def test_failed_verification_comes_first():

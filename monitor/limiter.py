@@ -128,6 +128,10 @@ class Limiter:
         self.jump_duck_db = float(jump_duck_db)
         self.jump_block = int(jump_block)
         self.jump_rho = jump_recover_db_per_s * self.jump_block / fs
+        # after a jump, no new one is counted until the duck has recovered (at least 0.5 s)
+        self._refractory = int(max(jump_duck_db / jump_recover_db_per_s, 0.5) * fs)
+        self._next_jump_ok = 0
+        self._t = 0
         # slow level: one-pole on block power, time constant 1 s
         self.slow_coef = math.exp(-self.jump_block / fs / 1.0)
         C, A, D, N = self.n_channels, self.A, self.delay_samples, self.max_block
@@ -209,6 +213,14 @@ class Limiter:
         fast_db = 10 * np.log10(pw + 1e-12)
         prev_db = 10 * np.log10(prev + 1e-12)
         ev = (fast_db - prev_db > self.jump_db) & (fast_db > self.jump_floor_dbfs)
+        # one event per burst: a jump opens a refractory period (the duck's recovery time)
+        for j in np.flatnonzero(ev):
+            tj = self._t + int(j) * B
+            if tj >= self._next_jump_ok:
+                self._next_jump_ok = tj + self._refractory
+            else:
+                ev[j] = False
+        self._t += n
         nev = int(np.count_nonzero(ev))
         if nev:
             self.jumps += nev
@@ -249,9 +261,12 @@ class Limiter:
         a = self.slow_coef ** (n / self.jump_block)
         self._slow_pow = a * prev + (1 - a) * pw
         fast_db = 10 * math.log10(pw + 1e-12)
-        ev = fast_db - 10 * math.log10(prev + 1e-12) > self.jump_db and fast_db > self.jump_floor_dbfs
+        ev = (fast_db - 10 * math.log10(prev + 1e-12) > self.jump_db and fast_db > self.jump_floor_dbfs
+              and self._t >= self._next_jump_ok)
+        self._t += n
         if ev:
             self.jumps += 1
+            self._next_jump_ok = self._t - n + self._refractory
         if self.jump_duck_db <= 0 or (not ev and self._duck_db <= 0):
             return
         start = self._duck_db

@@ -5,7 +5,7 @@ Method (ISO 3382-1:2009 §5.3 and Annex A, ISO 3382-2:2008 §5.3; STANDARDS.md �
 
 - Time origin: the broadband direct-sound onset, the first sample within 20 dB of the peak
   (ISO 3382-1 A.3.4).
-- Band signals: IEC 61260-1 class-1 Butterworth band-passes (:mod:`calib.analysis.bands`).
+- Band signals: IEC 61260-1 class-1 Butterworth band-passes (:mod:`calib.analysis.bands`, 8th order).
   For the decay *times* the IR is filtered time-reversed, so the filter's own ringing falls
   before the onset instead of stretching the decay (ISO 3382-2 §5.3.3 allows it; it is what
   makes B·T < 16 bands usable).  For the *energy ratios* (C50, C80, D50, Ts) the band signal
@@ -37,6 +37,7 @@ from scipy import fft as sp_fft
 from scipy import signal
 
 from calib.analysis.bands import (
+    FILTER_ORDER,
     _magnitude_from_warped,
     band_centres_hz,
     band_edges_hz,
@@ -151,14 +152,14 @@ def _zero_phase_band(x: np.ndarray, centre_hz: float, fraction: int, fs: int,
     n = x.size
     X = _spectrum(x) if spectrum is None else spectrum
     nf = 2 * (X.size - 1)
-    # 3rd-order prototype: |H| < -78 dB beyond 20x above / below the band edges; skipping those
-    # bins changes a band energy by < 1e-7 relative (far below any reported decimal)
+    # 4th-order prototype: |H| < -100 dB beyond 20x above / below the band edges; skipping
+    # those bins changes a band energy by < 1e-9 relative (far below any reported decimal)
     lo, hi = band_edges_hz([centre_hz], fraction=fraction)
     k0 = max(int(lo[0] / 20.0 * nf / fs), 1)
     k1 = min(int(np.ceil(min(hi[0] * 20.0, fs / 2) * nf / fs)), X.size - 1)
     Y = np.zeros_like(X)
     om = warped_fft_grid(nf, fs)[k0:k1]
-    Y[k0:k1] = X[k0:k1] * _magnitude_from_warped(om, float(lo[0]), float(hi[0]), fs, 3)
+    Y[k0:k1] = X[k0:k1] * _magnitude_from_warped(om, float(lo[0]), float(hi[0]), fs, FILTER_ORDER)
     y = sp_fft.irfft(Y, nf)
     # the zero-phase response is non-causal: wrap the pre-onset part back in front
     return np.concatenate([y[nf - n:], y[:n]])   # length 2n, index n is time 0 of x

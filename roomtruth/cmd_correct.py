@@ -111,6 +111,8 @@ def register(app: typer.Typer) -> None:
         peq_file: Optional[Path] = typer.Option(None, "--peq-file", help="Use these filters (REW filter-settings "
                                                 "file) instead of fitting a PEQ."),
         name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the folder name)."),
+        fix_polarity: bool = typer.Option(False, "--fix-polarity", help="Invert speakers whose polarity is "
+                                          "opposite to the first speaker's (else only flagged)."),
         replace: bool = typer.Option(False, "--replace", help="Replace an existing profile outside a workspace."),
         json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
     ) -> None:
@@ -148,7 +150,7 @@ def register(app: typer.Typer) -> None:
         seats = [_load_seat(Path(p), fs=fs, speakers=speakers) for p in inputs]
         settings = CorrectionSettings(target=tg, peq=PeqSettings(n_max=peq, max_boost_db=max_boost_db),
                                       fir_taps=fir_taps, fir_phase=fir_phase, seat_weights=w,
-                                      name=name or out.name, fixed_peq=fixed)
+                                      name=name or out.name, fixed_peq=fixed, fix_polarity=fix_polarity)
         seat_names = [Path(p).stem for p in inputs]
         if len(set(seat_names)) != len(seat_names):
             seat_names = [f"seat{i + 1}" for i in range(len(inputs))]
@@ -166,6 +168,9 @@ def register(app: typer.Typer) -> None:
                 extra[f"rew_filters_{s.name}.txt"] = rew
             for rate in (48_000, 96_000):
                 extra[f"minidsp_{s.name}_{rate}.txt"] = format_minidsp(s.peq, fs=rate)
+        rep_json = report.to_json_dict()
+        rep_json["content_hash"] = profile.content_hash()
+        extra["correction_report.json"] = to_json(rep_json) + "\n"
         archived = _archive_previous(out) if (in_workspace and out.exists()) else None
         profile.save(out, replace_existing=True, extra_files=extra)
 

@@ -83,3 +83,14 @@ def test_rs_pcm_beats_drc_normal():
     assert after <= 1.0
     assert pre_ringing_db(y, fs=fs) <= -50.0
     assert rep.speakers[0].seats[0].rms_dev_after_db <= 1.0  # the report's own prediction agrees
+
+
+def test_polarity_is_flagged_and_optionally_fixed():
+    seats = room_seats(1, names=("L", "R"))
+    s = seats[0]
+    inverted = ImpulseResponse(np.vstack([s.samples[0], -s.samples[1]]), s.fs, s.channel_names)
+    prof, rep = design_correction([inverted], CorrectionSettings(target=Target("flat", 20, 300)))
+    assert [sp.polarity for sp in prof.speakers] == [1, 1]
+    assert any("R has the opposite polarity" in w for w in rep.warnings)
+    prof, rep = design_correction([inverted], CorrectionSettings(target=Target("flat", 20, 300), fix_polarity=True))
+    assert [sp.polarity for sp in prof.speakers] == [1, -1]

@@ -1,7 +1,7 @@
 """Spectral helpers private to the correction designer.
 
 Fractional-octave smoothing with a resolution that may vary with frequency (STANDARDS.md
-§7.3), log-spaced evaluation grids and third-octave band centres.  Kept small and private so
+§7.3), log-spaced evaluation grids.  (Third-octave bands come from calib.analysis.bands.)  Kept small and private so
 the designer does not depend on modules that are still being written; the maths is the same
 power average over a rectangular 1/N-octave window that §7.3 describes.
 """
@@ -14,23 +14,12 @@ import numpy as np
 
 from calib.errors import SignalError
 
-#: Base-10 octave ratio G = 10^(3/10) (IEC 61260-1:2014, 5.2).
-_G = 10.0 ** 0.3
-
-
 def log_grid_hz(lo_hz: float, hi_hz: float, *, points_per_octave: int = 48) -> np.ndarray:
     """Log-spaced frequencies from ``lo_hz`` to ``hi_hz`` inclusive (Hz)."""
     if not (0 < lo_hz < hi_hz):
         raise SignalError(f"frequency range {lo_hz}..{hi_hz} Hz is invalid; need 0 < lo < hi")
     n = max(int(np.ceil(np.log2(hi_hz / lo_hz) * points_per_octave)), 1) + 1
     return np.geomspace(lo_hz, hi_hz, n)
-
-
-def third_octave_centres_hz(lo_hz: float, hi_hz: float) -> np.ndarray:
-    """Exact base-10 third-octave mid-band frequencies ``1000·G^(x/3)`` within [lo, hi] (Hz)."""
-    x = np.arange(np.ceil(3 * np.log(lo_hz / 1000) / np.log(_G) - 1e-9),
-                  np.floor(3 * np.log(hi_hz / 1000) / np.log(_G) + 1e-9) + 1)
-    return 1000.0 * _G ** (x / 3.0)
 
 
 def fft_power(ir: np.ndarray, *, fs: int, n_fft: int | None = None) -> tuple[np.ndarray, np.ndarray]:

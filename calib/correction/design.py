@@ -68,7 +68,8 @@ class CorrectionSettings:
     design_fraction: float = 24.0
     name: str = "default"
     fir_band_limit_hz: float | None = None  # optional min-phase low-pass folded into the FIR
-    fixed_peq: tuple[Biquad, ...] | None = None  # use these filters (e.g. imported from REW) instead of fitting
+    fixed_peq: tuple[Biquad, ...] | None = None
+    fix_polarity: bool = False  # invert speakers whose polarity is opposite to the main speaker's  # use these filters (e.g. imported from REW) instead of fitting
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +80,7 @@ class CorrectionSettings:
             "seat_weights": None if self.seat_weights is None else list(self.seat_weights),
             "main_seat": self.main_seat, "align": self.align,
             "regression_limit_db": self.regression_limit_db, "design_fraction": self.design_fraction,
-            "fir_band_limit_hz": self.fir_band_limit_hz,
+            "fir_band_limit_hz": self.fir_band_limit_hz, "fix_polarity": self.fix_polarity,
             "fixed_peq": None if self.fixed_peq is None else [b.to_dict() for b in self.fixed_peq],
         }
 
@@ -246,13 +247,16 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
                             "the FIR is minimum phase (delayed)")
 
     # ---- exact prediction per seat
+    # headroom: the largest gain of whatever may run (the FIR at any rate, or the PEQ at a rate
+    # without an FIR)
+    dense = np.geomspace(1.0, 0.4999 * fs, 4096)
+    max_gain = float(np.max(peq_response_db(peq_t, dense, fs=fs))) if peq_t else 0.0
     if firs:
         Cb = np.abs(np.fft.rfft(firs[fs].taps, n_fft)) ** 2
-        max_gain = max(float(20 * np.log10(np.abs(np.fft.rfft(d.taps, 1 << 16)).max())) for d in firs.values())
+        max_gain = max([max_gain] + [float(20 * np.log10(np.abs(np.fft.rfft(d.taps, 1 << 16)).max()))
+                                     for d in firs.values()])
     else:
         Cb = 10 ** (peq_response_db(peq_t, fb, fs=fs) / 10) if peq_t else np.ones_like(fb)
-        dense = np.geomspace(1.0, 0.4999 * fs, 4096)
-        max_gain = float(np.max(peq_response_db(peq_t, dense, fs=fs))) if peq_t else 0.0
     rg = sp.log_grid_hz(lo, hi, points_per_octave=48)
     Tr = tg.curve_db(rg)
     before = np.array([10 * np.log10(np.maximum(sp.smooth_power_at(fb, p, rg, 6.0), 1e-30)) for p in P])
@@ -333,10 +337,13 @@ def design_correction(seats: Sequence[ImpulseResponse], settings: CorrectionSett
     peak = max(r.max_gain_db + t for r, t in zip(reports, trims))
     preamp = -math.ceil(max(peak, 0.0) * 10) / 10  # round the headroom up to 0.1 dB
     preamp = 0.0 if preamp == 0 else preamp
+    pols = [1] * len(names)
+    if st.fix_polarity and alignment is not None:
+        pols = [1 if p == alignment.polarity[0] else -1 for p in alignment.polarity]
     for ch, name in enumerate(names):
         corrections.append(SpeakerCorrection(
             name=name, output_channel=ch, trim_db=round(float(trims[ch]), 3), delay_s=float(delays[ch]),
-            polarity=1, peq=peqs[name], fir={r: d.taps for r, d in firs_all[name].items()}))
+            polarity=pols[ch], peq=peqs[name], fir={r: d.taps for r, d in firs_all[name].items()}))
         # (the taps are already float32-exact: the profile stores them as 32-bit float WAV)
     provenance = {
         "software": "roomtruth", "software_version": _software_version(),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calib.correction._spectrum import third_octave_centres_hz
+from calib.analysis.bands import third_octave_centres_hz
 from calib.errors import ConfigError
 
 __all__ = ["SeatCombination", "combine_seats", "normalise_weights", "band_levels_db",
@@ -106,7 +106,9 @@ def band_regressions_db(freqs_hz: np.ndarray, dev_before_db: np.ndarray, dev_aft
     """
     sel = (freqs_hz >= lo_hz) & (freqs_hz <= hi_hz)
     f = freqs_hz[sel]
-    centres = third_octave_centres_hz(lo_hz * 10 ** (0.05), hi_hz / 10 ** 0.05)
+    # bands lying inside the range (IEC 61260-1 centres from calib.analysis.bands)
+    inner = (lo_hz * 10 ** 0.05, hi_hz / 10 ** 0.05)
+    centres = third_octave_centres_hz(*inner) if inner[0] <= inner[1] else np.zeros(0)
     if centres.size == 0:
         centres = third_octave_centres_hz(lo_hz, hi_hz)
     b = np.atleast_2d(dev_before_db)[:, sel]

@@ -20,13 +20,16 @@ Method (STANDARDS.md §1.1, §1.2, §1.5)
    phase-synchronous.  It keeps the linear IR's scale: for ``y = x + a2 x^2 + a3 x^3`` and a
    sweep of peak ``A``, ``|H2| = a2 A / 2`` and ``|H3| = a3 A^2 / 4``.
 5. SNR: the noise of the IR is predicted from the silent pre-roll through the same filter,
-   ``var = mean_k(P_noise[k] |D[k] C[k]|^2)`` (Parseval), and ``snr_db`` is the IR's peak
-   over that noise (peak-to-noise ratio, the quantity ISO 3382 decay fits need).
+   ``var = sum_k S_noise(f_k) |D[k] C[k]|^2 df`` (Welch PSD of the pre-roll, Parseval), and
+   ``snr_db`` is the IR's peak over that noise (peak-to-noise ratio, the quantity ISO 3382
+   decay fits need).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,11 +96,12 @@ def band_filter(freqs_hz: np.ndarray, f_lo_hz: float, f_hi_hz: float, *, fs: int
     w[m] = 0.5 * (1 - np.cos(np.pi * (hi - lf[m]) / s))
     # analog Butterworth high-pass H(s) = s^N / B_N(s), evaluated at s = j f / f1
     # (s -> 1/s maps the prototype's poles onto their conjugates, the same set; prod(-p) = 1)
+    # written as s^N / B_N(s) with B_N's real coefficients (Horner), and s^N = (f/f1)^N for N = 8
     _z, poles, _k = signal.buttap(HP_ORDER)
-    sj = 1j * f / f_lo_hz
-    hp = np.ones(f.shape, dtype=complex)
-    for pole in poles:
-        hp *= sj / (sj - pole)
+    den = np.real(np.poly(poles))
+    sj = 1j * (f / f_lo_hz)
+    hp = np.polyval(den, sj)
+    np.divide((f / f_lo_hz) ** HP_ORDER * (1j ** HP_ORDER).real, hp, out=hp)
     return w * hp
 
 
@@ -163,6 +167,36 @@ def find_arrival_samples(ir: np.ndarray, *, search_from: int = 0, threshold_db: 
         off = 0.5 * (y0 - y2) / den if den != 0 else 0.0
         return float(grid[j] + off * (grid[1] - grid[0]))
     return float(grid[j])
+
+
+_INVERSE_CACHE: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+_INVERSE_CACHE_SIZE = 4
+
+
+def _inverse_spectrum(x: np.ndarray, *, n_fft: int, fs: int, f_lo_hz: float,
+                      f_hi_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(D, W)``: the regularised inverse of the sweep ``x`` and the band limit on the rfft grid
+    of ``n_fft``.  Cached (by the sweep's bytes and the grid) because every capture of a
+    session uses the same sweep -- the counterpart of a precomputed inverse-filter file."""
+    key = (hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(), int(n_fft), int(fs),
+           float(f_lo_hz), float(f_hi_hz))
+    hit = _INVERSE_CACHE.get(key)
+    if hit is not None:
+        _INVERSE_CACHE.move_to_end(key)
+        return hit
+    freqs = sfft.rfftfreq(n_fft, 1.0 / fs)
+    X = sfft.rfft(x, n_fft)
+    P = X.real ** 2 + X.imag ** 2
+    W = band_filter(freqs, f_lo_hz, f_hi_hz, fs=fs)
+    D = np.conj(X)
+    D *= W
+    D /= P + EPS_SWEEP * P.max()     # Kirkeby, STANDARDS.md §1.5
+    D.setflags(write=False)
+    W.setflags(write=False)
+    _INVERSE_CACHE[key] = (D, W)
+    while len(_INVERSE_CACHE) > _INVERSE_CACHE_SIZE:
+        _INVERSE_CACHE.popitem(last=False)
+    return D, W
 
 
 @dataclass(frozen=True)
@@ -245,12 +279,10 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
 
     n_fft = sfft.next_fast_len(n_rec + x.size, real=True)
     freqs = sfft.rfftfreq(n_fft, 1.0 / fs)
-    X = sfft.rfft(x, n_fft)
-    P = np.abs(X) ** 2
-    W = band_filter(freqs, f_lo_hz, f_hi_hz, fs=fs)
-    D = W * np.conj(X) / (P + EPS_SWEEP * P.max())
-    # the sweep starts at sweep_start: advance by it so lag 0 is the time origin
-    D = D * np.exp(2j * np.pi * freqs * sweep_start / fs)
+    D, W = _inverse_spectrum(x, n_fft=n_fft, fs=fs, f_lo_hz=f_lo_hz, f_hi_hz=f_hi_hz)
+    # lag `origin` of the deconvolved sequence is the time origin: the sweep's start (the
+    # loopback correction below divides that delay out together with the latency)
+    origin = sweep_start
 
     Y = sfft.rfft(rec, n_fft, axis=-1) * D
     latency = 0.0
@@ -268,13 +300,14 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         # (rolled by a guard so an arrival at lag 0 keeps its band-limited pre-ringing)
         guard = min(1024, n_fft // 4)
         half = n_fft // 2
-        lats = [find_arrival_samples(np.roll(gi, guard)[:half]) - guard for gi in g]
+        lats = [find_arrival_samples(np.roll(gi, guard - sweep_start)[:half]) - guard for gi in g]
         latency = float(np.median(lats))
         PG = np.abs(G) ** 2
         # G already carries the band window W; the extra W keeps the result at H*W (without
         # it the division would undo the band limit)
         C = W * np.conj(G) / (PG + EPS_REFERENCE * PG.max(axis=-1, keepdims=True))
         Y = Y * C
+        origin = 0
     # default pre-delay and lengths
     if pre_samples is None:
         pre_samples = int(round(0.005 * fs))
@@ -298,7 +331,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         )
 
     d = sfft.irfft(Y, n_fft, axis=-1)
-    idx = (np.arange(n_ir) - pre) % n_fft
+    idx = (np.arange(n_ir) - pre + origin) % n_fft
     lin = d[:, idx]
 
     harmonics: dict[int, np.ndarray] = {}
@@ -314,7 +347,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
             # delay by frac so that integer index (-tau_int) holds the value at -tau
             Yk = Y * np.exp(-2j * np.pi * freqs * frac / fs)
             dk = sfft.irfft(Yk, n_fft, axis=-1)
-            idx_k = (np.arange(n_k) - pre - tau_int) % n_fft
+            idx_k = (np.arange(n_k) - pre - tau_int + origin) % n_fft
             harmonics[k] = dk[:, idx_k]
 
     arrivals = tuple(find_arrival_samples(row) for row in lin)
@@ -323,16 +356,13 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
     snr: list[float] = []
     n_pre = sweep_start
     if n_pre >= 64:
+        # one-sided noise PSD (Welch) on the fine grid, times the filter's power response
         noise = rec[:, :n_pre]
-        noise = noise - noise.mean(axis=-1, keepdims=True)
-        Pn = np.abs(sfft.rfft(noise, n_fft, axis=-1)) ** 2 / n_pre
-        filt = np.abs(D) ** 2 if C is None else np.abs(D * C) ** 2
-        # one-sided spectrum -> two-sided mean over n_fft bins
-        wts = np.full(freqs.size, 2.0)
-        wts[0] = 1.0
-        if n_fft % 2 == 0:
-            wts[-1] = 1.0
-        var = np.sum(Pn * filt * wts, axis=-1) / n_fft
+        nper = min(4096, n_pre)
+        f_w, S = signal.welch(noise, fs=fs, nperseg=nper, detrend="constant", axis=-1)
+        filt = np.broadcast_to(np.abs(D) ** 2 if C is None else np.abs(D * C) ** 2, (n_ch, freqs.size))
+        df = fs / n_fft
+        var = np.array([np.sum(np.interp(freqs, f_w, S[i]) * filt[i]) * df for i in range(n_ch)])
         for i in range(n_ch):
             pk = float(np.max(np.abs(lin[i])))
             snr.append(10 * math.log10(pk**2 / var[i]) if var[i] > 0 and pk > 0 else float("inf"))

@@ -103,7 +103,8 @@ def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optio
 
 def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
                      ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1,
-                     loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None):
+                     loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None,
+                     probe: bool = True):
     """``repeats`` independent short sweep measurements (one ImpulseResponse each), through
     the measurement session (safe level probe on the first, fault checks on every capture)."""
     from dataclasses import replace
@@ -120,7 +121,8 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
         # the first run makes the session's low-level check; the others repeat its level
         _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
                         loopback_input=loopback_input, loopback_output=loopback_output, repeats=1,
-                        max_level_dbfs=cap, probe=(r == 0), n_harmonics=3, ir_length_s=ir_length_s)
+                        max_level_dbfs=cap, probe=probe and r == 0, n_harmonics=3, ir_length_s=ir_length_s,
+                        retries=3)  # a capture that lost samples is never used, only retried
         lv = ir.meta.get("level_dbfs")
         if r == 0 and isinstance(lv, (int, float)):
             spec = replace(spec, level_dbfs=min(float(lv), cap))

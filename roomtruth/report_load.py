@@ -79,6 +79,26 @@ def _room_dims(room: Path) -> tuple[tuple[float, float, float] | None, Any, Any]
     return (tuple(float(d) for d in dims) if dims else None), (speakers or None), cfg.mic_position_m
 
 
+def _preroll_noise(folder: Path) -> Any:
+    """The silent pre-roll of the raw capture (first speaker's row), or None.
+
+    80 % of ``sweep.preroll_s`` is used: the rest leaves room for the interface latency,
+    after which the sweep may already be heard."""
+    try:
+        meta = json.loads((folder / "measurement.json").read_text(encoding="utf-8"))
+        raw = meta.get("raw_file")
+        preroll_s = float((meta.get("sweep") or {}).get("preroll_s") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    if not raw or preroll_s <= 0 or not (folder / raw).is_file():
+        return None
+    from calib.audio_io import read_audio
+
+    x, fs = read_audio(folder / raw)
+    n = int(0.8 * preroll_s * fs)
+    return x[0, :n] if n >= 1024 else None
+
+
 def _active_profile(room: Path) -> Path | None:
     pdir = room / "profiles"
     active = pdir / "active"
@@ -103,6 +123,7 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
     mdir = latest_measurement_dir(room)
     ir = load_measurement(mdir)
     dims, speakers, mic = _room_dims(room)
+    noise = _preroll_noise(mdir)
     analysis = None
     if analyze:
         try:
@@ -111,7 +132,8 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
             src = None
             if speakers and all(n in speakers for n in ir.channel_names):
                 src = {n: speakers[n] for n in ir.channel_names}
-            analysis = analyze_room(ir, dims_m=dims, source_m=src if dims else None, mic_m=mic if dims else None)
+            analysis = analyze_room(ir, dims_m=dims, source_m=src if dims else None, mic_m=mic if dims else None,
+                                    noise_recording=noise)
         except ImportError:
             notes["compliance"] = "not available: the room analysis (calib.analysis.room) is not installed"
         except RoomtruthError as exc:

@@ -156,6 +156,7 @@ def measure_cmd(
     level_dbfs: Optional[float] = typer.Option(None, "--level-dbfs", help="Requested sweep peak level (dBFS)."),
     latency_samples: int = typer.Option(512, "--latency-samples", help="Simulated interface latency (samples)."),
     no_probe: bool = typer.Option(False, "--no-probe", help="Skip the low-level check before the first sweep."),
+    retries: int = typer.Option(2, "--retries", help="Extra attempts for a capture that lost samples (xruns)."),
     no_raw: bool = typer.Option(False, "--no-raw", help="Do not store the raw captures."),
     json_out: bool = typer.Option(False, "--json", help="Print measurement.json instead of the summary."),
 ) -> None:
@@ -174,6 +175,8 @@ def measure_cmd(
         raise ConfigError(f"--fs {fs} Hz is outside 8000..384000 Hz")
     if latency_samples < 0:
         raise ConfigError(f"--latency-samples {latency_samples} must be >= 0")
+    if not 0 <= retries <= 10:
+        raise ConfigError(f"--retries {retries} is outside 0..10")
     if simulate_ir is not None and not simulate_ir.exists():
         raise ConfigError(f"{simulate_ir}: no such file (--simulate-ir)")
 
@@ -237,7 +240,7 @@ def measure_cmd(
                 repeats=repeats or (cfg.repeats if cfg is not None else 1),
                 max_level_dbfs=cfg.max_level_dbfs if cfg is not None else -6.0,
                 min_snr_db=cfg.min_snr_db if cfg is not None else 30.0,
-                probe=not no_probe,
+                probe=not no_probe, retries=retries,
                 meta={"room": str(ws.root) if ws else None, "label": label, "source": source},
                 progress=lambda msg: status.update(msg),
             )

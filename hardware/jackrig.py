@@ -73,6 +73,8 @@ _STOP_TIMEOUT_S = 3.0
 # the --no-realtime fallback).  Empty in normal use.
 _JACKD_PREFIX: tuple[str, ...] = ()
 _children: dict[int, subprocess.Popen] = {}   # processes this Python process started
+_REGISTRY_FULL = ("JACK's server registry is full (8 servers at most); stop other JACK servers "
+                  "and start the rig again")
 
 
 def rig_server_name() -> str:
@@ -316,7 +318,7 @@ def _reclaim_registry_slot(server: str) -> None:
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     try:
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
         while p.poll() is None and time.monotonic() < deadline and not _server_reachable(server):
             time.sleep(0.05)
     finally:
@@ -327,6 +329,46 @@ def _reclaim_registry_slot(server: str) -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def registry_entries(path: str = "/dev/shm/jack-shm-registry") -> list[tuple[int, str, bool]]:
+    """JACK2's server registry: ``(pid, server name, pid alive)`` per occupied slot.
+
+    Layout of JACK 1.9's ``jack_shm_header_t``: magic ``"KCAJ"``, 5 int32 fields (the 4th is
+    the header length), then 8 entries of ``{int32 pid; char name[260]}``.  Returns [] when
+    the file is absent or does not have that layout.
+    """
+    import struct
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return []
+    if raw[:4] != b"KCAJ" or len(raw) < 24 + 8 * 264:
+        return []
+    hdr_len = struct.unpack_from("<I", raw, 16)[0]
+    if hdr_len != 24 + 8 * 264:
+        return []
+    out = []
+    for i in range(8):
+        off = 24 + i * 264
+        pid = struct.unpack_from("<i", raw, off)[0]
+        if pid <= 0:
+            continue
+        full = raw[off + 4: off + 264].split(b"\0")[0].decode("utf-8", "replace")
+        name = full.split(":", 1)[1].rstrip(":") if ":" in full else full   # "jack-<uid>:<name>:"
+        out.append((pid, name, Path(f"/proc/{pid}").exists()))
+    return out
+
+
+def _reclaim_stale_registry() -> list[str]:
+    """Free every registry slot whose server process is gone; returns the names freed."""
+    freed = []
+    for _pid, name, alive in registry_entries():
+        if not alive:
+            _reclaim_registry_slot(name)
+            freed.append(name)
+    return freed
 
 
 def synthetic_room_ir(*, fs: int) -> np.ndarray:
@@ -426,9 +468,7 @@ def _wait_server(p: subprocess.Popen, server: str, log: Path) -> str | None:
         if p.poll() is not None:
             tail = _log_tail(log)
             if "Too many servers already active" in tail:
-                return ("JACK's server registry is full (8 servers; crashed servers keep their entry); "
-                        "stop other JACK servers, or start and stop a jackd under each stale name "
-                        "listed by 'strings /dev/shm/jack-shm-registry'")
+                return _REGISTRY_FULL
             return f"jackd exited with code {p.returncode}: {tail}"
         if _server_reachable(server):
             return None
@@ -557,6 +597,11 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
                 started.append((jackd_p.pid, "jackd"))
                 why = _wait_server(jackd_p, server, folder / "jackd.log")
                 used_rt = False
+            if why == _REGISTRY_FULL and _reclaim_stale_registry():
+                # crashed servers held the slots: freed now, try once more
+                jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, used_rt)
+                started.append((jackd_p.pid, "jackd"))
+                why = _wait_server(jackd_p, server, folder / "jackd.log")
             if why is not None:
                 raise DeviceError(f"the JACK server did not start: {why}")
             conf = _write_conf(folder, server, ir_file, ir.shape[0], ir.shape[1], period)

@@ -246,11 +246,9 @@ def test_server_dying_mid_stream_fails_fast_and_exits_cleanly(rig_env, which, tm
 
 
 def _registry_names() -> set[str]:
-    try:
-        raw = Path("/dev/shm/jack-shm-registry").read_bytes()
-    except OSError:
-        return set()
-    return {m.decode() for m in __import__("re").findall(rb"jack-\d+:([^:\x00]+):", raw)}
+    from hardware.jackrig import registry_entries
+
+    return {name for _pid, name, _alive in registry_entries()}
 
 
 def test_interrupted_start_leaves_nothing_running(rig_env, monkeypatch):  # noqa: F811
@@ -271,3 +269,24 @@ def test_interrupted_start_leaves_nothing_running(rig_env, monkeypatch):  # noqa
     assert not jackrig._state_path(rig_env).exists()
     assert not jackrig._server_reachable(rig_env)
     assert rig_env not in _registry_names()
+
+
+def test_registry_parser_reads_jack2_layout(tmp_path):
+    """registry_entries reads JACK 1.9's shm registry header (used to free slots of crashed
+    servers); a file of another layout gives []."""
+    import struct
+
+    from hardware.jackrig import registry_entries
+
+    blob = bytearray(b"KCAJ" + struct.pack("<iIIII", 0, 1, 0x11458, 24 + 8 * 264, 0x10C))
+    blob += bytes(8 * 264)
+    for slot, (pid, name) in enumerate(((os.getpid(), "alive-one"), (0, "free"), (2**22 + 12345, "gone"))):
+        off = 24 + slot * 264
+        struct.pack_into("<i", blob, off, pid)
+        blob[off + 4: off + 4 + len(f"jack-0:{name}:")] = f"jack-0:{name}:".encode()
+    (tmp_path / "reg").write_bytes(bytes(blob))
+    assert registry_entries(str(tmp_path / "reg")) == [(os.getpid(), "alive-one", True),
+                                                       (2**22 + 12345, "gone", False)]
+    (tmp_path / "bad").write_bytes(b"JUNK" + bytes(3000))
+    assert registry_entries(str(tmp_path / "bad")) == []
+    assert registry_entries(str(tmp_path / "absent")) == []

@@ -18,8 +18,9 @@ Method (ISO 3382-1:2009 §5.3 and Annex A, ISO 3382-2:2008 §5.3; STANDARDS.md �
 
 - Decay times: least-squares line through ``L_E`` over the evaluation range; ``T = -60/slope``
   (EDT 0..-10 dB, T20 -5..-25 dB, T30 -5..-35 dB).
-- A figure is reported only when the band's decay range (Lundeby intercept-to-noise ratio)
-  reaches the range the limit table requires (``[decay_range]``: evaluation end + 10 dB);
+- A figure is reported only when the band's decay range (the smaller of Lundeby's
+  intercept-to-noise ratio and the band's peak-to-noise ratio) reaches the range the limit
+  table requires (``[decay_range]``: evaluation end + 10 dB);
   otherwise it is NaN (null in JSON) and ``reasons`` says why.
 - Energy ratios: ``C_te = 10·lg(E[0,te) / E[te,∞))``, ``D50 = E[0,50ms)/E[0,∞)``,
   ``Ts = Σ t·p² / Σ p²`` with the late energy integrated to the crosspoint plus the analytic
@@ -254,6 +255,9 @@ def band_decay(x: np.ndarray, *, fs: int, onset: int, centre_hz: float | None, f
     lb = lundeby(e_rev, fs=fs, centre_hz=centre_hz)
     reasons: dict[str, str] = {}
     times = {"edt": math.nan, "t20": math.nan, "t30": math.nan}
+    # the range a figure can use: the smaller of Lundeby's intercept-to-noise ratio and the
+    # band's peak-to-noise ratio (STANDARDS.md §2.3 states the requirement as peak-to-noise)
+    avail = min(lb.decay_range_db, lb.peak_to_noise_db) if lb.ok else 0.0
     if not lb.ok:
         for k in times:
             reasons[k] = lb.reason
@@ -261,8 +265,8 @@ def band_decay(x: np.ndarray, *, fs: int, onset: int, centre_hz: float | None, f
         edc = schroeder_curve_db(e_rev, crosspoint_samples=lb.crosspoint_samples, compensation=lb.compensation)
         for k, (a, b) in EVALUATION_RANGES_DB.items():
             need = float(required_range_db[k])
-            if lb.decay_range_db < need:
-                reasons[k] = (f"decay range {lb.decay_range_db:.1f} dB < {need:.0f} dB needed "
+            if avail < need:
+                reasons[k] = (f"decay range {avail:.1f} dB < {need:.0f} dB needed "
                               f"(evaluation to {b:.0f} dB plus 10 dB above the noise)")
                 continue
             t, _r2 = fit_decay_time(edc, fs=fs, start_db=a, end_db=b)
@@ -291,7 +295,7 @@ def band_decay(x: np.ndarray, *, fs: int, onset: int, centre_hz: float | None, f
         label=label,
         edt_s=times["edt"], t20_s=times["t20"], t30_s=times["t30"],
         c50_db=ratios["c50_db"], c80_db=ratios["c80_db"], d50=ratios["d50"], ts_s=ratios["ts_s"],
-        decay_range_db=lb.decay_range_db, peak_to_noise_db=lb.peak_to_noise_db,
+        decay_range_db=avail if lb.ok else lb.decay_range_db, peak_to_noise_db=lb.peak_to_noise_db,
         crosspoint_s=lb.crosspoint_samples / fs, curvature_pct=curvature,
         reasons=reasons,
     )

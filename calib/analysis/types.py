@@ -40,8 +40,9 @@ class BandDecay:
     """Decay figures of one band (ISO 3382-1).
 
     Times in s, ratios in dB; NaN when the band lacks the range (see ``reasons``).
-    ``decay_range_db`` is the dynamic range the figures had (Lundeby intercept-to-noise
-    ratio of the band), ``peak_to_noise_db`` the band's peak over its noise power.
+    ``decay_range_db`` is the dynamic range the figures had (the smaller of the Lundeby
+    intercept-to-noise ratio and the peak-to-noise ratio of the band), ``peak_to_noise_db``
+    the band's peak over its noise power.
     """
 
     centre_hz: float

@@ -295,6 +295,7 @@ class Engine:
         self._from: Chain | None = None     # chain fading out
         self._fade_pos = 0
         self._pending_slot = -1             # slot the warming chain will occupy
+        self._pending_activate = False
         self._warming: Chain | None = None
         self._warm_left = 0
         self._mailbox = None                # (kind, slot, chain) posted by the control thread
@@ -407,7 +408,8 @@ class Engine:
         else:
             chain.match_db = 0.0
             self._warming = chain
-            self._pending_slot = idx if kind == "install" else -(idx + 10)
+            self._pending_slot = idx
+            self._pending_activate = kind == "install_activate"
             self._warm_left = chain.warm_samples
             self._update_matching()
 
@@ -452,9 +454,7 @@ class Engine:
             self._warm_left -= n
             if self._warm_left <= 0 and self._from is None:
                 idx = self._pending_slot
-                activate = idx < 0
-                if activate:
-                    idx = -idx - 10
+                activate = self._pending_activate
                 old = self._slots[idx]
                 self._slots[idx] = self._warming
                 self._y[idx], self._yw = self._yw, self._y[idx]

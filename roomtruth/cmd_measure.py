@@ -98,7 +98,13 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
         else:
             available = ["L", "R"]
             if names is None:
-                names = [n for n in (cfg.speaker_names if cfg is not None else available) if n in available] or available
+                names = list(cfg.speaker_names) if cfg is not None else available
+                extra = [n for n in names if n not in available]
+                if extra:
+                    raise ConfigError(
+                        f"room.toml lists speakers {', '.join(names)} but the built-in simulated room has only "
+                        "L and R; pass --channels L,R, or --simulate-ir FILE.wav with one IR per speaker"
+                    )
             unknown = [n for n in names if n not in available]
             if unknown:
                 raise ConfigError(f"the built-in simulated room has speakers L and R, not {', '.join(unknown)}; "
@@ -269,10 +275,16 @@ def _print_summary(folder: Path, ir: Any, meta: dict) -> None:
     t = Table(title=f"Measured {', '.join(ir.channel_names)} → {folder}", title_justify="left")
     for col in ("speaker", "arrival (ms)", "distance (m)", "peak-to-noise (dB)", "capture SNR (dB)"):
         t.add_column(col, justify="right" if col != "speaker" else "left")
+    def db(v: float) -> str:
+        return "> 150" if v == float("inf") or v > 150 else f"{v:.1f}"
+
+    known = bool(ir.latency_samples)
     for i, n in enumerate(ir.channel_names):
         d_ms = (ir.arrival_samples[i] - ir.onset_samples) / ir.fs * 1000
         cap = (meta.get("capture") or {}).get(n, {})
-        t.add_row(n, f"{d_ms:.3f}", f"{d_ms * 0.3432:.2f}", f"{ir.snr_db[i]:.1f}", f"{cap.get('snr_db', float('nan')):.1f}")
+        # distance at 343.2 m/s (20 degC, STANDARDS.md §8.1), only when the latency is known
+        t.add_row(n, f"{d_ms:.3f}", f"{d_ms * 0.3432:.2f}" if known else "—", db(ir.snr_db[i]),
+                  db(cap.get("snr_db", float("nan"))))
     c.print(t)
     lat = ir.latency_samples
     c.print(f"sweep {meta.get('level_dbfs', 0):.1f} dBFS, {meta.get('repeats', 1)}× per speaker; "

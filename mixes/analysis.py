@@ -1,15 +1,16 @@
 """One pass over a mix file: loudness, true peak, render checks, LTAS, platform preview.
 
-The file is read once, in 10 s blocks of float32 frames; every block is transposed into a
-preallocated channels-first array and fed at once to the streaming loudness and true-peak
-meters (BS.1770 K-filter state carried across blocks).  The render checks and the long-term
-spectrum then run on the whole array in a second thread while the meters finish: NumPy,
-SciPy and the BLAS release the GIL in their inner loops, so two cores are used.
+The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
+preallocated channels-first array and handed to a second thread that feeds the streaming
+loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  When the file
+is read, the reading thread runs the render checks and the long-term spectrum on the whole
+array while the meters finish.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -90,20 +91,18 @@ def _events_from_overs(overs) -> tuple[RenderEvent, ...]:
     return tuple(RenderEvent("over", t, lvl, ch, 0.0) for t, lvl, ch in overs)
 
 
-def _finish(name: str, x: np.ndarray, fs: int, lm: LoudnessMeter, tp: TruePeakMeter, *,
-            bands_per_octave: int, platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
+def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
+            platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
+    """Render checks and spectrum on the whole array (this thread) while ``meters()`` (a
+    future or a callable returning (LoudnessResult, TruePeakResult)) completes."""
     n_ch, n = x.shape
     if n < MIN_DURATION_S * fs:
         raise SignalError(
             f"{name} is {n / fs:.3f} s long; loudness needs at least {MIN_DURATION_S} s (one 400 ms block)")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        rc_fut = pool.submit(render_checks, x, fs=fs) if checks else None
-        nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
-        pw_fut = pool.submit(_ltas._segment_power, x, nfft)
-        lres = lm.result()
-        tres = tp.finish()
-        power = pw_fut.result()
-        rc = rc_fut.result() if rc_fut is not None else None
+    rc = render_checks(x, fs=fs) if checks else None
+    nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
+    power = _ltas._segment_power(x, nfft)
+    lres, tres = meters()
     warnings = list(rc.warnings) if rc is not None else []
     if math.isfinite(lres.integrated_lufs):
         spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
@@ -132,6 +131,11 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
                  checks: bool = True, channel_weights=None) -> MixAnalysis:
     """Analyse one mix file (everything ``roomtruth mix analyze`` reports).
 
+    Two threads: this one reads the file (libsndfile releases the GIL) and then runs the
+    render checks and the spectrum; the other feeds each block, as soon as it is read, to the
+    loudness and true-peak meters.  NumPy/SciPy release the GIL in their loops, so both
+    cores work.
+
     Raises
     ------
     SignalError
@@ -142,14 +146,25 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
     fs, n_ch = int(info.samplerate), int(info.channels)
     lm = LoudnessMeter(fs=fs, n_channels=n_ch, channel_weights=channel_weights)
     tp = TruePeakMeter(fs=fs, n_channels=n_ch)
+    q: queue.SimpleQueue = queue.SimpleQueue()
 
-    def feed(chunk: np.ndarray) -> None:
-        lm.feed(chunk)
-        tp.feed(chunk)
+    def consume():
+        while True:
+            chunk = q.get()
+            if chunk is None:
+                break
+            lm.feed(chunk)
+            tp.feed(chunk)
+        return lm.result(), tp.finish()
 
-    x, fs = read_mix(p, feed=feed)
-    return _finish(str(path), x, fs, lm, tp, bands_per_octave=bands_per_octave,
-                   platforms=platforms, checks=checks)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(consume)
+        try:
+            x, fs = read_mix(p, feed=q.put)
+        finally:
+            q.put(None)
+        return _finish(str(path), x, fs, fut.result, bands_per_octave=bands_per_octave,
+                       platforms=platforms, checks=checks)
 
 
 def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_octave: int = 3,
@@ -169,4 +184,5 @@ def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_oc
     for i in range(0, x32.shape[1], step):
         lm.feed(x32[:, i:i + step])
         tp.feed(x32[:, i:i + step])
-    return _finish(name, x32, fs, lm, tp, bands_per_octave=bands_per_octave, platforms=platforms, checks=checks)
+    return _finish(name, x32, fs, lambda: (lm.result(), tp.finish()), bands_per_octave=bands_per_octave,
+                   platforms=platforms, checks=checks)

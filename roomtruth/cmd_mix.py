@@ -311,6 +311,52 @@ def _render(x, corr):
     return y, "scipy oaconvolve"
 
 
+@mix_app.command("translate")
+def translate_cmd(
+    file: Path = typer.Argument(..., help="Mix to check."),
+    cassette: str = typer.Option("I", "--cassette", help="Cassette type for the duplication check: I or II."),
+    azimuth_us: float = typer.Option(20.0, "--azimuth-us", help="Azimuth error to simulate (inter-track delay, µs)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """How the mix translates to laptop, phone, earbuds, car and club, and to cassette (what to change before duplication)."""
+    from calib.audio_io import to_json
+    from calib.errors import SignalError
+    from mixes.analysis import analyze_array, read_mix
+    from mixes.cassette import cassette_check
+    from mixes.translation import translate
+
+    x, fs = read_mix(file)
+    a = analyze_array(x, fs=fs, name=str(file), checks=False)
+    if a.ltas is None:
+        raise SignalError(f"{file} is silent: nothing to translate")
+    systems = translate(a.ltas, fs=fs)
+    cas = cassette_check(x, fs=fs, tape_type=cassette, azimuth_tau_s=azimuth_us * 1e-6)
+    if as_json:
+        typer.echo(to_json({"file": str(file), "systems": [t.to_dict() for t in systems], "cassette": cas.to_dict()}))
+        return
+    from rich.table import Table
+
+    con = _console()
+    con.rule(f"[bold]{file}[/] on everyday systems")
+    t = Table()
+    t.add_column("System")
+    from mixes.translation import REGIONS
+
+    for name, _, _ in REGIONS:
+        t.add_column(name, justify="right")
+    t.add_column("Loudness", justify="right")
+    for r in systems:
+        t.add_row(r.system, *[_fmt(r.region_change_db[n], "+.1f") for n, _, _ in REGIONS],
+                  _fmt(r.loudness_change_db, "+.1f", "dB"))
+    con.print(t)
+    for r in systems:
+        for n in r.notes:
+            con.print(f"[bold]{r.system}:[/] {n}")
+    con.rule(f"[bold]Cassette: {cas.tape}[/] (playback EQ {cas.playback_eq})")
+    for adv in cas.advice:
+        con.print(f"• {adv}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``mix`` sub-app."""
     app.add_typer(mix_app, name="mix")

@@ -105,6 +105,9 @@ def register(app: typer.Typer) -> None:
         fir_taps: int = typer.Option(0, "--fir-taps", help="FIR length at the design rate (0: PEQ only)."),
         fir_phase: str = typer.Option("minimum", "--fir-phase", help="minimum or mixed (excess phase below 150 Hz)."),
         max_boost_db: float = typer.Option(3.0, "--max-boost-db", help="Largest boost (dB)."),
+        band_limit_hz: Optional[float] = typer.Option(None, "--band-limit-hz", help="Fold a minimum-phase "
+                                                      "low-pass at this frequency into the FIR (removes "
+                                                      "converter pre-ringing near Nyquist)."),
         fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate of headerless .pcm IRs; checked for WAVs."),
         weights: Optional[str] = typer.Option(None, "--weights", help="Seat weights, e.g. 2,1,1 (first = main seat)."),
         speakers: Optional[str] = typer.Option(None, "--speakers", help="Speaker names per IR channel, e.g. L,R."),
@@ -138,6 +141,8 @@ def register(app: typer.Typer) -> None:
         fixed = tuple(read_rew_filters(peq_file)) if peq_file else None
         if fir_phase not in ("minimum", "mixed"):
             raise ConfigError(f"--fir-phase {fir_phase!r} is not 'minimum' or 'mixed'")
+        if band_limit_hz is not None and not (1000 <= band_limit_hz):
+            raise ConfigError(f"--band-limit-hz {band_limit_hz} is below 1000 Hz; it is meant for the top octave")
         if fir_taps and not (64 <= fir_taps <= 1 << 20):
             raise ConfigError(f"--fir-taps {fir_taps} is outside 64..1048576 (0 for PEQ only)")
         out = Path(out)
@@ -150,7 +155,8 @@ def register(app: typer.Typer) -> None:
         seats = [_load_seat(Path(p), fs=fs, speakers=speakers) for p in inputs]
         settings = CorrectionSettings(target=tg, peq=PeqSettings(n_max=peq, max_boost_db=max_boost_db),
                                       fir_taps=fir_taps, fir_phase=fir_phase, seat_weights=w,
-                                      name=name or out.name, fixed_peq=fixed, fix_polarity=fix_polarity)
+                                      name=name or out.name, fixed_peq=fixed, fix_polarity=fix_polarity,
+                                      fir_band_limit_hz=band_limit_hz)
         seat_names = [Path(p).stem for p in inputs]
         if len(set(seat_names)) != len(seat_names):
             seat_names = [f"seat{i + 1}" for i in range(len(inputs))]
@@ -198,7 +204,9 @@ def register(app: typer.Typer) -> None:
                 con.print("PEQ: " + "; ".join(f"{b.freq_hz:.1f} Hz {b.gain_db:+.1f} dB Q {b.q:.2f}" for b in sp.peq))
             if sp.fir:
                 con.print(f"FIR: {sp.fir['taps']} taps, {sp.fir['phase']} phase, latency {sp.fir['latency_ms']:.1f} ms, "
-                          f"pre-ringing {sp.fir['pre_ringing_db']:.1f} dB, rates {sp.fir['rates_hz']}")
+                          f"pre-ringing {sp.fir['pre_ringing_db']:.1f} dB, rates {sp.fir['rates_hz']}"
+                          + (f", excess phase corrected {tg.lo_hz:g}-{sp.fir['excess_phase_max_hz']:.0f} Hz"
+                             if sp.fir["excess_phase_max_hz"] else ""))
         con.print(f"preamp {report.preamp_db:+.1f} dB (headroom for the largest boost)")
         if report.alignment is not None:
             for n, a in report.alignment.to_dict().items():

@@ -77,6 +77,7 @@ def test_rs_pcm_needs_fs_and_works_with_it(run_cli, tmp_path):
     (["--range", "300,20"], "0 < LO < HI"),
     (["--fir-taps", "10"], "fir-taps"),
     (["--fir-phase", "linear"], "fir-phase"),
+    (["--band-limit-hz", "50"], "band-limit-hz"),
     (["--weights", "1,x"], "weights"),
     (["--weights", "1,1"], "one weight per seat"),
     (["--fs", "44100"], "resampled"),

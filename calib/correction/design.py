@@ -34,7 +34,8 @@ from calib.correction import _spectrum as sp
 from calib.correction.alignment import Alignment, align_speakers
 from calib.correction.fir import (RATES_HZ, CorrectionCurve, FirDesign, band_limit_db, design_fir, range_fade,
                                   taps_for_rate)
-from calib.correction.multiseat import band_regressions_db, combine_seats, limit_regressions, normalise_weights
+from calib.correction.multiseat import (band_regressions_db, combine_seats, limit_regressions, normalise_weights,
+                                       shrink_bands)
 from calib.correction.peq import PeqSettings, biquad_response_db, optimize_peq, peq_response_db
 from calib.correction.targets import Target, auto_level_db
 from calib.errors import ConfigError, SignalError
@@ -192,6 +193,19 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
     fade = range_fade(g, lo, hi)
     desired = comb.desired_db * fade
 
+    # exact check (what the report shows): 1/6-octave smoothing of |H_seat|²·|C|² on the FFT bins
+    limit = settings.regression_limit_db
+    rg = sp.log_grid_hz(lo, hi, points_per_octave=48)
+    Tr = tg.curve_db(rg)
+    nb = int(np.searchsorted(fb, 2.0 * hi)) + 1  # bins the 1/6-octave windows of the range need
+    before = np.array([10 * np.log10(np.maximum(sp.smooth_power_at(fb, p, rg, 6.0), 1e-30)) for p in P])
+
+    def exact_worst(c_pow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        aft = np.array([10 * np.log10(np.maximum(sp.smooth_power_at(fb[:nb], p[:nb] * c_pow[:nb], rg, 6.0), 1e-30))
+                        for p in P])
+        reg, cen = band_regressions_db(rg, before - Tr, aft - Tr, lo, hi)
+        return np.nanmax(reg, axis=0), cen
+
     # ---- PEQ (runs at the design rate; redesigned per rate from f0/gain/Q by the engine)
     if settings.fixed_peq is not None:
         peq = list(settings.fixed_peq)
@@ -213,6 +227,16 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
         ng = round(b.gain_db * 0.8, 2)
         peq[j] = replace(b, gain_db=ng)
         peq = [b for b in peq if abs(b.gain_db) >= settings.peq.min_gain_db / 2]
+    for _ in range(30 if settings.fixed_peq is None else 0):  # the same, checked exactly
+        if not peq:
+            break
+        worst, centres = exact_worst(10 ** (peq_response_db(peq, fb[:nb], fs=fs) / 10))
+        if not np.any(worst > limit):
+            break
+        fc = centres[int(np.nanargmax(worst))]
+        j = int(np.argmax([abs(float(biquad_response_db(b, np.array([fc]), fs=fs)[0])) for b in peq]))
+        peq[j] = replace(peq[j], gain_db=round(peq[j].gain_db * 0.85, 2))
+        peq = [b for b in peq if abs(b.gain_db) >= settings.peq.min_gain_db / 2]
     peq_t = tuple(peq)
 
     # ---- FIR: the complete correction, per rate
@@ -221,7 +245,13 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
     if settings.fir_taps:
         cap = np.minimum(comb.boost_allowed_db, settings.peq.max_boost_db)
         c = np.clip(comb.desired_db, -settings.fir_max_cut_db, cap) * fade
-        c = limit_regressions(g, dev, c, lo, hi, limit_db=settings.regression_limit_db)
+        c = limit_regressions(g, dev, c, lo, hi, limit_db=limit)
+        for _ in range(12):  # exact check on a minimum-phase realisation at the design rate
+            chk = design_fir(CorrectionCurve(g, c).at, fs=fs, n_taps=settings.fir_taps)
+            worst, centres = exact_worst(np.abs(np.fft.rfft(chk.taps, n_fft)) ** 2)
+            if not np.any(worst > limit):
+                break
+            c = shrink_bands(g, c, centres[worst > limit], factor=0.85)
         curve = CorrectionCurve(g, c)
         for rate in sorted(set(settings.rates_hz) | {fs}):
             n = taps_for_rate(settings.fir_taps, design_fs=fs, fs=rate)
@@ -257,9 +287,6 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
                                      for d in firs.values()])
     else:
         Cb = 10 ** (peq_response_db(peq_t, fb, fs=fs) / 10) if peq_t else np.ones_like(fb)
-    rg = sp.log_grid_hz(lo, hi, points_per_octave=48)
-    Tr = tg.curve_db(rg)
-    before = np.array([10 * np.log10(np.maximum(sp.smooth_power_at(fb, p, rg, 6.0), 1e-30)) for p in P])
     after = np.array([10 * np.log10(np.maximum(sp.smooth_power_at(fb, p * Cb, rg, 6.0), 1e-30)) for p in P])
     reg, centres = band_regressions_db(rg, before - Tr, after - Tr, lo, hi)
     seats = []

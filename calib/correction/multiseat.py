@@ -25,7 +25,7 @@ from calib.analysis.bands import third_octave_centres_hz
 from calib.errors import ConfigError
 
 __all__ = ["SeatCombination", "combine_seats", "normalise_weights", "band_levels_db",
-           "band_regressions_db", "limit_regressions", "AGREEMENT_DB"]
+           "band_regressions_db", "limit_regressions", "shrink_bands", "AGREEMENT_DB"]
 
 #: Seat spread (dB) for full correction / no correction [U, practice].
 AGREEMENT_DB: tuple[float, float] = (2.0, 5.0)
@@ -129,16 +129,23 @@ def limit_regressions(freqs_hz: np.ndarray, dev_db: np.ndarray, corr_db: np.ndar
     ``limit_db``; each pass scales the correction in the offending bands (half-band taper) by
     0.8.  Returns the limited correction (dB, same grid)."""
     c = np.asarray(corr_db, dtype=np.float64).copy()
-    lf = np.log2(freqs_hz)
     for _ in range(max_iter):
         reg, centres = band_regressions_db(freqs_hz, dev_db, dev_db + c, lo_hz, hi_hz)
         bad = np.nanmax(reg, axis=0) > limit_db * 0.9  # keep a small margin for the final check
         if not bad.any():
             break
-        scale = np.ones_like(c)
-        for fc in centres[bad]:
-            dist = np.abs(lf - np.log2(fc))  # octaves from the band centre
-            taper = np.clip((dist - 1 / 6) / (1 / 6), 0.0, 1.0)  # 1 outside, 0 inside the band
-            scale *= 0.8 + 0.2 * taper
-        c *= scale
+        c = shrink_bands(freqs_hz, c, centres[bad])
     return c
+
+
+def shrink_bands(freqs_hz: np.ndarray, corr_db: np.ndarray, centres_hz: np.ndarray, *,
+                 factor: float = 0.8) -> np.ndarray:
+    """Scale a correction curve by ``factor`` inside the given third-octave bands, tapering
+    back to 1 over the next sixth of an octave on each side."""
+    lf = np.log2(freqs_hz)
+    scale = np.ones_like(corr_db)
+    for fc in np.atleast_1d(centres_hz):
+        dist = np.abs(lf - np.log2(fc))  # octaves from the band centre
+        taper = np.clip((dist - 1 / 6) / (1 / 6), 0.0, 1.0)  # 0 inside the band, 1 beyond the taper
+        scale *= factor + (1 - factor) * taper
+    return corr_db * scale

@@ -269,21 +269,34 @@ class PartitionedConvolver:
             st.fill = total
 
     def _ring_add(self, start: int, blocks: np.ndarray, nb: int, P: int) -> None:
+        """Add ``nb`` blocks of ``P`` samples (``(C, nb, P)``) to the ring from ``start``."""
         R = self._R
+        C = self.n_channels
         i0 = start % R
-        L = nb * P
-        if i0 + L <= R:
-            dst = self._acc[:, i0:i0 + L].reshape(self.n_channels, nb, P)
+        if i0 + nb * P <= R:
+            dst = self._acc[:, i0:i0 + nb * P].reshape(C, nb, P)
             np.add(dst, blocks, out=dst)
             return
-        for j in range(nb):  # wraps: block by block (rare)
-            s = (start + j * P) % R
-            first = min(P, R - s)
-            seg = self._acc[:, s:s + first]
-            np.add(seg, blocks[:, j, :first], out=seg)
-            if first < P:
-                seg2 = self._acc[:, : P - first]
-                np.add(seg2, blocks[:, j, first:], out=seg2)
+        # wraps: the blocks before the end, the one straddling it, the ones after
+        first = R - i0
+        j1 = first // P
+        if j1:
+            dst = self._acc[:, i0:i0 + j1 * P].reshape(C, j1, P)
+            np.add(dst, blocks[:, :j1], out=dst)
+        cut = first - j1 * P
+        if cut:
+            seg = self._acc[:, i0 + j1 * P:R]
+            np.add(seg, blocks[:, j1, :cut], out=seg)
+            seg = self._acc[:, : P - cut]
+            np.add(seg, blocks[:, j1, cut:], out=seg)
+            j1 += 1
+            base = P - cut
+        else:
+            base = 0
+        rest = nb - j1
+        if rest:
+            dst = self._acc[:, base:base + rest * P].reshape(C, rest, P)
+            np.add(dst, blocks[:, j1:], out=dst)
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Convolve the next samples.

@@ -142,6 +142,7 @@ class Limiter:
         self._peak = np.zeros(N, dtype=np.float32)
         self._req = np.zeros(N, dtype=np.float64)
         self._ybuf = np.zeros((C, N, 4), dtype=np.float32)
+        self._tbuf = np.zeros((C, N), dtype=np.float32)
         self._thr = self.ceiling / np.float32(TP_GAIN_MAX)
         # (C, N, 12) view of the interpolator input: window i = xin[:, i:i+12]
         self._win = np.lib.stride_tricks.as_strided(
@@ -179,7 +180,9 @@ class Limiter:
 
     # -------------------------------------------------------------- stages
     def _sanitise(self, x: np.ndarray) -> None:
-        if not math.isfinite(float(np.sum(x, dtype=np.float64))):
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = float(np.sum(x, dtype=np.float64))
+        if not math.isfinite(total):
             bad = ~np.isfinite(x)
             nb = int(np.count_nonzero(bad))
             if nb:
@@ -291,12 +294,18 @@ class Limiter:
         # those samples exceeds ceiling / TP_GAIN_MAX (TP_GAIN_MAX = largest phase L1 norm)
         span = np.abs(xin[:, :K + n]).max(axis=0)
         loud = span > self._thr
-        if loud.any():
-            if n <= 4096:   # real-time blocks: interpolate everything (one small matmul)
+        n_loud = int(np.count_nonzero(loud))
+        if n_loud:
+            if n <= 4096 or n_loud > n // 8:   # interpolate everything (one matmul)
                 y = np.matmul(self._win[:, :n], TP_FIR_REV, out=self._ybuf[:, :n])
                 np.abs(y, out=y)
-                np.maximum(peak, y.max(axis=(0, 2)), out=peak)
-            else:           # file chunks: only where a loud sample is within reach
+                t = self._tbuf[:, :n]
+                np.maximum(y[:, :, 0], y[:, :, 1], out=t)
+                np.maximum(t, y[:, :, 2], out=t)
+                np.maximum(t, y[:, :, 3], out=t)
+                for c in range(t.shape[0]):
+                    np.maximum(peak, t[c], out=peak)
+            else:           # mostly quiet file chunks: only where a loud sample is within reach
                 cs = np.cumsum(loud, dtype=np.int64)
                 hits = cs[K:K + n].copy()
                 hits[1:] -= cs[: n - 1]

@@ -449,18 +449,31 @@ def verify_room(
             verdict, msg = "fail", msg + f"; below the {nf['min_snr_db']:g} dB needed to trust the figures"
         checks.append(CheckResult("noise_floor", name, drop, nf["fail_db"], "dB", verdict, message=msg, warn_limit=nf["warn_db"]))
     for i, name in enumerate(names):
-        levels = []
+        levels, floors, limited = [], [], []
         for rep in repeats:
+            lin = rep.samples[ch_idx[i]]
             hs = [np.asarray(h[ch_idx[i]]) for k, h in sorted(rep.harmonics.items()) if k >= 2]
-            levels.append(vs.harmonic_level_db(rep.samples[ch_idx[i]], hs))
+            nms, n_est = vs.noise_power(lin, hs, onset_samples=rep.onset_samples)
+            lv_db, fl_db, lim = vs.harmonic_level_db(lin, hs, noise_ms=nms, noise_n=n_est)
+            levels.append(lv_db)
+            floors.append(fl_db)
+            limited.append(lim)
         v = float(np.mean(levels)) if levels and all(math.isfinite(x) for x in levels) else math.nan
         if not math.isfinite(v):
             checks.append(CheckResult("distortion", name, math.nan, dist["fail_db"], "dB", "skip",
                                       message=f"{name}: no harmonic IRs in the measurement"))
             continue
-        verdict = "fail" if v > dist["fail_db"] else "warn" if v > dist["warn_db"] else "pass"
-        checks.append(CheckResult("distortion", name, v, dist["fail_db"], "dB", verdict,
-                                  message=f"{name} total harmonic level {v:.1f} dB re fundamental",
+        floor = float(np.mean(floors)) if all(math.isfinite(f) for f in floors) else math.nan
+        if all(limited):
+            if floor > dist["warn_db"]:
+                verdict, msg = "skip", (f"{name}: the noise ({floor:.1f} dB re fundamental) is too high to judge "
+                                        f"distortion; measure in a quieter room or with a longer sweep")
+            else:
+                verdict, msg = "pass", f"{name} harmonics below the measurement noise (< {floor:.1f} dB re fundamental)"
+        else:
+            verdict = "fail" if v > dist["fail_db"] else "warn" if v > dist["warn_db"] else "pass"
+            msg = f"{name} total harmonic level {v:.1f} dB re fundamental"
+        checks.append(CheckResult("distortion", name, v, dist["fail_db"], "dB", verdict, message=msg,
                                   warn_limit=dist["warn_db"]))
 
     # ---------------------------------------------------------------- the monitor path

@@ -52,7 +52,8 @@ def band_centres_hz(bands_per_octave: int = 3, *, f_lo_hz: float = 20.0, f_hi_hz
         raise SignalError(f"bands per octave {bands_per_octave} is not one of 1, 2, 3, 6, 12, 24, 48")
     k = np.arange(-200 * n, 200 * n)
     fc = 1000.0 * _G ** (k / n) if n % 2 else 1000.0 * _G ** ((2 * k + 1) / (2 * n))
-    return fc[(fc >= f_lo_hz * 0.999) & (fc <= f_hi_hz * 1.001)]
+    tol = _G ** (1 / (4 * n))            # a quarter band: nominal 20 Hz / 20 kHz include 19.95 / 19953
+    return fc[(fc >= f_lo_hz / tol) & (fc <= f_hi_hz * tol)]
 
 
 def _segment_power(x: np.ndarray, nfft: int) -> np.ndarray:

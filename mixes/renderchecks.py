@@ -218,9 +218,14 @@ def _verify(x: np.ndarray, cand: np.ndarray, fs: int, channel: int) -> list[Rend
     for h in hit:
         over = np.flatnonzero(core[h] > 0.5 * CLICK_RATIO * s_ref[h])
         width_s = (over[-1] - over[0] + 1) / fs if over.size else 0.0
-        t = (cand[h] - guard + int(np.argmax(core[h]))) / fs
+        # onset: the first sample of the excursion; there the prediction uses only clean past
+        # samples, so the error is the click's own first value (after it, the predictor's
+        # taps spread it: for a low tone e[n0 + 1] ~ 2 e[n0])
+        j = int(over[0]) if over.size else int(np.argmax(core[h]))
+        t = (cand[h] - guard + j) / fs
         kind = "pop" if width_s >= POP_MIN_S else "click"
-        out.append(RenderEvent(kind=kind, time_s=t, level_db=_db(float(peak[h])), channel=channel, duration_s=width_s))
+        out.append(RenderEvent(kind=kind, time_s=t, level_db=_db(float(core[h, j])), channel=channel,
+                               duration_s=width_s))
     return out
 
 
@@ -239,8 +244,8 @@ def find_clicks(x: np.ndarray, *, fs: int, channel: int = 0) -> list[RenderEvent
     Returns
     -------
     list of RenderEvent
-        kind ``"click"`` (excursion shorter than 1 ms) or ``"pop"``; ``level_db`` is the peak
-        of the prediction error (dBFS, about the click's own amplitude).
+        kind ``"click"`` (excursion shorter than 1 ms) or ``"pop"``; ``time_s`` is the onset;
+        ``level_db`` the prediction error there (dBFS, the click's own first value).
     """
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):

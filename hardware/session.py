@@ -57,7 +57,7 @@ def _capture(backend: AudioBackend, stim: np.ndarray, *, fs: int, outputs: tuple
 
 
 def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_input: int,
-                max_level_dbfs: float, min_snr_db: float,
+                max_level_dbfs: float, min_snr_db: float, loopback_input: int | None = None,
                 extra_outputs: tuple[int, ...] = (), progress: Progress | None = None) -> ProbeResult:
     """Play short low-level sweeps on one speaker and choose the full sweep's level.
 
@@ -71,11 +71,20 @@ def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_inp
     spec = replace(sweep, duration_s=min(1.0, sweep.duration_s), preroll_s=max(sweep.preroll_s, 0.2),
                    tail_s=min(max(sweep.tail_s, 0.3), 0.5))
     outputs = (output, *extra_outputs)
+    inputs = (mic_input,) if loopback_input is None else (mic_input, loopback_input)
     while True:
         p = replace(spec, level_dbfs=level)
         if progress:
             progress(f"level check: short sweep at {level:.0f} dBFS")
-        res = _capture(backend, build_stimulus(p), fs=fs, outputs=outputs, inputs=(mic_input,))
+        res = _capture(backend, build_stimulus(p), fs=fs, outputs=outputs, inputs=inputs)
+        if loopback_input is not None:
+            loop_peak = float(np.max(np.abs(res.recording[1])))
+            if loop_peak < 0.1 * 10 ** (level / 20):
+                raise MeasurementError(
+                    f"the loopback input {loopback_input + 1} does not carry the sweep (it peaks at "
+                    f"{20 * np.log10(loop_peak + 1e-30):.0f} dBFS while {level:.0f} dBFS was played); check the "
+                    "loopback cable and loopback_input/loopback_output in room.toml, or set loopback_input = 0"
+                )
         rep = inspect_capture(res.recording[0], fs=fs, sweep_start=sweep_start_index(p),
                               what=f"the level check at {level:.0f} dBFS", min_snr_db=None,
                               status_flags=tuple(res.status_flags), lost_samples=res.lost_samples)
@@ -106,6 +115,12 @@ def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_inp
     if pred_peak(chosen) > -HEADROOM_DB:
         chosen = chosen - (pred_peak(chosen) - TARGET_PEAK_DBFS)
     chosen = round(min(chosen, max_level_dbfs), 2)
+    if snr < 3.0 and level >= want:
+        raise MeasurementError(
+            f"the mic does not hear output {output + 1}: even at {level:.0f} dBFS the capture is only "
+            f"{snr:.1f} dB above the background noise; check that the speaker is on, the output channel "
+            f"is right, and the mic (input {mic_input + 1}, phantom power, cable) works"
+        )
     if math.isfinite(snr) and pred_snr(chosen) < min_snr_db:
         if pred_peak(chosen) >= -HEADROOM_DB - 3:
             what = "make the room quieter or move the mic closer; the input is already near full scale"
@@ -181,7 +196,7 @@ def measure(backend: AudioBackend, *, sweep: SweepSpec, speakers: Sequence[tuple
     if probe:
         pr = probe_level(backend, sweep=sweep, output=int(speakers[0][1]), mic_input=mic_input,
                          max_level_dbfs=max_level_dbfs, min_snr_db=min_snr_db,
-                         extra_outputs=extra_out, progress=progress)
+                         loopback_input=loopback_input, extra_outputs=extra_out, progress=progress)
         info["probe"] = dict(pr)
         level = pr["level_dbfs"]
     if level > max_level_dbfs:  # belt and braces: the one rule that must never break

@@ -10,7 +10,7 @@ import pytest
 
 from calib.errors import MeasurementError
 from calib.quality import capture_snr_db, find_runs, inspect_capture
-from calib.types import SweepSpec
+from calib.types import ImpulseResponse, SweepSpec
 from hardware.backend import CaptureResult
 from hardware.session import measure
 from hardware.simulated import SimulatedRoom, default_room
@@ -159,3 +159,19 @@ def test_quality_checks_directly():
     # sine RMS 0.0707 over noise RMS 0.001: 37.0 dB (within 0.3 dB of estimation scatter)
     assert capture_snr_db(noisy, fs=fs, sweep_start=fs // 8) == pytest.approx(36.99, abs=0.3)
     assert find_runs(np.array([0, 1, 1, 1, 0, 1], bool), 2) == [(1, 3)]
+
+
+def test_probe_finds_a_dead_loopback_and_a_deaf_mic():
+    silent = ImpulseResponse(samples=np.zeros(100), fs=FS, channel_names=("X",))
+    with pytest.raises(MeasurementError, match="the mic does not hear output 1"):
+        measure(SimulatedRoom(silent), sweep=SPEC, speakers=[("X", 0)], mic_input=0)
+
+    class NoLoop(Wrapped):
+        def play_record(self, stimulus, *, fs, output_channels, input_channels):
+            res = super().play_record(stimulus, fs=fs, output_channels=output_channels, input_channels=input_channels)
+            rec = np.array(res.recording)
+            rec[1:] = 0.0
+            return dataclasses.replace(res, recording=rec)
+
+    with pytest.raises(MeasurementError, match="loopback input 2 does not carry the sweep"):
+        measure(NoLoop(SimulatedRoom()), sweep=SPEC, speakers=[("L", 0)], mic_input=0, loopback_input=1)

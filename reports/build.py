@@ -55,6 +55,26 @@ def _fmt(x: Any, spec: str = ".2f", unit: str = "") -> str:
     return f"{v:{spec}}{(' ' + unit) if unit else ''}"
 
 
+def _summarise(v: Any, unit: str) -> str:
+    """A compliance value or limit as one short cell: numbers with their unit, a range as
+    lo–hi, long per-band lists and tables as a count (the figure shows them)."""
+    if isinstance(v, Mapping):
+        if all(isinstance(x, (list, tuple)) for x in v.values()):
+            n = max((len(x) for x in v.values()), default=0)
+            return f"per band ({n} bands, see figure)"
+        return ", ".join(f"{k.replace('_', ' ')} {_summarise(x, '')}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        if len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+            return f"{_fmt(v[0], '.2f')}–{_fmt(v[1], '.2f', unit)}"
+        nums = [float(x) for x in v if isinstance(x, (int, float)) and math.isfinite(float(x))]
+        if len(v) > 3 and nums:
+            return f"{min(nums):.2f} … {max(nums):.2f} {unit} ({len(v)} bands)".strip()
+        return ", ".join(_summarise(x, unit) for x in v)
+    if isinstance(v, str):
+        return v
+    return _fmt(v, ".2f", unit)
+
+
 def _series(values: Any) -> list[tuple[str, list[Any]]]:
     """Decay values as a list of (suffix, per-band list): per channel when 2-D."""
     if values is None:
@@ -158,16 +178,11 @@ class _Builder:
             verdict = ("pass" if passed is True or passed == "pass" else
                        "—" if passed is None or passed == "skip" else "warn" if passed == "warn" else "fail")
             unit = str(cm.get("unit", "") or "")
-
-            def show(v: Any) -> str:
-                if isinstance(v, (list, tuple)):
-                    return " … ".join(show(x) for x in v)
-                return _fmt(v, ".2f", unit)
-
-            rows.append((str(cm.get("check", cm.get("name", ""))), show(cm.get("value")), show(cm.get("limit")),
+            rows.append((str(cm.get("check", cm.get("name", ""))).replace("_", " "), _summarise(cm.get("value"), unit),
+                         _summarise(cm.get("limit"), unit), str(cm.get("detail") or ""),
                          verdict if verdict != "—" else "not judged"))
             status.append(verdict if verdict != "—" else "")
-        self.table("compliance", Table("EBU Tech 3276 / ITU-R BS.1116 checks", ("Check", "Measured", "Limit", "Verdict"),
+        self.table("compliance", Table("EBU Tech 3276 / ITU-R BS.1116 checks", ("Check", "Measured", "Limit", "Detail", "Verdict"),
                                        tuple(rows), tuple(status),
                                        note="Limits come from calib/data/compliance_limits.toml; several are unverified "
                                             "readings of the standards' figures (STANDARDS.md [U])."))
@@ -391,22 +406,30 @@ class _Builder:
         v = as_mapping(self.inp.verification)
         if v:
             rows, status = [], []
+            n_band_pass = 0
             for c in v.get("checks", ()):
                 cm = as_mapping(c)
                 unit = str(cm.get("unit", "") or "")
                 band = cm.get("band_hz")
-                name = str(cm.get("name", ""))
+                name = str(cm.get("name", "")).replace("_", " ")
+                verdict = str(cm.get("verdict", ""))
                 if band is not None and math.isfinite(float(band)):
-                    name += f" @ {float(band):g} Hz"
+                    if verdict == "pass":
+                        n_band_pass += 1
+                        continue
+                    from calib.analysis.bands import nominal_label
+
+                    name += f" {nominal_label(float(band))} Hz"
                 rows.append((name, str(cm.get("channel", "")), _fmt(cm.get("value"), ".2f", unit),
-                             _fmt(cm.get("limit"), ".2f", unit), _fmt(cm.get("uncertainty"), ".2f", unit),
-                             str(cm.get("verdict", ""))))
-                status.append(str(cm.get("verdict", "")))
-            order = sorted(range(len(rows)), key=lambda i: {"fail": 0, "warn": 1}.get(status[i], 2))[:40]
-            self.table("verification", Table(f"Latest verification: {v.get('verdict', '—')}",
+                             _fmt(cm.get("limit"), ".2f", unit), _fmt(cm.get("uncertainty"), ".2f", unit), verdict))
+                status.append(verdict)
+            order = sorted(range(len(rows)), key=lambda i: {"fail": 0, "warn": 1}.get(status[i], 2))
+            note = f"Failed and warning checks first. {n_band_pass} third-octave band checks passed (not listed)." \
+                if n_band_pass else "Failed and warning checks first."
+            self.table("verification", Table(f"Latest verification: {v.get('verdict', '—')}"
+                                             + (f" ({v.get('time_utc')})" if v.get("time_utc") else ""),
                                              ("Check", "Speaker", "Measured", "Limit", "Uncertainty", "Verdict"),
-                                             tuple(rows[i] for i in order), tuple(status[i] for i in order),
-                                             note="Failed and warning checks first; at most 40 rows."))
+                                             tuple(rows[i] for i in order), tuple(status[i] for i in order), note=note))
         if self.inp.history_rows:
             rows = []
             status = []
@@ -451,12 +474,30 @@ class _Builder:
             for entry in extra:
                 self.doc.figures.append(entry)
         if self.inp.fingerprint is not None:
+            self._fingerprint_figure()
             self.progress("letter")
             try:
                 self.doc.letter = write_letter(self.inp.fingerprint, mixes=self.inp.mixes,
                                                per_mix_excess_db=self.inp.per_mix_excess_db)
             except (ValueError, TypeError) as exc:
                 self.doc.problems.append(f"the letter could not be written: {exc}")
+
+    def _fingerprint_figure(self) -> None:
+        from reports.letter import normalise_fingerprint
+        from reports.plots_mixes import plot_fingerprint
+
+        try:
+            fp = normalise_fingerprint(self.inp.fingerprint)
+        except (ValueError, TypeError) as exc:
+            self.doc.problems.append(f"the studio fingerprint is unusable: {exc}")
+            return
+        n_mixes = str(fp["n_mixes"]) if fp["n_mixes"] else "studio's"
+        self.add_figure("fingerprint", "mixes", f"Room fingerprint of {fp['studio']}",
+                        f"How the {n_mixes} mixes deviate from the reference per third-octave "
+                        "band (loudness-normalised long-term spectra); circled bands are the consistent ones the "
+                        "letter talks about.",
+                        lambda: plot_fingerprint(fp["bands_hz"], -fp["room_deviation_db"], fp["confidence"],
+                                                 studio=fp["studio"], per_mix_db=self.inp.per_mix_excess_db))
 
     def run(self) -> ReportDocument:
         self.findings()

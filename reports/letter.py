@@ -135,9 +135,19 @@ def consistent_regions(fingerprint: Any, *, min_db: float = 2.0, min_confidence:
     return regions
 
 
-def _range_text(r: Region) -> str:
-    def hz(v: float) -> str:
+def _hz(v: float) -> str:
+    """A band centre by its nominal IEC 61260 name: 79.4 → "80 Hz", 3162 → "3.15 kHz"."""
+    from calib.analysis.bands import nominal_label
+
+    try:
+        label = nominal_label(float(v))
+    except Exception:  # noqa: BLE001 - a centre off the series: plain rounding
         return f"{v / 1000:.1f} kHz" if v >= 1000 else f"{v:.0f} Hz"
+    return f"{label[:-1]} kHz" if label.endswith("k") else f"{label} Hz"
+
+
+def _range_text(r: Region) -> str:
+    hz = _hz
     if r.hi_hz / max(r.lo_hz, 1e-9) < 1.1:  # a single band
         return f"around {hz(r.centre_hz)}"
     return f"between {hz(r.lo_hz)} and {hz(r.hi_hz)}"

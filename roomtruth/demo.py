@@ -38,9 +38,10 @@ __all__ = ["run_demo", "DemoResult", "DEMO_MARKER", "synth_mix"]
 DEMO_MARKER = ".roomtruth-demo"
 FS = 48_000
 STUDIO = "Studio Nord"
-#: The demo studio's room: a bass build-up (its mixes come out thin there).  Peaking
-#: (freq_hz, gain_db, q) applied with the opposite sign to the synthesized mixes.
-STUDIO_ROOM_PEQ = ((63.0, 6.0, 1.2), (3150.0, -3.0, 1.0))
+#: The demo studio's room: a bass build-up around 63 Hz and a presence dip around 3.15 kHz
+#: (its mixes come out thin at 63 Hz and forward at 3.15 kHz).  Peaking (freq_hz, gain_db,
+#: q), applied with the opposite sign to the synthesized mixes.
+STUDIO_ROOM_PEQ = ((63.0, 6.0, 1.4), (3150.0, -3.0, 1.4))
 
 
 class _Unavailable(Exception):
@@ -205,42 +206,46 @@ def _verify(profile: Any, tmp: Path, baseline: Any) -> tuple[Any, dict[str, list
     return result, series, rows
 
 
-def synth_mix(seed: int, *, duration_s: float = 12.0, fs: int = FS) -> np.ndarray:
-    """A synthesized stereo "mix" (2, n): kick-like pulses, a bass line, pink-ish pad and
-    hats, then shaped by the inverse of the studio's room (:data:`STUDIO_ROOM_PEQ`) — what an
-    engineer mixing in that room would deliver.  Peak-normalised to −1 dBFS."""
+def synth_mix(seed: int, *, duration_s: float = 8.0, fs: int = FS) -> np.ndarray:
+    """A synthesized stereo "mix" (2, n) from a studio whose room has :data:`STUDIO_ROOM_PEQ`.
+
+    Random-phase noise whose third-octave spectrum follows the built-in broad LTAS target of
+    ``mixes`` (band power ∝ PSD·f, so PSD = 10^(L/10)/f), with a smooth per-mix deviation of
+    up to ±1 dB (songs differ), a beat envelope, then the inverse of the studio's room — what
+    an engineer balancing by ear in that room delivers: 6 dB too little around 63 Hz and 3 dB
+    too much around 3.15 kHz.  Peak-normalised to −1 dBFS."""
     from scipy import signal
 
     from calib.profile import Biquad
 
     rng = np.random.default_rng(seed)
     n = int(duration_s * fs)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    fpos = np.maximum(f, 10.0)
+    try:
+        from mixes.ltas import builtin_target
+
+        grid = np.geomspace(20.0, 20_000.0, 31)
+        tgt = builtin_target(grid)
+        level = np.interp(np.log(fpos), np.log(grid), tgt.level_db)
+    except ImportError:  # the mixes package is part of the project; this only guards a partial install
+        level = -3.0 * np.log2(fpos / 1000.0)
+    wobble = 1.0 * np.sin(2 * np.pi * np.log2(fpos / 20.0) / rng.uniform(3.0, 6.0) + rng.uniform(0, 2 * np.pi))
+    sos = np.vstack([Biquad("peaking", fc, -g, q).sos(fs=fs) for fc, g, q in STUDIO_ROOM_PEQ])
+    _, h = signal.sosfreqz(sos, worN=f, fs=fs)
+    mag = np.sqrt(10 ** ((level + wobble) / 10.0) / fpos) * np.abs(h)
+    mag[(f < 20.0) | (f > 20_000.0)] = 0.0
+    chans = []
+    for _ in range(2):
+        spec = mag * np.exp(2j * np.pi * rng.random(f.size))
+        chans.append(np.fft.irfft(spec, n))
+    common = chans[0]
+    x = np.vstack([common + 0.3 * chans[1], common - 0.3 * chans[1]])
     t = np.arange(n) / fs
-    bpm = 96 + 8 * seed
-    beat = 60.0 / bpm
-    y = np.zeros(n)
-    for k in range(int(duration_s / beat)):  # kick: decaying 55 Hz sine sweep-down
-        i = int(k * beat * fs)
-        m = min(int(0.35 * fs), n - i)
-        tt = np.arange(m) / fs
-        y[i:i + m] += 0.8 * np.exp(-tt / 0.09) * np.sin(2 * np.pi * (48 + 60 * np.exp(-tt / 0.03)) * tt)
-    notes = 41.2 * 2 ** (np.array([0, 3, 5, 7, 10]) / 12.0)
-    bass = np.zeros(n)
-    for k in range(int(duration_s / (2 * beat))):
-        i = int(k * 2 * beat * fs)
-        m = min(int(2 * beat * fs), n - i)
-        f0 = notes[rng.integers(len(notes))]
-        tt = np.arange(m) / fs
-        bass[i:i + m] += 0.35 * np.sin(2 * np.pi * f0 * tt) * np.minimum(1, tt / 0.01) * np.exp(-tt / 0.8)
-    pad = signal.lfilter([1.0], [1.0, -0.97], rng.standard_normal(n)) * 0.02
-    hats = rng.standard_normal(n) * 0.06 * (np.sin(2 * np.pi * t / (beat / 2)) > 0.7)
-    hats = signal.lfilter(*signal.butter(2, 6000 / (fs / 2), "high"), hats)
-    mono = y + bass
-    left = mono + pad + hats
-    right = mono + np.roll(pad, 113) + np.roll(hats, 57)
-    x = np.vstack([left, right])
-    sos = np.vstack([Biquad("peaking", f, -g, q).sos(fs=fs) for f, g, q in STUDIO_ROOM_PEQ])
-    x = signal.sosfilt(sos, x, axis=1)
+    beat = 60.0 / (96 + 8 * seed)
+    x *= 0.75 + 0.25 * np.cos(2 * np.pi * t / beat) ** 2  # gentle pulse: programme-like loudness
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)
+    x *= fade
     return x * (10 ** (-1 / 20) / np.max(np.abs(x)))
 
 

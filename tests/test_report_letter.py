@@ -56,7 +56,7 @@ def test_secondary_region_and_loudness_sentence():
     fp = _fp(_dev(f63=-5.0, f8000=-3.0))
     mixes = [{"integrated_lufs": v} for v in (-14.2, -13.1, -15.0, -14.0)]
     text = write_letter(fp, mixes=mixes)
-    assert "Smaller but also consistent: 3.0 dB less than neutral around 8.0 kHz (top end" in text
+    assert "Smaller but also consistent: 3.0 dB less than neutral around 8 kHz (top end" in text
     assert "between -15.0 and -13.1 LUFS integrated (1.9 LU apart), nicely consistent." in text
 
 

@@ -10,6 +10,7 @@ from calib.errors import SignalError
 from calib.types import ImpulseResponse
 from reports import curves
 from reports import plots_history as ph
+from reports import plots_mixes as pmx
 from reports import plots_response as pr
 from reports import plots_room as pm
 from reports import plots_time as pt
@@ -130,12 +131,14 @@ def _all_figures(ir):
         "distortion": pm.plot_distortion(ff, {2: -50 + 0 * ff, 3: -60 + 0 * ff}, channel="L", thd_db=-49 + 0 * ff),
         "noise": pm.plot_noise([63, 125, 250, 500, 1000], [40, 30, 20, 12, 8], rating_nr=9.0),
         "drift": ph.plot_drift({"level L": pts, "arrival R": pts_ms}),
+        "fingerprint": pmx.plot_fingerprint([63, 125, 250, 500], [-4.0, 0.5, 0.0, 1.0], [0.9, 0.5, 0.9, 0.9],
+                                            studio="Nord", per_mix_db=[[-4.5, 0.0, 0.2, 1.0], [-3.5, 1.0, -0.2, 1.0]]),
     }
 
 
 def test_every_plot_has_units_on_every_axis_and_renders(ir):
     figs = _all_figures(ir)
-    assert len(figs) == 12
+    assert len(figs) == 13
     for name, fig in figs.items():
         assert check_units(fig) == [], name
         png = figure_to_png(fig)
@@ -174,3 +177,5 @@ def test_errors():
         curves.etc_db(np.zeros(64), fs=FS)
     with pytest.raises(SignalError, match="must match and be non-empty"):
         pm.plot_noise([63, 125], [30.0])
+    with pytest.raises(SignalError, match="one value per band: 2 bands, 1 deviations"):
+        pmx.plot_fingerprint([63, 125], [1.0], [0.5, 0.5], studio="x")

@@ -331,7 +331,7 @@ def history_trends(h: Any, *, profile_name: Optional[str] = None) -> list[dict[s
         t = [datetime.fromisoformat(p.time_utc.replace("Z", "+00:00")).timestamp() / 86400.0 for p in pts]
         v = [p.value for p in pts]
         slope = float("nan")
-        if len(pts) >= 2 and max(t) > min(t):
+        if len(pts) >= 2 and max(t) - min(t) >= 1.0:  # a slope per month needs at least a day of history
             mt, mv = sum(t) / len(t), sum(v) / len(v)
             den = sum((a - mt) ** 2 for a in t)
             slope = sum((a - mt) * (b - mv) for a, b in zip(t, v)) / den * 30.0

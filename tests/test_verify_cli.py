@@ -200,3 +200,24 @@ def test_workspace_device_from_room_toml(run_cli, tmp_path):
     code, out, err = run_cli("history", "--room", ws, "--json")
     v = json.loads(out)["verifications"]
     assert len(v) == 1 and v[0]["profile_name"] == "main" and v[0]["meta"]["source"] == "device simulated"
+
+
+def test_history_trend_slope_per_30_days(tmp_path):
+    """Least-squares slope of a check over time, scaled to 30 days: +0.1 dB a week -> +0.4286 dB/30 d."""
+    from monitor.history import History
+    from roomtruth.cmd_verify import history_trends
+
+    with History(tmp_path / "h.sqlite") as h:
+        for week in range(5):
+            h.add_verification(profile_name="p", profile_hash="x", verdict="pass",
+                               time_utc=f"2026-10-{1 + 7 * week:02d}T09:00:00Z",
+                               checks=[dict(name="level", channel="L", value=0.1 * week, limit=0.4, unit="dB",
+                                            verdict="pass")])
+        h.add_verification(profile_name="q", profile_hash="y", verdict="pass", time_utc="2026-10-02T09:00:00Z",
+                           checks=[dict(name="level", channel="L", value=5.0, limit=0.4, unit="dB", verdict="fail")])
+        tr = history_trends(h, profile_name="p")
+        one = history_trends(h, profile_name="q")
+    (lv,) = [t for t in tr if t["check"] == "level"]
+    assert lv["n"] == 5 and lv["change"] == pytest.approx(0.4)
+    assert lv["slope_per_30d"] == pytest.approx(0.1 / 7 * 30, rel=1e-9)
+    assert one[0]["n"] == 1 and one[0]["slope_per_30d"] != one[0]["slope_per_30d"]  # NaN: no slope from one point

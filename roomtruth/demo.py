@@ -134,7 +134,7 @@ def _correct(ir: Any, tmp: Path) -> tuple[Any, Any]:
     return profile, report
 
 
-def _correction_irs(profile: Any, n_samples: int) -> np.ndarray:
+def _correction_irs(profile: Any, n_samples: int, *, fs: int = FS) -> np.ndarray:
     """The correction chain's impulse response per speaker (row order = profile speakers),
     rendered offline by the monitor engine (``monitor.engine.Engine`` + ``render_chunks``).
 
@@ -144,7 +144,7 @@ def _correction_irs(profile: Any, n_samples: int) -> np.ndarray:
     outs = [s.output_channel for s in profile.speakers]
     n_ch = max(outs) + 1
     block = 1024
-    engine = eng.Engine(fs=FS, n_channels=n_ch, block=block, max_block=block * 16)
+    engine = eng.Engine(fs=fs, n_channels=n_ch, block=block, max_block=block * 16)
     engine.load(profile, "A")
     amp = 0.1
     x = np.zeros((n_ch, n_samples), dtype=np.float32)
@@ -164,13 +164,13 @@ def _corrected_ir(ir: Any, profile: Any) -> Any:
 
     from calib.types import ImpulseResponse
 
-    corr = _correction_irs(profile, FS // 2)
+    corr = _correction_irs(profile, ir.fs // 2, fs=ir.fs)
     if corr.shape[0] != ir.n_channels:
         raise _Unavailable(f"the engine rendered {corr.shape[0]} channels for {ir.n_channels} speakers")
     y = np.vstack([fftconvolve(ir.samples[i], corr[i])[: ir.n_samples] for i in range(ir.n_channels)])
-    delays = [profile.speaker(n).delay_s * FS for n in ir.channel_names]
+    delays = [profile.speaker(n).delay_s * ir.fs for n in ir.channel_names]
     arrivals = tuple(a + d for a, d in zip(ir.arrival_samples, delays)) if ir.arrival_samples else ()
-    return ImpulseResponse(y, FS, ir.channel_names, onset_samples=ir.onset_samples, arrival_samples=arrivals,
+    return ImpulseResponse(y, ir.fs, ir.channel_names, onset_samples=ir.onset_samples, arrival_samples=arrivals,
                            source_id="demo: baseline through the monitor engine")
 
 

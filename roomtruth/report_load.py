@@ -148,7 +148,7 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
             from roomtruth.demo import _corrected_ir, _Unavailable
 
             try:
-                corrected = _corrected_ir(ir, profile) if ir.fs == 48_000 else None
+                corrected = _corrected_ir(ir, profile)
             except _Unavailable as exc:
                 notes["correction"] = f"corrected response not available: {exc}"
         except RoomtruthError as exc:

@@ -61,9 +61,21 @@ def init_cmd(
 
 # ---------------------------------------------------------------------------------- measure
 def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
-                 simulate_ir: Path | None, names: list[str] | None, cfg: Any) -> tuple[Any, list[tuple[str, int]], int, int | None, int | None]:
-    """Backend, speakers [(name, 0-based output)], mic input, loopback input, loopback output."""
+                 simulate_ir: Path | None, names: list[str] | None, cfg: Any,
+                 chan: dict[str, Any] | None = None) -> tuple[Any, list[tuple[str, int]], int, int | None, int | None]:
+    """Backend, speakers [(name, 0-based output)], mic input, loopback input, loopback output.
+
+    ``chan``: 1-based overrides from the command line (``outputs``, ``mic_input``,
+    ``loopback_input``), for real interfaces only.
+    """
     from calib.errors import ConfigError, DeviceError
+
+    chan = {k: v for k, v in (chan or {}).items() if v is not None}
+    if chan and source in ("simulated", "rig"):
+        raise ConfigError(
+            f"--{next(iter(chan)).replace('_', '-')} applies to a real interface; the {'simulated' if source == 'simulated' else 'virtual'} "
+            "room's layout is fixed (speakers on outputs 1.., mic on input 1, loopback on input 2)"
+        )
 
     if source == "simulated":
         from calib.types import ImpulseResponse
@@ -133,18 +145,43 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
         from hardware.portaudio import PortAudioBackend
     except ImportError as exc:
         raise DeviceError(f"the PortAudio backend is not available ({exc}); use --simulate default") from None
-    dev: Any = int(source) if source.isdigit() else source
-    be = PortAudioBackend(device=None if source == "default" else dev)
+    outs = chan.get("outputs")
+    if outs is not None:
+        try:
+            outs = [int(x) for x in str(outs).split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"--outputs {chan['outputs']!r} is not a list of channel numbers such as 1,2") from None
+        if not outs or min(outs) < 1 or len(set(outs)) != len(outs):
+            raise ConfigError(f"--outputs {chan['outputs']!r}: give distinct channel numbers counting from 1, e.g. 1,2")
+    for k in ("mic_input", "loopback_input"):
+        if k in chan and not (chan[k] >= 1 or (k == "loopback_input" and chan[k] == 0)):
+            raise ConfigError(f"--{k.replace('_', '-')} {chan[k]}: channels count from 1"
+                              + (" (0 = no loopback)" if k == "loopback_input" else ""))
     if cfg is not None:
         spk = {s.name: s.output_index for s in cfg.speakers}
-        names = names or list(spk)
-        unknown = [n for n in names if n not in spk]
-        if unknown:
-            raise ConfigError(f"no speaker {', '.join(unknown)} in room.toml; speakers are {', '.join(spk)}")
-        return (be, [(n, spk[n]) for n in names], cfg.mic_input_index, cfg.loopback_input_index,
-                cfg.loopback_output_index)
-    names = names or ["L", "R"]
-    return be, [(n, i) for i, n in enumerate(names)], 0, None, None
+        mic, loop_in, loop_out = cfg.mic_input_index, cfg.loopback_input_index, cfg.loopback_output_index
+    else:
+        spk = {n: i for i, n in enumerate(names or ["L", "R"])}
+        mic, loop_in, loop_out = 0, None, None
+    if outs is not None:
+        names = names or list(spk)[: len(outs)] or [f"S{i + 1}" for i in range(len(outs))]
+        if len(outs) != len(names):
+            raise ConfigError(f"--outputs names {len(outs)} channels for {len(names)} speakers ({','.join(names)}); "
+                              "give one output per speaker, in the order of --channels")
+        spk = {n: o - 1 for n, o in zip(names, outs)}
+    if "mic_input" in chan:
+        mic = chan["mic_input"] - 1
+    if "loopback_input" in chan:
+        loop_in = chan["loopback_input"] - 1 if chan["loopback_input"] else None
+    names = names or list(spk)
+    unknown = [n for n in names if n not in spk]
+    if unknown:
+        raise ConfigError(f"no speaker {', '.join(unknown)} in room.toml; speakers are {', '.join(spk)}")
+    if loop_in is not None and loop_in == mic:
+        raise ConfigError(f"the mic and the loopback are both on input {mic + 1}; the loopback needs its own input")
+    dev: Any = int(source) if source.isdigit() else source
+    be = PortAudioBackend(device=None if source == "default" else dev)
+    return be, [(n, spk[n]) for n in names], mic, loop_in, loop_out
 
 
 def measure_cmd(
@@ -158,6 +195,9 @@ def measure_cmd(
     sweep_s: Optional[float] = typer.Option(None, "--sweep-s", help="Sweep duration (s)."),
     fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate (Hz)."),
     channels: Optional[str] = typer.Option(None, "--channels", help="Speakers to measure, e.g. L,R."),
+    outputs: Optional[str] = typer.Option(None, "--outputs", help="Real interface: 1-based output per speaker, e.g. 1,2 (overrides room.toml)."),
+    mic_input: Optional[int] = typer.Option(None, "--mic-input", help="Real interface: 1-based mic input (overrides room.toml)."),
+    loopback_input: Optional[int] = typer.Option(None, "--loopback-input", help="Real interface: 1-based loopback input, 0 for none."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Sweeps per speaker, averaged."),
     level_dbfs: Optional[float] = typer.Option(None, "--level-dbfs", help="Requested sweep peak level (dBFS)."),
     latency_samples: int = typer.Option(512, "--latency-samples", help="Simulated interface latency (samples)."),
@@ -233,7 +273,7 @@ def measure_cmd(
         mic_cal = read_mic_calibration(cfg.mic_calibration_file)   # checked before any sound plays
     backend, speakers, mic_in, loop_in, loop_out = _backend_for(
         source, fs=fs_run, noise_db=noise, latency_samples=latency_samples, simulate_ir=simulate_ir,
-        names=names, cfg=cfg)
+        names=names, cfg=cfg, chan={"outputs": outputs, "mic_input": mic_input, "loopback_input": loopback_input})
     from hardware.session import measure
     from roomtruth.workspace import index_measurement, write_measurement_dir
 

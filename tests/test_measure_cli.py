@@ -252,3 +252,16 @@ def test_sweep_command_writes_the_stimulus(run_cli, tmp_path):
     spec = SweepSpec(f_stop_hz=20000, duration_s=1, fs=44100)
     assert fs == 44100
     np.testing.assert_allclose(x, build_stimulus(spec), atol=1e-7)    # float32 file
+
+
+def test_channel_map_options_are_checked_before_any_device_opens(run_cli, tmp_path):
+    cases = [
+        (["--outputs", "1,2"], "applies to a real interface"),
+        (["--device", "x", "--mic-input", "0"], "--mic-input 0: channels count from 1"),
+        (["--device", "x", "--outputs", "1", "--channels", "L,R"], "--outputs names 1 channels for 2 speakers"),
+        (["--device", "x", "--outputs", "1,one"], "not a list of channel numbers"),
+        (["--device", "x", "--mic-input", "2", "--loopback-input", "2"], "both on input 2"),
+    ]
+    for extra, expect in cases:
+        code, out, err = run_cli("measure", "--out", tmp_path / "o", *extra)
+        assert expect in _one_error_line(code, err), (extra, err)

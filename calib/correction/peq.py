@@ -9,8 +9,8 @@ log-spaced grid (each point the same fraction of an octave):
    lies below the target (``boost_allowed_db``), never deeper than ``max_boost_db`` and with a
    broad Q, so narrow seat-dependent dips are never filled;
 2. joint refinement of all filters (frequency, gain, Q) by bounded nonlinear least squares
-   (``scipy.optimize.least_squares``), with a penalty wherever the cascade boosts more than
-   the seats allow.
+   (``scipy.optimize.least_squares``, trust-region reflective with the LSMR sub-solver: no
+   dense SVD per step), with a penalty wherever the cascade boosts more than the seats allow.
 
 Filters are :class:`calib.profile.Biquad` (RBJ cookbook, STANDARDS.md §7.1); their response
 here is the exact digital response at ``fs``.
@@ -207,7 +207,7 @@ def optimize_peq(freqs_hz: np.ndarray, desired_db: np.ndarray, boost_allowed_db:
         lo, hi = bounds()
         x_new = np.clip(np.array(params[-1]), lo[-3:] + 1e-9, hi[-3:] - 1e-9)
         x_new = least_squares(lambda y: residuals(np.concatenate([fixed, y])), x_new, bounds=(lo[-3:], hi[-3:]),
-                              method="trf", x_scale="jac", max_nfev=80).x
+                              method="trf", x_scale="jac", tr_solver="lsmr", max_nfev=80).x
         x = np.concatenate([fixed, x_new])
         params = [list(r) for r in x.reshape(-1, 3)]
     # merge filters of the same kind closer than 1/12 octave (greedy steps can stack them)
@@ -226,8 +226,8 @@ def optimize_peq(freqs_hz: np.ndarray, desired_db: np.ndarray, boost_allowed_db:
     if params:
         lo, hi = bounds()
         x0 = np.clip(np.array(params).reshape(-1), lo + 1e-9, hi - 1e-9)
-        x = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=150,
-                          ftol=1e-4, xtol=1e-6).x
+        x = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac", tr_solver="lsmr",
+                          max_nfev=150, ftol=1e-4, xtol=1e-6).x
         params = [list(r) for r in x.reshape(-1, 3)]
 
     # drop filters too small to matter, refit the rest once
@@ -239,7 +239,8 @@ def optimize_peq(freqs_hz: np.ndarray, desired_db: np.ndarray, boost_allowed_db:
             lo, hi = bounds()
             x0 = np.clip(np.array(params).reshape(-1), lo + 1e-9, hi - 1e-9)
             params = [list(r) for r in least_squares(residuals, x0, bounds=(lo, hi), method="trf",
-                                                     x_scale="jac", max_nfev=40, ftol=1e-4).x.reshape(-1, 3)]
+                                                     x_scale="jac", tr_solver="lsmr", max_nfev=40,
+                                                     ftol=1e-4).x.reshape(-1, 3)]
     out = [Biquad("peaking", float(round(math.exp(p[0]), 2)), float(round(p[1], 2)), float(round(math.exp(p[2]), 3)))
            for p in params if abs(p[1]) >= settings.min_gain_db / 2]
     return sorted(out, key=lambda b: b.freq_hz)

@@ -47,7 +47,7 @@ def plot_drift(series: Mapping[str, Sequence[Any]], *, title: str = "Verificatio
         raise SignalError("no verification history to plot; run `roomtruth verify` at least once")
     units = list(groups)[:3]
     with house_style():
-        fig, axes = new_figure(len(units), 1, height_in=2.0 + 1.5 * len(units), sharex=True)
+        fig, axes = new_figure(len(units), 1, height_in=2.0 + 1.5 * len(units), sharex=True, left=0.11)
         for row, unit in enumerate(units):
             ax = axes[row, 0]
             limit_drawn = False
@@ -71,7 +71,9 @@ def plot_drift(series: Mapping[str, Sequence[Any]], *, title: str = "Verificatio
                     ax.plot(t[bad], v[bad], marker="x", color=PALETTE["red"], linestyle="none", markersize=7)
             ax.axhline(0.0, color=PALETTE["muted"], linewidth=0.7)
             ax.set_ylabel(_UNIT_LABEL.get(unit, f"Value ({unit})"))
-            ax.legend(loc="upper left", ncol=3, fontsize=7)
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi + 0.35 * (hi - lo))  # headroom for the legend above the data
+            ax.legend(loc="upper left", ncol=4, fontsize=7)
             if row < len(units) - 1:
                 hide_x_labels(ax)
             else:

@@ -241,6 +241,8 @@ def plot_noise(bands_hz: Sequence[float], levels_db_spl: Sequence[float], *, rat
             ax.set_ylim(min(-10.0, float(np.nanmin(lev)) - 5), max(75.0, float(np.nanmax(lev)) + 5))
             ax.set_title("Background noise against NR curves (≤ NR 15 required, ≤ NR 10 preferred)")
         else:
+            lo, hi = float(np.nanmin(lev)), float(np.nanmax(lev))
+            ax.set_ylim(lo - 5.0, hi + 0.3 * max(hi - lo, 10.0))
             ax.set_title("Background noise (no SPL calibration: levels in dBFS, not rated against NR)")
         ax.legend(loc="upper right")
     return fig

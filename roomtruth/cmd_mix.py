@@ -248,18 +248,21 @@ def correct(
     fp = load_fingerprint(workspace, studio)
     x, fs = read_mix(inp)
     corr = design_correction(fp, fs=fs, phase=phase, max_boost_db=max_boost_db, max_cut_db=max_cut_db)
-    y, engine = _render(x, corr)
+    y, engine, limited = _render(x, corr)
     before = analyze_array(x, fs=fs, name=str(inp), checks=False)
     after = analyze_array(y, fs=fs, name=str(out), checks=False)
     peak_after = after.sample_peak_dbfs
     warnings = []
+    if limited:
+        warnings.append(f"the monitor engine's safety limiter held {limited} samples at 0 dBFS; "
+                        "lower the mix before correcting or use a smaller --max-boost-db")
     if subtype.upper() != "FLOAT" and peak_after > 0:
         warnings.append(f"the corrected mix peaks at {peak_after:+.2f} dBFS and would clip in {subtype}; "
                         "it was written as is, lower it or use --subtype FLOAT")
     write_wav_atomic(out, y, fs=fs, subtype=subtype.upper())
     realised = fir_response_db(corr.fir, corr.freqs_hz, fs=fs)
     report = {
-        "input": str(inp), "output": str(out), "studio": studio, "engine": engine,
+        "input": str(inp), "output": str(out), "studio": studio, "engine": engine, "limited_samples": limited,
         "correction": corr.to_dict(),
         "realised_db": [round(float(v), 3) for v in realised],
         "integrated_lufs_before": before.integrated_lufs, "integrated_lufs_after": after.integrated_lufs,
@@ -290,25 +293,39 @@ def correct(
 
 
 def _render(x, corr):
-    """Filter the mix with the correction FIR; returns (y, engine name).
+    """Filter the mix with the correction FIR through the monitor engine's offline path.
 
-    The monitor engine's offline path is used when it exists (``monitor.engine.render_offline``,
-    engineer E's issue); until then ``scipy.signal.oaconvolve``, float64, latency removed.
+    Returns ``(y, engine_name, limited_samples)``.  The engine (``monitor.engine``: partitioned
+    convolution, output safety limiter at 0 dBFS, level-jump ducking off) runs the FIR on every
+    channel; its own latency is removed by ``render_chunks`` and the linear-phase FIR's delay
+    by skipping ``corr.latency_samples``.  Falls back to ``scipy.signal.oaconvolve`` only when the
+    engine is not installed.
     """
     import numpy as np
 
-    try:  # pragma: no cover - depends on the monitor engine landing
-        from monitor.engine import render_offline  # type: ignore[attr-defined]
-    except ImportError:
-        render_offline = None
-    if render_offline is not None:  # pragma: no cover
-        y = np.asarray(render_offline(x, fir=corr.fir, fs=corr.fs, latency_samples=corr.latency_samples))
-        return y[:, : x.shape[1]], "monitor engine (offline)"
-    from scipy.signal import oaconvolve
+    n_ch, n = x.shape
+    L = corr.latency_samples
+    try:
+        from monitor.engine import Engine, render_chunks
+    except ImportError:  # pragma: no cover - the monitor package ships with roomtruth
+        from scipy.signal import oaconvolve
 
-    y = oaconvolve(x.astype(np.float64), corr.fir[np.newaxis, :], mode="full", axes=-1)
-    y = y[:, corr.latency_samples: corr.latency_samples + x.shape[1]]
-    return y, "scipy oaconvolve"
+        y = oaconvolve(x.astype(np.float64), corr.fir[np.newaxis, :], mode="full", axes=-1)
+        return y[:, L: L + n], "scipy oaconvolve", 0
+    from calib.profile import CalibrationProfile, SpeakerCorrection
+
+    speakers = tuple(SpeakerCorrection(name=f"ch{c + 1}", output_channel=c, fir={corr.fs: corr.fir})
+                     for c in range(n_ch))
+    profile = CalibrationProfile(name=f"mix-correction:{corr.studio}", speakers=speakers, design_fs=corr.fs,
+                                 provenance={"studio": corr.studio, "phase": corr.phase})
+    block, chunk = 1024, 32768
+    engine = Engine(fs=corr.fs, n_channels=n_ch, block=block, max_block=chunk, threads=min(2, n_ch),
+                    limiter={"ceiling_dbfs": 0.0, "jump_duck_db": 0.0}, bypass=False)
+    engine.load(profile, "A")
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    parts = list(render_chunks(engine, (x32[:, i:i + chunk] for i in range(0, n, chunk)), n + L))
+    y = np.concatenate(parts, axis=1)[:, L: L + n].astype(np.float64)
+    return y, "monitor engine (offline)", int(engine.limiter.limited_samples + engine.limiter.clipped_samples)
 
 
 @mix_app.command("translate")

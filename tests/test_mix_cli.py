@@ -132,6 +132,7 @@ def test_fingerprint_then_correct(run_cli, tmp_path):
                              str(new_mix), str(out_wav))
     assert code == 0, err
     rep = json.loads(out)
+    assert rep["engine"] == "monitor engine (offline)" and rep["limited_samples"] == 0
     c = rep["correction"]
     g63 = c["gain_db"][int(np.argmin(np.abs(np.array(c["freqs_hz"]) - 63)))]
     assert g63 > 3.0                                        # the thin 60 Hz is put back

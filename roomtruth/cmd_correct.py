@@ -73,6 +73,31 @@ def _load_seat(path: Path, *, fs: Optional[int], speakers: Optional[str]):
     return ImpulseResponse(data, rate, _speaker_names(data.shape[0], speakers), source_id=path.name)
 
 
+def _read_filter_file(path: Path):
+    """Biquads from a REW filter-settings file, or from Equalizer APO text (its first channel
+    with filters)."""
+    from calib.errors import ConfigError
+    from calib.exports.eqapo import parse_eqapo
+    from calib.exports.rew import parse_rew_filters
+
+    if not path.is_file():
+        raise ConfigError(f"--peq-file {path} does not exist")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    if "Filter Settings file" in text or "Room EQ" in text:
+        return parse_rew_filters(text, source=str(path))
+    if any(line.strip().lower().startswith(("preamp:", "channel:")) for line in text.splitlines()):
+        cfg = parse_eqapo(text, source=str(path))
+        for ch in cfg["channels"].values():
+            if ch["peq"]:
+                return list(ch["peq"])
+        raise ConfigError(f"--peq-file {path} holds no filters")
+    return parse_rew_filters(text, source=str(path))
+
+
 def _archive_previous(out: Path) -> Optional[Path]:
     """Keep an earlier profile in a workspace's profiles/ for rollback: copy it to
     ``profiles/<name>@<UTC stamp>`` (complete copy first, then rename)."""
@@ -112,7 +137,7 @@ def register(app: typer.Typer) -> None:
         weights: Optional[str] = typer.Option(None, "--weights", help="Seat weights, e.g. 2,1,1 (first = main seat)."),
         speakers: Optional[str] = typer.Option(None, "--speakers", help="Speaker names per IR channel, e.g. L,R."),
         peq_file: Optional[Path] = typer.Option(None, "--peq-file", help="Use these filters (REW filter-settings "
-                                                "file) instead of fitting a PEQ."),
+                                                "file or Equalizer APO text) instead of fitting a PEQ."),
         name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the folder name)."),
         fix_polarity: bool = typer.Option(False, "--fix-polarity", help="Invert speakers whose polarity is "
                                           "opposite to the first speaker's (else only flagged)."),
@@ -128,7 +153,7 @@ def register(app: typer.Typer) -> None:
         from calib.exports.camilladsp import format_camilladsp
         from calib.exports.eqapo import format_eqapo
         from calib.exports.minidsp import format_minidsp
-        from calib.exports.rew import format_rew_filters, read_rew_filters
+        from calib.exports.rew import format_rew_filters
 
         lo, hi = parse_range(range_)
         tg = target_from_option(target, lo_hz=lo, hi_hz=hi)
@@ -138,7 +163,7 @@ def register(app: typer.Typer) -> None:
                 w = tuple(float(x) for x in weights.split(","))
             except ValueError:
                 raise ConfigError(f"--weights {weights!r} is not a comma-separated list of numbers") from None
-        fixed = tuple(read_rew_filters(peq_file)) if peq_file else None
+        fixed = tuple(_read_filter_file(Path(peq_file))) if peq_file else None
         if fir_phase not in ("minimum", "mixed"):
             raise ConfigError(f"--fir-phase {fir_phase!r} is not 'minimum' or 'mixed'")
         if band_limit_hz is not None and not (1000 <= band_limit_hz):

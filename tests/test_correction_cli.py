@@ -127,3 +127,13 @@ def test_measurement_folders_as_seats(run_cli, tmp_path):
     # R arrives 7.3 samples later in the synthetic room, so L is delayed by 7.3 samples (0.05 sample)
     assert res["alignment"]["L"]["delay_ms"] * 48 == pytest.approx(7.3, abs=0.05)
     assert {"rew_filters_L.txt", "rew_filters_R.txt"} <= {p.name for p in (tmp_path / "p").iterdir()}
+
+
+def test_peq_file_in_equalizer_apo_syntax(run_cli, seat_files, tmp_path):
+    eq = shared_data("autoeq", "hd650_parametric_eq.txt")
+    code, _, err = run_cli("correct", seat_files[0], "--out", tmp_path / "p", "--peq-file", eq)
+    assert code == 0, err
+    peq = CalibrationProfile.load(tmp_path / "p").speakers[0].peq
+    assert len(peq) == 10 and peq[0].kind == "lowshelf" and peq[0].freq_hz == 105.0
+    code, _, err = run_cli("correct", seat_files[0], "--out", tmp_path / "q", "--peq-file", tmp_path / "none.txt")
+    assert code == 2 and "does not exist" in err

@@ -195,3 +195,17 @@ def test_install_errors(run_cli, tmp_path, args, message):
     assert code == 2, (out, err)
     assert err.startswith("error: ") and message in err
     assert not (tmp_path / "ct").exists()  # nothing half-installed
+
+
+@pytest.mark.parametrize("every, at, weekday", [("daily", "00:00", "Mon"), ("weekly", "23:59", "sun"),
+                                                 ("weekly", "7:05", "Wed")])
+def test_on_calendar_accepted_by_systemd(every, at, weekday):
+    """systemd's own parser (systemd-analyze calendar) accepts and normalises our expressions."""
+    import shutil
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    expr = sch.on_calendar(sch.ScheduleSpec(every=every, at=at, weekday=weekday, command=("x",)))
+    r = subprocess.run(["systemd-analyze", "calendar", expr], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert f"Normalized form: {expr}" in r.stdout  # already in systemd's normal form

@@ -364,6 +364,10 @@ class SimulatedRoom:
         Mic preamp gain applied before the converter clips at full scale.
     loopback_noise_db : float
         Converter noise on the loopback input (RMS dBFS).
+    interface_ir : ndarray, optional
+        The interface's own response (DAC + ADC, an FIR at the stream's rate), applied to
+        everything played, so both the mic and the loopback carry it -- what the loopback
+        reference removes.
     """
 
     MIC_INPUT = 0
@@ -372,7 +376,7 @@ class SimulatedRoom:
     def __init__(self, ir: ImpulseResponse | None = None, *, latency_samples: int = 512,
                  noise_db: float = -80.0, nonlinearity: Nonlinearity | None = None,
                  drift_ppm: float = 0.0, seed: int = 0, input_gain_db: float = 0.0,
-                 loopback_noise_db: float = -130.0) -> None:
+                 loopback_noise_db: float = -130.0, interface_ir: np.ndarray | None = None) -> None:
         if int(latency_samples) != latency_samples or latency_samples < 0:
             raise DeviceError(f"simulated latency must be a whole number of samples >= 0, got {latency_samples}")
         if not math.isfinite(noise_db) or noise_db > 0:
@@ -385,6 +389,9 @@ class SimulatedRoom:
         self.seed = int(seed)
         self.input_gain_db = float(input_gain_db)
         self.loopback_noise_db = float(loopback_noise_db)
+        self.interface_ir = None if interface_ir is None else np.asarray(interface_ir, dtype=np.float64).ravel()
+        if self.interface_ir is not None and (self.interface_ir.size == 0 or not np.all(np.isfinite(self.interface_ir))):
+            raise DeviceError("the simulated interface response must be a finite, non-empty FIR")
         self._calls = 0
         self.name = "simulated room" + ("" if ir is None else f" ({ir.source_id or 'given IR'})")
 
@@ -423,6 +430,8 @@ class SimulatedRoom:
                     f"input channel {ic + 1} does not exist: the simulated room has input 1 (mic) and 2 (loopback)"
                 )
         n = x.shape[1]
+        if self.interface_ir is not None:
+            x = np.vstack([signal.oaconvolve(row, self.interface_ir)[:n] for row in x])
         self._calls += 1
         rng = np.random.default_rng([self.seed, self._calls])
         lat = self.latency_samples

@@ -189,3 +189,34 @@ def test_refusals():
         deconvolve(m, ir_length_s=2.0)
     with pytest.raises(SignalError, match="sweep is empty"):
         deconvolve_arrays(stim, fs=FS, sweep=np.zeros(100), sweep_start=0, f_lo_hz=10, f_hi_hz=22000)
+
+
+def test_loopback_removes_the_interface_response():
+    from scipy import signal as sps
+
+    # an interface with a 2nd-order 20 Hz high-pass and a 1st-order 12 kHz low-pass (DAC+ADC)
+    imp = np.zeros(4096)
+    imp[0] = 1.0
+    b, a = sps.butter(2, 20, btype="high", fs=FS)
+    b2, a2 = sps.butter(1, 12000, fs=FS)
+    iface = sps.lfilter(b2, a2, sps.lfilter(b, a, imp))
+    truth = default_room(FS)
+    spec = SweepSpec(duration_s=2.0)
+    room = SimulatedRoom(latency_samples=200, noise_db=-100, interface_ir=iface)
+    cap = room.play_record(build_stimulus(spec)[None, :], fs=FS, output_channels=(0,), input_channels=(0, 1))
+    freqs = np.geomspace(40, 16000, 300)
+    with_ref = deconvolve(Measurement(recording=cap.recording[:1], reference=cap.recording[1:], fs=FS,
+                                      sweep=spec, channel_names=("L",)))
+    t = _truth_on_grid(with_ref, truth)[:1]
+    d = smooth_power_db(with_ref.samples, freqs) - smooth_power_db(t, freqs)
+    assert np.sqrt(np.mean(d ** 2)) < 0.1            # the interface is divided out
+    without = deconvolve(Measurement(recording=cap.recording[:1], fs=FS, sweep=spec, channel_names=("L",)))
+    t2 = _truth_on_grid(without, truth)[:1]
+    d2 = smooth_power_db(without.samples, freqs) - smooth_power_db(t2, freqs)
+    # without the reference the interface's response stays in: the difference is the interface's
+    # own (smooth) response, within 0.2 dB (smoothing a product is not the sum of smoothed parts)
+    pad = np.zeros(without.n_samples)
+    pad[: iface.size] = iface
+    s_iface = smooth_power_db(pad, freqs)
+    assert s_iface[-1] < -5.0                          # the 12 kHz low-pass is visible at 16 kHz
+    assert np.max(np.abs(d2[0] - s_iface)) < 0.2

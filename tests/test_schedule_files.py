@@ -209,3 +209,19 @@ def test_on_calendar_accepted_by_systemd(every, at, weekday):
     r = subprocess.run(["systemd-analyze", "calendar", expr], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert f"Normalized form: {expr}" in r.stdout  # already in systemd's normal form
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    """systemd's unit-file checker accepts the service and the timer (quoting, keys, paths)."""
+    import shutil
+
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    cmd = ("/bin/true", "--room", str(tmp_path / "a room 100%"), 'say "hi"')
+    spec = sch.ScheduleSpec(every="weekly", at="06:00", weekday="Tue", command=cmd, name="rt-verify-test")
+    svc, tmr = tmp_path / "rt-verify-test.service", tmp_path / "rt-verify-test.timer"
+    svc.write_text(sch.render_service(spec, working_dir=str(tmp_path)))
+    tmr.write_text(sch.render_timer(spec))
+    r = subprocess.run(["systemd-analyze", "verify", str(svc), str(tmr)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "bad" not in (r.stdout + r.stderr).lower()

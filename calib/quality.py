@@ -8,7 +8,8 @@ silent pre-roll, sweep, tail).
   the last code, float paths at 1.0).
 * Dropout: a run of at least ``min_zero_run`` exact zeros inside the span where the sweep is
   heard (a buffer the driver never filled).  Held samples: a run of at least
-  ``min_held_run`` identical non-zero values there (a repeated/held buffer).  The span is the
+  ``min_held_run`` identical non-zero values there (a frozen converter).  Re-sent buffer: a
+  block of 32..2048 samples exactly equal to the block before it (no sweep repeats itself).  The span is the
   first to the last 10 ms frame whose RMS is within 30 dB of the loudest frame, trimmed to
   its first and last non-zero samples, so digital silence before the sweep arrives (virtual
   devices) is not mistaken for a dropout.
@@ -39,6 +40,7 @@ __all__ = [
 CLIP_LEVEL = 0.999
 MIN_ZERO_RUN = 32      # samples (0.7 ms at 48 kHz): no real capture of a sweep holds 32 exact zeros
 MIN_HELD_RUN = 64      # samples: a 16-bit capture of a quiet 10 Hz sweep can hold a value ~30 samples
+REPEAT_BLOCKS = (32, 64, 128, 256, 512, 1024, 2048)   # driver periods checked for re-sent buffers
 
 
 def _row(x: np.ndarray) -> np.ndarray:
@@ -113,6 +115,7 @@ class CaptureReport:
     first_clip_s: float | None
     dropouts: tuple[tuple[float, int], ...]        # (time s, length samples) of zero runs
     held: tuple[tuple[float, int], ...]            # (time s, length samples) of held runs
+    repeated: tuple[tuple[float, int], ...] = ()   # (time s, block samples) of re-sent buffers
     status_flags: tuple[str, ...] = ()
     lost_samples: bool = False
     problems: tuple[str, ...] = field(default_factory=tuple)
@@ -124,7 +127,7 @@ class CaptureReport:
     @property
     def lost_data(self) -> bool:
         """True for faults a retry may cure (lost samples, dropouts), not clipping or noise."""
-        return bool(self.lost_samples or self.dropouts or self.held or self.status_flags)
+        return bool(self.lost_samples or self.dropouts or self.held or self.repeated or self.status_flags)
 
 
 def inspect_capture(x: np.ndarray, *, fs: int, sweep_start: int, what: str = "the capture",
@@ -158,6 +161,15 @@ def inspect_capture(x: np.ndarray, *, fs: int, sweep_start: int, what: str = "th
     same = np.concatenate([[False], np.diff(seg) == 0.0]) & (seg != 0.0)
     # a held run of m equal values is m-1 True flags after the first
     held = [(s - 1, n + 1) for s, n in find_runs(same, min_held_run - 1)]
+    # a re-sent buffer: a block identical to the one before it (sizes of typical driver periods)
+    repeated: list[tuple[int, int]] = []
+    for b in REPEAT_BLOCKS:
+        if seg.size > 2 * b:
+            same_b = (seg[b:] == seg[:-b]) & (seg[b:] != 0.0)
+            runs = find_runs(same_b, b)
+            if runs:
+                repeated.append((runs[0][0] + b, b))
+                break
     snr = capture_snr_db(a, fs=fs, sweep_start=sweep_start)
     problems: list[str] = []
     if lost_samples or status_flags:
@@ -185,6 +197,12 @@ def inspect_capture(x: np.ndarray, *, fs: int, sweep_start: int, what: str = "th
             "(a repeated or frozen buffer); check the interface connection and buffer size and "
             "measure again"
         )
+    if repeated:
+        s, b = repeated[0]
+        problems.append(
+            f"{what} repeats a block of {b} samples at {(lo + s) / fs:.3f} s (the driver re-sent a "
+            "buffer); raise the buffer size, close other audio programs and measure again"
+        )
     if min_snr_db is not None and not math.isnan(snr) and snr < min_snr_db:
         need = min_snr_db - snr
         problems.append(
@@ -199,6 +217,7 @@ def inspect_capture(x: np.ndarray, *, fs: int, sweep_start: int, what: str = "th
         first_clip_s=float(clips[0] / fs) if clips.size else None,
         dropouts=tuple(((lo + s) / fs, n) for s, n in zeros),
         held=tuple(((lo + s) / fs, n) for s, n in held),
+        repeated=tuple(((lo + s) / fs, b) for s, b in repeated),
         status_flags=tuple(status_flags),
         lost_samples=bool(lost_samples),
         problems=tuple(problems),

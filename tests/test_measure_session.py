@@ -41,6 +41,8 @@ class Wrapped:
             rec[:, mid:mid + 256] = 0.0
         elif self.fault == "held":
             rec[:, mid:mid + 200] = rec[0, mid]
+        elif self.fault == "repeat":
+            rec[:, mid + 256:mid + 512] = rec[:, mid:mid + 256]
         elif self.fault == "overflow":
             flags, lost = ("input_overflow",), True
         return dataclasses.replace(res, recording=rec, status_flags=flags, lost_samples=lost)
@@ -93,6 +95,7 @@ def test_hot_input_lowers_the_level_to_keep_headroom():
 @pytest.mark.parametrize("fault,match", [
     ("dropout", "has a dropout: 256 samples of digital silence"),
     ("held", "holds the same sample value 200 times"),
+    ("repeat", "repeats a block of 256 samples at 1.5"),
     ("overflow", "input_overflow"),
 ])
 def test_faulty_captures_are_refused(fault, match):

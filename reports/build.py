@@ -324,7 +324,7 @@ class _Builder:
         n = as_mapping(self.inp.analysis_detail.get("noise") or self.a.get("noise"))
         bands = n.get("bands_hz")
         levels = n.get("levels_db_spl", n.get("level_db", n.get("levels_db")))
-        if not bands or levels is None:
+        if bands is None or len(bands) == 0 or levels is None:
             self.doc.unavailable.setdefault("noise", "background noise spectrum not available: no silent pre-roll "
                                                      "was analysed")
             return

@@ -104,6 +104,9 @@ class FindingThresholds:
         ≤ NR 10 preferred, never > NR 15 (Tech 3276 / BS.1116, §3.6, [U]).
     mode_match_rel : float
         Relative frequency tolerance for naming a detected mode after a predicted one.
+    distortion_lf_pct, distortion_hf_pct, distortion_split_hz : float
+        BS.1116 monitor distortion limits: ≤ 3 % below 250 Hz, ≤ 1 % above (at 90 dB SPL;
+        §3.8, [U]), judged over ``distortion_lo_hz``..``distortion_hi_hz``.
     """
 
     mode_note_db: float = 3.0
@@ -119,6 +122,11 @@ class FindingThresholds:
     noise_limit_nr: float = 15.0
     mode_match_rel: float = 0.04
     eq_match_octaves: float = 1.0 / 6.0
+    distortion_lf_pct: float = 3.0
+    distortion_hf_pct: float = 1.0
+    distortion_split_hz: float = 250.0
+    distortion_lo_hz: float = 40.0
+    distortion_hi_hz: float = 10_000.0
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -463,8 +471,14 @@ def _noise_findings(noise: Mapping[str, Any], th: FindingThresholds) -> list[Fin
     nr = _num(noise.get("nr") if "nr" in noise else noise.get("nr_rating", noise.get("rating_nr")))
     if not math.isfinite(nr) or nr <= th.noise_preferred_nr:
         return []
-    bands = noise.get("bands_hz") or []
-    levels = noise.get("level_db") or noise.get("levels_db") or noise.get("levels_db_spl") or []
+    def first(*keys: str) -> list[Any]:
+        for k in keys:
+            if noise.get(k) is not None:
+                return list(noise[k])
+        return []
+
+    bands = first("bands_hz")
+    levels = first("level_db", "levels_db", "levels_db_spl")
     worst = ""
     if noise.get("limiting_band_hz") is not None:
         worst = f"; the {_num(noise.get('limiting_band_hz')):g} Hz band sets the rating"
@@ -485,6 +499,38 @@ def _noise_findings(noise: Mapping[str, Any], th: FindingThresholds) -> list[Fin
               "off; low bands point to air handling, high bands to fans.")
     lev = ATTENTION if nr > limit else NOTE
     return [Finding(min(8.0, 2.0 + (nr - th.noise_preferred_nr) * 0.6), lev, "noise", sentence, evidence, action, "noise")]
+
+
+def _distortion_findings(distortion: Mapping[str, Any], th: FindingThresholds) -> list[Finding]:
+    """THD per channel against the BS.1116 monitor limits (3 % below 250 Hz, 1 % above, at
+    90 dB SPL; STANDARDS.md §3.8, [U]).  The sweep level is rarely 90 dB SPL, so a finding
+    says at which frequency and by how much, and asks for a check at the reference level."""
+    out = []
+    channels = distortion.get("channels") or {}
+    for name, d in sorted(channels.items()):
+        dm = as_mapping(d)
+        f_raw, thd_raw = dm.get("freqs_hz"), dm.get("thd_pct")
+        f = np.asarray([] if f_raw is None else f_raw, dtype=np.float64)
+        thd = np.asarray([] if thd_raw is None else thd_raw, dtype=np.float64)
+        if f.size == 0 or thd.shape != f.shape:
+            continue
+        sel = (f >= th.distortion_lo_hz) & (f <= th.distortion_hi_hz) & np.isfinite(thd)
+        if not sel.any():
+            continue
+        limit = np.where(f < th.distortion_split_hz, th.distortion_lf_pct, th.distortion_hf_pct)
+        ratio = np.where(sel, thd / limit, 0.0)
+        k = int(np.argmax(ratio))
+        if ratio[k] <= 1.0:
+            continue
+        sentence = (f"The {_speaker_word(str(name))} speaker distorts: {thd[k]:.1f} % THD at {f[k]:.0f} Hz.")
+        evidence = (f"BS.1116 allows {limit[k]:g} % {'below' if f[k] < th.distortion_split_hz else 'above'} "
+                    f"{th.distortion_split_hz:.0f} Hz at 90 dB SPL (unverified limits); measured with the sweep's "
+                    "level, from the harmonic impulse responses.")
+        action = ("Lower the level or check the speaker (a rubbing voice coil, a loose port, an amplifier near "
+                  "clipping); verify at the reference listening level.")
+        out.append(Finding(min(8.0, 3.0 + 2.0 * float(np.log2(ratio[k]))), ATTENTION, "distortion", sentence,
+                           evidence, action, "distortion"))
+    return out
 
 
 # checks that have their own, more specific findings above
@@ -624,6 +670,9 @@ def room_findings(analysis: Any = None, *, ir: Any = None, dims_m: Sequence[floa
     noise = a.get("noise")
     if noise:
         out += _noise_findings(as_mapping(noise), th)
+    dist = a.get("distortion")
+    if dist:
+        out += _distortion_findings(as_mapping(dist), th)
     out += _compliance_findings(a.get("compliance") or ())
     out.sort(key=lambda f: (-f.severity, f.category))
     if not any(f.level == ATTENTION for f in out):

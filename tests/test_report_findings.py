@@ -207,6 +207,17 @@ def test_failed_compliance_checks_become_findings_and_covered_ones_do_not():
     assert out["The room is small for a reference room: 19.0 m² of floor, the standard asks 20.00–60.00 m²."].level == NOTE
 
 
+def test_distortion_against_the_bs1116_limits():
+    f = np.array([50.0, 100.0, 300.0, 1000.0, 5000.0])
+    ok = {"channels": {"L": {"freqs_hz": f, "thd_pct": np.array([2.5, 1.0, 0.5, 0.3, 0.9])}}}
+    assert not [x for x in room_findings({"distortion": ok}) if x.category == "distortion"]
+    bad = {"channels": {"R": {"freqs_hz": f, "thd_pct": np.array([2.5, 1.0, 0.5, 2.4, 0.9])}}}
+    found = [x for x in room_findings({"distortion": bad}) if x.category == "distortion"]
+    assert len(found) == 1
+    assert found[0].sentence == "The right speaker distorts: 2.4 % THD at 1000 Hz."
+    assert "BS.1116 allows 1 % above 250 Hz" in found[0].evidence
+
+
 def test_failed_verification_comes_first():
     a = {"modes": [{"freq_hz": 47.0, "level_db": 9.0}]}
     v = {"verdict": "fail", "checks": [{"name": "level", "channel": "R", "verdict": "fail"}]}

@@ -131,40 +131,47 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
 
 
 def _probe_monitor(profile: Any, fs: int):
-    """Check the monitor path with engineer E's engine: build the chain the engine runs for the
-    certified profile (its content hash must be the profile's) and run the engine's bypass
-    chain on noise (its output must be the input, bit for bit, after its fixed latency).
+    """Check the monitor path with engineer E's engine (``monitor.engine.Engine``), offline:
+
+    * load the certified profile into an engine and run it until the profile is on the air;
+      the hash the engine reports (``running_hash``) must be the profile's ``content_hash``;
+    * run a fresh engine in bypass on noise: its output (limiter included) must equal the
+      input bit for bit after the engine's fixed latency.
 
     A live engine in another process is not reachable from here; this proves what an engine
-    started from this profile will run.  None when the engine module is not available.
+    started from this profile runs.  None when the engine module is not available.
     """
     import numpy as np
 
     from monitor.verify import MonitorPathState
 
     try:
-        from monitor.engine import build_chain
+        from monitor.engine import Engine
     except ImportError:
         return None
     n_ch = max(s.output_channel for s in profile.speakers) + 1
     block = 256
     try:
-        chain = build_chain(profile, fs=fs, n_channels=n_ch, block=block)
-        running = str(chain.content_hash)
-        bypass = build_chain(None, fs=fs, n_channels=n_ch, block=block)
+        eng = Engine(fs=fs, n_channels=n_ch, block=block)
+        eng.load(profile, "A", activate=True)
+        silence = np.zeros((n_ch, block), np.float32)
+        out = np.zeros_like(silence)
+        for _ in range(int(4.0 * fs / block)):  # warm-up (FIR length) + crossfade, at most 4 s
+            eng.process(silence, out)
+            if eng.running_hash != "bypass" and not eng.in_transition:
+                break
+        running = str(eng.running_hash)
+        byp = Engine(fs=fs, n_channels=n_ch, block=block)
+        lat = int(byp.latency_samples)
+        x = (np.random.default_rng(1).standard_normal((n_ch, block * 32)) * 0.05).astype(np.float32)
+        y = np.zeros_like(x)
+        for i in range(0, x.shape[1], block):
+            byp.process(x[:, i:i + block], y[:, i:i + block])
     except (AttributeError, TypeError):  # an engine API this build does not know
         return None
-    x = (np.random.default_rng(1).standard_normal((n_ch, block * 16)) * 0.25).astype(np.float32)
-    y = np.zeros_like(x)
-    for i in range(0, x.shape[1], block):
-        bypass.process(x[:, i:i + block], y[:, i:i + block])
-    for c in (chain, bypass):
-        if hasattr(c, "close"):
-            c.close()
-    n = x.shape[1]
-    exact = any(np.array_equal(y[:, lag:], x[:, :n - lag]) for lag in range(0, 65))
+    exact = bool(np.array_equal(y[:, lat:], x[:, : x.shape[1] - lat]))
     return MonitorPathState(running_hash=running, bypass_exact=exact,
-                            source="engine chains built from the profile (offline)")
+                            source="monitor engine run offline from the profile")
 
 
 def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> None:

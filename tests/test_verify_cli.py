@@ -221,3 +221,19 @@ def test_history_trend_slope_per_30_days(tmp_path):
     assert lv["n"] == 5 and lv["change"] == pytest.approx(0.4)
     assert lv["slope_per_30d"] == pytest.approx(0.1 / 7 * 30, rel=1e-9)
     assert one[0]["n"] == 1 and one[0]["slope_per_30d"] != one[0]["slope_per_30d"]  # NaN: no slope from one point
+
+
+def test_monitor_probe_runs_the_engine():
+    """The certified profile (PEQ, trims, delay, polarity) is on the air in the engine with its
+    own hash, and the engine's bypass returns the input bit for bit after its fixed latency."""
+    pytest.importorskip("monitor.engine")
+    from calib.profile import Biquad
+    from roomtruth.cmd_verify import _probe_monitor
+
+    prof = CalibrationProfile(
+        name="eq", preamp_db=-3.0,
+        speakers=(SpeakerCorrection("L", 0, trim_db=-0.5, peq=(Biquad("peaking", 63.0, -6.0, 4.0),)),
+                  SpeakerCorrection("R", 1, delay_s=0.0003, polarity=-1, peq=(Biquad("lowshelf", 120.0, 2.0),))))
+    st = _probe_monitor(prof, 48_000)
+    assert st.running_hash == prof.content_hash()
+    assert st.bypass_exact is True

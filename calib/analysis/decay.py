@@ -22,6 +22,9 @@ Method (ISO 3382-1:2009 §5.3 and Annex A, ISO 3382-2:2008 §5.3; STANDARDS.md �
   intercept-to-noise ratio and the band's peak-to-noise ratio) reaches the range the limit
   table requires (``[decay_range]``: evaluation end + 10 dB);
   otherwise it is NaN (null in JSON) and ``reasons`` says why.
+- Implementation note: 1-D inner products use ``np.einsum`` rather than ``np.dot``: BLAS
+  ``ddot`` spawns threads and took 17 ms for 50 000 samples on a loaded 2-core machine
+  (einsum: 0.1 ms).
 - Energy ratios: ``C_te = 10·lg(E[0,te) / E[te,∞))``, ``D50 = E[0,50ms)/E[0,∞)``,
   ``Ts = Σ t·p² / Σ p²`` with the late energy integrated to the crosspoint plus the analytic
   tail beyond it.  Energy before the onset within two inverse bandwidths (zero-phase filter
@@ -130,13 +133,47 @@ def fit_decay_time(edc_db: np.ndarray, *, fs: int, start_db: float, end_db: floa
     # closed-form least squares (faster than polyfit on long ranges)
     tm, ym = t.mean(), y.mean()
     dt, dy = t - tm, y - ym
-    sxx = float(np.dot(dt, dt))
-    slope = float(np.dot(dt, dy)) / sxx
+    sxx = float(np.einsum('i,i->', dt, dt))
+    slope = float(np.einsum('i,i->', dt, dy)) / sxx
     if slope >= 0:
         return math.nan, math.nan
-    ss = float(np.dot(dy, dy))
+    ss = float(np.einsum('i,i->', dy, dy))
     r2 = slope * slope * sxx / ss if ss > 0 else math.nan
     return -60.0 / slope, r2
+
+
+class _PrefixFit:
+    """Several least-squares decay fits on one Schroeder curve in O(1) each, from prefix sums
+    of ``L`` and ``i·L`` (the same line as :func:`fit_decay_time`)."""
+
+    def __init__(self, edc_db: np.ndarray, fs: int) -> None:
+        L = np.asarray(edc_db, dtype=np.float64)
+        nan_at = np.flatnonzero(~np.isfinite(L[1:]))
+        self.L = L[: 1 + int(nan_at[0])] if nan_at.size else L
+        self.neg = -self.L
+        i = np.arange(self.L.size, dtype=np.float64)
+        self.sy = np.concatenate([[0.0], np.cumsum(self.L)])
+        self.siy = np.concatenate([[0.0], np.cumsum(i * self.L)])
+        self.fs = fs
+
+    def decay_time(self, start_db: float, end_db: float) -> float:
+        n = self.L.size
+        if n == 0 or not np.isfinite(self.L[0]):
+            return math.nan
+        i0 = int(np.searchsorted(self.neg, -start_db, side="left"))
+        i1 = int(np.searchsorted(self.neg, -end_db, side="left"))
+        if i0 >= n or i1 >= n or i1 - i0 < 3:
+            return math.nan
+        m = i1 - i0
+        sy = self.sy[i1] - self.sy[i0]
+        siy = self.siy[i1] - self.siy[i0]
+        si = (i0 + i1 - 1) * m / 2.0                       # Σ i over [i0, i1)
+        sii = ((i1 - 1) * i1 * (2 * i1 - 1) - (i0 - 1) * i0 * (2 * i0 - 1)) / 6.0
+        den = m * sii - si * si
+        if den <= 0:
+            return math.nan
+        slope = (m * siy - si * sy) / den * self.fs          # dB/s
+        return -60.0 / slope if slope < 0 else math.nan
 
 
 def _spectrum(x: np.ndarray) -> np.ndarray:
@@ -191,10 +228,8 @@ def _energy_ratios(zp: np.ndarray, n: int, onset: int, *, fs: int, lb: LundebyRe
     t0 = n + onset                                     # onset index in the padded signal
     start = max(t0 - spread_samples, 0)
     tc = min(t0 + lb.crosspoint_samples, zp.size)
-    e = np.zeros(zp.size)
-    e[start:tc] = zp[start:tc] ** 2
-    seg = e[start:tc]
-    t_s = (np.arange(start, tc) - t0) / fs
+    seg = np.square(zp[start:tc])
+    t_s = (np.arange(start, tc) - t0) * (1.0 / fs)
     i50 = t0 + int(round(0.050 * fs))
     i80 = t0 + int(round(0.080 * fs))
     tail = lb.compensation
@@ -208,12 +243,12 @@ def _energy_ratios(zp: np.ndarray, n: int, onset: int, *, fs: int, lb: LundebyRe
     total = float(seg.sum()) + tail
     if total <= 0:
         return {"c50_db": math.nan, "c80_db": math.nan, "d50": math.nan, "ts_s": math.nan}
-    e50 = float(e[start:min(i50, tc)].sum())
-    e80 = float(e[start:min(i80, tc)].sum())
+    e50 = float(seg[: max(min(i50, tc) - start, 0)].sum())
+    e80 = float(seg[: max(min(i80, tc) - start, 0)].sum())
     late50, late80 = total - e50, total - e80
     c50 = 10.0 * math.log10(e50 / late50) if late50 > 0 and e50 > 0 else math.nan
     c80 = 10.0 * math.log10(e80 / late80) if late80 > 0 and e80 > 0 else math.nan
-    ts = (float(np.dot(t_s, seg)) + tail_t) / total
+    ts = (float(np.einsum('i,i->', t_s, seg)) + tail_t) / total
     return {"c50_db": c50, "c80_db": c80, "d50": e50 / total, "ts_s": ts}
 
 
@@ -263,13 +298,14 @@ def band_decay(x: np.ndarray, *, fs: int, onset: int, centre_hz: float | None, f
             reasons[k] = lb.reason
     else:
         edc = schroeder_curve_db(e_rev, crosspoint_samples=lb.crosspoint_samples, compensation=lb.compensation)
+        fitter = _PrefixFit(edc, fs)
         for k, (a, b) in EVALUATION_RANGES_DB.items():
             need = float(required_range_db[k])
             if avail < need:
                 reasons[k] = (f"decay range {avail:.1f} dB < {need:.0f} dB needed "
                               f"(evaluation to {b:.0f} dB plus 10 dB above the noise)")
                 continue
-            t, _r2 = fit_decay_time(edc, fs=fs, start_db=a, end_db=b)
+            t = fitter.decay_time(a, b)
             if not math.isfinite(t):
                 reasons[k] = f"the decay curve does not reach {b:.0f} dB before the noise"
             times[k] = t

@@ -87,10 +87,10 @@ def _fit(t: np.ndarray, lev: np.ndarray) -> tuple[float, float]:
     """Least-squares line ``lev ≈ slope·t + icpt`` (closed form)."""
     tm, lm = float(t.mean()), float(lev.mean())
     dt = t - tm
-    sxx = float(np.dot(dt, dt))
+    sxx = float(np.einsum('i,i->', dt, dt))
     if sxx <= 0:
         return 0.0, lm
-    slope = float(np.dot(dt, lev - lm)) / sxx
+    slope = float(np.einsum('i,i->', dt, lev - lm)) / sxx
     return slope, lm - slope * tm
 
 

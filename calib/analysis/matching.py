@@ -74,7 +74,7 @@ def match_channels(ir: ImpulseResponse, *, level_band_hz: tuple[float, float] = 
         db = _direct(ir.samples[j], arr[j], half)
         xc = np.correlate(da, db, mode="full")
         k = int(np.argmax(np.abs(xc)))
-        norm = float(np.sqrt(np.dot(da, da) * np.dot(db, db)))
+        norm = float(np.sqrt(np.einsum('i,i->', da, da) * np.einsum('i,i->', db, db)))
         corr = float(xc[k] / norm) if norm > 0 else float("nan")
         out.append(ChannelPair(
             a=ir.channel_names[i], b=ir.channel_names[j],

@@ -147,7 +147,7 @@ def fdw_spectrum(x: np.ndarray, *, fs: int, freqs_hz: np.ndarray, cycles: float 
         half = total / 2
         d = t > half
         w[d] = np.cos(0.5 * np.pi * np.clip((t[d] - half) / half, 0.0, 1.0)) ** 2
-        out[k] = np.dot(x[i0:i1] * w, np.exp(-2j * np.pi * f * t / fs))
+        out[k] = np.einsum('i,i->', x[i0:i1] * w, np.exp(-2j * np.pi * f * t / fs))
     return out
 
 
@@ -385,14 +385,14 @@ def spatial_average(responses: Sequence[FrequencyResponse], *, method: str = "rm
     mags = np.stack([r.magnitude_db for r in responses])   # (n_seats, n_ch, n_f)
     phase = None
     if method == "rms":
-        mag = 10.0 * np.log10(np.maximum(np.tensordot(w, 10.0 ** (mags / 10.0), axes=1), 1e-20))
+        mag = 10.0 * np.log10(np.maximum(np.einsum('s,s...->...', w, 10.0 ** (mags / 10.0)), 1e-20))
     elif method == "db":
-        mag = np.tensordot(w, mags, axes=1)
+        mag = np.einsum('s,s...->...', w, mags)
     else:
         if any(r.phase_rad is None for r in responses):
             raise SignalError("a vector average needs phase for every seat; compute responses unsmoothed")
         h = np.stack([10.0 ** (r.magnitude_db / 20.0) * np.exp(1j * r.phase_rad) for r in responses])
-        hm = np.tensordot(w, h, axes=1)
+        hm = np.einsum('s,s...->...', w, h)
         mag = _db(hm)
         phase = np.unwrap(np.angle(hm), axis=-1)
     label = ref.smoothing if method != "vector" else "none"

@@ -20,6 +20,7 @@ from calib.errors import ConfigError, DeviceError
 from hardware.backend import CaptureResult
 from hardware.jackrig import _connect_client, _require_running, _silence_jack
 from hardware.portaudio import PortAudioBackend, attach_jack, detach_jack, jack_client_name
+from hardware.rig_check import check_render
 
 __all__ = ["RigBackend", "device_backend"]
 
@@ -81,6 +82,8 @@ class RigBackend(PortAudioBackend):
         self.state = _require_running(server)
         self.routing = routing
         self.loopback = loopback
+        self._ir: np.ndarray | None = None   # the room IR, read once for the render check
+        self._ir_key: tuple[int, str] | None = None
         self._route_client: Any = None
         self._jack_xruns = 0
         self._timeout_margin_s = timeout_margin_s
@@ -181,12 +184,35 @@ class RigBackend(PortAudioBackend):
                 self._route_client.close()
             self._route_client = None
 
+    def routing_table(self, *, n_outputs: int) -> dict[int, list[tuple[int, Any]]]:
+        """What feeds each 0-based input: ``[(output, ir row or None for a wire), ...]``."""
+        from calib.audio_io import read_audio
+
+        s = self.state
+        if self.routing == "loopback":
+            return {k: [(k, None)] for k in range(n_outputs)}
+        if self._ir is None or self._ir_key != (s.jackd_pid, s.ir_path):
+            self._ir, self._ir_key = read_audio(s.ir_path)[0], (s.jackd_pid, s.ir_path)
+        table = {s.mic_input: [(i, self._ir[i]) for i in range(s.n_speakers)]}
+        if self.loopback == "speakers":
+            table[s.loopback_input] = [(i, None) for i in range(s.n_speakers)]
+        else:
+            table[s.loopback_input] = [(s.loopback_output, None)]
+        return table
+
     def play_record(self, stimulus: np.ndarray, *, fs: int, output_channels: tuple[int, ...],
                     input_channels: tuple[int, ...]) -> CaptureResult:
         """As :meth:`PortAudioBackend.play_record`, through the rig; ``fs`` must be the rig's.
 
-        JACK xruns seen during the run go into ``meta["jack_xruns"]`` (in sync mode an xrun
-        is a late cycle, not lost data; PortAudio's own flags decide ``lost_samples``).
+        Every capture is then checked against what the rig must have produced
+        (:func:`hardware.rig_check.check_render`: wires bit-exact, the room within float32
+        rounding, one common whole-period delay).  A capture that matches is intact, whatever
+        PortAudio's flags said (in sync mode a JACK xrun is a late cycle, not lost data):
+        ``status_flags`` is then empty and the flags PortAudio raised are kept in
+        ``meta["portaudio_status_flags"]``.  A capture that does not match has
+        ``lost_samples=True`` and ``"rig_render_mismatch"`` among its flags.  When nothing
+        can be compared (silence, unrouted inputs) PortAudio's flags stand as they are.
+        JACK xruns seen during the run are counted in ``meta["jack_xruns"]``.
         """
         if int(fs) != self.state.fs:
             raise ConfigError(f"the rig runs at {self.state.fs} Hz but {int(fs)} Hz was asked for; "
@@ -201,9 +227,23 @@ class RigBackend(PortAudioBackend):
                 self._release()
         meta = dict(res.meta)
         meta.update(jack_xruns=self._jack_xruns, rig=self.state.to_dict(), routing=self.routing,
-                    loopback=self.loopback)
-        return CaptureResult(recording=res.recording, fs=res.fs, status_flags=res.status_flags,
-                             lost_samples=res.lost_samples, device=self.name, meta=meta)
+                    loopback=self.loopback, portaudio_status_flags=list(res.status_flags))
+        stim = np.atleast_2d(np.asarray(stimulus)).astype(np.float32)
+        played = {int(ch): stim[row].astype(np.float64) for row, ch in enumerate(output_channels)}
+        chk = check_render(res.recording, played=played,
+                           routing=self.routing_table(n_outputs=max(output_channels) + 1),
+                           input_channels=input_channels, period=self.state.period)
+        meta["render_check"] = {"ok": chk.ok, "delay_samples": chk.delay_samples,
+                                "max_error_rel": chk.max_error_rel,
+                                "checked_inputs": [c + 1 for c in chk.checked_inputs], "reason": chk.reason}
+        flags, lost = tuple(res.status_flags), bool(res.lost_samples)
+        if chk.checked_inputs:
+            if chk.ok:
+                flags, lost = (), False
+            else:
+                flags, lost = tuple(dict.fromkeys((*flags, "rig_render_mismatch"))), True
+        return CaptureResult(recording=res.recording, fs=res.fs, status_flags=flags,
+                             lost_samples=lost, device=self.name, meta=meta)
 
     def open_duplex(self, callback, *, fs: int, block_size: int, n_inputs: int, n_outputs: int):
         """As :meth:`PortAudioBackend.open_duplex`, routed through the rig.

@@ -60,6 +60,10 @@ def test_measured_ir_matches_truth_through_jack(rig, captures, speaker):  # noqa
     spec, x32, res = captures[speaker]
     assert not res.lost_samples, f"every try lost samples: {res.status_flags}"
     assert res.status_flags == ()
+    # the backend verified the capture against the rig: one period late, room within rounding
+    chk = res.meta["render_check"]
+    assert chk["ok"] and chk["delay_samples"] == RIG_PERIOD and chk["checked_inputs"] == [1, 2]
+    assert chk["max_error_rel"] < 1e-5
     n = x32.size
     assert res.recording.shape == (2, n)
     # one callback per JACK period (PortAudio's JACK host API never splits a period)
@@ -314,3 +318,33 @@ def test_roomtruth_measure_device_rig(rig, run_cli, tmp_path):  # noqa: F811
         assert float(np.sqrt(np.mean(d ** 2))) < 0.1     # the issue's bound (dB rms, 1/6 oct)
         level_db = 10 * np.log10(np.sum(10 ** (m_h / 10)) / np.sum(10 ** (m_t / 10)))
         assert abs(level_db) < 0.5                        # the issue's bound (dB)
+
+
+def test_backend_trusts_a_verified_capture_over_xrun_flags(rig, monkeypatch):  # noqa: F811
+    """PortAudio raised xrun flags (a late JACK cycle) but the capture matches the rig
+    exactly: not lost, flags kept in meta.  A capture that does not match is lost."""
+    from hardware import portaudio
+    from hardware.backend import CaptureResult
+    from hardware.rig_backend import RigBackend
+    from test_rig_check import X, _delayed
+
+    ir = read_audio(rig.ir_path)[0]
+    x = X[: 4 * RIG_FS // 10]
+    mic = _delayed(np.convolve(x, ir[0])[: x.size].astype(np.float32).astype(np.float64), RIG_PERIOD)
+    loop = _delayed(x, RIG_PERIOD)
+    fake = {"rec": np.vstack([mic, loop])}
+
+    def fake_play_record(self, stimulus, *, fs, output_channels, input_channels):
+        return CaptureResult(recording=fake["rec"], fs=fs, status_flags=("input_overflow", "output_underflow"),
+                             lost_samples=True, device="fake", meta={})
+
+    monkeypatch.setattr(portaudio.PortAudioBackend, "play_record", fake_play_record)
+    b = RigBackend()
+    res = b.play_record(x[np.newaxis, :].astype(np.float32), fs=RIG_FS, output_channels=(0,), input_channels=(0, 1))
+    assert res.status_flags == () and not res.lost_samples
+    assert res.meta["portaudio_status_flags"] == ["input_overflow", "output_underflow"]
+    assert res.meta["render_check"]["ok"] and res.meta["render_check"]["delay_samples"] == RIG_PERIOD
+    fake["rec"] = np.vstack([_delayed(mic, 2 * RIG_PERIOD + 7), _delayed(loop, 2 * RIG_PERIOD + 7)])  # slipped
+    res = b.play_record(x[np.newaxis, :].astype(np.float32), fs=RIG_FS, output_channels=(0,), input_channels=(0, 1))
+    assert res.lost_samples
+    assert res.status_flags == ("input_overflow", "output_underflow", "rig_render_mismatch")

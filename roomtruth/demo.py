@@ -250,13 +250,11 @@ def synth_mix(seed: int, *, duration_s: float = 8.0, fs: int = FS) -> np.ndarray
 
 
 def _analyze_mix(path: Path) -> Any:
-    """One mix: ``mixes.analyze`` when it exists, else loudness, true peak, render checks and
-    the LTAS from the mixes package's own meters, as a :class:`mixes.types.MixAnalysis`."""
+    """One mix: ``mixes.analysis.analyze_file`` (what ``roomtruth mix analyze`` reports), or,
+    in a tree without it, loudness, true peak, render checks and the LTAS from the mixes
+    package's own meters, as a :class:`mixes.types.MixAnalysis`."""
     try:
-        mod = _module("mixes.analyze")
-        for name in ("analyze_file", "analyze_mix", "analyze_path"):
-            if hasattr(mod, name):
-                return getattr(mod, name)(path)
+        return _module("mixes.analysis", "analyze_file").analyze_file(path)
     except _Unavailable:
         pass
     from calib.audio_io import read_audio

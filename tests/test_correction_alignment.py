@@ -45,3 +45,15 @@ def test_inverted_chain_flag_and_levels():
 def test_zero_ir_is_refused():
     with pytest.raises(SignalError, match="all zeros"):
         arrival_s(np.zeros(1000), fs=FS)
+
+
+def test_simulated_room_arrivals_match_its_geometry():
+    sim = pytest.importorskip("hardware.simulated")
+    ir = sim.default_room(FS)
+    facts = sim.DEFAULT_ROOM_FACTS
+    a = align_speakers(ir.samples, ir.channel_names, fs=FS)
+    for name, t in zip(a.names, a.arrival_s):
+        # 0.02 sample (0.4 µs): the room renders its direct sounds as fractional-delay impulses
+        assert t * 1e3 == pytest.approx(facts.arrival_ms[name], abs=0.02 / FS * 1e3)
+    assert a.delay_s[0] * 1e3 == pytest.approx(facts.channel_delay_ms, abs=0.02 / FS * 1e3)
+    assert a.delay_s[1] == 0.0

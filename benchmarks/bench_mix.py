@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,10 +55,18 @@ def make_programme(path: Path, seconds: float, *, fs: int = 48_000, seed: int = 
             fh.write(np.clip(y * 0.8, -0.999, 0.999))
 
 
-def wall(cmd: list[str]) -> tuple[float, str]:
+_CPU: dict[str, list[float]] = {}
+
+
+def wall(cmd: list[str], key: str = "") -> tuple[float, str]:
+    """Wall time of one run; its CPU time (user + sys of the child) is kept under ``key``."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if key:
+        _CPU.setdefault(key, []).append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-400:]}")
     return dt, p.stdout + p.stderr
@@ -97,7 +106,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, cmd_fn in (("ffmpeg", ffmpeg_cmd), ("ours", ours_cmd)):
             for size, f in (("long", long_f), ("short", short_f)):
-                dt, out = wall(cmd_fn(f))
+                dt, out = wall(cmd_fn(f), f"{name}_{size}")
                 runs[f"{name}_{size}"].append(dt)
                 if size == "long" and name == "ffmpeg":
                     i_ff = ffmpeg_integrated(out)
@@ -115,6 +124,11 @@ def main() -> None:
     print(f"{'roomtruth mix analyze':34s} {med['ours_long']:9.2f}s {med['ours_short']:8.2f}s {proc_ours:10.2f}s")
     print(f"ratio roomtruth / ffmpeg processing time: {proc_ours / proc_ff:.2f} "
           f"({'not slower' if proc_ours <= proc_ff else 'SLOWER'})")
+    cpu = {k: statistics.median(v) for k, v in _CPU.items()}
+    cff = cpu["ffmpeg_long"] - cpu["ffmpeg_short"]
+    cours = cpu["ours_long"] - cpu["ours_short"]
+    print(f"CPU time (user+sys, long - short): ffmpeg {cff:.2f} s, roomtruth {cours:.2f} s, ratio {cours / cff:.2f} "
+          "(roomtruth uses two threads; on a loaded machine wall time is noisy, CPU time is not)")
     print("roomtruth also does: 8x true peak, LRA, 10 ms momentary/short-term, clicks/dropouts/overs, LTAS, platforms")
     print(f"integrated: roomtruth {i_ours:.2f} LUFS, ffmpeg {i_ff:.1f} LUFS, difference {abs(i_ours - i_ff):.2f} LU "
           f"({'within' if abs(i_ours - i_ff) <= 0.1 else 'OUTSIDE'} 0.1 LU; ffmpeg prints 0.1 LU steps)")

@@ -266,7 +266,6 @@ class LoudnessMeter:
         self._next_k = 1            # index of the next sub-block edge to close
         self._pending = 0.0         # energy of the open sub-block
         self._energies: list[np.ndarray] = []
-        self._single_hop = (self.fs % SUB_BLOCKS_PER_S) == 0
 
     def _edge(self, k: np.ndarray | int):
         # sub-block edge k in samples: round(k fs / 100), exact in integer arithmetic

@@ -98,8 +98,8 @@ def ltas_from_power(power: np.ndarray, *, fs: int, nfft: int, bands_per_octave: 
     lo = fc * _G ** (-1 / (2 * bands_per_octave))
     hi = fc * _G ** (1 / (2 * bands_per_octave))
     p = np.interp(hi, edges, cum) - np.interp(lo, edges, cum)
-    with np.errstate(divide="ignore"):
-        level = 10.0 * np.log10(np.maximum(p, 0.0)) + gain_db
+    # floor at -200 dB (an empty band, e.g. above a tone): finite, so differences stay defined
+    level = 10.0 * np.log10(np.maximum(p, 1e-20)) + gain_db
     return Ltas(freqs_hz=fc, level_db=level, bands_per_octave=bands_per_octave,
                 normalised_to_lufs=normalised_to_lufs)
 

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, ndimage, signal
+from scipy import ndimage
 
 from calib.errors import SignalError
 from mixes.types import RenderEvent

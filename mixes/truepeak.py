@@ -73,9 +73,9 @@ def interpolator_phases(oversample: int, taps_per_phase: int = TAPS_PER_PHASE) -
     Returns
     -------
     g : ndarray, shape (L - 1, 2Q + 1), float64
-        ``g[p - 1, Q - q]`` weights input sample ``n - q``... concretely the value at time
-        ``m + p/L`` is ``sum_q g[p-1, q + Q] x[m - q]`` for ``q = -Q..Q``.  Each phase is
-        normalised to unit DC gain.
+        Phase ``p`` (row ``p - 1``): the value at time ``m + p/L`` (in input samples) is
+        ``sum_q g[p - 1, q + Q] * x[m - q]`` for ``q = -Q..Q``.  Each phase is normalised to
+        unit DC gain.
     """
     if not (2 <= int(oversample) <= 32):
         raise SignalError(f"oversampling factor {oversample} is outside 2..32")

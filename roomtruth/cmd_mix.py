@@ -87,6 +87,8 @@ def analyze(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes for several files (0: one per core)."),
     bands: int = typer.Option(3, "--bands-per-octave", help="LTAS resolution: 3, 6, 12, 24 or 48."),
     platforms: Optional[Path] = typer.Option(None, "--platforms", help="Another platform table (TOML)."),
+    reference: List[Path] = typer.Option([], "--reference", "-r",
+                                         help="Reference tracks for the LTAS comparison (repeatable; default: built-in target)."),
 ) -> None:
     """Loudness (BS.1770), LRA, true peak, platform preview, clicks/dropouts/overs and LTAS per file."""
     from calib.audio_io import to_json
@@ -102,6 +104,7 @@ def analyze(
         raise ConfigError(f"--jobs {jobs} is negative; use 0 for one worker per core")
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
+    ref_paths = expand_inputs(reference) if reference else []
     err = _console(stderr=True)
     if len(paths) > 1:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -118,20 +121,57 @@ def analyze(
                                    bands_per_octave=bands, platforms=table)
     else:
         results = analyze_many(paths, jobs=1, bands_per_octave=bands, platforms=table)
+    refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False) if ref_paths else []
+    comparisons = _compare_all(results, refs)
     if as_csv:
         text = to_csv(results)
     else:
-        text = to_json([r.to_dict() for r in results])
+        dicts = []
+        for r, cmp in zip(results, comparisons):
+            d = r.to_dict()
+            d["ltas_vs_reference"] = cmp
+            dicts.append(d)
+        text = to_json(dicts)
     if out is not None:
         _write_out(out, text)
     if as_json or as_csv:
         typer.echo(text.rstrip("\n"))
         return
     con = _console()
-    for r in results:
+    for r, cmp in zip(results, comparisons):
         _print_analysis(con, r)
+        if cmp is not None:
+            bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
+                   if abs(d) > t]
+            con.print(f"Spectrum vs {cmp['reference']}: " + ("within tolerance in every band" if not bad
+                                                             else "outside tolerance at " + ", ".join(bad)))
     if out is not None:
         con.print(f"written: {out}")
+
+
+def _compare_all(results, refs):
+    """Per mix, its LTAS against the reference tracks' mean (or the built-in target)."""
+    from calib.errors import SignalError
+    from mixes.ltas import builtin_target, compare, reference_from_tracks
+
+    out = []
+    ref_obj = None
+    if refs:
+        silent = [r.file for r in refs if r.ltas is None]
+        if silent:
+            raise SignalError(f"reference {silent[0]} is silent; it cannot serve as a spectral reference")
+        ref_obj = reference_from_tracks([r.ltas for r in refs])
+    for r in results:
+        if r.ltas is None:
+            out.append(None)
+            continue
+        ref = ref_obj if ref_obj is not None else builtin_target(r.ltas.freqs_hz)
+        c = compare(r.ltas, ref)
+        out.append({"reference": c["reference"], "freqs_hz": [round(float(f), 3) for f in c["freqs_hz"]],
+                    "deviation_db": [round(float(v), 2) for v in c["deviation_db"]],
+                    "tolerance_db": [round(float(v), 2) for v in c["tolerance_db"]],
+                    "outside_hz": [round(float(f), 1) for f in c["outside_hz"]]})
+    return out
 
 
 def _ltas_of(path: Path, bands: int):

@@ -42,6 +42,22 @@ def test_analyze_json_contract(run_cli, tmp_path):
     assert len(d["ltas"]["freqs_hz"]) == len(d["ltas"]["level_db"])
 
 
+def test_analyze_ltas_against_reference_and_builtin_target(run_cli, tmp_path):
+    f = _tone_file(tmp_path / "a.wav")
+    code, out, err = run_cli("mix", "analyze", "--json", str(f))
+    assert code == 0, err
+    cmp = json.loads(out)[0]["ltas_vs_reference"]
+    assert cmp["reference"] == "built-in broad target" and len(cmp["deviation_db"]) == len(cmp["freqs_hz"])
+    assert cmp["outside_hz"]                                 # a pure tone is no music balance
+    code, out, err = run_cli("mix", "analyze", "--json", "-r", str(f), str(f))
+    assert code == 0, err
+    cmp = json.loads(out)[0]["ltas_vs_reference"]
+    # the mix is its own reference: zero deviation where the tone has energy, nothing outside
+    assert cmp["reference"] == "reference tracks (1)" and cmp["outside_hz"] == []
+    k = int(np.argmin(np.abs(np.array(cmp["freqs_hz"]) - 1000)))
+    assert cmp["deviation_db"][k] == pytest.approx(0.0, abs=0.01)
+
+
 def test_analyze_folder_csv_and_out_file(run_cli, tmp_path):
     album = tmp_path / "album"
     album.mkdir()

@@ -423,7 +423,8 @@ def history_cmd(
 
 # ============================================================================ schedule
 def _verify_args(room: Optional[Path], profile: Optional[str], simulate: Optional[str], simulate_ir: Optional[Path],
-                 noise_db: Optional[float], repeats: Optional[int], history_db: Optional[Path]) -> list[str]:
+                 noise_db: Optional[float], repeats: Optional[int], history_db: Optional[Path],
+                 sweep_s: Optional[float] = None) -> list[str]:
     from calib.errors import ConfigError
 
     args: list[str] = []
@@ -442,6 +443,8 @@ def _verify_args(room: Optional[Path], profile: Optional[str], simulate: Optiona
         args += ["--noise-db", repr(float(noise_db))]
     if repeats is not None:
         args += ["--repeats", str(int(repeats))]
+    if sweep_s is not None:
+        args += ["--sweep-s", repr(float(sweep_s))]
     if history_db is not None:
         args += ["--history", str(history_db.resolve())]
     if room is None and profile is None:
@@ -462,6 +465,7 @@ def schedule_install(
     simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Scheduled rehearsal on an IR file."),
     noise_db: Optional[float] = typer.Option(None, "--noise-db", help="Simulated noise (dBFS)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Repeated sweeps per run."),
+    sweep_s: Optional[float] = typer.Option(None, "--sweep-s", help="Sweep duration per speaker and repeat (s)."),
     history_db: Optional[Path] = typer.Option(None, "--history", help="History database (default: <room>/history.sqlite)."),
     name: str = typer.Option("roomtruth-verify", "--name", help="Unit / crontab marker name."),
     backend: str = typer.Option("auto", "--backend", help="auto, systemd or cron."),
@@ -479,7 +483,7 @@ def schedule_install(
     sch.ScheduleSpec(every=every, at=at, weekday=weekday, name=name, command=("check",))  # validate first
     if backend not in ("auto", "systemd", "cron"):
         raise ConfigError(f"--backend {backend!r} is not one of auto, systemd, cron")
-    args = _verify_args(room, profile, simulate, simulate_ir, noise_db, repeats, history_db)
+    args = _verify_args(room, profile, simulate, simulate_ir, noise_db, repeats, history_db, sweep_s)
     log = str((room.resolve() / "reports" / "scheduled-verify.log") if room is not None else Path.home() / "roomtruth-verify.log")
     spec = sch.ScheduleSpec(every=every, at=at, weekday=weekday, name=name, log_path=log,
                             command=sch.verify_command(sys.executable, args))

@@ -139,7 +139,7 @@ def test_cli_systemd_install_then_scheduled_run_without_terminal(run_cli, worksp
     units = tmp_path / "units"
     code, out, err = run_cli("schedule", "install", "--every", "daily", "--at", "06:45", "--room", ws,
                              "--profile", "main", "--simulate-ir", d / "same.wav", "--noise-db", "-65",
-                             "--repeats", "2", "--backend", "systemd", "--unit-dir", units, "--json")
+                             "--repeats", "2", "--sweep-s", "0.5", "--backend", "systemd", "--unit-dir", units, "--json")
     assert code == 0, err
     st = json.loads(out)
     assert st["backend"] == "systemd" and st["installed"] and st["schedule"] == "*-*-* 06:45:00"
@@ -165,7 +165,7 @@ def test_cron_scheduled_failed_run_writes_report_and_mark(run_cli, workspace, tm
     ct = tmp_path / "crontab"
     code, out, err = run_cli("schedule", "install", "--every", "weekly", "--at", "02:00", "--weekday", "Wed",
                              "--room", ws, "--simulate-ir", d / "flipped.wav", "--noise-db", "-65", "--repeats", "2",
-                             "--backend", "cron", "--crontab-file", ct)
+                             "--sweep-s", "0.5", "--backend", "cron", "--crontab-file", ct)
     assert code == 0, err
     line = ct.read_text().strip()
     assert line.split()[:5] == ["0", "2", "*", "*", "3"]

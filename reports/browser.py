@@ -99,6 +99,9 @@ def print_to_pdf(html_path: str | os.PathLike[str], pdf_path: str | os.PathLike[
         proc = _run([f"--print-to-pdf={tmp_path}", "--no-pdf-header-footer"], src.as_uri(), timeout_s=timeout_s)
         if proc.returncode != 0 or tmp_path.stat().st_size < 100 or not tmp_path.read_bytes()[:5] == b"%PDF-":
             raise BrowserError(f"Chromium could not print {src} to PDF (exit {proc.returncode})")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp_path, 0o666 & ~mask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():

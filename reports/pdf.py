@@ -88,6 +88,9 @@ def write_pdf_matplotlib(doc: ReportDocument, pdf_path: str | os.PathLike[str]) 
                 pdf.savefig(page)
             if doc.letter:
                 _text_page(pdf, "Letter to the mix engineer", doc.letter.split("\n"))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,10 +58,17 @@ def make_files(folder: Path, minutes: float) -> dict[str, Path]:
     return files
 
 
-def timed(cmd: list[str]) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def timed(cmd: list[str], key: str) -> float:
+    """Wall time of one run; its CPU time (user + sys, all threads) goes to CPU[key]."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(key, []).append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if r.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.strip()[:400]}")
     return dt
@@ -85,13 +94,16 @@ def main() -> None:
         f = make_files(d, a.minutes)
         times: dict[str, list[float]] = {k: [] for k in ("rt_long", "rt_short", "fc_long", "fc_short")}
         for _ in range(a.repeats):
-            times["fc_long"].append(timed([fconv, "-T", str(f["conf"]), str(f["long"]), str(d / "fc_long.wav")]))
+            times["fc_long"].append(timed([fconv, "-T", str(f["conf"]), str(f["long"]), str(d / "fc_long.wav")], "fc_long"))
             times["rt_long"].append(timed([rt, "monitor", "render", "--fir", str(f["fir"]), str(f["long"]),
-                                           str(d / "rt_long.wav"), "--block", str(BLOCK)]))
-            times["fc_short"].append(timed([fconv, "-T", str(f["conf"]), str(f["short"]), str(d / "fc_1s.wav")]))
+                                           str(d / "rt_long.wav"), "--block", str(BLOCK)], "rt_long"))
+            times["fc_short"].append(timed([fconv, "-T", str(f["conf"]), str(f["short"]), str(d / "fc_1s.wav")], "fc_short"))
             times["rt_short"].append(timed([rt, "monitor", "render", "--fir", str(f["fir"]), str(f["short"]),
-                                            str(d / "rt_1s.wav"), "--block", str(BLOCK)]))
+                                            str(d / "rt_1s.wav"), "--block", str(BLOCK)], "rt_short"))
         med = {k: statistics.median(v) for k, v in times.items()}
+        cpu = {k: statistics.median(v) for k, v in CPU.items()}
+        rt_cpu = cpu["rt_long"] - cpu["rt_short"]
+        fc_cpu = cpu["fc_long"] - cpu["fc_short"]
         rt_proc = med["rt_long"] - med["rt_short"]
         fc_proc = med["fc_long"] - med["fc_short"]
         # accuracy against exact (float64) convolution
@@ -113,6 +125,9 @@ def main() -> None:
         "ratio_roomtruth_over_fconvolver": rt_proc / fc_proc,
         "roomtruth_x_realtime": audio_s / rt_proc, "fconvolver_x_realtime": audio_s / fc_proc,
         "roomtruth_null_db": max(nulls_rt), "fconvolver_null_db": max(nulls_fc),
+        "roomtruth_processing_cpu_s": rt_cpu, "fconvolver_processing_cpu_s": fc_cpu,
+        "cpu_ratio_roomtruth_over_fconvolver": rt_cpu / fc_cpu,
+        "load_average_1min": os.getloadavg()[0],
         "goal_ratio": 1.5, "goal_null_db": -100.0,
         "raw_times_s": times,
     }
@@ -125,6 +140,9 @@ def main() -> None:
           f"{fc_proc:.3f} s = {audio_s / fc_proc:.0f}x real time, null {max(nulls_fc):.1f} dB")
     print(f"  roomtruth     : wall {med['rt_long']:.3f} s (1 s file {med['rt_short']:.3f} s) -> processing "
           f"{rt_proc:.3f} s = {audio_s / rt_proc:.0f}x real time, null {max(nulls_rt):.1f} dB")
+    print(f"  CPU time (user+sys, all threads) of the processing: roomtruth {rt_cpu:.3f} s, "
+          f"fconvolver {fc_cpu:.3f} s, ratio {rt_cpu / fc_cpu:.2f}; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
     print(f"  ratio roomtruth / fconvolver = {rt_proc / fc_proc:.2f} (goal <= 1.5); "
           f"null goal <= -100 dB: {'met' if max(nulls_rt) <= -100 else 'NOT met'}")
 

@@ -139,19 +139,17 @@ class _LevelState:
         self.frames_view = np.lib.stride_tricks.as_strided(
             ib, shape=(n_ch, self.nb_max - 1, 2 * P), strides=(ib.strides[0], P * ib.strides[1], ib.strides[1]),
             writeable=False)
-        # Frequency-domain delay line, a linear buffer with rare compaction.
-        self.cap = 2 * (M - 1) + self.nb_max + 32
-        self.X = np.zeros((n_ch, self.cap, P + 1), dtype=np.complex64)
-        self.w = M - 1
+        # Frequency-domain delay line: the M-1 most recent spectra, oldest first (the spectra
+        # of the blocks being processed are used where scipy.fft returns them)
+        self.T = np.zeros((n_ch, max(M - 1, 1), P + 1), dtype=np.complex64)
         self.Y = np.empty((n_ch, self.nb_max, P + 1), dtype=np.complex64)
         self.tmp = np.empty((n_ch, self.nb_max, P + 1), dtype=np.complex64)
         self.n_done = 0  # blocks of this level transformed so far
 
     def reset(self) -> None:
         self.inbuf.fill(0.0)
-        self.X.fill(0.0)
+        self.T.fill(0.0)
         self.fill = 0
-        self.w = self.M - 1
         self.n_done = 0
 
 
@@ -240,21 +238,27 @@ class PartitionedConvolver:
         if nb:
             # frames of 2P with hop P over [history | new blocks]
             view = st.frames_view[:, :nb]
-            if st.w + nb > st.cap:  # compact the delay line (source and target never overlap)
-                k = M - 1
-                if k:
-                    st.X[:, :k] = st.X[:, st.w - k:st.w]
-                st.w = k
-            w = st.w
-            st.X[:, w:w + nb] = _sfft.rfft(view, axis=-1)
+            R = _sfft.rfft(view, axis=-1)            # (C, nb, P+1): spectra of the new blocks
             Y = st.Y[:, :nb]
-            np.multiply(st.X[:, w:w + nb], st.H[:, 0:1], out=Y)
+            np.multiply(R, st.H[:, 0:1], out=Y)
             if M > 1:
-                tmp = st.tmp[:, :nb]
+                T, H, tmp = st.T, st.H, st.tmp
+                K = M - 1
+                # Y[j] += X[j-m] H_m: X[j-m] is R[j-m] for j >= m, else the tail T[K + j - m]
                 for m in range(1, M):
-                    np.multiply(st.X[:, w - m:w - m + nb], st.H[:, m:m + 1], out=tmp)
-                    np.add(Y, tmp, out=Y)
-            st.w = w + nb
+                    k = min(m, nb)
+                    t = tmp[:, :k]
+                    np.multiply(T[:, K - m:K - m + k], H[:, m:m + 1], out=t)
+                    np.add(Y[:, :k], t, out=Y[:, :k])
+                    if nb > m:
+                        t = tmp[:, : nb - m]
+                        np.multiply(R[:, : nb - m], H[:, m:m + 1], out=t)
+                        np.add(Y[:, m:], t, out=Y[:, m:])
+                if nb >= K:
+                    T[...] = R[:, nb - K:]
+                else:
+                    T[:, : K - nb] = T[:, nb:].copy()
+                    T[:, K - nb:] = R
             yb = _sfft.irfft(Y, n=2 * P, axis=-1)
             # overlap-save: the last P samples of each frame are valid; add them at o + jP
             start = st.n_done * P + st.lev.offset

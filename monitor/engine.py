@@ -63,10 +63,9 @@ def loudness_gain_db(responses_pow: np.ndarray, freqs_hz: np.ndarray, *, fs: int
 
 @dataclass
 class _ConvGroup:
-    channels: np.ndarray
+    a: int                  # channels a..b-1
+    b: int
     conv: PartitionedConvolver
-    xin: np.ndarray
-    yout: np.ndarray
 
 
 class Chain:
@@ -117,17 +116,24 @@ class Chain:
         self.n_taps = max((len(f) for f in firs if f is not None), default=0)
         self.groups: list[_ConvGroup] = []
         fir_ch = [c for c in range(C) if firs[c] is not None]
-        if fir_ch:
-            n_groups = max(1, min(int(threads), len(fir_ch)))
-            for g in range(n_groups):
-                chans = np.array(fir_ch[g::n_groups])
-                h = np.zeros((chans.size, self.n_taps))
-                for k, c in enumerate(chans):
-                    h[k, : len(firs[c])] = firs[c]
-                conv = PartitionedConvolver(h, block=block, max_block=max_block)
-                self.groups.append(_ConvGroup(chans, conv, np.zeros((chans.size, max_block), np.float32),
-                                              np.zeros((chans.size, max_block), np.float32)))
-        self._pool = ThreadPoolExecutor(len(self.groups)) if len(self.groups) > 1 else None
+        # groups are contiguous channel ranges (views, no copies); one per channel when the
+        # chain may use worker threads (offline rendering), else maximal runs
+        runs: list[list[int]] = []
+        for c in fir_ch:
+            if runs and runs[-1][-1] == c - 1 and int(threads) <= 1:
+                runs[-1].append(c)
+            else:
+                runs.append([c])
+        for run in runs:
+            a, b = run[0], run[-1] + 1
+            h = np.zeros((b - a, self.n_taps))
+            for k, c in enumerate(run):
+                h[k, : len(firs[c])] = firs[c]
+            conv = PartitionedConvolver(h, block=block, max_block=max_block)
+            self.groups.append(_ConvGroup(a, b, conv))
+        self._plain = [c for c in range(C) if firs[c] is None]
+        self._pool = ThreadPoolExecutor(min(len(self.groups), max(int(threads), 1))) \
+            if len(self.groups) > 1 and int(threads) > 1 else None
         self._work = np.zeros((C, max_block), dtype=np.float32)
         self.loudness_db = self._loudness(firs, sos_all)
         self.match_db = 0.0           # loudness-match gain target (set by the control side)
@@ -163,9 +169,8 @@ class Chain:
         for g in self.groups:
             g.conv.reset()
 
-    def _run_group(self, g: _ConvGroup, n: int) -> None:
-        np.take(self._work[:, :n], g.channels, axis=0, out=g.xin[:, :n])
-        g.conv.process(g.xin[:, :n], g.yout[:, :n])
+    def _run_group(self, g: _ConvGroup, n: int, out: np.ndarray) -> None:
+        g.conv.process(self._work[g.a:g.b, :n], out[g.a:g.b])
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Run the chain on ``x`` (``(n_channels, n)`` float32, finite) into ``out``."""
@@ -176,12 +181,14 @@ class Chain:
         self.iir.process(w)
         if self.groups:
             if self._pool is not None:
-                list(self._pool.map(self._run_group, self.groups, [n] * len(self.groups)))
+                list(self._pool.map(self._run_group, self.groups, [n] * len(self.groups), [out] * len(self.groups)))
             else:
-                self._run_group(self.groups[0], n)
-            for g in self.groups:
-                w[g.channels] = g.yout[:, :n]
-        out[...] = w
+                for g in self.groups:
+                    self._run_group(g, n, out)
+            for c in self._plain:
+                out[c] = w[c]
+        else:
+            out[...] = w
         target = db_to_gain(self.match_db)
         if target != self._match_now or target != 1.0:
             if target != self._match_now:
@@ -421,7 +428,7 @@ class Engine:
         xs = self._x[:, :n]
         np.copyto(xs, x)
         self.limiter._sanitise(xs)          # NaN/Inf never enter any filter state
-        np.abs(xs).max(axis=1, out=self.in_peak)
+        _peak(xs, self.in_peak)
         for k in range(3):
             ch = self._slots[k]
             if ch is not None:
@@ -472,7 +479,7 @@ class Engine:
                     self.retired = old
                 self._update_matching()
         self.limiter.process(mix, out)
-        np.abs(out).max(axis=1, out=self.out_peak)
+        _peak(out, self.out_peak)
         return out
 
     def status(self) -> dict:
@@ -493,9 +500,18 @@ class Engine:
         }
 
 
-def render_chunks(engine: Engine, chunks, n_samples: int):
+def _peak(x: np.ndarray, out: np.ndarray) -> None:
+    """Per-channel peak magnitude into ``out`` without a full-size temporary."""
+    hi = x.max(axis=1)
+    lo = x.min(axis=1)
+    np.maximum(hi, -lo, out=out)
+
+
+def render_chunks(engine: Engine, chunks, n_samples: int, *, copy: bool = True):
     """Run ``engine`` over an iterable of ``(n_channels, k)`` float32 chunks; yield the output
     aligned with the input (the engine's latency removed), ``n_samples`` in total.
+
+    With ``copy=False`` the yielded arrays are views valid until the next iteration.
 
     Each chunk may have any length up to ``engine.max_block``; the last one is zero-padded
     to a whole block.  After the input, zeros are fed until the delayed output is complete.
@@ -530,9 +546,9 @@ def render_chunks(engine: Engine, chunks, n_samples: int):
         buf[:, :k] = ch
         y = run(k)
         if y.shape[1]:
-            yield y.copy()
+            yield y.copy() if copy else y
     while left > 0:
         buf.fill(0.0)
         y = run(N)
         if y.shape[1]:
-            yield y.copy()
+            yield y.copy() if copy else y

@@ -143,6 +143,8 @@ class Limiter:
         self._req = np.zeros(N, dtype=np.float64)
         self._ybuf = np.zeros((C, N, 4), dtype=np.float32)
         self._tbuf = np.zeros((C, N), dtype=np.float32)
+        self._span = np.zeros(TP_TAPS - 1 + N, dtype=np.float32)
+        self._span2 = np.zeros(TP_TAPS - 1 + N, dtype=np.float32)
         self._thr = self.ceiling / np.float32(TP_GAIN_MAX)
         # (C, N, 12) view of the interpolator input: window i = xin[:, i:i+12]
         self._win = np.lib.stride_tricks.as_strided(
@@ -288,11 +290,22 @@ class Limiter:
         xin = self._xin
         K = TP_TAPS - 1
         peak = self._peak[:n]
-        # sample peak of x[m], m = new sample index i - TP_DELAY (linked: max over channels)
-        np.abs(xin[:, K - TP_DELAY:K - TP_DELAY + n]).max(axis=0, out=peak)
+        # |x| linked over channels for the history and the new samples
+        span = self._span[:K + n]
+        if xin.shape[0] == 1:
+            np.abs(xin[0, :K + n], out=span)
+        else:
+            np.abs(xin[0, :K + n], out=span)
+            tmp = self._span2[:K + n]
+            for c in range(1, xin.shape[0]):
+                np.abs(xin[c, :K + n], out=tmp)
+                np.maximum(span, tmp, out=span)
+        # sample peak of x[m], m = new sample index i - TP_DELAY
+        peak[:] = span[K - TP_DELAY:K - TP_DELAY + n]
         # interpolated output i uses xin[i .. i+11]; it can exceed the ceiling only if one of
         # those samples exceeds ceiling / TP_GAIN_MAX (TP_GAIN_MAX = largest phase L1 norm)
-        span = np.abs(xin[:, :K + n]).max(axis=0)
+        if float(span.max()) <= self._thr:
+            return None
         loud = span > self._thr
         n_loud = int(np.count_nonzero(loud))
         if n_loud:
@@ -349,7 +362,7 @@ class Limiter:
             self._gain(req, n, out)
         # hard guard
         c = self.ceiling
-        if float(np.abs(out).max(initial=0.0)) > c:
+        if float(out.max(initial=0.0)) > c or float(out.min(initial=0.0)) < -c:
             over = np.abs(out) > c
             self.clipped_samples += int(np.count_nonzero(over))
             np.clip(out, -c, c, out=out)

@@ -14,7 +14,9 @@ from calib.profile import CalibrationProfile, SpeakerCorrection
 
 pytest.importorskip("hardware.simulated")
 
-NOISE_DB = "-65"  # dBFS RMS: ~50 dB below the sweep as it arrives at the mic (-12 dBFS peak, 3 m)
+# dBFS RMS: 50 dB below the sweep as played (-12 dBFS peak = -15.2 dBFS RMS); at the mic, after
+# the 3 m synthetic room (-9 dB), it is only 41 dB below: harsher than the issue asks
+NOISE_DB = "-65"
 FAST = ("--repeats", "2", "--sweep-s", "1")
 
 

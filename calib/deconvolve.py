@@ -55,6 +55,34 @@ EPS_REFERENCE = 1e-6  # beta relative to max|G|^2 for the loopback correction (|
 HP_ORDER = 8  # order of the causal Butterworth high-pass at f1 (see band_filter)
 
 
+def _highpass(freqs_hz: np.ndarray, f_lo_hz: float) -> np.ndarray:
+    """The analog Butterworth high-pass of :func:`band_filter` on ``freqs_hz`` (complex)."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    # written as s^N / B_N(s) with B_N's real coefficients (Horner), and s^N = (f/f1)^N for N = 8
+    _z, poles, _k = signal.buttap(HP_ORDER)
+    den = np.real(np.poly(poles))
+    hp = np.polyval(den, 1j * (f / f_lo_hz))
+    np.divide((f / f_lo_hz) ** HP_ORDER * (1j ** HP_ORDER).real, hp, out=hp)
+    return hp
+
+
+def _arrival_zero_phase(row: np.ndarray, *, fs: int, f_lo_hz: float) -> float:
+    """Arrival of an IR after undoing the causal high-pass's phase (an all-pass), so the
+    band-limited impulse is symmetric again and its envelope peaks exactly at the delay."""
+    n = sfft.next_fast_len(2 * row.size, real=True)
+    f = sfft.rfftfreq(n, 1.0 / fs)
+    hp = _highpass(f, f_lo_hz)
+    mag = np.abs(hp)
+    ap = np.ones_like(hp)
+    ok = mag > 1e-12
+    ap[ok] = np.conj(hp[ok]) / mag[ok]
+    zp = sfft.irfft(sfft.rfft(row, n) * ap, n)
+    # the all-pass's inverse is anti-causal: keep a guard before index 0 (wrapped to the end)
+    guard = min(row.size // 2, int(0.2 * fs))
+    z = np.concatenate([zp[n - guard:], zp[: row.size]])
+    return find_arrival_samples(z) - guard
+
+
 def band_filter(freqs_hz: np.ndarray, f_lo_hz: float, f_hi_hz: float, *, fs: int,
                 skirt_oct: float = 1.0 / 6.0) -> np.ndarray:
     """Complex band limit applied to every deconvolved response (STANDARDS.md §1.5).
@@ -96,13 +124,7 @@ def band_filter(freqs_hz: np.ndarray, f_lo_hz: float, f_hi_hz: float, *, fs: int
     w[m] = 0.5 * (1 - np.cos(np.pi * (hi - lf[m]) / s))
     # analog Butterworth high-pass H(s) = s^N / B_N(s), evaluated at s = j f / f1
     # (s -> 1/s maps the prototype's poles onto their conjugates, the same set; prod(-p) = 1)
-    # written as s^N / B_N(s) with B_N's real coefficients (Horner), and s^N = (f/f1)^N for N = 8
-    _z, poles, _k = signal.buttap(HP_ORDER)
-    den = np.real(np.poly(poles))
-    sj = 1j * (f / f_lo_hz)
-    hp = np.polyval(den, sj)
-    np.divide((f / f_lo_hz) ** HP_ORDER * (1j ** HP_ORDER).real, hp, out=hp)
-    return w * hp
+    return w * _highpass(f, f_lo_hz)
 
 
 def _sinc_interp(x: np.ndarray, t: np.ndarray, half: int = 32) -> np.ndarray:
@@ -300,7 +322,8 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         # (rolled by a guard so an arrival at lag 0 keeps its band-limited pre-ringing)
         guard = min(1024, n_fft // 4)
         half = n_fft // 2
-        lats = [find_arrival_samples(np.roll(gi, guard - sweep_start)[:half]) - guard for gi in g]
+        lats = [_arrival_zero_phase(np.roll(gi, guard - sweep_start)[:half], fs=fs, f_lo_hz=f_lo_hz) - guard
+                for gi in g]
         latency = float(np.median(lats))
         PG = np.abs(G) ** 2
         # G already carries the band window W; the extra W keeps the result at H*W (without
@@ -350,7 +373,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
             idx_k = (np.arange(n_k) - pre - tau_int + origin) % n_fft
             harmonics[k] = dk[:, idx_k]
 
-    arrivals = tuple(find_arrival_samples(row) for row in lin)
+    arrivals = tuple(_arrival_zero_phase(row, fs=fs, f_lo_hz=f_lo_hz) for row in lin)
 
     # SNR from the pre-roll: predicted IR noise variance (Parseval) vs IR peak
     snr: list[float] = []

@@ -201,15 +201,25 @@ def design_fir(gain_db_at: Callable[[np.ndarray], np.ndarray], *, fs: int, n_tap
     phi_ex = excess_phase_rad(ir, fs=fs, n_fft=n_fft)
     delay = min(n_taps // 2, int(round(0.1 * fs)))
     lin = np.exp(-1j * 2 * np.pi * f * delay / fs)
+    # Pre-echo is judged on the corrected response around the main arrival: from 0.2 s before
+    # the IR's peak to 0.1 s after the filter's delay (y[n] needs ir[k <= n] only, so the part
+    # of y kept is exact for that stretch of IR).
+    pk = int(np.argmax(np.abs(ir)))
+    a0, a1 = max(0, pk - int(0.2 * fs)), min(ir.size, pk + delay + int(0.1 * fs))
+    seg = ir[a0:a1]
+
+    def corrected_pre_ringing(h: np.ndarray) -> float:
+        return pre_ringing_db(fftconvolve(seg, h[:seg.size])[:seg.size], fs=fs)
+
     # the delayed minimum-phase correction: the fallback, and the pre-echo the measurement brings
     h_min = finish(np.fft.irfft(spec * lin, n_fft))
-    base = pre_ringing_db(fftconvolve(ir, h_min), fs=fs)
+    base = corrected_pre_ringing(h_min)
     accept = max(pre_ringing_limit_db, base + 0.5)
     f_x = float(excess_max_hz)
     while f_x >= 1.5 * excess_min_hz:
         xfade = range_fade(f, excess_min_hz, f_x, width_octaves=1.0)
         h = finish(np.fft.irfft(spec * np.exp(-1j * phi_ex * xfade) * lin, n_fft))
-        lvl = pre_ringing_db(fftconvolve(ir, h), fs=fs)
+        lvl = corrected_pre_ringing(h)
         if lvl <= accept:
             return FirDesign(fs, h, "mixed", delay, lvl, f_x, pre_ringing_db(h, fs=fs))
         f_x /= 2 ** (1 / 3)

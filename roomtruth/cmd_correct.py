@@ -191,6 +191,8 @@ def register(app: typer.Typer) -> None:
             "camilladsp.yml": format_camilladsp(profile),
             "equalizer_apo.txt": format_eqapo(profile),
         }
+        for rate in sorted({r for s in profile.speakers for r in s.fir} - {profile.design_fs}):
+            extra[f"camilladsp_{rate}.yml"] = format_camilladsp(profile, fs=rate)  # one per FIR rate
         for s in profile.speakers:
             rew = format_rew_filters(s.peq, notes=f"roomtruth {profile.name} {s.name}", n_slots=max(20, len(s.peq)))
             if len(profile.speakers) == 1:

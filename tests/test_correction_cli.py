@@ -37,7 +37,7 @@ def test_correct_writes_profile_and_exports(run_cli, seat_files, tmp_path):
     assert len(pred["freqs_hz"]) == len(pred["before_db"]) == len(pred["after_db"])
     names = {p.name for p in out.iterdir()}
     assert {"profile.json", "fir_main.wav", "camilladsp.yml", "equalizer_apo.txt", "rew_filters.txt",
-            "correction_report.json", "minidsp_main_48000.txt"} <= names
+            "correction_report.json", "minidsp_main_48000.txt", "camilladsp_96000.yml"} <= names
     assert {f"fir_main_{r}.wav" for r in (44100, 48000, 88200, 96000, 176400, 192000)} <= names
     prof = CalibrationProfile.load(out)
     assert prof.content_hash() == res["content_hash"]

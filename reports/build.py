@@ -360,8 +360,12 @@ class _Builder:
                                            tuple(peq_rows)))
         target = dict(prof.target) if prof.target else {}
         if target:
-            self.text("correction", "Target: " + ", ".join(f"{k} = {v}" for k, v in target.items()
-                                                            if not isinstance(v, (list, dict))) + ".")
+            words = f"Target: {target.get('kind', 'custom')}"
+            rng = target.get("range_hz")
+            if isinstance(rng, (list, tuple)) and len(rng) == 2:
+                words += f"; the correction works from {float(rng[0]):g} Hz to {float(rng[1]):g} Hz and leaves the " \
+                         "rest as the speakers and room make it"
+            self.text("correction", words + ".")
         ir, after = self.inp.ir, self.inp.corrected_ir
         if ir is None:
             return
@@ -375,7 +379,7 @@ class _Builder:
             band = (f >= 250) & (f <= 2000)
             ref_b = float(np.mean(before[band]))
             ref_a = float(np.mean(aft[band])) if aft is not None else ref_b
-            tgt = self._target_db(f, target)
+            tgt = self._target_db(f, target, name)
             lo = np.interp(np.log10(f), np.log10(mask["freqs_hz"]), mask["lower_db"])
             hi = np.interp(np.log10(f), np.log10(mask["freqs_hz"]), mask["upper_db"])
             b_rel = before - ref_b
@@ -389,16 +393,25 @@ class _Builder:
         if after is None:
             self.text("correction", "The response after correction was not measured in this report.")
 
-    @staticmethod
-    def _target_db(f: np.ndarray, target: Mapping[str, Any]) -> np.ndarray:
-        """Target curve relative to its 1 kHz value: flat, or a tilt in dB/octave (``tilt_db_per_oct``),
-        or explicit points (``freqs_hz``/``levels_db``)."""
-        if target.get("freqs_hz") is not None and target.get("levels_db") is not None:
-            t = np.interp(np.log10(f), np.log10(np.asarray(target["freqs_hz"], dtype=np.float64)),
-                          np.asarray(target["levels_db"], dtype=np.float64))
-            return t - float(np.interp(3.0, np.log10(f), t))
-        tilt = target.get("tilt_db_per_oct", target.get("tilt_db_per_octave", 0.0)) or 0.0
-        return float(tilt) * np.log2(f / 1000.0)
+    def _target_db(self, f: np.ndarray, target: Mapping[str, Any], speaker: str) -> np.ndarray:
+        """The target curve on ``f``, relative to its mean 250 Hz–2 kHz (as the before/after
+        curves): the designer's own curve for this speaker when its report is at hand, else
+        from the profile's target description (flat, ``tilt_db_per_octave``, or points)."""
+        band = (f >= 250) & (f <= 2000)
+        rep = self.inp.correction_report
+        for sr in getattr(rep, "speakers", ()) or ():
+            if getattr(sr, "name", None) == speaker and getattr(sr, "target_db", None) is not None:
+                t = np.interp(np.log10(f), np.log10(np.asarray(sr.freqs_hz, dtype=np.float64)),
+                              np.asarray(sr.target_db, dtype=np.float64))
+                return t - float(np.mean(t[band]))
+        fx = target.get("points_hz", target.get("freqs_hz"))
+        lv = target.get("points_db", target.get("levels_db"))
+        if fx is not None and lv is not None and len(fx) >= 2:
+            t = np.interp(np.log10(f), np.log10(np.asarray(fx, dtype=np.float64)), np.asarray(lv, dtype=np.float64))
+        else:
+            tilt = target.get("tilt_db_per_octave", target.get("tilt_db_per_oct", 0.0)) or 0.0
+            t = float(tilt) * np.log2(f / 1000.0)
+        return t - float(np.mean(t[band]))
 
     def verification(self) -> None:
         from reports import plots_history as ph

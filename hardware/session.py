@@ -58,7 +58,8 @@ def _capture(backend: AudioBackend, stim: np.ndarray, *, fs: int, outputs: tuple
 
 def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_input: int,
                 max_level_dbfs: float, min_snr_db: float, loopback_input: int | None = None,
-                extra_outputs: tuple[int, ...] = (), progress: Progress | None = None) -> ProbeResult:
+                extra_outputs: tuple[int, ...] = (), retries: int = 1,
+                progress: Progress | None = None) -> ProbeResult:
     """Play short low-level sweeps on one speaker and choose the full sweep's level.
 
     Returns the chosen level (never above ``max_level_dbfs``) and the predictions; raises
@@ -72,19 +73,12 @@ def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_inp
                    tail_s=min(max(sweep.tail_s, 0.3), 0.5))
     outputs = (output, *extra_outputs)
     inputs = (mic_input,) if loopback_input is None else (mic_input, loopback_input)
+    attempt = 0
     while True:
         p = replace(spec, level_dbfs=level)
         if progress:
             progress(f"level check: short sweep at {level:.0f} dBFS")
         res = _capture(backend, build_stimulus(p), fs=fs, outputs=outputs, inputs=inputs)
-        if loopback_input is not None:
-            loop_peak = float(np.max(np.abs(res.recording[1])))
-            if loop_peak < 0.1 * 10 ** (level / 20):
-                raise MeasurementError(
-                    f"the loopback input {loopback_input + 1} does not carry the sweep (it peaks at "
-                    f"{20 * np.log10(loop_peak + 1e-30):.0f} dBFS while {level:.0f} dBFS was played); check the "
-                    "loopback cable and loopback_input/loopback_output in room.toml, or set loopback_input = 0"
-                )
         rep = inspect_capture(res.recording[0], fs=fs, sweep_start=sweep_start_index(p),
                               what=f"the level check at {level:.0f} dBFS", min_snr_db=None,
                               status_flags=tuple(res.status_flags), lost_samples=res.lost_samples)
@@ -94,7 +88,18 @@ def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_inp
                 f"lower the mic input gain by at least {PROBE_DROP_DB:.0f} dB and measure again"
             )
         if rep.problems:
+            if rep.lost_data and attempt < retries:
+                attempt += 1
+                continue
             raise MeasurementError(rep.problems[0])
+        if loopback_input is not None:
+            loop_peak = float(np.max(np.abs(res.recording[1])))
+            if loop_peak < 0.1 * 10 ** (level / 20):
+                raise MeasurementError(
+                    f"the loopback input {loopback_input + 1} does not carry the sweep (it peaks at "
+                    f"{20 * np.log10(loop_peak + 1e-30):.0f} dBFS while {level:.0f} dBFS was played); check the "
+                    "loopback cable and loopback_input/loopback_output in room.toml, or set loopback_input = 0"
+                )
         snr = rep.snr_db
         if snr >= PROBE_MIN_SNR_DB or level >= want:
             break
@@ -196,7 +201,8 @@ def measure(backend: AudioBackend, *, sweep: SweepSpec, speakers: Sequence[tuple
     if probe:
         pr = probe_level(backend, sweep=sweep, output=int(speakers[0][1]), mic_input=mic_input,
                          max_level_dbfs=max_level_dbfs, min_snr_db=min_snr_db,
-                         loopback_input=loopback_input, extra_outputs=extra_out, progress=progress)
+                         loopback_input=loopback_input, extra_outputs=extra_out, retries=retries,
+                         progress=progress)
         info["probe"] = dict(pr)
         level = pr["level_dbfs"]
     if level > max_level_dbfs:  # belt and braces: the one rule that must never break

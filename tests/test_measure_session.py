@@ -178,3 +178,18 @@ def test_probe_finds_a_dead_loopback_and_a_deaf_mic():
 
     with pytest.raises(MeasurementError, match="loopback input 2 does not carry the sweep"):
         measure(NoLoop(SimulatedRoom()), sweep=SPEC, speakers=[("L", 0)], mic_input=0, loopback_input=1)
+
+
+def test_the_level_check_is_retried_after_an_xrun():
+    class FirstXrun(Wrapped):
+        def play_record(self, stimulus, *, fs, output_channels, input_channels):
+            res = self.inner.play_record(stimulus, fs=fs, output_channels=output_channels, input_channels=input_channels)
+            self.faults_done += 1
+            if self.faults_done == 1:
+                return dataclasses.replace(res, status_flags=("input_overflow",), lost_samples=True)
+            return res
+
+    be = FirstXrun(SimulatedRoom())
+    m, _ir = measure(be, sweep=SPEC, speakers=[("L", 0)], mic_input=0, loopback_input=1)
+    assert be.faults_done == 3          # probe (lost), probe again, the sweep
+    assert m.meta["probe"]["probe_level_dbfs"] == pytest.approx(-42.0)

@@ -174,17 +174,6 @@ def _compare_all(results, refs):
     return out
 
 
-def _ltas_of(path: Path, bands: int):
-    from mixes.analysis import analyze_file
-
-    a = analyze_file(path, bands_per_octave=bands, checks=False)
-    if a.ltas is None:
-        from calib.errors import SignalError
-
-        raise SignalError(f"{path} is silent: it has no spectrum to learn from")
-    return a.ltas
-
-
 @mix_app.command("fingerprint")
 def fingerprint(
     files: List[Path] = typer.Argument(None, help="Mixes from the studio (files or folders)."),
@@ -283,6 +272,8 @@ def correct(
 
     if subtype.upper() not in ("FLOAT", "PCM_24", "PCM_16"):
         raise ConfigError(f"--subtype {subtype} is not FLOAT, PCM_24 or PCM_16")
+    if phase not in ("linear", "minimum"):
+        raise ConfigError(f"--phase {phase} is not 'linear' or 'minimum'")
     if Path(inp).resolve() == Path(out).resolve():
         raise ConfigError(f"output {out} is the input; write the corrected mix to a new file")
     fp = load_fingerprint(workspace, studio)

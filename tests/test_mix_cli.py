@@ -168,6 +168,14 @@ def test_fingerprint_then_correct(run_cli, tmp_path):
     assert not (tmp_path / "x.wav").exists()
     code, _, err = run_cli("mix", "correct", "--studio", "north", "--workspace", str(ws), str(new_mix), str(new_mix))
     assert code == 2 and "is the input" in err
+    code, _, err = run_cli("mix", "correct", "--studio", "north", "--workspace", str(ws), "--phase", "mixed",
+                           str(new_mix), str(tmp_path / "y.wav"))
+    assert code == 2 and "--phase mixed" in err and not (tmp_path / "y.wav").exists()
+    # minimum phase: no latency to remove, same length, same correction magnitude
+    code, out, err = run_cli("mix", "correct", "--studio", "north", "--workspace", str(ws), "--phase", "minimum",
+                             "--json", str(new_mix), str(tmp_path / "min.wav"))
+    assert code == 0, err
+    assert json.loads(out)["correction"]["latency_samples"] == 0
 
 
 def test_fingerprint_from_measured_room_and_errors(run_cli, tmp_path):

@@ -330,7 +330,9 @@ def test_backend_trusts_a_verified_capture_over_xrun_flags(rig, monkeypatch):  #
 
     ir = read_audio(rig.ir_path)[0]
     x = X[: 4 * RIG_FS // 10]
-    mic = _delayed(np.convolve(x, ir[0])[: x.size].astype(np.float32).astype(np.float64), RIG_PERIOD)
+    n_fft = 1 << int(np.ceil(np.log2(x.size + ir.shape[1])))
+    conv = np.fft.irfft(np.fft.rfft(x, n_fft) * np.fft.rfft(ir[0], n_fft), n_fft)[: x.size]
+    mic = _delayed(conv.astype(np.float32).astype(np.float64), RIG_PERIOD)
     loop = _delayed(x, RIG_PERIOD)
     fake = {"rec": np.vstack([mic, loop])}
 

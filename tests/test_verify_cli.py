@@ -239,3 +239,21 @@ def test_monitor_probe_runs_the_engine():
     st = _probe_monitor(prof, 48_000)
     assert st.running_hash == prof.content_hash()
     assert st.bypass_exact is True
+
+
+def test_warn_exits_0_with_a_message(run_cli, rig, tmp_path):
+    """A profile whose own tolerances allow 1 dB turns the 0.5 dB drift into a warning: exit 0."""
+    prof = CalibrationProfile.load(rig["profile"])
+    from dataclasses import replace
+
+    loose = replace(prof, tolerances={"verify": {"level": {"warn_db": 0.3, "fail_db": 1.0},
+                                                 "channel_match": {"warn_db": 0.3, "fail_db": 1.0}}})
+    loose.save(tmp_path / "loose")
+    code, out, err = run_cli("verify", "--profile", tmp_path / "loose", "--simulate-ir", rig["ir"]["level"],
+                             "--noise-db", NOISE_DB, "--json", *FAST)
+    assert code == 0, err
+    assert json.loads(out)["verdict"] == "warn"
+    assert err.startswith("warning: within tolerance, but watch: L level changed by +0.50 dB")
+    code, out, err = run_cli("verify", "--profile", tmp_path / "loose", "--simulate-ir", rig["ir"]["level"],
+                             "--noise-db", NOISE_DB, *FAST)
+    assert code == 0 and "WARN" in out

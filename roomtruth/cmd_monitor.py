@@ -394,7 +394,8 @@ def run(
                 el = time.monotonic() - t_start
                 for name, cb, val in proc.drain_events():
                     msg = f"{name} at callback {cb}" + (f" (load {100 * val:.0f} %)" if name == "overload" else "")
-                    log.warning(msg)
+                    if log.hasHandlers():
+                        log.warning(msg)
                     live.console.log(f"[yellow]{msg}[/]")
                 engine.collect()
                 live.update(_live_table(engine, proc, stream, el))
@@ -473,12 +474,17 @@ def bench(
     proc = RealtimeProcessor(eng, n_inputs=channels, n_outputs=channels)
     outb = np.zeros((block, channels), np.float32)
     per = np.empty(n_blocks)
+    per_cpu = np.empty(n_blocks)
     t0 = time.perf_counter()
+    c0 = time.thread_time()
     for b in range(n_blocks):
         tb = time.perf_counter()
+        cb = time.thread_time()
         proc.callback(x[b * block:(b + 1) * block], outb, block, 0)
         per[b] = time.perf_counter() - tb
+        per_cpu[b] = time.thread_time() - cb
     rt_wall = time.perf_counter() - t0
+    rt_cpu = time.thread_time() - c0
     budget = block / fs
     # offline path (as render): big chunks, two threads
     chunk = -(-RENDER_CHUNK // block) * block
@@ -498,6 +504,11 @@ def bench(
         "dsp_load_p99": float(np.percentile(per, 99)) / budget,
         "dsp_load_max": float(per.max()) / budget,
         "callback_ms_mean": 1e3 * rt_wall / n_blocks,
+        # CPU time of the calling thread only: what the processing costs, without the time
+        # other processes on a busy machine took from it
+        "cpu_load_mean": rt_cpu / (n / fs),
+        "cpu_load_p99": float(np.percentile(per_cpu, 99)) / budget,
+        "cpu_load_max": float(per_cpu.max()) / budget,
         "overloads": proc.overloads, "errors": proc.errors,
         "offline_x_realtime": (n / fs) / off_wall,
         "taps": taps, "block": block, "channels": channels, "seconds": n / fs, "fs": fs,
@@ -515,6 +526,8 @@ def bench(
     tab.add_row("real-time path, x real time", f"{res['x_realtime']:.1f}")
     tab.add_row("DSP load mean / p99 / max", f"{100 * res['dsp_load_mean']:.1f} / {100 * res['dsp_load_p99']:.1f} / "
                 f"{100 * res['dsp_load_max']:.1f} %")
+    tab.add_row("CPU load of the thread mean / p99 / max",
+                f"{100 * res['cpu_load_mean']:.1f} / {100 * res['cpu_load_p99']:.1f} / {100 * res['cpu_load_max']:.1f} %")
     tab.add_row("latency (head partition) / engine added", f"{block} / {eng.latency_samples} samples")
     tab.add_row("offline path (render), x real time", f"{res['offline_x_realtime']:.0f}")
     tab.add_row("partitions (size x count @ offset)",

@@ -294,3 +294,28 @@ def test_errors():
         m.feed(np.zeros((1, 10)))
     with pytest.raises(SignalError, match="shape"):
         loudness(np.zeros((2, 0)), fs=FS)
+
+
+@pytest.mark.parametrize("span_lu, expected", [(5.0 * 12 / 11, 5.0), (15.0 * 12 / 11, 15.0)])
+def test_3342_cases_5_6_programme_like(span_lu, expected):
+    # Cases 5/6 are authentic programmes (narrow / wide LRA) not in the folder.  Stand-in with
+    # a known answer: pink noise in 10 s steps at 13 evenly spaced levels spanning ``span_lu``,
+    # in random order.  Ideal short-term values sit on the levels, equally often; the Tech 3342
+    # nearest-rank P10 is then the 2nd lowest and P95 the highest level: LRA = 11 steps of
+    # span/12, i.e. span * 11/12 = 5.0 and 15.0 LU.  Transitions (3 s of every 10 s) blur this a little;
+    # Tech 3342 tolerance ±1 LU.
+    rng = np.random.default_rng(8)
+    n = 10 * FS
+    f = np.fft.rfftfreq(n, 1 / FS)
+    levels = np.linspace(-30.0, -30.0 + span_lu, 13)
+    order = rng.permutation(levels.size)
+    parts = []
+    for k in order:
+        X = (rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size)) / np.sqrt(np.maximum(f, 20.0))
+        y = np.fft.irfft(X, n=n)
+        y *= 10 ** (levels[k] / 20) / np.sqrt(np.mean(y ** 2))
+        parts.append(np.tile(y, (2, 1)))
+    ideal = loudness_range_lu(np.repeat(levels, 70))
+    assert ideal == pytest.approx(expected, abs=0.01)
+    r = loudness(np.concatenate(parts, axis=1), fs=FS)
+    assert r.lra_lu == pytest.approx(expected, abs=1.0)

@@ -495,7 +495,13 @@ def verify_room(
         verdict=verdict, checks=tuple(checks), profile_name=profile_name, profile_hash=profile_hash,
         time_utc=time_utc or utc_now_iso(), message=message, measurement_id=measurement_id,
         meta={"repeats": n_rep, "fs": fs, "speakers": list(names), "crossover_hz": f_xo,
-              "monitor_source": monitor.source if monitor else ""},
+              "monitor_source": monitor.source if monitor else "",
+              # sweep-to-sweep standard deviation per third-octave band (dB), NaN for one sweep:
+              # the measured repeatability (a baseline can store it as band_repeatability_db)
+              "bands_hz": [float(f) for f in centres],
+              "band_repeatability_db": {n: [float(v) for v in (np.std(lnew[:, i, :], axis=0, ddof=1) if n_rep > 1
+                                                               else np.full(centres.size, np.nan))]
+                                        for i, n in enumerate(names)}},
     )
 
 

@@ -159,6 +159,10 @@ def test_uncertainty_grows_with_noise_and_single_sweep_uses_floor(reference):
     assert _one(single, "level", "L").uncertainty == pytest.approx(tol["uncertainty"]["floor_db"])
     assert _one(single, "arrival", "L").uncertainty == pytest.approx(tol["uncertainty"]["floor_s"] * 1e3)
     assert single.meta["repeats"] == 1
+    assert all(math.isnan(v) for v in single.meta["band_repeatability_db"]["L"])
+    rep_q = quiet.meta["band_repeatability_db"]["L"]
+    rep_n = noisy.meta["band_repeatability_db"]["L"]
+    assert len(rep_q) == len(quiet.meta["bands_hz"]) and np.median(rep_n) > 5 * np.median(rep_q)
 
 
 def test_sub_phase_at_crossover():

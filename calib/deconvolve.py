@@ -319,11 +319,15 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
                 "check the loopback cable and the --loopback input channel"
             )
         # interface latency: arrival of the loopback IR (causal part only)
-        # (rolled by a guard so an arrival at lag 0 keeps its band-limited pre-ringing)
-        guard = min(1024, n_fft // 4)
-        half = n_fft // 2
-        lats = [_arrival_zero_phase(np.roll(gi, guard - sweep_start)[:half], fs=fs, f_lo_hz=f_lo_hz) - guard
-                for gi in g]
+        # (found in a 0.5 s window around the loopback IR's peak; lags are relative to the
+        # sweep's start, and an arrival at lag 0 keeps its band-limited pre-ringing)
+        half_w = min(int(0.25 * fs), n_fft // 4)
+        lats = []
+        for gi in g:
+            pk = int(np.argmax(np.abs(gi)))
+            idx_w = (np.arange(-half_w, half_w) + pk) % n_fft
+            lats.append(_arrival_zero_phase(gi[idx_w], fs=fs, f_lo_hz=f_lo_hz) - half_w + pk - sweep_start)
+        lats = [((v + n_fft / 2) % n_fft) - n_fft / 2 for v in lats]   # a lag, not an index
         latency = float(np.median(lats))
         PG = np.abs(G) ** 2
         # G already carries the band window W; the extra W keeps the result at H*W (without

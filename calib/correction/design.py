@@ -354,6 +354,9 @@ def design_correction(seats: Sequence[ImpulseResponse], settings: CorrectionSett
         warnings += warn
         peqs[name] = peq
         firs_all[name] = firs
+    if n_seats == 1 and any(b.gain_db > 0 for r in reports for b in r.peq):
+        warnings.append("one seat only: the boosts could not be checked against dips that move between "
+                        "seats; measure three or more positions for a safer design")
     main = seats[st.main_seat]
     alignment = None
     if st.align and len(names) > 1:

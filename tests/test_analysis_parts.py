@@ -152,5 +152,7 @@ def test_waterfall_slices_decay_at_the_mode_rate():
     np.testing.assert_allclose(steps, -60 * 0.05 / T, atol=0.5)
     sp = spectrogram(x, fs=FS)
     assert sp.level_db.shape == (sp.times_s.size, sp.freqs_hz.size) and sp.level_db.max() == 0.0
+    short = spectrogram(x[:6000], fs=FS, length_ms=500)     # shorter than the requested span
+    assert short.times_s[-1] <= (6000 - 500) / FS
     with pytest.raises(SignalError, match="must be positive"):
         waterfall(x, fs=FS, step_ms=0)

@@ -9,6 +9,7 @@ compliance checks against the limit table.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping, Sequence
 
@@ -186,6 +187,13 @@ def analyze_room(ir: ImpulseResponse, *, dims_m: Sequence[float] | None = None,
         if time_frequency:
             tf[f"{name}/waterfall"] = waterfall(row, fs=fs, channel=name)
             tf[f"{name}/spectrogram"] = spectrogram(row, fs=fs, channel=name)
+
+    if math.isfinite(f_s):
+        # above the Schroeder frequency modes overlap: a peak there is a statistical feature
+        # of the diffuse field, not an isolated mode (its T60 is the band's, not a mode's)
+        note = f"above the Schroeder frequency ({f_s:.0f} Hz): overlapping modes, a statistical peak"
+        modes = [dataclasses.replace(m, reason="; ".join(r for r in (m.reason, note) if r)) if m.freq_hz > f_s else m
+                 for m in modes]
 
     distortion = {}
     dist_reason = ""

@@ -331,10 +331,7 @@ def verify_room(
                 continue
             lim = _mask_limit_db(mask, fc)
             warn = lim * rsp["warn_fraction"]
-            u_ref_b = None
-            if u_band_ref is not None:
-                arr = np.atleast_1d(np.asarray(u_band_ref, dtype=float))
-                u_ref_b = float(arr[b]) if arr.size == centres.size else float(np.median(arr))
+            u_ref_b = _ref_band_u(u_band_ref, name, b, centres.size, ref_meta)
             U = _expanded(float(u_band[i, b]), u_ref_b, k=k_cov, floor=floor_db)
             checks.append(CheckResult(
                 "band_deviation", name, dev, lim, "dB", _judge(dev, U, warn, lim), U, band_hz=float(fc),
@@ -503,6 +500,31 @@ def verify_room(
                                                                else np.full(centres.size, np.nan))]
                                         for i, n in enumerate(names)}},
     )
+
+
+def _ref_band_u(stored: Any, name: str, band: int, n_bands: int, ref_meta: Mapping[str, Any]) -> float | None:
+    """Standard uncertainty of the baseline's level in one band: its stored sweep-to-sweep
+    repeatability ``s`` (dB; per speaker mapping, or one list, or one number) over √(repeats
+    averaged into the baseline).  None when the baseline stores none (then assumed equal to
+    the new measurement's)."""
+    if isinstance(stored, Mapping):
+        stored = stored.get(name)
+    if stored is None:
+        return None
+    try:
+        arr = np.atleast_1d(np.asarray(stored, dtype=float))
+    except (TypeError, ValueError):
+        return None
+    if arr.size == 0:
+        return None
+    s_b = float(arr[band]) if arr.size == n_bands else float(np.nanmedian(arr))
+    if not math.isfinite(s_b):
+        return None
+    try:
+        n_ref = max(int(ref_meta.get("repeats", 1) or 1), 1)
+    except (TypeError, ValueError):
+        n_ref = 1
+    return s_b / math.sqrt(n_ref)
 
 
 def _sweep_gain_db(ir: ImpulseResponse) -> float:

@@ -345,3 +345,23 @@ def test_distortion_of_a_known_polynomial_and_noise_floor():
     noisy = verify_room(clean, [ir(-60.0, None)])
     dn = _one(noisy, "distortion", "L")
     assert dn.verdict == "pass" and "below the measurement noise" in dn.message
+
+
+def test_baseline_repeatability_widens_the_uncertainty(reference):
+    """A baseline that stores its own repeatability s (per speaker and band) and its repeat
+    count N contributes u_ref = s/√N: U = k·√(u_new² + u_ref²)."""
+    bands = load_tolerances()["response"]
+    reps = [S.measure(ROOM, NAMES, seed=s) for s in (1, 2, 3)]
+    plain = verify_room(reference, reps)
+    n_b = len(plain.meta["bands_hz"])
+    ref2 = ImpulseResponse(samples=reference.samples, fs=reference.fs, channel_names=NAMES,
+                           meta={"repeats": 4, "band_repeatability_db": {"L": [0.5] * n_b}})
+    wide = verify_room(ref2, reps)
+    b = 1000.0
+    # u_ref = 0.5/√4 = 0.25 dB dominates (u_new at -50 dB noise is ~0.002 dB): U = 2·0.25 = 0.5 dB,
+    # plus 2·u_new²/0.5 < 0.0001 dB from the new measurement
+    assert _one(wide, "band_deviation", "L", band_hz=b).uncertainty == pytest.approx(0.5, abs=1e-3)
+    # R has no stored figure: assumed equal to the new measurement's, as before
+    assert _one(wide, "band_deviation", "R", band_hz=b).uncertainty == pytest.approx(
+        _one(plain, "band_deviation", "R", band_hz=b).uncertainty)
+    assert bands["lo_hz"] < b

@@ -281,7 +281,7 @@ class _Builder:
                     and lim.get("bands_hz") and lim.get("lower_s") and lim.get("upper_s"):
                 mask = {"freqs_hz": lim["bands_hz"], "lower_s": [v - tm for v in lim["lower_s"]],
                         "upper_s": [v - tm for v in lim["upper_s"]]}
-        self.add_figure("decay", "measurements", "Reverberation time per band",
+        self.add_figure("decay", "compliance", "Reverberation time per band",
                         "Decay time per octave band against Tech 3276's tolerance around Tm (mask read from the "
                         "standard's figure, unverified). Missing points had too little dynamic range.",
                         lambda: pm.plot_decay(bands, series, tm_s=tm, mask_hz=mask["freqs_hz"],
@@ -330,7 +330,7 @@ class _Builder:
             return
         calibrated = bool(n.get("calibrated", "levels_db_spl" in n or n.get("unit") == "dB SPL"))
         nr = n.get("nr", n.get("nr_rating"))
-        self.add_figure("noise", "measurements", "Background noise",
+        self.add_figure("noise", "compliance", "Background noise",
                         "Octave-band background noise at the listening position against NR curves.",
                         lambda: pm.plot_noise(bands, levels, rating_nr=None if nr is None else float(nr),
                                               calibrated=calibrated))

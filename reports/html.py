@@ -131,8 +131,8 @@ def _findings(doc: ReportDocument) -> str:
 
 
 def _unavailable(doc: ReportDocument, section: str) -> str:
-    keys = [k for k in doc.unavailable if k == section or (section == "measurements" and k in
-                                                             ("modes", "decay", "distortion", "noise"))]
+    keys = [k for k in doc.unavailable if k == section or (section == "measurements" and k in ("modes", "distortion"))
+            or (section == "compliance" and k in ("decay", "noise"))]
     return "\n".join(f'<p class="unavailable">{_e(doc.unavailable[k])}</p>' for k in keys)
 
 

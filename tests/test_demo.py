@@ -52,6 +52,11 @@ def test_demo_report_content(demo_dir):
     assert len(imgs) >= 6
     for sid, _title in SECTIONS:
         assert f'<section id="{sid}">' in text
+    # every section past the summary and findings shows real figures from the demo room
+    for sid in ("compliance", "measurements", "correction", "verification", "mixes"):
+        body = text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+        assert '<img src="data:image/png;base64,' in body, sid
+        assert "not available" not in body, sid
     # the simulated room's known truth shows up as findings
     from hardware.simulated import DEFAULT_ROOM_FACTS
 

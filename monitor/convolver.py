@@ -199,7 +199,11 @@ class PartitionedConvolver:
         self._st = [_LevelState(lev, h, block=block, max_block=max_block) for lev in self.levels]
         reach = max(lev.offset + lev.size for lev in self.levels)
         self._R = max_block + reach + self.levels[-1].size
-        self._acc = np.zeros((self.n_channels, self._R), dtype=np.float32)
+        # one output ring per level: blocks of a level never overlap in time, so each ring
+        # sample is written exactly once (a copy, no accumulation, no clearing), and the
+        # levels are summed in a fixed order when read: the result does not depend on when
+        # a level's block was computed, so streaming and chunked rendering agree bit for bit
+        self._rings = np.zeros((len(self.levels), self.n_channels, self._R), dtype=np.float32)
         self._t = 0  # samples processed
 
     @property
@@ -224,11 +228,11 @@ class PartitionedConvolver:
         """Clear all state (in place, no allocation)."""
         for st in self._st:
             st.reset()
-        self._acc.fill(0.0)
+        self._rings.fill(0.0)
         self._t = 0
 
     # ------------------------------------------------------------------ processing
-    def _run_level(self, st: _LevelState, x: np.ndarray) -> None:
+    def _run_level(self, li: int, st: _LevelState, x: np.ndarray) -> None:
         P, M = st.P, st.M
         n = x.shape[1]
         a = P + st.fill
@@ -262,7 +266,7 @@ class PartitionedConvolver:
             yb = _sfft.irfft(Y, n=2 * P, axis=-1)
             # overlap-save: the last P samples of each frame are valid; add them at o + jP
             start = st.n_done * P + st.lev.offset
-            self._ring_add(start, yb[:, :, P:], nb, P)
+            self._ring_put(self._rings[li], start, yb[:, :, P:], nb, P)
             st.n_done += nb
             left = total - nb * P
             # keep P samples of history plus the partial block
@@ -272,35 +276,29 @@ class PartitionedConvolver:
         else:
             st.fill = total
 
-    def _ring_add(self, start: int, blocks: np.ndarray, nb: int, P: int) -> None:
-        """Add ``nb`` blocks of ``P`` samples (``(C, nb, P)``) to the ring from ``start``."""
+    def _ring_put(self, ring: np.ndarray, start: int, blocks: np.ndarray, nb: int, P: int) -> None:
+        """Write ``nb`` blocks of ``P`` samples (``(C, nb, P)``) into ``ring`` from ``start``."""
         R = self._R
         C = self.n_channels
         i0 = start % R
         if i0 + nb * P <= R:
-            dst = self._acc[:, i0:i0 + nb * P].reshape(C, nb, P)
-            np.add(dst, blocks, out=dst)
+            ring[:, i0:i0 + nb * P].reshape(C, nb, P)[...] = blocks
             return
         # wraps: the blocks before the end, the one straddling it, the ones after
         first = R - i0
         j1 = first // P
         if j1:
-            dst = self._acc[:, i0:i0 + j1 * P].reshape(C, j1, P)
-            np.add(dst, blocks[:, :j1], out=dst)
+            ring[:, i0:i0 + j1 * P].reshape(C, j1, P)[...] = blocks[:, :j1]
         cut = first - j1 * P
+        base = 0
         if cut:
-            seg = self._acc[:, i0 + j1 * P:R]
-            np.add(seg, blocks[:, j1, :cut], out=seg)
-            seg = self._acc[:, : P - cut]
-            np.add(seg, blocks[:, j1, cut:], out=seg)
+            ring[:, i0 + j1 * P:R] = blocks[:, j1, :cut]
+            ring[:, : P - cut] = blocks[:, j1, cut:]
             j1 += 1
             base = P - cut
-        else:
-            base = 0
         rest = nb - j1
         if rest:
-            dst = self._acc[:, base:base + rest * P].reshape(C, rest, P)
-            np.add(dst, blocks[:, j1:], out=dst)
+            ring[:, base:base + rest * P].reshape(C, rest, P)[...] = blocks[:, j1:]
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Convolve the next samples.
@@ -317,16 +315,19 @@ class PartitionedConvolver:
         out
         """
         n = x.shape[1]
-        for st in self._st:
-            self._run_level(st, x)
+        for li, st in enumerate(self._st):
+            self._run_level(li, st, x)
         R = self._R
         i0 = self._t % R
         first = min(n, R - i0)
-        out[:, :first] = self._acc[:, i0:i0 + first]
-        self._acc[:, i0:i0 + first] = 0.0
+        rings = self._rings
+        np.copyto(out[:, :first], rings[0, :, i0:i0 + first])
+        for k in range(1, rings.shape[0]):
+            np.add(out[:, :first], rings[k, :, i0:i0 + first], out=out[:, :first])
         if first < n:
-            out[:, first:] = self._acc[:, : n - first]
-            self._acc[:, : n - first] = 0.0
+            np.copyto(out[:, first:], rings[0, :, : n - first])
+            for k in range(1, rings.shape[0]):
+                np.add(out[:, first:], rings[k, :, : n - first], out=out[:, first:])
         self._t += n
         return out
 

@@ -47,7 +47,8 @@ def test_streaming_equals_exact_convolution(block, taps):
 
 @pytest.mark.parametrize("block", [37, 256])
 def test_offline_chunks_equal_streaming(block):
-    """Large chunks (the render path) run the same partition arithmetic as single blocks."""
+    """Large chunks (the render path) run the same partition arithmetic as single blocks,
+    and give the identical samples."""
     rng = np.random.default_rng(7)
     taps = 20000
     h = rng.standard_normal((2, taps)) * np.exp(-np.arange(taps) / 3000)
@@ -57,9 +58,10 @@ def test_offline_chunks_equal_streaming(block):
     ys = run(PartitionedConvolver(h, block=block), x, [block])
     yo = run(PartitionedConvolver(h, block=block, max_block=chunk), x, [chunk])
     m = yo.shape[1]
-    # same FFT sizes, same products, same summation order per level; only the order in
-    # which levels reach the output accumulator may differ: float32 rounding, < -120 dB
-    assert null_db(yo, ys[:, :m].astype(float)) <= -120.0
+    # same FFT sizes, same products in the same order, levels summed in a fixed order:
+    # the file path reproduces the callback path bit for bit (pocketfft transforms each row
+    # of a batch independently)
+    np.testing.assert_array_equal(yo, ys[:, :m])
     assert null_db(yo, exact(x, h)[:, :m]) <= -100.0
 
 

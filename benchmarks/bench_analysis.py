@@ -5,7 +5,8 @@ Seats: the simulated default room (``hardware.simulated.default_room``, 48 kHz, 
 with three more seats made from it by adding independent measurement noise at -80 dB re the
 peak (the analysis cost does not depend on where the seat is).  Each seat goes through
 ``analyze_room`` with the room geometry (modes, reflections with surfaces, decay in octaves and
-third-octaves, waterfall/spectrogram data, matching, compliance).
+third-octaves, waterfall/spectrogram data, matching, compliance), then the seat-averaged
+response (RMS) and decay.
 
 Peer: pyrato 1.x's Lundeby EDC + T20/T30 regression, per octave and third-octave band (pyfar's
 IEC 61260 filter bank), on the same IRs, against our ``decay_table`` for the same bands.
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from calib.analysis.decay import decay_table  # noqa: E402
 from calib.analysis.room import analyze_room  # noqa: E402
+from calib.analysis.seats import seat_average_decay, seat_average_response  # noqa: E402
 from calib.types import ImpulseResponse  # noqa: E402
 from hardware.simulated import DEFAULT_ROOM_FACTS, default_room  # noqa: E402
 
@@ -48,8 +50,9 @@ def seats() -> list[ImpulseResponse]:
 
 def full_analysis(irs: list[ImpulseResponse]) -> None:
     f = DEFAULT_ROOM_FACTS
-    for ir in irs:
-        analyze_room(ir, dims_m=f.dims_m, source_m=dict(f.speakers_m), mic_m=f.mic_m)
+    analyses = [analyze_room(ir, dims_m=f.dims_m, source_m=dict(f.speakers_m), mic_m=f.mic_m) for ir in irs]
+    seat_average_response(irs)
+    seat_average_decay(analyses)
 
 
 def ours_decay(irs: list[ImpulseResponse]) -> None:

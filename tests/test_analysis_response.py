@@ -161,3 +161,22 @@ def test_errors():
         spatial_average([a, b])
     with pytest.raises(SignalError, match="no responses"):
         spatial_average([])
+
+
+def test_seat_average_rms_of_two_known_seats():
+    from calib.analysis.seats import seat_average_response
+
+    x1 = np.zeros(4800)
+    x1[100] = 1.0
+    x2 = np.zeros(4800)
+    x2[300] = 0.5                       # another seat: later and 6 dB lower, flat
+    s1 = _ir(x1, names=("L",))
+    s2 = _ir(x2, names=("L",))
+    avg = seat_average_response([s1, s2], smoothing="none")
+    # power mean of 1 and 0.25 at every frequency: 10·lg(0.625) = -2.04 dB (rounding only)
+    np.testing.assert_allclose(avg.magnitude_db, 10 * np.log10(0.625), atol=1e-9)
+    vec = seat_average_response([s1, s2], method="vector")
+    # delays removed per seat: the complex mean of 1 and 0.5 is 0.75 → -2.50 dB
+    np.testing.assert_allclose(vec.magnitude_db, 20 * np.log10(0.75), atol=1e-6)
+    with pytest.raises(SignalError, match="no seats"):
+        seat_average_response([])

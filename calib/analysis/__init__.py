@@ -16,4 +16,9 @@ Modules (import what you need; this package imports nothing eagerly):
 - :mod:`calib.analysis.matching`     channel-pair level, response, arrival time and polarity
 - :mod:`calib.analysis.compliance`   EBU Tech 3276 / BS.1116 checks against a TOML limit table
 - :mod:`calib.analysis.room`         ``analyze_room`` → :class:`calib.analysis.types.RoomAnalysis`
+- :mod:`calib.analysis.seats`        seat-averaged response (RMS / vector / dB) and decay
+- :mod:`calib.analysis.lundeby`      Lundeby's noise crosspoint and tail compensation
+- :mod:`calib.analysis.physics`      speed of sound, volume, Schroeder frequency, mode count
+- :mod:`calib.analysis.limits`       the validated limit table (``calib/data/compliance_limits.toml``)
+- :mod:`calib.analysis.types`        result dataclasses with ``to_dict()``
 """

@@ -264,7 +264,7 @@ def _has_fir(profile: Any) -> bool:
 
 # ---------------------------------------------------------------------------- per topic
 def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile: Any,
-                   th: FindingThresholds, temperature_c: float) -> list[Finding]:
+                   th: FindingThresholds, temperature_c: float, schroeder_hz: float = math.nan) -> list[Finding]:
     out = []
     predicted = rayleigh_modes(dims_m, max_hz=400.0, temperature_c=temperature_c) if dims_m is not None else []
     for mm, channels in _merge_modes(modes, th):
@@ -272,6 +272,17 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
         lv = _num(mm.get("level_db"))
         t60 = _num(mm.get("t60_s"))
         q = _num(mm.get("q"))
+        if (math.isfinite(schroeder_hz) and f > schroeder_hz) or "statistical" in str(mm.get("reason") or ""):
+            # above the Schroeder frequency modes overlap: a peak there is a feature of the
+            # diffuse field at this seat, not one mode to name or trap
+            sentence = (f"A {lv:.0f} dB peak at {f:.0f} Hz, above the room's Schroeder frequency"
+                        + (f" ({schroeder_hz:.0f} Hz)" if math.isfinite(schroeder_hz) else "") + ".")
+            ev = f"{lv:.1f} dB above the local average; overlapping modes, a statistical peak of the response here."
+            act = ("Moving the seat or the speakers by 10–20 cm changes it; "
+                   + ("the correction EQ covers it." if _peq_near(profile, f, th.eq_match_octaves) or _has_fir(profile)
+                      else "a broad EQ cut is possible, bass trapping is not the tool here."))
+            out.append(Finding(min(4.0, 0.5 * lv), NOTE, "mode", sentence, ev, act, "response"))
+            continue
         idx = _indices_of(mm.get("predicted"))
         if idx is None and predicted:
             best = min(predicted, key=lambda p: abs(p["freq_hz"] - f))
@@ -663,7 +674,7 @@ def room_findings(analysis: Any = None, *, ir: Any = None, dims_m: Sequence[floa
         dims_m = a.get("dims_m")
     out: list[Finding] = []
     out += _verification_findings(verification)
-    out += _mode_findings(a.get("modes") or (), dims_m, profile, th, temperature_c)
+    out += _mode_findings(a.get("modes") or (), dims_m, profile, th, temperature_c, _num(a.get("schroeder_hz")))
     out += _reflection_findings(a.get("reflections") or (), th)
     out += _timing_findings(ir, profile, th)
     out += _level_findings(ir, profile, th)

@@ -105,6 +105,14 @@ def test_mode_uses_the_analysis_match_when_given():
     assert "the first height mode of the room (floor and ceiling 2.60 m apart)" in f.sentence
 
 
+def test_peak_above_the_schroeder_frequency_is_not_named_a_mode():
+    a = {"schroeder_hz": 150.0, "modes": [{"freq_hz": 180.0, "level_db": 8.0}, {"freq_hz": 47.0, "level_db": 8.0}]}
+    out = {f.sentence: f for f in room_findings(a, dims_m=DIMS) if f.category == "mode"}
+    hi = out["A 8 dB peak at 180 Hz, above the room's Schroeder frequency (150 Hz)."]
+    assert hi.level == NOTE and "statistical peak" in hi.evidence
+    assert any(s.startswith("A 8 dB peak at 47 Hz — the first width mode") for s in out)
+
+
 def test_unexplained_mode_says_so():
     a = {"modes": [{"freq_hz": 52.0, "level_db": 8.0}]}  # nearest predicted is 47/57 Hz: > 4 % away
     f = room_findings(a, dims_m=DIMS)[0]

@@ -158,7 +158,9 @@ class SpeakerCorrection:
         object.__setattr__(self, "peq", tuple(self.peq))
         firs = {}
         for fs, taps in dict(self.fir).items():
-            arr = np.array(taps, dtype=np.float64, copy=True).reshape(-1)
+            # FIRs are stored as 32-bit float WAV and run in float32: keep exactly the taps that
+            # will be stored, so the content hash of a saved-and-loaded profile is unchanged.
+            arr = np.asarray(taps, dtype=np.float64).reshape(-1).astype(np.float32).astype(np.float64)
             if arr.size == 0 or not np.all(np.isfinite(arr)):
                 raise ProfileError(f"FIR of speaker {self.name} at {fs} Hz is empty or not finite")
             arr.setflags(write=False)

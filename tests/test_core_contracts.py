@@ -245,3 +245,11 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
         os.umask(mask)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_fir_taps_that_are_not_float32_exact_survive_save_load(tmp_path):
+    taps = np.random.default_rng(3).standard_normal(101) * 0.1  # float64, not float32-exact
+    prof = CalibrationProfile(name="p", speakers=(SpeakerCorrection("L", 0, fir={48_000: taps}),))
+    np.testing.assert_allclose(prof.speaker("L").fir[48_000], taps, rtol=1e-7)  # float32 precision
+    prof.save(tmp_path / "p")
+    assert CalibrationProfile.load(tmp_path / "p").content_hash() == prof.content_hash()

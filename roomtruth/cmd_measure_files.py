@@ -56,6 +56,7 @@ def ir_cmd(
     channel: Optional[int] = typer.Option(None, "--channel", help="1-based mic channel (default: every non-reference channel)."),
     length_s: Optional[float] = typer.Option(None, "--length-s", help="IR length (s)."),
     raw_fs: Optional[int] = typer.Option(None, "--raw-fs", help="Sample rate of a headerless float32 recording."),
+    mic_cal: Optional[Path] = typer.Option(None, "--mic-cal", help="Mic calibration file (UMIK/REW/DRC text) to remove from the IR."),
     json_out: bool = typer.Option(False, "--json", help="Print the IR's timing and SNR as JSON."),
 ) -> None:
     """Deconvolve a recording made elsewhere into an impulse response."""
@@ -77,6 +78,11 @@ def ir_cmd(
     from calib.sweep import generate_sweep
     from calib.types import SweepSpec
 
+    cal = None
+    if mic_cal is not None:
+        from calib.miccal import read_mic_calibration
+
+        cal = read_mic_calibration(mic_cal)
     rec, fs = read_audio(recording, raw_fs=raw_fs, min_samples=16)
     n_ch = rec.shape[0]
     ref = None
@@ -134,6 +140,12 @@ def ir_cmd(
         trimmed = max(first - onset, 0)
         lin = lin[:, trimmed:]
         arrivals = [a - trimmed for a in arrivals]
+    if cal is not None:
+        from calib.miccal import apply_to_ir
+        from calib.types import ImpulseResponse
+
+        lin = apply_to_ir(ImpulseResponse(samples=lin, fs=fs, channel_names=tuple(f"c{i}" for i in range(len(lin)))),
+                          cal).samples
     write_wav_atomic(output, lin.astype(np.float32), fs=fs)
     info = {
         "output": str(output), "fs": fs, "channels": [i + 1 for i in mic_rows], "n_samples": lin.shape[1],
@@ -141,6 +153,7 @@ def ir_cmd(
         "arrival_samples": arrivals,
         "latency_samples": res.latency_samples, "snr_db": list(res.snr_db),
         "band_hz": [lo_hz, hi_hz], "reference_channel": reference_channel,
+        "mic_calibration": None if cal is None else cal.source,
         "time_origin": "sweep start (loopback)" if ref is not None else "unknown (no reference): IR cut before the direct sound",
     }
     if json_out:

@@ -265,3 +265,24 @@ def test_channel_map_options_are_checked_before_any_device_opens(run_cli, tmp_pa
     for extra, expect in cases:
         code, out, err = run_cli("measure", "--out", tmp_path / "o", *extra)
         assert expect in _one_error_line(code, err), (extra, err)
+
+
+def test_ir_applies_a_mic_calibration_file(run_cli, tmp_path):
+    h = np.zeros(2400)
+    h[700] = 0.25
+    spec = SweepSpec(f_start_hz=20, f_stop_hz=20000, duration_s=1.0, level_dbfs=-12)
+    rec, _sw = _truth_recording(tmp_path, h, FS, spec)
+    (tmp_path / "mic.txt").write_text("20 0\n1000 0\n2000 3\n20000 3\n")
+    code, out, err = run_cli("ir", rec, "--f1", "20", "--f2", "20000", "--sweep-s", "1", "--mic-cal",
+                             tmp_path / "mic.txt", "-o", tmp_path / "ir.wav", "--json")
+    assert code == 0, err
+    got, _ = sf.read(str(tmp_path / "ir.wav"))
+    H = 20 * np.log10(np.abs(np.fft.rfft(got)))
+    f = np.fft.rfftfreq(got.size, 1 / FS)
+    # -12.04 dB (0.25) below 1 kHz, 3 dB less above 2 kHz (0.02 dB: zero-phase kernel truncation)
+    np.testing.assert_allclose(H[(f > 100) & (f < 800)], 20 * math.log10(0.25), atol=0.02)
+    np.testing.assert_allclose(H[(f > 3000) & (f < 15000)], 20 * math.log10(0.25) - 3, atol=0.02)
+    code, out, err = run_cli("ir", rec, "--f1", "20", "--f2", "20000", "--sweep-s", "1", "--mic-cal",
+                             tmp_path / "none.txt", "-o", tmp_path / "ir2.wav")
+    assert "no such mic calibration file" in _one_error_line(code, err)
+    assert not (tmp_path / "ir2.wav").exists()

@@ -133,6 +133,13 @@ def _reclaim_registry_slot(server: str) -> None:
     ("Too many servers already active").  Starting a server of the same name takes the
     entry over, and stopping it with SIGTERM unregisters it cleanly.
     """
+    for _attempt in range(2):   # a loaded machine can make the first take-over miss
+        _reclaim_once(server)
+        if not any(name == server and not alive for _pid, name, alive in registry_entries()):
+            return
+
+
+def _reclaim_once(server: str) -> None:
     jackd = shutil.which("jackd")
     if jackd is None or _server_reachable(server):
         return

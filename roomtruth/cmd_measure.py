@@ -188,6 +188,7 @@ def measure_cmd(
     room: Optional[Path] = typer.Option(None, "--room", help="Room workspace (room.toml); the measurement is stored and indexed there."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Measurement folder to write (default: ROOM/measurements/<stamp>-<label>)."),
     label: str = typer.Option("measurement", "--label", help="Label of the measurement folder."),
+    position: str = typer.Option("", "--position", help="Mic position name (e.g. seat, seat+20cm), kept in the metadata."),
     simulate: Optional[str] = typer.Option(None, "--simulate", help='"default": the built-in simulated room.'),
     simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Simulate a room from this IR WAV (one channel per speaker)."),
     device: Optional[str] = typer.Option(None, "--device", help='Audio device name or index, or "rig" (the JACK virtual room).'),
@@ -287,7 +288,10 @@ def measure_cmd(
                 max_level_dbfs=cfg.max_level_dbfs if cfg is not None else -6.0,
                 min_snr_db=cfg.min_snr_db if cfg is not None else 30.0,
                 probe=not no_probe, retries=retries,
-                meta={"room": str(ws.root) if ws else None, "label": label, "source": source},
+                meta={"room": str(ws.root) if ws else None, "label": label, "source": source,
+                      "position": position,
+                      "mic": {"calibration_file": None if mic_cal is None else mic_cal.source,
+                              "sensitivity_dbfs": cfg.mic_sensitivity_dbfs if cfg is not None else None}},
                 progress=lambda msg: status.update(msg),
             )
     finally:

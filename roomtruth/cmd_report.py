@@ -7,7 +7,6 @@ stays fast); numpy, matplotlib and the packages are imported inside the commands
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 

@@ -203,7 +203,12 @@ def inspect_capture(x: np.ndarray, *, fs: int, sweep_start: int, what: str = "th
             f"{what} repeats a block of {b} samples at {(lo + s) / fs:.3f} s (the driver re-sent a "
             "buffer); raise the buffer size, close other audio programs and measure again"
         )
-    if min_snr_db is not None and not math.isnan(snr) and snr < min_snr_db:
+    if peak == 0.0:
+        problems.append(
+            f"{what} is digital silence: nothing reached the input; check the mic input channel, "
+            "the interface routing and the cable"
+        )
+    elif min_snr_db is not None and not math.isnan(snr) and snr < min_snr_db:
         need = min_snr_db - snr
         problems.append(
             f"in {what} the sweep is only {snr:.1f} dB above the background noise, {min_snr_db:g} dB "

@@ -193,3 +193,8 @@ def test_the_level_check_is_retried_after_an_xrun():
     m, _ir = measure(be, sweep=SPEC, speakers=[("L", 0)], mic_input=0, loopback_input=1)
     assert be.faults_done == 3          # probe (lost), probe again, the sweep
     assert m.meta["probe"]["probe_level_dbfs"] == pytest.approx(-42.0)
+
+
+def test_silent_capture_is_named_as_such():
+    rep = inspect_capture(np.zeros(FS), fs=FS, sweep_start=FS // 4)
+    assert not rep.ok and "digital silence: nothing reached the input" in rep.problems[0]

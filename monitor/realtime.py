@@ -16,7 +16,10 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    speakers), and the error is counted with its type name kept for the UI thread.
 6. Time is measured with ``time.perf_counter``: DSP load = processing time / block duration;
    an overload (load above ``overload_threshold``) and every host xrun are counted and
-   written into a preallocated ring that the UI thread drains and logs.
+   written into a preallocated ring that the UI thread drains and logs.  The thread's own
+   CPU time (``time.thread_time``) is measured too: ``cpu_overloads`` counts blocks whose
+   processing alone exceeded the threshold, so an xrun without one was caused by something
+   else on the machine (preemption), not by the engine.
 
 A new profile is built off the audio thread (``Engine.load``) and swapped in at a block
 boundary with a crossfade (see :mod:`monitor.engine`).
@@ -75,6 +78,11 @@ class RealtimeProcessor:
         self.load = 0.0          # smoothed DSP load (0..1)
         self.load_max = 0.0
         self.last_load = 0.0
+        # the audio thread's own CPU time per block / block duration: what processing costs,
+        # without the time the OS gave to other processes (an overload here is ours)
+        self.cpu_load = 0.0
+        self.cpu_load_max = 0.0
+        self.cpu_overloads = 0
         self._alpha = 0.05
         # event ring: (kind, callback index, value); written by the audio thread only
         self._ev_kind = np.zeros(RING, np.int32)
@@ -93,6 +101,7 @@ class RealtimeProcessor:
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int) -> None:
         """The audio-thread entry point; see THE CONTRACT at the top of this module."""
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         try:
             self.callbacks += 1
             if status_flags:
@@ -125,6 +134,12 @@ class RealtimeProcessor:
         finally:
             dt = time.perf_counter() - t0
             budget = max(int(frames), 1) / self.engine.fs
+            cpu = (time.thread_time() - c0) / budget
+            self.cpu_load += self._alpha * (cpu - self.cpu_load)
+            if cpu > self.cpu_load_max:
+                self.cpu_load_max = cpu
+            if cpu > self.overload_threshold:
+                self.cpu_overloads += 1
             load = dt / budget
             self.last_load = load
             self.load += self._alpha * (load - self.load)
@@ -154,6 +169,7 @@ class RealtimeProcessor:
             "callbacks": self.callbacks, "xruns": self.xruns, "overloads": self.overloads,
             "errors": self.errors, "last_error": self.last_error, "bad_frames": self.bad_frames,
             "dsp_load": self.load, "dsp_load_max": self.load_max,
+            "cpu_load": self.cpu_load, "cpu_load_max": self.cpu_load_max, "cpu_overloads": self.cpu_overloads,
             "in_peak_dbfs": [_db(v) for v in self.engine.in_peak],
             "out_peak_dbfs": [_db(v) for v in self.engine.out_peak],
         }

@@ -334,7 +334,8 @@ def _live_table(engine, proc, stream, elapsed: float):
         bar_n = 0 if o == float("-inf") else max(0, min(30, int((o + 60) / 2)))
         t.add_row(str(c + 1), f"{i:6.1f}", f"{o:6.1f}", "[green]" + "|" * bar_n + "[/]")
     lim = es["limiter"]
-    t.caption = (f"DSP load {100 * st['dsp_load']:.1f} % (max {100 * st['dsp_load_max']:.0f} %)  "
+    t.caption = (f"DSP load {100 * st['dsp_load']:.1f} % (max {100 * st['dsp_load_max']:.0f} %, "
+                 f"own CPU {100 * st['cpu_load']:.1f} %)  "
                  f"xruns {st['xruns'] + (stream.stats.xruns if stream is not None else 0)}  "
                  f"overloads {st['overloads']}  limiter GR {lim['gain_reduction_db']:.1f} dB  "
                  f"jumps {lim['jumps']}  errors {st['errors']}\n"
@@ -430,7 +431,9 @@ def run(
         _print_json(res)
     else:
         con.print(f"ran {res['seconds']:.1f} s: DSP load {100 * st['dsp_load']:.1f} % (max "
-                  f"{100 * st['dsp_load_max']:.0f} %), xruns {st['xruns']}, overloads {st['overloads']}, "
+                  f"{100 * st['dsp_load_max']:.0f} %; own CPU {100 * st['cpu_load']:.1f} %, max "
+                  f"{100 * st['cpu_load_max']:.0f} %, CPU overloads {st['cpu_overloads']}), "
+                  f"xruns {st['xruns']}, overloads {st['overloads']}, "
                   f"errors {st['errors']}, profile hash {engine.running_hash[:12]}")
 
 

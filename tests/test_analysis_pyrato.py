@@ -82,3 +82,18 @@ def test_decay_agrees_with_pyrato_where_pyrato_agrees_with_itself(parts, raw_fs,
                 # pyrato disagrees with itself: ours must at least be a single-slope decay
                 assert abs(b.t30_s / b.t20_s - 1) < 0.2, (b.label, b.t20_s, b.t30_s)
     assert compared >= min_compared
+
+
+def test_clarity_of_living_room_agrees_with_python_acoustics_cross_check():
+    """C80/C50 of the OpenAIR living room against python-acoustics' own results, which
+    ../shared/data/README.md lists as *cross-check only* (another implementation, asserted
+    there to ±0.5).  Within the 1 dB JND of ISO 3382-1 Table A.1 in every octave for C80 and
+    in 125 Hz–8 kHz for C50; the 63 Hz band has 22 dB peak-to-noise, where filter and onset
+    conventions dominate (theirs 8 dB, ours 15.5 dB)."""
+    data, fs = read_audio(shared_data("openair", "living_room_1.wav"))
+    tab = decay_table(data[0], fs=fs, fraction=1)
+    c80_theirs = [18.5, 23.1, 27.0, 31.7, 35.5, 36.8, 33.5, 36.1]
+    c50_theirs = [8, 18, 23, 26, 30, 31, 27, 29]
+    np.testing.assert_allclose(tab.column("c80_db"), c80_theirs, atol=1.0)
+    # their C50 is printed rounded to whole dB: 1 dB JND + 0.5 dB rounding
+    np.testing.assert_allclose(tab.column("c50_db")[1:], c50_theirs[1:], atol=1.5)

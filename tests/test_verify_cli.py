@@ -141,6 +141,7 @@ def test_default_simulated_room_rehearsal(run_cli, tmp_path):
         (("verify", "--profile", "{profile}"), "nothing to measure"),
         (("verify", "--profile", "{profile}", "--simulate", "default", "--sweep-s", "100"), "outside 0.5..30 s"),
         (("verify", "--room", "/nonexistent/ws", "--simulate", "default"), "is not a folder"),
+        (("verify", "--profile", "{profile}", "--simulate", "default", "--level-dbfs", "0"), "too hot"),
         (("history",), "pass --room DIR"),
         (("history", "--db", "{dir}/absent.sqlite"), "no history database yet"),
     ],

@@ -160,6 +160,7 @@ class RigStatus:
     server_reachable: bool = False
     foreign_server: bool = False     # a server of that name runs, not started by roomtruth
     cpu_load_percent: float | None = None
+    xruns_logged: int | None = None   # late cycles jackd logged since the start (sync mode: no data lost)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -175,6 +176,7 @@ class RigStatus:
             "server_reachable": self.server_reachable,
             "foreign_server": self.foreign_server,
             "cpu_load_percent": self.cpu_load_percent,
+            "xruns_logged": self.xruns_logged,
             "problems": list(self.problems),
             "state": self.state.to_dict() if self.state else None,
         }
@@ -477,6 +479,11 @@ def rig_status(server: str | None = None) -> RigStatus:
             st.foreign_server = True
             st.problems.append(f"a JACK server named '{server}' runs but was not started by roomtruth")
         return st
+    try:
+        log = Path(state.folder, "jackd.log").read_text(errors="replace").split("--- ")[-1]
+        st.xruns_logged = log.count("XRun")
+    except OSError:
+        pass
     st.jackd_alive = _is_ours(state.jackd_pid, "jackd", server)
     st.jconvolver_alive = _is_ours(state.jconvolver_pid, "jconvolver", server)
     if not st.jackd_alive:

@@ -244,6 +244,12 @@ def test_devices_by_name_index_and_error_while_rig_attached(rig, run_cli):  # no
             portaudio.PortAudioBackend("fireface")
         with pytest.raises(DeviceError, match="no audio device with index 99"):
             portaudio.resolve_device(99)
+        # the plain PortAudio backend on the rig's JACK device: a rate JACK does not run at
+        # is refused at open with a sentence (no stream runs)
+        pa = portaudio.PortAudioBackend("system", hostapi="JACK")
+        with pytest.raises(DeviceError, match=r"cannot open 'system \(JACK Audio Connection Kit\)' at 44100 Hz "
+                                              r"with 1 inputs and 1 outputs: .*check the rate"):
+            pa.play_record(np.zeros((1, 100), np.float32), fs=44100, output_channels=(0,), input_channels=(0,))
     finally:
         portaudio.detach_jack()
     code, out, err = run_cli("devices", "--rig", "--json")

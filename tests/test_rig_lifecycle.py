@@ -58,6 +58,7 @@ def test_cli_start_status_stop(rig_env, run_cli):  # noqa: F811
     assert code == 0, err
     status = json.loads(out)
     assert status["running"] and status["problems"] == []
+    assert isinstance(status["xruns_logged"], int) and status["xruns_logged"] >= 0
     code, out, err = run_cli("rig", "status")
     assert code == 0 and f"pid {jackd_pid} (alive)" in out and "48000 Hz" in out and "256 frames" in out
 

@@ -213,3 +213,14 @@ def test_batch_pool_keeps_order_and_reports_progress(tmp_path):
     text = to_csv(res)
     assert text.splitlines()[0].startswith("file,duration_s,integrated_lufs")
     assert math.isclose(float(text.splitlines()[1].split(",")[2]), round(res[0].integrated_lufs, 2))
+
+
+def test_silent_file_gives_nulls_not_errors(run_cli, tmp_path):
+    p = tmp_path / "silent.wav"
+    sf.write(str(p), np.zeros((FS, 2)), FS, subtype="PCM_16")
+    code, out, err = run_cli("mix", "analyze", "--json", str(p))
+    assert code == 0, err
+    d = json.loads(out)[0]
+    assert d["integrated_lufs"] is None and d["true_peak_dbtp"] is None and d["ltas"] is None
+    assert any("silent" in w for w in d["warnings"])
+    assert all(pl["gain_db"] is None or pl["target_lufs"] is None for pl in d["platforms"])

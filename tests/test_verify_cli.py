@@ -54,6 +54,7 @@ def rig(tmp_path_factory):
         paths[k] = d / f"{k}.wav"
         write_wav_atomic(paths[k], v, fs=S.FS, subtype="DOUBLE")
     write_wav_atomic(d / "mono.wav", room[:1], fs=S.FS)
+    write_wav_atomic(d / "fs44.wav", room, fs=44_100)
     return {"dir": d, "ws": ws, "profile": ws / "profiles" / "main", "ir": paths, "mono": d / "mono.wav"}
 
 
@@ -142,6 +143,7 @@ def test_default_simulated_room_rehearsal(run_cli, tmp_path):
         (("verify", "--profile", "{profile}", "--simulate", "default", "--sweep-s", "100"), "outside 0.5..30 s"),
         (("verify", "--room", "/nonexistent/ws", "--simulate", "default"), "is not a folder"),
         (("verify", "--profile", "{profile}", "--simulate", "default", "--level-dbfs", "0"), "too hot"),
+        (("verify", "--profile", "{profile}", "--simulate-ir", "{dir}/fs44.wav"), "measures at 44100 Hz but the profile's reference is at 48000 Hz"),
         (("history",), "pass --room DIR"),
         (("history", "--db", "{dir}/absent.sqlite"), "no history database yet"),
     ],

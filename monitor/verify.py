@@ -304,11 +304,20 @@ def verify_room(
     diff = diff_rep.mean(axis=0)
     u_band = _sem(lnew, axis=0)
     lv = tol["level"]
+    f_xo = float(crossover_hz or tol["sub_phase"]["crossover_hz"])
     in_level = (centres >= lv["band_lo_hz"] / 1.01) & (centres <= lv["band_hi_hz"] * 1.01)
     if not in_level.any():
         raise ConfigError(f"level.band_lo_hz..band_hi_hz {lv['band_lo_hz']}..{lv['band_hi_hz']} Hz holds no third-octave band")
-    level = np.median(diff[:, in_level], axis=1)
-    level_rep = np.median(diff_rep[:, :, in_level], axis=2)                               # (n_rep, n_ch)
+    # a subwoofer's level is its own band's: from the lowest band up to the crossover
+    in_sub = centres <= f_xo * 1.01
+    if not in_sub.any():
+        in_sub = np.arange(centres.size) < 3
+    level = np.empty(len(names))
+    level_rep = np.empty((n_rep, len(names)))
+    for i, name in enumerate(names):
+        m = in_sub if is_sub(name) else in_level
+        level[i] = np.median(diff[i, m])
+        level_rep[:, i] = np.median(diff_rep[:, i, m], axis=1)
     u_level = _sem(level_rep, axis=0)
     u_band_ref = ref_meta.get("band_repeatability_db")
 
@@ -324,8 +333,8 @@ def verify_room(
     for i, name in enumerate(names):
         sub = is_sub(name)
         for b, fc in enumerate(centres):
-            if sub and fc > 250.0:
-                continue  # a subwoofer is judged in its own band only
+            if sub and fc > 2.0 * f_xo * 1.01:
+                continue  # a subwoofer is judged in its own band only (to an octave above the crossover)
             dev = float(diff[i, b] - level[i])
             if not math.isfinite(dev):
                 continue
@@ -399,7 +408,6 @@ def verify_room(
 
     # ---------------------------------------------------------------- sub / main phase at the crossover
     sp = tol["sub_phase"]
-    f_xo = float(crossover_hz or sp["crossover_hz"])
     for s in [i for i, n in enumerate(names) if is_sub(n)]:
         for m in mains:
             ref_rel = vs.response_at(ref_x[s], f_xo, fs=fs) / vs.response_at(ref_x[m], f_xo, fs=fs)

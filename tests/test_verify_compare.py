@@ -185,6 +185,12 @@ def test_sub_phase_at_crossover():
     assert _one(res, "arrival", "SUB").value == pytest.approx(2.0, abs=0.05)
     assert res.verdict == "fail"
     assert not [c for c in res.by_name("channel_match") if "SUB" in c.channel]  # the sub is not a main
+    assert max(c.band_hz for c in res.by_name("band_deviation", "SUB")) < 161.0  # its own band only
+    louder = room.copy()
+    louder[2] *= 10 ** (1.0 / 20)
+    lv = _one(_verify(ref, louder, names=names), "level", "SUB")
+    # +1 dB on the sub, read in its own bands (31.5..80 Hz) where it has its energy
+    assert lv.value == pytest.approx(1.0, abs=0.02) and lv.verdict == "fail"
     xo = _verify(ref, moved, names=names, crossover_hz=40.0)
     assert _one(xo, "sub_phase", "SUB-L").value == pytest.approx(-28.8, abs=0.5)
 

@@ -76,6 +76,40 @@ def _fmt(v: Any, nd: int = 2, unit: str = "") -> str:
     return f"{v:.{nd}f}{unit}"
 
 
+def _check_text(c: Any) -> tuple[str, str]:
+    """Readable value and limit of a compliance check."""
+    unit = f" {c.unit}" if c.unit and c.unit not in ("violations", "ratio to height") else ""
+    v, lim = c.value, c.limit
+    if c.check == "proportions" and isinstance(v, list):
+        val = " : ".join(f"{x:g}" for x in v)
+    elif isinstance(v, (list, dict)):
+        val = "per band (see --json)"
+    elif v is None:
+        val = ""
+    elif c.unit == "violations":
+        val = f"{v} violation(s)"
+    elif c.unit == "NR":
+        val = f"NR {v:g}"
+    else:
+        val = f"{v}{unit}"
+    if isinstance(lim, list) and len(lim) == 2 and all(isinstance(x, (int, float)) for x in lim):
+        lim_s = f"{lim[0]:g}…{lim[1]:g}{unit}"
+    elif isinstance(lim, dict) and "max_diff_s" in lim:
+        lim_s = (f"≤ {lim['max_diff_s']:g} s between neighbours above {lim['split_hz']:g} Hz, "
+                 f"≤ {100 * lim['max_ratio']:g} % below")
+    elif c.unit == "NR" and isinstance(lim, (int, float)):
+        lim_s = f"NR {lim:g}"
+    elif isinstance(lim, dict) and "any_pair_db" in lim:
+        lim_s = f"≤ {lim['any_pair_db']:g} dB any pair, ≤ {lim['front_pair_db']:g} dB L/R"
+    elif isinstance(lim, dict):
+        lim_s = "tolerance mask"
+    elif lim is None:
+        lim_s = ""
+    else:
+        lim_s = f"{lim}{unit if isinstance(lim, (int, float)) else ''}"
+    return val, lim_s
+
+
 def _print_human(ra: Any, what: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -124,17 +158,18 @@ def _print_human(ra: Any, what: str) -> None:
         con.print("Background noise (" + unit + "): " + ", ".join(
             f"{b:g} Hz {v:.1f}" for b, v in zip(ra.noise.bands_hz, ra.noise.level_db)) + f"  ·  {nr}")
 
-    t = Table(title="Compliance (EBU Tech 3276 / BS.1116; limits from the table in config)", title_justify="left")
-    for col in ("check", "value", "limit", "verdict", "detail"):
-        t.add_column(col)
+    con.print("[bold]Compliance[/] (EBU Tech 3276 / ITU-R BS.1116; limits from the table in config)")
     for c in ra.compliance:
-        verdict = "[green]pass[/]" if c.passed is True else "[red]FAIL[/]" if c.passed is False else "[dim]n/a[/]"
-        val = c.value if not isinstance(c.value, (list, dict)) else "(per band)"
-        lim = c.limit if not isinstance(c.limit, (list, dict)) or isinstance(c.limit, list) and len(c.limit) <= 2 \
-            else "(mask)"
-        t.add_row(c.check, f"{val}{' ' + c.unit if val not in (None, '(per band)') and c.unit else ''}",
-                  str(lim), verdict, c.detail)
-    con.print(t)
+        mark = "[green]✓ pass[/]" if c.passed is True else "[red]✗ FAIL[/]" if c.passed is False else "[dim]– n/a [/]"
+        val, lim = _check_text(c)
+        line = f"  {mark}  [bold]{c.check}[/]"
+        if val:
+            line += f": {val}"
+        if lim:
+            line += f"  (limit {lim})"
+        if c.detail:
+            line += f" — {c.detail}"
+        con.print(line)
     for w in ra.warnings:
         con.print(f"[yellow]warning:[/] {w}")
 

@@ -207,7 +207,7 @@ def spl_cal_cmd(
     db_spl: float = typer.Option(94.0, "--db-spl", help="The calibrator's level (dB SPL)."),
     tone_hz: float = typer.Option(1000.0, "--tone-hz", help="The calibrator's frequency (Hz)."),
     channel: int = typer.Option(1, "--channel", help="1-based channel of the mic in the recording."),
-    room: Optional[Path] = typer.Option(None, "--room", help="Store the sensitivity in this room's room.toml ([mic] sensitivity_dbfs)."),
+    room: Optional[Path] = typer.Option(None, "--room", help="Store the sensitivity in this room's room.toml (mic.sensitivity_dbfs)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Mic sensitivity (dBFS at 94 dB SPL) from a recording of an acoustic calibrator."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 
 import pytest
@@ -44,35 +45,49 @@ def _unique_server() -> str:
     return f"rt-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+def _private_dir() -> str:
+    # Not under pytest's tmp_path: with several pytest sessions on one machine, pytest deletes
+    # older session folders, and a running rig must never lose its state file (its PIDs).
+    return tempfile.mkdtemp(prefix="roomtruth-rig-test-")
+
+
 @pytest.fixture
-def rig_env(tmp_path, monkeypatch):
+def rig_env(monkeypatch):
     """A private rig folder and server name for this test; yields the server name.
 
     Stops anything a test started under that name when it ends.
     """
     require_jack_tools()
     server = _unique_server()
-    monkeypatch.setenv("ROOMTRUTH_RIG_DIR", str(tmp_path / "rig"))
+    folder = _private_dir()
+    monkeypatch.setenv("ROOMTRUTH_RIG_DIR", folder)
     monkeypatch.setenv("ROOMTRUTH_RIG_SERVER", server)
     yield server
     from hardware.jackrig import stop_rig
 
-    stop_rig(server)
+    try:
+        stop_rig(server)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
+def rig():
     """A running virtual room (built-in room IR, 48 kHz, period 256); yields its RigState."""
     require_jack_tools()
     from hardware.jackrig import start_rig, stop_rig
 
     mp = pytest.MonkeyPatch()
     server = _unique_server()
-    mp.setenv("ROOMTRUTH_RIG_DIR", str(tmp_path_factory.mktemp("rig")))
+    folder = _private_dir()
+    mp.setenv("ROOMTRUTH_RIG_DIR", folder)
     mp.setenv("ROOMTRUTH_RIG_SERVER", server)
     try:
         state = start_rig(None, fs=RIG_FS, period=RIG_PERIOD)
         yield state
     finally:
-        stop_rig(server)
-        mp.undo()
+        try:
+            stop_rig(server)
+        finally:
+            mp.undo()
+            shutil.rmtree(folder, ignore_errors=True)

@@ -23,7 +23,7 @@ from calib.errors import ConfigError, SignalError
 from mixes.loudness import k_weighting_sos
 from mixes.types import Ltas
 
-__all__ = ["PlaybackSystem", "load_systems", "TranslationResult", "translate", "REGIONS"]
+__all__ = ["PlaybackSystem", "load_systems", "TranslationResult", "translate", "mono_ltas_db", "REGIONS"]
 
 TABLE = Path(__file__).with_name("data") / "playback_systems.toml"
 
@@ -111,13 +111,39 @@ def _region_power(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) ->
     return float(power[sel].sum()) if sel.any() else 0.0
 
 
-def translate(spec: Ltas, systems: tuple[PlaybackSystem, ...] | None = None, *, fs: int = 48_000) -> list[TranslationResult]:
+def mono_ltas_db(x: np.ndarray, *, fs: int, spec: Ltas) -> Ltas:
+    """LTAS of the mono sum ``(L + R) / 2`` on the same bands and normalisation as ``spec``.
+
+    For a mix with no side content this equals the stereo LTAS (channel power average); where
+    the channels are decorrelated it is 3 dB lower, where they are out of phase far lower.
+    """
+    from mixes.ltas import _segment_power, ltas_from_power
+
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.shape[0] < 2:
+        return spec
+    mono = (arr[0].astype(np.float64) + arr[1]) * 0.5
+    nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
+    stereo_p = _segment_power(arr[:2], nfft)
+    mono_p = _segment_power(mono[np.newaxis, :], nfft)
+    ref = ltas_from_power(stereo_p, fs=fs, nfft=nfft, bands_per_octave=spec.bands_per_octave)
+    m = ltas_from_power(mono_p, fs=fs, nfft=nfft, bands_per_octave=spec.bands_per_octave)
+    # same normalisation as spec: shift by spec - stereo (both on the same bands)
+    shift = np.nanmedian(spec.level_db - ref.level_db) if spec.level_db.shape == ref.level_db.shape else 0.0
+    return Ltas(m.freqs_hz, m.level_db + shift, spec.bands_per_octave, spec.normalised_to_lufs)
+
+
+def translate(spec: Ltas, systems: tuple[PlaybackSystem, ...] | None = None, *, fs: int = 48_000,
+              mono: Ltas | None = None) -> list[TranslationResult]:
     """How the mix sounds on each playback system (see module docstring).
 
     Parameters
     ----------
     spec : Ltas
         Third-octave (or finer) LTAS of the mix.
+    mono : Ltas, optional
+        LTAS of the mono sum (:func:`mono_ltas_db`); mono systems use it, so what the mix
+        keeps only in the side signal shows up as a loss.
     systems : tuple of PlaybackSystem, optional
         Default: the bundled table.
     fs : int
@@ -132,9 +158,12 @@ def translate(spec: Ltas, systems: tuple[PlaybackSystem, ...] | None = None, *, 
     _, hk = _signal.sosfreqz(k_weighting_sos(fs=fs), worN=np.minimum(f, 0.49 * fs), fs=fs)
     k_pow = np.abs(hk) ** 2
     out = []
+    p_mono = p_mix if mono is None else 10 ** (np.nan_to_num(mono.level_db, neginf=-200.0) / 10)
+    if p_mono.shape != p_mix.shape:
+        raise SignalError("the mono spectrum uses different bands from the stereo one")
     for sysm in systems:
         g = sysm.response_db(f)
-        p_sys = p_mix * 10 ** (g / 10)
+        p_sys = (p_mono if sysm.mono else p_mix) * 10 ** (g / 10)
         # overall level change, K-weighted (how much louder/quieter it reads), then balance
         # per region relative to that overall change
         lk = 10 * math.log10(float((p_sys * k_pow).sum()) / float((p_mix * k_pow).sum()))
@@ -153,7 +182,13 @@ def translate(spec: Ltas, systems: tuple[PlaybackSystem, ...] | None = None, *, 
             elif ch >= 4:
                 what = "boomy" if name in ("sub", "bass", "low mids") else "harsh"
                 notes.append(f"the {name} come up {ch:.0f} dB: check they do not get {what}")
-        if sysm.mono:
+        if sysm.mono and mono is not None:
+            loss = 10 * np.log10(np.maximum(p_mono, 1e-30) / np.maximum(p_mix, 1e-30))
+            worst = int(np.argmin(np.where(p_mix > p_mix.max() * 1e-4, loss, 0.0)))
+            if loss[worst] <= -4.5:
+                notes.append(f"in mono the {f[worst]:.0f} Hz band loses {-loss[worst]:.0f} dB (side or "
+                             "out-of-phase content): check the mono fold-down")
+        elif sysm.mono:
             notes.append("plays in mono: anything only in the side signal (wide pads, out-of-phase effects) is lost")
         out.append(TranslationResult(sysm.name, sysm.mono, regions, lk, tuple(notes)))
     return out

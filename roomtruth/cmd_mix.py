@@ -377,7 +377,9 @@ def translate_cmd(
     a = analyze_array(x, fs=fs, name=str(file), checks=False)
     if a.ltas is None:
         raise SignalError(f"{file} is silent: nothing to translate")
-    systems = translate(a.ltas, fs=fs)
+    from mixes.translation import mono_ltas_db
+
+    systems = translate(a.ltas, fs=fs, mono=mono_ltas_db(x, fs=fs, spec=a.ltas))
     cas = cassette_check(x, fs=fs, tape_type=cassette, azimuth_tau_s=azimuth_us * 1e-6)
     if as_json:
         typer.echo(to_json({"file": str(file), "systems": [t.to_dict() for t in systems], "cassette": cas.to_dict()}))

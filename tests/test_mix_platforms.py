@@ -90,6 +90,28 @@ def test_translation_of_a_flat_spectrum_follows_the_system_curves():
     assert all(math.isfinite(r.loudness_change_db) for r in res.values())
 
 
+def test_mono_systems_hear_the_side_signal_loss():
+    # left = right except an out-of-phase 2 kHz component: it vanishes in the mono sum
+    from mixes.loudness import loudness
+    from mixes.ltas import ltas
+    from mixes.translation import mono_ltas_db
+
+    rng = np.random.default_rng(4)
+    n = np.arange(FS * 4)
+    common = rng.standard_normal(n.size) * 0.05
+    side = 0.2 * np.sin(2 * np.pi * 2000 * n / FS)
+    x = np.stack([common + side, common - side])
+    spec = ltas(x, fs=FS, integrated_lufs=loudness(x, fs=FS).integrated_lufs)
+    mono = mono_ltas_db(x, fs=FS, spec=spec)
+    k = int(np.argmin(np.abs(spec.freqs_hz - 2000)))
+    assert mono.level_db[k] < spec.level_db[k] - 15            # the side tone is gone in mono
+    j = int(np.argmin(np.abs(spec.freqs_hz - 200)))
+    assert mono.level_db[j] == pytest.approx(spec.level_db[j], abs=0.3)   # common content unchanged
+    res = {r.system: r for r in translate(spec, fs=FS, mono=mono)}
+    assert any("mono" in note and "1995 Hz" in note for note in res["Phone speaker"].notes)   # exact base-ten 2 kHz band
+    assert not any("mono fold-down" in note for note in res["Car"].notes)
+
+
 def test_systems_table_validation(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('as_of = "x"\n[system.a]\nname = "A"\npoints = [[100, 0], [50, 1]]\n')

@@ -109,6 +109,7 @@ _KEYS: dict[str, dict[str, type]] = {
     "sub_phase": {"crossover_hz": float, "warn_deg": float, "fail_deg": float},
     "noise_floor": {"warn_db": float, "fail_db": float, "min_snr_db": float, "ignore_above_db": float},
     "distortion": {"warn_db": float, "fail_db": float},
+    "temperature": {"air_c": float, "max_change_k": float, "max_residual_s": float},
 }
 
 
@@ -361,6 +362,9 @@ def verify_room(
     u_arr = _sem(d_s, axis=0)
     u_arr_ref = ref_meta.get("arrival_repeatability_s")
     U_arr = np.array([_expanded(float(u_arr[i]), u_arr_ref, k=k_cov, floor=floor_s) for i in range(len(names))])
+    checks.append(_temperature_check(reference, d_mean, tol["temperature"], names))
+    if checks[-1].verdict == "pass":  # the air, not the room: judge what the temperature does not explain
+        d_mean = d_mean - _temperature_alpha(checks[-1].value, tol["temperature"]) * _path_s(reference)
     for i, name in enumerate(names):
         v = float(d_mean[i])
         checks.append(CheckResult(
@@ -548,6 +552,38 @@ def _sweep_gain_db(ir: ImpulseResponse) -> float:
     if not (dur_f > 0 and math.isfinite(level_f)):
         return math.nan
     return 10.0 * math.log10(dur_f) + level_f
+
+
+def _path_s(reference: ImpulseResponse) -> np.ndarray:
+    """Baseline propagation times (s) from the IR's timing, NaN where unknown."""
+    arr = reference.arrival_samples
+    if len(arr) != reference.n_channels:
+        return np.full(reference.n_channels, np.nan)
+    return (np.asarray(arr, dtype=float) - reference.onset_samples) / reference.fs
+
+
+def _temperature_alpha(delta_k: float, t: Mapping[str, Any]) -> float:
+    return -delta_k / (2.0 * (273.15 + t["air_c"]))
+
+
+def _temperature_check(reference: ImpulseResponse, d_mean: np.ndarray, t: Mapping[str, Any],
+                       names: Sequence[str]) -> CheckResult:
+    """Are all arrival changes one change of the speed of sound?  ``pass`` (compensated) only
+    when the fit leaves every speaker within ``max_residual_s`` and the change is plausible."""
+    path = _path_s(reference)
+    if len(names) < 2 or not np.all(path > 0.0005):
+        return CheckResult("temperature", "", math.nan, t["max_change_k"], "K", "skip",
+                           message="arrival times not compensated for air temperature (needs two or more "
+                                   "speakers with known propagation times)")
+    delta_k, resid = vs.temperature_fit(d_mean, path, air_c=t["air_c"])
+    worst = float(np.max(np.abs(resid)))
+    if abs(delta_k) <= t["max_change_k"] and worst <= t["max_residual_s"] and np.any(np.abs(d_mean) > 0):
+        return CheckResult("temperature", "", delta_k, t["max_change_k"], "K", "pass",
+                           message=f"arrival times all scaled as by air {abs(delta_k):.1f} K "
+                                   f"{'warmer' if delta_k > 0 else 'cooler'} than at the baseline; compensated")
+    return CheckResult("temperature", "", delta_k, t["max_change_k"], "K", "skip",
+                       message=f"arrival changes are not one change of air temperature (best fit {delta_k:+.1f} K "
+                               f"leaves {worst * 1e6:.0f} us); judged as measured")
 
 
 def _monitor_checks(monitor: MonitorPathState | None, profile_hash: str) -> list[CheckResult]:

@@ -215,3 +215,32 @@ def harmonic_level_db(linear: np.ndarray, harmonics: list[np.ndarray], *,
     if eh <= resolvable:
         return floor_db, floor_db, True
     return 10.0 * math.log10(eh / e1), floor_db, False
+
+
+def temperature_fit(delta_s: np.ndarray, path_s: np.ndarray, *, air_c: float = 20.0) -> tuple[float, np.ndarray]:
+    """Explain arrival changes by a change of the speed of sound (air temperature).
+
+    Every propagation time scales as ``t' = t·c/c'`` and ``c ∝ √T`` (STANDARDS.md §8.1), so a
+    temperature change ``ΔT`` moves arrival ``i`` by ``δ_i = α·t_i`` with ``α = −ΔT / (2·T)``
+    (first order, ``T`` in kelvin).  ``α`` is the least-squares fit over the speakers.
+
+    Parameters
+    ----------
+    delta_s : ndarray, shape (n,)
+        Measured arrival changes (s).
+    path_s : ndarray, shape (n,)
+        Baseline propagation times (s), > 0.
+    air_c : float
+        Baseline air temperature (°C).
+
+    Returns
+    -------
+    delta_k : float
+        Temperature change (K) that best explains the changes (positive: warmer air, earlier).
+    residual_s : ndarray, shape (n,)
+        What the temperature does not explain (s).
+    """
+    d = np.asarray(delta_s, dtype=np.float64)
+    t = np.asarray(path_s, dtype=np.float64)
+    alpha = float(np.dot(d, t) / np.dot(t, t))
+    return -2.0 * (273.15 + air_c) * alpha, d - alpha * t

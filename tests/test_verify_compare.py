@@ -371,3 +371,32 @@ def test_baseline_repeatability_widens_the_uncertainty(reference):
     assert _one(wide, "band_deviation", "R", band_hz=b).uncertainty == pytest.approx(
         _one(plain, "band_deviation", "R", band_hz=b).uncertainty)
     assert bands["lo_hz"] < b
+
+
+def test_air_temperature_change_is_compensated_not_reported_as_drift(reference):
+    """Air 2 K warmer: every arrival scales by -ΔT/(2T) = -0.341 % (c ∝ √T): L -29.8 us, R -30.0 us.
+    With the baseline's propagation times known this is recognised and compensated."""
+    fs = S.FS
+    t_path = np.array([3.0, 3.02]) / S.SPEED_OF_SOUND
+    alpha = -2.0 / (2 * 293.15)
+    room = ROOM.copy()
+    for i in range(2):
+        room[i] = S.fractional_delay(room[i], alpha * t_path[i], fs=fs)
+    timed = ImpulseResponse(samples=reference.samples, fs=fs, channel_names=NAMES, onset_samples=0,
+                            arrival_samples=tuple(t_path * fs))
+    res = _verify(timed, room)
+    t = _one(res, "temperature")
+    # the fit recovers the 2 K to within the arrival estimates' ~0.1 us (0.01 K)
+    assert t.verdict == "pass" and t.value == pytest.approx(2.0, abs=0.05) and "warmer" in t.message
+    assert res.verdict == "pass"
+    assert all(abs(c.value) < 0.002 for c in res.by_name("arrival"))  # what is left: < 2 us
+    # without propagation times nothing is explained away: both arrivals warn (30 us > 20 us)
+    plain = _verify(reference, room)
+    assert _one(plain, "temperature").verdict == "skip"
+    assert [c.verdict for c in plain.by_name("arrival")] == ["warn", "warn"]
+    # one speaker moving is not a temperature change, even with propagation times known
+    one = ROOM.copy()
+    one[1] = S.fractional_delay(one[1], 1e-4, fs=fs)
+    res1 = _verify(timed, one)
+    assert _one(res1, "temperature").verdict == "skip"
+    assert _failing(res1) == {("arrival", "R")}

@@ -270,6 +270,18 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
             seen_out.add(out)
             speakers.append(SpeakerConfig(nm, out, tuple(float(x) for x in pos) if _vec3(pos) else None))
 
+    # positions must lie inside the room (x from the front wall, y from the left wall, z up)
+    if dims is not None and _vec3(dims):
+        def inside(pos: Any) -> bool:
+            return all(0 <= p <= d for p, d in zip(pos, dims))
+
+        box = " x ".join(f"{d:g}" for d in dims)
+        if mpos is not None and _vec3(mpos) and not inside(mpos):
+            problems.append(f"room.mic_position_m {mpos} lies outside the {box} m room")
+        for sp in speakers:
+            if sp.position_m is not None and not inside(sp.position_m):
+                problems.append(f"speaker {sp.name} position_m {list(sp.position_m)} lies outside the {box} m room")
+
     sections = {}
     for sec in PASS_THROUGH_SECTIONS:
         if sec in data:

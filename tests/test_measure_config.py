@@ -121,3 +121,11 @@ def test_workspace_measurement_dirs(tmp_path):
         ws.latest_measurement()
     write_measurement_dir(p, _ir(1), label="my-label")
     assert ws.latest_measurement() == p
+
+
+def test_positions_must_lie_inside_the_room():
+    data = tomllib.loads(room_template())
+    data["room"]["mic_position_m"] = [6.0, 1.0, 1.2]
+    data["speakers"][0]["position_m"] = [0.5, -0.2, 1.2]
+    with pytest.raises(ConfigError, match=r"2 problems.*mic_position_m \[6.0, 1.0, 1.2\] lies outside.*speaker L position_m"):
+        parse_room_config(data)

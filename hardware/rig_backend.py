@@ -66,6 +66,8 @@ class RigBackend(PortAudioBackend):
         ``state.mic_input``, ``state.loopback_input`` give the layout (0-based).
     speaker_outputs, mic_input, loopback_input, loopback_output
         The same layout on the backend (``loopback_output`` None with ``loopback="speakers"``).
+    fs : int
+        The rig's sample rate (Hz); ``play_record``/``open_duplex`` refuse any other.
 
     Notes
     -----
@@ -89,6 +91,7 @@ class RigBackend(PortAudioBackend):
         self._timeout_margin_s = timeout_margin_s
         with self._attached():
             self._resolve()
+        self.fs = self.state.fs                  # the only rate the rig runs at (Hz)
         self.speaker_outputs = self.state.speaker_outputs
         # None: the loopback input carries the speaker outputs themselves (like the simulated
         # room); an int: the one output wired to the loopback input.

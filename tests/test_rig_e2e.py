@@ -214,6 +214,7 @@ def test_backend_refuses_bad_requests_before_any_audio(rig):  # noqa: F811
     from hardware.rig_backend import RigBackend
 
     b = RigBackend()
+    assert b.fs == RIG_FS
     x = np.zeros((1, 1000), dtype=np.float32)
     with pytest.raises(ConfigError, match="rig runs at 48000 Hz but 44100 Hz"):
         b.play_record(x, fs=44100, output_channels=(0,), input_channels=(0,))

@@ -316,7 +316,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         if np.any(peak_g < 1e-3):
             raise SignalError(
                 f"the loopback reference carries no sweep (its IR peaks at {20 * np.log10(peak_g.min() + 1e-300):.0f} dB); "
-                "check the loopback cable and the --loopback input channel"
+                "check the loopback cable and the loopback input channel (room.toml interface.loopback_input)"
             )
         # interface latency: arrival of the loopback IR (causal part only)
         # (found in a 0.5 s window around the loopback IR's peak; lags are relative to the

@@ -247,3 +247,24 @@ def test_correction_errors():
         design_correction(fp, fs=FS, n_taps=64)
     with pytest.raises(SignalError, match="caps must be"):
         band_gains_db(fp, max_boost_db=-1)
+
+
+def test_measured_fingerprint_from_an_impulse_response_wav():
+    # a real room IR (OpenAIR living room): a unit impulse would give an all-zero fingerprint;
+    # the room's response gives a finite, level-free one with the measured confidence
+    fr = read_response_file(shared_data("openair", "living_room_1.wav"))
+    fp = fingerprint_from_response("living", fr)
+    sel = (fp.freqs_hz >= 40) & (fp.freqs_hz <= 12_000)
+    assert np.all(np.isfinite(fp.deviation_db)) and abs(float(np.mean(fp.deviation_db[sel]))) < 1e-9
+    assert set(np.round(fp.confidence, 3)) <= {0.8, 0.4}
+
+
+def test_unit_impulse_room_is_flat(tmp_path):
+    import soundfile as sf
+    x = np.zeros(FS)
+    x[100] = 0.5
+    p = tmp_path / "ir.wav"
+    sf.write(str(p), x, FS, subtype="FLOAT")
+    fp = fingerprint_from_response("flat", read_response_file(p))
+    # a delta has a flat magnitude: every band the same to float precision
+    assert np.max(np.abs(fp.deviation_db)) < 1e-6

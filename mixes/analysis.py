@@ -73,10 +73,10 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
                 chunk[...] = data.T
                 if check and not math.isfinite(float(chunk.sum(dtype=np.float64))):
                     bad = np.argwhere(~np.isfinite(chunk))
-                    bad = bad[0] if bad.size else (0, 0)
-                    raise SignalError(
-                        f"{p} contains NaN or Inf samples (first at channel {bad[0] + 1}, "
-                        f"{(pos + bad[1]) / fs:.3f} s); the file is damaged")
+                    if bad.size:          # (a sum can also overflow on absurd but finite values)
+                        raise SignalError(
+                            f"{p} contains NaN or Inf samples (first at channel {bad[0][0] + 1}, "
+                            f"{(pos + bad[0][1]) / fs:.3f} s); the file is damaged")
                 if feed is not None:
                     feed(chunk)
                 pos += data.shape[0]

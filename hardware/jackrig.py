@@ -160,7 +160,7 @@ class RigStatus:
     server_reachable: bool = False
     foreign_server: bool = False     # a server of that name runs, not started by roomtruth
     cpu_load_percent: float | None = None
-    xruns_logged: int | None = None   # late cycles jackd logged since the start (sync mode: no data lost)
+    xruns_logged: int | None = None   # late cycles jackd logged since the start (each capture is verified)
     problems: list[str] = field(default_factory=list)
 
     @property

@@ -210,7 +210,7 @@ class RigBackend(PortAudioBackend):
         Every capture is then checked against what the rig must have produced
         (:func:`hardware.rig_check.check_render`: wires bit-exact, the room within float32
         rounding, one common whole-period delay).  A capture that matches is intact, whatever
-        PortAudio's flags said (in sync mode a JACK xrun is a late cycle, not lost data):
+        PortAudio's flags said (a short late cycle in sync mode loses nothing, a long stall does):
         ``status_flags`` is then empty and the flags PortAudio raised are kept in
         ``meta["portaudio_status_flags"]``.  A capture that does not match has
         ``lost_samples=True`` and ``"rig_render_mismatch"`` among its flags.  When nothing

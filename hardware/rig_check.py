@@ -9,9 +9,13 @@ each input *must* contain and compare, sample by sample:
   signal after it is shifted or missing);
 * a late convolution partition inside jconvolver (a load problem no PortAudio flag shows)
   breaks the match of the mic input;
-* a JACK xrun in sync mode (``jackd -S``) is a late cycle, not lost data: PortAudio's JACK
-  host API then reports ``input_overflow``/``output_underflow`` although every frame passed
-  through the callback.  A capture that matches is verifiably intact despite such flags.
+* PortAudio's JACK host API reports every JACK xrun as ``input_overflow`` +
+  ``output_underflow``.  In sync mode (``jackd -S``) a short late cycle loses nothing, a
+  long stall does: measured on the rig, jconvolver stopped for 30 ms (or jackd for 100 ms)
+  raised the flags and the capture still matched to 3e-7; jconvolver stopped for 200 ms
+  raised the same flags and the mic input was off by 0.9 of its peak.  The flags cannot
+  tell these apart; the comparison can, so a capture that matches is verifiably intact
+  despite the flags, and one that does not is lost.
 
 Tolerances: wires must match exactly (float32 copied, never computed); convolved inputs
 within ``CONV_TOL_REL`` of the expected signal's peak -- jconvolver works in float32 with

@@ -144,8 +144,8 @@ def rig_status_cmd(
             if st.cpu_load_percent is not None:
                 t.add_row("DSP load", f"{st.cpu_load_percent:.1f} %")
             if st.xruns_logged is not None:
-                t.add_row("xruns", f"{st.xruns_logged} late cycles logged (sync mode: no data lost; "
-                                   "every capture is verified)")
+                t.add_row("xruns", f"{st.xruns_logged} late cycles logged (every capture is "
+                                   "verified against the rig; one that lost data is refused)")
             t.add_row("started", s.started_utc)
             con.print(t)
     if broken:

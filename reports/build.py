@@ -478,7 +478,7 @@ class _Builder:
             rows.append((str(mm.get("name") or mm.get("path") or mm.get("file") or "mix"),
                          _fmt(mm.get("integrated_lufs"), ".1f", "LUFS"), _fmt(mm.get("true_peak_dbtp"), ".1f", "dBTP"),
                          _fmt(mm.get("lra_lu", mm.get("loudness_range_lu")), ".1f", "LU"),
-                         _fmt(mm.get("max_short_term_lufs"), ".1f", "LUFS"), "—" if clicks is None else str(clicks)))
+                         _fmt(mm.get("short_term_max_lufs", mm.get("max_short_term_lufs")), ".1f", "LUFS"), "—" if clicks is None else str(clicks)))
         if rows:
             self.table("mixes", Table("Mixes", ("Mix", "Integrated", "True peak", "LRA", "Max short-term", "Clicks"),
                                       tuple(rows)))

@@ -390,6 +390,15 @@ def run(
     if prof_b is not None:
         engine.load(prof_b, "B", activate=False)
     backend = _make_backend(input_dev, output_dev)
+    # warm-up: every partition level fires once, so FFT plans exist before the stream runs
+    import numpy as np
+
+    warm = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
+    zin = np.zeros((block, n_ch), np.float32)
+    zout = np.zeros((block, n_ch), np.float32)
+    largest = max((lv.size for ch in engine._slots if ch is not None for lv in ch.levels), default=block)
+    for _ in range(largest // block + 2):
+        warm.callback(zin, zout, block, 0)
     proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
     log = logging.getLogger("roomtruth.monitor")
     from rich.console import Console
@@ -401,6 +410,17 @@ def run(
     stream = backend.open_duplex(proc.callback, fs=rate, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
     t_start = time.monotonic()
     stopped_by = "duration"
+    # The callback needs the GIL: hand it over quickly (1 ms instead of 5 ms) and keep the
+    # cyclic garbage collector from pausing the audio thread (only the young generation is
+    # collected, from this thread, between screen updates).
+    import gc
+
+    old_switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    last_gc = time.monotonic()
     try:
         stream.start()
         with _Keys() as keys, Live(_live_table(engine, proc, stream, 0.0), console=con, refresh_per_second=5,
@@ -414,6 +434,9 @@ def run(
                         log.warning(msg)
                     live.console.log(f"[yellow]{msg}[/]")
                 engine.collect()
+                if time.monotonic() - last_gc > 1.0:
+                    gc.collect(0)
+                    last_gc = time.monotonic()
                 live.update(_live_table(engine, proc, stream, el))
                 k = keys.read()
                 if k == "q":
@@ -438,6 +461,9 @@ def run(
     finally:
         stream.stop()
         stream.close()
+        gc.enable()
+        gc.unfreeze()
+        sys.setswitchinterval(old_switch)
     st = proc.stats()
     res = {"seconds": time.monotonic() - t_start, "stopped_by": stopped_by, "fs": rate, "block": block,
            "channels": n_ch, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,

@@ -22,7 +22,11 @@ Method (STANDARDS.md §1.1, §1.2, §1.5)
 5. SNR: the noise of the IR is predicted from the silent pre-roll through the same filter,
    ``var = sum_k S_noise(f_k) |D[k] C[k]|^2 df`` (Welch PSD of the pre-roll, Parseval), and
    ``snr_db`` is the IR's peak over that noise (peak-to-noise ratio, the quantity ISO 3382
-   decay fits need).
+   decay fits need).  A pre-roll quieter than ``NOISE_FLOOR_DBFS`` (RMS) cannot come from a
+   converter (a 24-bit one's own quantisation noise is -149 dBFS RMS): it is a digital or
+   virtual path (the JACK rig, a file).  Its noise is then taken as white at that floor, so
+   every such channel gets the same finite *lower bound* (never ``inf`` for one channel and a
+   round-off figure for the other) and ``snr_floor_limited`` says which channels it is.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ EPS_SWEEP = 1e-8     # Kirkeby beta relative to max|X|^2 (in-band error < 1e-8*f
 EPS_REFERENCE = 1e-6  # beta relative to max|G|^2 for the loopback correction (|G| ~ 1 in band)
 
 
+NOISE_FLOOR_DBFS = -150.0  # RMS; below a 24-bit converter's quantisation noise (2^-23/sqrt(12) = -149.3 dBFS)
 HP_ORDER = 8  # order of the causal Butterworth high-pass at f1 (see band_filter)
 
 
@@ -231,6 +236,7 @@ class DeconvolutionResult:
     arrival_samples: tuple[float, ...]
     latency_samples: float
     snr_db: tuple[float, ...]
+    snr_floor_limited: tuple[bool, ...] = ()   # per channel: pre-roll below NOISE_FLOOR_DBFS
 
 
 def _check_rec(x: np.ndarray, name: str) -> np.ndarray:
@@ -381,6 +387,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
 
     # SNR from the pre-roll: predicted IR noise variance (Parseval) vs IR peak
     snr: list[float] = []
+    limited: list[bool] = []
     n_pre = sweep_start
     if n_pre >= 64:
         # one-sided noise PSD (Welch) on the fine grid, times the filter's power response
@@ -389,10 +396,19 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         f_w, S = signal.welch(noise, fs=fs, nperseg=nper, detrend="constant", axis=-1)
         filt = np.broadcast_to(np.abs(D) ** 2 if C is None else np.abs(D * C) ** 2, (n_ch, freqs.size))
         df = fs / n_fft
+        floor_var = 10 ** (NOISE_FLOOR_DBFS / 10)
+        rms2 = np.mean((noise - noise.mean(axis=-1, keepdims=True)) ** 2, axis=-1)
+        for i in range(n_ch):
+            if rms2[i] < floor_var:
+                # digitally silent (or round-off only): white noise at the floor, one-sided PSD 2 s^2/fs
+                S[i] = 2 * floor_var / fs
+                limited.append(True)
+            else:
+                limited.append(False)
         var = np.array([np.sum(np.interp(freqs, f_w, S[i]) * filt[i]) * df for i in range(n_ch)])
         for i in range(n_ch):
             pk = float(np.max(np.abs(lin[i])))
-            snr.append(10 * math.log10(pk**2 / var[i]) if var[i] > 0 and pk > 0 else float("inf"))
+            snr.append(10 * math.log10(pk**2 / var[i]) if var[i] > 0 and pk > 0 else float("nan"))
     else:
         snr = [float("nan")] * n_ch
 
@@ -403,6 +419,7 @@ def deconvolve_arrays(recording: np.ndarray, *, fs: int, sweep: np.ndarray, swee
         arrival_samples=arrivals,
         latency_samples=latency,
         snr_db=tuple(snr),
+        snr_floor_limited=tuple(limited),
     )
 
 
@@ -451,6 +468,9 @@ def deconvolve(measurement: Measurement, *, n_harmonics: int = 5,
     meta = dict(measurement.meta)
     meta.setdefault("sweep", spec.to_dict())
     meta["harmonic_delay_s"] = {k: harmonic_delay_s(spec, k) for k in res.harmonics}
+    if any(res.snr_floor_limited):
+        # these channels' snr_db is a lower bound (noiseless pre-roll, see NOISE_FLOOR_DBFS)
+        meta["snr_lower_bound"] = [n for n, f in zip(measurement.channel_names, res.snr_floor_limited) if f]
     return ImpulseResponse(
         samples=res.linear,
         fs=measurement.fs,

@@ -43,6 +43,9 @@ def test_profile_contents_and_round_trip(tmp_path):
     assert [m["seat"] for m in prof.provenance["measurements"]] == ["main", "back"]
     assert len(prof.provenance["measurements"][0]["sha256"]) == 64
     assert prof.provenance["settings"]["target"]["kind"] == "house"
+    # tolerances hold only verification overrides; the designer's limit sits in its settings
+    assert dict(prof.tolerances) == {}
+    assert prof.provenance["settings"]["regression_limit_db"] == 1.0
     # R arrives 7.3 samples later in the synthetic room: L is delayed by that (0.05 sample)
     assert prof.speakers[0].delay_s * 48_000 == pytest.approx(7.3, abs=0.05)
     assert prof.speakers[1].delay_s == 0.0

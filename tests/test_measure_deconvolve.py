@@ -249,3 +249,28 @@ def test_synchronized_sweep_gives_phase_synchronous_harmonics():
     assert phases[True, 2] == pytest.approx(-90.0, abs=2.0)
     assert abs(abs(phases[True, 3]) - 180.0) < 2.0
     assert abs(phases[False, 2] + 90.0) > 5.0          # Farina's sweep: not synchronous
+
+
+def test_noiseless_pre_roll_gives_the_same_lower_bound_snr_on_every_channel():
+    """Audit lead: on the JACK rig an exactly silent pre-roll gave +inf (JSON null) for one
+    channel and 197 dB of round-off for the other.  Below NOISE_FLOOR_DBFS both are bounded."""
+    from calib.deconvolve import NOISE_FLOOR_DBFS
+
+    spec = SweepSpec(duration_s=1.0, tail_s=0.8)
+    x = build_stimulus(spec)
+    rng = np.random.default_rng(3)
+    n0 = sweep_start_index(spec)
+    silent = x.copy()                                   # pre-roll exactly zero
+    roundoff = x.copy()
+    roundoff[:n0] += 1e-12 * rng.standard_normal(n0)    # -240 dBFS: float round-off, not a converter
+    noisy = x + 10 ** (-80 / 20) * rng.standard_normal(x.size)  # a real noise floor, -80 dBFS
+    m = Measurement(recording=np.stack([silent, roundoff, noisy]), fs=FS, sweep=spec,
+                    channel_names=("A", "B", "C"))
+    ir = deconvolve(m)
+    assert all(math.isfinite(v) for v in ir.snr_db)
+    # A and B have the same IR and the same (floor) noise: the same figure, to 0.01 dB
+    assert ir.snr_db[0] == pytest.approx(ir.snr_db[1], abs=0.01)
+    assert ir.meta["snr_lower_bound"] == ["A", "B"]
+    # the bound is the floor's 70 dB margin over the -80 dBFS channel's SNR (noise power ratio), 0.5 dB
+    # for the Welch estimate of the real noise
+    assert ir.snr_db[0] - ir.snr_db[2] == pytest.approx(-80 - NOISE_FLOOR_DBFS, abs=0.5)

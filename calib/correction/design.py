@@ -389,7 +389,9 @@ def design_correction(seats: Sequence[ImpulseResponse], settings: CorrectionSett
     profile = CalibrationProfile(
         name=st.name, speakers=tuple(corrections), preamp_db=preamp, design_fs=fs,
         target={**st.target.to_dict()},
-        tolerances={"regression_limit_db": st.regression_limit_db},
+        # ``tolerances`` is read by verification only (overrides of monitor's tolerance tables);
+        # the designer's own limits (regression_limit_db, ...) live in provenance["settings"].
+        tolerances={},
         reference=ref, provenance=provenance)
     report = CorrectionReport(tuple(reports), preamp, alignment, tuple(warnings), time.perf_counter() - t0)
     return profile, report

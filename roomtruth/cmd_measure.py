@@ -262,6 +262,13 @@ def measure_cmd(
             from calib.audio_io import read_audio
 
             read_audio(simulate_ir)  # raises the clear error
+    if fs is None and source == "rig":
+        # the rig runs at one rate only: without --fs, measure at the running rig's rate
+        from hardware.jackrig import rig_status
+
+        st = rig_status()
+        if st.running and st.state is not None:
+            fs = int(st.state.fs)
     fs_run = int(fs or (cfg.fs if cfg is not None else 48000))
     from calib.types import SweepSpec
 

@@ -286,3 +286,29 @@ def test_ir_applies_a_mic_calibration_file(run_cli, tmp_path):
                              tmp_path / "none.txt", "-o", tmp_path / "ir2.wav")
     assert "no such mic calibration file" in _one_error_line(code, err)
     assert not (tmp_path / "ir2.wav").exists()
+
+
+def test_measure_device_rig_defaults_to_the_running_rigs_rate(run_cli, tmp_path, monkeypatch):
+    """Without --fs, `measure --device rig` runs at the rig's rate (the only one it accepts),
+    even when room.toml says otherwise; an explicit --fs is kept (and refused by the rig later)."""
+    import types
+
+    import hardware.jackrig as jr
+    import roomtruth.cmd_measure as cm
+    from calib.errors import ConfigError
+
+    monkeypatch.setattr(jr, "rig_status", lambda server=None: types.SimpleNamespace(
+        running=True, state=types.SimpleNamespace(fs=44_100)))
+
+    def fake_backend(source, *, fs, **kw):
+        raise ConfigError(f"backend {source} at {fs} Hz")
+
+    monkeypatch.setattr(cm, "_backend_for", fake_backend)
+    code, _, err = run_cli("measure", "--device", "rig", "--out", tmp_path / "a")
+    assert code == 2 and "backend rig at 44100 Hz" in err
+    run_cli("init", tmp_path / "room")   # room.toml says fs = 48000
+    code, _, err = run_cli("measure", "--room", tmp_path / "room", "--device", "rig", "--out", tmp_path / "b")
+    assert code == 2 and "backend rig at 44100 Hz" in err
+    code, _, err = run_cli("measure", "--device", "rig", "--fs", "96000", "--out", tmp_path / "c")
+    assert code == 2 and "backend rig at 96000 Hz" in err
+    assert not any((tmp_path / d).exists() for d in ("a", "b", "c"))

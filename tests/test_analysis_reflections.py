@@ -93,3 +93,37 @@ def test_errors():
         image_sources(DIMS, (1.0, 1.0), MIC)
     with pytest.raises(SignalError, match="silent"):
         energy_time_curve_db(np.zeros(100), fs=FS)
+
+
+def test_listed_reflections_are_the_early_ones_that_matter_not_tail_noise():
+    """Audit lead: the analysis listed up to 30 ETC peaks down to -30 dB in diffuse noise.
+    Listed now: within 20 ms down to -20 dB, and later ones only when they reach -10 dB."""
+    import dataclasses
+
+    from calib.analysis.room import analyze_room
+    from calib.types import ImpulseResponse
+
+    x = np.zeros(FS)
+    t0 = 500.0
+    _frac_impulse(x, t0, 1.0)
+    truth = {3.0: -6.0, 12.0: -18.0, 35.0: -8.0}           # kept: early ≥ -20 dB, late ≥ -10 dB
+    dropped = {16.0: -24.0, 28.0: -14.0}                    # too weak early; weak late
+    for d_ms, lv in {**truth, **dropped}.items():
+        _frac_impulse(x, t0 + d_ms * 1e-3 * FS, 10 ** (lv / 20))
+    # a diffuse tail from 5 ms at about -35 dB (peaks of its envelope reach about -25 dB), T60 0.3 s
+    rng = np.random.default_rng(7)
+    n = np.arange(x.size)
+    start = int(t0 + 0.005 * FS)
+    tail = rng.standard_normal(x.size) * 10 ** (-35 / 20) * np.exp(-6.9 * (n - start) / (0.3 * FS))
+    x[start:] += tail[start:]
+    ir = ImpulseResponse(np.stack([x, x]), FS, ("L", "R"))
+    ra = analyze_room(ir, time_frequency=False)
+    got = [r for r in ra.reflections if r.channel == "L"]
+    assert len(got) == len(truth), [(round(r.delay_ms, 2), round(r.level_db, 1)) for r in got]
+    for r, (d_ms, lv) in zip(got, sorted(truth.items())):
+        assert r.delay_ms == pytest.approx(d_ms, abs=0.1)     # the issue's 0.1 ms
+        assert r.level_db == pytest.approx(lv, abs=1.5)       # the issue's 1.5 dB (tail adds energy)
+    # the compliance check still sees the strongest within 15 ms: -6 dB at 3 ms fails the -10 dB limit
+    er = next(c for c in ra.compliance if c.check == "early_reflections")
+    assert er.passed is False
+    assert dataclasses.asdict(er)["value"] == pytest.approx(-6.0, abs=1.5)

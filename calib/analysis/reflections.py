@@ -158,7 +158,9 @@ def image_sources(dims_m: Sequence[float], source_m: Sequence[float], mic_m: Seq
 def early_reflections(x: np.ndarray, *, fs: int, c_m_s: float, channel: str = "",
                       window_ms: float = 50.0, min_level_db: float = -30.0, min_prominence_db: float = 3.0,
                       band_hz: tuple[float, float] | None = None, min_delay_ms: float = 0.25,
-                      images: Sequence[ImageSource] = (), max_count: int = 30) -> tuple[Reflection, ...]:
+                      images: Sequence[ImageSource] = (), max_count: int = 30,
+                      late_after_ms: float | None = None,
+                      late_min_level_db: float = -10.0) -> tuple[Reflection, ...]:
     """Early reflections of one channel's IR (see the module notes).
 
     Parameters
@@ -179,6 +181,14 @@ def early_reflections(x: np.ndarray, *, fs: int, c_m_s: float, channel: str = ""
         Ignore peaks closer than this to the direct sound (its own tail).
     images : sequence of ImageSource
         Candidates for surface attribution (from :func:`image_sources`).
+    max_count : int
+        At most this many (the strongest), reported in order of arrival.
+    late_after_ms : float, optional
+        When given, a peak arriving later than this after the direct sound is reported only
+        when it reaches ``late_min_level_db`` (a discrete echo), so that the diffuse tail's
+        noise peaks do not bury the early reflections that shape the image.
+    late_min_level_db : float
+        Weakest late reflection reported, re the direct sound (dB).
 
     Returns
     -------
@@ -198,6 +208,8 @@ def early_reflections(x: np.ndarray, *, fs: int, c_m_s: float, channel: str = ""
         delay_ms = (t - t_d) / fs * 1000.0
         level = _interp_peak_level(etc, i) - lvl_d
         if delay_ms < min_delay_ms or delay_ms > window_ms or level < min_level_db:
+            continue
+        if late_after_ms is not None and delay_ms > late_after_ms and level < late_min_level_db:
             continue
         found.append((delay_ms, level))
     found.sort(key=lambda r: -r[1])

@@ -103,7 +103,8 @@ def analyze_room(ir: ImpulseResponse, *, dims_m: Sequence[float] | None = None,
                  mic_m: Sequence[float] | None = None, temperature_c: float = 20.0,
                  noise_recording: np.ndarray | None = None, spl_offset_db: float | None = None,
                  limits_path: str | None = None, mode_range_hz: tuple[float, float] = (20.0, 250.0),
-                 reflection_window_ms: float = 50.0, reflection_min_level_db: float = -30.0,
+                 reflection_window_ms: float = 50.0, reflection_min_level_db: float = -20.0,
+                 reflection_early_ms: float = 20.0, reflection_late_min_level_db: float = -10.0,
                  time_frequency: bool = True) -> RoomAnalysis:
     """Analyse one seat's impulse responses (one row per speaker).
 
@@ -126,6 +127,17 @@ def analyze_room(ir: ImpulseResponse, *, dims_m: Sequence[float] | None = None,
         dB SPL for an RMS of 1.0 (mic calibration); without it noise is in dBFS and unrated.
     limits_path : str, optional
         Limit table (default ``calib/data/compliance_limits.toml``).
+    mode_range_hz : (lo, hi)
+        Band searched for modes (Hz).
+    reflection_window_ms, reflection_min_level_db, reflection_early_ms, reflection_late_min_level_db
+        Which reflections are listed: those within ``reflection_early_ms`` (20 ms) of the direct
+        sound down to ``reflection_min_level_db`` (-20 dB re direct: the reflection-free-zone
+        criterion of control-room design), plus any later one up to ``reflection_window_ms``
+        that reaches ``reflection_late_min_level_db`` (-10 dB, a discrete echo).  The diffuse
+        tail's peaks are not reflections worth naming.  The compliance check (Tech 3276:
+        first 15 ms, 10 dB) reads the ETC separately and is not affected by this selection.
+    time_frequency : bool
+        Also compute waterfall and spectrogram data.
 
     Returns
     -------
@@ -181,7 +193,9 @@ def analyze_room(ir: ImpulseResponse, *, dims_m: Sequence[float] | None = None,
         modes += detect_modes(row, fs=fs, channel=name, lo_hz=lo_m, hi_hz=min(hi_m, 0.45 * fs), predicted=predicted)
         images = image_sources(dims, sources[name], mic_m) if (dims and name in sources) else ()
         reflections += early_reflections(row, fs=fs, c_m_s=c, channel=name, window_ms=reflection_window_ms,
-                                         min_level_db=reflection_min_level_db, images=images)
+                                         min_level_db=reflection_min_level_db, images=images,
+                                         late_after_ms=reflection_early_ms,
+                                         late_min_level_db=reflection_late_min_level_db)
         er_levels[name] = max_reflection_level_db(row, fs=fs, window_ms=er["window_ms"],
                                                   band_hz=(er["band_lo_hz"], er["band_hi_hz"]))
         if time_frequency:

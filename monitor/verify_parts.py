@@ -127,3 +127,108 @@ def _monitor_checks(monitor: MonitorPathState | None, profile_hash: str) -> list
         out.append(CheckResult("monitor_bypass", "", 1.0 if ok else 0.0, 1.0, "", "pass" if ok else "fail",
                                message="bypass is bit-exact" if ok else "bypass changes the signal; it must be bit-exact"))
     return out
+
+
+# ---------------------------------------------------------------- rehearsal drifts
+#: Q of an RBJ peaking filter whose -3 dB-of-the-midpoint bandwidth is one third of an octave:
+#: Q = sqrt(2^N) / (2^N - 1) with N = 1/3 (STANDARDS.md 7.1, RBJ bandwidth in octaves).
+THIRD_OCTAVE_Q = math.sqrt(2.0 ** (1.0 / 3.0)) / (2.0 ** (1.0 / 3.0) - 1.0)
+
+_DRIFT_FORMS = ("level:SPEAKER:DB", "delay:SPEAKER:MS", "polarity:SPEAKER", "band:SPEAKER:HZ:DB")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One change applied to a rehearsal room (``roomtruth verify --drift``).
+
+    ``kind`` is ``level`` (``value`` dB), ``delay`` (``value`` ms, later when positive),
+    ``polarity`` (sign flip) or ``band`` (a one-third-octave peaking change of ``value`` dB at
+    ``freq_hz``).  ``speaker`` is a speaker name or ``"all"``.
+    """
+
+    kind: str
+    speaker: str
+    value: float = 0.0
+    freq_hz: float = math.nan
+
+
+def parse_drift(text: str) -> Drift:
+    """Parse ``level:L:+0.5``, ``delay:R:0.1``, ``polarity:R`` or ``band:L:1000:+2``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown kind, wrong field count, a number that is not finite or out of range.
+    """
+    from calib.errors import ConfigError
+
+    parts = [p.strip() for p in str(text).split(":")]
+    forms = ", ".join(_DRIFT_FORMS)
+    n_need = {"level": 3, "delay": 3, "polarity": 2, "band": 4}
+    kind = parts[0].lower() if parts else ""
+    if kind not in n_need or len(parts) != n_need[kind] or not parts[1]:
+        raise ConfigError(f"--drift {text!r} is not understood; use one of {forms} (SPEAKER may be 'all')")
+
+    def num(s: str, what: str, lo: float, hi: float) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            v = math.nan
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ConfigError(f"--drift {text!r}: {what} {s!r} must be a number in {lo:g}..{hi:g}")
+        return v
+
+    if kind == "level":
+        return Drift("level", parts[1], num(parts[2], "level change (dB)", -20.0, 20.0))
+    if kind == "delay":
+        return Drift("delay", parts[1], num(parts[2], "delay change (ms)", -3.0, 10.0))
+    if kind == "polarity":
+        return Drift("polarity", parts[1])
+    return Drift("band", parts[1], num(parts[3], "band change (dB)", -12.0, 12.0),
+                 num(parts[2], "band centre (Hz)", 20.0, 24_000.0))
+
+
+def apply_drifts(samples: np.ndarray, names: Sequence[str], drifts: Sequence[Drift], *, fs: int) -> np.ndarray:
+    """A copy of the room IRs ``samples`` (n_speakers, n) with ``drifts`` applied, in order.
+
+    Level: ×10^(dB/20).  Delay: a linear phase ``exp(-j2πfτ)`` on an FFT twice the IR's length
+    (sub-sample exact; an advance drops the IR's first samples, so keep it shorter than
+    the IR's leading silence).  Polarity: ×(−1).  Band: an RBJ peaking biquad of Q :data:`THIRD_OCTAVE_Q`.
+
+    Raises
+    ------
+    ConfigError
+        A speaker name that is not in ``names``, or a band above 0.45·fs.
+    """
+    from scipy import signal
+
+    from calib.errors import ConfigError
+    from calib.profile import Biquad
+
+    out = np.array(samples, dtype=np.float64, copy=True)
+    n = out.shape[1]
+    for d in drifts:
+        if d.speaker.lower() == "all":
+            rows = list(range(out.shape[0]))
+        elif d.speaker in names:
+            rows = [list(names).index(d.speaker)]
+        else:
+            raise ConfigError(f"--drift names speaker {d.speaker!r}, but the profile's speakers are "
+                              f"{', '.join(names)}; use one of them or 'all'")
+        for r in rows:
+            if d.kind == "level":
+                out[r] *= 10.0 ** (d.value / 20.0)
+            elif d.kind == "polarity":
+                out[r] = -out[r]
+            elif d.kind == "delay":
+                m = 1 << (2 * n - 1).bit_length()
+                f = np.fft.rfftfreq(m, 1.0 / fs)
+                y = np.fft.irfft(np.fft.rfft(out[r], m) * np.exp(-2j * np.pi * f * d.value * 1e-3), m)
+                out[r] = y[:n]  # an advance moves the leading samples past n, where they are cut
+            else:
+                if d.freq_hz >= 0.45 * fs:
+                    raise ConfigError(f"--drift band at {d.freq_hz:g} Hz is above 0.45 x {fs} Hz; "
+                                      "choose a band below it")
+                sos = Biquad(kind="peaking", freq_hz=d.freq_hz, gain_db=d.value, q=THIRD_OCTAVE_Q).sos(fs=fs)
+                out[r] = signal.sosfilt(np.atleast_2d(sos), out[r])
+    return out

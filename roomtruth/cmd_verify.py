@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -69,34 +69,65 @@ def _resolve_profile_dir(room: Optional[Path], profile: Optional[str]) -> Path:
     return _active_profile_dir(room)
 
 
-def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optional[Path], noise_db: float, seed: int):
-    """A simulated room for a rehearsal and the (name, output channel) map."""
+def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optional[Path], noise_db: float, seed: int,
+                       drifts: tuple = (), profile_dir: Optional[Path] = None):
+    """A simulated room for a rehearsal and the (name, output channel) map.
+
+    ``--simulate default`` is the built-in room; ``--simulate reference`` is the profile's own
+    baseline IR with its pre-delay removed (sample 0 = the sound leaves the speaker, as a room
+    IR must start), i.e. the calibrated room unchanged; ``--simulate-ir`` a file of one IR per
+    speaker, taken as starting at that moment (the profile's own ``reference.ir.wav`` is
+    recognised and its pre-delay removed).  ``drifts`` (:class:`monitor.verify_parts.Drift`)
+    are applied to the room before it is measured.
+    """
     from calib.audio_io import read_audio
     from calib.errors import ConfigError
     from calib.types import ImpulseResponse
     from hardware.simulated import SimulatedRoom
+    from monitor.verify_parts import apply_drifts
 
     names = [s.name for s in profile.speakers]
+    ref = profile.reference
     if simulate_ir is not None:
         data, fs = read_audio(simulate_ir, min_samples=64)
         if data.shape[0] != len(names):
             raise ConfigError(
                 f"{simulate_ir} has {data.shape[0]} channel(s) but profile {profile.name!r} has {len(names)} speakers "
                 f"({', '.join(names)}); give one IR channel per speaker, in that order")
+        own = profile_dir is not None and (profile_dir / "reference.ir.wav").resolve() == Path(simulate_ir).resolve()
+        if own and ref is not None and fs == ref.fs:
+            data = data[:, ref.onset_samples:]
+        data = apply_drifts(data, names, drifts, fs=fs)
         ir = ImpulseResponse(samples=data, fs=fs, channel_names=tuple(names), source_id=str(simulate_ir))
         room = SimulatedRoom(ir, noise_db=noise_db, seed=seed)
         return room, [(n, i) for i, n in enumerate(names)], fs
+    if simulate == "reference":
+        if ref is None:
+            raise ConfigError("--simulate reference needs the profile's reference measurement, and it holds none")
+        idx = [list(ref.channel_names).index(n) if n in ref.channel_names else None for n in names]
+        if None in idx:
+            raise ConfigError(f"the profile's reference holds {', '.join(ref.channel_names)} but its speakers are "
+                              f"{', '.join(names)}; re-create the profile with 'roomtruth correct'")
+        data = apply_drifts(ref.samples[idx, ref.onset_samples:], names, drifts, fs=ref.fs)
+        ir = ImpulseResponse(samples=data, fs=ref.fs, channel_names=tuple(names), source_id="profile reference")
+        return SimulatedRoom(ir, noise_db=noise_db, seed=seed), [(n, i) for i, n in enumerate(names)], ref.fs
     if simulate != "default":
-        raise ConfigError(f"--simulate {simulate!r} is not known; use --simulate default or --simulate-ir IR.wav")
+        raise ConfigError(f"--simulate {simulate!r} is not known; use --simulate default, --simulate reference "
+                          "or --simulate-ir IR.wav")
     from hardware.simulated import default_room
 
-    fs = profile.reference.fs if profile.reference is not None else profile.design_fs
+    fs = ref.fs if ref is not None else profile.design_fs
     room_ir = default_room(fs)
     missing = [n for n in names if n not in room_ir.channel_names]
     if missing:
         raise ConfigError(
             f"the built-in simulated room has speakers {', '.join(room_ir.channel_names)}, but the profile needs "
-            f"{', '.join(missing)}; rehearse with --simulate-ir IR.wav holding one IR per speaker")
+            f"{', '.join(missing)}; rehearse with --simulate reference or --simulate-ir IR.wav holding one IR per speaker")
+    if drifts:
+        idx = [room_ir.channel_names.index(n) for n in names]
+        data = apply_drifts(room_ir.samples[idx], names, drifts, fs=fs)
+        ir = ImpulseResponse(samples=data, fs=fs, channel_names=tuple(names), source_id="built-in room, drifted")
+        return SimulatedRoom(ir, noise_db=noise_db, seed=seed), [(n, i) for i, n in enumerate(names)], fs
     room = SimulatedRoom(None, noise_db=noise_db, seed=seed)
     return room, [(n, room_ir.channel_names.index(n)) for n in names], fs
 
@@ -208,8 +239,9 @@ def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> Non
 def verify_cmd(
     room: Optional[Path] = typer.Option(None, "--room", help="Room workspace (profiles/, history.sqlite, reports/)."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Profile name in the workspace, or a profile folder."),
-    simulate: Optional[str] = typer.Option(None, "--simulate", help="Rehearse on a simulated room: 'default'."),
-    simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Rehearse on a room given as IR.wav (one channel per speaker)."),
+    simulate: Optional[str] = typer.Option(None, "--simulate", help="Rehearse on a simulated room: 'default' (built-in room) or 'reference' (the profile's own baseline room)."),
+    simulate_ir: Optional[Path] = typer.Option(None, "--simulate-ir", help="Rehearse on a room given as IR.wav (one channel per speaker, sample 0 = emission)."),
+    drift: List[str] = typer.Option([], "--drift", help="Rehearsal only: change the simulated room first, e.g. level:L:+0.5 (dB), delay:R:0.1 (ms), polarity:R, band:L:1000:+2 (Hz, dB; one third-octave). Repeatable; SPEAKER may be 'all'."),
     noise_db: float = typer.Option(-80.0, "--noise-db", help="Simulated background noise (dBFS RMS)."),
     device: Optional[str] = typer.Option(None, "--device", help="Audio device name (real measurement; default from room.toml)."),
     repeats: int = typer.Option(3, "--repeats", min=1, max=16, help="Repeated sweeps per speaker (repeatability, uncertainty)."),
@@ -234,8 +266,20 @@ def verify_cmd(
         raise ConfigError(f"--sweep-s {sweep_s} is outside 0.5..30 s; verification sweeps are short")
     if level_dbfs > -1.0:
         raise ConfigError(f"--level-dbfs {level_dbfs} is too hot; use -1 dBFS or lower")
+    if not (-60.0 <= level_dbfs):  # also NaN
+        raise ConfigError(f"--level-dbfs {level_dbfs} is not a usable sweep level; use -60..-1 dBFS")
+    from monitor.verify_parts import parse_drift
+
+    drifts = tuple(parse_drift(d) for d in drift)
+    if drifts and simulate is None and simulate_ir is None:
+        raise ConfigError("--drift changes a simulated room; add --simulate reference (or default, or --simulate-ir IR.wav)")
     if room is not None and not room.is_dir():
         raise ConfigError(f"--room {room} is not a folder; create the workspace with 'roomtruth init {room}'")
+    if report is not None and report.is_dir():
+        raise ConfigError(f"--report {report} is a folder; give the JSON file to write, e.g. {report / 'verify.json'}")
+    if history_db is not None and history_db.exists():
+        with History(history_db, readonly=True):  # refuse an unusable database before measuring
+            pass
     pdir = _resolve_profile_dir(room, profile)
     prof = CalibrationProfile.load(pdir)
     if prof.reference is None:
@@ -244,8 +288,10 @@ def verify_cmd(
     ir_len_s = ref.n_samples / ref.fs
 
     if simulate is not None or simulate_ir is not None:
-        backend, speakers, fs = _simulated_backend(prof, simulate, simulate_ir, noise_db, seed)
-        source = "simulated room" + (f" ({simulate_ir})" if simulate_ir else "")
+        backend, speakers, fs = _simulated_backend(prof, simulate, simulate_ir, noise_db, seed, drifts, pdir)
+        source = "simulated room" + (f" ({simulate_ir})" if simulate_ir else f" ({simulate})")
+        if drifts:
+            source += ", drifted: " + ", ".join(drift)
         mic, loop, loop_out, max_level = 0, 1, None, None
     else:
         if room is None:
@@ -286,7 +332,12 @@ def verify_cmd(
     else:
         _print_result(res, profile_dir=pdir, report=report)
     if res.verdict == "refused":
-        raise VerificationError(res.message)
+        hint = ""
+        if simulate_ir is not None:
+            hint = ("; in a rehearsal, sample 0 of the IR file must be the moment the sound leaves the speaker "
+                    "(roomtruth's own IR files keep a pre-delay): rehearse the unchanged room with "
+                    "--simulate reference and add --drift to change it")
+        raise VerificationError(res.message + hint)
     if res.verdict == "fail":
         raise typer.Exit(3)
     if res.verdict == "warn" and as_json:

@@ -1,0 +1,162 @@
+"""Audit of `roomtruth verify` as a new user types it: rehearsals of a drifted room from a
+profile folder alone (--simulate reference, --drift), and hostile options refused up front."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import verify_synth as S
+from calib.profile import CalibrationProfile, SpeakerCorrection
+
+pytest.importorskip("hardware.simulated")
+
+FAST = ("--repeats", "2", "--sweep-s", "1", "--noise-db", "-65")
+
+
+@pytest.fixture(scope="module")
+def prof(tmp_path_factory):
+    """A profile whose reference IR was measured (with its 5 ms pre-delay) through a synthetic room."""
+    from calib.types import ImpulseResponse
+    from hardware.simulated import SimulatedRoom
+    from roomtruth.cmd_verify import _measure_repeats
+
+    d = tmp_path_factory.mktemp("verify-audit")
+    room, names = S.base_room()
+    sim = SimulatedRoom(ImpulseResponse(samples=room, fs=S.FS, channel_names=names), noise_db=-65.0, seed=7)
+    ref = _measure_repeats(sim, [("L", 0), ("R", 1)], fs=S.FS, sweep_s=1.0, repeats=1, ir_length_s=0.5,
+                           level_dbfs=-12.0)[0]
+    assert ref.onset_samples > 0  # the trap: the stored IR file does not start at emission
+    p = d / "main"
+    CalibrationProfile(name="main", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1)),
+                       reference=ref).save(p)
+    return p
+
+
+def _verify(run_cli, prof, *extra):
+    code, out, err = run_cli("verify", "--profile", prof, "--json", *FAST, *extra)
+    return code, (json.loads(out) if out.strip() else None), err
+
+
+def _check(res, name, channel, band_hz=None):
+    return [c for c in res["checks"] if c["name"] == name and c["channel"] == channel
+            and (band_hz is None or c["band_hz"] == pytest.approx(band_hz))][0]
+
+
+def test_reference_rehearsal_of_the_unchanged_room_passes(run_cli, prof):
+    code, res, err = _verify(run_cli, prof, "--simulate", "reference")
+    assert code == 0, err
+    assert res["verdict"] == "pass"
+    # the unchanged room: level within the 0.02 dB uncertainty floor, arrival within 2 us
+    assert abs(_check(res, "level", "L")["value"]) < 0.02
+    assert abs(_check(res, "arrival", "R")["value"]) < 0.002  # ms
+
+
+def test_profiles_own_reference_file_is_taken_from_its_time_origin(run_cli, prof):
+    """reference.ir.wav keeps a pre-delay; given back as --simulate-ir it is the same room, not a moved mic."""
+    code, res, err = _verify(run_cli, prof, "--simulate-ir", prof / "reference.ir.wav")
+    assert code == 0, err
+    assert res["verdict"] == "pass"
+
+
+def test_a_copy_with_pre_delay_is_refused_with_the_way_out(run_cli, prof, tmp_path):
+    import soundfile as sf
+
+    data, fs = sf.read(prof / "reference.ir.wav", always_2d=True)
+    copy = tmp_path / "copy.wav"
+    sf.write(copy, data, fs, subtype="DOUBLE")
+    code, res, err = _verify(run_cli, prof, "--simulate-ir", copy)
+    assert code == 2
+    assert err.startswith("error: the mic is not where the baseline was measured")
+    assert "--simulate reference" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "drift, name, channel, band_hz, expected, tol",
+    [
+        # 0.5 dB gain: reads 0.5 dB within 0.02 dB (the level uncertainty floor)
+        ("level:L:+0.5", "level", "L", None, 0.5, 0.02),
+        # 0.1 ms later: reads 0.100 ms within 2 us (0.1 sample at 48 kHz, the arrival floor)
+        ("delay:R:0.1", "arrival", "R", None, 0.1, 0.002),
+        # polarity flip: the correlation with the baseline's direct sound turns negative
+        ("polarity:R", "polarity", "R", None, -0.9, 0.1),
+        # +2 dB RBJ peak of one-third-octave bandwidth at 1 kHz: the band's mean power rises by
+        # 10 lg(mean |H|^2 over 891..1122 Hz) = 1.6 dB; 0.1 dB allows for the band edges
+        ("band:L:1000:+2", "band_deviation", "L", 1000.0, 1.63, 0.1),
+    ],
+)
+def test_each_drift_is_detected_and_named(run_cli, prof, drift, name, channel, band_hz, expected, tol):
+    code, res, err = _verify(run_cli, prof, "--simulate", "reference", "--drift", drift)
+    assert code == 3, err
+    assert res["verdict"] == "fail"
+    c = _check(res, name, channel, band_hz)
+    assert c["verdict"] == "fail"
+    assert c["value"] == pytest.approx(expected, abs=tol)
+    failed = {(x["name"], x["channel"]) for x in res["checks"] if x["verdict"] == "fail"}
+    assert failed == {(name, channel)}  # nothing else is blamed
+
+
+def test_drift_on_the_builtin_room(run_cli, tmp_path):
+    from hardware.simulated import SimulatedRoom
+    from roomtruth.cmd_verify import _measure_repeats
+
+    ref = _measure_repeats(SimulatedRoom(None, noise_db=-80.0, seed=5), [("L", 0), ("R", 1)], fs=48_000,
+                           sweep_s=1.0, repeats=1, ir_length_s=0.5, level_dbfs=-12.0)[0]
+    p = tmp_path / "p"
+    CalibrationProfile(name="demo", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1)),
+                       reference=ref).save(p)
+    code, res, err = _verify(run_cli, p, "--simulate", "default", "--drift", "level:all:-1")
+    assert code == 3, err
+    for ch in ("L", "R"):
+        assert _check(res, "level", ch)["value"] == pytest.approx(-1.0, abs=0.02)
+    assert _check(res, "channel_match", "L-R")["verdict"] == "pass"  # both moved together
+
+
+def test_apply_drifts_against_analytic_truth():
+    from monitor.verify_parts import THIRD_OCTAVE_Q, apply_drifts, parse_drift
+
+    # RBJ bandwidth N octaves <-> Q = sqrt(2^N)/(2^N - 1); N = 1/3 -> 4.318
+    assert THIRD_OCTAVE_Q == pytest.approx(4.3185, abs=1e-4)
+    fs = 48_000
+    h = np.zeros((2, 4096))
+    h[:, 100] = 1.0
+    y = apply_drifts(h, ("L", "R"), [parse_drift("delay:L:0.5"), parse_drift("polarity:R"),
+                                     parse_drift("level:R:-6.0206")], fs=fs)
+    assert int(np.argmax(np.abs(y[0]))) == 124  # 0.5 ms = 24 samples later, exactly
+    assert y[0, 124] == pytest.approx(1.0, abs=1e-9)
+    assert y[1, 100] == pytest.approx(-0.5, abs=1e-6)  # -6.0206 dB = x0.5, inverted
+    assert np.array_equal(h[:, 100], [1.0, 1.0])  # the input is not changed
+    b = apply_drifts(h[:1], ("L",), [parse_drift("band:L:1000:+2")], fs=fs)
+    g_db = 20 * math.log10(abs(np.fft.rfft(b[0], fs)[1000]))
+    assert g_db == pytest.approx(2.0, abs=1e-6)  # the peak gain at the centre frequency
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--simulate", "reference", "--drift", "level:L"), "is not understood"),
+        (("--simulate", "reference", "--drift", "wobble:L:1"), "is not understood"),
+        (("--simulate", "reference", "--drift", "level:L:nan"), "must be a number in -20..20"),
+        (("--simulate", "reference", "--drift", "delay:L:1e9"), "must be a number in -3..10"),
+        (("--simulate", "reference", "--drift", "level:C:1"), "speaker 'C'"),
+        (("--simulate", "reference", "--drift", "band:L:23000:1"), "above 0.45 x 48000 Hz"),
+        (("--drift", "level:L:1"), "--drift changes a simulated room"),
+        (("--simulate", "reference", "--level-dbfs", "nan"), "not a usable sweep level"),
+        (("--simulate", "reference", "--level-dbfs", "-1e9"), "not a usable sweep level"),
+        (("--simulate", "reference", "--report", "{tmp}"), "is a folder"),
+        (("--simulate", "reference", "--history", "{bad}"), "is not a usable history database"),
+        (("--simulate", "moon"), "--simulate reference"),
+    ],
+)
+def test_hostile_options_one_line_exit_2_before_measuring(run_cli, prof, tmp_path, extra, message):
+    bad = tmp_path / "not.sqlite"
+    bad.write_text("hello, not a database")
+    args = [a.format(tmp=tmp_path, bad=bad) for a in extra]
+    code, out, err = run_cli("verify", "--profile", prof, *FAST, *args)
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert out == ""  # refused before anything was measured or printed
+    assert bad.read_text() == "hello, not a database"

@@ -21,7 +21,7 @@ from reports.document import FigureEntry, ReportDocument, ReportInputs, Table
 from reports.findings import ATTENTION, as_mapping, room_findings
 from reports.style import figure_to_base64_png
 
-__all__ = ["build_document", "load_display_limits", "tm_s", "figure_entry"]
+__all__ = ["build_document", "load_display_limits", "tm_s", "figure_entry", "compliance_cells"]
 
 _LIMITS_PATH = Path(__file__).with_name("data") / "report_limits.toml"
 
@@ -73,6 +73,97 @@ def _summarise(v: Any, unit: str) -> str:
     if isinstance(v, str):
         return v
     return _fmt(v, ".2f", unit)
+
+
+_CHECK_LABELS = {
+    "reverberation_time": "Reverberation time (mean 200 Hz–4 kHz)",
+    "reverberation_mask": "Reverberation time per third-octave band",
+    "reverberation_adjacent": "Reverberation, neighbouring bands",
+    "early_reflections": "Early reflections (1–8 kHz, first 15 ms)",
+    "room_response": "Response at the listening position",
+    "background_noise": "Background noise",
+    "level_matching": "Level matching",
+    "response_matching": "Response matching (250 Hz–2 kHz)",
+    "arrival_matching": "Arrival matching",
+    "polarity": "Polarity",
+    "floor_area": "Floor area",
+    "proportions": "Room proportions",
+}
+
+
+def _minus(text: str) -> str:
+    """Typographic minus signs in a number string (−6.4, not -6.4)."""
+    return text.replace("-", "\u2212")
+
+
+def compliance_cells(cm: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(check, measured, limit, detail) of one compliance check as short, readable cells.
+
+    Per-band checks are summarised by count and worst band (the figures show every band);
+    everything else is a number with its unit and the limit written the way the standard
+    states it (≤, <, a range)."""
+    from reports.findings_checks import _band, mask_summary, response_summary
+
+    name = str(cm.get("check", cm.get("name", "")))
+    value, limit, unit = cm.get("value"), cm.get("limit"), str(cm.get("unit", "") or "")
+    detail = str(cm.get("detail") or "")
+    label = _CHECK_LABELS.get(name, name.replace("_", " ").capitalize())
+    num = _fmt(value, ".2f", unit) if value is not None else "—"
+    lim = _summarise(limit, unit)
+    if name == "reverberation_mask":
+        ms = mask_summary(value, limit)
+        if ms is not None:
+            num = f"{ms['n_out']} of {ms['n_bands']} bands outside"
+            lim = "Tech 3276 mask around Tm (figure below)"
+            if ms["worst"] is not None:
+                fb, t, lw, up = ms["worst"]
+                detail = (f"furthest at {_band(fb)}: {t:.2f} s, "
+                          + (f"limit {up:.2f} s" if t > up else f"at least {lw:.2f} s"))
+            else:
+                detail = "every band inside the mask"
+    elif name == "room_response":
+        rs = response_summary(value, limit)
+        if rs is not None:
+            num = f"{rs['n_out']} of {rs['n_values']} band levels outside"
+            lim = "Tech 3276 tolerance (figures below)"
+            if rs["outside"]:
+                _, ch, fb, v, lw, up = rs["outside"][0]
+                detail = _minus(f"furthest: {ch} {_band(fb)} {v:+.1f} dB (tolerance {lw:+.1f} to {up:+.1f} dB)")
+    elif name == "reverberation_adjacent" and isinstance(limit, Mapping):
+        n = int(_num_or(value, 0))
+        num = "none" if n == 0 else f"{n} step{'s' if n != 1 else ''} too large"
+        split = _num_or(limit.get("split_hz"))
+        lim = (f"≤ {_num_or(limit.get('max_diff_s')):g} s apart above {split:g} Hz, "
+               f"≤ {100 * _num_or(limit.get('max_ratio')):g} % below")
+    elif name == "level_matching" and isinstance(limit, Mapping):
+        lim = (f"front pair < {_num_or(limit.get('front_pair_db')):g} dB, "
+               f"any two ≤ {_num_or(limit.get('any_pair_db')):g} dB")
+        detail = detail or ""
+    elif name == "proportions" and isinstance(value, (list, tuple)) and len(value) == 3:
+        num = " : ".join(f"{float(v):.2f}" for v in value) + " (H : W : L)"
+    elif name == "background_noise":
+        num = "—" if value is None else f"NR {_num_or(value):.0f}"
+        lim = f"≤ NR {_num_or(limit):g}" if isinstance(limit, (int, float)) else lim
+    elif name == "polarity":
+        lim = "all the same" if limit == "same" else lim
+    elif name == "floor_area":
+        num = _fmt(value, ".1f", unit)
+        if isinstance(limit, (list, tuple)) and len(limit) == 2:
+            lim = f"{_num_or(limit[0]):g}–{_num_or(limit[1]):g} {unit}"
+    elif isinstance(limit, (int, float)) and not isinstance(limit, bool) and isinstance(value, (int, float)):
+        # a one-sided limit: at most (or, for a level re direct, at least this far below)
+        sign = "≤"
+        lim = f"{sign} {_fmt(limit, 'g', unit)}"
+        num = _fmt(value, ".2f", unit)
+    return label, _minus(num), _minus(lim), _minus(detail) if name != "room_response" else detail
+
+
+def _num_or(x: Any, default: float = float("nan")) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return default
+    return v if math.isfinite(v) else default
 
 
 def _series(values: Any) -> list[tuple[str, list[Any]]]:
@@ -177,10 +268,7 @@ class _Builder:
             passed = cm.get("passed", cm.get("verdict"))
             verdict = ("pass" if passed is True or passed == "pass" else
                        "—" if passed is None or passed == "skip" else "warn" if passed == "warn" else "fail")
-            unit = str(cm.get("unit", "") or "")
-            rows.append((str(cm.get("check", cm.get("name", ""))).replace("_", " "), _summarise(cm.get("value"), unit),
-                         _summarise(cm.get("limit"), unit), str(cm.get("detail") or ""),
-                         verdict if verdict != "—" else "not judged"))
+            rows.append((*compliance_cells(cm), verdict if verdict != "—" else "not judged"))
             status.append(verdict if verdict != "—" else "")
         self.table("compliance", Table("EBU Tech 3276 / ITU-R BS.1116 checks", ("Check", "Measured", "Limit", "Detail", "Verdict"),
                                        tuple(rows), tuple(status),
@@ -281,11 +369,41 @@ class _Builder:
                     and lim.get("bands_hz") and lim.get("lower_s") and lim.get("upper_s"):
                 mask = {"freqs_hz": lim["bands_hz"], "lower_s": [v - tm for v in lim["lower_s"]],
                         "upper_s": [v - tm for v in lim["upper_s"]]}
-        self.add_figure("decay", "compliance", "Reverberation time per band",
-                        "Decay time per octave band against Tech 3276's tolerance around Tm (mask read from the "
-                        "standard's figure, unverified). Missing points had too little dynamic range.",
+        caption = ("Decay time per octave band against Tech 3276's tolerance around Tm (mask read from the "
+                   "standard's figure, unverified). Missing points had too little dynamic range.")
+        judged = self._judged_third_octave_t()
+        if judged is not None:
+            # the figure shows what the compliance check judged: third-octave T against the
+            # same mask, so the table, the finding and the figure agree band for band
+            bands, series = judged
+            caption = ("Reverberation time per third-octave band (mean of the speakers, as the compliance check "
+                       "judges it) against Tech 3276's tolerance around Tm (mask read from the standard's figure, "
+                       "unverified); ringed points lie outside. Missing points had too little dynamic range.")
+        self.add_figure("decay", "compliance", "Reverberation time per band", caption,
                         lambda: pm.plot_decay(bands, series, tm_s=tm, mask_hz=mask["freqs_hz"],
                                               mask_lower_s=mask["lower_s"], mask_upper_s=mask["upper_s"]))
+
+    def _judged_third_octave_t(self) -> tuple[list[float], dict[str, list[Any]]] | None:
+        """(bands, {label: T}) of the reverberation_mask check (third-octave T, the values
+        it judged), with the third-octave EDT on the same bands when the analysis has it."""
+        for c in self.a.get("compliance") or ():
+            cm = as_mapping(c)
+            lim, val = cm.get("limit"), cm.get("value")
+            if cm.get("check") != "reverberation_mask" or not isinstance(lim, Mapping) \
+                    or not isinstance(val, (list, tuple)) or len(val) != len(lim.get("bands_hz") or ()):
+                continue
+            bands = [float(b) for b in lim["bands_hz"]]
+            series: dict[str, list[Any]] = {"T (1/3 octave)": list(val)}
+            third = as_mapping(self.a.get("decay_third_octave"))
+            tb, edt = third.get("bands_hz"), third.get("edt_s")
+            if tb is not None and edt is not None and len(tb) == len(edt):
+                pick = []
+                for b in bands:
+                    j = int(np.argmin([abs(math.log2(float(x) / b)) for x in tb]))
+                    pick.append(edt[j] if abs(math.log2(float(tb[j]) / b)) < 1 / 12 else None)
+                series["EDT (1/3 octave)"] = pick
+            return bands, series
+        return None
 
     def _distortion_figure(self) -> None:
         from reports import plots_room as pm
@@ -331,7 +449,11 @@ class _Builder:
         calibrated = bool(n.get("calibrated", "levels_db_spl" in n or n.get("unit") == "dB SPL"))
         nr = n.get("nr", n.get("nr_rating"))
         self.add_figure("noise", "compliance", "Background noise",
-                        "Octave-band background noise at the listening position against NR curves.",
+                        "Octave-band background noise at the listening position against NR curves."
+                        if calibrated else
+                        "Octave-band background noise at the listening position, in dBFS: without an SPL "
+                        "calibration of the microphone it cannot be rated against the NR curves (calibrate with "
+                        "`roomtruth spl-cal` to get the NR rating).",
                         lambda: pm.plot_noise(bands, levels, rating_nr=None if nr is None else float(nr),
                                               calibrated=calibrated))
 
@@ -475,7 +597,10 @@ class _Builder:
             clicks = mm.get("n_clicks", mm.get("clicks"))
             if isinstance(clicks, (list, tuple)):
                 clicks = len(clicks)
-            rows.append((str(mm.get("name") or mm.get("path") or mm.get("file") or "mix"),
+            # the file's name, not the folder it was analysed in (the demo builds in a temporary
+            # folder; a client does not need the engineer's paths)
+            label = str(mm.get("name") or mm.get("path") or mm.get("file") or "mix")
+            rows.append((Path(label).name if ("/" in label or "\\" in label) else label,
                          _fmt(mm.get("integrated_lufs"), ".1f", "LUFS"), _fmt(mm.get("true_peak_dbtp"), ".1f", "dBTP"),
                          _fmt(mm.get("lra_lu", mm.get("loudness_range_lu")), ".1f", "LU"),
                          _fmt(mm.get("short_term_max_lufs", mm.get("max_short_term_lufs")), ".1f", "LUFS"), "—" if clicks is None else str(clicks)))

@@ -304,7 +304,10 @@ def room_findings(analysis: Any = None, *, ir: Any = None, dims_m: Sequence[floa
     if dist:
         out += _distortion_findings(as_mapping(dist), th)
     out += _compliance_findings(a.get("compliance") or ())
-    out.sort(key=lambda f: (-f.severity, f.category))
+    # what needs attention comes first, then by how much it matters (a loud note must not
+    # push an out-of-limit finding down the list)
+    rank = {ATTENTION: 0, NOTE: 1, GOOD: 2}
+    out.sort(key=lambda f: (rank.get(f.level, 1), -f.severity, f.category))
     if not any(f.level == ATTENTION for f in out):
         checked = []
         if a.get("modes") is not None:

@@ -183,7 +183,7 @@ def describe_mode(indices: tuple[int, int, int], dims_m: Sequence[float] | None)
         order = _ORDINALS[n - 1] if n <= len(_ORDINALS) else f"{n}th"
         where = f" ({_AXIS_WALLS[ax]} {float(dims_m[ax]):.2f} m apart)" if dims_m is not None else ""
         what = f"the {order} {_AXIS_NAMES[ax]} mode of the room{where}"
-        treat = f"bass trapping in the corners of the {_AXIS_WALLS[ax]}"
+        treat = f"bass trapping at the {_AXIS_WALLS[ax]}, in the corners where they meet the other surfaces"
         return what, treat
     idx = ",".join(str(i) for i in indices)
     if len(nonzero) == 2:

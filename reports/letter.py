@@ -16,8 +16,9 @@ do) and about the room second (the likely cause and what to try).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -71,6 +72,21 @@ def _arr(x: Any) -> np.ndarray:
                       dtype=np.float64)
 
 
+def studio_display_name(fp: Mapping[str, Any]) -> str:
+    """The studio's name as people write it.
+
+    A fingerprint's ``studio`` is a folder-safe name (``Studio-Nord``: letters, digits,
+    ``.``, ``_``, ``-``, see ``mixes.fingerprint.valid_studio_name``); a letter addresses
+    ``Studio Nord``.  An explicit ``display_name`` wins."""
+    shown = fp.get("display_name")
+    if shown:
+        return str(shown)
+    name = str(fp.get("studio") or fp.get("name") or "").strip()
+    if not name:
+        return "your studio"
+    return name if " " in name else " ".join(p for p in re.split(r"[-_]+", name) if p) or name
+
+
 def normalise_fingerprint(fingerprint: Any) -> dict[str, Any]:
     """``{studio, n_mixes, bands_hz, room_deviation_db, confidence, per_mix_excess_db}``
     from a RoomFingerprint or mapping.
@@ -99,7 +115,7 @@ def normalise_fingerprint(fingerprint: Any) -> dict[str, Any]:
         if per.ndim != 2 or per.shape[1] != bands.size:
             per = None
     n = int(fp.get("n_mixes", per.shape[0] if per is not None else 0) or 0)
-    return {"studio": str(fp.get("studio") or fp.get("name") or "your studio"), "n_mixes": n,
+    return {"studio": studio_display_name(fp), "n_mixes": n,
             "bands_hz": bands, "room_deviation_db": room, "confidence": conf, "per_mix_excess_db": per}
 
 
@@ -203,7 +219,7 @@ def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "
     fp = normalise_fingerprint(fingerprint)
     regions = consistent_regions(fingerprint, min_db=min_db, min_confidence=min_confidence)
     n = fp["n_mixes"] or len(mixes)
-    paras = [f"Dear {fp['studio']} team,"]
+    paras = [f"Dear {fp['studio']} team," if fp["studio"] != "your studio" else "Dear mix engineer,"]
     count = f"{n} of your mixes" if n else "your mixes"
     if not regions:
         paras.append(f"I have been through {count}, and nothing in their tonal balance points to your room: "

@@ -72,6 +72,7 @@ def plot_decay(bands_hz: Sequence[float], decay_s: Mapping[str, Sequence[float |
             ax.axhline(tm_s, color=PALETTE["target"], linestyle="--", linewidth=1.1, label=f"Tm = {tm_s:.2f} s")
         markers = "osd^v<>"
         top = 0.0
+        ringed = False
         for i, (label, values) in enumerate(decay_s.items()):
             v = np.array([_finite(x) for x in values], dtype=np.float64)
             if v.shape != f.shape:
@@ -84,6 +85,18 @@ def plot_decay(bands_hz: Sequence[float], decay_s: Mapping[str, Sequence[float |
                     label=label + (f" ({n_missing} bands without enough range)" if n_missing else ""))
             if np.isfinite(v).any():
                 top = max(top, float(np.nanmax(v)))
+            if style == "-" and tm_s is not None and np.isfinite(tm_s) and mask_hz is not None \
+                    and mask_lower_s is not None and mask_upper_s is not None:
+                # ring the bands outside the tolerance (mask interpolated on log frequency)
+                lf = np.log10(np.asarray(mask_hz, dtype=np.float64))
+                lo = tm_s + np.interp(np.log10(f), lf, np.asarray(mask_lower_s, dtype=np.float64))
+                hi = tm_s + np.interp(np.log10(f), lf, np.asarray(mask_upper_s, dtype=np.float64))
+                inside_range = (f >= 10 ** lf[0] * 0.99) & (f <= 10 ** lf[-1] * 1.01)
+                bad = np.isfinite(v) & inside_range & ((v > hi + 1e-9) | (v < lo - 1e-9))
+                if bad.any() and not ringed:
+                    ringed = True
+                    ax.plot(f[bad], v[bad], marker="o", markersize=9, markerfacecolor="none", linestyle="none",
+                            markeredgecolor=PALETTE["red"], markeredgewidth=1.2, label="outside the tolerance")
         frequency_axis(ax, max(20.0, f[0] / 1.4), min(20_000.0, f[-1] * 1.4))
         ax.set_ylabel("Decay time (s)")
         upper = max(top, (tm_s or 0.0) + 0.35) * 1.15
@@ -115,7 +128,9 @@ def plot_mode_map(modes: Sequence[Any], predicted: Sequence[Any], *, lf_freqs_hz
             ref = 0.0
         ymax = ref
         levels = sorted((_finite(_get(m, "level_db")) for m in modes), reverse=True)
-        annotate_min = levels[min(5, len(levels) - 1)] if levels else 0.0  # label the 6 most prominent
+        # label the (at most 6) most prominent modes that reach 3 dB, the findings' threshold
+        annotate_min = max(levels[min(5, len(levels) - 1)] if levels else 0.0, 3.0)
+        labels: list[tuple[float, float, str]] = []
         for j, m in enumerate(modes):
             fm = _finite(_get(m, "freq_hz"))
             lv = _finite(_get(m, "level_db"))
@@ -133,19 +148,39 @@ def plot_mode_map(modes: Sequence[Any], predicted: Sequence[Any], *, lf_freqs_hz
             ax.plot([fm, fm], [y - lv0, y], color=PALETTE["red"], linewidth=1.2)
             ax.plot([fm], [y], marker="o", color=PALETTE["red"], markersize=5,
                     label="detected mode" if j == 0 else None)
-            note = f"{fm:.0f} Hz\n+{lv:.1f} dB" if np.isfinite(lv) else f"{fm:.0f} Hz"
+            note = f"{fm:.0f} Hz +{lv:.0f} dB" if np.isfinite(lv) else f"{fm:.0f} Hz"
             if np.isfinite(t60):
-                note += f"\n{t60:.2f} s"
+                note += f", {t60:.2f} s"
             if np.isfinite(lv) and lv >= annotate_min:
-                ax.annotate(note, (fm, y), textcoords="offset points", xytext=(3, 3), fontsize=7, color=PALETTE["red"])
+                labels.append((fm, y, note))
+        # labels above their marker, stacked in rows when neighbours (less than ~0.15 decade
+        # apart) would overlap; the axis grows to hold them
+        rows_end: list[float] = []
+        merged: list[tuple[float, float, str]] = []
+        for fm, y, note in sorted(labels):  # the same mode seen by two speakers: one label
+            if merged and fm <= merged[-1][0] * 1.04:
+                continue
+            merged.append((fm, y, note))
+        for fm, y, note in merged:
+            row = next((i for i, end in enumerate(rows_end) if np.log10(fm) > end), len(rows_end))
+            if row == len(rows_end):
+                rows_end.append(-np.inf)
+            rows_end[row] = np.log10(fm) + 0.04 * len(note) / 6
+            ax.annotate(note, (fm, y), textcoords="offset points", xytext=(-4, 6 + 11 * row), fontsize=7,
+                        color=PALETTE["red"], ha="left",
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.3},
+                        arrowprops={"arrowstyle": "-", "color": PALETTE["red"], "linewidth": 0.5} if row else None)
+            ymax = max(ymax, y + 3.0 * (row + 1))
         if schroeder_hz is not None and np.isfinite(schroeder_hz) and lo_hz < schroeder_hz < hi_hz:
             for a in (ax, ax_p):
                 a.axvline(schroeder_hz, color=PALETTE["purple"], linestyle=":", linewidth=1.2)
-            ax.annotate(f"Schroeder {schroeder_hz:.0f} Hz", (schroeder_hz, ymax), textcoords="offset points",
-                        xytext=(3, -12), fontsize=7, color=PALETTE["purple"])
+            ax.annotate(f"Schroeder {schroeder_hz:.0f} Hz", (schroeder_hz, 0.04), xycoords=("data", "axes fraction"),
+                        textcoords="offset points", xytext=(3, 0), fontsize=7, color=PALETTE["purple"])
         ax.set_ylabel("Level (dB)")
+        lo_y = ax.get_ylim()[0]
+        ax.set_ylim(lo_y, ymax + 6.0)  # headroom: labels stay inside the axes, under the title
         ax.set_title("Room modes: detected (above) and predicted from the dimensions (below)")
-        ax.legend(loc="lower right", ncol=3)
+        ax.legend(loc="lower left", ncol=3)
         frequency_axis(ax, lo_hz, hi_hz, label=False)
         hide_x_labels(ax)
         heights = {"axial": 3.0, "tangential": 2.0, "oblique": 1.0}

@@ -43,7 +43,9 @@ def plot_etc(ir: ImpulseResponse, *, channel: str | int = 0, reflections: Sequen
     t0 = arrival_of(ir, idx)
     t_ms, level = etc_db(ir.samples[idx], fs=ir.fs, start_samples=int(round(t0)), length_s=length_ms / 1000.0)
     with house_style():
-        fig, axes = new_figure(height_in=3.6)
+        # the reflection key sits in a right margin, outside the data (inside the axes it
+        # covered the late part of the curve)
+        fig, axes = new_figure(height_in=3.6, right=0.64 if reflections else 0.975)
         ax = axes[0, 0]
         ax.plot(t_ms, level, color=channel_colour(name, idx), linewidth=0.9, label=f"ETC, speaker {name}")
         ax.plot([0, criterion_ms], [criterion_db, criterion_db], color=PALETTE["red"], linestyle="--", linewidth=1.2,
@@ -60,16 +62,19 @@ def plot_etc(ir: ImpulseResponse, *, channel: str | int = 0, reflections: Sequen
             colour = PALETTE["red"] if bad else PALETTE["ink"]
             k = len(listed) + 1
             ax.plot([d_ms], [l_db], marker="v", color=colour, markersize=6, linestyle="none")
-            ax.annotate(str(k), (d_ms, l_db), textcoords="offset points", xytext=(-3, 6), fontsize=7.5,
+            # alternate the number above/below-left so neighbours a fraction of a ms apart stay legible
+            off = (-3, 6) if len(listed) % 2 == 0 else (-9, -13)
+            ax.annotate(str(k), (d_ms, l_db), textcoords="offset points", xytext=off, fontsize=7.5,
                         color=colour, fontweight="bold")
-            listed.append((f"{k}  {d_ms:5.1f} ms  {l_db:6.1f} dB  {surface}".replace("-", "\u2212"), colour))
+            listed.append((f"{k:>2} {d_ms:5.1f} ms {l_db:6.1f} dB  {surface}".replace("-", "\u2212"), colour))
         if listed:
-            y = 0.80
+            ax.text(1.03, 1.0, "Reflections", transform=ax.transAxes, ha="left", va="top", fontsize=8,
+                    fontweight="bold", color=PALETTE["ink"])
+            y = 0.92
             for text, colour in listed:
-                ax.text(0.985, y, text, transform=ax.transAxes, ha="right", va="top", fontsize=7,
-                        family="DejaVu Sans Mono", color=colour,
-                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 0.6})
-                y -= 0.055
+                ax.text(1.03, y, text, transform=ax.transAxes, ha="left", va="top", fontsize=6.8,
+                        family="DejaVu Sans Mono", color=colour)
+                y -= 0.075
         ax.set_xlim(-2.0, length_ms)
         ax.set_ylim(-60.0, 5.0)
         ax.set_xlabel("Time after the direct sound (ms)")

@@ -63,7 +63,7 @@ def test_rayleigh_first_modes_are_c_over_2l():
 def test_describe_mode_names_the_walls():
     what, treat = describe_mode((0, 1, 0), DIMS)
     assert what == "the first width mode of the room (side walls 3.65 m apart)"
-    assert "corners of the side walls" in treat
+    assert "bass trapping at the side walls, in the corners" in treat
     what, _ = describe_mode((2, 0, 0), DIMS)
     assert what.startswith("the second length mode") and "5.20 m" in what
     what, _ = describe_mode((1, 1, 0), DIMS)
@@ -90,7 +90,7 @@ def test_known_mode_sentence_and_eq_applied():
     assert top.category == "mode" and top.level == ATTENTION
     assert top.sentence == "A 7 dB peak at 47 Hz — the first width mode of the room (side walls 3.65 m apart)."
     assert "an EQ cut of 7.0 dB at 47 Hz is applied" in top.action
-    assert "Bass trapping in the corners of the side walls" in top.action
+    assert "Bass trapping at the side walls, in the corners" in top.action
     assert "rings for 0.60 s" in top.evidence
     # without a cut in the profile it says so; without a profile it proposes one
     assert "no EQ cut is applied to it yet" in room_findings(a, dims_m=DIMS, profile=_profile())[0].action
@@ -207,12 +207,67 @@ def test_failed_compliance_checks_become_findings_and_covered_ones_do_not():
     out = {f.sentence: f for f in room_findings(a) if f.category == "compliance"}
     assert set(out) == {
         "The room misses the standard's room proportions check.",
-        "The room is too live: the reverberation time averages 0.28 s, the standard asks 0.14–0.24 s for its volume.",
-        "The room is small for a reference room: 19.0 m² of floor, the standard asks 20.00–60.00 m².",
+        "The room is small for a reference room: 19.0 m² of floor, the standard asks 20–60 m².",
         "A speaker is wired in inverted polarity."}
     assert "(l/h)" in out["The room misses the standard's room proportions check."].evidence
     assert out["A speaker is wired in inverted polarity."].severity == 9.0
-    assert out["The room is small for a reference room: 19.0 m² of floor, the standard asks 20.00–60.00 m²."].level == NOTE
+    assert out["The room is small for a reference room: 19.0 m² of floor, the standard asks 20–60 m²."].level == NOTE
+    decay = [f for f in room_findings(a) if f.category == "decay"]
+    # 0.279 s is 14 % above the 0.244 s limit: said calmly ("a little"), with the numbers
+    assert [f.sentence for f in decay] == [
+        "The room is a little live: the reverberation time averages 0.28 s, the standard asks 0.14–0.24 s for its "
+        "volume."]
+
+
+# the mask of the analysis' reverberation_mask check: 4 third-octave bands, T in s
+_MASK = {"bands_hz": [100.0, 125.9, 158.5, 199.5], "lower_s": [0.1] * 4, "upper_s": [0.4, 0.3, 0.3, 0.3]}
+
+
+def test_reverberation_checks_make_one_finding():
+    """Mean T, the per-band mask and the adjacent-band steps are one cause (the room's
+    absorption): one finding, with the worst band named in the evidence."""
+    a = {"compliance": [
+        {"check": "reverberation_time", "value": 0.5, "limit": [0.144, 0.244], "passed": False, "unit": "s"},
+        # 100 Hz is 0.10 s over its 0.40 s limit; 125 Hz sits exactly on its limit (inside)
+        {"check": "reverberation_mask", "value": [0.5, 0.3, 0.25, None], "limit": _MASK, "passed": False,
+         "unit": "s", "detail": "outside the mask at 100 Hz"},
+        {"check": "reverberation_adjacent", "value": 1, "limit": {"max_diff_s": 0.05, "max_ratio": 0.25,
+                                                                  "split_hz": 300.0},
+         "passed": False, "unit": "violations", "detail": "100/125 Hz differ by 40 %"}]}
+    found = [f for f in room_findings(a) if f.category in ("decay", "compliance")]
+    assert len(found) == 1
+    f = found[0]
+    # 0.5 s is twice the 0.244 s limit: "too live", not "a little"
+    assert f.sentence == ("The room is live: the reverberation time averages 0.50 s, the standard asks 0.14–0.24 s "
+                          "for its volume.")
+    assert "1 of 3 third-octave bands outside the Tech 3276 mask, the furthest at 100 Hz (0.50 s, limit 0.40 s)" \
+        in f.evidence
+    assert "100/125 Hz differ by 40 %" in f.evidence
+    assert "bass traps for the bands below 300 Hz" in f.action
+    assert f.level == ATTENTION and f.figure == "decay"
+
+
+def test_mask_alone_and_a_dead_room():
+    mask_only = {"compliance": [{"check": "reverberation_mask", "value": [0.5, 0.3, 0.25, 0.2], "limit": _MASK,
+                                 "passed": False}]}
+    (f,) = [f for f in room_findings(mask_only) if f.category == "decay"]
+    assert f.sentence == ("The reverberation time leaves the standard's tolerance in 1 of 4 third-octave bands, "
+                          "most at 100 Hz (0.50 s).")
+    dead = {"compliance": [{"check": "reverberation_time", "value": 0.1, "limit": [0.144, 0.244], "passed": False}]}
+    (f,) = [f for f in room_findings(dead) if f.category == "decay"]
+    assert "dead" in f.sentence and "Take some absorption out" in f.action
+
+
+def test_room_response_names_the_furthest_band():
+    lim = {"bands_hz": [63.1, 79.4, 100.0], "lower_db": [-5.6, -5.1, -4.7], "upper_db": [3.9, 3.7, 3.6]}
+    a = {"compliance": [{"check": "room_response", "value": {"L": [0.0, -2.0, -5.8], "R": [0.5, -8.8, -1.0]},
+                         "limit": lim, "passed": False, "unit": "dB"}]}
+    (f,) = [f for f in room_findings(a) if f.category == "compliance"]
+    # R 80 Hz is 3.7 dB below its −5.1 dB limit, L 100 Hz 1.1 dB below −4.7 dB: R 80 Hz leads
+    assert f.sentence == ("The response at the listening position dips 9 dB at 80 Hz (R), outside the operational "
+                          "tolerance.")
+    assert "2 of 6 third-octave band levels" in f.evidence and "R 80 Hz \u22128.8 dB, L 100 Hz \u22125.8 dB" in f.evidence
+    assert "EQ boost cannot fill it" in f.action
 
 
 def test_distortion_against_the_bs1116_limits():
@@ -230,7 +285,34 @@ def test_failed_verification_comes_first():
     a = {"modes": [{"freq_hz": 47.0, "level_db": 9.0}]}
     v = {"verdict": "fail", "checks": [{"name": "level", "channel": "R", "verdict": "fail"}]}
     out = room_findings(a, dims_m=DIMS, verification=v)
-    assert out[0].category == "verification" and "level R" in out[0].evidence
+    assert out[0].category == "verification" and "R level" in out[0].evidence
+
+
+def test_verification_names_what_changed():
+    v = {"verdict": "fail", "time_utc": "2026-11-25T10:00:00Z", "checks": [
+        {"name": "level", "channel": "L", "value": 0.01, "limit": 0.4, "unit": "dB", "verdict": "pass"},
+        {"name": "level", "channel": "R", "value": -0.8, "limit": 0.4, "unit": "dB", "verdict": "fail",
+         "message": "R level changed by -0.80 dB (±0.02 dB)"},
+        {"name": "channel_match", "channel": "L-R", "value": 0.8, "limit": 0.5, "unit": "dB", "verdict": "fail"}]}
+    (f,) = [f for f in room_findings(None, verification=v)]
+    assert f.sentence == ("The room no longer matches its calibration: the right speaker plays 0.8 dB quieter than "
+                          "when it was calibrated.")
+    assert f.evidence == ("Latest verification (2026-11-25T10:00:00Z): R level changed by -0.80 dB (±0.02 dB; limit "
+                          "±0.4 dB); L-R channel match +0.80 dB (limit ±0.5 dB).")
+    moved = {"verdict": "fail", "checks": [{"name": "arrival", "channel": "L", "value": 0.12, "limit": 0.05,
+                                            "unit": "ms", "verdict": "fail"}]}
+    assert room_findings(None, verification=moved)[0].sentence.endswith(
+        "the left speaker arrives 0.12 ms later than when it was calibrated (moved?).")
+
+
+def test_attention_findings_rank_above_notes():
+    # a 5.5 dB mode ringing 1.2 s scores high, but it is a note; an out-of-limit reflection
+    # is attention and must come first
+    a = {"modes": [{"freq_hz": 66.0, "level_db": 5.5, "t60_s": 1.2}],
+         "reflections": [{"delay_ms": 3.0, "level_db": -9.0, "surface": "floor"}]}
+    out = room_findings(a, dims_m=DIMS)
+    assert [f.level for f in out] == [ATTENTION, NOTE]
+    assert out[0].category == "reflection" and out[1].severity > out[0].severity
 
 
 # ------------------------------------------------------------------- ranking and the clean room

@@ -121,3 +121,47 @@ def test_demo_refuses_a_foreign_folder(run_cli, tmp_path):
     code, out, err = run_cli("demo", "-o", tmp_path)
     assert code == 2 and "holds other files" in err
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+# ------------------------------------------------------------------ readable compliance cells
+def test_compliance_cells_are_sentences_not_python_reprs():
+    from reports.build import compliance_cells
+
+    mask = {"bands_hz": [100.0, 125.9, 158.5], "lower_s": [0.1] * 3, "upper_s": [0.4, 0.3, 0.3]}
+    resp = {"bands_hz": [63.1, 79.4], "lower_db": [-5.6, -5.1], "upper_db": [3.9, 3.7]}
+    checks = [
+        {"check": "reverberation_mask", "value": [0.5, 0.3, 0.25], "limit": mask, "passed": False, "unit": "s"},
+        {"check": "room_response", "value": {"L": [0.0, -2.0], "R": [0.5, -8.8]}, "limit": resp, "passed": False,
+         "unit": "dB"},
+        {"check": "reverberation_adjacent", "value": 1, "limit": {"max_diff_s": 0.05, "max_ratio": 0.25,
+                                                                  "split_hz": 300.0}, "passed": False,
+         "unit": "violations", "detail": "100/125 Hz differ by 40 %"},
+        {"check": "level_matching", "value": 0.28, "limit": {"any_pair_db": 1.0, "front_pair_db": 0.5},
+         "passed": True, "unit": "dB", "detail": "largest L/R"},
+        {"check": "proportions", "value": [1.0, 1.49, 2.122], "limit": "BS.1116 §3.1 inequality", "passed": True,
+         "unit": "ratio to height"},
+        {"check": "background_noise", "value": None, "limit": 15.0, "passed": None, "unit": "NR"},
+        {"check": "early_reflections", "value": -6.42, "limit": -10.0, "passed": False, "unit": "dB re direct"},
+        {"check": "floor_area", "value": 18.98, "limit": [20.0, 60.0], "passed": False, "unit": "m²"},
+    ]
+    cells = {c["check"]: compliance_cells(c) for c in checks}
+    for row in cells.values():
+        for cell in row:
+            assert not any(ch in cell for ch in "{}[]'_"), row  # no dict/list reprs, no snake_case keys
+    # 100 Hz: 0.50 s against a 0.40 s upper limit; 125 Hz exactly on its limit counts as inside
+    assert cells["reverberation_mask"][1:] == ("1 of 3 bands outside", "Tech 3276 mask around Tm (figure below)",
+                                                "furthest at 100 Hz: 0.50 s, limit 0.40 s")
+    assert cells["room_response"][1] == "1 of 4 band levels outside"
+    assert cells["room_response"][3] == "furthest: R 80 Hz \u22128.8 dB (tolerance \u22125.1 to +3.7 dB)"
+    assert cells["reverberation_adjacent"][1:3] == ("1 step too large", "≤ 0.05 s apart above 300 Hz, ≤ 25 % below")
+    assert cells["level_matching"][2] == "front pair < 0.5 dB, any two ≤ 1 dB"
+    assert cells["proportions"][1] == "1.00 : 1.49 : 2.12 (H : W : L)"
+    assert cells["background_noise"][1:3] == ("—", "≤ NR 15")
+    assert cells["early_reflections"][1:3] == ("\u22126.42 dB re direct", "≤ \u221210 dB re direct")
+    assert cells["floor_area"][1:3] == ("19.0 m²", "20–60 m²")
+
+
+def test_mix_table_shows_file_names_not_folders():
+    inp = ReportInputs("r", mixes=[{"file": "/tmp/x/.demo.abc.tmp/mixes/track1.wav", "integrated_lufs": -14.0}])
+    text = render_html(build_document(inp))
+    assert "<td>track1.wav</td>" in text and ".demo.abc.tmp" not in text

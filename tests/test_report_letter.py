@@ -96,3 +96,14 @@ def test_works_with_the_mixes_package_type():
                                source="mixes", reference="built-in target")
     text = write_letter(fp)
     assert text.startswith("Dear nord team,") and "3 of your mixes" in text and "too little around 63 Hz" in text
+
+
+def test_letter_addresses_the_studio_by_its_display_name():
+    # fingerprints are stored under a folder-safe name (mixes.fingerprint.valid_studio_name);
+    # the letter writes the name the way people do
+    fp = _fp(_dev(f50=-4.0, f63=-5.0, f80=-4.5))
+    assert write_letter({**fp, "studio": "Studio-Nord"}).startswith("Dear Studio Nord team,")
+    assert write_letter({**fp, "studio": "mix_house"}).startswith("Dear mix house team,")
+    assert write_letter({**fp, "studio": "Nord-2", "display_name": "Nord 2 (Hamburg)"}).startswith(
+        "Dear Nord 2 (Hamburg) team,")
+    assert write_letter({**fp, "studio": ""}).startswith("Dear mix engineer,")  # no name: no "Dear your studio"

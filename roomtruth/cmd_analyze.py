@@ -64,6 +64,9 @@ def _load(path: Path, raw_fs: Optional[int], names: Optional[str]) -> tuple[Any,
     if not path.exists():
         raise SignalError(f"{path}: no such file or measurement folder")
     data, fs = read_audio(path, raw_fs=raw_fs)
+    from calib.quality import check_impulse_response
+
+    check_impulse_response(data, what=path.name)
     chan = tuple(n.strip() for n in names.split(",")) if names else _default_names(data.shape[0])
     if len(chan) != data.shape[0] or any(not c for c in chan):
         raise ConfigError(f"--names gives {len(chan)} names but {path.name} has {data.shape[0]} channel(s)")

@@ -51,6 +51,9 @@ def _load_seat(path: Path, *, fs: Optional[int], speakers: Optional[str]):
         rows, rate = [], None
         for f in files:
             data, r = read_audio(f, min_samples=256)
+            from calib.quality import check_impulse_response
+
+            check_impulse_response(data, what=f.name)
             if rate is not None and r != rate:
                 raise SignalError(f"{f} is at {r} Hz but {files[0]} at {rate} Hz")
             rate = r
@@ -70,6 +73,9 @@ def _load_seat(path: Path, *, fs: Optional[int], speakers: Optional[str]):
         if fs is not None and rate != fs:
             raise SignalError(f"{path} is at {rate} Hz but --fs says {fs} Hz; nothing is resampled silently, "
                               "so drop --fs or resample the file")
+    from calib.quality import check_impulse_response
+
+    check_impulse_response(data, what=path.name)
     return ImpulseResponse(data, rate, _speaker_names(data.shape[0], speakers), source_id=path.name)
 
 

@@ -86,6 +86,10 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
             from calib.audio_io import read_audio
 
             data, fs_ir = read_audio(simulate_ir, min_samples=2)
+            from calib.quality import check_impulse_response
+
+            check_impulse_response(data, what=f"{simulate_ir} (--simulate-ir)",
+                                   hint="give the room's impulse response (speaker to mic), e.g. from 'roomtruth ir'")
             if fs_ir != fs:
                 raise ConfigError(f"{simulate_ir} is at {fs_ir} Hz but the measurement runs at {fs} Hz; "
                                   f"use --fs {fs_ir} or resample the IR file")

@@ -131,6 +131,11 @@ def ir_cmd(
     res = deconvolve_arrays(mics, fs=fs, sweep=x, sweep_start=min(start, rec.shape[1] - x.size),
                             f_lo_hz=lo_hz, f_hi_hz=hi_hz, reference=refs, rate_l_s=rate, n_harmonics=0,
                             ir_length_samples=None if length_s is None else int(round(length_s * fs)))
+    from calib.quality import check_impulse_response
+
+    check_impulse_response(res.linear, what=f"the impulse response deconvolved from {recording}",
+                           hint="the recording does not seem to hold this sweep; check --sweep, or --f1/--f2/--sweep-s "
+                                "against the sweep that was played")
     lin, onset, arrivals = res.linear, res.onset_samples, list(res.arrival_samples)
     trimmed = 0
     if ref is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
@@ -105,6 +104,8 @@ def _open_input(path: Path):
 @contextlib.contextmanager
 def _atomic_wav(path: Path, *, fs: int, channels: int) -> Iterator[Any]:
     """An open float32 WAV writer on a temporary file moved onto ``path`` on success."""
+    import tempfile
+
     import soundfile as sf
 
     path.parent.mkdir(parents=True, exist_ok=True)

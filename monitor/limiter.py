@@ -202,12 +202,14 @@ class Limiter:
             return
         # per sub-block mean power over channels (a partial last sub-block counts as one)
         pw = np.empty(nbk)
-        sq = np.square(x, dtype=np.float64).mean(axis=0)
+        C = x.shape[0]
         full = n // B
         if full:
-            pw[:full] = sq[: full * B].reshape(full, B).mean(axis=1)
+            xr = x[:, : full * B].reshape(C, full, B)
+            pw[:full] = np.einsum("cjb,cjb->j", xr, xr, dtype=np.float64) / (C * B)
         if full < nbk:
-            pw[full:] = sq[full * B:].mean()
+            rest = x[:, full * B:]
+            pw[full:] = float(np.einsum("cb,cb->", rest, rest, dtype=np.float64)) / rest.size
         # slow level before each sub-block: one-pole over previous sub-block powers
         a = self.slow_coef
         slow, zf = _sig.lfilter([1 - a], [1, -a], pw, zi=[a * self._slow_pow])

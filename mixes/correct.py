@@ -85,8 +85,9 @@ def band_gains_db(fp: RoomFingerprint, *, max_boost_db: float = DEFAULT_MAX_BOOS
                   max_cut_db: float = DEFAULT_MAX_CUT_DB, band_hz: tuple[float, float] = DEFAULT_BAND_HZ,
                   smoothing_oct: float = DEFAULT_SMOOTHING_OCT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wanted, designed gain per band and the cap mask (see module docstring)."""
-    if max_boost_db < 0 or max_cut_db < 0:
-        raise SignalError(f"caps must be >= 0 dB, got boost {max_boost_db}, cut {max_cut_db}")
+    if not (0 <= max_boost_db <= 24 and 0 <= max_cut_db <= 40):  # also NaN
+        raise SignalError(f"caps must lie in 0..24 dB (boost) and 0..40 dB (cut), got boost {max_boost_db}, "
+                          f"cut {max_cut_db}")
     if not (0 < band_hz[0] < band_hz[1]):
         raise SignalError(f"correction band {band_hz} Hz is invalid; need 0 < low < high")
     f = fp.freqs_hz

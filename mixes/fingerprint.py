@@ -19,15 +19,19 @@ From a measured response of the studio's room
     (``MEASURED_CONFIDENCE`` in the main band, lower at the extremes where a single-position
     measurement says little about what the engineer heard).
 
-Fingerprints are stored per studio, ``<workspace>/studios/<name>/fingerprint.json``, atomically.
+Fingerprints are stored per studio, ``<workspace>/studios/<folder>/fingerprint.json``, atomically;
+``<folder>`` is the studio's name made folder-safe (``Studio Nord`` -> ``Studio-Nord``, see
+:func:`studio_folder_name`), the file keeps the name as the user wrote it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import math
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +50,7 @@ __all__ = [
     "save_fingerprint",
     "load_fingerprint",
     "valid_studio_name",
+    "studio_folder_name",
     "ALIGN_BAND_HZ",
 ]
 
@@ -60,13 +65,41 @@ def _now() -> str:
 
 
 def valid_studio_name(name: str) -> str:
-    """Return ``name`` if it is a safe folder name, else raise :class:`ProfileError`."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    """The studio's name as the user wrote it (``"Studio Nord"``), stripped of outer blanks.
+
+    Any printable name of 1-100 characters is accepted; the folder it is stored in is
+    :func:`studio_folder_name`.
+
+    Raises
+    ------
+    ProfileError
+        Empty, longer than 100 characters, or holding control characters (tabs, line breaks).
+    """
+    shown = name.strip() if isinstance(name, str) else ""
+    if not shown or len(shown) > 100 or any(unicodedata.category(c).startswith("C") for c in shown):
         raise ProfileError(
-            f"studio name {name!r} is not usable as a folder name; use 1-64 letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit"
+            f"studio name {name!r} is not usable; give 1-100 printable characters, "
+            "e.g. --studio \"Studio Nord\""
         )
-    return name
+    return shown
+
+
+def studio_folder_name(name: str) -> str:
+    """The folder-safe name of a studio: letters, digits, ``.``, ``_``, ``-`` (at most 64).
+
+    A name that already is one is kept as is; otherwise accents are dropped (NFKD), every run
+    of other characters becomes ``-`` and the ends are trimmed (``"Studio Nord"`` ->
+    ``"Studio-Nord"``, ``"../x"`` -> ``"x"``).  A name with no such character at all
+    (``"スタジオ"``) gets ``studio-`` and 10 hex digits of its SHA-1.
+    """
+    shown = valid_studio_name(name)
+    if _NAME.match(shown):
+        return shown
+    ascii_ = unicodedata.normalize("NFKD", shown).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_).strip("-._")[:64].rstrip("-._")
+    if not slug:
+        slug = "studio-" + hashlib.sha1(shown.encode("utf-8")).hexdigest()[:10]
+    return slug
 
 
 def _level_free(d: np.ndarray, freqs: np.ndarray) -> np.ndarray:
@@ -99,7 +132,7 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     SignalError
         Fewer than two mixes, or spectra on different bands.
     """
-    valid_studio_name(studio)
+    studio = valid_studio_name(studio)
     if len(mixes) < 2:
         raise SignalError(
             f"a fingerprint needs at least 2 mixes from the studio, got {len(mixes)}; "
@@ -174,7 +207,7 @@ def fingerprint_from_response(studio: str, response: FrequencyResponse, *,
     SignalError
         The response does not cover at least 100 Hz..5 kHz.
     """
-    valid_studio_name(studio)
+    studio = valid_studio_name(studio)
     f = np.asarray(response.freqs_hz)
     pos = f > 0
     if not pos.any() or f[pos].min() > 100 or f[pos].max() < 5000:
@@ -248,14 +281,37 @@ def read_response_file(path: str | Path) -> FrequencyResponse:
     return FrequencyResponse(freqs_hz=arr[:, 0], magnitude_db=arr[:, 1][np.newaxis, :], channel_names=("measured",))
 
 
+def _name_key(name: str) -> str:
+    """Letters and digits only (any script), case-folded, accents dropped:
+    ``Studio Nord`` = ``studio_nord`` = ``Studio-Nörd``, but ``Студия A`` != ``A``."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name).casefold() if c.isalnum())
+
+
 def studio_dir(workspace: str | Path, studio: str) -> Path:
-    """``<workspace>/studios/<studio>``."""
-    return Path(workspace) / "studios" / valid_studio_name(studio)
+    """``<workspace>/studios/<studio_folder_name(studio)>``."""
+    return Path(workspace) / "studios" / studio_folder_name(studio)
 
 
 def save_fingerprint(fp: RoomFingerprint, workspace: str | Path) -> Path:
-    """Write ``studios/<name>/fingerprint.json`` atomically; returns its path."""
+    """Write ``studios/<folder>/fingerprint.json`` atomically; returns its path.
+
+    Raises
+    ------
+    ProfileError
+        The folder already holds the fingerprint of another studio whose name maps to the
+        same folder (``Ton+Art`` and ``Ton Art``); nothing is overwritten.  Spellings of one
+        name (``Studio Nord``, ``studio_nord``) are the same studio and replace it.
+    """
     path = studio_dir(workspace, fp.studio) / "fingerprint.json"
+    if path.is_file():
+        try:
+            other = str(json.loads(path.read_text(encoding="utf-8")).get("studio", ""))
+        except (OSError, ValueError, AttributeError):
+            other = ""
+        if other and _name_key(other) != _name_key(fp.studio):
+            raise ProfileError(
+                f"{path} holds the fingerprint of studio {other!r}, whose folder name is the same as "
+                f"{fp.studio!r}'s; give this studio a distinct name or move that folder aside")
     atomic_write_json(path, fp.to_dict())
     return path
 
@@ -268,11 +324,13 @@ def load_fingerprint(workspace: str | Path, studio: str) -> RoomFingerprint:
     ProfileError
         No fingerprint for that studio, or a malformed file.
     """
+    import shlex
+
     path = studio_dir(workspace, studio) / "fingerprint.json"
     if not path.exists():
         raise ProfileError(
             f"no fingerprint for studio {studio!r} in {Path(workspace) / 'studios'}; "
-            f"make one with 'roomtruth mix fingerprint --studio {studio} MIX...'"
+            f"make one with 'roomtruth mix fingerprint --studio {shlex.quote(studio.strip())} MIX...'"
         )
     try:
         d = json.loads(path.read_text(encoding="utf-8"))

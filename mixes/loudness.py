@@ -117,7 +117,8 @@ def default_channel_weights(n_channels: int) -> np.ndarray:
         return np.array([1.0, 1.0, 1.0, 0.0, 1.41, 1.41])
     raise SignalError(
         f"no default BS.1770 channel weights for {n_channels} channels; "
-        "expected 1, 2, 5 (L R C Ls Rs) or 6 (L R C LFE Ls Rs), or pass channel_weights"
+        "expected 1, 2, 5 (L R C Ls Rs) or 6 (L R C LFE Ls Rs); export the mix as stereo (or 5.0/5.1) "
+        "and measure that, or pass channel_weights from Python"
     )
 
 

@@ -30,6 +30,13 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+def _e(x) -> str:
+    """``x`` as text that rich prints literally (file and studio names may hold ``[``)."""
+    from rich.markup import escape
+
+    return escape(str(x))
+
+
 def _fmt(v, spec: str = ".1f", unit: str = "") -> str:
     if v is None or v != v or v in (float("inf"), float("-inf")):
         return "—"
@@ -45,7 +52,7 @@ def _write_out(path: Path, text: str) -> None:
 def _print_analysis(con, a) -> None:
     from rich.table import Table
 
-    con.rule(f"[bold]{a.file}[/]  ({a.duration_s:.1f} s, {a.fs} Hz, {a.n_channels} ch)")
+    con.rule(f"[bold]{_e(a.file)}[/]  ({a.duration_s:.1f} s, {a.fs} Hz, {a.n_channels} ch)")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_row("Integrated", _fmt(a.integrated_lufs, ".1f", "LUFS"), "LRA", _fmt(a.lra_lu, ".1f", "LU"))
     t.add_row("Max momentary", _fmt(a.momentary_max_lufs, ".1f", "LUFS"),
@@ -75,7 +82,7 @@ def _print_analysis(con, a) -> None:
     else:
         con.print("[green]No clicks, dropouts or overs found.[/]")
     for w in a.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {_e(w)}")
 
 
 @mix_app.command("analyze")
@@ -102,6 +109,8 @@ def analyze(
         raise ConfigError(f"--bands-per-octave {bands} is not one of 3, 6, 12, 24, 48")
     if jobs < 0:
         raise ConfigError(f"--jobs {jobs} is negative; use 0 for one worker per core")
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give the file to write, e.g. {out / ('mixes.csv' if as_csv else 'mixes.json')}")
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
     ref_paths = expand_inputs(reference) if reference else []
@@ -111,7 +120,7 @@ def analyze(
 
         with Progress(TextColumn("[bold]analysing"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                      transient=True) as prog:
+                      transient=True, disable=not err.is_terminal) as prog:
             task = prog.add_task("", total=len(paths))
 
             def progress(done: int, total: int, name: str) -> None:
@@ -143,10 +152,10 @@ def analyze(
         if cmp is not None:
             bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
                    if abs(d) > t]
-            con.print(f"Spectrum vs {cmp['reference']}: " + ("within tolerance in every band" if not bad
+            con.print(f"Spectrum vs {_e(cmp['reference'])}: " + ("within tolerance in every band" if not bad
                                                              else "outside tolerance at " + ", ".join(bad)))
     if out is not None:
-        con.print(f"written: {out}")
+        con.print(f"written: {_e(out)}")
 
 
 def _compare_all(results, refs):
@@ -177,11 +186,11 @@ def _compare_all(results, refs):
 @mix_app.command("fingerprint")
 def fingerprint(
     files: List[Path] = typer.Argument(None, help="Mixes from the studio (files or folders)."),
-    studio: str = typer.Option(..., "--studio", help="Studio name (folder under studios/)."),
+    studio: str = typer.Option(..., "--studio", help="Studio name as you write it, e.g. \"Studio Nord\" (stored in a folder-safe studios/Studio-Nord/)."),
     reference: List[Path] = typer.Option([], "--reference", "-r", help="Reference tracks (repeatable)."),
     measured: Optional[Path] = typer.Option(None, "--measured",
                                             help="A measured response of the studio's room (IR WAV or freq/dB text) instead of mixes."),
-    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (fingerprint goes to studios/NAME/)."),
+    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (fingerprint goes to studios/<folder-safe NAME>/)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
 ) -> None:
@@ -203,11 +212,19 @@ def fingerprint(
     else:
         paths = expand_inputs(files)
         refs = expand_inputs(reference) if reference else []
+        seen: dict = {}
+        for p in paths + refs:
+            key = Path(p).resolve()
+            if key in seen:
+                raise ConfigError(f"{p} is given twice (also as {seen[key]}); each mix and reference counts once, "
+                                  "or the fingerprint's confidence is overstated")
+            seen[key] = p
         err = _console(stderr=True)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         with Progress(TextColumn("[bold]spectra"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.description}"), console=err, transient=True) as prog:
+                      TextColumn("{task.description}"), console=err, transient=True,
+                      disable=not err.is_terminal) as prog:
             task = prog.add_task("", total=len(paths) + len(refs))
             res = analyze_many(paths + refs, jobs=jobs or None, checks=False,
                                progress=lambda d, t, n: prog.update(task, completed=d, description=n))
@@ -236,7 +253,7 @@ def fingerprint(
 def _print_fingerprint(con, fp, path) -> None:
     from rich.table import Table
 
-    con.rule(f"[bold]Room fingerprint of {fp.studio}[/]")
+    con.rule(f"[bold]Room fingerprint of {_e(fp.studio)}[/]")
     src = f"{fp.n_mixes} mixes vs {fp.reference}" if fp.source == "mixes" else f"measured room response ({fp.reference})"
     con.print(src)
     t = Table()
@@ -246,7 +263,7 @@ def _print_fingerprint(con, fp, path) -> None:
         style = "bold" if abs(d) >= 2 and c >= 0.6 else ""
         t.add_row(f"{f:.0f} Hz", f"[{style}]{d:+.1f} dB[/]" if style else f"{d:+.1f} dB", f"{c:.0%}", f"{s:.1f} dB")
     con.print(t)
-    con.print(f"written: {path}")
+    con.print(f"written: {_e(path)}")
 
 
 @mix_app.command("correct")
@@ -276,6 +293,13 @@ def correct(
         raise ConfigError(f"--phase {phase} is not 'linear' or 'minimum'")
     if Path(inp).resolve() == Path(out).resolve():
         raise ConfigError(f"output {out} is the input; write the corrected mix to a new file")
+    if Path(out).is_dir():
+        raise ConfigError(f"output {out} is a folder; give the WAV file to write, e.g. {Path(out) / Path(inp).name}")
+    if not (0 <= max_boost_db <= 24):  # also NaN
+        raise ConfigError(f"--max-boost-db {max_boost_db} is outside 0..24 dB; a correction that boosts more "
+                          "than that is not a correction")
+    if not (0 <= max_cut_db <= 40):
+        raise ConfigError(f"--max-cut-db {max_cut_db} is outside 0..40 dB")
     fp = load_fingerprint(workspace, studio)
     x, fs = read_mix(inp)
     corr = design_correction(fp, fs=fs, phase=phase, max_boost_db=max_boost_db, max_cut_db=max_cut_db)
@@ -306,7 +330,7 @@ def correct(
     from rich.table import Table
 
     con = _console()
-    con.rule(f"[bold]{inp} → {out}[/]  ({studio}, {phase} phase, {engine})")
+    con.rule(f"[bold]{_e(inp)} → {_e(out)}[/]  ({_e(studio)}, {phase} phase, {engine})")
     t = Table(title="What changed", title_justify="left")
     for col in ("Band", "Wanted", "Applied", "Realised"):
         t.add_column(col, justify="right")
@@ -319,7 +343,7 @@ def correct(
     con.print(f"loudness {_fmt(before.integrated_lufs)} → {_fmt(after.integrated_lufs)} LUFS, "
               f"true peak {_fmt(before.true_peak_dbtp, '.2f')} → {_fmt(after.true_peak_dbtp, '.2f')} dBTP")
     for w in warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {_e(w)}")
 
 
 
@@ -387,7 +411,7 @@ def translate_cmd(
     from rich.table import Table
 
     con = _console()
-    con.rule(f"[bold]{file}[/] on everyday systems")
+    con.rule(f"[bold]{_e(file)}[/] on everyday systems")
     t = Table()
     t.add_column("System")
     from mixes.translation import REGIONS

@@ -207,6 +207,7 @@ def _probe_monitor(profile: Any, fs: int):
 
 def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     con = Console(highlight=False)
@@ -232,7 +233,7 @@ def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> Non
     con.print(t)
     con.print(f"[{colour[res.verdict]}]{res.verdict.upper()}[/]: {res.message}")
     if report is not None:
-        con.print(f"report: {report}")
+        con.print(f"report: {escape(str(report))}")
 
 
 # ============================================================================ verify
@@ -442,11 +443,12 @@ def history_cmd(
             "trends": trends}) + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     con = Console(highlight=False)
     if not rows:
-        con.print(f"no verifications in {db} yet; run 'roomtruth verify'")
+        con.print(f"no verifications in {escape(str(db))} yet; run 'roomtruth verify'")
         return
     colour = {"pass": "green", "warn": "yellow", "fail": "red", "refused": "magenta"}
     t = Table(title=f"Verifications ({len(rows)} newest) in {db}", title_justify="left")

@@ -184,8 +184,12 @@ def test_fingerprint_from_measured_room_and_errors(run_cli, tmp_path):
                              "--measured", str(frd), "--json")
     assert code == 0, err
     assert json.loads(out)["source"] == "measurement"
+    # a slash is part of a name as people write it ("AC/DC"); it is stored in a folder-safe name
     code, _, err = run_cli("mix", "fingerprint", "--studio", "a/b", "--workspace", str(tmp_path), "--measured", str(frd))
-    assert code == 2 and "not usable as a folder name" in err
+    assert code == 0, err
+    assert json.loads((tmp_path / "studios" / "a-b" / "fingerprint.json").read_text())["studio"] == "a/b"
+    code, _, err = run_cli("mix", "fingerprint", "--studio", "a\tb", "--workspace", str(tmp_path), "--measured", str(frd))
+    assert code == 2 and "is not usable" in err
     code, _, err = run_cli("mix", "fingerprint", "--studio", "x", "--workspace", str(tmp_path))
     assert code == 2 and "no mixes given" in err
     one = _tone_file(tmp_path / "one.wav")

@@ -149,8 +149,10 @@ def test_fingerprint_errors(eight_and_eight):
     mixes, refs = eight_and_eight
     with pytest.raises(SignalError, match="at least 2 mixes"):
         fingerprint_from_mixes("s", mixes[:1], refs)
-    with pytest.raises(ProfileError, match="not usable as a folder name"):
-        fingerprint_from_mixes("../evil", mixes, refs)
+    with pytest.raises(ProfileError, match="is not usable"):
+        fingerprint_from_mixes("bad\nname", mixes, refs)
+    # a name with path parts is a display name; its folder stays inside studios/
+    assert fingerprint_from_mixes("../evil", mixes, refs).studio == "../evil"
 
 
 def test_fingerprint_from_measured_room_is_inverted():
@@ -245,7 +247,7 @@ def test_correction_errors():
         design_correction(fp, fs=FS, phase="mixed")
     with pytest.raises(SignalError, match="at least 256"):
         design_correction(fp, fs=FS, n_taps=64)
-    with pytest.raises(SignalError, match="caps must be"):
+    with pytest.raises(SignalError, match="caps must lie in"):
         band_gains_db(fp, max_boost_db=-1)
 
 

@@ -17,6 +17,26 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo_cmd)
 
 
+def _check_writable_parent(path: Path, what: str) -> None:
+    """Refuse, before any work is done, an output whose folder cannot be made or written:
+    an ancestor that is a file, or a folder without write permission."""
+    import os
+
+    from calib.errors import ConfigError
+
+    parent = path.parent if str(path.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"cannot write {what} {path}: {probe} is a file, not a folder; choose another path")
+    if probe.is_dir() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {what} {path}: the folder {probe} is not writable; choose another path "
+                          "or fix its permissions")
+
+
 def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:
     from calib.errors import ConfigError
 
@@ -25,6 +45,7 @@ def _check_output(out: Path, suffixes: tuple[str, ...], what: str) -> None:
     if out.suffix.lower() not in suffixes:
         raise ConfigError(f"output {out} should end in {' or '.join(suffixes)} for {what}; "
                           f"e.g. -o {out.with_suffix(suffixes[0]).name}")
+    _check_writable_parent(out, what)
 
 
 def report_cmd(
@@ -36,6 +57,11 @@ def report_cmd(
     """Write the room's report: summary, findings, compliance, measurements, correction,
     verification history and mixes, as one self-contained HTML file (and a PDF)."""
     _check_output(out, (".html", ".htm"), "an HTML report")
+    if pdf and out.with_suffix(".pdf").is_dir():
+        from calib.errors import ConfigError
+
+        raise ConfigError(f"the PDF would go to {out.with_suffix('.pdf')}, which is a folder; choose another -o name "
+                          "or move that folder")
     from rich.console import Console
 
     from calib.audio_io import to_json
@@ -105,6 +131,8 @@ def demo_cmd(
     from calib.audio_io import to_json
     from roomtruth.demo import run_demo
 
+    if not (out.exists() and out.is_dir()):
+        _check_writable_parent(out, "the demo folder")
     console = Console(stderr=as_json, quiet=as_json)
     console.rule("[bold]roomtruth demo[/]: the built-in simulated control room")
     res = run_demo(out, console=console, pdf=pdf)

@@ -116,6 +116,9 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
     """A :class:`reports.document.ReportInputs` for the workspace ``room``."""
     from reports.document import ReportInputs
 
+    if room.exists() and not room.is_dir():
+        raise ConfigError(f"--room {room} is a file; pass the workspace folder made by 'roomtruth init' "
+                          "(the folder that holds room.toml)")
     if not room.is_dir():
         raise ConfigError(f"room folder {room} does not exist; pass the workspace made by 'roomtruth init' "
                           "with --room DIR")

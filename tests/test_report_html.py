@@ -165,3 +165,34 @@ def test_mix_table_shows_file_names_not_folders():
     inp = ReportInputs("r", mixes=[{"file": "/tmp/x/.demo.abc.tmp/mixes/track1.wav", "integrated_lufs": -14.0}])
     text = render_html(build_document(inp))
     assert "<td>track1.wav</td>" in text and ".demo.abc.tmp" not in text
+
+
+def test_report_and_demo_refuse_unwritable_outputs_before_any_work(run_cli, tmp_path):
+    """One line, exit 2, nothing written: an output under a file, --room that is a file, a
+    PDF path that is a folder (checked before the minutes of analysis and drawing)."""
+    blocker = tmp_path / "room.toml"
+    blocker.write_text("x")
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", blocker / "r.html")
+    assert code == 2 and err.startswith("error: cannot write an HTML report") and "is a file, not a folder" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, out, err = run_cli("report", "--room", blocker, "-o", tmp_path / "r.html")
+    assert code == 2 and "is a file; pass the workspace folder" in err
+    (tmp_path / "r.pdf").mkdir()
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", tmp_path / "r.html", "--pdf")
+    assert code == 2 and "which is a folder" in err
+    code, out, err = run_cli("demo", "-o", blocker / "demo")
+    assert code == 2 and "cannot write the demo folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.pdf", "room.toml"]
+
+
+def test_report_refuses_a_read_only_folder(run_cli, tmp_path, monkeypatch):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    # root ignores permission bits, so the refusal is checked through os.access itself
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == os.fspath(ro) else real_access(p, mode))
+    code, out, err = run_cli("report", "--room", tmp_path, "-o", ro / "r.html")
+    assert code == 2 and "is not writable" in err
+    assert list(ro.iterdir()) == []

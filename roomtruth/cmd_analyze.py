@@ -63,6 +63,16 @@ def _load(path: Path, raw_fs: Optional[int], names: Optional[str]) -> tuple[Any,
         return ir, noise, f"measurement {doc.get('id', path.name)}"
     if not path.exists():
         raise SignalError(f"{path}: no such file or measurement folder")
+    if raw_fs is not None and path.is_file():
+        import soundfile as sf
+
+        try:
+            info = sf.info(str(path))
+        except Exception:   # not a sound file soundfile knows: headerless PCM, as --raw-fs expects
+            info = None
+        if info is not None:
+            raise ConfigError(f"{path.name} is a {info.format} file with its own rate ({info.samplerate} Hz); "
+                              "--raw-fs is for headerless float32 PCM only, so drop --raw-fs")
     data, fs = read_audio(path, raw_fs=raw_fs)
     from calib.quality import check_impulse_response
 

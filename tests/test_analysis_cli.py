@@ -87,7 +87,8 @@ def test_raw_pcm(run_cli, tmp_path):
     (["{dir}"], "not a measurement folder"),
     (["{pcm}"], "not a readable audio file"),
     (["{wav}", "--limits", "missing-limits.toml"], "does not exist"),
-    (["{wav}", "--raw-fs", "100"], "outside 1000..768000 Hz"),
+    (["{pcm}", "--raw-fs", "100"], "outside 1000..768000 Hz"),
+    (["{wav}", "--raw-fs", "44100"], "drop --raw-fs"),
 ])
 def test_errors_exit_2(run_cli, ir_wav, tmp_path, args, message):
     short = tmp_path / "short.wav"

@@ -110,7 +110,8 @@ def _check_pos(name: str, p: Sequence[float], dims: tuple[float, float, float]) 
     if v.shape != (3,):
         raise ConfigError(f"{name} position needs 3 coordinates X,Y,Z in metres, got {v.size}")
     if np.any(v < 0) or np.any(v > np.array(dims)):
-        raise ConfigError(f"{name} position {tuple(v)} m lies outside the room {dims} m; "
+        raise ConfigError(f"{name} position ({', '.join(f'{a:g}' for a in v)}) m lies outside the room "
+                          f"({', '.join(f'{float(a):g}' for a in dims)}) m; "
                           "measure it from the front-left floor corner")
     return v
 

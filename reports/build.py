@@ -293,7 +293,10 @@ class _Builder:
                             "Level difference between the two front speakers, 1/3-octave; the shaded band is the "
                             "±1 dB matching tolerance 250 Hz–2 kHz.", lambda: pr.plot_lr_difference(ir, pair=pair))
         self.add_figure("phase", "measurements", "Phase and group delay",
-                        "Phase with the time of flight removed, and group delay (1/12-octave power-weighted).",
+                        "Phase and group delay relative to the direct sound (time of flight removed), through a "
+                        "15-cycle frequency-dependent window: the speaker and the early room, not the reverberant "
+                        "tail. Group delay that rises at a frequency is energy arriving late there (a mode or a "
+                        "strong reflection).",
                         lambda: pr.plot_phase_group_delay(ir))
         refl = [r for r in (a.get("reflections") or [])
                 if as_mapping(r).get("channel") in (None, ir.channel_names[0])]

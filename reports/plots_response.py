@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from calib.errors import SignalError
 from calib.types import ImpulseResponse
-from reports.curves import log_grid_hz, magnitude_response, phase_group_delay, smooth_octave, smooth_weighted
+from reports.curves import log_grid_hz, magnitude_response, smooth_octave
 from reports.style import PALETTE, channel_colour, frequency_axis, hide_x_labels, house_style, new_figure
 
 __all__ = [
@@ -105,35 +105,40 @@ def plot_before_after(freqs_hz: np.ndarray, before_db: np.ndarray, after_db: np.
 
 
 def plot_phase_group_delay(ir: ImpulseResponse, *, lo_hz: float = 20.0, hi_hz: float = 20_000.0,
-                           fraction: float = 12) -> Figure:
+                           cycles: float = 15.0) -> Figure:
     """Phase (degrees, time of flight removed) and group delay (ms) per channel, two panels.
 
-    The group delay is power-weighted smoothed to 1/``fraction`` octave (raw group delay of a
-    room is dominated by the ragged phase near every dip)."""
+    Both come from the frequency-dependent-windowed response (:func:`reports.curves.
+    fdw_response`, ``cycles`` periods per frequency): the phase and delay of the speaker and
+    the early room, not of the reverberant tail (a full-length room IR makes the phase noise
+    above a few hundred hertz and its power-weighted group delay the room's centre time).
+    Group delay ``τ = −dφ/dω`` on the plotted grid."""
+    from reports.curves import fdw_response
+
     hi = _display_hi(ir.fs, hi_hz)
-    grid = log_grid_hz(lo_hz, hi, per_octave=48)
+    grid = log_grid_hz(lo_hz, hi, per_octave=24)
     with house_style():
         fig, axes = new_figure(2, 1, height_in=4.6, sharex=True)
         ax_p, ax_g = axes[0, 0], axes[1, 0]
         for i, name in enumerate(ir.channel_names):
             colour = channel_colour(name, i)
             arrival = ir.arrival_samples[i] if i < len(ir.arrival_samples) else float(np.argmax(np.abs(ir.samples[i])))
-            f, phase, gd = phase_group_delay(ir.samples[i], fs=ir.fs, delay_samples=arrival)
-            wrapped = np.angle(np.exp(1j * np.interp(grid, f, phase)), deg=True)
-            ax_p.plot(grid, wrapped, color=colour, linewidth=0.9, label=name)
-            power = np.abs(np.fft.rfft(ir.samples[i], 2 * (f.size - 1))) ** 2
-            gd_s = smooth_weighted(f, gd, power, fraction=fraction, out_hz=grid)
-            ax_g.plot(grid, gd_s * 1000.0, color=colour, label=name)
+            h = fdw_response(ir.samples[i], fs=ir.fs, freqs_hz=grid, delay_samples=float(arrival), cycles=cycles)
+            phase = np.unwrap(np.angle(h))
+            ax_p.plot(grid, np.degrees(np.angle(h)), color=colour, linewidth=1.0, label=name)
+            gd_s = -np.gradient(phase, 2.0 * np.pi * grid)
+            ax_g.plot(grid, gd_s * 1000.0, color=colour, linewidth=1.1, label=name)
         ax_p.set_ylabel("Phase (degrees)")
         ax_p.set_ylim(-185, 185)
         ax_p.set_yticks([-180, -90, 0, 90, 180])
-        ax_p.set_title("Phase (time of flight removed) and group delay")
-        ax_p.legend(loc="lower left", ncol=len(ir.channel_names))
+        ax_p.set_title(f"Phase and group delay re the direct sound ({cycles:g}-cycle window)")
+        ax_p.legend(loc="upper right", ncol=len(ir.channel_names))
         frequency_axis(ax_p, lo_hz, hi, label=False)
         hide_x_labels(ax_p)
         frequency_axis(ax_g, lo_hz, hi)
         ax_g.set_ylabel("Group delay (ms)")
-        ax_g.set_ylim(-5.0, min(max(ax_g.get_ylim()[1], 20.0), 150.0))
+        lo_g, hi_g = ax_g.get_ylim()
+        ax_g.set_ylim(max(lo_g, -20.0), min(max(hi_g, 10.0), 150.0))
     return fig
 
 

@@ -60,6 +60,22 @@ def init_cmd(
 
 
 # ---------------------------------------------------------------------------------- measure
+def _require_writable(out: Path) -> None:
+    """Refuse an output folder that cannot be created or written, before anything plays."""
+    import os
+
+    from calib.errors import ConfigError
+
+    p = out.expanduser().absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        raise ConfigError(f"cannot write the measurement to {out}: {p} is not a folder; choose another --out")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write the measurement to {out}: the folder {p} is not writable for you; "
+                          "choose another --out or fix its permissions")
+
+
 def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
                  simulate_ir: Path | None, names: list[str] | None, cfg: Any,
                  chan: dict[str, Any] | None = None) -> tuple[Any, list[tuple[str, int]], int, int | None, int | None]:
@@ -256,6 +272,7 @@ def measure_cmd(
         out = ws.new_measurement_dir(label)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out} already exists and is not an empty folder; choose a new --out folder")
+    _require_writable(out)   # before any sound plays, not after the sweeps
 
     if fs is None and simulate_ir is not None and cfg is None:
         import soundfile as sf

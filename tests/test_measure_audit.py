@@ -80,3 +80,24 @@ def test_measure_refuses_noise_as_the_simulated_room(run_cli, tmp_path, noise_wa
                                     "--sweep-s", "1")[::2])
     assert "--simulate-ir" in line and "impulse response" in line
     assert not (tmp_path / "m").exists()
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_sound(run_cli, tmp_path, monkeypatch):
+    """Found by the audit: the sweeps played, then writing failed.  Now the folder is checked
+    first (os.access is patched: tests may run as root, for whom every folder is writable)."""
+    import os
+
+    import roomtruth.cmd_measure as cm
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(ro) else real_access(p, mode, **kw))
+
+    def no_sound(*a, **k):
+        raise AssertionError("a backend was opened for an unwritable output folder")
+
+    monkeypatch.setattr(cm, "_backend_for", no_sound)
+    line = _one_error_line(*run_cli("measure", "--out", ro / "m" / "x", "--sweep-s", "1")[::2])
+    assert f"the folder {ro} is not writable" in line
+    assert list(ro.iterdir()) == []

@@ -465,7 +465,8 @@ class _Builder:
 
         prof = self.inp.profile
         if prof is None:
-            self.doc.unavailable.setdefault("correction", "not available: no correction profile was designed")
+            self.doc.unavailable.setdefault("correction", "not available: no correction profile was designed yet "
+                                                          "(`roomtruth correct MEASUREMENT_DIR --out ROOM/profiles/NAME`)")
             return
         rows = []
         peq_rows = []
@@ -586,13 +587,15 @@ class _Builder:
                             "Each check's deviation from the calibration at every verification, with its uncertainty "
                             "(shaded) and limit (dashed); red crosses failed.", lambda: ph.plot_drift(series))
         if not v and not series:
-            self.doc.unavailable.setdefault("verification", "not available: the room has not been verified yet")
+            self.doc.unavailable.setdefault("verification", "not available: the room has not been verified yet "
+                                                            "(`roomtruth verify --room ROOM` after a correction)")
 
     def mixes(self) -> None:
         from reports.letter import write_letter
 
         if not self.inp.mixes and self.inp.fingerprint is None:
-            self.doc.unavailable.setdefault("mixes", "not available: no mixes were analyzed")
+            self.doc.unavailable.setdefault("mixes", "not available: no mixes were analyzed (`roomtruth mix "
+                                                      "fingerprint --studio NAME --workspace ROOM MIX...`)")
             return
         rows = []
         for m in self.inp.mixes:

@@ -112,6 +112,38 @@ def _active_profile(room: Path) -> Path | None:
     return cands[-1].parent if cands else None
 
 
+def _fingerprint_mixes(room: Path, fingerprint: Any, notes: dict[str, str], *, limit: int = 12) -> list[Any]:
+    """Loudness, true peak and clicks of the mixes a fingerprint was learnt from, for the
+    report's mix table: each file as recorded (absolute, or relative to the workspace) or
+    by name under ``ROOM/mixes``.  Files that are gone are said so, not guessed."""
+    files = [str(f) for f in (fingerprint.get("files") or [])] if isinstance(fingerprint, dict) else []
+    found, missing = [], []
+    for f in files[:limit]:
+        p = Path(f)
+        cands = [p] if p.is_absolute() else [room / p, room / "mixes" / p.name]
+        hit = next((c for c in cands if c.is_file()), None)
+        (found if hit else missing).append(hit or p)
+    if not files:
+        return []
+    try:
+        from mixes.analysis import analyze_file
+    except ImportError:
+        notes["mixes"] = "mix loudness figures not available: the mixes package is not installed"
+        return []
+    out = []
+    for p in found:
+        try:
+            out.append(analyze_file(p))
+        except RoomtruthError as exc:
+            missing.append(p)
+            notes["mixes"] = f"{p.name} could not be analysed ({exc})"
+    if missing and "mixes" not in notes:
+        names = ", ".join(Path(m).name for m in missing[:3]) + (" …" if len(missing) > 3 else "")
+        notes["mixes"] = (f"loudness figures not available for {len(missing)} of the fingerprint's mixes ({names}): "
+                          "the files are no longer in the workspace or where they were read")
+    return out
+
+
 def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
     """A :class:`reports.document.ReportInputs` for the workspace ``room``."""
     from reports.document import ReportInputs
@@ -177,7 +209,8 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
             fingerprint = json.loads(studios[-1].read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             notes["mixes"] = f"fingerprint {studios[-1]} is not readable ({exc})"
+    mixes = _fingerprint_mixes(room, fingerprint, notes) if fingerprint is not None else []
     return ReportInputs(room.resolve().name, ir=ir, analysis=analysis, dims_m=dims, mic_m=mic, profile=profile,
                         corrected_ir=corrected, verification=verification, history_series=series,
-                        history_rows=rows, fingerprint=fingerprint, notes=notes,
+                        history_rows=rows, mixes=mixes, fingerprint=fingerprint, notes=notes,
                         meta={"measurement": mdir.name, "profile": pdir.name if pdir else "none"})

@@ -110,3 +110,8 @@ def test_report_command_on_the_demo_workspace(demo_dir, run_cli, tmp_path):
     assert out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     sentences = [f["sentence"] for f in summary["findings"]]
     assert sentences[0].startswith("The room no longer matches its calibration")
+    # the mixes the studio's fingerprint was learnt from are found in the workspace and measured again
+    text = out.read_text(encoding="utf-8")
+    mixes = text.split('<section id="mixes">', 1)[1].split("</section>", 1)[0]
+    assert mixes.count("<td>studio-nord-track") == 3 and "Dear Studio Nord team," in mixes
+    assert summary["unavailable"] == {}

@@ -196,3 +196,13 @@ def test_report_refuses_a_read_only_folder(run_cli, tmp_path, monkeypatch):
     code, out, err = run_cli("report", "--room", tmp_path, "-o", ro / "r.html")
     assert code == 2 and "is not writable" in err
     assert list(ro.iterdir()) == []
+
+
+def test_report_says_which_fingerprint_mixes_are_gone(tmp_path):
+    from roomtruth.report_load import _fingerprint_mixes
+
+    notes: dict[str, str] = {}
+    assert _fingerprint_mixes(tmp_path, {"files": ["a/gone1.wav", "/nowhere/gone2.wav"]}, notes) == []
+    assert notes["mixes"].startswith("loudness figures not available for 2 of the fingerprint's mixes "
+                                     "(gone1.wav, gone2.wav)")
+    assert _fingerprint_mixes(tmp_path, {"files": []}, {}) == []

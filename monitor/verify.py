@@ -18,6 +18,8 @@ What is compared, per speaker unless said otherwise
   not where the baseline was (or the latency changed): the run is **refused** with a sentence
   instead of reporting false drift.
 * ``channel_match`` — change of the level difference of every pair of mains (dB).
+* ``pair_level`` — (profiles only, warn-level) the corrected mains' absolute level difference
+  at 500-2000 Hz against EBU Tech 3343: front pair < 0.5 dB, any pair <= 1 dB.
 * ``sub_phase`` — change of the sub-to-main phase difference at the crossover (degrees).
 * ``noise_floor`` — drop of the peak-to-noise ratio against the baseline (dB), and an absolute
   minimum.
@@ -48,6 +50,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
@@ -67,6 +70,7 @@ from monitor.verify_parts import (
     _sweep_gain_db,
     _temperature_alpha,
     _temperature_check,
+    pair_level_checks,
 )
 
 __all__ = [
@@ -99,6 +103,7 @@ _KEYS: dict[str, dict[str, type]] = {
     "noise_floor": {"warn_db": float, "fail_db": float, "min_snr_db": float, "ignore_above_db": float},
     "distortion": {"warn_db": float, "fail_db": float},
     "temperature": {"air_c": float, "max_change_k": float, "max_residual_s": float},
+    "pair_level": {"band_lo_hz": float, "band_hi_hz": float, "front_pair_db": float, "any_pair_db": float},
 }
 
 
@@ -478,17 +483,7 @@ def verify_room(
     checks.extend(_monitor_checks(monitor, profile_hash))
 
     verdict = "refused" if refused else overall_verdict(checks)
-    if not refused:
-        bad = [c for c in checks if c.verdict in ("fail", "warn")]
-        fails = [c for c in bad if c.verdict == "fail"]
-        if fails:
-            message = "room changed: " + "; ".join(c.message for c in fails[:6])
-        elif bad:
-            message = "within tolerance, but watch: " + "; ".join(c.message for c in bad[:6])
-        else:
-            message = "the room measures like its baseline"
-    else:
-        message = refused
+    message = refused if refused else _summary(checks)
     return VerificationResult(
         verdict=verdict, checks=tuple(checks), profile_name=profile_name, profile_hash=profile_hash,
         time_utc=time_utc or utc_now_iso(), message=message, measurement_id=measurement_id,
@@ -501,6 +496,17 @@ def verify_room(
                                                                else np.full(centres.size, np.nan))]
                                         for i, n in enumerate(names)}},
     )
+
+
+def _summary(checks: Sequence[CheckResult]) -> str:
+    """One sentence for a judged run: the failed checks, else the warnings, else all well."""
+    bad = [c for c in checks if c.verdict in ("fail", "warn")]
+    fails = [c for c in bad if c.verdict == "fail"]
+    if fails:
+        return "room changed: " + "; ".join(c.message for c in fails[:6])
+    if bad:
+        return "within tolerance, but watch: " + "; ".join(c.message for c in bad[:6])
+    return "the room measures like its baseline"
 
 
 def verify_profile(profile: CalibrationProfile, repeats: Sequence[ImpulseResponse], *,
@@ -519,8 +525,19 @@ def verify_profile(profile: CalibrationProfile, repeats: Sequence[ImpulseRespons
             "re-create it with 'roomtruth correct' from a baseline measurement"
         )
     xo = (profile.target or {}).get("crossover_hz")
-    return verify_room(
+    res = verify_room(
         profile.reference, repeats, profile_name=profile.name, profile_hash=profile.content_hash(),
         tolerances=profile.tolerances or None, crossover_hz=float(xo) if xo else None, monitor=monitor,
         measurement_id=measurement_id, time_utc=time_utc,
     )
+    if res.verdict == "refused":
+        return res
+    # the corrected mains against EBU Tech 3343's absolute matching limits (warn-level)
+    tol = load_tolerances(profile.tolerances or None)
+    u = tol["uncertainty"]
+    pairs = pair_level_checks(profile, repeats, tol["pair_level"], k=u["coverage_k"], floor_db=u["floor_db"],
+                              is_sub=is_sub)
+    if not pairs:
+        return res
+    checks = list(res.checks) + pairs
+    return replace(res, checks=tuple(checks), verdict=overall_verdict(checks), message=_summary(checks))

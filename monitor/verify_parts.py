@@ -232,3 +232,79 @@ def apply_drifts(samples: np.ndarray, names: Sequence[str], drifts: Sequence[Dri
                 sos = Biquad(kind="peaking", freq_hz=d.freq_hz, gain_db=d.value, q=THIRD_OCTAVE_Q).sos(fs=fs)
                 out[r] = signal.sosfilt(np.atleast_2d(sos), out[r])
     return out
+
+
+# ---------------------------------------------------------------- absolute pair matching (Tech 3343)
+_FRONT_PAIRS = ({"l", "r"}, {"fl", "fr"}, {"left", "right"})
+
+
+def correction_power_db(speaker: Any, f_hz: np.ndarray, *, fs: int) -> np.ndarray:
+    """``20·lg|C(f)|`` of one speaker's correction as the monitor engine runs it (dB).
+
+    Trim, then the FIR at ``fs`` when the profile has one (it already contains the PEQ), else
+    the PEQ biquads (RBJ, ``Biquad.sos``).  Polarity and delay change no magnitude; the
+    profile's preamp is common to every speaker and left out.
+    """
+    from scipy import signal
+
+    w = 2.0 * np.pi * np.asarray(f_hz, dtype=float) / fs
+    out = np.full(w.shape, float(speaker.trim_db))
+    fir = dict(speaker.fir).get(int(fs))
+    if fir is not None:
+        _, h = signal.freqz(np.asarray(fir, dtype=np.float64), worN=w)
+        return out + 20.0 * np.log10(np.maximum(np.abs(h), 1e-15))
+    for b in speaker.peq:
+        _, h = signal.sosfreqz(np.atleast_2d(b.sos(fs=fs)), worN=w)
+        out = out + 20.0 * np.log10(np.maximum(np.abs(h), 1e-15))
+    return out
+
+
+def pair_level_checks(profile: Any, repeats: Sequence[ImpulseResponse], t: Mapping[str, Any], *,
+                      k: float, floor_db: float, is_sub: Any) -> list[CheckResult]:
+    """Absolute level matching of the corrected mains, warn-level (EBU Tech 3343 [V]).
+
+    Per main speaker: the new IR times its correction, power-averaged over the third-octave
+    bands ``band_lo_hz..band_hi_hz`` (500-2000 Hz: the band-limited pink noise of the Tech 3343
+    alignment; pink noise carries equal power per third octave, so the band powers are
+    averaged with equal weight).  Every pair of mains: the level difference (dB), its expanded
+    uncertainty ``k·s/√N`` over the repeats (at least ``floor_db·√2``), and ``warn`` when
+    ``|difference| − U`` reaches the limit: ``front_pair_db`` (< 0.5 dB) for the front pair
+    (L/R), ``any_pair_db`` (≤ 1 dB) for any other.  Never ``fail``: the baseline drift checks
+    judge the room; this says how far the calibrated room itself is from the standard.
+    """
+    from calib.analysis.bands import band_levels_from_arrays_db
+    from calib.analysis.bands import third_octave_centres_hz
+
+    names = [s.name for s in profile.speakers if not is_sub(s.name)]
+    if len(names) < 2:
+        return []
+    fs = repeats[0].fs
+    centres = third_octave_centres_hz(t["band_lo_hz"], t["band_hi_hz"])
+    lv = np.zeros((len(repeats), len(names)))
+    for r, rep in enumerate(repeats):
+        x = np.stack([rep.samples[list(rep.channel_names).index(n)] for n in names])
+        m = vs._next_pow2(2 * x.shape[1])
+        f = np.fft.rfftfreq(m, 1.0 / fs)[1:]
+        p_db = 10.0 * np.log10(np.maximum(np.abs(np.fft.rfft(x, n=m, axis=-1)[:, 1:]) ** 2, 1e-30))
+        spk = {s.name: s for s in profile.speakers}
+        p_db = p_db + np.stack([correction_power_db(spk[n], f, fs=fs) for n in names])
+        bands = band_levels_from_arrays_db(f, p_db, centres, fraction=3)
+        lv[r] = 10.0 * np.log10(np.mean(10.0 ** (bands / 10.0), axis=1))
+    out = []
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            d = lv[:, a] - lv[:, b]
+            v = float(d.mean())
+            s = float(np.std(d, ddof=1)) / math.sqrt(d.size) if d.size > 1 else 0.0
+            U = max(k * s, floor_db * math.sqrt(2.0))
+            front = {names[a].lower(), names[b].lower()} in _FRONT_PAIRS
+            lim = t["front_pair_db"] if front else t["any_pair_db"]
+            bad = abs(v) - U >= lim if front else abs(v) - U > lim
+            what = "front pair" if front else "pair"
+            rel = "<" if front else "≤"
+            out.append(CheckResult(
+                "pair_level", f"{names[a]}-{names[b]}", v, lim, "dB", "warn" if bad else "pass", U,
+                message=(f"corrected {what} {names[a]}-{names[b]} differs by {v:+.2f} dB (±{U:.2f} dB) at "
+                         f"{t['band_lo_hz']:g}-{t['band_hi_hz']:g} Hz; EBU Tech 3343 asks {rel} {lim:g} dB"
+                         + ("; re-align the speaker trims" if bad else ""))))
+    return out

@@ -486,8 +486,8 @@ def _verify_args(room: Optional[Path], profile: Optional[str], simulate: Optiona
             raise ConfigError(f"--room {room} is not a folder; create the workspace first")
         args += ["--room", str(room.resolve())]
     if profile is not None:
-        p = Path(profile)
-        args += ["--profile", str(p.resolve()) if p.exists() else profile]
+        p = Path(profile)  # a profile folder becomes absolute (the timer runs elsewhere); a name stays a name
+        args += ["--profile", str(p.resolve()) if (p / "profile.json").is_file() else profile]
     if simulate is not None:
         args += ["--simulate", simulate]
     if simulate_ir is not None:

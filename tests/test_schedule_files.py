@@ -225,3 +225,19 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
     r = subprocess.run(["systemd-analyze", "verify", str(svc), str(tmr)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "bad" not in (r.stdout + r.stderr).lower()
+
+
+def test_profile_name_stays_a_name_even_if_the_cwd_has_such_a_folder(tmp_path, monkeypatch):
+    """`--profile main` in a folder that happens to hold an unrelated `main/` must not become
+    that folder's absolute path (the timer would verify against nothing)."""
+    from roomtruth.cmd_verify import _verify_args
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (tmp_path / "main").mkdir()                     # e.g. a git branch checkout, no profile.json
+    monkeypatch.chdir(tmp_path)
+    args = _verify_args(ws, "main", None, None, None, None, None)
+    assert args[args.index("--profile") + 1] == "main"
+    (tmp_path / "main" / "profile.json").write_text("{}")  # a real profile folder: made absolute
+    args = _verify_args(ws, "main", None, None, None, None, None)
+    assert args[args.index("--profile") + 1] == str((tmp_path / "main").resolve())

@@ -160,3 +160,62 @@ def test_hostile_options_one_line_exit_2_before_measuring(run_cli, prof, tmp_pat
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert out == ""  # refused before anything was measured or printed
     assert bad.read_text() == "hello, not a database"
+
+
+# ------------------------------------------------------------------ EBU Tech 3343 absolute pair matching
+def _pair_profile(trims_db, *, fir=None, names=("L", "R", "C")):
+    """Three identical speaker IRs (same distance, so the mic check passes), trims per speaker."""
+    h = S.speaker_ir(3.0, seed=1)
+    room = np.stack([h] * len(names))
+    ref = S.measure(room, names, seed=1000)
+    spk = tuple(SpeakerCorrection(n, i, trim_db=t, fir={} if fir is None or n not in fir else {S.FS: fir[n]})
+                for i, (n, t) in enumerate(zip(names, trims_db)))
+    prof = CalibrationProfile(name="p", speakers=spk, reference=ref)
+    reps = [S.measure(room, names, seed=s, noise_db=-60.0) for s in (1, 2)]
+    return prof, reps
+
+
+def _pairs(res):
+    return {c.channel: c for c in res.checks if c.name == "pair_level"}
+
+
+def test_pair_level_against_tech_3343_limits():
+    from monitor.verify import verify_profile
+
+    # identical IRs: the corrected difference is exactly the trim difference; the 0.05 dB
+    # tolerance covers the -60 dB noise of the two repeats
+    prof, reps = _pair_profile((0.0, -0.7, -1.2))
+    res = verify_profile(prof, reps)
+    p = _pairs(res)
+    assert set(p) == {"L-R", "L-C", "R-C"}
+    assert p["L-R"].value == pytest.approx(0.7, abs=0.05) and p["L-R"].verdict == "warn"   # front pair: < 0.5 dB
+    assert p["L-R"].limit == 0.5
+    assert p["L-C"].value == pytest.approx(1.2, abs=0.05) and p["L-C"].verdict == "warn"   # any pair: <= 1 dB
+    assert p["R-C"].value == pytest.approx(0.5, abs=0.05) and p["R-C"].verdict == "pass"
+    assert p["R-C"].limit == 1.0
+    assert res.verdict == "warn"  # never a fail: the room is unchanged against its baseline
+    assert "EBU Tech 3343" in res.message and "re-align the speaker trims" in res.message
+
+    prof, reps = _pair_profile((0.0, -0.3, 0.6))
+    p = _pairs(verify_profile(prof, reps))
+    assert p["L-R"].verdict == "pass" and p["L-C"].verdict == "pass" and p["R-C"].verdict == "pass"
+
+
+def test_pair_level_reads_the_fir_the_engine_runs():
+    from monitor.verify import verify_profile
+
+    # R's FIR is a pure gain of 0.5 (-6.02 dB) and R's trim +6.02 dB: matched again
+    prof, reps = _pair_profile((0.0, 20 * math.log10(2.0)), fir={"R": np.array([0.5, 0.0, 0.0])}, names=("L", "R"))
+    p = _pairs(verify_profile(prof, reps))
+    assert p["L-R"].value == pytest.approx(0.0, abs=0.05) and p["L-R"].verdict == "pass"
+
+
+def test_correction_power_of_peq_and_trim():
+    from calib.profile import Biquad
+    from monitor.verify_parts import correction_power_db
+
+    s = SpeakerCorrection("L", 0, trim_db=-1.5, peq=(Biquad("peaking", 1000.0, 4.0, 2.0),))
+    f = np.array([1000.0, 20.0])
+    c = correction_power_db(s, f, fs=48_000)
+    assert c[0] == pytest.approx(-1.5 + 4.0, abs=1e-9)   # peak gain at the centre, exactly (RBJ)
+    assert c[1] == pytest.approx(-1.5, abs=0.01)         # far below the peak: the trim alone

@@ -360,7 +360,10 @@ def _print_summary(folder: Path, ir: Any, meta: dict) -> None:
         d_ms = (ir.arrival_samples[i] - ir.onset_samples) / ir.fs * 1000
         cap = (meta.get("capture") or {}).get(n, {})
         # distance at 343.2 m/s (20 degC, STANDARDS.md §8.1), only when the latency is known
-        t.add_row(n, f"{d_ms:.3f}", f"{d_ms * 0.3432:.2f}" if known else "—", db(ir.snr_db[i]),
+        ptn = db(ir.snr_db[i])
+        if n in (ir.meta.get("snr_lower_bound") or ()) and not ptn.startswith(">"):
+            ptn = "≥ " + ptn   # noiseless pre-roll (digital path): a lower bound, see calib.deconvolve
+        t.add_row(n, f"{d_ms:.3f}", f"{d_ms * 0.3432:.2f}" if known else "—", ptn,
                   db(cap.get("snr_db", float("nan"))))
     c.print(t)
     lat = ir.latency_samples

@@ -166,14 +166,14 @@ def _reflection_findings(reflections: Sequence[Any], th: FindingThresholds) -> l
         sentence = f"An early reflection at {d:.1f} ms, {_signed(lv, '.0f')} dB{who}."
         verdict = ("louder than" if margin > 0 else "within 5 dB of")
         if len(members) > 1:
-            per = "; ".join(f"{m.get('channel', '?')}: {_num(m.get('delay_ms')):.2f} ms, {_num(m.get('level_db')):.1f} dB"
-                            for m in members)
+            per = "; ".join(f"{m.get('channel', '?')}: {_num(m.get('delay_ms')):.2f} ms, "
+                            f"{_signed(_num(m.get('level_db')), '.1f')} dB" for m in members)
             evidence = f"{per} (re direct sound); {path:.2f} m extra path for the loudest; "
         else:
             ch = rm.get("channel")
-            evidence = (f"{d:.2f} ms after the direct sound{f' of {ch}' if ch else ''}, {lv:.1f} dB re direct, "
+            evidence = (f"{d:.2f} ms after the direct sound{f' of {ch}' if ch else ''}, {_signed(lv, '.1f')} dB re direct, "
                         f"{path:.2f} m extra path; ")
-        evidence += (f"{verdict} the Tech 3276 limit ({th.reflection_criterion_db:.0f} dB within "
+        evidence += (f"{verdict} the Tech 3276 limit ({_signed(th.reflection_criterion_db, '.0f')} dB within "
                      f"{th.reflection_window_ms:.0f} ms).")
         action = surface_action(surface if surface else ("desk" if path < 1.0 else None))
         action = action[0].upper() + action[1:] + "; EQ cannot remove a reflection."

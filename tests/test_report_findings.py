@@ -133,7 +133,7 @@ def test_known_reflection_sentence():
     f = room_findings(a)[0]
     assert f.category == "reflection" and f.level == ATTENTION
     assert f.sentence == "An early reflection at 2.1 ms, \u22126 dB: likely the desk."
-    assert "louder than the Tech 3276 limit (-10 dB within 15 ms)" in f.evidence
+    assert "louder than the Tech 3276 limit (\u221210 dB within 15 ms)" in f.evidence
     assert "EQ cannot remove a reflection" in f.action
 
 

@@ -99,10 +99,20 @@ def plot_waterfall(ir: ImpulseResponse, *, channel: str | int = 0, lo_hz: float 
     with house_style():
         fig, axes = new_figure(height_in=4.4, projection="3d")
         ax = axes[0, 0]
+        from matplotlib.collections import PolyCollection
+
         cmap = __import__("matplotlib").colormaps["viridis"]
-        for k in range(len(times_s) - 1, -1, -1):  # back to front
-            ax.plot(logf, np.full_like(logf, times_s[k] * 1000.0), levels[k], color=cmap(k / max(len(times_s) - 1, 1)),
-                    linewidth=0.9)
+        # each slice a filled outline (white face, coloured edge) so a slice hides the ones
+        # behind it: the classic cumulative-spectral-decay look, instead of tangled lines
+        n_sl = len(times_s)
+        verts = [[(logf[0], floor_db), *zip(logf, levels[k]), (logf[-1], floor_db)] for k in range(n_sl)]
+        edge = [cmap(0.85 * k / max(n_sl - 1, 1)) for k in range(n_sl)]
+        poly = PolyCollection(verts, facecolors=(1.0, 1.0, 1.0, 0.92), edgecolors=edge, linewidths=0.9)
+        ax.add_collection3d(poly, zs=np.asarray(times_s) * 1000.0, zdir="y")
+        ax.set_xlim(logf[0], logf[-1])
+        # time runs towards the viewer: the loud first slice stands at the back and every
+        # later (lower) slice in front of it stays visible
+        ax.set_ylim(float(times_s[-1]) * 1000.0, 0.0)
         ticks = [t for t in (20, 30, 50, 100, 200, 300, 500, 1000) if lo_hz <= t <= hi_hz]
         ax.set_xticks(np.log10(ticks))
         ax.set_xticklabels([format_hz(t) for t in ticks])

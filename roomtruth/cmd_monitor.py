@@ -193,6 +193,17 @@ def _print_json(obj: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- render
+RENDER_FIR_BLOCK = 16384  # offline head partition of the FIR (samples): no latency to keep
+
+
+def _offline_fir_block(block: int) -> int:
+    """Offline FIR head partition: ``block * 2**e``, the largest not above ``RENDER_FIR_BLOCK``."""
+    fb = block
+    while fb * 2 <= RENDER_FIR_BLOCK:
+        fb *= 2
+    return fb
+
+
 @monitor_app.command("render")
 def render(
     paths: List[Path] = typer.Argument(..., metavar="[PROFILE_DIR] IN.wav OUT.wav",
@@ -223,6 +234,7 @@ def render(
     import numpy as np
 
     from calib.profile import CalibrationProfile
+    from monitor.convolver import plan_partitions
     from monitor.engine import Engine, render_chunks
 
     src = _open_input(in_path)
@@ -233,9 +245,11 @@ def render(
         else:
             profile = CalibrationProfile.load(paths[0])
         n_threads = threads if threads > 0 else min(2, os.cpu_count() or 1, n_ch)
-        chunk = -(-RENDER_CHUNK // block) * block
+        fir_block = _offline_fir_block(block)
+        chunk = fir_block * max(1, RENDER_CHUNK // fir_block)
         engine = Engine(fs=fs, n_channels=n_ch, block=block, max_block=chunk, threads=n_threads,
-                        limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0}, bypass=False)
+                        limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0}, bypass=False,
+                        fir_block=fir_block)
         chain = engine.load(profile, "A")
         covered = {s.output_channel for s in profile.speakers}
         passthrough = [c + 1 for c in range(n_ch) if c not in covered]
@@ -258,7 +272,12 @@ def render(
     result = {
         "output": str(out_path), "fs": fs, "channels": n_ch, "samples": n, "duration_s": n / fs,
         "profile": chain.name, "content_hash": chain.content_hash, "block": block,
+        # what ran (offline: large partitions, no latency to keep) and what `monitor run`
+        # runs at this block; both give the same output within FFT round-off
         "partitions": [[lv.size, lv.n_parts, lv.offset] for lv in chain.levels],
+        "realtime_partitions": ([[lv.size, lv.n_parts, lv.offset]
+                                 for lv in plan_partitions(chain.n_taps, block=block)] if chain.n_taps else []),
+        "fir_block": fir_block,
         "fir_channels": [c + 1 for c, f in enumerate(chain.uses_fir) if f],
         "passthrough_channels": passthrough,
         "ceiling_dbfs": ceiling, "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
@@ -531,10 +550,11 @@ def bench(
     rt_wall = time.perf_counter() - t0
     rt_cpu = time.thread_time() - c0
     budget = block / fs
-    # offline path (as render): big chunks, two threads
-    chunk = -(-RENDER_CHUNK // block) * block
-    eng2 = Engine(fs=fs, n_channels=channels, block=block, max_block=chunk,
-                  threads=min(2, os.cpu_count() or 1, channels), limiter={"jump_duck_db": 0.0})
+    # offline path (as render): big chunks, large FIR partitions, two threads
+    fir_block = _offline_fir_block(block)
+    chunk = fir_block * max(1, RENDER_CHUNK // fir_block)
+    eng2 = Engine(fs=fs, n_channels=channels, block=block, max_block=chunk, fir_block=fir_block,
+                  threads=min(2, os.cpu_count() or 1, channels), limiter={"jump_duck_db": 0.0}, bypass=False)
     eng2.load(prof, "A")
     xt = np.ascontiguousarray(x.T)
     t1 = time.perf_counter()

@@ -43,7 +43,10 @@ def test_render_fir_nulls_against_exact_convolution(run_cli, files):
         assert null_db(y[:, c], ref) <= -100.0        # the bar
     assert res["samples"] == x.shape[0] and res["channels"] == 2
     assert len(res["content_hash"]) == 64 and res["limited_samples"] == 0
-    assert res["partitions"][0][0] == 256
+    # offline the FIR runs on large partitions (no latency to keep); `monitor run` at this
+    # block would start with a 256-sample head partition
+    assert res["fir_block"] == 16384 and res["partitions"] == [[16384, 1, 0]]
+    assert res["realtime_partitions"][0] == [256, res["realtime_partitions"][0][1], 0]
 
 
 def test_render_mono_fir_applies_to_every_channel_with_odd_block(run_cli, files):

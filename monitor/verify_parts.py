@@ -60,7 +60,9 @@ def _ref_band_u(stored: Any, name: str, band: int, n_bands: int, ref_meta: Mappi
 
 
 def _sweep_gain_db(ir: ImpulseResponse) -> float:
-    """``10·lg(T_sweep / 1 s) + level_dbfs`` from the IR's measurement metadata (NaN if unknown)."""
+    """``10·lg(T_sweep / 1 s) + level_dbfs + 10·lg(repeats)`` from the IR's measurement
+    metadata (NaN if unknown): the SNR gain of a longer or louder sweep, and of ``repeats``
+    sweeps averaged into one IR (3 dB per doubling, Müller & Massarani 2001)."""
     meta = dict(ir.meta or {})
     sweep = meta.get("sweep") if isinstance(meta.get("sweep"), Mapping) else {}
     dur = sweep.get("duration_s")
@@ -71,7 +73,11 @@ def _sweep_gain_db(ir: ImpulseResponse) -> float:
         return math.nan
     if not (dur_f > 0 and math.isfinite(level_f)):
         return math.nan
-    return 10.0 * math.log10(dur_f) + level_f
+    try:
+        n_avg = max(int(meta.get("repeats", 1) or 1), 1)
+    except (TypeError, ValueError):
+        n_avg = 1
+    return 10.0 * math.log10(dur_f) + level_f + 10.0 * math.log10(n_avg)
 
 
 def _path_s(reference: ImpulseResponse) -> np.ndarray:

@@ -132,6 +132,36 @@ def _simulated_backend(profile: Any, simulate: Optional[str], simulate_ir: Optio
     return room, [(n, room_ir.channel_names.index(n)) for n in names], fs
 
 
+def _with_baseline_sweep(prof: Any) -> Any:
+    """The profile with its reference IR's sweep facts (duration, level, repeats) restored.
+
+    ``roomtruth correct`` keeps the baseline IR but not how it was measured; the noise-floor
+    check needs it to compare a short verification sweep with a longer baseline sweep (SNR
+    grows by 10·lg T).  Read from the source measurement's ``measurement.json`` named in the
+    profile's provenance, when it is still there; otherwise the profile is returned unchanged
+    (and the check compares raw SNRs).
+    """
+    import json
+    from dataclasses import replace
+
+    ref = prof.reference
+    if ref is None or isinstance((ref.meta or {}).get("sweep"), dict):
+        return prof
+    for m in (prof.provenance or {}).get("measurements", []) or []:
+        if not isinstance(m, dict) or m.get("source_id", m.get("seat")) != ref.source_id or not m.get("source"):
+            continue
+        try:
+            mj = json.loads((Path(str(m["source"])) / "measurement.json").read_text(encoding="utf-8"))
+            sweep = dict(mj["sweep"])
+            meta = dict(mj.get("meta") or {})
+            extra = {"sweep": sweep, "level_dbfs": float(meta.get("level_dbfs", sweep["level_dbfs"])),
+                     "repeats": int(meta.get("repeats", 1) or 1)}
+        except (OSError, ValueError, KeyError, TypeError):
+            return prof
+        return replace(prof, reference=replace(ref, meta={**dict(ref.meta or {}), **extra}))
+    return prof
+
+
 def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
                      ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1,
                      loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None,
@@ -282,7 +312,7 @@ def verify_cmd(
         with History(history_db, readonly=True):  # refuse an unusable database before measuring
             pass
     pdir = _resolve_profile_dir(room, profile)
-    prof = CalibrationProfile.load(pdir)
+    prof = _with_baseline_sweep(CalibrationProfile.load(pdir))
     if prof.reference is None:
         raise VerificationError(f"profile {pdir} holds no reference measurement to verify against; re-create it with 'roomtruth correct'")
     ref = prof.reference

@@ -219,3 +219,54 @@ def test_correction_power_of_peq_and_trim():
     c = correction_power_db(s, f, fs=48_000)
     assert c[0] == pytest.approx(-1.5 + 4.0, abs=1e-9)   # peak gain at the centre, exactly (RBJ)
     assert c[1] == pytest.approx(-1.5, abs=0.01)         # far below the peak: the trim alone
+
+
+# ------------------------------------------------------------------ noise floor against a longer baseline sweep
+def test_noise_floor_normalised_by_the_baseline_measurement_json(run_cli, tmp_path):
+    """A profile from `roomtruth correct` keeps the baseline IR but not its sweep; the sweep is
+    read back from the source measurement.json so a 1 s verification sweep is compared fairly
+    with a 5 s baseline (SNR grows 10 lg(5/1) = 7.0 dB with the sweep length)."""
+    from dataclasses import replace
+
+    from calib.types import ImpulseResponse
+    from hardware.simulated import SimulatedRoom
+    from roomtruth.cmd_verify import _measure_repeats
+
+    room, names = S.base_room()
+    sim = SimulatedRoom(ImpulseResponse(samples=room, fs=S.FS, channel_names=names), noise_db=-65.0, seed=3)
+    ref = _measure_repeats(sim, [("L", 0), ("R", 1)], fs=S.FS, sweep_s=5.0, repeats=1, ir_length_s=0.5,
+                           level_dbfs=-12.0)[0]
+    mdir = tmp_path / "measurements" / "base"
+    mdir.mkdir(parents=True)
+    (mdir / "measurement.json").write_text(json.dumps({
+        "sweep": {"duration_s": 5.0, "level_dbfs": float(ref.meta.get("level_dbfs", -12.0))},
+        "meta": {"level_dbfs": float(ref.meta.get("level_dbfs", -12.0)), "repeats": 1}}))
+    stripped = replace(ref, meta={"seat": "base"}, source_id="base")
+    spk = (SpeakerCorrection("L", 0), SpeakerCorrection("R", 1))
+    p = tmp_path / "p"
+    CalibrationProfile(name="p", speakers=spk, reference=stripped,
+                       provenance={"measurements": [{"source_id": "base", "source": str(mdir)}]}).save(p)
+
+    def drops(profile_dir):
+        code, out, err = run_cli("verify", "--profile", profile_dir, "--simulate-ir", S_IR(tmp_path, room), "--json",
+                                 "--repeats", "2", "--sweep-s", "1", "--noise-db", "-65")
+        assert code in (0, 3), err
+        return [c["value"] for c in json.loads(out)["checks"] if c["name"] == "noise_floor"]
+
+    # same room, same noise: the normalised drop is 0; 1.5 dB covers the noise estimate of one
+    # baseline and two 1 s sweeps (the pre-roll noise power is a chi-square estimate)
+    for d in drops(p):
+        assert abs(d) < 1.5
+    # without the measurement the raw SNRs differ by the sweep length's 7 dB
+    (mdir / "measurement.json").unlink()
+    for d in drops(p):
+        assert d == pytest.approx(10 * math.log10(5.0), abs=1.5)
+
+
+def S_IR(tmp_path, room):
+    from calib.audio_io import write_wav_atomic
+
+    path = tmp_path / "room.wav"
+    if not path.exists():
+        write_wav_atomic(path, room, fs=S.FS, subtype="DOUBLE")
+    return path

@@ -158,6 +158,21 @@ def compliance_cells(cm: Mapping[str, Any]) -> tuple[str, str, str, str]:
     return label, _minus(num), _minus(lim), _minus(detail) if name != "room_response" else detail
 
 
+#: verification checks judged on |value| (a change either way): their limit reads ±x
+_SYMMETRIC_CHECKS = ("level", "channel_match", "arrival", "band_deviation", "temperature")
+
+
+def _verification_limit(name: str, limit: Any, unit: str) -> str:
+    """A verification check's limit the way it is judged: ±x for a change either way, ≥ x
+    for the polarity correlation (inverted below 0), ≤ x for the rest (a drop, a shift,
+    a distortion level)."""
+    txt = _fmt(limit, ".2f", unit)
+    if txt == "—":
+        return txt
+    sign = "±" if name in _SYMMETRIC_CHECKS else "≥ " if name == "polarity" else "≤ "
+    return _minus(sign + txt)
+
+
 def _num_or(x: Any, default: float = float("nan")) -> float:
     try:
         v = float(x)
@@ -232,7 +247,8 @@ class _Builder:
             rows.append(("Correction profile", f"{inp.profile.name} ({inp.profile.content_hash()[:12]})"))
         if inp.verification is not None:
             v = as_mapping(inp.verification)
-            rows.append(("Latest verification", str(v.get("verdict", v.get("overall", "—")))))
+            when = f" ({v.get('time_utc')})" if v.get("time_utc") else ""
+            rows.append(("Latest verification", str(v.get("verdict", v.get("overall", "—"))) + when))
         if inp.mixes:
             rows.append(("Mixes analyzed", str(len(inp.mixes))))
         n_att = sum(1 for f in self.doc.findings if f.level == ATTENTION)
@@ -559,8 +575,9 @@ class _Builder:
                     from calib.analysis.bands import nominal_label
 
                     name += f" {nominal_label(float(band))} Hz"
-                rows.append((name, str(cm.get("channel", "")), _fmt(cm.get("value"), ".2f", unit),
-                             _fmt(cm.get("limit"), ".2f", unit), _fmt(cm.get("uncertainty"), ".2f", unit), verdict))
+                rows.append((name, str(cm.get("channel", "")), _minus(_fmt(cm.get("value"), ".2f", unit)),
+                             _verification_limit(str(cm.get("name", "")), cm.get("limit"), unit),
+                             _fmt(cm.get("uncertainty"), ".2f", unit), verdict))
                 status.append(verdict)
             order = sorted(range(len(rows)), key=lambda i: {"fail": 0, "warn": 1}.get(status[i], 2))
             note = f"Failed and warning checks first. {n_band_pass} third-octave band checks passed (not listed)." \
@@ -574,12 +591,13 @@ class _Builder:
             status = []
             for r in list(self.inp.history_rows)[:20]:
                 rm = as_mapping(r)
+                # the verdict last: the table style colours the last cell by the row's status
                 rows.append((str(rm.get("time_utc", "")), str(rm.get("profile_name", "")),
-                             str(rm.get("profile_hash", ""))[:12], str(rm.get("verdict", "")),
-                             str(len(rm.get("checks", ()) or ()))))
+                             str(rm.get("profile_hash", ""))[:12], str(len(rm.get("checks", ()) or ())),
+                             str(rm.get("verdict", ""))))
                 status.append(str(rm.get("verdict", "")))
             self.table("verification", Table("Verification history (newest first)",
-                                             ("Time (UTC)", "Profile", "Hash", "Verdict", "Checks"), tuple(rows),
+                                             ("Time (UTC)", "Profile", "Hash", "Checks", "Verdict"), tuple(rows),
                                              tuple(status)))
         series = {k: v for k, v in self.inp.history_series.items() if v}
         if series:

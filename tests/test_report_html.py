@@ -206,3 +206,20 @@ def test_report_says_which_fingerprint_mixes_are_gone(tmp_path):
     assert notes["mixes"].startswith("loudness figures not available for 2 of the fingerprint's mixes "
                                      "(gone1.wav, gone2.wav)")
     assert _fingerprint_mixes(tmp_path, {"files": []}, {}) == []
+
+
+def test_verification_tables_state_limits_the_way_they_are_judged():
+    v = {"verdict": "fail", "time_utc": "2026-11-25T10:00:00Z", "checks": [
+        {"name": "level", "channel": "R", "value": -0.8, "limit": 0.4, "unit": "dB", "verdict": "fail"},
+        {"name": "polarity", "channel": "L", "value": 1.0, "limit": 0.0, "unit": "corr", "verdict": "pass"},
+        {"name": "distortion", "channel": "L", "value": -73.9, "limit": -30.0, "unit": "dB", "verdict": "pass"}]}
+    hist = [{"time_utc": "2026-11-25T10:00:00Z", "profile_name": "p", "profile_hash": "ab" * 8, "verdict": "fail",
+             "checks": v["checks"]}]
+    doc = build_document(ReportInputs("r", verification=v, history_rows=hist))
+    latest, history = doc.tables["verification"]
+    rows = {r[0]: r for r in latest.rows}
+    assert rows["level"][2:4] == ("\u22120.80 dB", "±0.40 dB")  # a change either way
+    assert rows["polarity"][3] == "≥ 0.00 corr" and rows["distortion"][3] == "≤ \u221230.00 dB"
+    # the verdict is the last column (the table style colours the last cell by status)
+    assert history.header[-1] == "Verdict" and history.rows[0][-1] == "fail"
+    assert dict(doc.summary)["Latest verification"] == "fail (2026-11-25T10:00:00Z)"

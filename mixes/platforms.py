@@ -62,6 +62,10 @@ def load_platforms(path: str | Path | None = None) -> PlatformTable:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such platform table") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p} is a folder; give the platform table's TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not a text file; give a platform table in TOML") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p} is not valid TOML ({exc}); fix the file") from None
     problems: list[str] = []
@@ -71,15 +75,21 @@ def load_platforms(path: str | Path | None = None) -> PlatformTable:
     if "as_of" not in doc:
         problems.append("missing 'as_of' date")
     out = []
-    for key, entry in (doc.get("platform") or {}).items():
+    entries = doc.get("platform") or {}
+    if not isinstance(entries, dict):
+        problems.append("'platform' must hold tables [platform.KEY] (one per platform), "
+                        f"got {type(entries).__name__}")
+        entries = {}
+    for key, entry in entries.items():
         if not isinstance(entry, dict):
             problems.append(f"platform.{key} is not a table")
             continue
         for k, v in entry.items():
             if k not in _KEYS:
                 problems.append(f"platform.{key}: unknown key {k!r}")
-            elif _KEYS[k] is float and not (isinstance(v, (int, float)) and not isinstance(v, bool)):
-                problems.append(f"platform.{key}.{k} must be a number, got {v!r}")
+            elif _KEYS[k] is float and not (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                            and math.isfinite(v)):
+                problems.append(f"platform.{key}.{k} must be a finite number, got {v!r}")
             elif _KEYS[k] is not float and not isinstance(v, _KEYS[k]):
                 problems.append(f"platform.{key}.{k} must be {_KEYS[k].__name__}, got {v!r}")
         for k in _REQUIRED:

@@ -151,3 +151,29 @@ def test_correction_caps_are_checked_in_the_library():
                          confidence=np.ones(2), spread_db=np.zeros(2), n_mixes=2, source="mixes", reference="t")
     with pytest.raises(SignalError, match="caps must lie in 0..24 dB"):
         band_gains_db(fp, max_boost_db=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('as_of = "2026"\n[[platform]]\nname = "X"\n', "must hold tables [platform.KEY]"),
+        ('as_of = "2026"\nplatform = 3\n', "must hold tables [platform.KEY]"),
+        ('as_of = "2026"\n[platform.x]\nname = "X"\ntarget_lufs = nan\nbehaviour = ""\nsource = ""\ntag = "U"\n',
+         "platform.x.target_lufs must be a finite number"),
+    ],
+)
+def test_platform_table_of_wrong_shape_is_one_line(run_cli, mixes, tmp_path, text, message):
+    d, files = mixes
+    t = tmp_path / "p.toml"
+    t.write_text(text)
+    code, out, err = run_cli("mix", "analyze", files[0], "--platforms", t)
+    assert code == 2, err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_platform_table_folder_or_binary(run_cli, mixes, tmp_path):
+    d, files = mixes
+    code, out, err = run_cli("mix", "analyze", files[0], "--platforms", tmp_path)
+    assert code == 2 and "is a folder; give the platform table's TOML file" in err
+    code, out, err = run_cli("mix", "analyze", files[0], "--platforms", files[0])
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1

@@ -69,7 +69,7 @@ def test_platform_table_validation(tmp_path):
     with pytest.raises(ConfigError) as ei:
         load_platforms(bad)
     msg = str(ei.value)
-    assert "must be a number" in msg and "unknown key 'colour'" in msg and "missing 'behaviour'" in msg
+    assert "must be a finite number" in msg and "unknown key 'colour'" in msg and "missing 'behaviour'" in msg
     with pytest.raises(ConfigError, match="no such platform table"):
         load_platforms(tmp_path / "none.toml")
     (tmp_path / "q.toml").write_text("as_of = [")

@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 
 __all__ = [
     "PALETTE",
@@ -165,6 +166,14 @@ def frequency_axis(ax, lo_hz: float = 20.0, hi_hz: float = 20_000.0, *, label: b
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_hz(v)))
     ax.xaxis.set_minor_formatter(NullFormatter())
+    # the 2..9 × 10^k grid lines as one collection instead of ~30 minor Tick objects (each
+    # a set of Line2D and Text artists): the same look, about a quarter less drawing time
+    ax.xaxis.set_minor_locator(NullLocator())
+    xs = [m * 10.0 ** e for e in range(0, 6) for m in range(2, 10)]
+    xs = [x for x in xs if lo_hz < x < hi_hz and x not in ticks]
+    if xs:
+        ax.add_collection(LineCollection([[(x, 0.0), (x, 1.0)] for x in xs], transform=ax.get_xaxis_transform(),
+                                         colors=PALETTE["grid"], linewidths=0.6, zorder=0.5), autolim=False)
     if label:
         ax.set_xlabel("Frequency (Hz)")
 

@@ -263,6 +263,10 @@ def _load_ir(ir_path: str | os.PathLike[str] | None, fs: int) -> tuple[np.ndarra
                 f"the room IR {ir_path} is at {ir_fs} Hz but the rig runs at {fs} Hz; "
                 f"start the rig with --fs {ir_fs} or resample the IR")
         source = str(Path(ir_path).resolve())
+        from calib.quality import check_impulse_response
+
+        check_impulse_response(ir, what=f"the room IR {ir_path}",
+                               hint="give the room's impulse response (one channel per speaker), e.g. from 'roomtruth ir'")
     n_spk = ir.shape[0]
     if n_spk > N_DEVICE_CHANNELS - 2:
         raise SignalError(

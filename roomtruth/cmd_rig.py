@@ -83,7 +83,7 @@ def devices(
 
 def rig_start(
     ir: Optional[Path] = typer.Option(None, "--ir", help="Room IR WAV, one channel per speaker (default: the built-in room)."),
-    fs: int = typer.Option(48000, "--fs", help="Sample rate (Hz)."),
+    fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate (Hz); default the --ir file's rate, else 48000."),
     period: int = typer.Option(256, "--period", help="JACK period in frames (power of two, 64..4096)."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
@@ -91,6 +91,15 @@ def rig_start(
     from calib.audio_io import to_json
     from hardware import jackrig
 
+    if fs is None:
+        fs = 48000
+        if ir is not None and ir.is_file():
+            import soundfile as sf
+
+            try:
+                fs = int(sf.info(str(ir)).samplerate)   # the rig runs at the room IR's own rate
+            except Exception:
+                pass   # start_rig's reader gives the clear error
     state = jackrig.start_rig(ir, fs=fs, period=period)
     if json_out:
         typer.echo(to_json(state.to_dict()))

@@ -47,6 +47,9 @@ def test_real_impulse_responses_pass_the_crest_check():
     rs = np.fromfile(shared_data("drc-fir", "rs.pcm"), "<f4")
     check_impulse_response(rs, what="rs.pcm")
     check_impulse_response(np.eye(1, 4096, 100), what="a unit impulse")   # crest 36 dB for 4096 samples
+    check_impulse_response(np.eye(1, 64, 0), what="a 64-tap wire")        # crest 18 dB: short IRs pass too
+    with pytest.raises(SignalError, match="15 dB out"):                   # 64 samples of noise: ~8 dB
+        check_impulse_response(np.random.default_rng(5).standard_normal(64), what="64 noise samples")
 
 
 def test_noise_and_sweeps_fail_the_crest_check():

@@ -89,7 +89,7 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
         (("--fs", "12345"), "rig sample rate 12345 Hz is not supported"),
         (("--ir", str(tmp_path / "missing.wav")), "missing.wav: no such file"),
         (("--ir", str(tmp_path / "text.wav")), "is not a readable audio file"),
-        (("--ir", str(tmp_path / "ir44.wav")), "is at 44100 Hz but the rig runs at 48000 Hz; start the rig with --fs 44100"),
+        (("--ir", str(tmp_path / "ir44.wav"), "--fs", "48000"), "is at 44100 Hz but the rig runs at 48000 Hz; start the rig with --fs 44100"),
         (("--ir", str(tmp_path / "zero.wav")), "is all zeros"),
         (("--ir", str(tmp_path / "seven.wav")), "the room IR has 7 channels (one per speaker) but the rig takes at most 6"),
     ]

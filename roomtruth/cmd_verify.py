@@ -317,6 +317,12 @@ def verify_cmd(
         raise VerificationError(f"profile {pdir} holds no reference measurement to verify against; re-create it with 'roomtruth correct'")
     ref = prof.reference
     ir_len_s = ref.n_samples / ref.fs
+    from monitor.verify import load_tolerances
+
+    try:  # a bad tolerance table is refused before a sweep is played
+        load_tolerances(prof.tolerances or None)
+    except ConfigError as exc:
+        raise ConfigError(f"{pdir / 'profile.json'}: {exc}; fix its 'tolerances'") from None
 
     if simulate is not None or simulate_ir is not None:
         backend, speakers, fs = _simulated_backend(prof, simulate, simulate_ir, noise_db, seed, drifts, pdir)

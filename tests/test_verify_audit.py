@@ -270,3 +270,19 @@ def S_IR(tmp_path, room):
     if not path.exists():
         write_wav_atomic(path, room, fs=S.FS, subtype="DOUBLE")
     return path
+
+
+def test_bad_tolerances_in_the_profile_refused_before_measuring(run_cli, prof, tmp_path):
+    import shutil
+
+    p = tmp_path / "bad"
+    shutil.copytree(prof, p)
+    d = json.loads((p / "profile.json").read_text())
+    d["tolerances"] = {"verify": {"level": {"fail_db": "x", "bogus": 1}}}
+    (p / "profile.json").write_text(json.dumps(d))
+    hist = tmp_path / "h.sqlite"
+    code, out, err = run_cli("verify", "--profile", p, "--simulate", "reference", "--history", hist, *FAST)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {p / 'profile.json'}: verification tolerances are invalid")
+    assert "unknown key level.bogus" in err and "level.fail_db must be a number" in err and err.count("\n") == 1
+    assert not hist.exists()  # nothing measured, nothing recorded

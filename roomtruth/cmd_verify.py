@@ -540,6 +540,20 @@ def _verify_args(room: Optional[Path], profile: Optional[str], simulate: Optiona
         raise ConfigError("a scheduled verification needs --room DIR (or --profile PROFILE_DIR with --history FILE)")
     if room is None and history_db is None:
         raise ConfigError("without --room the scheduled runs would leave no history; pass --history FILE")
+    # what 'roomtruth verify' would refuse must be refused now, not at 3 a.m. every night
+    if repeats is not None and not 1 <= repeats <= 16:
+        raise ConfigError(f"--repeats {repeats} is outside 1..16")
+    if sweep_s is not None and not (0.5 <= sweep_s <= 30):
+        raise ConfigError(f"--sweep-s {sweep_s} is outside 0.5..30 s; verification sweeps are short")
+    if noise_db is not None and not (noise_db <= 0.0):  # also NaN
+        raise ConfigError(f"--noise-db {noise_db} must be a finite level at or below 0 dBFS")
+    if simulate is not None and simulate not in ("default", "reference"):
+        raise ConfigError(f"--simulate {simulate!r} is not known; use default or reference")
+    if simulate is not None and simulate_ir is not None:
+        raise ConfigError("give either --simulate or --simulate-ir, not both")
+    if simulate_ir is not None and not simulate_ir.is_file():
+        raise ConfigError(f"--simulate-ir {simulate_ir} is not a file")
+    _resolve_profile_dir(room, profile)  # the profile must exist today
     return args
 
 

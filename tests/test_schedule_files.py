@@ -233,7 +233,8 @@ def test_profile_name_stays_a_name_even_if_the_cwd_has_such_a_folder(tmp_path, m
     from roomtruth.cmd_verify import _verify_args
 
     ws = tmp_path / "ws"
-    ws.mkdir()
+    (ws / "profiles" / "main").mkdir(parents=True)
+    (ws / "profiles" / "main" / "profile.json").write_text("{}")
     (tmp_path / "main").mkdir()                     # e.g. a git branch checkout, no profile.json
     monkeypatch.chdir(tmp_path)
     args = _verify_args(ws, "main", None, None, None, None, None)
@@ -241,3 +242,27 @@ def test_profile_name_stays_a_name_even_if_the_cwd_has_such_a_folder(tmp_path, m
     (tmp_path / "main" / "profile.json").write_text("{}")  # a real profile folder: made absolute
     args = _verify_args(ws, "main", None, None, None, None, None)
     assert args[args.index("--profile") + 1] == str((tmp_path / "main").resolve())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--repeats", "0"), "--repeats 0 is outside 1..16"),
+        (("--sweep-s", "1000"), "--sweep-s 1000.0 is outside 0.5..30 s"),
+        (("--simulate", "default", "--noise-db", "nan"), "--noise-db nan must be a finite level"),
+        (("--simulate", "moon"), "--simulate 'moon' is not known"),
+        (("--simulate-ir", "{tmp}/none.wav"), "is not a file"),
+        (("--profile", "nope"), "profile 'nope' not found"),
+    ],
+)
+def test_install_refuses_what_verify_would_refuse(run_cli, tmp_path, args, message):
+    """A timer whose every run fails on its options is worse than no timer: refused at install."""
+    ws = tmp_path / "ws"
+    (ws / "profiles" / "main").mkdir(parents=True)
+    (ws / "profiles" / "main" / "profile.json").write_text("{}")
+    units = tmp_path / "units"
+    code, out, err = run_cli("schedule", "install", "--every", "daily", "--room", ws, "--unit-dir", units,
+                             *[a.format(tmp=tmp_path) for a in args])
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not units.exists()

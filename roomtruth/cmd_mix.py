@@ -2,7 +2,7 @@
 
     roomtruth mix analyze FILE_OR_FOLDER... [--json | --csv] [--out PATH] [--jobs N]
     roomtruth mix fingerprint --studio NAME MIX... [--reference FILE...] [--measured FILE] [--json]
-    roomtruth mix correct --studio NAME IN.wav OUT.wav [--phase linear|minimum] [--json]
+    roomtruth mix correct --studio NAME IN.wav OUT.wav [--phase linear|minimum] [--force] [--json]
     roomtruth mix translate FILE [--cassette I|II] [--json]
 
 Only typer and the standard library are imported at module level (``roomtruth --help`` stays
@@ -276,6 +276,7 @@ def correct(
     max_boost_db: float = typer.Option(6.0, "--max-boost-db", help="Largest boost (dB)."),
     max_cut_db: float = typer.Option(12.0, "--max-cut-db", help="Largest cut (dB)."),
     subtype: str = typer.Option("FLOAT", "--subtype", help="Output sample format: FLOAT, PCM_24 or PCM_16."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT.wav if it exists."),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
 ) -> None:
     """Correct a new mix from a studio with its fingerprint: smooth, boost-capped, confidence-weighted EQ."""
@@ -295,6 +296,8 @@ def correct(
         raise ConfigError(f"output {out} is the input; write the corrected mix to a new file")
     if Path(out).is_dir():
         raise ConfigError(f"output {out} is a folder; give the WAV file to write, e.g. {Path(out) / Path(inp).name}")
+    if Path(out).exists() and not force:
+        raise ConfigError(f"output {out} exists; pass --force to replace it, or give a new file name")
     if not (0 <= max_boost_db <= 24):  # also NaN
         raise ConfigError(f"--max-boost-db {max_boost_db} is outside 0..24 dB; a correction that boosts more "
                           "than that is not a correction")

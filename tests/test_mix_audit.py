@@ -177,3 +177,18 @@ def test_platform_table_folder_or_binary(run_cli, mixes, tmp_path):
     assert code == 2 and "is a folder; give the platform table's TOML file" in err
     code, out, err = run_cli("mix", "analyze", files[0], "--platforms", files[0])
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_correct_never_replaces_an_existing_file_without_force(run_cli, mixes, tmp_path):
+    d, files = mixes
+    ws = tmp_path / "ws"
+    assert run_cli("mix", "fingerprint", "--studio", "S", "-w", ws, "-j", "1", *files)[0] == 0
+    master = tmp_path / "master.wav"
+    master.write_bytes(b"the only copy")
+    code, out, err = run_cli("mix", "correct", "--studio", "S", "-w", ws, files[0], master)
+    assert code == 2 and "exists; pass --force to replace it" in err and err.count("\n") == 1
+    assert master.read_bytes() == b"the only copy"
+    code, out, err = run_cli("mix", "correct", "--studio", "S", "-w", ws, "--force", "--json", files[0], master)
+    assert code == 0, err
+    y, fs = sf.read(str(master), always_2d=True)
+    assert fs == FS and y.shape == (4 * FS, 2)

@@ -364,3 +364,16 @@ def test_default_room_truth():
     mode_sentences = [f.sentence for f in out if f.category == "mode"]
     strongest = max((m for ch in ("L", "R") for m in facts.modes[ch]), key=lambda m: m[1])
     assert mode_sentences[0].startswith(f"A {strongest[1]:.0f} dB peak at {strongest[0]:.0f} Hz")
+
+
+def test_reflection_finding_quotes_the_standards_band_level_too():
+    """The compliance table judges early reflections in 1-8 kHz (a different number from the
+    broadband ETC level): the finding for the same reflection gives both, so they agree."""
+    a = {"reflections": [{"delay_ms": 3.63, "level_db": -7.9, "surface": "floor", "channel": "R"},
+                         {"delay_ms": 4.39, "level_db": -7.5, "surface": "front wall", "channel": "R"}],
+         "compliance": [{"check": "early_reflections", "value": -6.42, "limit": -10.0, "passed": False,
+                         "unit": "dB re direct", "detail": "strongest within 15 ms in 1000–8000 Hz: R at 3.69 ms"}]}
+    by_surface = {f.sentence.split("likely the ")[1]: f for f in room_findings(a) if f.category == "reflection"}
+    # 3.69 ms is within 0.1 ms of the floor reflection (3.63 ms), not of the front wall (4.39 ms)
+    assert "in the 1–8 kHz band the standard judges, \u22126.4 dB (R at 3.69 ms)" in by_surface["floor."].evidence
+    assert "1–8 kHz" not in by_surface["front wall."].evidence

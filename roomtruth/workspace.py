@@ -267,6 +267,12 @@ def load_measurement_dir(path: str | Path) -> ImpulseResponse:
         raise SignalError(f"{p / 'measurement.json'} lacks {exc}; the folder is damaged, measure again") from None
     rows = []
     for n in names:
+        f = files.get(n) if isinstance(files, dict) else None
+        if not isinstance(f, str) or not f or Path(f).name != f or f in (".", ".."):
+            # only plain file names inside the folder: a damaged or hostile JSON reads nothing else
+            raise SignalError(f"{p / 'measurement.json'} names no IR file inside the folder for channel {n} "
+                              f"(got {f!r}); the folder is damaged, measure again")
+        files[n] = f
         data, fs_n = read_audio(p / files[n])
         if fs_n != fs:
             raise SignalError(f"{p / files[n]} is at {fs_n} Hz but measurement.json says {fs} Hz")

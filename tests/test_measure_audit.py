@@ -104,3 +104,22 @@ def test_an_unwritable_output_folder_is_refused_before_any_sound(run_cli, tmp_pa
     line = _one_error_line(*run_cli("measure", "--out", ro / "m" / "x", "--sweep-s", "1")[::2])
     assert f"the folder {ro} is not writable" in line
     assert list(ro.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", None, 3, "sub/L.ir.wav"])
+def test_measurement_json_naming_files_outside_the_folder_is_refused(run_cli, tmp_path, bad):
+    import json
+    import shutil
+
+    from roomtruth.workspace import load_measurement_dir
+
+    src = tmp_path / "m"
+    assert run_cli("measure", "--out", src, "--sweep-s", "0.5")[0] == 0
+    bad_dir = tmp_path / "bad"
+    shutil.copytree(src, bad_dir)
+    doc = json.loads((bad_dir / "measurement.json").read_text())
+    doc["files"]["L"] = bad
+    (bad_dir / "measurement.json").write_text(json.dumps(doc))
+    with pytest.raises(SignalError, match="names no IR file inside the folder for channel L"):
+        load_measurement_dir(bad_dir)
+    assert load_measurement_dir(src).channel_names == ("L", "R")

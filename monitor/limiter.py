@@ -178,8 +178,10 @@ class Limiter:
 
     # -------------------------------------------------------------- stages
     def _sanitise(self, x: np.ndarray) -> None:
+        # a NaN or Inf anywhere makes the sum non-finite; a float32 sum of finite samples may
+        # overflow too (absurd levels), which only costs the exact check below
         with np.errstate(invalid="ignore", over="ignore"):
-            total = float(np.sum(x, dtype=np.float64))
+            total = float(np.sum(x))
         if not math.isfinite(total):
             bad = ~np.isfinite(x)
             nb = int(np.count_nonzero(bad))

@@ -259,7 +259,7 @@ def render(
                 data = src.read(chunk, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     return
-                yield np.ascontiguousarray(data.T)
+                yield data.T   # render_chunks copies it into its channels-first buffer
 
         t1 = time.perf_counter()
         with _atomic_wav(out_path, fs=fs, channels=n_ch) as dst:

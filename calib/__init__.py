@@ -12,6 +12,7 @@ from calib.errors import (  # noqa: F401
     ProfileError,
     RoomtruthError,
     SignalError,
+    StorageError,
     VerificationError,
 )
 

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 import soundfile as sf
 
-from calib.errors import SignalError
+from calib.errors import SignalError, StorageError
 
 __all__ = [
     "read_audio",
@@ -122,8 +122,13 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def _temp_beside(path: Path, suffix: str = "") -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    except PermissionError:
+        raise StorageError(f"cannot write {path}: no permission to write in {path.parent}") from None
+    except (FileExistsError, NotADirectoryError):
+        raise StorageError(f"cannot write {path}: {path.parent} is not a folder") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -220,8 +225,13 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> 
         raise SignalError(f"{dest} exists and is not a folder")
     if dest.exists() and any(dest.iterdir()) and not replace:
         raise SignalError(f"{dest} exists and is not empty; choose a new folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    except PermissionError:
+        raise StorageError(f"cannot create {dest}: no permission to write in {dest.parent}") from None
+    except (FileExistsError, NotADirectoryError):
+        raise StorageError(f"cannot create {dest}: {dest.parent} is not a folder") from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
     try:
         yield tmp

@@ -31,6 +31,10 @@ class ProfileError(RoomtruthError):
     """A calibration profile is missing, malformed or inconsistent."""
 
 
+class StorageError(RoomtruthError):
+    """A file or folder cannot be written (permissions, a full disk, a file where a folder is needed)."""
+
+
 class VerificationError(RoomtruthError):
     """A verification cannot be carried out (not a failed verdict: that is a result)."""
 

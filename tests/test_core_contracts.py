@@ -253,3 +253,31 @@ def test_fir_taps_that_are_not_float32_exact_survive_save_load(tmp_path):
     np.testing.assert_allclose(prof.speaker("L").fir[48_000], taps, rtol=1e-7)  # float32 precision
     prof.save(tmp_path / "p")
     assert CalibrationProfile.load(tmp_path / "p").content_hash() == prof.content_hash()
+
+
+def test_unwritable_destination_names_the_folder_not_a_temp_file(tmp_path):
+    import os
+
+    from calib.errors import StorageError
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions: test the "file as folder" case only
+            pytest.skip("running as root: permission bits are not enforced")
+        with pytest.raises(StorageError, match=r"no permission to write in .*ro$"):
+            write_wav_atomic(ro / "x.wav", np.zeros(4), fs=48_000)
+    finally:
+        os.chmod(ro, 0o755)
+
+
+def test_file_in_place_of_a_folder_is_a_storage_error(tmp_path):
+    from calib.errors import StorageError
+
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(StorageError, match="is not a folder"):
+        write_wav_atomic(tmp_path / "f" / "x.wav", np.zeros(4), fs=48_000)
+    with pytest.raises(StorageError, match="is not a folder"):
+        with atomic_directory(tmp_path / "f" / "d"):
+            pass

@@ -12,6 +12,8 @@ import csv
 import io
 import multiprocessing as mp
 import os
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
@@ -89,21 +91,38 @@ def analyze_many(paths: list[Path], *, jobs: int | None = None,
                 progress(i + 1, n, p.name)
         return [r for r in results if r is not None]
     ctx = mp.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
+    # Ctrl-C reaches the whole foreground process group: the workers (and the fork server,
+    # which passes an ignored SIGINT on to them: SIG_IGN survives fork and exec) must leave it
+    # to this process, or each prints its own KeyboardInterrupt traceback
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
         futs = {pool.submit(_one, str(p), kwargs): i for i, p in enumerate(paths)}
-        done = 0
-        try:
-            for fut in as_completed(futs):
-                i = futs[fut]
-                results[i] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, n, paths[i].name)
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+    done = 0
+    try:
+        for fut in as_completed(futs):
+            i = futs[fut]
+            results[i] = fut.result()
+            done += 1
+            if progress:
+                progress(done, n, paths[i].name)
+    except BaseException:
+        # stop now: pending files are cancelled, running ones are not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        raise
+    pool.shutdown(wait=True)
     return [r for r in results if r is not None]
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is handled by the parent alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _gain(a: MixAnalysis, startswith: str) -> float | None:

@@ -192,3 +192,22 @@ def test_correct_never_replaces_an_existing_file_without_force(run_cli, mixes, t
     assert code == 0, err
     y, fs = sf.read(str(master), always_2d=True)
     assert fs == FS and y.shape == (4 * FS, 2)
+
+
+def test_batch_leaves_ctrl_c_to_the_parent(mixes):
+    """Workers ignore SIGINT (the terminal sends it to the whole group; only the parent
+    reports it), and the parent's own handler is back once the pool is running."""
+    import signal
+
+    from mixes.batch import _ignore_sigint, analyze_many
+
+    d, files = mixes
+    before = signal.getsignal(signal.SIGINT)
+    res = analyze_many(files[:2], jobs=2, checks=False)
+    assert [r.file for r in res] == [str(f) for f in files[:2]]   # input order
+    assert signal.getsignal(signal.SIGINT) is before
+    try:
+        _ignore_sigint()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         rv = app(args=args, prog_name="roomtruth", standalone_mode=False)
+        if rv == 130:  # typer turns Ctrl-C into exit code 130 without a word
+            sys.stderr.write("error: interrupted\n")
         return rv if isinstance(rv, int) else 0
     except SystemExit as exc:  # typer.Exit / click exits
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -39,3 +39,17 @@ def test_error_boundary_one_line_exit_2():
 def test_help_runs_as_a_program():
     p = subprocess.run([sys.executable, "-m", "roomtruth", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "Usage" in p.stdout
+
+
+def test_ctrl_c_says_interrupted_and_exits_130():
+    code = (
+        "import sys\n"
+        "from roomtruth import cli\n"
+        "@cli.app.command('kb')\n"
+        "def kb():\n"
+        "    raise KeyboardInterrupt\n"
+        "sys.exit(cli.main(['kb']))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 130
+    assert p.stderr == "error: interrupted\n"

@@ -22,7 +22,7 @@ monitor_app = typer.Typer(
     add_completion=False,
 )
 
-RENDER_CHUNK = 32768   # samples per engine call when rendering files (speed; same arithmetic)
+RENDER_CHUNK = 65536   # samples per engine call when rendering files (speed; measured 10-15 % under 32768)
 
 
 def register(app: typer.Typer) -> None:

@@ -308,8 +308,9 @@ def verify_cmd(
         raise ConfigError(f"--room {room} is not a folder; create the workspace with 'roomtruth init {room}'")
     if report is not None and report.is_dir():
         raise ConfigError(f"--report {report} is a folder; give the JSON file to write, e.g. {report / 'verify.json'}")
-    if history_db is not None and history_db.exists():
-        with History(history_db, readonly=True):  # refuse an unusable database before measuring
+    db_early = history_db or (room / "history.sqlite" if room is not None else None)
+    if db_early is not None and db_early.exists():
+        with History(db_early):  # refuse an unusable database (migrate an old one) before measuring
             pass
     pdir = _resolve_profile_dir(room, profile)
     prof = _with_baseline_sweep(CalibrationProfile.load(pdir))

@@ -286,3 +286,22 @@ def test_bad_tolerances_in_the_profile_refused_before_measuring(run_cli, prof, t
     assert err.startswith(f"error: {p / 'profile.json'}: verification tolerances are invalid")
     assert "unknown key level.bogus" in err and "level.fail_db must be a number" in err and err.count("\n") == 1
     assert not hist.exists()  # nothing measured, nothing recorded
+
+
+def test_old_history_is_migrated_and_a_newer_one_refused_before_measuring(run_cli, prof, tmp_path):
+    import sqlite3
+
+    from monitor.history import SCHEMA_VERSION
+
+    old = tmp_path / "old.sqlite"
+    sqlite3.connect(old).close()  # schema version 0: verify is a writing command, it migrates
+    code, out, err = run_cli("verify", "--profile", prof, "--simulate", "reference", "--history", old, "--json", *FAST)
+    assert code == 0, err
+    code, out, err = run_cli("history", "--db", old, "--json")
+    assert code == 0 and json.loads(out)["verifications"][0]["verdict"] == "pass"
+    newer = tmp_path / "newer.sqlite"
+    con = sqlite3.connect(newer)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    code, out, err = run_cli("verify", "--profile", prof, "--simulate", "reference", "--history", newer, *FAST)
+    assert code == 2 and out == "" and "newer than this roomtruth" in err and err.count("\n") == 1

@@ -453,8 +453,12 @@ class Engine:
                 ch.process(xs, self._y[k][:, :n])
         if self._warming is not None:
             self._warming.process(xs, self._yw[:, :n])
-        mix = self._mix[:, :n]
-        np.copyto(mix, self._y[self._active][:, :n])
+        if self._from is None:
+            # no crossfade: the active chain's output buffer is the mix (rewritten next block)
+            mix = self._y[self._active][:, :n]
+        else:
+            mix = self._mix[:, :n]
+            np.copyto(mix, self._y[self._active][:, :n])
         if self._from is not None:
             # the outgoing chain no longer sits in a slot only when it was replaced
             yf = self._yf[:, :n]

@@ -308,7 +308,7 @@ def verify_cmd(
         raise ConfigError(f"--room {room} is not a folder; create the workspace with 'roomtruth init {room}'")
     if report is not None and report.is_dir():
         raise ConfigError(f"--report {report} is a folder; give the JSON file to write, e.g. {report / 'verify.json'}")
-    db_early = history_db or (room / "history.sqlite" if room is not None else None)
+    db_early = history_db or (room / "history.sqlite" if room is not None and not drifts else None)
     if db_early is not None and db_early.exists():
         with History(db_early):  # refuse an unusable database (migrate an old one) before measuring
             pass
@@ -349,12 +349,15 @@ def verify_cmd(
     res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s}
 
     # report (written for every outcome; a failed verification must leave its report)
-    if report is None and room is not None:
+    # a drifted rehearsal is not the room: it never lands in the room's own history or reports
+    # (an explicit --history / --report still records it)
+    own = room is not None and not drifts
+    if report is None and own:
         report = room / "reports" / f"{mid}.json"
     payload = {**res.to_dict(), "meta": res_meta}
     if report is not None:
         atomic_write_json(report, payload)
-    db = history_db or (room / "history.sqlite" if room is not None else None)
+    db = history_db or (room / "history.sqlite" if own else None)
     if db is not None:
         with History(db) as h:
             h.add_measurement(measurement_id=mid, fs=fs, channels=[n for n, _ in speakers], label="verify",

@@ -305,3 +305,19 @@ def test_old_history_is_migrated_and_a_newer_one_refused_before_measuring(run_cl
     con.close()
     code, out, err = run_cli("verify", "--profile", prof, "--simulate", "reference", "--history", newer, *FAST)
     assert code == 2 and out == "" and "newer than this roomtruth" in err and err.count("\n") == 1
+
+
+def test_drifted_rehearsal_stays_out_of_the_rooms_history(run_cli, prof, tmp_path):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(prof, ws / "profiles" / "main")
+    code, out, err = run_cli("verify", "--room", ws, "--profile", "main", "--simulate", "reference",
+                             "--drift", "polarity:L", *FAST)
+    assert code == 3, err
+    assert not (ws / "history.sqlite").exists() and not (ws / "reports").exists()
+    h = tmp_path / "rehearsals.sqlite"  # asked for explicitly: recorded
+    code, out, err = run_cli("verify", "--room", ws, "--profile", "main", "--simulate", "reference",
+                             "--drift", "polarity:L", "--history", h, "--json", *FAST)
+    assert code == 3 and h.is_file()
+    assert "drifted: polarity:L" in json.loads(out)["meta"]["source"]

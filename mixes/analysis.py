@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from calib.errors import SignalError
+from mixes.programme import as_programme
 from mixes import ltas as _ltas
 from mixes.loudness import LoudnessMeter
 from mixes.platforms import PlatformTable, preview
@@ -170,13 +171,7 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
 def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_octave: int = 3,
                   platforms: PlatformTable | None = None, checks: bool = True, channel_weights=None) -> MixAnalysis:
     """Same as :func:`analyze_file` for a ``(n_channels, n_samples)`` array."""
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise SignalError(f"programme must be (n_channels, n_samples) with samples, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise SignalError("programme contains NaN or Inf samples")
+    arr = as_programme(x)
     x32 = np.ascontiguousarray(arr, dtype=np.float32)
     lm = LoudnessMeter(fs=fs, n_channels=x32.shape[0], channel_weights=channel_weights)
     tp = TruePeakMeter(fs=fs, n_channels=x32.shape[0])

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import signal
 
 from calib.errors import SignalError
+from mixes.programme import as_programme
 
 __all__ = [
     "K_SHELF_F0_HZ",
@@ -392,13 +393,7 @@ def loudness(x: np.ndarray, *, fs: int, channel_weights=None, chunk_s: float = 1
     SignalError
         Bad shape, NaN/Inf samples, unsupported sample rate or channel count.
     """
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise SignalError(f"programme must be (n_channels, n_samples) with samples, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise SignalError("programme contains NaN or Inf samples")
+    arr = as_programme(x)
     meter = LoudnessMeter(fs=fs, n_channels=arr.shape[0], channel_weights=channel_weights)
     step = max(int(chunk_s * fs), 1)
     for i in range(0, arr.shape[1], step):

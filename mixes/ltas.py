@@ -23,6 +23,7 @@ import numpy as np
 import scipy.fft
 
 from calib.errors import ConfigError, SignalError
+from mixes.programme import as_programme
 from mixes.types import Ltas
 
 __all__ = [
@@ -134,11 +135,7 @@ def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: in
     SignalError
         Silence (no integrated loudness), bad shape.
     """
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise SignalError(f"programme must be (n_channels, n_samples), got shape {arr.shape}")
+    arr = as_programme(x, require_finite=False)
     if not math.isfinite(integrated_lufs):
         raise SignalError("the programme has no measurable loudness (silence?); no spectrum to normalise")
     nfft = 1 << int(math.ceil(math.log2(fs / resolution_hz)))

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from calib.errors import SignalError
+from mixes.programme import as_programme
 from mixes.types import RenderEvent
 
 __all__ = ["RenderReport", "render_checks", "find_clicks", "find_dropouts", "find_clipping", "dc_offset_dbfs"]
@@ -67,12 +68,7 @@ def _db(v: float) -> float:
 
 
 def _check(x: np.ndarray) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise SignalError(f"programme must be (n_channels, n_samples) with samples, got shape {arr.shape}")
-    return arr
+    return as_programme(x, require_finite=False)
 
 
 BLOCK = 1 << 16          # samples per block: temporaries stay in cache, no big allocations

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.errors import SignalError
+from mixes.programme import as_programme
 from mixes._blas import single_threaded_blas
 
 __all__ = [
@@ -331,13 +332,7 @@ def true_peak(x: np.ndarray, *, fs: int, oversample: int | None = None,
     SignalError
         Bad shape or NaN/Inf samples.
     """
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[np.newaxis, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise SignalError(f"programme must be (n_channels, n_samples) with samples, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise SignalError("programme contains NaN or Inf samples")
+    arr = as_programme(x)
     a32 = arr.astype(np.float32, copy=False)
     meter = TruePeakMeter(fs=fs, n_channels=arr.shape[0], oversample=oversample,
                           over_threshold_dbtp=over_threshold_dbtp, floor=np.abs(a32).max(axis=1))

@@ -33,24 +33,9 @@ def register(app: typer.Typer) -> None:
 
 # ============================================================================ helpers
 def _active_profile_dir(room: Path) -> Path:
-    from calib.errors import ProfileError
+    from roomtruth.workspace import active_profile_dir
 
-    pdir = room / "profiles"
-    active = pdir / "active"
-    if active.is_symlink() or active.is_dir():
-        if (active / "profile.json").is_file():
-            return active.resolve()
-    if active.is_file():
-        name = active.read_text(encoding="utf-8").strip()
-        if (pdir / name / "profile.json").is_file():
-            return pdir / name
-        raise ProfileError(f"{active} names profile {name!r}, but {pdir / name} is not a profile folder")
-    # newest profile; 'name@stamp' folders are the rollback copies 'roomtruth correct' keeps
-    cands = sorted((p for p in pdir.glob("*/profile.json") if "@" not in p.parent.name),
-                   key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
-    if not cands:
-        raise ProfileError(f"no profile in {pdir}; run 'roomtruth correct' first or pass --profile PROFILE_DIR")
-    return cands[-1].parent
+    return active_profile_dir(room)
 
 
 def _resolve_profile_dir(room: Optional[Path], profile: Optional[str]) -> Path:
@@ -582,7 +567,6 @@ def schedule_install(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Install a systemd user timer + service (or a crontab line) that runs 'roomtruth verify'."""
-    from calib.audio_io import to_json
     from monitor import schedule as sch
 
     from calib.errors import ConfigError

@@ -100,16 +100,13 @@ def _preroll_noise(folder: Path) -> Any:
 
 
 def _active_profile(room: Path) -> Path | None:
-    pdir = room / "profiles"
-    active = pdir / "active"
-    if (active / "profile.json").is_file():
-        return active.resolve()
-    if active.is_file():
-        name = active.read_text(encoding="utf-8").strip()
-        if (pdir / name / "profile.json").is_file():
-            return pdir / name
-    cands = sorted(pdir.glob("*/profile.json"), key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
-    return cands[-1].parent if cands else None
+    from calib.errors import ProfileError
+    from roomtruth.workspace import active_profile_dir
+
+    try:
+        return active_profile_dir(room)
+    except ProfileError:
+        return None
 
 
 def _fingerprint_mixes(room: Path, fingerprint: Any, notes: dict[str, str], *, limit: int = 12) -> list[Any]:

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from calib.audio_io import atomic_directory, atomic_write_json, atomic_write_text, read_audio, to_json, write_wav_atomic
-from calib.errors import ConfigError, SignalError
+from calib.errors import ConfigError, ProfileError, SignalError
 from calib.types import ImpulseResponse, Measurement
 
 __all__ = [
@@ -344,3 +344,32 @@ def index_measurement(ws: Workspace, folder: Path, ir: ImpulseResponse, *, label
             replace=True,
         )
     return True
+
+
+def active_profile_dir(room: str | Path) -> Path:
+    """The workspace's active profile folder.
+
+    ``profiles/active`` may be a folder or link holding ``profile.json``, or a text file naming a
+    profile; otherwise the newest profile counts ('name@stamp' folders are the rollback copies
+    'roomtruth correct' keeps, never active).
+
+    Raises
+    ------
+    ProfileError
+        ``active`` names a missing profile, or there is no profile at all.
+    """
+    pdir = Path(room) / "profiles"
+    active = pdir / "active"
+    if active.is_symlink() or active.is_dir():
+        if (active / "profile.json").is_file():
+            return active.resolve()
+    if active.is_file():
+        name = active.read_text(encoding="utf-8").strip()
+        if (pdir / name / "profile.json").is_file():
+            return pdir / name
+        raise ProfileError(f"{active} names profile {name!r}, but {pdir / name} is not a profile folder")
+    cands = sorted((p for p in pdir.glob("*/profile.json") if "@" not in p.parent.name),
+                   key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
+    if not cands:
+        raise ProfileError(f"no profile in {pdir}; run 'roomtruth correct' first or pass --profile PROFILE_DIR")
+    return cands[-1].parent

@@ -61,6 +61,7 @@ TP_DELAY = 6
 TP_FIR_REV = np.ascontiguousarray(TP_FIR[::-1]).astype(np.float32)
 # |y_phi| <= sum_k |c_k,phi| * max|x| over the window: 2.023 (+6.1 dB) for this filter
 TP_GAIN_MAX = float(np.abs(TP_FIR).sum(axis=0).max())
+_TAP_IDX = np.arange(TP_TAPS)
 
 
 def true_peak_dbtp(x: np.ndarray) -> float:
@@ -324,7 +325,9 @@ class Limiter:
                 if idx.size:
                     m = idx.size
                     sub = peak[idx]
-                    self._interp_peak(lambda k: xin[:, idx + k], self._acc[:, :m], self._tbuf[:, :m], sub)
+                    # gather the 12 taps of every window once: (C, 12, m), row k = tap k
+                    g = xin[:, idx[None, :] + _TAP_IDX[:, None]]
+                    self._interp_peak(lambda k: g[:, k], self._acc[:, :m], self._tbuf[:, :m], sub)
                     peak[idx] = sub
         if float(peak.max(initial=0.0)) <= self.ceiling:
             return None

@@ -416,11 +416,17 @@ class Limiter:
         s[0] = cs[A - 1]
         s[1:] = cs[A:A - 1 + n] - cs[: n - 1]
         s /= A
-        gain = np.power(10.0, -s / 20.0).astype(np.float32)
         self.gain_reduction_db = float(s.max(initial=0.0))
         if self.gain_reduction_db > 1e-3:
             self.limited_samples += int(np.count_nonzero(s > 1e-3))
-        np.multiply(self._xd[:, :n], gain, out=out)
+        # 10^(-s/20) only where s > 0 (music limits a few percent of the samples); elsewhere
+        # the gain is exactly 1, so the delayed audio passes unchanged
+        np.copyto(out, self._xd[:, :n])
+        nz = np.flatnonzero(s)
+        if nz.size:
+            lo, hi = int(nz[0]), int(nz[-1]) + 1
+            gain = np.power(10.0, -s[lo:hi] / 20.0).astype(np.float32)
+            np.multiply(out[:, lo:hi], gain, out=out[:, lo:hi])
         r[: A - 1] = r[n:n + A - 1].copy() if n < A - 1 else r[n:n + A - 1]
         h[: A - 1] = h[n:n + A - 1].copy() if n < A - 1 else h[n:n + A - 1]
         self._idle = self._r_last == 0.0 and not h[: A - 1].any()

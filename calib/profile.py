@@ -354,6 +354,8 @@ class CalibrationProfile:
             ref = raw.get("reference")
             if ref:
                 data, fs = read_audio(d / ref["file"])
+                if int(ref["fs"]) != fs:
+                    raise ProfileError(f"{d / ref['file']} is at {fs} Hz but profile.json says {ref['fs']} Hz")
                 reference = ImpulseResponse(
                     samples=data,
                     fs=fs,

@@ -281,3 +281,14 @@ def test_file_in_place_of_a_folder_is_a_storage_error(tmp_path):
     with pytest.raises(StorageError, match="is not a folder"):
         with atomic_directory(tmp_path / "f" / "d"):
             pass
+
+
+@pytest.mark.parametrize("bad_fs, match", [("48k", "malformed"), (44_100, "profile.json says 44100 Hz")])
+def test_profile_reference_rate_must_match_its_file(tmp_path, bad_fs, match):
+    _profile().save(tmp_path / "p")
+    pj = tmp_path / "p" / "profile.json"
+    raw = json.loads(pj.read_text())
+    raw["reference"]["fs"] = bad_fs
+    pj.write_text(json.dumps(raw))
+    with pytest.raises(ProfileError, match=match):
+        CalibrationProfile.load(tmp_path / "p")

@@ -230,7 +230,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
 def test_profile_name_stays_a_name_even_if_the_cwd_has_such_a_folder(tmp_path, monkeypatch):
     """`--profile main` in a folder that happens to hold an unrelated `main/` must not become
     that folder's absolute path (the timer would verify against nothing)."""
-    from roomtruth.cmd_verify import _verify_args
+    from roomtruth.cmd_schedule import _verify_args
 
     ws = tmp_path / "ws"
     (ws / "profiles" / "main").mkdir(parents=True)

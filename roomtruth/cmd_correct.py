@@ -84,15 +84,11 @@ def _read_filter_file(path: Path):
     with filters)."""
     from calib.errors import ConfigError
     from calib.exports.eqapo import parse_eqapo
-    from calib.exports.rew import parse_rew_filters
+    from calib.exports.rew import parse_rew_filters, read_filter_text
 
     if not path.is_file():
         raise ConfigError(f"--peq-file {path} does not exist")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = read_filter_text(path)
     if "Filter Settings file" in text or "Room EQ" in text:
         return parse_rew_filters(text, source=str(path))
     if any(line.strip().lower().startswith(("preamp:", "channel:")) for line in text.splitlines()):

@@ -124,9 +124,14 @@ def read_rew_filters(path: str | Path) -> list[Biquad]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"REW filter file {p} does not exist")
-    data = p.read_bytes()
+    return parse_rew_filters(read_filter_text(p), source=str(p))
+
+
+def read_filter_text(path: str | Path) -> str:
+    """Text of a filter/target file exported by REW or Equalizer APO: UTF-8, else Latin-1
+    (REW writes the system code page, e.g. Spanish month names in its date line)."""
+    data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return parse_rew_filters(text, source=str(p))
+        return data.decode("latin-1")

@@ -14,6 +14,8 @@ from calib.errors import ProfileError, SignalError
 from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection, peq_sos
 from calib.types import FrequencyResponse, ImpulseResponse, Measurement, SweepSpec
 
+ROOT_DIR = __import__('pathlib').Path(__file__).resolve().parent.parent
+
 
 # ---------------------------------------------------------------- SweepSpec
 def test_synchronized_sweep_rate_makes_f1_l_integer():
@@ -255,21 +257,43 @@ def test_fir_taps_that_are_not_float32_exact_survive_save_load(tmp_path):
     assert CalibrationProfile.load(tmp_path / "p").content_hash() == prof.content_hash()
 
 
-def test_unwritable_destination_names_the_folder_not_a_temp_file(tmp_path):
+def test_unwritable_destination_names_the_folder_not_a_temp_file():
+    """Root ignores permission bits, so the write runs as an unprivileged user (setpriv)."""
     import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
 
-    from calib.errors import StorageError
-
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    os.chmod(ro, 0o555)
+    base = tempfile.mkdtemp(prefix="rt-perm-")
     try:
-        if os.access(ro, os.W_OK):  # root ignores permissions: test the "file as folder" case only
-            pytest.skip("running as root: permission bits are not enforced")
-        with pytest.raises(StorageError, match=r"no permission to write in .*ro$"):
-            write_wav_atomic(ro / "x.wav", np.zeros(4), fs=48_000)
+        os.chmod(base, 0o755)
+        ro = os.path.join(base, "ro")
+        os.mkdir(ro, 0o555)
+        os.chmod(ro, 0o555)
+        code = (
+            "import sys, numpy as np\n"
+            "from calib.audio_io import write_wav_atomic\n"
+            "from calib.errors import StorageError\n"
+            "try:\n"
+            f"    write_wav_atomic({ro!r} + '/x.wav', np.zeros(4), fs=48000)\n"
+            "except StorageError as e:\n"
+            "    print(e); sys.exit(0)\n"
+            "sys.exit(1)\n"
+        )
+        cmd = [sys.executable, "-c", code]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: cannot drop privileges")
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        env = dict(os.environ, PYTHONPATH=str(ROOT_DIR))
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=base)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.strip().endswith(f"no permission to write in {ro}")
+        assert os.listdir(ro) == []  # no temp file left behind
     finally:
-        os.chmod(ro, 0o755)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_file_in_place_of_a_folder_is_a_storage_error(tmp_path):

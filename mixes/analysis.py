@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import queue
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,19 +45,66 @@ def _open_info(path: Path) -> sf._SoundFileInfo:
         raise SignalError(f"{path} is not a readable audio file: {exc}") from None
 
 
+def _wav_frames_declared(path: Path) -> tuple[int, int] | None:
+    """``(frames the header announces, frames the file holds)`` of a RIFF/WAVE file whose
+    ``data`` chunk is shorter than its header says, else ``None``.
+
+    libsndfile quietly reads what is there, so a copy cut short would be analysed as a
+    shorter mix.  Only plain RIFF/WAVE is checked (RF64/W64 keep sizes elsewhere), and a
+    size of 0 or 0xFFFFFFFF (the placeholder of a recorder that never finished its header)
+    is not taken as a promise.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = 0
+            pos = 12
+            for _ in range(64):                 # chunks before 'data': fmt, fact, LIST, bext, ...
+                fh.seek(pos)
+                hdr = fh.read(8)
+                if len(hdr) < 8:
+                    return None
+                cid, csize = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+                if cid == b"fmt " and csize >= 14:
+                    fmt = fh.read(14)
+                    if len(fmt) < 14:
+                        return None             # libsndfile names what is wrong with the header
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                elif cid == b"data":
+                    if csize in (0, 0xFFFFFFFF) or block_align <= 0:
+                        return None
+                    held = size - (pos + 8)
+                    if held >= csize:
+                        return None
+                    return csize // block_align, max(held, 0) // block_align
+                pos += 8 + csize + (csize & 1)
+    except OSError:
+        return None
+    return None
+
+
 def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
     """Read a mix as float32 ``(n_channels, n_samples)``, calling ``feed(block)`` per block.
 
     Raises
     ------
     SignalError
-        Missing, unreadable, empty or too short file; NaN/Inf samples.
+        Missing, unreadable, empty, truncated or too short file; NaN/Inf samples.
     """
     p = Path(path)
     info = _open_info(p)
     fs, n_ch, n = int(info.samplerate), int(info.channels), int(info.frames)
     if n <= 0:
         raise SignalError(f"{p} holds no audio samples")
+    cut = _wav_frames_declared(p)
+    if cut is not None:
+        raise SignalError(
+            f"{p} is truncated: its header announces {cut[0] / fs:.3f} s of audio but the file holds "
+            f"only {cut[1] / fs:.3f} s; export or copy it again")
     x = np.empty((n_ch, n), dtype=np.float32)
     pos = 0
     # integer PCM cannot hold NaN/Inf: only float files are checked (by a sum, which any
@@ -140,7 +188,7 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
     Raises
     ------
     SignalError
-        Unreadable/damaged/too short file, unsupported channel layout or sample rate.
+        Unreadable/damaged/truncated/too short file, unsupported channel layout or sample rate.
     """
     p = Path(path)
     info = _open_info(p)

@@ -4,6 +4,13 @@ Files are analysed in a process pool (one file per task, ``jobs`` workers, forks
 no worker inherits a parent's BLAS or UI threads); results come back in the order given.
 A single file runs in-process (no pool start-up cost).  ``progress(done, total, name)`` is
 called after each file, for a progress bar.
+
+One damaged file does not stop an album: :func:`analyze_each` analyses every file and returns
+the failures (file, one-line reason) beside the good results; :func:`analyze_many` is the
+strict form that raises the first failure (in input order) after trying them all.  Only
+roomtruth's own errors (:class:`calib.errors.RoomtruthError`: unreadable, truncated, NaN, too
+short, ...) count as a failed file; anything else (a crashed worker, an internal error) still
+stops the batch.
 """
 
 from __future__ import annotations
@@ -15,22 +22,50 @@ import os
 import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from calib.errors import SignalError
+from calib.errors import RoomtruthError, SignalError
 from mixes.analysis import analyze_file
 from mixes.types import MixAnalysis
 
-__all__ = ["AUDIO_SUFFIXES", "expand_inputs", "analyze_many", "to_csv", "CSV_COLUMNS"]
+__all__ = ["AUDIO_SUFFIXES", "expand_inputs", "analyze_many", "analyze_each", "FileFailure", "to_csv",
+           "CSV_COLUMNS"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".rf64", ".caf")
 
 CSV_COLUMNS = (
     "file", "duration_s", "integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "lra_lu",
     "true_peak_dbtp", "sample_peak_dbfs", "n_clicks", "n_dropouts", "n_overs", "first_click_s",
-    "spotify_gain_db", "apple_music_gain_db", "youtube_gain_db", "ebu_r128_gain_db",
+    "spotify_gain_db", "apple_music_gain_db", "youtube_gain_db", "ebu_r128_gain_db", "error",
 )
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file of a batch that could not be analysed.
+
+    Attributes
+    ----------
+    file : str
+        The path as given.
+    error : str
+        One line saying what is wrong with it (names the file).
+    """
+
+    file: str
+    error: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "error": self.error}
+
+
+def _failure(path: Path, exc: BaseException) -> FileFailure:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if str(path) not in msg:
+        msg = f"{path}: {msg}"
+    return FileFailure(str(path), msg)
 
 
 def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -64,7 +99,7 @@ def _one(path: str, kwargs: dict) -> MixAnalysis:
 
 def analyze_many(paths: list[Path], *, jobs: int | None = None,
                  progress: Callable[[int, int, str], None] | None = None, **kwargs) -> list[MixAnalysis]:
-    """Analyse many files; results in input order.
+    """Analyse many files, all or nothing; results in input order.
 
     Parameters
     ----------
@@ -79,17 +114,54 @@ def analyze_many(paths: list[Path], *, jobs: int | None = None,
     Raises
     ------
     SignalError
-        The first file that cannot be analysed (named in the message).
+        The first file (in input order) that cannot be analysed, named in the message.
+    """
+    results, failed = analyze_each(paths, jobs=jobs, progress=progress, **kwargs)
+    if failed:
+        raise SignalError(failed[0].error)
+    return results
+
+
+def analyze_each(paths: list[Path], *, jobs: int | None = None,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 **kwargs) -> tuple[list[MixAnalysis], list[FileFailure]]:
+    """Analyse every file; a file that cannot be analysed is reported, not fatal.
+
+    Parameters
+    ----------
+    paths : list of Path
+    jobs : int, optional
+        Worker processes (default: the number of cores, at most the number of files).
+    progress : callable, optional
+        ``progress(done, total, file_name)`` after each file (failed ones included).
+    **kwargs
+        Passed to :func:`mixes.analysis.analyze_file`.
+
+    Returns
+    -------
+    results : list of MixAnalysis
+        The files that were analysed, in input order.
+    failed : list of FileFailure
+        The files that raised a :class:`calib.errors.RoomtruthError`, in input order.
+
+    Raises
+    ------
+    Exception
+        Anything that is not a :class:`~calib.errors.RoomtruthError` (a crashed worker,
+        an internal error, Ctrl-C) stops the batch as before.
     """
     n = len(paths)
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
-    results: list[MixAnalysis | None] = [None] * n
+    results: list[MixAnalysis | FileFailure | None] = [None] * n
     if jobs == 1:
         for i, p in enumerate(paths):
-            results[i] = _one(str(p), kwargs)
+            try:
+                results[i] = _one(str(p), kwargs)
+            except RoomtruthError as exc:
+                results[i] = _failure(p, exc)
             if progress:
                 progress(i + 1, n, p.name)
-        return [r for r in results if r is not None]
+        return _split(results)
     ctx = mp.get_context("forkserver")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
     # Ctrl-C reaches the whole foreground process group: the workers (and the fork server,
@@ -106,7 +178,10 @@ def analyze_many(paths: list[Path], *, jobs: int | None = None,
     try:
         for fut in as_completed(futs):
             i = futs[fut]
-            results[i] = fut.result()
+            try:
+                results[i] = fut.result()
+            except RoomtruthError as exc:       # this file is bad; the others go on
+                results[i] = _failure(paths[i], exc)
             done += 1
             if progress:
                 progress(done, n, paths[i].name)
@@ -117,7 +192,13 @@ def analyze_many(paths: list[Path], *, jobs: int | None = None,
             proc.terminate()
         raise
     pool.shutdown(wait=True)
-    return [r for r in results if r is not None]
+    return _split(results)
+
+
+def _split(results: list) -> tuple[list[MixAnalysis], list[FileFailure]]:
+    good = [r for r in results if isinstance(r, MixAnalysis)]
+    bad = [r for r in results if isinstance(r, FileFailure)]
+    return good, bad
 
 
 def _ignore_sigint() -> None:
@@ -132,8 +213,12 @@ def _gain(a: MixAnalysis, startswith: str) -> float | None:
     return None
 
 
-def to_csv(analyses: list[MixAnalysis]) -> str:
-    """One row per file with the headline figures (empty cell for none/-inf)."""
+def to_csv(analyses: list[MixAnalysis], failed: Iterable[FileFailure] = ()) -> str:
+    """One row per file with the headline figures (empty cell for none/-inf).
+
+    The last column, ``error``, is empty for analysed files; each file of ``failed`` follows
+    as a row with its name, empty figures and the reason in ``error``.
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -147,6 +232,8 @@ def to_csv(analyses: list[MixAnalysis]) -> str:
             num(a.short_term_max_lufs), num(a.lra_lu), num(a.true_peak_dbtp), num(a.sample_peak_dbfs),
             len(a.clicks), len(a.dropouts), len(a.overs), num(a.clicks[0].time_s, 4) if a.clicks else "",
             num(_gain(a, "spotify (normal)")), num(_gain(a, "apple")), num(_gain(a, "youtube")),
-            num(_gain(a, "ebu")),
+            num(_gain(a, "ebu")), "",
         ])
+    for f in failed:
+        w.writerow([f.file] + [""] * (len(CSV_COLUMNS) - 2) + [f.error])
     return buf.getvalue()

@@ -88,8 +88,8 @@ def _print_analysis(con, a) -> None:
 @mix_app.command("analyze")
 def analyze(
     files: List[Path] = typer.Argument(..., help="Mix files, or folders of them (an album)."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object per file."),
-    as_csv: bool = typer.Option(False, "--csv", help="Print CSV, one row per file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: {\"mixes\": [one object per file], \"failed\": [{\"file\", \"error\"}]}."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV, one row per file (a file that failed: its reason in the last column)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON/CSV to this file (atomically)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes for several files (0: one per core)."),
     bands: int = typer.Option(3, "--bands-per-octave", help="LTAS resolution: 3, 6, 12, 24 or 48."),
@@ -97,10 +97,16 @@ def analyze(
     reference: List[Path] = typer.Option([], "--reference", "-r",
                                          help="Reference tracks for the LTAS comparison (repeatable; default: built-in target)."),
 ) -> None:
-    """Loudness (BS.1770), LRA, true peak, platform preview, clicks/dropouts/overs and LTAS per file."""
+    """Loudness (BS.1770), LRA, true peak, platform preview, clicks/dropouts/overs and LTAS per file.
+
+    A file that cannot be analysed (unreadable, truncated, NaN samples, too short) does not stop
+    the others: every good file is reported, each bad one gets an ``error:`` line on stderr and
+    an entry under ``failed``, and the exit code is 2.  When no file can be analysed it is one
+    ``error:`` line and exit 2, nothing written.
+    """
     from calib.audio_io import to_json
-    from calib.errors import ConfigError
-    from mixes.batch import analyze_many, expand_inputs, to_csv
+    from calib.errors import ConfigError, SignalError
+    from mixes.batch import analyze_each, analyze_many, expand_inputs, to_csv
     from mixes.platforms import load_platforms
 
     if as_json and as_csv:
@@ -114,6 +120,9 @@ def analyze(
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
     ref_paths = expand_inputs(reference) if reference else []
+    # the references first, all or nothing: a bad one would spoil every mix's comparison, so it
+    # stops the run before the album is analysed
+    refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False) if ref_paths else []
     err = _console(stderr=True)
     if len(paths) > 1:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -126,36 +135,50 @@ def analyze(
             def progress(done: int, total: int, name: str) -> None:
                 prog.update(task, completed=done, description=name)
 
-            results = analyze_many(paths, jobs=jobs or None, progress=progress,
-                                   bands_per_octave=bands, platforms=table)
+            results, failed = analyze_each(paths, jobs=jobs or None, progress=progress,
+                                           bands_per_octave=bands, platforms=table)
     else:
-        results = analyze_many(paths, jobs=1, bands_per_octave=bands, platforms=table)
-    refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False) if ref_paths else []
+        results, failed = analyze_each(paths, jobs=1, bands_per_octave=bands, platforms=table)
+    if not results:                            # nothing to report: one line, as for one file
+        more = f"; none of the {len(paths)} files could be analysed" if len(paths) > 1 else ""
+        raise SignalError(failed[0].error + more)
     comparisons = _compare_all(results, refs)
     if as_csv:
-        text = to_csv(results)
+        text = to_csv(results, failed)
     else:
         dicts = []
         for r, cmp in zip(results, comparisons):
             d = r.to_dict()
             d["ltas_vs_reference"] = cmp
             dicts.append(d)
-        text = to_json(dicts)
+        text = to_json({"mixes": dicts, "failed": [f.to_dict() for f in failed]})
     if out is not None:
         _write_out(out, text)
     if as_json or as_csv:
         typer.echo(text.rstrip("\n"))
+    else:
+        con = _console()
+        for r, cmp in zip(results, comparisons):
+            _print_analysis(con, r)
+            if cmp is not None:
+                bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
+                       if abs(d) > t]
+                con.print(f"Spectrum vs {_e(cmp['reference'])}: " + ("within tolerance in every band" if not bad
+                                                                 else "outside tolerance at " + ", ".join(bad)))
+        if out is not None:
+            con.print(f"written: {_e(out)}")
+    _fail_files(failed)
+
+
+def _fail_files(failed) -> None:
+    """One ``error:`` line per file that could not be used, then exit code 2 (none: return)."""
+    import sys
+
+    if not failed:
         return
-    con = _console()
-    for r, cmp in zip(results, comparisons):
-        _print_analysis(con, r)
-        if cmp is not None:
-            bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
-                   if abs(d) > t]
-            con.print(f"Spectrum vs {_e(cmp['reference'])}: " + ("within tolerance in every band" if not bad
-                                                             else "outside tolerance at " + ", ".join(bad)))
-    if out is not None:
-        con.print(f"written: {_e(out)}")
+    for f in failed:
+        sys.stderr.write(f"error: {f.error}\n")
+    raise typer.Exit(code=2)
 
 
 def _compare_all(results, refs):
@@ -194,10 +217,16 @@ def fingerprint(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
 ) -> None:
-    """Learn a studio's room fingerprint from its mixes (vs reference tracks or the built-in target), or from a room measurement."""
+    """Learn a studio's room fingerprint from its mixes (vs reference tracks or the built-in target), or from a room measurement.
+
+    A mix or reference that cannot be used (unreadable, damaged, silent) is left out and named
+    on stderr (``failed`` in the JSON); the fingerprint is learnt from the rest and the exit
+    code is 2.  Fewer than two usable mixes, or no usable reference of those given: one
+    ``error:`` line, nothing written.
+    """
     from calib.audio_io import to_json
-    from calib.errors import ConfigError
-    from mixes.batch import analyze_many, expand_inputs
+    from calib.errors import ConfigError, SignalError
+    from mixes.batch import analyze_each, expand_inputs
     from mixes.fingerprint import (fingerprint_from_mixes, fingerprint_from_response, read_response_file,
                                    save_fingerprint, valid_studio_name)
     from mixes.ltas import builtin_target
@@ -207,6 +236,7 @@ def fingerprint(
         raise ConfigError("give either mixes or --measured, not both")
     if measured is None and not files:
         raise ConfigError("no mixes given; pass the studio's mixes, or --measured FILE with a room response")
+    failed: list = []
     if measured is not None:
         fp = fingerprint_from_response(studio, read_response_file(measured), source_file=str(measured))
     else:
@@ -226,28 +256,53 @@ def fingerprint(
                       TextColumn("{task.description}"), console=err, transient=True,
                       disable=not err.is_terminal) as prog:
             task = prog.add_task("", total=len(paths) + len(refs))
-            res = analyze_many(paths + refs, jobs=jobs or None, checks=False,
-                               progress=lambda d, t, n: prog.update(task, completed=d, description=n))
-        silent = [r.file for r in res if r.ltas is None]
-        if silent:
-            from calib.errors import SignalError
-
-            raise SignalError(f"{silent[0]} is silent: it has no spectrum to learn from")
-        rates = {r.fs for r in res}
+            res, failed = analyze_each(paths + refs, jobs=jobs or None, checks=False,
+                                       progress=lambda d, t, n: prog.update(task, completed=d, description=n))
+        mix_res, ref_res, failed = _usable_spectra(res, failed, paths, refs)
+        rates = {r.fs for r in mix_res + ref_res}
         if len(rates) > 1:
-            from calib.errors import SignalError
-
             raise SignalError(f"the files have different sample rates ({', '.join(map(str, sorted(rates)))} Hz); "
                               "the band grid depends on it, resample them to one rate first")
-        mix_spec = [r.ltas for r in res[: len(paths)]]
-        ref_spec = [r.ltas for r in res[len(paths):]]
+        mix_spec = [r.ltas for r in mix_res]
+        ref_spec = [r.ltas for r in ref_res]
         reference_obj = ref_spec if ref_spec else builtin_target(mix_spec[0].freqs_hz)
-        fp = fingerprint_from_mixes(studio, mix_spec, reference_obj, files=tuple(str(p) for p in paths))
+        fp = fingerprint_from_mixes(studio, mix_spec, reference_obj, files=tuple(r.file for r in mix_res))
     path = save_fingerprint(fp, workspace)
     if as_json:
-        typer.echo(to_json(fp.to_dict()))
-        return
-    _print_fingerprint(_console(), fp, path)
+        d = fp.to_dict()
+        if failed:
+            d["failed"] = [f.to_dict() for f in failed]
+        typer.echo(to_json(d))
+    else:
+        _print_fingerprint(_console(), fp, path)
+    _fail_files(failed)
+
+
+def _usable_spectra(res, failed, paths, refs):
+    """Split a fingerprint batch into mixes and references with a spectrum.
+
+    A silent file joins the failed ones (it has no spectrum to learn from).  Raises
+    :class:`SignalError` (one line, naming the first bad file) when no mix, fewer than the two
+    mixes a fingerprint needs, or none of the given references is left.
+    """
+    from calib.errors import SignalError
+    from mixes.batch import FileFailure
+
+    order = {str(p): i for i, p in enumerate(list(paths) + list(refs))}
+    failed = list(failed) + [FileFailure(r.file, f"{r.file} is silent: it has no spectrum to learn from")
+                             for r in res if r.ltas is None]
+    failed.sort(key=lambda f: order.get(f.file, len(order)))
+    mix_names = {str(p) for p in paths}
+    mix_res = [r for r in res if r.ltas is not None and r.file in mix_names]
+    ref_res = [r for r in res if r.ltas is not None and r.file not in mix_names]
+    bad_mix = [f for f in failed if f.file in mix_names]
+    bad_ref = [f for f in failed if f.file not in mix_names]
+    if bad_mix and len(mix_res) < 2:
+        raise SignalError(f"{bad_mix[0].error}; a fingerprint needs at least 2 mixes and "
+                          f"{'none' if not mix_res else 'only one'} of the {len(paths)} could be used")
+    if refs and not ref_res:
+        raise SignalError(bad_ref[0].error + (f"; none of the {len(refs)} references could be used" if len(refs) > 1 else ""))
+    return mix_res, ref_res, failed
 
 
 def _print_fingerprint(con, fp, path) -> None:

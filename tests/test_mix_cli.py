@@ -29,8 +29,8 @@ def test_analyze_json_contract(run_cli, tmp_path):
     code, out, err = run_cli("mix", "analyze", "--json", str(f))
     assert code == 0, err
     data = json.loads(out)
-    assert isinstance(data, list) and len(data) == 1
-    d = data[0]
+    assert set(data) == {"mixes", "failed"} and data["failed"] == [] and len(data["mixes"]) == 1
+    d = data["mixes"][0]
     for key in ("file", "integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "lra_lu",
                 "true_peak_dbtp", "sample_peak_dbfs", "platforms", "clicks", "dropouts", "ltas"):
         assert key in d
@@ -46,12 +46,12 @@ def test_analyze_ltas_against_reference_and_builtin_target(run_cli, tmp_path):
     f = _tone_file(tmp_path / "a.wav")
     code, out, err = run_cli("mix", "analyze", "--json", str(f))
     assert code == 0, err
-    cmp = json.loads(out)[0]["ltas_vs_reference"]
+    cmp = json.loads(out)["mixes"][0]["ltas_vs_reference"]
     assert cmp["reference"] == "built-in broad target" and len(cmp["deviation_db"]) == len(cmp["freqs_hz"])
     assert cmp["outside_hz"]                                 # a pure tone is no music balance
     code, out, err = run_cli("mix", "analyze", "--json", "-r", str(f), str(f))
     assert code == 0, err
-    cmp = json.loads(out)[0]["ltas_vs_reference"]
+    cmp = json.loads(out)["mixes"][0]["ltas_vs_reference"]
     # the mix is its own reference: zero deviation where the tone has energy, nothing outside
     assert cmp["reference"] == "reference tracks (1)" and cmp["outside_hz"] == []
     k = int(np.argmin(np.abs(np.array(cmp["freqs_hz"]) - 1000)))
@@ -224,7 +224,7 @@ def test_silent_file_gives_nulls_not_errors(run_cli, tmp_path):
     sf.write(str(p), np.zeros((FS, 2)), FS, subtype="PCM_16")
     code, out, err = run_cli("mix", "analyze", "--json", str(p))
     assert code == 0, err
-    d = json.loads(out)[0]
+    d = json.loads(out)["mixes"][0]
     assert d["integrated_lufs"] is None and d["true_peak_dbtp"] is None and d["ltas"] is None
     assert any("silent" in w for w in d["warnings"])
     assert all(pl["gain_db"] is None or pl["target_lufs"] is None for pl in d["platforms"])

@@ -22,6 +22,7 @@ __all__ = [
     "FRACTIONAL_LATENCY_SAMPLES",
     "THIRAN_ORDER",
     "DelayLine",
+    "AlignmentDelay",
     "SosCascade",
     "k_weighting_sos",
 ]
@@ -130,6 +131,133 @@ class DelayLine:
                 out[c, f2:n] = self.buf[c, : n - f2]
         self.pos = (p + n) % S
         return out
+
+
+class AlignmentDelay:
+    """Whole-sample delay common to all channels whose length can change while it runs.
+
+    The engine pads each chain with it so that all chains share one total bulk latency (see
+    :class:`monitor.engine.Engine`).  Every input sample is kept in a ring of
+    ``capacity_samples + max_block`` samples, so the delay can be moved to any length up to
+    ``capacity_samples`` at a block boundary without losing history:
+
+    * :meth:`set` with ``ramp=None`` moves the read position at once (for a chain that is
+      not on the air: its output is at once the steady output at the new delay, provided it
+      has run for ``delay`` samples; before that the ring holds zeros, i.e. silence before
+      the start);
+    * :meth:`set` with a ramp ``w`` (rising 0 -> 1 over ``F`` samples) crossfades from the
+      old read position to the new one: ``y[n] = x[n - d_old] + w[k] (x[n - d_new] -
+      x[n - d_old])``, ``k`` counting from the next block, then ``y[n] = x[n - d_new]``.
+      A chain on the air changes its delay this way, without a step.
+
+    All state is allocated in ``__init__``; :meth:`process` allocates nothing beyond numpy's
+    small temporaries.
+
+    Parameters
+    ----------
+    n_channels : int
+    capacity_samples : int
+        Longest delay (samples, >= 0).  Memory: ``4 n_channels (capacity + 2 max_block)``
+        bytes; with 0 nothing is kept and :meth:`process` returns its input untouched.
+    max_block : int
+        Most samples per :meth:`process` call.
+    """
+
+    def __init__(self, n_channels: int, *, capacity_samples: int, max_block: int) -> None:
+        if int(capacity_samples) < 0:
+            raise ConfigError(f"alignment capacity must be >= 0 samples, got {capacity_samples}")
+        self.n_channels = int(n_channels)
+        self.capacity = int(capacity_samples)
+        self.size = self.capacity + int(max_block)
+        scratch = int(max_block) if self.capacity else 0
+        self.buf = np.zeros((self.n_channels, self.size if self.capacity else 0), dtype=np.float32)
+        self._old = np.zeros((self.n_channels, scratch), dtype=np.float32)
+        self.delay = 0            # samples (the target while fading)
+        self._from = 0            # delay being faded out
+        self._ramp: np.ndarray | None = None
+        self._fade_pos = 0
+        self.pos = 0
+
+    @property
+    def fading(self) -> bool:
+        """True while a delay change is being crossfaded."""
+        return self._ramp is not None
+
+    def reset(self) -> None:
+        self.buf.fill(0.0)
+        self.pos = 0
+        self._ramp = None
+        self._from = self.delay
+
+    def set(self, delay_samples: int, *, ramp: np.ndarray | None = None) -> None:
+        """Move the delay to ``delay_samples`` (at once, or crossfaded over ``ramp``).
+
+        Parameters
+        ----------
+        delay_samples : int
+            New delay (samples), ``0..capacity``.
+        ramp : ndarray (F,) float32, optional
+            Crossfade weights of the new position, rising to 1 (kept by reference: pass a
+            preallocated array).  Ignored when the delay does not change.
+
+        Raises
+        ------
+        ConfigError
+            ``delay_samples`` outside ``0..capacity``.
+        """
+        d = int(delay_samples)
+        if not 0 <= d <= self.capacity:
+            raise ConfigError(f"alignment delay {d} samples is outside 0..{self.capacity}")
+        if ramp is None:
+            self._ramp = None          # at once (also ends a fade in progress)
+            self._from = self.delay = d
+        elif d != self.delay:
+            # a fade in progress restarts from its target (callers wait for :attr:`fading`)
+            self._from = self.delay
+            self.delay = d
+            self._ramp = ramp
+            self._fade_pos = 0
+
+    def _read(self, d: int, p: int, out: np.ndarray) -> None:
+        n = out.shape[1]
+        S = self.size
+        r = (p - d) % S
+        f = min(n, S - r)
+        out[:, :f] = self.buf[:, r:r + f]
+        if f < n:
+            out[:, f:] = self.buf[:, : n - f]
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Delay ``x`` (``(n_channels, n)`` float32, ``n <= max_block``) in place."""
+        if not self.capacity:
+            return x                   # nothing to pad (e.g. one profile rendered offline)
+        n = x.shape[1]
+        S = self.size
+        p = self.pos
+        first = min(n, S - p)
+        self.buf[:, p:p + first] = x[:, :first]
+        if first < n:
+            self.buf[:, : n - first] = x[:, first:]
+        self.pos = (p + n) % S
+        ramp = self._ramp
+        if ramp is None:
+            if self.delay:
+                self._read(self.delay, p, x)
+            return x
+        old = self._old[:, :n]
+        self._read(self._from, p, old)
+        self._read(self.delay, p, x)
+        k = self._fade_pos
+        m = min(n, ramp.size - k)
+        # y = old + w (new - old)
+        x[:, :m] -= old[:, :m]
+        x[:, :m] *= ramp[k:k + m]
+        x[:, :m] += old[:, :m]
+        self._fade_pos = k + m
+        if self._fade_pos >= ramp.size:
+            self._ramp = None
+            self._from = self.delay
+        return x
 
 
 class SosCascade:

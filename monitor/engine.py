@@ -5,6 +5,7 @@ Per speaker (``calib.profile`` describes the contract)::
 
     x[in] -> gain(preamp_db + trim_db) * polarity -> delay (whole samples + Thiran all-pass)
           -> FIR for the running rate (partitioned convolution) else the PEQ biquad cascade
+          -> loudness-match gain -> alignment padding (whole samples, common to the chain)
 
 Chains are built off the audio thread (:func:`build_chain`), handed to the audio thread
 through a one-slot mailbox (a plain attribute: CPython makes the reference swap atomic, no
@@ -16,6 +17,10 @@ its filter length ("warming") before the crossfade starts, so it enters with its
 Loudness matching: each chain's gain for pink noise through the BS.1770 K-weighting over
 20 Hz..20 kHz (power-averaged over channels) is computed when it is built; bypass and slot B
 are scaled to the loudness of slot A, so "calibrated vs bypass" compares filters, not levels.
+
+Time alignment: every slot is padded so that all share the largest FIR bulk latency of the
+loaded slots, so "calibrated vs bypass" (and A vs B) also compares filters, not arrival
+times (:class:`Engine`, Notes).
 """
 
 from __future__ import annotations
@@ -30,14 +35,35 @@ import scipy.signal as _sig
 from calib.errors import ConfigError, ProfileError
 from calib.profile import CalibrationProfile, peq_sos
 from monitor.convolver import PartitionedConvolver
-from monitor.dsp import (FRACTIONAL_LATENCY_SAMPLES, DelayLine, SosCascade, db_to_gain, k_weighting_sos,
-                         split_delay, thiran_allpass)
+from monitor.dsp import (FRACTIONAL_LATENCY_SAMPLES, AlignmentDelay, DelayLine, SosCascade, db_to_gain,
+                         k_weighting_sos, split_delay, thiran_allpass)
 from monitor.limiter import Limiter
 
-__all__ = ["Chain", "build_chain", "Engine", "SLOTS", "loudness_gain_db"]
+__all__ = ["Chain", "build_chain", "Engine", "SLOTS", "loudness_gain_db", "fir_bulk_latency_samples"]
 
 SLOTS = ("A", "B", "bypass")
 MAX_WARM_S = 2.0
+#: Default longest alignment padding (s) an engine can give a chain (see :class:`Engine`).
+MAX_ALIGN_S = 1.0
+
+
+def fir_bulk_latency_samples(firs) -> int:
+    """Bulk latency of a chain (whole samples): the delay its FIRs put in front of the sound.
+
+    ``min over FIR channels c of argmax_n |h_c[n]|`` -- the main-peak tap of each FIR (a
+    minimum-phase design peaks at 0, a mixed- or linear-phase one at its modelling delay ``D``,
+    see ``calib.correction.fir``), the smallest over the channels so it is the delay common to
+    all of them (what differs between speakers is part of the correction).  Ties go to the
+    earliest tap.  0 when no channel has a FIR.  Gains, polarity and the per-speaker delays
+    (``delay_s``) do not count: they are the correction, not latency.
+
+    Parameters
+    ----------
+    firs : sequence of ndarray (n_taps,) or None
+        Per channel; ``None`` for a channel without FIR (biquads or pass-through).
+    """
+    peaks = [int(np.argmax(np.abs(np.asarray(h)))) for h in firs if h is not None and len(h)]
+    return min(peaks, default=0)
 
 
 def loudness_gain_db(responses_pow: np.ndarray, freqs_hz: np.ndarray, *, fs: int) -> float:
@@ -85,11 +111,17 @@ class Chain:
         Longest FIR (0 without FIR).
     uses_fir : tuple of bool
         Per channel: FIR (True) or biquads (False).
+    bulk_latency_samples : int
+        Delay common to the chain's FIRs (:func:`fir_bulk_latency_samples`); 0 without FIR.
+    align : monitor.dsp.AlignmentDelay
+        Padding at the chain's output (whole samples, all channels), set by the
+        :class:`Engine` so that every slot has the same total bulk latency; capacity
+        ``align_capacity`` samples (0: no padding possible, no cost).
     """
 
     def __init__(self, *, name: str, content_hash: str, fs: int, n_channels: int, block: int,
                  max_block: int, gains: np.ndarray, delays_s: np.ndarray, sos: list, firs: list,
-                 threads: int = 1, fir_block: int | None = None) -> None:
+                 threads: int = 1, fir_block: int | None = None, align_capacity: int = 0) -> None:
         C = int(n_channels)
         self.name = name
         self.content_hash = content_hash
@@ -116,6 +148,8 @@ class Chain:
         self.iir = SosCascade(sos_all)
         self.uses_fir = tuple(f is not None for f in firs)
         self.n_taps = max((len(f) for f in firs if f is not None), default=0)
+        self.bulk_latency_samples = fir_bulk_latency_samples(firs)
+        self.align = AlignmentDelay(C, capacity_samples=int(align_capacity), max_block=max_block)
         self.groups: list[_ConvGroup] = []
         fir_ch = [c for c in range(C) if firs[c] is not None]
         # groups are contiguous channel ranges (views, no copies); one per channel when the
@@ -140,6 +174,11 @@ class Chain:
         self.loudness_db = self._loudness(firs, sos_all)
         self.match_db = 0.0           # loudness-match gain target (set by the control side)
         self._match_now = 1.0         # linear gain currently applied
+
+    @property
+    def align_samples(self) -> int:
+        """Alignment padding now applied (samples; the target while a change is faded)."""
+        return self.align.delay
 
     @property
     def levels(self):
@@ -170,6 +209,7 @@ class Chain:
         self.iir.reset()
         for g in self.groups:
             g.conv.reset()
+        self.align.reset()
 
     def _run_group(self, g: _ConvGroup, n: int, out: np.ndarray) -> None:
         g.conv.process(self._work[g.a:g.b, :n], out[g.a:g.b])
@@ -199,6 +239,7 @@ class Chain:
                 self._match_now = target
             else:
                 out *= np.float32(target)
+        self.align.process(out)
         return out
 
     def close(self) -> None:
@@ -207,7 +248,8 @@ class Chain:
 
 
 def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int, block: int,
-                max_block: int | None = None, threads: int = 1, fir_block: int | None = None) -> Chain:
+                max_block: int | None = None, threads: int = 1, fir_block: int | None = None,
+                align_capacity: int = 0) -> Chain:
     """Build the chain of ``profile`` at the running rate ``fs`` (``None``: bypass).
 
     Speaker ``s`` reads input channel ``s.output_channel`` and writes the same output
@@ -215,6 +257,7 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
     uses its FIR for ``fs`` when the profile has one, else its PEQ at ``fs``.  ``fir_block``
     (default ``block``) is the FIR's head partition: offline rendering, where latency does not
     matter, uses a whole chunk so the FIR runs on large FFTs (see :class:`Engine`).
+    ``align_capacity`` (samples) is the longest alignment padding the chain can take.
 
     Raises
     ------
@@ -230,7 +273,8 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
     firs: list = [None] * C
     if profile is None:
         return Chain(name="bypass", content_hash="bypass", fs=fs, n_channels=C, block=block,
-                     max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=1)
+                     max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=1,
+                     align_capacity=align_capacity)
     seen = {}
     for s in profile.speakers:
         c = s.output_channel
@@ -249,7 +293,7 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
             sos[c] = peq_sos(s.peq, fs=fs)
     return Chain(name=profile.name, content_hash=profile.content_hash(), fs=fs, n_channels=C, block=block,
                  max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=threads,
-                 fir_block=fir_block)
+                 fir_block=fir_block, align_capacity=align_capacity)
 
 
 class Engine:
@@ -285,17 +329,49 @@ class Engine:
         real-time path within FFT round-off (nulls <= -120 dB, tested); every other stage
         (gain, delay, biquads, limiter) is the same code on the same samples.  Must divide
         ``max_block``.  Real time keeps the default.
+    max_align_s : float
+        Longest alignment padding a chain can take (s, 0..10; default 1 s): the largest
+        difference of bulk latencies between loaded slots, bypass included.  Each chain keeps
+        ``ceil(max_align_s fs) + 2 max_block`` samples per channel for it (1 s at 48 kHz,
+        2 channels, block 256: 0.39 MB); 0 turns time alignment off.
+
+    Notes
+    -----
+    **Time alignment.**  A correction FIR usually delays the sound by a bulk latency (its
+    main peak at tap ``D > 0``, :func:`fir_bulk_latency_samples`); bypass has none.  So that
+    an A/B/bypass switch changes the filter and not the time (no image shift, no comb
+    filtering during the crossfade), every slot is padded at its output with a whole-sample
+    delay ``T - D_slot``, where ``T`` (:attr:`bulk_latency_samples`) is the largest bulk
+    latency of the loaded slots.  Per-speaker alignment delays (``delay_s``) are part of the
+    correction and are not given to bypass.  ``T`` is recomputed when a slot is (re)loaded:
+
+    * the new chain is padded for the new ``T`` before it starts warming, and warms for its
+      filter length plus its padding (plus the growth of ``T``, so every other slot has the
+      history its new padding reads) before it is installed;
+    * at installation every slot off the air moves to its new padding at once (its output is
+      at once the steady output at the new delay: the padding reads a ring that always
+      holds the chain's recent output);
+    * the chain on the air never jumps: its padding moves by a crossfade of the engine's
+      fade length between the old and the new delay (the monitor's latency changes, once, on
+      the load that changes ``T``); a chain being faded out keeps its padding until the
+      fade is over.  Commands wait while such a fade runs (:attr:`in_transition`).
+
+    A chain that replaces the one on the air takes over in the usual crossfade; when ``T``
+    changes with it, that crossfade is also the (single) latency change.
     """
 
     def __init__(self, *, fs: int, n_channels: int, block: int, max_block: int | None = None,
                  fade_s: float = 0.05, loudness_match: bool = True, threads: int = 1,
-                 limiter: dict | None = None, bypass: bool = True, fir_block: int | None = None) -> None:
+                 limiter: dict | None = None, bypass: bool = True, fir_block: int | None = None,
+                 max_align_s: float = MAX_ALIGN_S) -> None:
         if not (1 <= int(block) <= 8192):
             raise ConfigError(f"block size {block} is outside 1..8192 samples")
         if not (1 <= int(n_channels) <= 64):
             raise ConfigError(f"{n_channels} channels is outside 1..64")
         if not (0.001 <= fade_s <= 2.0):
             raise ConfigError(f"crossfade {fade_s} s is outside 1 ms..2 s")
+        if not (0.0 <= max_align_s <= 10.0):
+            raise ConfigError(f"alignment capacity max_align_s = {max_align_s} s is outside 0..10 s")
         self.fs = int(fs)
         self.n_channels = int(n_channels)
         self.block = int(block)
@@ -307,6 +383,9 @@ class Engine:
             raise ConfigError(f"fir_block {self.fir_block} must be a multiple of the block {self.block} "
                               f"dividing max_block {self.max_block}")
         self.threads = int(threads)
+        self.align_capacity = int(math.ceil(max_align_s * self.fs))
+        self._total = 0                     # T: common bulk latency of the slots (samples)
+        self._pending_total = 0             # T once the warming chain is installed
         self.loudness_match = bool(loudness_match)
         self.limiter = Limiter(self.n_channels, fs=self.fs, max_block=self.max_block, **(limiter or {}))
         self.fade_samples = max(1, int(round(fade_s * self.fs)))
@@ -315,7 +394,8 @@ class Engine:
         C, N = self.n_channels, self.max_block
         self._slots: list[Chain | None] = [None, None, None]
         if bypass:
-            self._slots[2] = build_chain(None, fs=self.fs, n_channels=C, block=self.block, max_block=N)
+            self._slots[2] = build_chain(None, fs=self.fs, n_channels=C, block=self.block, max_block=N,
+                                         align_capacity=self.align_capacity)
         self._active = 2
         self._from: Chain | None = None     # chain fading out
         self._fade_pos = 0
@@ -338,13 +418,45 @@ class Engine:
     # ------------------------------------------------------------ control side
     @property
     def latency_samples(self) -> int:
-        """Input-to-output delay added by the engine (samples), beyond the block buffering."""
+        """Input-to-output delay added by the engine itself (samples), beyond the block buffering.
+
+        The Thiran reserve (:data:`monitor.dsp.FRACTIONAL_LATENCY_SAMPLES`) plus the limiter's
+        look-ahead.  The filters' own delays are not in it: a slot's FIR bulk latency plus its
+        alignment padding is :attr:`bulk_latency_samples` for every slot, so the main impulse
+        of any slot leaves ``latency_samples + bulk_latency_samples`` (+ the speaker's
+        ``delay_s``) after it entered.  :func:`render_chunks` removes only ``latency_samples``:
+        a rendered file keeps its profile's FIR delay, and with one slot loaded the padding
+        is 0, so a single profile renders exactly as without alignment.
+        """
         return FRACTIONAL_LATENCY_SAMPLES + self.limiter.latency_samples
+
+    @property
+    def bulk_latency_samples(self) -> int:
+        """``T``: the total bulk latency (FIR + padding, samples) every loaded slot runs at."""
+        return self._total
 
     def build(self, profile: CalibrationProfile | None) -> Chain:
         """Build a chain for this engine (call off the audio thread)."""
         return build_chain(profile, fs=self.fs, n_channels=self.n_channels, block=self.block,
-                           max_block=self.max_block, threads=self.threads, fir_block=self.fir_block)
+                           max_block=self.max_block, threads=self.threads, fir_block=self.fir_block,
+                           align_capacity=self.align_capacity)
+
+    def _check_alignable(self, chain: Chain, idx: int) -> None:
+        """Raise if ``chain`` in slot ``idx`` and the other slots cannot be padded to one ``T``."""
+        others = [(SLOTS[k], ch) for k, ch in enumerate(self._slots) if ch is not None and k != idx]
+        if self._warming is not None and self._pending_slot != idx:
+            others.append((SLOTS[self._pending_slot], self._warming))
+        if not others:
+            return
+        d = chain.bulk_latency_samples
+        total = max([d] + [ch.bulk_latency_samples for _, ch in others])
+        worst = max([(total - d, SLOTS[idx])] + [(total - ch.bulk_latency_samples, s) for s, ch in others])
+        if worst[0] > self.align_capacity:
+            raise ProfileError(
+                f"{chain.name!r} has a bulk latency of {d} samples ({1e3 * d / self.fs:.1f} ms); "
+                f"time-aligning slot {worst[1]} with it needs {worst[0]} samples of padding, more than "
+                f"the engine's {self.align_capacity} ({1e3 * self.align_capacity / self.fs:.0f} ms); "
+                f"design the FIR with a smaller delay (or build the engine with a larger max_align_s)")
 
     def post(self, kind: str, slot: str, chain: Chain | None = None) -> bool:
         """Hand a command to the audio thread; False if the previous one is not taken yet."""
@@ -362,11 +474,14 @@ class Engine:
         """
         chain = self.build(profile)
         idx = SLOTS.index(slot)
+        self._check_alignable(chain, idx)
         if not self._running and self._warming is None and idx != 2:
             self._slots[idx] = chain   # first load: install directly, no fade from silence
             if activate:
                 self._active = idx
             self._update_matching()
+            self._total = self._target_total(idx, chain)
+            self._realign()            # nothing on the air yet: every padding set at once
             return chain
         self._wait_post("install" if not activate else "install_activate", slot, chain)
         return chain
@@ -416,7 +531,43 @@ class Engine:
 
     @property
     def in_transition(self) -> bool:
-        return self._from is not None or self._warming is not None
+        """A crossfade, a warming chain or a faded alignment change is in progress."""
+        return self._from is not None or self._warming is not None or self._aligning()
+
+    # ------------------------------------------------------------ alignment
+    def _aligning(self) -> bool:
+        for ch in self._slots:
+            if ch is not None and ch.align.fading:
+                return True
+        return False
+
+    def _target_total(self, idx: int, chain: Chain) -> int:
+        """``T`` once ``chain`` sits in slot ``idx``: the largest bulk latency of the slots."""
+        total = chain.bulk_latency_samples
+        for k, ch in enumerate(self._slots):
+            if ch is not None and k != idx and ch.bulk_latency_samples > total:
+                total = ch.bulk_latency_samples
+        return total
+
+    def _pad(self, chain: Chain) -> int:
+        """Padding of ``chain`` for the current ``T`` (clamped to its capacity, never negative)."""
+        return min(max(self._total - chain.bulk_latency_samples, 0), chain.align.capacity)
+
+    def _realign(self) -> None:
+        """Move every slot to its padding for ``T``: off the air at once, on the air faded.
+
+        A chain being faded out keeps its padding (called again when its fade ends).
+        """
+        for k in range(3):
+            ch = self._slots[k]
+            if ch is None or ch is self._from:
+                continue
+            pad = self._pad(ch)
+            if pad != ch.align.delay:
+                if k == self._active and self._running:
+                    ch.align.set(pad, ramp=self._ramp)
+                else:
+                    ch.align.set(pad)
 
     # ------------------------------------------------------------ audio thread
     def _take_mail(self) -> None:
@@ -435,7 +586,13 @@ class Engine:
             self._warming = chain
             self._pending_slot = idx
             self._pending_activate = kind == "install_activate"
-            self._warm_left = chain.warm_samples
+            total = self._target_total(idx, chain)
+            self._pending_total = total
+            pad = min(max(total - chain.bulk_latency_samples, 0), chain.align.capacity)
+            chain.align.set(pad)
+            # filter length, then the padding's history; when T grows, the other slots also
+            # need that much more history before their padding grows at installation
+            self._warm_left = chain.warm_samples + pad + max(0, total - self._total)
             self._update_matching()
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -479,9 +636,10 @@ class Engine:
                     self.retired = self._from
                 self._from = None
                 self.swaps += 1
+                self._realign()         # the chain faded out may now take its padding
         if self._warming is not None:
             self._warm_left -= n
-            if self._warm_left <= 0 and self._from is None:
+            if self._warm_left <= 0 and self._from is None and not self._aligning():
                 idx = self._pending_slot
                 activate = self._pending_activate
                 old = self._slots[idx]
@@ -500,6 +658,8 @@ class Engine:
                 elif old is not None:
                     self.retired = old
                 self._update_matching()
+                self._total = self._pending_total
+                self._realign()
         self.limiter.process(mix, out)
         _peak(out, self.out_peak)
         return out
@@ -511,11 +671,15 @@ class Engine:
             "active": self.active_slot,
             "running_hash": self.running_hash,
             "slots": {s: (None if c is None else {"name": c.name, "content_hash": c.content_hash,
-                                                  "loudness_db": c.loudness_db, "match_db": c.match_db})
+                                                  "loudness_db": c.loudness_db, "match_db": c.match_db,
+                                                  "bulk_latency_samples": c.bulk_latency_samples,
+                                                  "align_samples": c.align_samples})
                       for s, c in zip(SLOTS, self._slots)},
             "in_transition": self.in_transition,
             "swaps": self.swaps,
+            # engine's own latency (render removes it); every slot adds bulk_latency_samples
             "latency_samples": self.latency_samples,
+            "bulk_latency_samples": self.bulk_latency_samples,
             "limiter": {"ceiling_dbfs": lim.ceiling_dbfs, "gain_reduction_db": lim.gain_reduction_db,
                         "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
                         "nonfinite_samples": lim.nonfinite_samples, "jumps": lim.jumps},

@@ -2,7 +2,11 @@
 built-in default room with KNOWN acoustics.
 
 ``SimulatedRoom`` plays the stimulus through impulse responses (one per output channel,
-speaker -> mic), adds the interface latency, background noise, optionally a memoryless
+speaker -> mic), exactly as given: sample 0 of an IR is the moment the sound leaves the output,
+so whatever precedes the direct sound in an IR file (silence, pre-ringing, a measuring system's
+pre-delay) arrives as delay, and the direct sound reaches the mic ``lead-in + latency`` samples
+after emission (:meth:`SimulatedRoom.response_span_samples` says when, so a caller can record
+long enough).  It adds the interface latency, background noise, optionally a memoryless
 polynomial nonlinearity (the speaker's distortion, applied before the room) and clock drift
 of the mic path, clips at full scale like a converter, and feeds a loopback input with the
 played signal delayed by the same latency.  Inputs: ``0`` = mic, ``1`` = loopback.
@@ -394,6 +398,43 @@ class SimulatedRoom:
             raise DeviceError("the simulated interface response must be a finite, non-empty FIR")
         self._calls = 0
         self.name = "simulated room" + ("" if ir is None else f" ({ir.source_id or 'given IR'})")
+
+    def response_span_samples(self, fs: int) -> tuple[float, int]:
+        """When the mic hears a sound that leaves an output at sample 0.
+
+        Parameters
+        ----------
+        fs : int
+            Stream sample rate (Hz).
+
+        Returns
+        -------
+        direct_samples : float
+            The earliest direct sound over the outputs: the IR's lead-in (its own direct-sound
+            index, :func:`calib.deconvolve.find_arrival_samples`, i.e. the first envelope peak
+            within 6 dB of the maximum after the envelope reaches -20 dB; ``arrival_samples``
+            of the built-in room) plus ``latency_samples``.  The measured arrival of channel
+            ``i`` is its own lead-in; the loopback removes the latency.
+        end_samples : int
+            Samples after emission until the longest response has died out: latency + IR
+            length + interface response length - 1.  A capture needs this much after the
+            stimulus to hold the whole IR.
+
+        Raises
+        ------
+        DeviceError
+            The IR's rate differs from ``fs``.
+        """
+        from calib.deconvolve import find_arrival_samples
+
+        ir = self.room_ir(fs)
+        if ir.arrival_samples and len(ir.arrival_samples) == ir.n_channels:
+            leads = [float(a) for a in ir.arrival_samples]
+        else:
+            leads = [find_arrival_samples(row) for row in ir.samples if np.any(row)]
+        lead = min((a for a in leads if math.isfinite(a)), default=0.0)
+        iface = 0 if self.interface_ir is None else self.interface_ir.size - 1
+        return lead + self.latency_samples, self.latency_samples + ir.n_samples + iface
 
     def room_ir(self, fs: int) -> ImpulseResponse:
         """The IR in use at ``fs`` (the default room when none was given)."""

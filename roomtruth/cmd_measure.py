@@ -207,6 +207,39 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
     return be, [(n, spk[n]) for n in names], mic, loop_in, loop_out
 
 
+PROBE_HEARS_S = 0.3   # hardware.session.probe_level records 0.3-0.5 s after its short sweep
+
+
+def _fit_capture_to_ir(room: Any, spec: Any) -> tuple[Any, str | None]:
+    """Record long enough for a simulated room's IR as given, lead-in and all.
+
+    The silence recorded after the sweep must hold the latency and the whole IR, including
+    whatever precedes its direct sound, or the direct sound of a file with a long lead-in
+    (DRC's rs.pcm: 2.229 s) falls outside the recording and the reported arrival is noise.
+    So ``spec.tail_s`` is raised (never lowered) to the room's response span plus 10 ms.
+    The level check records only 0.3-0.5 s after its short sweep; when the direct sound comes
+    later it would hear nothing, so it is skipped and the reason returned (the full capture
+    is still refused if it clips or is too noisy).
+
+    Returns
+    -------
+    (SweepSpec, str or None)
+        The spec to measure with, and why the level check is skipped (None: run it).
+    """
+    import math
+    from dataclasses import replace
+
+    direct, end = room.response_span_samples(spec.fs)
+    need_s = math.ceil(end / spec.fs * 1000 + 10) / 1000        # whole ms, 10 ms spare
+    if spec.tail_s < need_s:
+        spec = replace(spec, tail_s=need_s)
+    note = None
+    if direct / spec.fs > PROBE_HEARS_S:
+        note = (f"level check skipped: the simulated IR's direct sound comes {direct / spec.fs:.3f} s after "
+                f"the sound leaves the output, later than the level check records ({PROBE_HEARS_S:g} s)")
+    return spec, note
+
+
 def measure_cmd(
     room: Optional[Path] = typer.Option(None, "--room", help="Room workspace (room.toml); the measurement is stored and indexed there."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Measurement folder to write (default: ROOM/measurements/<stamp>-<label>)."),
@@ -308,6 +341,9 @@ def measure_cmd(
         source, fs=fs_run, noise_db=noise, latency_samples=latency_samples, simulate_ir=simulate_ir,
         names=names, cfg=cfg, chan={"outputs": outputs, "mic_input": mic_input, "loopback_input": loopback_input,
               "input_device": input_device})
+    probe_note = None
+    if simulate_ir is not None:
+        spec, probe_note = _fit_capture_to_ir(backend, spec)
     from hardware.session import measure
     from roomtruth.workspace import index_measurement, write_measurement_dir
 
@@ -320,9 +356,10 @@ def measure_cmd(
                 repeats=repeats or (cfg.repeats if cfg is not None else 1),
                 max_level_dbfs=cfg.max_level_dbfs if cfg is not None else -6.0,
                 min_snr_db=cfg.min_snr_db if cfg is not None else 30.0,
-                probe=not no_probe, retries=retries,
+                probe=not no_probe and probe_note is None, retries=retries,
                 meta={"room": str(ws.root) if ws else None, "label": label, "source": source,
                       "position": position,
+                      **({"probe_skipped": probe_note} if probe_note and not no_probe else {}),
                       "mic": {"calibration_file": None if mic_cal is None else mic_cal.source,
                               "sensitivity_dbfs": cfg.mic_sensitivity_dbfs if cfg is not None else None}},
                 progress=lambda msg: status.update(msg),
@@ -366,6 +403,8 @@ def _print_summary(folder: Path, ir: Any, meta: dict) -> None:
         t.add_row(n, f"{d_ms:.3f}", f"{d_ms * 0.3432:.2f}" if known else "—", ptn,
                   db(cap.get("snr_db", float("nan"))))
     c.print(t)
+    if meta.get("probe_skipped"):
+        c.print(str(meta["probe_skipped"]), markup=False)
     lat = ir.latency_samples
     c.print(f"sweep {meta.get('level_dbfs', 0):.1f} dBFS, {meta.get('repeats', 1)}× per speaker; "
             + (f"latency {lat:.1f} samples ({lat / ir.fs * 1000:.2f} ms) removed via loopback"

@@ -163,3 +163,100 @@ def test_backend_errors():
         SimulatedRoom(latency_samples=-1)
     with pytest.raises(SignalError, match="outside"):
         default_room(1000)
+
+
+# ------------------------------------------------------------- an IR file's lead-in is kept
+LEAD_IN = 137
+
+
+def _ir_with_lead_in(lead_in_samples: float, fs: int = FS, seconds: float = 0.3) -> np.ndarray:
+    """A measured-looking IR: silence, then a band-limited direct sound at exactly
+    ``lead_in_samples`` (its sinc pre-rings into the lead-in), a reflection 2 ms later at
+    -6 dB and a -30 dB exponential tail (T60 0.2 s)."""
+    from hardware.simulated import render_fractional_impulse
+
+    n = int(lead_in_samples + seconds * fs)
+    h = np.zeros(n)
+    render_fractional_impulse(h, lead_in_samples, 0.5)
+    render_fractional_impulse(h, lead_in_samples + 0.002 * fs, 0.25)
+    t = np.arange(n - int(lead_in_samples) - 200) / fs
+    tail = np.random.default_rng(7).standard_normal(t.size) * 0.5 * 10 ** (-30 / 20) * np.exp(-6.91 * t / 0.2)
+    h[int(lead_in_samples) + 200:] += tail
+    return h
+
+
+def _measure_file(run_cli, tmp_path, h, fs=FS, sweep_s="1"):
+    import json
+
+    import soundfile as sf
+
+    p = tmp_path / "lead.wav"
+    sf.write(str(p), h, fs, subtype="FLOAT")
+    code, out, err = run_cli("measure", "--out", tmp_path / "m", "--simulate-ir", p, "--sweep-s", sweep_s,
+                             "--latency-samples", "300", "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_response_span_is_lead_in_plus_latency():
+    h = _ir_with_lead_in(LEAD_IN)
+    room = SimulatedRoom(ImpulseResponse(samples=h, fs=FS, channel_names=("M",)), latency_samples=300)
+    direct, end = room.response_span_samples(FS)
+    assert direct == pytest.approx(LEAD_IN + 300, abs=0.05)      # envelope peak of the sinc
+    assert end == 300 + h.size
+    # the built-in room: its own exact direct-sound positions
+    direct, end = SimulatedRoom(latency_samples=0).response_span_samples(FS)
+    assert direct == pytest.approx(min(default_room(FS).arrival_samples), abs=1e-9)
+
+
+def test_measured_arrival_is_the_files_lead_in(run_cli, tmp_path):
+    d = _measure_file(run_cli, tmp_path, _ir_with_lead_in(LEAD_IN))
+    # time origin = the sweep leaving the output, latency (300) removed via the loopback: the
+    # direct sound is where the file has it, within 1 sample (found: < 0.01)
+    assert d["latency_samples"] == pytest.approx(300, abs=0.05)
+    assert d["arrival_samples"]["M"] - d["onset_samples"] == pytest.approx(LEAD_IN, abs=1.0)
+    assert d["arrival_ms"]["M"] == pytest.approx(LEAD_IN / FS * 1000, abs=1000 / FS)
+    assert "probe_skipped" not in d["meta"]
+
+
+def test_long_lead_in_is_recorded_not_cut_off(run_cli, tmp_path):
+    # 1.5 s of silence before the direct sound (a file cut with its measuring system's
+    # pre-delay): the default 1.5 s tail used to end before the direct sound, the level check
+    # heard nothing, and with --no-probe the "arrival" was a noise peak
+    lead = 1.5 * FS + LEAD_IN
+    h = _ir_with_lead_in(lead, seconds=0.2)
+    d = _measure_file(run_cli, tmp_path, h)
+    assert d["arrival_samples"]["M"] - d["onset_samples"] == pytest.approx(lead, abs=1.0)
+    assert d["n_samples"] - d["onset_samples"] >= h.size                # the whole file is in the IR
+    assert d["sweep"]["tail_s"] >= (h.size + 300) / FS
+    assert "level check skipped" in d["meta"]["probe_skipped"]
+    # the stored IR holds the file's direct sound at the reported place: peak within 1 sample
+    import soundfile as sf
+
+    got, _ = sf.read(str(tmp_path / "m" / "M.ir.wav"))
+    assert int(np.argmax(np.abs(got))) - d["onset_samples"] == pytest.approx(lead, abs=1.0)
+
+
+def test_real_ir_drc_rs_pcm_keeps_its_2_2_s_lead_in():
+    """DRC's rs.pcm (measured loudspeaker + room, 44.1 kHz): main peak at index 98305, after
+    2.229 s of noise and pre-ringing.  Through the simulated room the measured arrival is the
+    file's own direct-sound index (same detector on the file) within 1 sample."""
+    from calib.audio_io import read_raw_float32
+    from calib.deconvolve import find_arrival_samples
+    from calib.types import SweepSpec
+    from conftest import shared_data
+    from hardware.session import measure
+    from roomtruth.cmd_measure import _fit_capture_to_ir
+
+    fs = 44100
+    truth = read_raw_float32(shared_data("drc-fir", "rs.pcm"), fs=fs)[0]
+    room = SimulatedRoom(ImpulseResponse(samples=truth, fs=fs, channel_names=("R",)), latency_samples=512,
+                         noise_db=-100.0)
+    spec, note = _fit_capture_to_ir(room, SweepSpec(fs=fs, duration_s=1.0, f_stop_hz=22000.0))
+    assert note is not None and "2.241 s" in note          # (98305 + 512 latency) / 44100
+    _, ir = measure(room, sweep=spec, speakers=[("R", 0)], mic_input=SimulatedRoom.MIC_INPUT,
+                    loopback_input=SimulatedRoom.LOOPBACK_INPUT, probe=False, n_harmonics=0)
+    want = find_arrival_samples(truth)
+    assert want == pytest.approx(98305, abs=1.0)
+    assert ir.arrival_samples[0] - ir.onset_samples == pytest.approx(want, abs=1.0)
+    assert ir.n_samples - ir.onset_samples >= truth.size

@@ -279,3 +279,28 @@ def test_alignment_capacity_errors():
     solo = Engine(fs=FS, n_channels=2, block=64, max_align_s=0.0, bypass=False)
     solo.load(fir_prof("D300", delayed_fir(300)), "A")
     assert solo.bulk_latency_samples == 300
+
+
+def test_loading_into_the_other_slot_and_activating_it_aligns_the_slot_faded_out():
+    """A (D = 100) plays; B (D = 400) is loaded and activated: the crossfade A -> B is the one
+    latency change (100 -> 400); A keeps its padding while it fades out, then takes 300 at once
+    (off the air), so switching back to A is aligned: the output is then x[n - 400 - L]."""
+    def pure(d):
+        h = np.zeros(600)
+        h[d] = 1.0
+        return h
+
+    Bk = 128
+    eng = Engine(fs=FS, n_channels=2, block=Bk, fade_s=0.005, limiter={"ceiling_dbfs": 0.0})
+    eng.load(fir_prof("A100", pure(100)), "A")
+    x = noise(Bk * 400, seed=6)
+    y = stream(eng, x, Bk, hooks={10: lambda: eng.load(fir_prof("B400", pure(400)), "B"),
+                                  200: lambda: eng.select("A")})
+    st = eng.status()
+    assert eng.active_slot == "A" and eng.swaps == 2 and not st["in_transition"]
+    assert {s: v["align_samples"] for s, v in st["slots"].items()} == {"A": 300, "B": 0, "bypass": 400}
+    L = eng.latency_samples
+    # from just before the switch back to A to the end: one delay, 400 + L, through the
+    # B -> A crossfade (float32 FFT round-off 1e-7 on 0.05 rms noise)
+    s = 190 * Bk
+    np.testing.assert_allclose(y[:, s:], shift(x, 400 + L)[:, s:], atol=1e-7, rtol=0)

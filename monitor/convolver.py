@@ -35,6 +35,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import os
+import threading
+import time
 
 import numpy as np
 import scipy.fft as _sfft
@@ -70,11 +73,22 @@ def _level_cost(size: int, n_parts: int) -> float:
     return COST_FFT_BASE + COST_FFT_LOG2 * math.log2(2 * size) + COST_MAC * n_parts
 
 
-def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITION) -> tuple[Level, ...]:
+def _min_offset(size: int, block: int, async_min: int | None) -> int:
+    """Earliest tap a level of ``size`` may start at: ``P - block`` computed in the callback,
+    ``2P - block`` computed by the background worker (one whole partition of slack)."""
+    if async_min is not None and size >= async_min and size > block:
+        return 2 * size - block
+    return size - block
+
+
+def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITION,
+                    async_min: int | None = None) -> tuple[Level, ...]:
     """Choose the partition scheme with the lowest modelled cost for ``n_taps`` at ``block``.
 
     Sizes are ``block * 2**e``; a level of size ``P`` starts at ``o >= P - block`` (see the
-    module docstring); each level ends where the next begins; the last covers ``n_taps``.
+    module docstring), or at ``o >= 2P - block`` when ``P >= async_min`` (levels the
+    background worker computes, see :class:`PartitionedConvolver`); each level ends where the
+    next begins; the last covers ``n_taps``.
 
     Parameters
     ----------
@@ -84,6 +98,8 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
         Head partition = processing block (samples), >= 1 (odd sizes are allowed).
     max_partition : int
         Largest partition considered (samples).
+    async_min : int, optional
+        Smallest partition computed off the callback (None: all in the callback).
 
     Returns
     -------
@@ -111,7 +127,7 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
             best = (total, levels + (Level(size, n_last, offset),))
         # or stop after some partitions and continue with a larger size
         for nxt in range(idx + 1, len(sizes)):
-            need = sizes[nxt] - block - offset  # next level must start at >= P_next - block
+            need = _min_offset(sizes[nxt], block, async_min) - offset  # earliest start of the next level
             n_here = max(1, -(-need // size))
             end = offset + n_here * size
             if end >= n_taps:
@@ -152,13 +168,30 @@ class _LevelState:
         self.T = np.zeros((n_ch, max(M - 1, 1), P + 1), dtype=np.complex64)
         self.Y = np.empty((n_ch, self.nb_max, P + 1), dtype=np.complex64)
         self.tmp = np.empty((n_ch, self.nb_max, P + 1), dtype=np.complex64)
-        self.n_done = 0  # blocks of this level transformed so far
+        self.n_done = 0  # blocks of this level transformed so far (posted, for a worker level)
+        self.is_async = False
+
+    def make_async(self, n_jobs: int) -> None:
+        """Give this level the buffers of a worker level: a ring of ``n_jobs`` input frames."""
+        C, P = self.inbuf.shape[0], self.P
+        self.is_async = True
+        self.n_jobs = int(n_jobs)
+        self.jobs_in = np.zeros((self.n_jobs, C, 2 * P), dtype=np.float32)
+        self.job_start = np.zeros(self.n_jobs, dtype=np.int64)
+        self.T = np.zeros((C, max(self.M - 1, 1), P + 1), dtype=np.complex64)   # ring of spectra
+        self.t_head = 0          # index in T of the oldest spectrum
+        self.Y = np.empty((C, P + 1), dtype=np.complex64)
+        self.tmp = np.empty((C, P + 1), dtype=np.complex64)
+        self.done = 0            # jobs finished by the worker (written by the worker only)
 
     def reset(self) -> None:
         self.inbuf.fill(0.0)
         self.T.fill(0.0)
         self.fill = 0
         self.n_done = 0
+        if self.is_async:
+            self.done = 0
+            self.t_head = 0
 
 
 class PartitionedConvolver:
@@ -175,6 +208,27 @@ class PartitionedConvolver:
         Most samples per :meth:`process` call (preallocation); default ``block``.
     levels : tuple of Level, optional
         Partition scheme; default :func:`plan_partitions`.
+    async_min : int, optional
+        Levels whose partition is at least this many samples are computed by a background
+        worker thread instead of the callback (real time only; ``None``, the default, computes
+        everything in :meth:`process`).  See "Worker levels" below.
+
+    Notes
+    -----
+    Worker levels.  A level of ``P`` samples computed in the callback does a whole FFT pair
+    of size ``2P`` and ``M`` spectral multiply-adds in the one callback that completes its
+    block: for 65,536 taps at 256 samples the 8192-sample level costs a quarter of a period
+    every 32nd callback while the others cost a few percent.  With ``async_min`` such a level
+    starts at tap ``o >= 2P - block`` instead of ``P - block``: the block completed at time
+    ``(j+1)P`` first contributes at ``jP + o >= (j+2)P - block``, so the worker has ``P - block``
+    samples of time.  The callback only copies the ``2P``-sample frame into a preallocated job
+    slot, bumps a counter and writes one byte to a pipe (no lock); the worker (its own frequency
+    domain delay line, same arithmetic) writes the block into the level's output ring.  Before
+    reading output that a job feeds, the callback checks that the job is done and, if the worker
+    is late, waits for it (``late_waits`` counts those; a stall of ``WORKER_TIMEOUT_S`` raises,
+    which the real-time callback turns into a silenced block).  ``max_block`` must not exceed
+    the smallest worker partition (one job per level per call).  Call :meth:`close` to stop
+    the thread.
 
     Raises
     ------
@@ -184,8 +238,11 @@ class PartitionedConvolver:
         Bad block sizes or an invalid scheme.
     """
 
+    WORKER_TIMEOUT_S = 0.5
+    JOBS = 4
+
     def __init__(self, h: np.ndarray, *, block: int, max_block: int | None = None,
-                 levels: tuple[Level, ...] | None = None) -> None:
+                 levels: tuple[Level, ...] | None = None, async_min: int | None = None) -> None:
         h = np.asarray(h, dtype=np.float64)
         if h.ndim == 1:
             h = h[np.newaxis, :]
@@ -202,9 +259,29 @@ class PartitionedConvolver:
         self.n_channels, self.n_taps = h.shape
         self.block = block
         self.max_block = max_block
-        self.levels = plan_partitions(self.n_taps, block=block) if levels is None else tuple(levels)
+        if async_min is not None:
+            async_min = int(async_min)
+            if async_min <= block or async_min < max_block:
+                raise ConfigError(f"worker partitions ({async_min}) must be larger than the block ({block}) "
+                                  f"and at least max_block ({max_block})")
+        self.async_min = async_min
+        self.levels = (plan_partitions(self.n_taps, block=block, async_min=async_min) if levels is None
+                       else tuple(levels))
         self._check_levels()
         self._st = [_LevelState(lev, h, block=block, max_block=max_block) for lev in self.levels]
+        self._async = [li for li, lev in enumerate(self.levels) if self._is_async(lev.size)]
+        for li in self._async:
+            self._st[li].make_async(self.JOBS)
+        self.late_waits = 0          # callbacks that had to wait for the worker
+        self.worker_error = ""
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._wake_r = self._wake_w = -1
+        if self._async:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_w, False)
+            self._thread = threading.Thread(target=self._worker, name="roomtruth-fir-worker", daemon=True)
+            self._thread.start()
         reach = max(lev.offset + lev.size for lev in self.levels)
         self._R = max_block + reach + self.levels[-1].size
         # one output ring per level: blocks of a level never overlap in time, so each ring
@@ -227,17 +304,99 @@ class PartitionedConvolver:
             if b.offset != a.end:
                 raise ConfigError(f"levels must be contiguous: {a} then {b}")
         for lev in lv:
-            if lev.size % self.block or lev.offset < lev.size - self.block:
+            if lev.size % self.block or lev.offset < _min_offset(lev.size, self.block, self.async_min):
                 raise ConfigError(f"level {lev} cannot meet the deadline at block {self.block}")
         if lv[-1].end < self.n_taps:
             raise ConfigError(f"levels cover {lv[-1].end} taps, the filter has {self.n_taps}")
 
+    def _is_async(self, size: int) -> bool:
+        return self.async_min is not None and size >= self.async_min and size > self.block
+
     def reset(self) -> None:
-        """Clear all state (in place, no allocation)."""
+        """Clear all state (in place, no allocation; waits for the worker's pending jobs)."""
+        for li in self._async:
+            self._wait_done(self._st[li], self._st[li].n_done)
         for st in self._st:
             st.reset()
         self._rings.fill(0.0)
         self._t = 0
+
+    def close(self) -> None:
+        """Stop the worker thread (idempotent); the convolver must not be used afterwards."""
+        if self._thread is not None:
+            self._closing = True
+            try:
+                os.write(self._wake_w, b"q")
+            except OSError:
+                pass
+            self._thread.join(2.0)
+            self._thread = None
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # ------------------------------------------------------------------ the worker
+    def _worker(self) -> None:
+        try:
+            while True:
+                os.read(self._wake_r, 64)          # blocks without the GIL
+                if self._closing:
+                    return
+                for li in self._async:
+                    st = self._st[li]
+                    while st.done < st.n_done:
+                        self._run_job(li, st, st.done % st.n_jobs)
+                        st.done += 1
+        except BaseException as exc:  # noqa: BLE001 - the callback sees it through worker_error
+            self.worker_error = f"{type(exc).__name__}: {exc}"
+
+    def _run_job(self, li: int, st: _LevelState, j: int) -> None:
+        """One block of a worker level: the same arithmetic as :meth:`_run_level`, one block."""
+        M, P, K = st.M, st.P, st.M - 1
+        R = _sfft.rfft(st.jobs_in[j], axis=-1)            # (C, P+1)
+        Y, H, T, tmp = st.Y, st.H, st.T, st.tmp
+        np.multiply(R, H[:, 0], out=Y)
+        h0 = st.t_head
+        for m in range(1, M):
+            # X[j-m] is the m-th most recent spectrum in the ring: index (head + K - m) mod K
+            np.multiply(T[:, (h0 + K - m) % K], H[:, m], out=tmp)
+            np.add(Y, tmp, out=Y)
+        if M > 1:
+            T[:, h0] = R                                  # replaces the oldest
+            st.t_head = (h0 + 1) % K
+        yb = _sfft.irfft(Y, n=2 * P, axis=-1)
+        self._ring_put(self._rings[li], int(st.job_start[j]), yb[:, np.newaxis, P:], 1, P)
+
+    def _post(self, st: _LevelState) -> None:
+        """Hand the level's newest complete frame to the worker (audio thread)."""
+        if st.n_done - st.done >= st.n_jobs:
+            self._wait_done(st, st.n_done - st.n_jobs + 1)
+        j = st.n_done % st.n_jobs
+        np.copyto(st.jobs_in[j], st.frames_view[:, 0])
+        st.job_start[j] = st.n_done * st.P + st.lev.offset
+        st.n_done += 1
+        try:
+            os.write(self._wake_w, b"j")
+        except BlockingIOError:
+            pass                                           # the pipe is full: the worker is awake
+
+    def _wait_done(self, st: _LevelState, need: int) -> None:
+        """Block until the worker finished ``need`` jobs of ``st`` (audio thread)."""
+        if st.done >= need:
+            return
+        self.late_waits += 1
+        t_end = time.perf_counter() + self.WORKER_TIMEOUT_S
+        while st.done < need:
+            if self.worker_error:
+                raise RuntimeError(f"FIR worker failed: {self.worker_error}")
+            if time.perf_counter() > t_end:
+                raise RuntimeError("FIR worker stalled")
+            time.sleep(0.0001)
 
     # ------------------------------------------------------------------ processing
     def _run_level(self, li: int, st: _LevelState, x: np.ndarray) -> None:
@@ -247,7 +406,12 @@ class PartitionedConvolver:
         st.inbuf[:, a:a + n] = x
         total = st.fill + n
         nb = total // P
-        if nb:
+        if nb and st.is_async:
+            self._post(st)                      # nb == 1: max_block <= P for worker levels
+            src = st.inbuf[:, P:P + P + total - P]
+            st.inbuf[:, :total] = src
+            st.fill = total - P
+        elif nb:
             # frames of 2P with hop P over [history | new blocks]
             view = st.frames_view[:, :nb]
             R = _sfft.rfft(view, axis=-1)            # (C, nb, P+1): spectra of the new blocks
@@ -325,6 +489,13 @@ class PartitionedConvolver:
         n = x.shape[1]
         for li, st in enumerate(self._st):
             self._run_level(li, st, x)
+        last = self._t + n - 1
+        for li in self._async:
+            st = self._st[li]
+            # jobs k with k P + o <= last feed this output: need done >= floor((last - o) / P) + 1
+            need = (last - st.lev.offset) // st.P + 1
+            if need > 0:
+                self._wait_done(st, need)
         R = self._R
         i0 = self._t % R
         first = min(n, R - i0)

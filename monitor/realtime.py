@@ -16,7 +16,10 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    speakers), and the error is counted with its type name kept for the UI thread.
 6. Time is measured with ``time.perf_counter``: DSP load = processing time / block duration;
    an overload (load above ``overload_threshold``) and every host xrun are counted and
-   written into a preallocated ring that the UI thread drains and logs.  The thread's own
+   written into a preallocated ring that the UI thread drains and logs.  An xrun reported
+   within ``BLAME_WINDOW`` callbacks after an overload is counted as caused by processing
+   (``xruns_processing``, conservative: the host may have been late anyway); the others are
+   the host's (``xruns_host``: the server, other clients, the machine).  The thread's own
    CPU time (``time.thread_time``) is measured too: ``cpu_overloads`` counts blocks whose
    processing alone exceeded the threshold, so an xrun without one was caused by something
    else on the machine (preemption), not by the engine.
@@ -42,6 +45,7 @@ EVENT_BAD_FRAMES = 4
 EVENT_NAMES = {EVENT_OVERLOAD: "overload", EVENT_XRUN: "xrun", EVENT_ERROR: "error",
                EVENT_BAD_FRAMES: "block size mismatch"}
 RING = 256
+BLAME_WINDOW = 2        # callbacks after an overload in which an xrun is blamed on processing
 
 
 class RealtimeProcessor:
@@ -71,6 +75,9 @@ class RealtimeProcessor:
         # counters, read by the UI thread
         self.callbacks = 0
         self.xruns = 0
+        self.xruns_processing = 0
+        self.xruns_host = 0
+        self._last_overload = -(BLAME_WINDOW + 1)   # callback index of the last overload
         self.overloads = 0
         self.errors = 0
         self.bad_frames = 0
@@ -106,6 +113,10 @@ class RealtimeProcessor:
             self.callbacks += 1
             if status_flags:
                 self.xruns += 1
+                if self.callbacks - self._last_overload <= BLAME_WINDOW:
+                    self.xruns_processing += 1
+                else:
+                    self.xruns_host += 1
                 self._event(EVENT_XRUN, float(status_flags))
             eng = self.engine
             n = int(frames)
@@ -147,6 +158,7 @@ class RealtimeProcessor:
                 self.load_max = load
             if load > self.overload_threshold:
                 self.overloads += 1
+                self._last_overload = self.callbacks
                 self._event(EVENT_OVERLOAD, load)
 
     def drain_events(self) -> list[tuple[str, int, float]]:
@@ -166,7 +178,8 @@ class RealtimeProcessor:
     def stats(self) -> dict:
         """Plain-data snapshot (UI thread)."""
         return {
-            "callbacks": self.callbacks, "xruns": self.xruns, "overloads": self.overloads,
+            "callbacks": self.callbacks, "xruns": self.xruns, "xruns_processing": self.xruns_processing,
+            "xruns_host": self.xruns_host, "overloads": self.overloads,
             "errors": self.errors, "last_error": self.last_error, "bad_frames": self.bad_frames,
             "dsp_load": self.load, "dsp_load_max": self.load_max,
             "cpu_load": self.cpu_load, "cpu_load_max": self.cpu_load_max, "cpu_overloads": self.cpu_overloads,

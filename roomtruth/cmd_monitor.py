@@ -307,22 +307,6 @@ def render(
 
 
 # ---------------------------------------------------------------------------- run
-def _make_backend(input_dev: Optional[str], output_dev: Optional[str]):
-    from hardware.rig_backend import RigBackend, device_backend
-    from hardware.portaudio import PortAudioBackend
-
-    def _spec(v: Optional[str]):
-        if v is None:
-            return None
-        return int(v) if v.strip().isdigit() else v
-
-    if (input_dev or "").lower() == "rig" or (output_dev or "").lower() == "rig":
-        return RigBackend(routing="room")
-    if input_dev is None and output_dev is None:
-        return device_backend(None)
-    return PortAudioBackend(input_device=_spec(input_dev), output_device=_spec(output_dev), latency="low")
-
-
 class _Keys:
     """Single-key input from a TTY (cbreak mode), restored on exit."""
 
@@ -345,7 +329,7 @@ class _Keys:
         import select
 
         r, _, _ = select.select([sys.stdin], [], [], 0)
-        return sys.stdin.read(1) if r else ""
+        return os.read(sys.stdin.fileno(), 1).decode("ascii", "replace") if r else ""
 
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
@@ -354,11 +338,15 @@ class _Keys:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
 
 
-def _live_table(engine, proc, stream, elapsed: float):
+KEYS_HELP = "keys: [b] bypass  [a] A  [x] toggle A/B  [r] reload profile  [q] quit"
+
+
+def _live_table(st: dict | None, elapsed: float):
     from rich.table import Table
 
-    st = proc.stats()
-    es = engine.status()
+    if st is None:
+        return Table(title="roomtruth monitor: starting")
+    es = st["engine"]
     t = Table(title=f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}]  hash {es['running_hash'][:12]}",
               expand=False)
     t.add_column("channel")
@@ -371,11 +359,24 @@ def _live_table(engine, proc, stream, elapsed: float):
     lim = es["limiter"]
     t.caption = (f"DSP load {100 * st['dsp_load']:.1f} % (max {100 * st['dsp_load_max']:.0f} %, "
                  f"own CPU {100 * st['cpu_load']:.1f} %)  "
-                 f"xruns {st['xruns'] + (stream.stats.xruns if stream is not None else 0)}  "
+                 f"xruns {st['xruns']} (processing {st['xruns_processing']})  "
                  f"overloads {st['overloads']}  limiter GR {lim['gain_reduction_db']:.1f} dB  "
-                 f"jumps {lim['jumps']}  errors {st['errors']}\n"
-                 "keys: [b] bypass  [a] A  [x] toggle A/B  [r] reload profile  [q] quit")
+                 f"jumps {lim['jumps']}  errors {st['errors']}\n" + KEYS_HELP)
     return t
+
+
+def _key_command(k: str, st: dict | None) -> tuple | None:
+    """The audio-process command for key ``k`` given the newest status (None: not a command)."""
+    active = st["engine"]["active"] if st else "A"
+    if k == "b":
+        return ("select", "bypass" if active != "bypass" else "A")
+    if k == "a":
+        return ("select", "A")
+    if k == "x":
+        return ("select", "B" if active == "A" else "A")
+    if k == "r":
+        return ("reload",)
+    return None
 
 
 @monitor_app.command("run")
@@ -391,37 +392,29 @@ def run(
     bypass: bool = typer.Option(False, "--bypass", help="Start in bypass (loudness-matched)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final statistics as JSON."),
 ) -> None:
-    """Monitor live: inputs (DAW or interface) through the correction to the speakers."""
+    """Monitor live: inputs (DAW or interface) through the correction to the speakers.
+
+    The stream and the engine run in a separate audio process (see roomtruth/monitor_live.py);
+    this process draws the live view, takes keys and publishes what is playing for `verify`.
+    """
     import logging
 
     from calib.errors import ConfigError
     from calib.profile import CalibrationProfile
-    from monitor.engine import Engine
-    from monitor.realtime import RealtimeProcessor
+    from roomtruth.monitor_live import LiveMonitor, LiveSpec, clear_status, publish_status
 
     _check_block(block)
     _check_ceiling(ceiling)
     if duration is not None and not (duration > 0):
         raise ConfigError(f"--duration {duration} s must be > 0")
-    prof_a = CalibrationProfile.load(profile_dir)
-    prof_b = CalibrationProfile.load(profile_b) if profile_b is not None else None
+    prof_a = CalibrationProfile.load(profile_dir)       # validated here: errors come back at once
+    if profile_b is not None:
+        CalibrationProfile.load(profile_b)
     rate = int(fs) if fs is not None else int(prof_a.design_fs)
     n_ch = max(s.output_channel for s in prof_a.speakers) + 1
-    engine = Engine(fs=rate, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": ceiling})
-    engine.load(prof_a, "A", activate=not bypass)
-    if prof_b is not None:
-        engine.load(prof_b, "B", activate=False)
-    backend = _make_backend(input_dev, output_dev)
-    # warm-up: every partition level fires once, so FFT plans exist before the stream runs
-    import numpy as np
-
-    warm = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
-    zin = np.zeros((block, n_ch), np.float32)
-    zout = np.zeros((block, n_ch), np.float32)
-    largest = max((lv.size for ch in engine._slots if ch is not None for lv in ch.levels), default=block)
-    for _ in range(largest // block + 2):
-        warm.callback(zin, zout, block, 0)
-    proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
+    spec = LiveSpec(profile_dir=str(profile_dir), profile_b=None if profile_b is None else str(profile_b),
+                    input_dev=input_dev, output_dev=output_dev, block=block, fs=rate, n_channels=n_ch,
+                    ceiling_dbfs=ceiling, bypass=bypass)
     log = logging.getLogger("roomtruth.monitor")
     from rich.console import Console
     from rich.live import Live
@@ -429,75 +422,59 @@ def run(
     con = Console(stderr=True)
     for note in _rate_notes(prof_a, rate):
         con.print(f"[yellow]{note}[/]")
-    stream = backend.open_duplex(proc.callback, fs=rate, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
+    live_mon = LiveMonitor(spec).start()
     t_start = time.monotonic()
     stopped_by = "duration"
-    # The callback needs the GIL: hand it over quickly (1 ms instead of 5 ms) and keep the
-    # cyclic garbage collector from pausing the audio thread (only the young generation is
-    # collected, from this thread, between screen updates).
-    import gc
-
-    old_switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    last_gc = time.monotonic()
+    last_pub = 0.0
     try:
-        stream.start()
-        with _Keys() as keys, Live(_live_table(engine, proc, stream, 0.0), console=con, refresh_per_second=5,
+        with _Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
                                    transient=not con.is_terminal) as live:
             while True:
-                time.sleep(0.1)
+                time.sleep(0.05)
                 el = time.monotonic() - t_start
-                for name, cb, val in proc.drain_events():
+                st, logs, events = live_mon.poll()
+                for name, cb, val in events:
                     msg = f"{name} at callback {cb}" + (f" (load {100 * val:.0f} %)" if name == "overload" else "")
                     if log.hasHandlers():
                         log.warning(msg)
                     live.console.log(f"[yellow]{msg}[/]")
-                engine.collect()
-                if time.monotonic() - last_gc > 1.0:
-                    gc.collect(0)
-                    last_gc = time.monotonic()
-                live.update(_live_table(engine, proc, stream, el))
+                for line in logs:
+                    live.console.log(line)
+                if st is not None and time.monotonic() - last_pub >= 1.0:
+                    publish_status(st, profile_dir=str(profile_dir))
+                    last_pub = time.monotonic()
+                live.update(_live_table(st, el))
                 k = keys.read()
                 if k == "q":
                     stopped_by = "key"
                     break
-                if k == "b":
-                    engine.select("bypass" if engine.active_slot != "bypass" else "A")
-                elif k == "a":
-                    engine.select("A")
-                elif k == "x" and engine.slot_hash("B") is not None:
-                    engine.select("B" if engine.active_slot == "A" else "A")
-                elif k == "r":
-                    try:
-                        engine.load(CalibrationProfile.load(profile_dir), "A", activate=engine.active_slot == "A")
-                        live.console.log("profile reloaded; it fades in when warm")
-                    except Exception as exc:  # noqa: BLE001 - keep monitoring; show why
-                        live.console.log(f"[red]reload failed: {exc}[/]")
+                cmd = _key_command(k, st)
+                if cmd is not None:
+                    live_mon.send(*cmd)
                 if duration is not None and el >= duration:
                     break
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     finally:
-        stream.stop()
-        stream.close()
-        gc.enable()
-        gc.unfreeze()
-        sys.setswitchinterval(old_switch)
-    st = proc.stats()
+        final = live_mon.stop()
+        clear_status()
+    st = final
+    if not st:
+        from calib.errors import DeviceError
+
+        raise DeviceError("the audio process ended without statistics")
+    st.pop("events", None)
     res = {"seconds": time.monotonic() - t_start, "stopped_by": stopped_by, "fs": rate, "block": block,
-           "channels": n_ch, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,
-           **st, "engine": engine.status()}
+           "channels": n_ch, "audio_pid": live_mon.info.get("pid"), **st}
     if as_json:
         _print_json(res)
     else:
         con.print(f"ran {res['seconds']:.1f} s: DSP load {100 * st['dsp_load']:.1f} % (max "
                   f"{100 * st['dsp_load_max']:.0f} %; own CPU {100 * st['cpu_load']:.1f} %, max "
                   f"{100 * st['cpu_load_max']:.0f} %, CPU overloads {st['cpu_overloads']}), "
-                  f"xruns {st['xruns']}, overloads {st['overloads']}, "
-                  f"errors {st['errors']}, profile hash {engine.running_hash[:12]}")
+                  f"xruns {st['xruns']} ({st['xruns_processing']} after an overload, "
+                  f"{st['xruns_host']} the host's), overloads {st['overloads']}, "
+                  f"errors {st['errors']}, profile hash {st['engine']['running_hash'][:12]}")
 
 
 # ---------------------------------------------------------------------------- bench

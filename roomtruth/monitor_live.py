@@ -1,0 +1,389 @@
+"""The live monitor path in its own process: ``roomtruth monitor run``'s audio server.
+
+Why a second process
+--------------------
+The real-time callback is Python, so it needs the GIL.  In one process it shares the GIL with
+the live view (rich rendering, key handling, logging): every time the callback releases the GIL
+inside a numpy or FFT call, a busy UI thread may take it and keep it for a whole switch interval,
+and the callback misses its period although its own work is a few percent of it (measured on
+the JACK rig, 60 s, 2 x 65,536 taps at 256 samples, one process: 23 callbacks over 80 % of the
+period, worst 4.1 periods, 51 host xruns where the idle rig alone logged 16).  Here the audio
+stream, the engine and the callback live in a child process whose only other thread waits in
+``select`` (which releases the GIL) for commands; the parent draws the view and reads keys.
+
+Protocol (``multiprocessing`` pipe, pickled tuples)
+---------------------------------------------------
+parent -> child: ``("select", slot)``, ``("reload",)``, ``("stop",)``
+child -> parent: ``("ready", info)`` once the stream runs, ``("status", snap)`` about ten times
+a second, ``("log", text)``, ``("error", class_name, message)`` (start-up failures, raised again
+in the parent as the same :mod:`calib.errors` class), ``("final", snap)`` after the stream
+stopped.  If the parent disappears, the child stops the stream and exits: audio never keeps
+running unattended.  The child ignores SIGINT (a Ctrl-C reaches the whole process group; the
+parent handles it and stops the child in order).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+__all__ = ["LiveSpec", "LiveMonitor", "make_backend", "STATUS_PERIOD_S"]
+
+STATUS_PERIOD_S = 0.1
+
+
+@dataclass(frozen=True)
+class LiveSpec:
+    """Everything the audio process needs (picklable)."""
+
+    profile_dir: str
+    profile_b: Optional[str]
+    input_dev: Optional[str]
+    output_dev: Optional[str]
+    block: int
+    fs: int
+    n_channels: int
+    ceiling_dbfs: float
+    bypass: bool
+
+
+def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
+    """The duplex backend for ``--input``/``--output`` (``"rig"``: the JACK virtual room)."""
+    from hardware.portaudio import PortAudioBackend
+    from hardware.rig_backend import RigBackend, device_backend
+
+    def _spec(v: Optional[str]):
+        if v is None:
+            return None
+        return int(v) if v.strip().isdigit() else v
+
+    if (input_dev or "").lower() == "rig" or (output_dev or "").lower() == "rig":
+        return RigBackend(routing="room")
+    if input_dev is None and output_dev is None:
+        return device_backend(None)
+    return PortAudioBackend(input_device=_spec(input_dev), output_device=_spec(output_dev), latency="low")
+
+
+# ---------------------------------------------------------------------------- child side
+def _snapshot(proc, engine, stream) -> dict:
+    st = proc.stats()
+    return {**st, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,
+            "engine": engine.status(), "events": proc.drain_events()}
+
+
+def _serve(conn, spec: LiveSpec) -> None:
+    """Entry point of the audio process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from calib.errors import RoomtruthError
+
+    try:
+        _serve_inner(conn, spec)
+    except RoomtruthError as exc:
+        _send(conn, ("error", type(exc).__name__, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints one line
+        _send(conn, ("error", "DeviceError", f"the audio process failed: {type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _send(conn, msg) -> bool:
+    try:
+        conn.send(msg)
+        return True
+    except (BrokenPipeError, EOFError, OSError):
+        return False
+
+
+def _serve_inner(conn, spec: LiveSpec) -> None:
+    import gc
+
+    import numpy as np
+
+    from calib.profile import CalibrationProfile
+    from monitor.engine import Engine
+    from monitor.realtime import RealtimeProcessor
+
+    prof_a = CalibrationProfile.load(Path(spec.profile_dir))
+    prof_b = CalibrationProfile.load(Path(spec.profile_b)) if spec.profile_b else None
+    n_ch, block = spec.n_channels, spec.block
+    engine = Engine(fs=spec.fs, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": spec.ceiling_dbfs})
+    engine.load(prof_a, "A", activate=not spec.bypass)
+    if prof_b is not None:
+        engine.load(prof_b, "B", activate=False)
+    backend = make_backend(spec.input_dev, spec.output_dev)
+    # warm-up: every partition level fires once, so FFT plans and caches exist before the stream
+    warm = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
+    zin = np.zeros((block, n_ch), np.float32)
+    zout = np.zeros((block, n_ch), np.float32)
+    largest = max((lv.size for ch in engine._slots if ch is not None for lv in ch.levels), default=block)
+    for _ in range(2 * (largest // block) + 2):
+        warm.callback(zin, zout, block, 0)
+    proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
+    stream = backend.open_duplex(proc.callback, fs=spec.fs, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
+    # This process's other thread only waits for commands; hand the GIL back to the callback
+    # quickly anyway, and keep the cyclic collector from pausing it (young generation only,
+    # collected here between status messages).
+    sys.setswitchinterval(0.0005)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    stream.start()
+    try:
+        _send(conn, ("ready", {"pid": os.getpid(), "latency_s": list(stream.stats.latency_s),
+                               "levels": [[lv.size, lv.n_parts, lv.offset] for lv in (engine._slots[0].levels
+                                          if engine._slots[0] is not None else ())]}))
+        last_status = 0.0
+        last_gc = time.monotonic()
+        while True:
+            if conn.poll(STATUS_PERIOD_S):
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    break                   # the parent is gone: stop the audio
+                if msg[0] == "stop":
+                    break
+                _command(conn, engine, spec, msg)
+            engine.collect()
+            now = time.monotonic()
+            if now - last_status >= STATUS_PERIOD_S:
+                if not _send(conn, ("status", _snapshot(proc, engine, stream))):
+                    break
+                last_status = now
+            if now - last_gc > 1.0:
+                gc.collect(0)
+                last_gc = now
+    finally:
+        stream.stop()
+        stream.close()
+        gc.enable()
+        gc.unfreeze()
+    _send(conn, ("final", _snapshot(proc, engine, stream)))
+
+
+def _command(conn, engine, spec: LiveSpec, msg: tuple) -> None:
+    from calib.errors import RoomtruthError
+    from calib.profile import CalibrationProfile
+
+    kind = msg[0]
+    try:
+        if kind == "select":
+            slot = msg[1]
+            if slot == "B" and engine.slot_hash("B") is None:
+                _send(conn, ("log", "no profile in slot B (start with --b PROFILE)"))
+                return
+            engine.select(slot)
+        elif kind == "reload":
+            engine.load(CalibrationProfile.load(Path(spec.profile_dir)), "A", activate=engine.active_slot == "A")
+            _send(conn, ("log", "profile reloaded; it fades in when warm"))
+    except RoomtruthError as exc:
+        _send(conn, ("log", f"[red]{kind} failed: {exc}[/]"))
+
+
+# ---------------------------------------------------------------------------- parent side
+class LiveMonitor:
+    """Parent-side handle of the audio process (a context manager).
+
+    ``start()`` returns once the stream runs (or raises the child's start-up error as the same
+    :mod:`calib.errors` class); ``poll()`` returns the newest status snapshot and the log lines
+    since the last call; ``stop()`` stops the stream and returns the final snapshot.
+    """
+
+    START_TIMEOUT_S = 60.0
+
+    def __init__(self, spec: LiveSpec) -> None:
+        self.spec = spec
+        self.status: dict | None = None
+        self.info: dict = {}
+        self._proc = None
+        self._conn = None
+        self._final: dict | None = None
+
+    def start(self) -> "LiveMonitor":
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_serve, args=(child, self.spec), name="roomtruth-audio", daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if parent.poll(0.1):
+                msg = self._recv()
+                if msg is None:
+                    break
+                if msg[0] == "ready":
+                    self.info = msg[1]
+                    return self
+                if msg[0] == "error":
+                    self._join()
+                    _raise(msg[1], msg[2])
+            elif not self._proc.is_alive():
+                break
+        self._kill()
+        from calib.errors import DeviceError
+
+        raise DeviceError(f"the audio process did not start (exit code {self._proc.exitcode})")
+
+    def _recv(self):
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError):
+            return None
+
+    def poll(self) -> tuple[dict | None, list[str], list[tuple[str, int, float]]]:
+        """Newest status, log lines and engine events since the last call (non-blocking)."""
+        logs: list[str] = []
+        events: list = []
+        while self._conn is not None and self._conn.poll(0):
+            msg = self._recv()
+            if msg is None:
+                from calib.errors import DeviceError
+
+                raise DeviceError(f"the audio process stopped unexpectedly (exit code {self._proc.exitcode})")
+            if msg[0] == "status":
+                self.status = msg[1]
+                events += msg[1].get("events", [])
+            elif msg[0] == "log":
+                logs.append(msg[1])
+            elif msg[0] == "error":
+                _raise(msg[1], msg[2])
+        return self.status, logs, events
+
+    def send(self, *msg: Any) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(tuple(msg))
+            except (BrokenPipeError, OSError):
+                pass
+
+    def stop(self, timeout_s: float = 10.0) -> dict:
+        """Stop the stream; the final snapshot (the last status when the child died)."""
+        if self._final is not None:
+            return self._final
+        self.send("stop")
+        deadline = time.monotonic() + timeout_s
+        final = None
+        while self._conn is not None and time.monotonic() < deadline:
+            if self._conn.poll(0.1):
+                msg = self._recv()
+                if msg is None:
+                    break
+                if msg[0] == "final":
+                    final = msg[1]
+                    break
+                if msg[0] == "status":
+                    self.status = msg[1]
+        self._join()
+        self._final = final if final is not None else (self.status or {})
+        return self._final
+
+    def _join(self) -> None:
+        if self._proc is not None:
+            self._proc.join(5.0)
+            if self._proc.is_alive():
+                self._kill()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(3.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(3.0)
+
+    def __enter__(self) -> "LiveMonitor":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def _raise(cls_name: str, message: str) -> None:
+    import calib.errors as errors
+
+    cls = getattr(errors, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.RoomtruthError)):
+        cls = errors.DeviceError
+    raise cls(message)
+
+
+# ---------------------------------------------------------------------------- status file
+STATUS_FILE = "monitor-live.json"
+STATUS_FRESH_S = 5.0
+
+
+def status_path() -> Path:
+    """Where a running ``monitor run`` publishes what it plays (``ROOMTRUTH_RUNTIME_DIR``,
+    else ``$XDG_RUNTIME_DIR/roomtruth``, else ``/tmp/roomtruth-<uid>``)."""
+    base = os.environ.get("ROOMTRUTH_RUNTIME_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        base = os.path.join(xdg, "roomtruth") if xdg else f"/tmp/roomtruth-{os.getuid()}"
+    return Path(base) / STATUS_FILE
+
+
+def publish_status(snapshot: dict, *, profile_dir: str, path: Path | None = None) -> None:
+    """Write the live state (running hash, active slot, load, xruns) atomically; never raises."""
+    import json
+    import tempfile
+
+    path = status_path() if path is None else path
+    eng = snapshot.get("engine", {})
+    doc = {"pid": os.getpid(), "updated_unix": time.time(), "profile_dir": profile_dir,
+           "running_hash": eng.get("running_hash"), "active": eng.get("active"),
+           "in_transition": eng.get("in_transition"),
+           "slots": {k: (None if v is None else v.get("content_hash")) for k, v in eng.get("slots", {}).items()},
+           "callbacks": snapshot.get("callbacks"), "xruns": snapshot.get("xruns"),
+           "xruns_processing": snapshot.get("xruns_processing"), "dsp_load": snapshot.get("dsp_load")}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".live-", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def clear_status(path: Path | None = None) -> None:
+    path = status_path() if path is None else path
+    try:
+        import json
+
+        doc = json.loads(path.read_text())
+        if doc.get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def read_live_status(path: Path | None = None) -> dict | None:
+    """The status of a ``monitor run`` that is running now, or None (no file, stale, dead pid)."""
+    import json
+
+    path = status_path() if path is None else path
+    try:
+        doc = json.loads(path.read_text())
+        pid = int(doc["pid"])
+        age = time.time() - float(doc["updated_unix"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if age > STATUS_FRESH_S or age < -STATUS_FRESH_S:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return doc

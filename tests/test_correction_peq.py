@@ -66,3 +66,52 @@ def test_settings_errors():
         PeqSettings(max_boost_db=20)
     with pytest.raises(ConfigError, match="Q range"):
         PeqSettings(q_min=5, q_max=2)
+
+
+@pytest.mark.parametrize("prominence_db", [3.0, 9.0])
+def test_narrow_cut_is_sized_to_prominence_not_to_room_gain(prominence_db):
+    # analytic truth: flat + a +6 dB low shelf (room gain, RBJ S=1 at 100 Hz) + one Q 8 mode at
+    # 50 Hz whose height above the shelf is exactly P (peaking gains add in dB)
+    f = log_grid_hz(20, 500, points_per_octave=48)
+    room = peq_response_db([Biquad("lowshelf", 100.0, 6.0, 0.7071), Biquad("peaking", 50.0, prominence_db, 8.0)],
+                           f, fs=FS)
+    desired = -(room - room.mean())  # the correction at the automatic target level
+    st = PeqSettings(broad_max_cut_db=3.0)
+    peq = optimize_peq(f, desired, np.maximum(desired, 0.0), fs=FS, settings=st, lo_hz=20, hi_hz=500)
+    narrow = [b for b in peq if b.q > st.q_broad_max and abs(np.log2(b.freq_hz / 50.0)) < 1 / 6]
+    assert len(narrow) == 1
+    # 0.5 dB: the robust trend's lean on the peak's skirts (module docstring); 25 %: the brief's Q tolerance
+    assert narrow[0].gain_db == pytest.approx(-prominence_db, abs=0.5)
+    assert narrow[0].q == pytest.approx(8.0, rel=0.25)
+    # the broad part is cut only, never deeper than its limit per filter; in total 0.3 dB more at
+    # most (two overlapping bells fitting a plateau overshoot a little)
+    broad = [b for b in peq if b.q <= st.q_broad_max]
+    assert all(-st.broad_max_cut_db - 1e-9 <= b.gain_db < 0 for b in broad)
+    assert peq_response_db(broad, f, fs=FS).min() >= -st.broad_max_cut_db - 0.3
+    # nothing is boosted: the level is free, so cutting the low end is the whole broad correction
+    assert peq_response_db(peq, f, fs=FS).max() <= 0.05
+
+
+def test_flat_response_gets_no_filter():
+    f = log_grid_hz(20, 500, points_per_octave=48)
+    assert optimize_peq(f, np.zeros_like(f), np.zeros_like(f), fs=FS, settings=PeqSettings(), lo_hz=20,
+                        hi_hz=500) == []
+    # a pure broad tilt within the broad limit is corrected by broad filters only (no narrow ones)
+    tilt = -2.0 * np.log2(f / 20) / np.log2(25)  # 0 .. -2 dB over the range
+    peq = optimize_peq(f, tilt, np.zeros_like(f), fs=FS, settings=PeqSettings(broad_max_cut_db=3.0), lo_hz=20,
+                       hi_hz=500)
+    assert all(b.gain_db < 0 for b in peq)
+
+
+def test_local_trend_ignores_a_mode_and_follows_a_shelf():
+    from calib.correction.peq import local_trend_db
+
+    f = log_grid_hz(10, 1000, points_per_octave=48)
+    shelf = peq_response_db([Biquad("lowshelf", 100.0, 6.0, 0.7071)], f, fs=FS)
+    mode = peq_response_db([Biquad("peaking", 50.0, 9.0, 8.0)], f, fs=FS)
+    t = local_trend_db(f, shelf + mode)
+    inner = (f >= 20) & (f <= 500)
+    # 0.7 dB: a Huber smoother with σ = 0.5 octave leans that far at most on the 9 dB mode / shelf knee
+    assert np.max(np.abs(t - shelf)[inner]) < 0.7
+    with pytest.raises(ConfigError, match="broad cut"):
+        PeqSettings(broad_max_cut_db=20)

@@ -6,8 +6,11 @@ Per speaker:
    frequencies, broad above, STANDARDS.md §7.3) on a log grid around the correction range;
 2. deviation from the target shape at each seat's automatic target level;
 3. conservative multi-seat combination (:mod:`calib.correction.multiseat`);
-4. PEQ by :func:`calib.correction.peq.optimize_peq`, then shrunk where any seat's
-   third-octave band would get worse by more than 1 dB;
+4. PEQ by :func:`calib.correction.peq.optimize_peq`: narrow cuts sized to each peak's
+   prominence above the local trend of the correction (Gaussian σ = 0.5 octave, robust), the
+   trend itself corrected by wide filters only within ``PeqSettings.broad_max_cut_db`` (3 dB)
+   and the boost limit (the rule and its numbers are in that module's docstring); then shrunk
+   where any seat's third-octave band would get worse by more than 1 dB;
 5. optionally an FIR (complete correction, PEQ curve included) per sample rate, minimum or
    mixed phase (:mod:`calib.correction.fir`), limited in the same way;
 6. exact prediction of every seat after correction (FFT of the IR times the filter response),
@@ -210,8 +213,8 @@ def _design_speaker(irs: list[np.ndarray], seat_names: list[str], w: np.ndarray,
     if settings.fixed_peq is not None:
         peq = list(settings.fixed_peq)
     else:
-        peq = list(optimize_peq(g, desired, comb.boost_allowed_db, fs=fs, settings=settings.peq, lo_hz=lo,
-                                hi_hz=hi))
+        peq = list(optimize_peq(g, comb.desired_db, comb.boost_allowed_db, fs=fs, settings=settings.peq, lo_hz=lo,
+                                hi_hz=hi, fade=fade))
     for _ in range(80 if settings.fixed_peq is None else 0):  # no seat worse than the limit in any third-octave band
         if not peq:
             break

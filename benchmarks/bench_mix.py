@@ -113,7 +113,7 @@ def main() -> None:
                     m = re.search(r"Peak:\s+(-?[\d.]+) dBFS", out[out.rfind("Summary:"):])
                     tp_ff = float(m.group(1)) if m else float("nan")
                 if size == "long" and name == "ours":
-                    d = json.loads(out)[0]
+                    d = json.loads(out)["mixes"][0]
                     i_ours, tp_ours = d["integrated_lufs"], d["true_peak_dbtp"]
     med = {k: statistics.median(v) for k, v in runs.items()}
     proc_ff = med["ffmpeg_long"] - med["ffmpeg_short"]

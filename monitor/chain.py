@@ -23,6 +23,9 @@ import scipy.signal as _sig
 from calib.errors import ProfileError
 from calib.profile import CalibrationProfile, peq_sos
 from monitor.convolver import PartitionedConvolver
+
+WORKER_FACTOR = 4          # real time: partitions >= 4 blocks are computed off the callback
+WORKER_RT_PRIORITY = 50    # SCHED_FIFO priority tried for the FIR worker (below JACK's ~60-70)
 from monitor.dsp import (FRACTIONAL_LATENCY_SAMPLES, AlignmentDelay, DelayLine, SosCascade, db_to_gain,
                          k_weighting_sos, split_delay, thiran_allpass)
 
@@ -106,7 +109,8 @@ class Chain:
 
     def __init__(self, *, name: str, content_hash: str, fs: int, n_channels: int, block: int,
                  max_block: int, gains: np.ndarray, delays_s: np.ndarray, sos: list, firs: list,
-                 threads: int = 1, fir_block: int | None = None, align_capacity: int = 0) -> None:
+                 threads: int = 1, fir_block: int | None = None, align_capacity: int = 0,
+                 fir_worker: bool = False) -> None:
         C = int(n_channels)
         self.name = name
         self.content_hash = content_hash
@@ -150,7 +154,12 @@ class Chain:
             h = np.zeros((b - a, self.n_taps))
             for k, c in enumerate(run):
                 h[k, : len(firs[c])] = firs[c]
-            conv = PartitionedConvolver(h, block=self.fir_block, max_block=max_block)
+            # real time with fir_worker: partitions of 4 blocks and more run on a background
+            # thread (monitor.convolver, "Worker levels"); the callback keeps the head only
+            worker = fir_worker and self.fir_block == self.block and max_block == self.block
+            conv = PartitionedConvolver(h, block=self.fir_block, max_block=max_block,
+                                        async_min=WORKER_FACTOR * self.block if worker else None,
+                                        worker_priority=WORKER_RT_PRIORITY if worker else None)
             self.groups.append(_ConvGroup(a, b, conv))
         self._plain = [c for c in range(C) if firs[c] is None]
         self._pool = ThreadPoolExecutor(min(len(self.groups), max(int(threads), 1))) \
@@ -230,11 +239,18 @@ class Chain:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        for g in self.groups:
+            g.conv.close()
+
+    @property
+    def late_waits(self) -> int:
+        """Blocks in which the audio thread had to wait for a FIR worker (0 without workers)."""
+        return sum(g.conv.late_waits for g in self.groups)
 
 
 def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int, block: int,
                 max_block: int | None = None, threads: int = 1, fir_block: int | None = None,
-                align_capacity: int = 0) -> Chain:
+                align_capacity: int = 0, fir_worker: bool = False) -> Chain:
     """Build the chain of ``profile`` at the running rate ``fs`` (``None``: bypass).
 
     Speaker ``s`` reads input channel ``s.output_channel`` and writes the same output
@@ -243,6 +259,7 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
     (default ``block``) is the FIR's head partition: offline rendering, where latency does not
     matter, uses a whole chunk so the FIR runs on large FFTs (see :class:`Engine`).
     ``align_capacity`` (samples) is the longest alignment padding the chain can take.
+    ``fir_worker`` moves the FIR's large partitions to a background thread (real time).
 
     Raises
     ------
@@ -278,4 +295,4 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
             sos[c] = peq_sos(s.peq, fs=fs)
     return Chain(name=profile.name, content_hash=profile.content_hash(), fs=fs, n_channels=C, block=block,
                  max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=threads,
-                 fir_block=fir_block, align_capacity=align_capacity)
+                 fir_block=fir_block, align_capacity=align_capacity, fir_worker=fir_worker)

@@ -212,6 +212,9 @@ class PartitionedConvolver:
         Levels whose partition is at least this many samples are computed by a background
         worker thread instead of the callback (real time only; ``None``, the default, computes
         everything in :meth:`process`).  See "Worker levels" below.
+    worker_priority : int, optional
+        SCHED_FIFO priority the worker thread asks for (Linux; silently stays a normal thread
+        where that is refused; :attr:`worker_realtime` tells).  None: a normal thread.
 
     Notes
     -----
@@ -242,7 +245,8 @@ class PartitionedConvolver:
     JOBS = 4
 
     def __init__(self, h: np.ndarray, *, block: int, max_block: int | None = None,
-                 levels: tuple[Level, ...] | None = None, async_min: int | None = None) -> None:
+                 levels: tuple[Level, ...] | None = None, async_min: int | None = None,
+                 worker_priority: int | None = None) -> None:
         h = np.asarray(h, dtype=np.float64)
         if h.ndim == 1:
             h = h[np.newaxis, :]
@@ -273,6 +277,8 @@ class PartitionedConvolver:
         for li in self._async:
             self._st[li].make_async(self.JOBS)
         self.late_waits = 0          # callbacks that had to wait for the worker
+        self.worker_priority = worker_priority
+        self.worker_realtime = False
         self.worker_error = ""
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -342,6 +348,12 @@ class PartitionedConvolver:
 
     # ------------------------------------------------------------------ the worker
     def _worker(self) -> None:
+        if self.worker_priority is not None and hasattr(os, "sched_setscheduler"):
+            try:   # pid 0: this thread (Linux schedules threads as tasks)
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(self.worker_priority)))
+                self.worker_realtime = True
+            except (OSError, ValueError):
+                pass
         try:
             while True:
                 os.read(self._wake_r, 64)          # blocks without the GIL

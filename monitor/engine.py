@@ -75,6 +75,11 @@ class Engine:
         difference of bulk latencies between loaded slots, bypass included.  Each chain keeps
         ``ceil(max_align_s fs) + 2 max_block`` samples per channel for it (1 s at 48 kHz,
         2 channels, block 256: 0.39 MB); 0 turns time alignment off.
+    fir_worker : bool
+        Real time (``monitor run``): FIR partitions of 4 blocks and longer run on a background
+        thread per chain, with one partition of slack (see :mod:`monitor.convolver`), so the
+        callback does the same small amount of work every period instead of a large FFT every
+        32nd.  Same output, bit for bit.  Default False (offline rendering and tests).
 
     Notes
     -----
@@ -104,7 +109,7 @@ class Engine:
     def __init__(self, *, fs: int, n_channels: int, block: int, max_block: int | None = None,
                  fade_s: float = 0.05, loudness_match: bool = True, threads: int = 1,
                  limiter: dict | None = None, bypass: bool = True, fir_block: int | None = None,
-                 max_align_s: float = MAX_ALIGN_S) -> None:
+                 max_align_s: float = MAX_ALIGN_S, fir_worker: bool = False) -> None:
         if not (1 <= int(block) <= 8192):
             raise ConfigError(f"block size {block} is outside 1..8192 samples")
         if not (1 <= int(n_channels) <= 64):
@@ -124,6 +129,7 @@ class Engine:
             raise ConfigError(f"fir_block {self.fir_block} must be a multiple of the block {self.block} "
                               f"dividing max_block {self.max_block}")
         self.threads = int(threads)
+        self.fir_worker = bool(fir_worker)
         self.align_capacity = int(math.ceil(max_align_s * self.fs))
         self._total = 0                     # T: common bulk latency of the slots (samples)
         self._pending_total = 0             # T once the warming chain is installed
@@ -180,7 +186,7 @@ class Engine:
         """Build a chain for this engine (call off the audio thread)."""
         return build_chain(profile, fs=self.fs, n_channels=self.n_channels, block=self.block,
                            max_block=self.max_block, threads=self.threads, fir_block=self.fir_block,
-                           align_capacity=self.align_capacity)
+                           align_capacity=self.align_capacity, fir_worker=self.fir_worker)
 
     def _check_alignable(self, chain: Chain, idx: int) -> None:
         """Raise if ``chain`` in slot ``idx`` and the other slots cannot be padded to one ``T``."""

@@ -433,7 +433,7 @@ def _render(x, corr):
                                  provenance={"studio": corr.studio, "phase": corr.phase})
     block, chunk = 1024, 32768
     engine = Engine(fs=corr.fs, n_channels=n_ch, block=block, max_block=chunk, threads=min(2, n_ch),
-                    limiter={"ceiling_dbfs": 0.0, "jump_duck_db": 0.0}, bypass=False)
+                    limiter={"ceiling_dbfs": 0.0, "jump_duck_db": 0.0}, bypass=False, max_align_s=0.0)
     engine.load(profile, "A")
     x32 = np.ascontiguousarray(x, dtype=np.float32)
     parts = list(render_chunks(engine, (x32[:, i:i + chunk] for i in range(0, n, chunk)), n + L))

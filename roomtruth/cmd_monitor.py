@@ -251,7 +251,7 @@ def render(
         chunk = fir_block * max(1, RENDER_CHUNK // fir_block)
         engine = Engine(fs=fs, n_channels=n_ch, block=block, max_block=chunk, threads=n_threads,
                         limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0}, bypass=False,
-                        fir_block=fir_block)
+                        fir_block=fir_block, max_align_s=0.0)   # one profile: nothing to align
         chain = engine.load(profile, "A")
         covered = {s.output_channel for s in profile.speakers}
         passthrough = [c + 1 for c in range(n_ch) if c not in covered]
@@ -347,8 +347,8 @@ def _live_table(st: dict | None, elapsed: float):
     if st is None:
         return Table(title="roomtruth monitor: starting")
     es = st["engine"]
-    t = Table(title=f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}]  hash {es['running_hash'][:12]}",
-              expand=False)
+    t = Table(title=f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}]  hash {es['running_hash'][:12]}  "
+                    f"FIR delay {es.get('bulk_latency_samples', 0)} smp (all slots)", expand=False)
     t.add_column("channel")
     t.add_column("in peak dBFS", justify="right")
     t.add_column("out peak dBFS", justify="right")

@@ -72,7 +72,11 @@ def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
 # ---------------------------------------------------------------------------- child side
 def _snapshot(proc, engine, stream) -> dict:
     st = proc.stats()
+    chains = [ch for ch in engine._slots if ch is not None]
+    workers = [g.conv for ch in chains for g in ch.groups if g.conv.async_min is not None]
     return {**st, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,
+            "fir_workers": len(workers), "fir_workers_realtime": sum(w.worker_realtime for w in workers),
+            "fir_late_waits": sum(ch.late_waits for ch in chains),
             "engine": engine.status(), "events": proc.drain_events()}
 
 
@@ -111,7 +115,8 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     prof_a = CalibrationProfile.load(Path(spec.profile_dir))
     prof_b = CalibrationProfile.load(Path(spec.profile_b)) if spec.profile_b else None
     n_ch, block = spec.n_channels, spec.block
-    engine = Engine(fs=spec.fs, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": spec.ceiling_dbfs})
+    engine = Engine(fs=spec.fs, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": spec.ceiling_dbfs},
+                    fir_worker=True)
     engine.load(prof_a, "A", activate=not spec.bypass)
     if prof_b is not None:
         engine.load(prof_b, "B", activate=False)

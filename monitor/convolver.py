@@ -339,6 +339,7 @@ class PartitionedConvolver:
             self._thread = None
             os.close(self._wake_r)
             os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     def __del__(self) -> None:
         try:
@@ -394,8 +395,8 @@ class PartitionedConvolver:
         st.n_done += 1
         try:
             os.write(self._wake_w, b"j")
-        except BlockingIOError:
-            pass                                           # the pipe is full: the worker is awake
+        except OSError:
+            pass    # full pipe: the worker is awake anyway; closed: _wait_done reports the stall
 
     def _wait_done(self, st: _LevelState, need: int) -> None:
         """Block until the worker finished ``need`` jobs of ``st`` (audio thread)."""

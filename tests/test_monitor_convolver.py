@@ -137,3 +137,67 @@ def test_errors():
         conv.check_block(40)
     with pytest.raises(SignalError, match="at least 1 tap"):
         plan_partitions(0, block=32)
+
+
+# ------------------------------------------------------------------ worker levels (real time)
+@pytest.mark.parametrize("block,taps", [(256, 65536), (64, 20000), (96, 9000)])
+def test_worker_levels_equal_the_callback_path_bit_for_bit(block, taps):
+    """Large partitions computed on the worker thread give exactly the callback path's output
+    for the same scheme, and both null against exact convolution to <= -100 dB."""
+    rng = np.random.default_rng(taps)
+    h = rng.standard_normal((2, taps)) * np.exp(-np.arange(taps) / (taps / 6))
+    x = rng.standard_normal((2, block * 700)).astype(np.float32)
+    w = PartitionedConvolver(h, block=block, async_min=4 * block)
+    try:
+        assert any(lv.size >= 4 * block for lv in w.levels), w.levels
+        s = PartitionedConvolver(h, block=block, levels=w.levels)      # same scheme, all in process()
+        y_w = run(w, x, [block])
+        y_s = run(s, x, [block])
+        assert np.array_equal(y_w, y_s)
+        assert null_db(y_w, exact(x, h)[:, : y_w.shape[1]]) <= -100.0
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("taps,block", [(65536, 256), (65536, 32), (5000, 100), (300000, 512)])
+def test_worker_plan_leaves_one_partition_of_slack(taps, block):
+    levels = plan_partitions(taps, block=block, async_min=4 * block)
+    assert levels[0] == Level(block, levels[0].n_parts, 0) and levels[-1].end >= taps
+    for a, b in zip(levels, levels[1:]):
+        assert b.offset == a.end
+    for lev in levels:
+        need = 2 * lev.size - block if lev.size >= 4 * block else lev.size - block
+        assert lev.offset >= need, lev
+
+
+def test_worker_impulse_is_exactly_placed_and_close_stops_the_thread():
+    h = np.zeros(20000)
+    h[[0, 5000, 19999]] = [1.0, -0.5, 0.25]
+    c = PartitionedConvolver(h, block=128, async_min=512)
+    x = np.zeros((1, 128 * 200), np.float32)
+    x[0, 77] = 1.0
+    y = run(c, x, [128])
+    nz = np.nonzero(np.abs(y[0]) > 1e-6)[0]
+    assert list(nz) == [77, 5077, 20076]
+    np.testing.assert_allclose(y[0, nz], [1.0, -0.5, 0.25], atol=1e-6)
+    c.reset()
+    assert not np.any(run(c, np.zeros((1, 128 * 40), np.float32), [128]))
+    t = c._thread
+    c.close()
+    assert t is not None and not t.is_alive()
+    c.close()                                   # idempotent
+
+
+def test_worker_errors_and_a_stalled_worker_raise_instead_of_hanging():
+    with pytest.raises(ConfigError, match="worker partitions"):
+        PartitionedConvolver(np.ones(4096), block=256, async_min=256)
+    with pytest.raises(ConfigError, match="worker partitions"):
+        PartitionedConvolver(np.ones(4096), block=256, max_block=2048, async_min=1024)
+    c = PartitionedConvolver(np.ones(8192), block=64, async_min=256)
+    c.WORKER_TIMEOUT_S = 0.05
+    c.close()                                   # no worker any more: the next job never finishes
+    x = np.zeros((1, 64), np.float32)
+    y = np.zeros_like(x)
+    with pytest.raises(RuntimeError, match="stalled"):
+        for _ in range(200):
+            c.process(x, y)

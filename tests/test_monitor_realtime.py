@@ -192,3 +192,20 @@ def test_a_million_hostile_blocks():
     lim = eng.limiter
     assert done >= 1_000_000
     assert lim.nonfinite_samples > 0 and lim.limited_samples > 0 and eng.swaps > 20
+
+
+def test_xruns_after_an_overload_are_blamed_on_processing_the_others_on_the_host():
+    eng = simple_engine(block=64)
+    proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=2)
+    y = np.zeros((64, 2), np.float32)
+    x = np.zeros((64, 2), np.float32)
+    proc.callback(x, y, 64, 2)                   # host xrun, nothing heavy before it
+    proc.overload_threshold = -1.0               # the next block counts as an overload
+    proc.callback(x, y, 64, 0)
+    proc.overload_threshold = 0.8
+    proc.callback(x, y, 64, 2)                   # 1 callback after the overload: processing
+    proc.callback(x, y, 64, 0)
+    proc.callback(x, y, 64, 0)
+    proc.callback(x, y, 64, 2)                   # 3 callbacks after: the host's
+    st = proc.stats()
+    assert (st["xruns"], st["xruns_processing"], st["xruns_host"], st["overloads"]) == (3, 1, 2, 1)

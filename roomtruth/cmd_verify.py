@@ -146,7 +146,17 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
                      loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None,
                      probe: bool = True):
     """``repeats`` independent short sweep measurements (one ImpulseResponse each), through
-    the measurement session (safe level probe on the first, fault checks on every capture)."""
+    the measurement session (safe level probe on the first, fault checks on every capture).
+
+    The silence recorded after each sweep (``tail_s``) is ``ir_length_s`` + 0.1 s (at least
+    0.3 s) and the IRs are ``ir_length_s`` long.  A simulated room (a backend with
+    ``response_span_samples``) plays its IR as given, lead-in and all, so the same rule as
+    ``roomtruth measure`` applies (:func:`roomtruth.cmd_measure._fit_capture_to_ir`): the tail
+    is raised to latency + the room's IR length + 10 ms when that is longer, the IRs then hold
+    everything recorded after the sweep, and the level check (0.3-0.5 s of recording) is
+    skipped when the direct sound comes later than it records (the reason lands in each IR's
+    ``meta["probe_skipped"]``).
+    """
     from dataclasses import replace
 
     from calib.types import SweepSpec
@@ -155,13 +165,23 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
     ir_length_s = max(ir_length_s, 0.05)
     spec = SweepSpec(f_start_hz=20.0, f_stop_hz=min(20_000.0, 0.45 * fs), duration_s=sweep_s, fs=fs,
                      level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s + 0.1, 0.3))
+    n_ir_s: Optional[float] = ir_length_s
+    probe_note = None
+    if callable(getattr(backend, "response_span_samples", None)):  # a simulated room: hold its whole IR
+        from roomtruth.cmd_measure import _fit_capture_to_ir
+
+        fitted, probe_note = _fit_capture_to_ir(backend, spec)
+        if fitted.tail_s > spec.tail_s:
+            spec, n_ir_s = fitted, None   # None: the IR is all that was recorded after the sweep
+        probe = probe and probe_note is None
     cap = level_dbfs if max_level_dbfs is None else min(level_dbfs, max_level_dbfs)
     out = []
     for r in range(repeats):
         # the first run makes the session's low-level check; the others repeat its level
         _, ir = measure(backend, sweep=spec, speakers=speakers, mic_input=mic_input,
                         loopback_input=loopback_input, loopback_output=loopback_output, repeats=1,
-                        max_level_dbfs=cap, probe=probe and r == 0, n_harmonics=3, ir_length_s=ir_length_s,
+                        max_level_dbfs=cap, probe=probe and r == 0, n_harmonics=3, ir_length_s=n_ir_s,
+                        meta={"probe_skipped": probe_note} if probe_note else None,
                         retries=3)  # a capture that lost samples is never used, only retried
         lv = ir.meta.get("level_dbfs")
         if r == 0 and isinstance(lv, (int, float)):

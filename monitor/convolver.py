@@ -38,6 +38,7 @@ import math
 import os
 import threading
 import time
+import weakref
 
 import numpy as np
 import scipy.fft as _sfft
@@ -45,6 +46,39 @@ import scipy.fft as _sfft
 from calib.errors import ConfigError, SignalError
 
 __all__ = ["Level", "plan_partitions", "PartitionedConvolver"]
+
+
+def _worker_main(ref: "weakref.ref[PartitionedConvolver]", wake_fd: int, alive: list) -> None:
+    """Body of a convolver's worker thread: wait for a byte, run the posted jobs, repeat.
+
+    ``alive[0]`` turns False when the convolver closes (its pipe may be closed then, and the
+    descriptor number reused: it is never read again)."""
+    np.seterr(all="ignore")        # per thread: a float warning would print from here
+    conv = ref()
+    if conv is None:
+        return
+    if conv.worker_priority is not None and hasattr(os, "sched_setscheduler"):
+        try:   # pid 0: this thread (Linux schedules threads as tasks)
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(conv.worker_priority)))
+            conv.worker_realtime = True
+        except (OSError, ValueError):
+            pass
+    del conv
+    while alive[0]:
+        try:
+            os.read(wake_fd, 64)                  # blocks without the GIL
+        except OSError:
+            return                                # closed
+        conv = ref()
+        if conv is None or conv._closing:
+            return
+        try:
+            conv._do_jobs()
+        except BaseException as exc:  # noqa: BLE001 - the callback sees it through worker_error
+            conv.worker_error = f"{type(exc).__name__}: {exc}"
+            return
+        finally:
+            del conv
 
 # Cost model of one level, measured on the project machine (numpy 2.x pocketfft, float32,
 # batched): a forward plus inverse FFT of size 2P per P input samples costs about
@@ -283,10 +317,14 @@ class PartitionedConvolver:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._wake_r = self._wake_w = -1
+        self._alive = [True]
         if self._async:
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_w, False)
-            self._thread = threading.Thread(target=self._worker, name="roomtruth-fir-worker", daemon=True)
+            # the thread holds only a weak reference: a convolver nobody uses any more is freed
+            # (and its thread ends) even when close() was never called
+            self._thread = threading.Thread(target=_worker_main, args=(weakref.ref(self), self._wake_r, self._alive),
+                                            name="roomtruth-fir-worker", daemon=True)
             self._thread.start()
         reach = max(lev.offset + lev.size for lev in self.levels)
         self._R = max_block + reach + self.levels[-1].size
@@ -329,17 +367,21 @@ class PartitionedConvolver:
 
     def close(self) -> None:
         """Stop the worker thread (idempotent); the convolver must not be used afterwards."""
-        if self._thread is not None:
-            self._closing = True
-            try:
-                os.write(self._wake_w, b"q")
-            except OSError:
-                pass
-            self._thread.join(2.0)
-            self._thread = None
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            self._wake_r = self._wake_w = -1
+        th = self._thread
+        if th is None:
+            return
+        self._thread = None
+        self._closing = True
+        try:
+            os.write(self._wake_w, b"q")
+        except OSError:
+            pass
+        if th is not threading.current_thread():
+            th.join(2.0)
+        self._alive[0] = False
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._wake_r = self._wake_w = -1
 
     def __del__(self) -> None:
         try:
@@ -348,25 +390,12 @@ class PartitionedConvolver:
             pass
 
     # ------------------------------------------------------------------ the worker
-    def _worker(self) -> None:
-        if self.worker_priority is not None and hasattr(os, "sched_setscheduler"):
-            try:   # pid 0: this thread (Linux schedules threads as tasks)
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(self.worker_priority)))
-                self.worker_realtime = True
-            except (OSError, ValueError):
-                pass
-        try:
-            while True:
-                os.read(self._wake_r, 64)          # blocks without the GIL
-                if self._closing:
-                    return
-                for li in self._async:
-                    st = self._st[li]
-                    while st.done < st.n_done:
-                        self._run_job(li, st, st.done % st.n_jobs)
-                        st.done += 1
-        except BaseException as exc:  # noqa: BLE001 - the callback sees it through worker_error
-            self.worker_error = f"{type(exc).__name__}: {exc}"
+    def _do_jobs(self) -> None:
+        for li in self._async:
+            st = self._st[li]
+            while st.done < st.n_done and not self._closing:
+                self._run_job(li, st, st.done % st.n_jobs)
+                st.done += 1
 
     def _run_job(self, li: int, st: _LevelState, j: int) -> None:
         """One block of a worker level: the same arithmetic as :meth:`_run_level`, one block."""

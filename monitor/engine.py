@@ -253,6 +253,12 @@ class Engine:
             self.retired = None
             r.close()
 
+    def close(self) -> None:
+        """Stop every chain's FIR worker threads (after the stream stopped; idempotent)."""
+        chains = {id(c): c for c in (*self._slots, self._warming, self._from, self.retired) if c is not None}
+        for c in chains.values():
+            c.close()
+
     def _update_matching(self) -> None:
         ref = self._slots[0]
         for k, ch in enumerate(self._slots):

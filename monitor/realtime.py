@@ -8,7 +8,8 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    ring) is created before the stream starts.  The only transient objects are numpy's
    small temporaries and the result arrays of ``scipy.fft``/``scipy.signal`` (which have no
    ``out=``), all freed again before the call returns; no container grows.
-3. No logging, no printing, no file or network I/O.
+3. No logging, no printing, no file or network I/O; numpy's floating-point warnings are off
+   inside the call (hostile input overflows; a warning would print from the audio thread).
 4. No locks held: the control thread talks to the audio thread through single-reference
    mailboxes (``Engine.post``) and plain counters; CPython makes those reads and writes
    atomic.  Retired chains are parked for the control thread to free.
@@ -130,7 +131,8 @@ class RealtimeProcessor:
                 x.fill(0.0)
             np.copyto(x[: self._n_in], indata[:n, : self._n_in].T)
             y = self._y[:, :n]
-            eng.process(x, y)
+            with np.errstate(all="ignore"):   # hostile input overflows: nothing printed from here
+                eng.process(x, y)
             if self._n_out < outdata.shape[1]:
                 outdata.fill(0.0)
             np.copyto(outdata[:n, : self._n_out], y[: self._n_out].T)

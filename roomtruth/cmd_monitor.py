@@ -324,12 +324,22 @@ class _Keys:
         return self
 
     def read(self) -> str:
+        """The next key typed (lower case; "" when none is waiting).  Never blocks."""
         if not self.enabled:
             return ""
         import select
 
         r, _, _ = select.select([sys.stdin], [], [], 0)
-        return os.read(sys.stdin.fileno(), 1).decode("ascii", "replace") if r else ""
+        if not r:
+            return ""
+        try:
+            data = os.read(sys.stdin.fileno(), 1)
+        except OSError:            # the terminal went away (hang-up)
+            data = b""
+        if not data:
+            self.enabled = False   # end of input: no more keys (and no busy loop on EOF)
+            return ""
+        return data.decode("ascii", "replace").lower()
 
     def __exit__(self, *exc: Any) -> None:
         if self._old is not None:
@@ -338,17 +348,22 @@ class _Keys:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
 
 
-KEYS_HELP = "keys: [b] bypass  [a] A  [x] toggle A/B  [r] reload profile  [q] quit"
+KEYS_HELP = "keys: [b] bypass on/off  [a] A  [x] toggle A/B  [r] reload profile A  [q] quit"
 
 
 def _live_table(st: dict | None, elapsed: float):
+    from rich.markup import escape
     from rich.table import Table
 
     if st is None:
         return Table(title="roomtruth monitor: starting")
     es = st["engine"]
-    t = Table(title=f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}]  hash {es['running_hash'][:12]}  "
-                    f"FIR delay {es.get('bulk_latency_samples', 0)} smp (all slots)", expand=False)
+    going = es.get("requested")
+    going = f" -> {going}" if going and going != es["active"] else ""
+    t = Table(title=escape(f"roomtruth monitor  {elapsed:6.1f} s   [{es['active']}{going}]  "
+                           f"hash {es['running_hash'][:12]}  "
+                           f"FIR delay {es.get('bulk_latency_samples', 0)} smp (all slots)"),
+              expand=False, min_width=100)
     t.add_column("channel")
     t.add_column("in peak dBFS", justify="right")
     t.add_column("out peak dBFS", justify="right")
@@ -361,22 +376,49 @@ def _live_table(st: dict | None, elapsed: float):
                  f"own CPU {100 * st['cpu_load']:.1f} %)  "
                  f"xruns {st['xruns']} (processing {st['xruns_processing']})  "
                  f"overloads {st['overloads']}  limiter GR {lim['gain_reduction_db']:.1f} dB  "
-                 f"jumps {lim['jumps']}  errors {st['errors']}\n" + KEYS_HELP)
+                 f"jumps {lim['jumps']}  errors {st['errors']}\n" + escape(KEYS_HELP))  # "[b]" is not bold
     return t
 
 
-def _key_command(k: str, st: dict | None) -> tuple | None:
-    """The audio-process command for key ``k`` given the newest status (None: not a command)."""
-    active = st["engine"]["active"] if st else "A"
-    if k == "b":
-        return ("select", "bypass" if active != "bypass" else "A")
-    if k == "a":
-        return ("select", "A")
-    if k == "x":
-        return ("select", "B" if active == "A" else "A")
-    if k == "r":
-        return ("reload",)
-    return None
+def _key_command(k: str) -> tuple | None:
+    """The audio-process command for key ``k`` (None: not a command).
+
+    Toggles are decided by the audio process against the slot asked for last, not here
+    against a status that may be a tenth of a second old (see roomtruth/monitor_live.py).
+    """
+    return {"b": ("bypass",), "a": ("select", "A"), "x": ("toggle",), "r": ("reload",)}.get(k)
+
+
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP set ``self.stopped_by`` instead of raising in the middle of
+    whatever the loop does (a pipe read, a file write); the loop sees it within one turn and
+    stops the audio process, restores the terminal and removes the status file in order."""
+
+    NAMES = {"SIGINT": "interrupt", "SIGTERM": "terminate", "SIGHUP": "hangup"}
+
+    def __init__(self) -> None:
+        self.stopped_by: str | None = None
+        self._old: dict = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        import signal
+
+        self.stopped_by = self.NAMES.get(signal.Signals(signum).name, "signal")
+
+    def __enter__(self) -> "_StopSignals":
+        import signal
+
+        for name in self.NAMES:
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 @monitor_app.command("run")
@@ -396,6 +438,10 @@ def run(
 
     The stream and the engine run in a separate audio process (see roomtruth/monitor_live.py);
     this process draws the live view, takes keys and publishes what is playing for `verify`.
+    Keys (on a terminal): b bypass on/off (back to the slot it left), a slot A, x toggle A/B,
+    r reload profile A, q quit.  Ctrl-C, SIGTERM and a hang-up stop it in the same order as q
+    (audio stopped, terminal restored, status file removed, statistics printed, exit 0);
+    ``stopped_by`` says which: duration, key, interrupt, terminate or hangup.
     """
     import logging
 
@@ -426,38 +472,41 @@ def run(
     t_start = time.monotonic()
     stopped_by = "duration"
     last_pub = 0.0
-    try:
-        with _Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
-                                   transient=not con.is_terminal) as live:
-            while True:
-                time.sleep(0.05)
-                el = time.monotonic() - t_start
-                st, logs, events = live_mon.poll()
-                for name, cb, val in events:
-                    msg = f"{name} at callback {cb}" + (f" (load {100 * val:.0f} %)" if name == "overload" else "")
-                    if log.hasHandlers():
-                        log.warning(msg)
-                    live.console.log(f"[yellow]{msg}[/]")
-                for line in logs:
-                    live.console.log(line)
-                if st is not None and time.monotonic() - last_pub >= 1.0:
-                    publish_status(st, profile_dir=str(profile_dir))
-                    last_pub = time.monotonic()
-                live.update(_live_table(st, el))
-                k = keys.read()
-                if k == "q":
-                    stopped_by = "key"
-                    break
-                cmd = _key_command(k, st)
-                if cmd is not None:
-                    live_mon.send(*cmd)
-                if duration is not None and el >= duration:
-                    break
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
-    finally:
-        final = live_mon.stop()
-        clear_status()
+    pub_dir = str(Path(profile_dir).resolve())
+    sigs = _StopSignals()
+    with sigs:   # also over the stop: a second Ctrl-C must not cut the clean-up short
+        try:
+            with _Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
+                                       transient=not con.is_terminal) as live:
+                while sigs.stopped_by is None:
+                    time.sleep(0.05)
+                    el = time.monotonic() - t_start
+                    st, logs, events = live_mon.poll()
+                    for name, cb, val in events:
+                        msg = f"{name} at callback {cb}" + (f" (load {100 * val:.0f} %)" if name == "overload" else "")
+                        if log.hasHandlers():
+                            log.warning(msg)
+                        live.console.log(f"[yellow]{msg}[/]")
+                    for line in logs:
+                        live.console.log(line)
+                    if st is not None and time.monotonic() - last_pub >= 1.0:
+                        publish_status(st, profile_dir=pub_dir)
+                        last_pub = time.monotonic()
+                    live.update(_live_table(st, el))
+                    k = keys.read()
+                    if k == "q":
+                        stopped_by = "key"
+                        break
+                    cmd = _key_command(k)
+                    if cmd is not None:
+                        live_mon.send(*cmd)
+                    if duration is not None and el >= duration:
+                        break
+                if sigs.stopped_by is not None:
+                    stopped_by = sigs.stopped_by
+        finally:
+            final = live_mon.stop()
+            clear_status()
     st = final
     if not st:
         from calib.errors import DeviceError

@@ -13,11 +13,19 @@ stream, the engine and the callback live in a child process whose only other thr
 
 Protocol (``multiprocessing`` pipe, pickled tuples)
 ---------------------------------------------------
-parent -> child: ``("select", slot)``, ``("reload",)``, ``("stop",)``
+parent -> child: ``("select", slot)``, ``("toggle",)`` (A <-> B), ``("bypass",)`` (bypass <->
+the slot it left), ``("reload",)``, ``("stop",)``
 child -> parent: ``("ready", info)`` once the stream runs, ``("status", snap)`` about ten times
 a second, ``("log", text)``, ``("error", class_name, message)`` (start-up failures, raised again
 in the parent as the same :mod:`calib.errors` class), ``("final", snap)`` after the stream
-stopped.  If the parent disappears, the child stops the stream and exits: audio never keeps
+stopped.
+
+Toggles are decided here, against the slot the user last asked for (``requested`` in the
+status), not in the parent against the newest status: a status is up to a tenth of a second
+old, and two keys typed within it would both have toggled from the same state ("x x" ended
+on B).  Engine commands the audio thread has not taken yet (it takes one per block, and none
+during a crossfade or while a reloaded profile warms up) wait in a queue here instead of
+blocking this thread, so no key is lost behind a crossfade.  If the parent disappears, the child stops the stream and exits: audio never keeps
 running unattended.  The child ignores SIGINT (a Ctrl-C reaches the whole process group; the
 parent handles it and stops the child in order).
 """
@@ -70,14 +78,82 @@ def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
 
 
 # ---------------------------------------------------------------------------- child side
-def _snapshot(proc, engine, stream) -> dict:
+def _snapshot(proc, engine, stream, ctl: "_Control | None" = None) -> dict:
     st = proc.stats()
     chains = [ch for ch in engine._slots if ch is not None]
     workers = [g.conv for ch in chains for g in ch.groups if g.conv.async_min is not None]
+    eng = engine.status()
+    if ctl is not None:
+        eng["requested"] = ctl.wanted        # where the queued commands lead
+        eng["queued_commands"] = len(ctl.queue)
     return {**st, "host_xruns": stream.stats.xruns, "host_cpu_load": stream.stats.cpu_load,
             "fir_workers": len(workers), "fir_workers_realtime": sum(w.worker_realtime for w in workers),
             "fir_late_waits": sum(ch.late_waits for ch in chains),
-            "engine": engine.status(), "events": proc.drain_events()}
+            "engine": eng, "events": proc.drain_events()}
+
+
+class _Control:
+    """The audio process's command side (its control thread; never the audio callback).
+
+    Keeps the slot the user asked for last (``wanted``: the slot on the air once every queued
+    command has been taken), the slot bypass returns to (``last_slot``), and the engine
+    commands the audio thread has not taken yet (``queue``, oldest first).
+    """
+
+    def __init__(self, engine, spec: LiveSpec, send) -> None:
+        from collections import deque
+
+        self.engine = engine
+        self.spec = spec
+        self.send = send
+        self.wanted = engine.active_slot
+        self.last_slot = "A"
+        self.queue: Any = deque()
+
+    def command(self, msg: tuple) -> None:
+        """Turn a parent command into queued engine commands (decided against ``wanted``)."""
+        kind = msg[0]
+        if kind == "select":
+            self._select(msg[1])
+        elif kind == "toggle":
+            self._select("B" if self.wanted == "A" else "A")
+        elif kind == "bypass":
+            self._select(self.last_slot if self.wanted == "bypass" else "bypass")
+        elif kind == "reload":
+            self.queue.append(("reload", "A"))
+        self.pump()
+
+    def _select(self, slot: str) -> None:
+        if slot == "B" and self.engine.slot_hash("B") is None:
+            self.send(("log", "no profile in slot B (start with --b PROFILE)"))
+            return
+        if slot != "bypass":
+            self.last_slot = slot
+        self.wanted = slot
+        self.queue.append(("select", slot))
+
+    def pump(self) -> None:
+        """Hand queued commands to the engine as far as it takes them now (never blocks long)."""
+        from calib.errors import RoomtruthError
+        from calib.profile import CalibrationProfile
+
+        eng = self.engine
+        while self.queue:
+            kind, slot = self.queue[0]
+            try:
+                if kind == "select":
+                    if not eng.post("select", slot):
+                        return              # the previous command is not taken yet
+                else:
+                    if eng.in_transition:
+                        return              # after the running crossfade / warm-up
+                    # building the chain takes a while; then load() waits at most a block or
+                    # two for the mailbox (nothing is in transition)
+                    eng.load(CalibrationProfile.load(Path(self.spec.profile_dir)), "A", activate=False)
+                    self.send(("log", "profile reloaded; it fades in when warm"))
+            except RoomtruthError as exc:
+                self.send(("log", f"[red]{kind} failed: {exc}[/]"))
+            self.queue.popleft()
 
 
 def _serve(conn, spec: LiveSpec) -> None:
@@ -137,6 +213,7 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     gc.collect()
     gc.freeze()
     gc.disable()
+    ctl = _Control(engine, spec, lambda m: _send(conn, m))
     stream.start()
     try:
         _send(conn, ("ready", {"pid": os.getpid(), "latency_s": list(stream.stats.latency_s),
@@ -145,18 +222,21 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
         last_status = 0.0
         last_gc = time.monotonic()
         while True:
-            if conn.poll(STATUS_PERIOD_S):
+            # queued engine commands: look again after about a block
+            if conn.poll(STATUS_PERIOD_S if not ctl.queue else max(block / spec.fs, 0.002)):
                 try:
                     msg = conn.recv()
                 except (EOFError, OSError):
                     break                   # the parent is gone: stop the audio
                 if msg[0] == "stop":
                     break
-                _command(conn, engine, spec, msg)
+                ctl.command(msg)
+            else:
+                ctl.pump()
             engine.collect()
             now = time.monotonic()
             if now - last_status >= STATUS_PERIOD_S:
-                if not _send(conn, ("status", _snapshot(proc, engine, stream))):
+                if not _send(conn, ("status", _snapshot(proc, engine, stream, ctl))):
                     break
                 last_status = now
             if now - last_gc > 1.0:
@@ -165,28 +245,10 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     finally:
         stream.stop()
         stream.close()
+        engine.close()
         gc.enable()
         gc.unfreeze()
-    _send(conn, ("final", _snapshot(proc, engine, stream)))
-
-
-def _command(conn, engine, spec: LiveSpec, msg: tuple) -> None:
-    from calib.errors import RoomtruthError
-    from calib.profile import CalibrationProfile
-
-    kind = msg[0]
-    try:
-        if kind == "select":
-            slot = msg[1]
-            if slot == "B" and engine.slot_hash("B") is None:
-                _send(conn, ("log", "no profile in slot B (start with --b PROFILE)"))
-                return
-            engine.select(slot)
-        elif kind == "reload":
-            engine.load(CalibrationProfile.load(Path(spec.profile_dir)), "A", activate=engine.active_slot == "A")
-            _send(conn, ("log", "profile reloaded; it fades in when warm"))
-    except RoomtruthError as exc:
-        _send(conn, ("log", f"[red]{kind} failed: {exc}[/]"))
+    _send(conn, ("final", _snapshot(proc, engine, stream, ctl)))
 
 
 # ---------------------------------------------------------------------------- parent side

@@ -1,7 +1,7 @@
 """``roomtruth mix``: the mastering engineer's checks and studio fingerprints.
 
     roomtruth mix analyze FILE_OR_FOLDER... [--json | --csv] [--out PATH] [--jobs N]
-    roomtruth mix fingerprint --studio NAME MIX... [--reference FILE...] [--measured FILE] [--json]
+    roomtruth mix fingerprint --studio NAME MIX... [--reference FILE...] [--measured FILE] [--force] [--json]
     roomtruth mix correct --studio NAME IN.wav OUT.wav [--phase linear|minimum] [--force] [--json]
     roomtruth mix translate FILE [--cassette I|II] [--json]
 
@@ -215,14 +215,17 @@ def fingerprint(
                                             help="A measured response of the studio's room (IR WAV or freq/dB text) instead of mixes."),
     workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder (fingerprint goes to studios/<folder-safe NAME>/)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (0: one per core)."),
+    force: bool = typer.Option(False, "--force", help="When some files could not be used, replace the studio's existing fingerprint anyway (default: keep it and write the new one beside it as fingerprint.partial.json)."),
     as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
 ) -> None:
     """Learn a studio's room fingerprint from its mixes (vs reference tracks or the built-in target), or from a room measurement.
 
     A mix or reference that cannot be used (unreadable, damaged, silent) is left out and named
     on stderr (``failed`` in the JSON); the fingerprint is learnt from the rest and the exit
-    code is 2.  Fewer than two usable mixes, or no usable reference of those given: one
-    ``error:`` line, nothing written.
+    code is 2.  If the studio already has a fingerprint, that one is kept and the new one goes
+    beside it as ``fingerprint.partial.json`` (one more ``error:`` line says where; ``--force``
+    replaces it instead).  Fewer than two usable mixes, or no usable reference of those given:
+    one ``error:`` line, nothing written.
     """
     from calib.audio_io import to_json
     from calib.errors import ConfigError, SignalError
@@ -267,15 +270,79 @@ def fingerprint(
         ref_spec = [r.ltas for r in ref_res]
         reference_obj = ref_spec if ref_spec else builtin_target(mix_spec[0].freqs_hz)
         fp = fingerprint_from_mixes(studio, mix_spec, reference_obj, files=tuple(r.file for r in mix_res))
-    path = save_fingerprint(fp, workspace)
+    kept = None
+    if failed and not force:
+        path, kept = _save_beside_existing(fp, workspace)
+    else:
+        path = save_fingerprint(fp, workspace)
     if as_json:
         d = fp.to_dict()
         if failed:
             d["failed"] = [f.to_dict() for f in failed]
+            d["written"] = str(path)
         typer.echo(to_json(d))
     else:
         _print_fingerprint(_console(), fp, path)
+    if kept is not None:  # the bad files, then where the new fingerprint went
+        import sys
+
+        for f in failed:
+            sys.stderr.write(f"error: {f.error}\n")
+        sys.stderr.write(f"error: {kept}\n")
+        raise typer.Exit(code=2)
     _fail_files(failed)
+
+
+PARTIAL_NAME = "fingerprint.partial.json"
+
+
+def _save_beside_existing(fp, workspace: Path):
+    """Save a fingerprint learnt while some files failed, without losing an existing one.
+
+    With no ``fingerprint.json`` for the studio yet, it is saved there as usual.  Otherwise
+    the existing file stays untouched and the new fingerprint is written atomically beside it
+    as :data:`PARTIAL_NAME` (replacing an earlier partial one).
+
+    Returns
+    -------
+    (Path, str or None)
+        Where the fingerprint was written, and the sentence saying that the existing one was
+        kept (None when there was none).
+
+    Raises
+    ------
+    ProfileError
+        The studio folder holds another studio's fingerprint (as :func:`mixes.fingerprint.save_fingerprint`).
+    """
+    import json
+
+    from calib.audio_io import atomic_write_json
+    from mixes.fingerprint import save_fingerprint, studio_dir
+
+    main = studio_dir(workspace, fp.studio) / "fingerprint.json"
+    if not main.is_file():
+        return save_fingerprint(fp, workspace), None
+    try:
+        old = json.loads(main.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None                                        # unreadable: kept all the same
+    old = old if isinstance(old, dict) else {}
+    from mixes.fingerprint import _name_key  # the same-studio rule of save_fingerprint
+
+    other = str(old.get("studio", ""))
+    if other and _name_key(other) != _name_key(fp.studio):
+        return save_fingerprint(fp, workspace), None      # refuses: another studio's folder
+    partial = main.with_name(PARTIAL_NAME)
+    atomic_write_json(partial, fp.to_dict())
+    n_old = old.get("n_mixes")
+    was = ""
+    if old.get("source", "mixes") == "mixes" and isinstance(n_old, int) and n_old > 0:
+        was = f" (learnt from {n_old} mixes)"
+    elif old.get("source") == "measurement":
+        was = " (from a measured room response)"
+    return partial, (f"some files could not be used, so the existing {main}{was} is kept and the new one "
+                     f"({fp.n_mixes} mixes) is written beside it: {partial}; rename it to {main.name} to use it, "
+                     "or run again with --force to replace")
 
 
 def _usable_spectra(res, failed, paths, refs):

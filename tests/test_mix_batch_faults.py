@@ -165,3 +165,94 @@ def test_fingerprint_with_too_few_good_mixes_writes_nothing(run_cli, album, tmp_
                              album / "01-intro.wav", album / "03-ballad.wav", "--reference", album / "04-notes.wav")
     assert code == 2 and err.count("\n") == 1 and "04-notes.wav is not a readable" in err
     assert not (ws / "studios").exists()
+
+
+# ---------------------------------------------------------------- never lose a fingerprint
+def _fp_path(ws, studio="north", name="fingerprint.json"):
+    return ws / "studios" / studio / name
+
+
+def test_failed_mix_keeps_the_existing_fingerprint_and_writes_beside_it(run_cli, album, tmp_path):
+    ws = tmp_path / "ws"
+    good = [album / n for n in GOOD_DBFS]
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", *good)
+    assert code == 0, err
+    before = _fp_path(ws).read_bytes()
+    assert json.loads(before)["n_mixes"] == 3
+    # the same studio again, one mix damaged: the 3-mix fingerprint is not replaced by a 2-mix one
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", "--json",
+                             *good[:2], album / "07-nan.wav")
+    assert code == 2
+    assert _fp_path(ws).read_bytes() == before                               # byte for byte
+    partial = _fp_path(ws, name="fingerprint.partial.json")
+    fp = json.loads(out)
+    assert fp["written"] == str(partial) and fp["n_mixes"] == 2 and [_name(f["file"]) for f in fp["failed"]] == ["07-nan.wav"]
+    saved = json.loads(partial.read_text())
+    assert saved["n_mixes"] == 2 and "failed" not in saved and "written" not in saved
+    # the bad mix on one line, then one line saying what was kept and where the new one is
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines)
+    assert "07-nan.wav contains NaN" in lines[0]
+    assert (f"the existing {_fp_path(ws)} (learnt from 3 mixes) is kept" in lines[1]
+            and f"beside it: {partial};" in lines[1] and "--force" in lines[1])
+    # the partial one is exactly what the 2 good mixes alone give (same analysis, within 0.001 dB)
+    code, out, _ = run_cli("mix", "fingerprint", "--studio", "north", "-w", tmp_path / "alone", "-j", "1",
+                           "--json", *good[:2])
+    assert code == 0
+    alone = json.loads(out)
+    np.testing.assert_allclose(saved["deviation_db"], alone["deviation_db"], atol=1e-3)
+    assert not [p.name for p in _fp_path(ws).parent.iterdir() if p.name.startswith(".")]   # no temp files
+    # the human form names the partial file on stdout as where it was written
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1",
+                             *good[:2], album / "04-notes.wav")
+    assert code == 2 and f"written: {partial}" in out.replace("\n", "") and _fp_path(ws).read_bytes() == before
+
+
+def test_force_replaces_and_a_complete_run_replaces_as_before(run_cli, album, tmp_path):
+    ws = tmp_path / "ws"
+    good = [album / n for n in GOOD_DBFS]
+    assert run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", *good)[0] == 0
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", "--force",
+                             *good[:2], album / "07-nan.wav")
+    assert code == 2 and err.count("\n") == 1 and "07-nan.wav contains NaN" in err
+    assert json.loads(_fp_path(ws).read_text())["n_mixes"] == 2
+    assert not _fp_path(ws, name="fingerprint.partial.json").exists()
+    # every mix usable: a deliberate relearn replaces without asking, exit 0
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", *good)
+    assert code == 0 and err == "" and json.loads(_fp_path(ws).read_text())["n_mixes"] == 3
+
+
+def test_existing_unreadable_or_measured_fingerprint_is_kept(run_cli, album, tmp_path):
+    ws = tmp_path / "ws"
+    good = [album / n for n in GOOD_DBFS]
+    _fp_path(ws).parent.mkdir(parents=True)
+    _fp_path(ws).write_bytes(b"{not json")                       # damaged, but still the user's file
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "north", "-w", ws, "-j", "1", *good[:2],
+                             album / "04-notes.wav")
+    assert code == 2 and _fp_path(ws).read_bytes() == b"{not json"
+    assert json.loads(_fp_path(ws, name="fingerprint.partial.json").read_text())["n_mixes"] == 2
+    assert f"the existing {_fp_path(ws)} is kept" in err.splitlines()[-1]
+    # a fingerprint from a measured room response is kept the same way, and said to be one
+    resp = tmp_path / "room.txt"
+    resp.write_text("".join(f"{f} {0.0 if f < 200 else -3.0}\n" for f in (20, 40, 80, 160, 315, 630, 1250, 2500, 5000, 10000, 20000)))
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "south", "-w", ws, "--measured", resp)
+    assert code == 0, err
+    before = _fp_path(ws, "south").read_bytes()
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "south", "-w", ws, "-j", "1", *good[:2],
+                             album / "04-notes.wav")
+    assert code == 2 and _fp_path(ws, "south").read_bytes() == before
+    assert "(from a measured room response) is kept" in err.splitlines()[-1]
+
+
+def test_another_studios_folder_is_still_refused_when_mixes_fail(run_cli, album, tmp_path):
+    # two studios whose names give one folder, studios/A (mixes.fingerprint.studio_folder_name)
+    ws = tmp_path / "ws"
+    good = [album / n for n in GOOD_DBFS]
+    assert run_cli("mix", "fingerprint", "--studio", "Студия A", "-w", ws, "-j", "1", *good)[0] == 0
+    folder = ws / "studios" / "A"
+    before = (folder / "fingerprint.json").read_bytes()
+    code, out, err = run_cli("mix", "fingerprint", "--studio", "A", "-w", ws, "-j", "1", *good[:2],
+                             album / "07-nan.wav")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "holds the fingerprint of studio 'Студия A'" in err
+    assert (folder / "fingerprint.json").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["fingerprint.json"]

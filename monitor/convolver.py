@@ -212,10 +212,14 @@ class _LevelState:
         self.n_jobs = int(n_jobs)
         self.jobs_in = np.zeros((self.n_jobs, C, 2 * P), dtype=np.float32)
         self.job_start = np.zeros(self.n_jobs, dtype=np.int64)
-        self.T = np.zeros((C, max(self.M - 1, 1), P + 1), dtype=np.complex64)   # ring of spectra
-        self.t_head = 0          # index in T of the oldest spectrum
+        # the last M spectra, newest first, as a window D[:, p:p+M] of a doubled ring (each
+        # spectrum is written at p and p+M): one multiply and one sum per job, whatever M, so
+        # the worker holds the GIL only between two long numpy calls
+        self.D = np.zeros((C, 2 * self.M, P + 1), dtype=np.complex64)
+        self.T = np.zeros((C, 1, 1), dtype=np.complex64)                # the callback path's, unused
+        self.t_head = 0          # p: index in D of the newest spectrum
         self.Y = np.empty((C, P + 1), dtype=np.complex64)
-        self.tmp = np.empty((C, P + 1), dtype=np.complex64)
+        self.prod = np.empty((C, self.M, P + 1), dtype=np.complex64)
         self.done = 0            # jobs finished by the worker (written by the worker only)
 
     def reset(self) -> None:
@@ -224,6 +228,7 @@ class _LevelState:
         self.fill = 0
         self.n_done = 0
         if self.is_async:
+            self.D.fill(0.0)
             self.done = 0
             self.t_head = 0
 
@@ -398,20 +403,18 @@ class PartitionedConvolver:
                 st.done += 1
 
     def _run_job(self, li: int, st: _LevelState, j: int) -> None:
-        """One block of a worker level: the same arithmetic as :meth:`_run_level`, one block."""
-        M, P, K = st.M, st.P, st.M - 1
+        """One block of a worker level: ``Y = sum_m X[j-m] H_m`` over the newest-first window
+        of the spectra ring, in one multiply and one reduction (the reduction over the
+        partition axis adds in order m = 0, 1, ..., as :meth:`_run_level` does)."""
+        M, P = st.M, st.P
         R = _sfft.rfft(st.jobs_in[j], axis=-1)            # (C, P+1)
-        Y, H, T, tmp = st.Y, st.H, st.T, st.tmp
-        np.multiply(R, H[:, 0], out=Y)
-        h0 = st.t_head
-        for m in range(1, M):
-            # X[j-m] is the m-th most recent spectrum in the ring: index (head + K - m) mod K
-            np.multiply(T[:, (h0 + K - m) % K], H[:, m], out=tmp)
-            np.add(Y, tmp, out=Y)
-        if M > 1:
-            T[:, h0] = R                                  # replaces the oldest
-            st.t_head = (h0 + 1) % K
-        yb = _sfft.irfft(Y, n=2 * P, axis=-1)
+        p = (st.t_head - 1) % M
+        st.D[:, p] = R
+        st.D[:, p + M] = R
+        st.t_head = p
+        np.multiply(st.D[:, p:p + M], st.H, out=st.prod)
+        np.sum(st.prod, axis=1, out=st.Y)
+        yb = _sfft.irfft(st.Y, n=2 * P, axis=-1)
         self._ring_put(self._rings[li], int(st.job_start[j]), yb[:, np.newaxis, P:], 1, P)
 
     def _post(self, st: _LevelState) -> None:

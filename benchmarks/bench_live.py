@@ -1,0 +1,216 @@
+"""Benchmark: ``roomtruth monitor run`` live on the JACK rig against zita's ``jconvolver``.
+
+Issue 5, Done means: "``monitor run`` for 10 minutes on the JACK rig at 256-sample blocks: no
+xrun caused by processing, load reported".  The rig is a JACK server with the dummy driver in a
+virtual machine: its timer is late now and then whatever runs on it, and every late cycle is an
+xrun that every client is told about.  So the question "did our processing cause xruns?" is
+answered by comparison, in the same run, on the same server, for the same duration:
+
+1. ``idle``: the rig alone (jackd + the room's jconvolver), nobody monitoring;
+2. ``jconvolver``: zita-convolver's JACK client doing the same monitor job in C++ with real-time
+   threads: 2 channels x 65,536 taps, partition = the period (256), the peer in this field;
+3. ``roomtruth``: ``roomtruth monitor run PROFILE --input rig --output rig --duration T --json``
+   with the same FIRs (audio process + worker threads, see roomtruth/monitor_live.py).
+
+For each phase: the late cycles jackd logged (the server's own count, the same metric for all),
+per minute, and CPU seconds of the monitoring process.  For ``roomtruth`` also what the engine
+saw: host xruns, xruns right after one of its own overloads (``xruns_processing``), overloads,
+mean and worst DSP load.  "No xrun caused by processing" holds when ``xruns_processing`` is 0
+and the server's count is in the range of the idle and jconvolver phases.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--phases idle,jconvolver,roomtruth] [--json]
+
+Starts the rig when it is not running (and stops it again afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FS = 48_000
+TAPS = 65_536
+BLOCK = 256
+PEER_CLIENT = "roomtruth-bench-zita"
+
+
+def make_filters(folder: Path, taps: int) -> Path:
+    """A 2-speaker profile with decaying random FIRs (what a correction FIR costs), plus the
+    same taps as mono WAVs for jconvolver; returns the profile folder."""
+    from calib.profile import CalibrationProfile, SpeakerCorrection
+
+    rng = np.random.default_rng(11)
+    t = np.arange(taps)
+    h = rng.standard_normal((2, taps)) * np.exp(-t / (taps / 8)) * 0.02
+    h[:, 0] = 0.5
+    for c in range(2):
+        sf.write(folder / f"fir{c + 1}.wav", h[c].astype(np.float32), FS, subtype="FLOAT")
+    prof = CalibrationProfile(name="bench-live", speakers=(SpeakerCorrection("L", 0, fir={FS: h[0]}),
+                                                           SpeakerCorrection("R", 1, fir={FS: h[1]})),
+                              design_fs=FS)
+    prof.save(folder / "profile")
+    return folder / "profile"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (s), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def xruns_logged(server: str) -> int:
+    from hardware.jackrig import rig_status
+
+    st = rig_status(server)
+    return int(st.xruns_logged or 0)
+
+
+def phase_idle(server: str, seconds: float) -> dict:
+    a = xruns_logged(server)
+    time.sleep(seconds)
+    return {"server_xruns": xruns_logged(server) - a, "cpu_s": 0.0}
+
+
+def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int) -> dict:
+    import jack
+
+    from hardware.jackrig import ROOM_CLIENT
+
+    size = 1 << int(np.ceil(np.log2(taps)))
+    conf = folder / "monitor.conf"
+    conf.write_text("\n".join([
+        f"/jack/client {PEER_CLIENT}", f"/jack/server {server}",
+        f"/convolver/new 2 2 {BLOCK} {size} 1.0",
+        "/input/name 1 in1", "/input/name 2 in2", "/output/name 1 out1", "/output/name 2 out2",
+        f"/impulse/read 1 1 1.0 0 0 0 1 {folder / 'fir1.wav'}",
+        f"/impulse/read 2 2 1.0 0 0 0 1 {folder / 'fir2.wav'}"]) + "\n")
+    log = open(folder / "jconvolver.log", "wb")
+    p = subprocess.Popen([shutil.which("jconvolver") or "jconvolver", "-s", server, str(conf)],
+                         stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    client = jack.Client("roomtruth-bench-wiring", servername=server, no_start_server=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise SystemExit(f"jconvolver exited: {(folder / 'jconvolver.log').read_text()[-300:]}")
+            if len(client.get_ports(f"{PEER_CLIENT}:")) >= 4:
+                break
+            time.sleep(0.1)
+        # wired as monitor run is: the room's mic and the loopback in, the room's speakers out
+        client.connect(f"{ROOM_CLIENT}:mic", f"{PEER_CLIENT}:in1")
+        client.connect("system:capture_2", f"{PEER_CLIENT}:in2")
+        client.connect(f"{PEER_CLIENT}:out1", f"{ROOM_CLIENT}:spk1")
+        client.connect(f"{PEER_CLIENT}:out2", f"{ROOM_CLIENT}:spk2")
+        time.sleep(2.0)                       # jconvolver loads and settles
+        a = xruns_logged(server)
+        c0 = cpu_seconds(p.pid)
+        time.sleep(seconds)
+        res = {"server_xruns": xruns_logged(server) - a, "cpu_s": cpu_seconds(p.pid) - c0}
+    finally:
+        client.close()
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        log.close()
+    return res
+
+
+def phase_roomtruth(server: str, seconds: float, profile: Path) -> dict:
+    exe = ROOT / ".venv" / "bin" / "roomtruth"
+    cmd = [str(exe) if exe.exists() else "roomtruth", "monitor", "run", str(profile), "--input", "rig",
+           "--output", "rig", "--block", str(BLOCK), "--duration", str(seconds), "--json"]
+    a = xruns_logged(server)
+    r0 = os.times()
+    out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    r1 = os.times()
+    if out.returncode != 0:
+        raise SystemExit(f"monitor run failed ({out.returncode}): {out.stderr.strip()[-400:]}")
+    d = json.loads(out.stdout)
+    return {"server_xruns": xruns_logged(server) - a,
+            "cpu_s": (r1.children_user + r1.children_system) - (r0.children_user + r0.children_system),
+            "callbacks": d["callbacks"], "host_xruns": d["xruns"], "xruns_processing": d["xruns_processing"],
+            "xruns_host": d["xruns_host"], "overloads": d["overloads"], "cpu_overloads": d["cpu_overloads"],
+            "dsp_load_mean": d["dsp_load"], "dsp_load_max": d["dsp_load_max"], "cpu_load_max": d["cpu_load_max"],
+            "fir_workers": d.get("fir_workers"), "fir_workers_realtime": d.get("fir_workers_realtime"),
+            "fir_late_waits": d.get("fir_late_waits"), "errors": d["errors"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--taps", type=int, default=TAPS)
+    ap.add_argument("--phases", default="idle,jconvolver,roomtruth")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    from hardware.jackrig import rig_server_name, rig_status, start_rig, stop_rig
+
+    for tool in ("jackd", "jconvolver"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (bash scripts/run.sh setup installs it)")
+    server = rig_server_name()
+    started = False
+    if not rig_status(server).running:
+        start_rig(fs=FS, period=BLOCK, server=server)
+        started = True
+    res: dict = {"seconds": args.seconds, "taps": args.taps, "block": BLOCK, "fs": FS,
+                 "load_average_before": os.getloadavg()[0], "phases": {}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="roomtruth-bench-live-") as tmp:
+            folder = Path(tmp)
+            profile = make_filters(folder, args.taps)
+            for ph in [p.strip() for p in args.phases.split(",") if p.strip()]:
+                if ph == "idle":
+                    r = phase_idle(server, args.seconds)
+                elif ph == "jconvolver":
+                    r = phase_jconvolver(server, args.seconds, folder, args.taps)
+                elif ph == "roomtruth":
+                    r = phase_roomtruth(server, args.seconds, profile)
+                else:
+                    raise SystemExit(f"unknown phase {ph!r}")
+                r["server_xruns_per_min"] = 60.0 * r["server_xruns"] / args.seconds
+                res["phases"][ph] = r
+                print(f"  {ph}: {r}", file=sys.stderr, flush=True)
+    finally:
+        if started:
+            stop_rig(server)
+    res["load_average_after"] = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"monitor live on the JACK rig: {args.taps} taps x 2 channels, {BLOCK}-sample period, "
+          f"{args.seconds:.0f} s per phase")
+    print(f"{'phase':<12} {'server xruns':>12} {'per min':>8} {'CPU s':>7}")
+    for ph, r in res["phases"].items():
+        print(f"{ph:<12} {r['server_xruns']:>12d} {r['server_xruns_per_min']:>8.1f} {r['cpu_s']:>7.1f}")
+    rt = res["phases"].get("roomtruth")
+    if rt:
+        print(f"roomtruth engine: {rt['callbacks']} callbacks, host xruns {rt['host_xruns']} "
+              f"(after an own overload: {rt['xruns_processing']}), overloads {rt['overloads']}, "
+              f"DSP load mean {100 * rt['dsp_load_mean']:.1f} %, worst {100 * rt['dsp_load_max']:.0f} %, "
+              f"FIR workers {rt['fir_workers']} (real-time {rt['fir_workers_realtime']}), "
+              f"late waits {rt['fir_late_waits']}, errors {rt['errors']}")
+        zc = res["phases"].get("jconvolver")
+        if zc and zc["cpu_s"] > 0:
+            print(f"CPU ratio roomtruth / jconvolver: {rt['cpu_s'] / zc['cpu_s']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,9 +1,13 @@
 """Reading and writing audio and text files safely.
 
 Every reader checks its input and raises :class:`~calib.errors.SignalError` with one clear
-sentence (missing file, not audio, empty, NaN/Inf).  Every writer is atomic: it writes a
-temporary file in the destination folder and renames it, so a reader never sees half a file
-and an interrupted run leaves nothing behind.
+sentence (missing file, not audio, empty, NaN/Inf).  MPEG audio (MP3, also inside a RIFF/WAVE
+container or behind an ID3 tag) is refused before libsndfile sees it (:func:`refuse_mpeg_audio`):
+its MPEG decoder prints notes about damaged frames straight to the process's stderr, and a
+lossy decode is not the master a measurement or mastering check is about.
+
+Every writer is atomic: it writes a temporary file in the destination folder and renames it,
+so a reader never sees half a file and an interrupted run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from calib.errors import SignalError, StorageError
 
 __all__ = [
     "read_audio",
+    "mpeg_audio_kind",
+    "refuse_mpeg_audio",
     "read_raw_float32",
     "write_wav_atomic",
     "atomic_write_text",
@@ -40,6 +46,101 @@ def _check_finite(data: np.ndarray, path: Path) -> None:
             f"{path} contains NaN or Inf samples (first at channel {ch + 1}, sample {idx}); "
             "the file is damaged"
         )
+
+
+# RIFF/WAVE format tags whose data libsndfile hands to its MPEG decoder (mpg123)
+_MPEG_WAVE_TAGS = {0x0050: "MPEG audio", 0x0055: "MP3 (MPEG Layer III)"}
+_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+
+
+def _is_mpeg_frame_header(b: bytes) -> bool:
+    """ISO/IEC 11172-3 / 13818-3 frame header: 11-bit sync, valid version, layer, bitrate and
+    sample-rate indices (4 bytes)."""
+    if len(b) < 4 or b[0] != 0xFF or (b[1] & 0xE0) != 0xE0:
+        return False
+    version, layer = (b[1] >> 3) & 0x3, (b[1] >> 1) & 0x3
+    bitrate, rate = b[2] >> 4, (b[2] >> 2) & 0x3
+    return version != 1 and layer != 0 and bitrate != 15 and rate != 3
+
+
+def mpeg_audio_kind(path: str | os.PathLike[str]) -> str | None:
+    """Whether a file holds MPEG audio that libsndfile would decode with mpg123.
+
+    Looks at the first bytes only (no decoding): an ID3v2 tag is skipped (10-byte header,
+    syncsafe size, optional 10-byte footer); then a RIFF/RF64 ``WAVE`` file is MPEG when its
+    ``fmt`` chunk's format tag (or the extensible sub-format's) is 0x0050 or 0x0055, and any
+    other file when it starts with an MPEG audio frame header.
+
+    Returns
+    -------
+    str or None
+        What was found, e.g. ``"MP3 (MPEG Layer III) data in a RIFF/WAVE container"``, or None
+        (not MPEG, or not readable: the reader names that problem itself).
+    """
+    try:
+        with open(path, "rb") as fh:
+            pos, tagged = 0, False
+            for _ in range(4):                                   # ID3v2 tags, possibly repeated
+                fh.seek(pos)
+                head = fh.read(12)
+                if len(head) < 10 or head[:3] != b"ID3" or any(c & 0x80 for c in head[6:10]):
+                    break
+                size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+                pos += 10 + size + (10 if head[5] & 0x10 else 0)
+                tagged = True
+            if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+                return _mpeg_in_wave(fh, pos + 12)
+            if _is_mpeg_frame_header(head[:4]):
+                return "MPEG audio (MP3) data" + (" behind an ID3 tag" if tagged else "")
+    except OSError:
+        return None
+    return None
+
+
+def _mpeg_in_wave(fh: Any, pos: int) -> str | None:
+    """The MPEG kind of a RIFF/WAVE file's ``fmt`` chunk at or after ``pos`` (None: not MPEG)."""
+    for _ in range(64):                  # chunks before 'fmt ': JUNK, ds64, bext, LIST, ...
+        fh.seek(pos)
+        hdr = fh.read(8)
+        if len(hdr) < 8:
+            return None
+        size = int.from_bytes(hdr[4:], "little")
+        if hdr[:4] == b"fmt ":
+            fmt = fh.read(min(size, 40))
+            if len(fmt) < 2:
+                return None
+            tag = int.from_bytes(fmt[:2], "little")
+            if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
+                tag = int.from_bytes(fmt[24:26], "little")          # the sub-format GUID's tag
+            kind = _MPEG_WAVE_TAGS.get(tag)
+            return None if kind is None else f"{kind} data in a RIFF/WAVE container"
+        if hdr[:4] == b"data":
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def refuse_mpeg_audio(path: str | os.PathLike[str]) -> None:
+    """Raise a one-line :class:`SignalError` when ``path`` holds MPEG audio (see :func:`mpeg_audio_kind`).
+
+    Called before a file is handed to libsndfile, whose MPEG decoder would print
+    "Note: Illegal Audio-MPEG-Header ..." lines to stderr (C level, beside our own error line)
+    for a damaged stream.  The file is refused even when intact: an MP3 (often one renamed or
+    wrapped as .wav) is a lossy decode, not the audio the measurement or master was made of.
+
+    Raises
+    ------
+    SignalError
+        The file holds MPEG audio.
+    """
+    kind = mpeg_audio_kind(path)
+    if kind is None:
+        return
+    p = Path(path)
+    named = f" although it is named {p.suffix}" if p.suffix.lower() not in ("", ".mp3", ".mp2", ".mpga") else ""
+    raise SignalError(
+        f"{p} holds {kind}{named}: roomtruth reads uncompressed or lossless audio (WAV, FLAC, AIFF), "
+        f"not a lossy decode; export the original as WAV or FLAC (or decode it, e.g. ffmpeg -i IN.mp3 OUT.wav)")
 
 
 def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
@@ -65,7 +166,8 @@ def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
     Raises
     ------
     SignalError
-        Missing file, unreadable or not audio, empty, too short, NaN/Inf samples.
+        Missing file, unreadable or not audio, MPEG audio (:func:`refuse_mpeg_audio`), empty,
+        too short, NaN/Inf samples.
     """
     p = Path(path)
     if not p.exists():
@@ -74,6 +176,7 @@ def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
         raise SignalError(f"{p} is a folder, expected an audio file")
     if raw_fs is not None:
         return read_raw_float32(p, fs=raw_fs, min_samples=min_samples), int(raw_fs)
+    refuse_mpeg_audio(p)
     try:
         data, fs = sf.read(str(p), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from calib.audio_io import refuse_mpeg_audio
 from calib.errors import SignalError
 from mixes.programme import as_programme
 from mixes import ltas as _ltas
@@ -39,6 +40,7 @@ def _open_info(path: Path) -> sf._SoundFileInfo:
         raise SignalError(f"{path}: no such file")
     if path.is_dir():
         raise SignalError(f"{path} is a folder, expected an audio file")
+    refuse_mpeg_audio(path)   # before libsndfile: its MPEG decoder writes notes to stderr itself
     try:
         return sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:

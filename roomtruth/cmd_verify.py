@@ -190,16 +190,52 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
     return out
 
 
-def _probe_monitor(profile: Any, fs: int):
-    """Check the monitor path with engineer E's engine (``monitor.engine.Engine``), offline:
+def _live_monitor() -> Optional[dict]:
+    """The status of a ``roomtruth monitor run`` running now on this machine, or None.
 
-    * load the certified profile into an engine and run it until the profile is on the air;
-      the hash the engine reports (``running_hash``) must be the profile's ``content_hash``;
-    * run a fresh engine in bypass on noise: its output (limiter included) must equal the
-      input bit for bit after the engine's fixed latency.
+    Read from its status file (:func:`roomtruth.monitor_live.read_live_status`: fresh, and its
+    process alive); None as well when the file names no running hash.
+    """
+    from roomtruth.monitor_live import read_live_status
 
-    A live engine in another process is not reachable from here; this proves what an engine
-    started from this profile runs.  None when the engine module is not available.
+    doc = read_live_status()
+    if doc is None or not isinstance(doc.get("running_hash"), str) or not doc["running_hash"]:
+        return None
+    return doc
+
+
+def _live_note(live: dict, profile_hash: str) -> str:
+    """One plain sentence on what the live ``monitor run`` plays, against the certified hash."""
+    running = str(live["running_hash"])
+    who = f"the live 'roomtruth monitor run' (pid {live.get('pid')})"
+    if running == profile_hash:
+        return f"{who} plays the certified profile now ({profile_hash[:12]})"
+    if running == "bypass":
+        return (f"{who} is in bypass: the speakers get no correction at all; put the certified profile back "
+                f"on the air (key 'a' plays slot A), then verify again")
+    slots = live.get("slots") or {}
+    slot = next((k for k, v in slots.items() if v == running and k != "bypass"), None)
+    where = f"slot {slot}" if slot else "a profile"
+    fix = ("press 'a' in it if slot A holds the certified profile, or restart it with the certified profile"
+           if slot == "B" else "restart it with the certified profile")
+    folder = f" from {live.get('profile_dir')}" if slot == "A" and live.get("profile_dir") else ""
+    return (f"{who} plays {where}{folder} whose filters ({running[:12]}) are not the certified profile "
+            f"({profile_hash[:12]}); {fix}, then verify again")
+
+
+def _probe_monitor(profile: Any, fs: int, live: Optional[dict] = None):
+    """Check the monitor path with engineer E's engine (``monitor.engine.Engine``):
+
+    * the filters on the air: with ``live`` (the status of a running ``roomtruth monitor run``,
+      :func:`_live_monitor`), its ``running_hash`` -- the filters in the path *now*, ``"bypass"``
+      when it is bypassed; without, offline: load the certified profile into an engine and run
+      it until the profile is on the air, and take the hash the engine reports.  Either must be
+      the profile's ``content_hash`` (judged in ``monitor.verify_parts``);
+    * run a fresh engine in bypass on noise (offline in both cases: a live engine cannot be fed
+      from here): its output (limiter included) must equal the input bit for bit after the
+      engine's fixed latency.
+
+    None when the engine module is not available.
     """
     import numpy as np
 
@@ -212,15 +248,20 @@ def _probe_monitor(profile: Any, fs: int):
     n_ch = max(s.output_channel for s in profile.speakers) + 1
     block = 256
     try:
-        eng = Engine(fs=fs, n_channels=n_ch, block=block)
-        eng.load(profile, "A", activate=True)
-        silence = np.zeros((n_ch, block), np.float32)
-        out = np.zeros_like(silence)
-        for _ in range(int(4.0 * fs / block)):  # warm-up (FIR length) + crossfade, at most 4 s
-            eng.process(silence, out)
-            if eng.running_hash != "bypass" and not eng.in_transition:
-                break
-        running = str(eng.running_hash)
+        if live is not None:
+            running = str(live["running_hash"])
+            source = f"live monitor run, pid {live.get('pid')}"
+        else:
+            eng = Engine(fs=fs, n_channels=n_ch, block=block)
+            eng.load(profile, "A", activate=True)
+            silence = np.zeros((n_ch, block), np.float32)
+            out = np.zeros_like(silence)
+            for _ in range(int(4.0 * fs / block)):  # warm-up (FIR length) + crossfade, at most 4 s
+                eng.process(silence, out)
+                if eng.running_hash != "bypass" and not eng.in_transition:
+                    break
+            running = str(eng.running_hash)
+            source = "monitor engine run offline from the profile"
         byp = Engine(fs=fs, n_channels=n_ch, block=block)
         lat = int(byp.latency_samples)
         x = (np.random.default_rng(1).standard_normal((n_ch, block * 32)) * 0.05).astype(np.float32)
@@ -230,8 +271,7 @@ def _probe_monitor(profile: Any, fs: int):
     except (AttributeError, TypeError):  # an engine API this build does not know
         return None
     exact = bool(np.array_equal(y[:, lat:], x[:, : x.shape[1] - lat]))
-    return MonitorPathState(running_hash=running, bypass_exact=exact,
-                            source="monitor engine run offline from the profile")
+    return MonitorPathState(running_hash=running, bypass_exact=exact, source=source)
 
 
 def _print_result(res: Any, *, profile_dir: Path, report: Optional[Path]) -> None:
@@ -344,8 +384,17 @@ def verify_cmd(
                                 loopback_output=loop_out, max_level_dbfs=max_level)
     finally:
         backend.close()
-    res = verify_profile(prof, reps, monitor=_probe_monitor(prof, fs), measurement_id=mid, time_utc=stamp)
+    # A rehearsal measures a simulated room: the monitor path is proven offline.  A measurement
+    # of the room takes the filters a live `monitor run` plays now, when one runs.
+    live = _live_monitor() if simulate is None and simulate_ir is None else None
+    res = verify_profile(prof, reps, monitor=_probe_monitor(prof, fs, live=live), measurement_id=mid, time_utc=stamp)
     res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s}
+    live_note = None
+    if live is not None:
+        live_note = _live_note(live, res.profile_hash)
+        res_meta["monitor_live"] = {"pid": live.get("pid"), "active": live.get("active"),
+                                    "running_hash": live.get("running_hash"),
+                                    "profile_dir": live.get("profile_dir"), "note": live_note}
 
     # report (written for every outcome; a failed verification must leave its report)
     # a drifted rehearsal is not the room: it never lands in the room's own history or reports
@@ -371,6 +420,11 @@ def verify_cmd(
         sys.stdout.write(to_json(payload) + "\n")
     else:
         _print_result(res, profile_dir=pdir, report=report)
+        if live_note is not None:
+            from rich.console import Console
+            from rich.markup import escape
+
+            Console(highlight=False).print(f"monitor path: {escape(live_note)}")
     if res.verdict == "refused":
         hint = ""
         if simulate_ir is not None:

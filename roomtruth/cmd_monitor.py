@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator, List, Optional
@@ -307,47 +306,6 @@ def render(
 
 
 # ---------------------------------------------------------------------------- run
-class _Keys:
-    """Single-key input from a TTY (cbreak mode), restored on exit."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stdin.isatty()
-        self._old = None
-
-    def __enter__(self) -> "_Keys":
-        if self.enabled:
-            import termios
-            import tty
-
-            self._old = termios.tcgetattr(sys.stdin.fileno())
-            tty.setcbreak(sys.stdin.fileno())
-        return self
-
-    def read(self) -> str:
-        """The next key typed (lower case; "" when none is waiting).  Never blocks."""
-        if not self.enabled:
-            return ""
-        import select
-
-        r, _, _ = select.select([sys.stdin], [], [], 0)
-        if not r:
-            return ""
-        try:
-            data = os.read(sys.stdin.fileno(), 1)
-        except OSError:            # the terminal went away (hang-up)
-            data = b""
-        if not data:
-            self.enabled = False   # end of input: no more keys (and no busy loop on EOF)
-            return ""
-        return data.decode("ascii", "replace").lower()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            import termios
-
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
-
-
 KEYS_HELP = "keys: [b] bypass on/off  [a] A  [x] toggle A/B  [r] reload profile A  [q] quit"
 
 
@@ -389,38 +347,6 @@ def _key_command(k: str) -> tuple | None:
     return {"b": ("bypass",), "a": ("select", "A"), "x": ("toggle",), "r": ("reload",)}.get(k)
 
 
-class _StopSignals:
-    """SIGINT, SIGTERM and SIGHUP set ``self.stopped_by`` instead of raising in the middle of
-    whatever the loop does (a pipe read, a file write); the loop sees it within one turn and
-    stops the audio process, restores the terminal and removes the status file in order."""
-
-    NAMES = {"SIGINT": "interrupt", "SIGTERM": "terminate", "SIGHUP": "hangup"}
-
-    def __init__(self) -> None:
-        self.stopped_by: str | None = None
-        self._old: dict = {}
-
-    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
-        import signal
-
-        self.stopped_by = self.NAMES.get(signal.Signals(signum).name, "signal")
-
-    def __enter__(self) -> "_StopSignals":
-        import signal
-
-        for name in self.NAMES:
-            sig = getattr(signal, name, None)
-            if sig is not None:
-                self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 @monitor_app.command("run")
 def run(
     profile_dir: Path = typer.Argument(..., help="Profile folder (slot A)."),
@@ -447,7 +373,7 @@ def run(
 
     from calib.errors import ConfigError
     from calib.profile import CalibrationProfile
-    from roomtruth.monitor_live import LiveMonitor, LiveSpec, clear_status, publish_status
+    from roomtruth.monitor_live import Keys, LiveMonitor, LiveSpec, StopSignals, clear_status, publish_status
 
     _check_block(block)
     _check_ceiling(ceiling)
@@ -473,10 +399,10 @@ def run(
     stopped_by = "duration"
     last_pub = 0.0
     pub_dir = str(Path(profile_dir).resolve())
-    sigs = _StopSignals()
+    sigs = StopSignals()
     with sigs:   # also over the stop: a second Ctrl-C must not cut the clean-up short
         try:
-            with _Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
+            with Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
                                        transient=not con.is_terminal) as live:
                 while sigs.stopped_by is None:
                     time.sleep(0.05)

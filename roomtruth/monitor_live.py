@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["LiveSpec", "LiveMonitor", "make_backend", "STATUS_PERIOD_S"]
+__all__ = ["LiveSpec", "LiveMonitor", "Keys", "StopSignals", "make_backend", "STATUS_PERIOD_S"]
 
 STATUS_PERIOD_S = 0.1
 
@@ -382,6 +382,79 @@ def _raise(cls_name: str, message: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, errors.RoomtruthError)):
         cls = errors.DeviceError
     raise cls(message)
+
+
+# ---------------------------------------------------------------------------- terminal
+class Keys:
+    """Single-key input from the terminal on stdin (cbreak mode: no echo, no line buffering,
+    Ctrl-C still a signal), the terminal's mode restored on exit.  Disabled (``read()`` gives
+    "") when stdin is not a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stdin.isatty()
+        self._old = None
+
+    def __enter__(self) -> "Keys":
+        if self.enabled:
+            import termios
+            import tty
+
+            self._old = termios.tcgetattr(sys.stdin.fileno())
+            tty.setcbreak(sys.stdin.fileno())
+        return self
+
+    def read(self) -> str:
+        """The next key typed (lower case; "" when none is waiting).  Never blocks."""
+        if not self.enabled:
+            return ""
+        import select
+
+        r, _, _ = select.select([sys.stdin], [], [], 0)
+        if not r:
+            return ""
+        try:
+            data = os.read(sys.stdin.fileno(), 1)
+        except OSError:            # the terminal went away (hang-up)
+            data = b""
+        if not data:
+            self.enabled = False   # end of input: no more keys (and no busy loop on EOF)
+            return ""
+        return data.decode("ascii", "replace").lower()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._old)
+            except (termios.error, OSError):
+                pass               # the terminal is gone (hang-up): nothing left to restore
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP set ``self.stopped_by`` instead of raising in the middle of
+    whatever the loop does (a pipe read, a file write); the loop sees it within one turn and
+    stops the audio process, restores the terminal and removes the status file in order."""
+
+    NAMES = {"SIGINT": "interrupt", "SIGTERM": "terminate", "SIGHUP": "hangup"}
+
+    def __init__(self) -> None:
+        self.stopped_by: str | None = None
+        self._old: dict = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.stopped_by = self.NAMES.get(signal.Signals(signum).name, "signal")
+
+    def __enter__(self) -> "StopSignals":
+        for name in self.NAMES:
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 # ---------------------------------------------------------------------------- status file

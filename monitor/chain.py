@@ -248,6 +248,30 @@ class Chain:
         return sum(g.conv.late_waits for g in self.groups)
 
 
+def resample_fir(h: np.ndarray, fs_from: int, fs_to: int) -> np.ndarray:
+    """An FIR designed at ``fs_from`` for use at ``fs_to`` (Hz), with the same frequency response
+    below the lower Nyquist frequency.
+
+    Polyphase resampling of the taps (``scipy.signal.resample_poly`` with a long Kaiser-windowed
+    anti-alias filter: pass-band ripple below 0.001 dB) at the exact ratio, scaled by ``fs_from / fs_to``: an impulse response's
+    taps are its response integrated over one sample period, so ``sum(h)`` (the DC gain) stays
+    the same.  Close to the lower Nyquist frequency the anti-alias filter rolls the response
+    off; the main peak stays at the same time in seconds.
+    """
+    from fractions import Fraction
+
+    if int(fs_from) == int(fs_to):
+        return np.asarray(h, dtype=np.float64)
+    r = Fraction(int(fs_to), int(fs_from))
+    up, down = r.numerator, r.denominator
+    # anti-alias filter: 80 taps per phase of the faster rate, Kaiser beta 9 (stop band
+    # about -90 dB, pass-band ripple < 0.001 dB), cut-off at the lower Nyquist frequency
+    m = max(up, down)
+    aa = _sig.firwin(80 * m + 1, 1.0 / m, window=("kaiser", 9.0))   # resample_poly scales by up
+    y = _sig.resample_poly(np.asarray(h, dtype=np.float64), up, down, window=aa)
+    return y * (fs_from / fs_to)
+
+
 def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int, block: int,
                 max_block: int | None = None, threads: int = 1, fir_block: int | None = None,
                 align_capacity: int = 0, fir_worker: bool = False) -> Chain:
@@ -255,7 +279,9 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
 
     Speaker ``s`` reads input channel ``s.output_channel`` and writes the same output
     channel; channels without a speaker pass through (delayed like the others).  A speaker
-    uses its FIR for ``fs`` when the profile has one, else its PEQ at ``fs``.  ``fir_block``
+    uses its FIR for ``fs`` when the profile has one, else its PEQ at ``fs``, else (an FIR-only
+    speaker at another rate) its FIR from the nearest design rate resampled to ``fs``
+    (:func:`resample_fir`).  ``fir_block``
     (default ``block``) is the FIR's head partition: offline rendering, where latency does not
     matter, uses a whole chunk so the FIR runs on large FFTs (see :class:`Engine`).
     ``align_capacity`` (samples) is the longest alignment padding the chain can take.
@@ -293,6 +319,11 @@ def build_chain(profile: CalibrationProfile | None, *, fs: int, n_channels: int,
             firs[c] = np.asarray(s.fir[fs], dtype=np.float64)
         elif s.peq:
             sos[c] = peq_sos(s.peq, fs=fs)
+        elif s.fir:
+            # an FIR-only speaker at a rate it was not designed for: never play it uncorrected;
+            # run its FIR resampled from the nearest design rate (see resample_fir)
+            src = min(s.fir, key=lambda r: (abs(math.log(r / fs)), -r))
+            firs[c] = resample_fir(np.asarray(s.fir[src], dtype=np.float64), src, fs)
     return Chain(name=profile.name, content_hash=profile.content_hash(), fs=fs, n_channels=C, block=block,
                  max_block=max_block, gains=gains, delays_s=delays, sos=sos, firs=firs, threads=threads,
                  fir_block=fir_block, align_capacity=align_capacity, fir_worker=fir_worker)

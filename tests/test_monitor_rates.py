@@ -1,0 +1,66 @@
+"""A profile played at a rate it has no FIR for: PEQ if it has one, else its FIR resampled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from monitor.chain import build_chain, resample_fir
+from monitor.engine import Engine
+
+FS = 48_000
+
+
+def correction_fir(n: int = 16384, peak: int = 2000) -> np.ndarray:
+    """A correction-like FIR: a delayed impulse minus a resonance at 60 Hz (a mode cut) and a
+    noisy tail, windowed in and out as designed FIRs are."""
+    rng = np.random.default_rng(3)
+    imp = np.zeros(n)
+    imp[peak] = 1.0
+    b, a = ss.iirpeak(60.0, 4.0, FS)
+    h = imp - 0.5 * ss.lfilter(b, a, imp)
+    h = h + 0.01 * rng.standard_normal(n) * np.exp(-np.abs(np.arange(n) - peak) / 3000)
+    fade = 1000
+    w = np.ones(n)
+    w[:fade] = np.sin(0.5 * np.pi * np.arange(fade) / fade) ** 2
+    w[-fade:] = w[:fade][::-1]
+    return h * w
+
+
+@pytest.mark.parametrize("fs2", [44_100, 88_200, 96_000, 32_000])
+def test_resampled_fir_keeps_the_response_within_0_05_db(fs2):
+    h = correction_fir()
+    h2 = resample_fir(h, FS, fs2)
+    f = np.geomspace(20.0, min(18_000.0, 0.42 * fs2), 300)
+    _, a = ss.freqz(h, worN=f, fs=FS)
+    _, b = ss.freqz(h2, worN=f, fs=fs2)
+    assert np.max(np.abs(20 * np.log10(np.abs(b) / np.abs(a)))) <= 0.05
+    # the main peak stays at the same time (within one sample of the new rate)
+    assert abs(np.argmax(np.abs(h2)) / fs2 - 2000 / FS) <= 1.0 / fs2
+
+
+def test_fir_only_speaker_at_another_rate_runs_its_resampled_fir_not_nothing():
+    h = correction_fir()
+    prof = CalibrationProfile(name="fir48", speakers=(SpeakerCorrection("L", 0, fir={FS: h}),), design_fs=FS)
+    ch = build_chain(prof, fs=44_100, n_channels=1, block=256)
+    assert ch.uses_fir == (True,)
+    eng = Engine(fs=44_100, n_channels=1, block=256, max_align_s=0.0, bypass=False)
+    eng.load(prof, "A")
+    x = np.zeros((1, 256 * 100), np.float32)
+    x[0, 0] = 0.25
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[1], 256):
+        eng.process(x[:, i:i + 256], y[:, i:i + 256])
+    ref = resample_fir(h, FS, 44_100) * 0.25
+    lat = eng.latency_samples
+    got = y[0, lat:lat + 12000]
+    assert np.max(np.abs(got - ref[:12000])) <= 1e-5
+
+
+def test_speaker_with_peq_keeps_running_its_peq_at_another_rate():
+    prof = CalibrationProfile(name="both", speakers=(SpeakerCorrection(
+        "L", 0, fir={FS: correction_fir()}, peq=(Biquad("peaking", 60.0, -6.0, 4.0),)),), design_fs=FS)
+    assert build_chain(prof, fs=44_100, n_channels=1, block=256).uses_fir == (False,)
+    assert build_chain(prof, fs=FS, n_channels=1, block=256).uses_fir == (True,)

@@ -126,7 +126,8 @@ def register(app: typer.Typer) -> None:
         inputs: List[Path] = typer.Argument(..., help="IR files (one per seat) or measurement folders.",
                                             metavar="IR.wav...|MEASUREMENT_DIR..."),
         out: Path = typer.Option(..., "--out", help="Profile folder to write (e.g. my-room/profiles/main)."),
-        target: str = typer.Option("flat", "--target", help="flat, house, tilt:<dB/oct> or a REW/CSV target file."),
+        target: str = typer.Option("house", "--target", help="house (default: +4 dB room gain below 120 Hz), flat, "
+                                   "tilt:<dB/oct> or a REW/CSV target file."),
         range_: str = typer.Option("20,500", "--range", help="Correction range LO,HI in Hz."),
         peq: int = typer.Option(10, "--peq", help="Most PEQ filters per speaker (0: none)."),
         fir_taps: int = typer.Option(0, "--fir-taps", help="FIR length at the design rate (0: PEQ only)."),

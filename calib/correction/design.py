@@ -6,11 +6,12 @@ Per speaker:
    frequencies, broad above, STANDARDS.md §7.3) on a log grid around the correction range;
 2. deviation from the target shape at each seat's automatic target level;
 3. conservative multi-seat combination (:mod:`calib.correction.multiseat`);
-4. PEQ by :func:`calib.correction.peq.optimize_peq`: narrow cuts sized to each peak's
-   prominence above the local trend of the correction (Gaussian σ = 0.5 octave, robust), the
-   trend itself corrected by wide filters only within ``PeqSettings.broad_max_cut_db`` (3 dB)
-   and the boost limit (the rule and its numbers are in that module's docstring); then shrunk
-   where any seat's third-octave band would get worse by more than 1 dB;
+4. PEQ by :func:`calib.correction.peq.optimize_peq`: the correction decomposed into a smooth
+   baseline and narrow cuts fitted together; where the baseline lies above the target (room
+   gain) each mode is cut by its prominence above it and the baseline by wide filters of at
+   most ``PeqSettings.broad_max_cut_db`` (3 dB), elsewhere the whole correction within the
+   boost limit (the rule and its numbers are in that module's docstring); then shrunk where
+   any seat's third-octave band would get worse by more than 1 dB;
 5. optionally an FIR (complete correction, PEQ curve included) per sample rate, minimum or
    mixed phase (:mod:`calib.correction.fir`), limited in the same way;
 6. exact prediction of every seat after correction (FFT of the IR times the filter response),
@@ -52,13 +53,18 @@ __all__ = ["CorrectionSettings", "SeatResult", "SpeakerReport", "CorrectionRepor
 class CorrectionSettings:
     """Everything that steers a design (stored in the profile's provenance).
 
-    ``fir_taps`` 0 means PEQ only.  ``fir_max_cut_db`` bounds the FIR's deepest cut.
+    The default target is ``house`` (:data:`calib.correction.targets.HOUSE_CURVE`: +4 dB below
+    120 Hz, the room gain a listener expects) with broad cuts of at most 3 dB
+    (``PeqSettings.broad_max_cut_db``): on the demo room (``hardware.simulated.default_room``)
+    the flat target cuts its 32 Hz mode (3 dB prominence) by 7.6 dB at Q 3.6 plus 3 dB broad,
+    the house target by 4.6 dB at Q 6 plus 2.6 dB broad.  ``roomtruth correct`` and the demo
+    use this default.  ``fir_taps`` 0 means PEQ only.  ``fir_max_cut_db`` bounds the FIR's deepest cut.
     ``design_fraction`` is the finest smoothing (1/N octave, below 100 Hz); it widens to 1/3
     octave at 10 kHz.  ``regression_limit_db`` is the most any seat may get worse in a
     third-octave band of the range.
     """
 
-    target: Target = field(default_factory=Target)
+    target: Target = field(default_factory=lambda: Target("house"))
     peq: PeqSettings = field(default_factory=PeqSettings)
     fir_taps: int = 0
     fir_phase: str = "minimum"

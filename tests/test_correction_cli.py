@@ -41,6 +41,9 @@ def test_correct_writes_profile_and_exports(run_cli, seat_files, tmp_path):
     assert {f"fir_main_{r}.wav" for r in (44100, 48000, 88200, 96000, 176400, 192000)} <= names
     prof = CalibrationProfile.load(out)
     assert prof.content_hash() == res["content_hash"]
+    # the default rule (the demo's too): house target, broad cuts of at most 3 dB
+    assert prof.target["kind"] == "house"
+    assert prof.provenance["settings"]["peq"]["broad_max_cut_db"] == 3.0
     assert prof.preamp_db == res["preamp_db"] <= 0
     # a second run keeps the first profile for rollback
     code, stdout, _ = run_cli("correct", *seat_files, "--out", out, "--range", "20,300", "--peq", "4", "--json")

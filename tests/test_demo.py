@@ -31,6 +31,12 @@ def test_demo_writes_a_complete_workspace(demo_dir):
     assert list(demo_dir.glob("measurements/*/measurement.json"))
     assert list(demo_dir.glob("measurements/*/L.ir.wav")) and list(demo_dir.glob("measurements/*/R.ir.wav"))
     assert (demo_dir / "profiles" / "demo" / "profile.json").is_file()
+    # the demo corrects by the same rule as 'roomtruth correct': house target, broad cuts <= 3 dB
+    from calib.profile import CalibrationProfile
+
+    prof = CalibrationProfile.load(demo_dir / "profiles" / "demo")
+    assert prof.target["kind"] == "house"
+    assert prof.provenance["settings"]["peq"]["broad_max_cut_db"] == 3.0
     assert len(list((demo_dir / "mixes").glob("*.wav"))) == 3
     assert list(demo_dir.glob("studios/*/fingerprint.json"))
     from monitor.history import History

@@ -430,6 +430,14 @@ def run(
                         break
                 if sigs.stopped_by is not None:
                     stopped_by = sigs.stopped_by
+        except OSError as exc:
+            import errno
+
+            if exc.errno != errno.EIO:
+                raise
+            # the terminal hung up and a write failed before SIGHUP was handled: same clean stop
+            sigs.detach_terminal()
+            stopped_by = "hangup"
         finally:
             final = live_mon.stop()
             clear_status()

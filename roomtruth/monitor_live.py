@@ -434,18 +434,40 @@ class Keys:
 class StopSignals:
     """SIGINT, SIGTERM and SIGHUP set ``self.stopped_by`` instead of raising in the middle of
     whatever the loop does (a pipe read, a file write); the loop sees it within one turn and
-    stops the audio process, restores the terminal and removes the status file in order."""
+    stops the audio process, restores the terminal and removes the status file in order.
+
+    After a hang-up, :meth:`detach_terminal` points stdout/stderr that were the terminal when
+    the run began at /dev/null, so the clean stop and its last words do not fail with EIO (a
+    hung-up terminal no longer even answers ``isatty``); a redirected stdout keeps its file.
+    """
 
     NAMES = {"SIGINT": "interrupt", "SIGTERM": "terminate", "SIGHUP": "hangup"}
 
     def __init__(self) -> None:
         self.stopped_by: str | None = None
         self._old: dict = {}
+        self._tty_fds: list[int] = []
 
     def _handler(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
         self.stopped_by = self.NAMES.get(signal.Signals(signum).name, "signal")
+        if signum == getattr(signal, "SIGHUP", None):
+            self.detach_terminal()
+
+    def detach_terminal(self) -> None:
+        """Send what was the terminal (stdout, stderr) to /dev/null from now on."""
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return
+        for fd in self._tty_fds:
+            try:
+                os.dup2(null, fd)
+            except OSError:
+                pass
+        os.close(null)
 
     def __enter__(self) -> "StopSignals":
+        self._tty_fds = [fd for fd in (1, 2) if os.isatty(fd)]
         for name in self.NAMES:
             sig = getattr(signal, name, None)
             if sig is not None:

@@ -115,16 +115,22 @@ class TtyRun:
         assert start >= 0, f"no JSON on the terminal:\n{t[-3000:]}"
         return json.JSONDecoder().raw_decode(t[start + 1:])[0]
 
+    def hang_up(self) -> None:
+        """Close the terminal (both ends here): the kernel sends SIGHUP to the session leader."""
+        self._stop = True
+        self._reader.join(2.0)           # a read in progress would keep the master open
+        for fd in (self.master, self.slave):
+            os.close(fd)
+        self.master = self.slave = -1
+
     def close(self) -> None:
         self._stop = True
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         for fd in (self.master, self.slave):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _take_ctty() -> None:
@@ -359,6 +365,24 @@ def test_sigterm_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
         assert run.final_json()["stopped_by"] == "terminate"
         assert not sp.exists()
         assert termios.tcgetattr(run.slave)[3] == run.tty_attrs_before[3]
+    finally:
+        run.close()
+
+
+@pytest.mark.jack
+def test_terminal_hang_up_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
+    """The terminal window closed under it: SIGHUP, and writes to the terminal fail with EIO.
+    It stops in order and exits 0 (was: exit 1, 'internal error (OSError: [Errno 5] ...)' from
+    the live view's last write)."""
+    pa, _, ha, _ = profiles
+    env = _env(tmp_path)
+    sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
+    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig"], env=env)
+    try:
+        wait_status(sp, 30.0, run, running_hash=ha)
+        run.hang_up()
+        assert run.proc.wait(10.0) == 0
+        assert not sp.exists()
     finally:
         run.close()
 

@@ -26,8 +26,8 @@ old, and two keys typed within it would both have toggled from the same state ("
 on B).  Engine commands the audio thread has not taken yet (it takes one per block, and none
 during a crossfade or while a reloaded profile warms up) wait in a queue here instead of
 blocking this thread, so no key is lost behind a crossfade.  If the parent disappears, the child stops the stream and exits: audio never keeps
-running unattended.  The child ignores SIGINT (a Ctrl-C reaches the whole process group; the
-parent handles it and stops the child in order).
+running unattended.  The child ignores SIGINT and SIGHUP (a Ctrl-C or a closed terminal reaches
+the whole process group; the parent handles them and stops the child in order).
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ class _Control:
 def _serve(conn, spec: LiveSpec) -> None:
     """Entry point of the audio process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):   # a closed terminal: the parent stops us in order
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from calib.errors import RoomtruthError
 
     try:

@@ -58,7 +58,7 @@ def profiles(tmp_path):
 class TtyRun:
     """``roomtruth ARGS`` on a pseudo-terminal it owns as controlling terminal."""
 
-    def __init__(self, args: list[str], *, env: dict, stdin_pipe: bool = False) -> None:
+    def __init__(self, args: list[str], *, env: dict, stdin_pipe: bool = False, stdout=None) -> None:
         self.master, self.slave = os.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         self.tty_attrs_before = termios.tcgetattr(self.slave)
@@ -68,7 +68,7 @@ class TtyRun:
         stdin = subprocess.PIPE if stdin_pipe else self.slave
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "roomtruth", *map(str, args)], cwd=ROOT, env=env,
-            stdin=stdin, stdout=self.slave, stderr=self.slave, start_new_session=True,
+            stdin=stdin, stdout=self.slave if stdout is None else stdout, stderr=self.slave, start_new_session=True,
             preexec_fn=None if stdin_pipe else _take_ctty)
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
@@ -377,14 +377,18 @@ def test_terminal_hang_up_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
     pa, _, ha, _ = profiles
     env = _env(tmp_path)
     sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig"], env=env)
+    out = open(tmp_path / "stats.json", "w+")               # `--json > stats.json` keeps its file
+    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"], env=env, stdout=out)
     try:
         wait_status(sp, 30.0, run, running_hash=ha)
         run.hang_up()
         assert run.proc.wait(10.0) == 0
         assert not sp.exists()
+        res = json.loads((tmp_path / "stats.json").read_text())
+        assert res["stopped_by"] == "hangup" and res["callbacks"] > 0 and res["errors"] == 0
     finally:
         run.close()
+        out.close()
 
 
 from rig_fixture import rig  # noqa: E402,F401  (pytest finds the fixture by name)

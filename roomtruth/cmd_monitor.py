@@ -72,12 +72,20 @@ def fir_profile(path: Path, *, fs: int, n_channels: int):
 
 
 def _rate_notes(profile, fs: int) -> list[str]:
-    """Speakers whose FIR exists only at other rates (they run their PEQ instead)."""
+    """Speakers whose FIR exists only at other rates: their PEQ runs instead, or (FIR-only
+    speakers) their FIR resampled from the nearest design rate (monitor.chain.build_chain)."""
+    import math
+
     notes = []
     for s in profile.speakers:
         if s.fir and fs not in s.fir:
             rates = ", ".join(str(r) for r in sorted(s.fir))
-            notes.append(f"speaker {s.name} has an FIR only at {rates} Hz; its PEQ runs at {fs} Hz instead")
+            if s.peq:
+                notes.append(f"speaker {s.name} has an FIR only at {rates} Hz; its PEQ runs at {fs} Hz instead")
+            else:
+                src = min(s.fir, key=lambda r: (abs(math.log(r / fs)), -r))
+                notes.append(f"speaker {s.name} has an FIR only at {rates} Hz; its {src} Hz FIR is "
+                             f"resampled to {fs} Hz (same response up to {0.45 * min(src, fs) / 1000:.1f} kHz)")
     return notes
 
 
@@ -90,6 +98,9 @@ def _open_input(path: Path):
         raise SignalError(f"{path}: no such file")
     if path.is_dir():
         raise SignalError(f"{path} is a folder, expected an audio file")
+    from calib.audio_io import refuse_mpeg_audio
+
+    refuse_mpeg_audio(path)          # libsndfile's MP3 decoder would print to stderr
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:

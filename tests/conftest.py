@@ -30,3 +30,10 @@ def run_cli(capsys):
         return code, out, err
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _private_runtime_dir(tmp_path_factory, monkeypatch):
+    """Every test gets its own runtime folder for the live-monitor status file, so a
+    `roomtruth monitor run` on this machine (or another test's) is never seen by a test."""
+    monkeypatch.setenv("ROOMTRUTH_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))

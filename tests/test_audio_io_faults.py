@@ -81,6 +81,15 @@ def test_cli_says_one_line(mp3_in_wave, command):
     assert "ffmpeg" in p.stderr and "Note:" not in p.stderr and p.stdout == ""
 
 
+def test_monitor_render_says_one_line(tmp_path, mp3_in_wave):
+    fir = tmp_path / "fir.wav"
+    sf.write(fir, np.r_[1.0, np.zeros(63)].astype(np.float32), 48000)
+    p = _run("monitor", "render", "--fir", fir, mp3_in_wave, tmp_path / "out.wav")
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "MP3" in p.stderr and "Note:" not in p.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
 def test_album_with_a_disguised_mp3_one_line_from_the_workers(tmp_path, mp3_in_wave):
     """In a batch the files are read in worker processes sharing stderr: still one line per bad file."""
     d = tmp_path / "album"

@@ -64,3 +64,24 @@ def test_speaker_with_peq_keeps_running_its_peq_at_another_rate():
         "L", 0, fir={FS: correction_fir()}, peq=(Biquad("peaking", 60.0, -6.0, 4.0),)),), design_fs=FS)
     assert build_chain(prof, fs=44_100, n_channels=1, block=256).uses_fir == (False,)
     assert build_chain(prof, fs=FS, n_channels=1, block=256).uses_fir == (True,)
+
+
+def test_render_at_44k1_through_a_48k_fir_only_profile_is_corrected_and_says_how(run_cli, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    h = correction_fir()
+    prof = CalibrationProfile(name="fir48", speakers=(SpeakerCorrection("L", 0, fir={FS: h}),), design_fs=FS)
+    prof.save(tmp_path / "p")
+    x = np.zeros(44_100, np.float32)
+    x[100] = 0.25
+    sf.write(tmp_path / "in.wav", x, 44_100, subtype="FLOAT")
+    code, out, err = run_cli("monitor", "render", tmp_path / "p", tmp_path / "in.wav", tmp_path / "out.wav", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert any("resampled to 44100 Hz" in n for n in res["notes"])
+    y, fs = sf.read(tmp_path / "out.wav", dtype="float64")
+    assert fs == 44_100 and y.shape == (44_100,)
+    ref = resample_fir(h, FS, 44_100) * 0.25
+    assert np.max(np.abs(y[100:100 + 12000] - ref[:12000])) <= 1e-4     # the correction, not a copy

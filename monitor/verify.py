@@ -503,7 +503,9 @@ def _summary(checks: Sequence[CheckResult]) -> str:
     bad = [c for c in checks if c.verdict in ("fail", "warn")]
     fails = [c for c in bad if c.verdict == "fail"]
     if fails:
-        return "room changed: " + "; ".join(c.message for c in fails[:6])
+        room = [c for c in fails if not c.name.startswith("monitor_")]
+        head = "room changed: " if room else "monitor path wrong: "
+        return head + "; ".join(c.message for c in (room + [c for c in fails if c not in room])[:6])
     if bad:
         return "within tolerance, but watch: " + "; ".join(c.message for c in bad[:6])
     return "the room measures like its baseline"

@@ -122,6 +122,10 @@ def _monitor_checks(monitor: MonitorPathState | None, profile_hash: str) -> list
     elif monitor.running_hash == profile_hash:
         out.append(CheckResult("monitor_hash", "", 1.0, 1.0, "", "pass",
                                message=f"running filters are the certified profile ({profile_hash[:12]})"))
+    elif monitor.running_hash == "bypass":
+        out.append(CheckResult("monitor_hash", "", 0.0, 1.0, "", "fail",
+                               message="the monitor engine is in bypass: the speakers get no correction; switch "
+                                       f"to the certified profile ({profile_hash[:12]})"))
     else:
         out.append(CheckResult("monitor_hash", "", 0.0, 1.0, "", "fail",
                                message=f"running filters ({monitor.running_hash[:12]}) are not the certified profile "

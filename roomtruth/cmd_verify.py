@@ -11,10 +11,12 @@ imported inside the commands so ``roomtruth --help`` stays fast.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+
 
 def register(app: typer.Typer) -> None:
     """Add ``verify``, ``history`` and the ``schedule`` sub-app."""
@@ -377,7 +379,13 @@ def verify_cmd(
     if fs != ref.fs:
         raise ConfigError(f"the room measures at {fs} Hz but the profile's reference is at {ref.fs} Hz; measure at {ref.fs} Hz")
     stamp = utc_now_iso()
-    mid = "verify-" + stamp.replace("-", "").replace(":", "")
+    # the second-resolution stamp plus milliseconds and 2 random hex digits: ids sort by time,
+    # and two runs within one second (a scheduled one and a manual one) each get their own id
+    # instead of the second failing with "already in the history"
+    import secrets
+
+    ms = (time.time_ns() // 1_000_000) % 1000
+    mid = "verify-" + stamp.replace("-", "").replace(":", "") + f"-{ms:03d}{secrets.token_hex(1)}"
     try:
         reps = _measure_repeats(backend, speakers, fs=fs, sweep_s=sweep_s, repeats=repeats, ir_length_s=ir_len_s,
                                 level_dbfs=level_dbfs, mic_input=mic, loopback_input=loop,

@@ -260,3 +260,25 @@ def test_warn_exits_0_with_a_message(run_cli, rig, tmp_path):
     code, out, err = run_cli("verify", "--profile", tmp_path / "loose", "--simulate-ir", rig["ir"]["level"],
                              "--noise-db", NOISE_DB, *FAST)
     assert code == 0 and "WARN" in out
+
+
+def test_two_runs_within_a_second_each_get_their_own_history_entry(run_cli, rig):
+    """A scheduled and a manual verification may start in the same second: both are kept."""
+    ws = rig["ws"]
+    ids = []
+    for _ in range(2):
+        code, out, err = run_cli("verify", "--room", ws, "--profile", "main", "--simulate-ir", rig["ir"]["same"],
+                                 "--noise-db", NOISE_DB, "--json", *FAST)
+        assert code in (0, 3), err                 # judged, not refused
+        ids.append(json.loads(out)["measurement_id"])
+    assert ids[0] != ids[1] and all(i.startswith("verify-") for i in ids)
+
+
+def test_monitor_in_bypass_is_said_plainly_and_not_called_a_room_change():
+    from monitor.verify_parts import MonitorPathState, _monitor_checks
+    from monitor.verify import _summary
+
+    checks = _monitor_checks(MonitorPathState(running_hash="bypass", bypass_exact=True), "abc123def456")
+    hc = [c for c in checks if c.name == "monitor_hash"][0]
+    assert hc.verdict == "fail" and "bypass" in hc.message and "no correction" in hc.message
+    assert _summary(checks).startswith("monitor path wrong: ")

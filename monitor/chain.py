@@ -123,9 +123,12 @@ class Chain:
         self.gains = np.asarray(gains, dtype=np.float32).reshape(C, 1)
         whole = []
         sos_all = []
+        # channels without FIR (biquads, pass-through) wait for the FIRs' common bulk delay,
+        # so a profile mixing FIR and PEQ speakers stays in time between its speakers
+        bulk = fir_bulk_latency_samples(firs)
         for c in range(C):
             i, d = split_delay(float(delays_s[c]) * fs)
-            whole.append(i)
+            whole.append(i + (bulk if firs[c] is None else 0))
             sections = []
             if d is not None:
                 b, a = thiran_allpass(d)
@@ -137,7 +140,7 @@ class Chain:
         self.iir = SosCascade(sos_all)
         self.uses_fir = tuple(f is not None for f in firs)
         self.n_taps = max((len(f) for f in firs if f is not None), default=0)
-        self.bulk_latency_samples = fir_bulk_latency_samples(firs)
+        self.bulk_latency_samples = bulk
         self.align = AlignmentDelay(C, capacity_samples=int(align_capacity), max_block=max_block)
         self.groups: list[_ConvGroup] = []
         fir_ch = [c for c in range(C) if firs[c] is not None]

@@ -85,3 +85,25 @@ def test_render_at_44k1_through_a_48k_fir_only_profile_is_corrected_and_says_how
     assert fs == 44_100 and y.shape == (44_100,)
     ref = resample_fir(h, FS, 44_100) * 0.25
     assert np.max(np.abs(y[100:100 + 12000] - ref[:12000])) <= 1e-4     # the correction, not a copy
+
+
+def test_peq_speaker_beside_a_delayed_fir_speaker_stays_in_time():
+    """L runs a FIR whose main peak is at tap 300, R runs biquads: R waits the same 300 samples
+    (the chain's FIR bulk delay), so an impulse on both inputs leaves both outputs together."""
+    h = np.zeros(2048)
+    h[300] = 1.0
+    h[301:900] = 0.001
+    prof = CalibrationProfile(name="mixed", speakers=(
+        SpeakerCorrection("L", 0, fir={FS: h}),
+        SpeakerCorrection("R", 1, peq=(Biquad("peaking", 5000.0, -3.0, 1.0),))), design_fs=FS)
+    eng = Engine(fs=FS, n_channels=2, block=64, max_align_s=0.0, bypass=False)
+    eng.load(prof, "A")
+    x = np.zeros((2, 64 * 40), np.float32)
+    x[:, 10] = 0.5
+    y = np.zeros_like(x)
+    for i in range(0, x.shape[1], 64):
+        eng.process(x[:, i:i + 64], y[:, i:i + 64])
+    lat = eng.latency_samples
+    assert int(np.argmax(np.abs(y[0]))) == 10 + 300 + lat
+    assert int(np.argmax(np.abs(y[1]))) == 10 + 300 + lat
+    assert not np.any(np.abs(y[1, : 10 + 300 + lat - 8]) > 1e-6)   # nothing of R leaves early

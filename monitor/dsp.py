@@ -89,6 +89,15 @@ def split_delay(delay_samples: float, *, order: int = THIRAN_ORDER) -> tuple[int
     return int(round(total - d)), d
 
 
+def _ring_write(buf: np.ndarray, pos: int, x: np.ndarray) -> None:
+    """Write ``x`` (``(n_channels, n)``, ``n`` <= ring size) into the ring ``buf`` from ``pos``, wrapping."""
+    n = x.shape[1]
+    first = min(n, buf.shape[1] - pos)
+    buf[:, pos:pos + first] = x[:, :first]
+    if first < n:
+        buf[:, : n - first] = x[:, first:]
+
+
 class DelayLine:
     """Per-channel integer delay (ring buffer), any block length up to ``max_block``.
 
@@ -119,10 +128,7 @@ class DelayLine:
         n = x.shape[1]
         S = self.size
         p = self.pos
-        first = min(n, S - p)
-        self.buf[:, p:p + first] = x[:, :first]
-        if first < n:
-            self.buf[:, : n - first] = x[:, first:]
+        _ring_write(self.buf, p, x)
         for c in range(self.n_channels):
             r = (p - int(self.delays[c])) % S
             f2 = min(n, S - r)
@@ -234,10 +240,7 @@ class AlignmentDelay:
         n = x.shape[1]
         S = self.size
         p = self.pos
-        first = min(n, S - p)
-        self.buf[:, p:p + first] = x[:, :first]
-        if first < n:
-            self.buf[:, : n - first] = x[:, first:]
+        _ring_write(self.buf, p, x)
         self.pos = (p + n) % S
         ramp = self._ramp
         if ramp is None:

@@ -12,7 +12,10 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    inside the call (hostile input overflows; a warning would print from the audio thread).
 4. No locks held: the control thread talks to the audio thread through single-reference
    mailboxes (``Engine.post``) and plain counters; CPython makes those reads and writes
-   atomic.  Retired chains are parked for the control thread to free.
+   atomic.  Retired chains are parked for the control thread to free.  FIR worker levels
+   (``monitor.convolver``, real time only) are handed over the same way: a frame copied into
+   a preallocated job slot, a counter bumped, and one byte written to a non-blocking pipe to
+   wake the worker (the only system call on this path; a full pipe is ignored).
 5. No exception escapes: anything raised is caught, the block is silenced (safe for the
    speakers), and the error is counted with its type name kept for the UI thread.
 6. Time is measured with ``time.perf_counter``: DSP load = processing time / block duration;

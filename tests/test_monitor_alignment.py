@@ -14,6 +14,7 @@ from calib.errors import ConfigError, ProfileError
 from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
 from monitor.dsp import AlignmentDelay
 from monitor.engine import Engine, build_chain, fir_bulk_latency_samples, render_chunks
+from test_monitor_engine import stream  # block by block, as the callback does
 
 FS = 48000
 
@@ -30,16 +31,6 @@ def delayed_fir(d: int, n_taps: int = 1024, tail: float = 0.01) -> np.ndarray:
 def fir_prof(name: str, h: np.ndarray, n_ch: int = 2, **kw) -> CalibrationProfile:
     spk = tuple(SpeakerCorrection(f"S{c}", c, fir={FS: h}) for c in range(n_ch))
     return CalibrationProfile(name=name, speakers=spk, **kw)
-
-
-def stream(engine: Engine, x: np.ndarray, block: int, hooks=None) -> np.ndarray:
-    """Block by block, as the callback does; hooks[k]() runs before block k."""
-    y = np.zeros_like(x)
-    for k, s in enumerate(range(0, x.shape[1] - block + 1, block)):
-        if hooks and k in hooks:
-            hooks[k]()
-        engine.process(x[:, s:s + block], y[:, s:s + block])
-    return y
 
 
 def shift(x: np.ndarray, d: int) -> np.ndarray:

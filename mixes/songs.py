@@ -158,8 +158,9 @@ def _place(dst: np.ndarray, x: np.ndarray, start: int, pan: float = 0.0) -> None
     if n <= 0:
         return
     theta = (pan + 1.0) * np.pi / 4.0
-    dst[0, start:start + n] += np.cos(theta) * np.sqrt(2.0) * x[:n]
-    dst[1, start:start + n] += np.sin(theta) * np.sqrt(2.0) * x[:n]
+    g_l, g_r = (1.0, 1.0) if pan == 0.0 else (np.cos(theta) * np.sqrt(2.0), np.sin(theta) * np.sqrt(2.0))
+    dst[0, start:start + n] += g_l * x[:n]
+    dst[1, start:start + n] += g_r * x[:n]
 
 
 def _reverb_ir(rng: np.random.Generator, fs: int, rt60_s: float) -> np.ndarray:

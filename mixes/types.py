@@ -75,16 +75,25 @@ class RenderEvent:
     Attributes
     ----------
     kind : str
-        ``"click"``, ``"pop"``, ``"silence"``, ``"held"``, ``"over"``, ``"clipping"``.
+        ``"click"``, ``"pop"``, ``"silence"``, ``"held"``, ``"over"``, ``"clipping"``; artifacts
+        (:mod:`mixes.artifacts`): ``"discontinuity"``, ``"digital_distortion"``,
+        ``"truncation"``, ``"polarity_inverted"``, ``"dual_mono"``.
     time_s : float
         Start (or peak) time in the file (s).
     level_db : float
-        Click/pop: size of the disturbance (dBFS, peak of the prediction error); over:
-        true peak (dBTP); silence/held: level of the programme around it (dBFS).
+        Click/pop: peak of the click itself, the music interpolated out (dBFS); over:
+        true peak (dBTP); silence/held: level of the programme around it (dBFS); artifacts:
+        see :mod:`mixes.artifacts` (NaN when the kind has no level).
     channel : int
         0-based channel (-1: all channels).
     duration_s : float
-        Length of a dropout / clipped run (0 for clicks).
+        Length of a dropout / clipped run / artifact (0 for clicks).
+    audibility_db : float or None
+        Click/pop/discontinuity: how far the event stands above the programme's local masking
+        threshold in the critical band where it stands out most (dB; > 0: audible on accurate
+        monitors in a quiet room).  None for other kinds.
+    detail : str
+        Artifacts: one sentence for the engineer ("" otherwise).
     """
 
     kind: str
@@ -92,15 +101,24 @@ class RenderEvent:
     level_db: float
     channel: int = -1
     duration_s: float = 0.0
+    audibility_db: float | None = None
+    detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "kind": self.kind,
             "time_s": round(float(self.time_s), 6),
             "level_db": _num(self.level_db),
             "channel": int(self.channel),
             "duration_s": round(float(self.duration_s), 6),
         }
+        if self.audibility_db is not None:
+            d["audibility_db"] = round(float(self.audibility_db), 2)
+        elif self.kind in ("click", "pop"):
+            d["audibility_db"] = None
+        if self.detail:
+            d["detail"] = self.detail
+        return d
 
 
 @dataclass(frozen=True)

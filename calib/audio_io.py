@@ -13,9 +13,12 @@ so a reader never sees half a file and an interrupted run leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +30,10 @@ from calib.errors import SignalError, StorageError
 
 __all__ = [
     "read_audio",
+    "open_sound_file",
+    "wav_frames_declared",
+    "refuse_truncated_wav",
+    "sf_name",
     "mpeg_audio_kind",
     "refuse_mpeg_audio",
     "read_raw_float32",
@@ -35,6 +42,8 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_directory",
+    "directory_debris",
+    "clean_directory_debris",
 ]
 
 
@@ -143,6 +152,106 @@ def refuse_mpeg_audio(path: str | os.PathLike[str]) -> None:
         f"not a lossy decode; export the original as WAV or FLAC (or decode it, e.g. ffmpeg -i IN.mp3 OUT.wav)")
 
 
+def sf_name(path: str | os.PathLike[str]) -> bytes:
+    """The file name as bytes for libsndfile.
+
+    File names are bytes on Linux; one that is not valid UTF-8 reaches Python as a str with
+    surrogate escapes, which soundfile cannot encode ("surrogates not allowed").  The bytes
+    always work.
+    """
+    return os.fsencode(os.fspath(path))
+
+
+def wav_frames_declared(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(frames the header announces, frames the file holds)`` of a RIFF/WAVE file whose
+    ``data`` chunk is shorter than its header says, else ``None``.
+
+    libsndfile quietly reads what is there, so a copy cut short would be measured, analysed or
+    rendered as a shorter file.  Only plain RIFF/WAVE is checked (RF64/W64 keep sizes
+    elsewhere), and a size of 0 or 0xFFFFFFFF (the placeholder of a recorder that never
+    finished its header) is not taken as a promise.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = 0
+            pos = 12
+            for _ in range(64):                 # chunks before 'data': fmt, fact, LIST, bext, ...
+                fh.seek(pos)
+                hdr = fh.read(8)
+                if len(hdr) < 8:
+                    return None
+                cid, csize = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+                if cid == b"fmt " and csize >= 14:
+                    fmt = fh.read(14)
+                    if len(fmt) < 14:
+                        return None             # libsndfile names what is wrong with the header
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                elif cid == b"data":
+                    if csize in (0, 0xFFFFFFFF) or block_align <= 0:
+                        return None
+                    held = size - (pos + 8)
+                    if held >= csize:
+                        return None
+                    return csize // block_align, max(held, 0) // block_align
+                pos += 8 + csize + (csize & 1)
+    except OSError:
+        return None
+    return None
+
+
+def refuse_truncated_wav(path: str | os.PathLike[str], *, fs: int | None = None) -> None:
+    """Raise a one-line :class:`SignalError` when a WAV file holds less audio than its header
+    announces (:func:`wav_frames_declared`): the one reader rule of every command.
+
+    Parameters
+    ----------
+    fs : int, optional
+        Sample rate (Hz), to say the lengths in seconds; frames otherwise.
+    """
+    cut = wav_frames_declared(path)
+    if cut is None:
+        return
+    if fs:
+        said, held = f"{cut[0] / fs:.3f} s", f"{cut[1] / fs:.3f} s"
+    else:
+        said, held = f"{cut[0]} frames", f"{cut[1]} frames"
+    raise SignalError(f"{Path(path)} is truncated: its header announces {said} of audio but the file holds "
+                      f"only {held}; export or copy it again")
+
+
+def open_sound_file(path: str | os.PathLike[str]) -> "sf.SoundFile":
+    """Open an audio file for block reading with the checks of :func:`read_audio` (exists, not a
+    folder, not MPEG, readable, not empty, not truncated).  The caller closes it.
+
+    Raises
+    ------
+    SignalError
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SignalError(f"{p}: no such file")
+    if p.is_dir():
+        raise SignalError(f"{p} is a folder, expected an audio file")
+    refuse_mpeg_audio(p)
+    try:
+        f = sf.SoundFile(sf_name(p))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise SignalError(f"{p} is not a readable audio file: {exc}") from None
+    try:
+        if f.frames == 0:
+            raise SignalError(f"{p} holds no audio samples")
+        refuse_truncated_wav(p, fs=int(f.samplerate))
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
 def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
                min_samples: int = 1) -> tuple[np.ndarray, int]:
     """Read an audio file as float64, channels first.
@@ -167,7 +276,7 @@ def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
     ------
     SignalError
         Missing file, unreadable or not audio, MPEG audio (:func:`refuse_mpeg_audio`), empty,
-        too short, NaN/Inf samples.
+        truncated (:func:`refuse_truncated_wav`), too short, NaN/Inf samples.
     """
     p = Path(path)
     if not p.exists():
@@ -178,13 +287,14 @@ def read_audio(path: str | os.PathLike[str], *, raw_fs: int | None = None,
         return read_raw_float32(p, fs=raw_fs, min_samples=min_samples), int(raw_fs)
     refuse_mpeg_audio(p)
     try:
-        data, fs = sf.read(str(p), dtype="float64", always_2d=True)
+        data, fs = sf.read(sf_name(p), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         hint = " (headerless float32? pass --raw-fs HZ)" if p.suffix.lower() in {".pcm", ".raw", ".f32"} else ""
         raise SignalError(f"{p} is not a readable audio file{hint}: {exc}") from None
     data = np.ascontiguousarray(data.T)
     if data.shape[1] == 0:
         raise SignalError(f"{p} holds no audio samples")
+    refuse_truncated_wav(p, fs=int(fs))
     if data.shape[1] < min_samples:
         raise SignalError(f"{p} is too short: {data.shape[1]} samples, need at least {min_samples}")
     _check_finite(data, p)
@@ -259,7 +369,7 @@ def write_wav_atomic(path: str | os.PathLike[str], data: np.ndarray, *, fs: int,
     if not np.all(np.isfinite(arr)):
         raise SignalError(f"refusing to write {p}: the signal contains NaN or Inf")
     with _temp_beside(p, ".wav") as tmp:
-        sf.write(str(tmp), arr.T, int(fs), subtype=subtype, format="WAV")
+        sf.write(sf_name(tmp), arr.T, int(fs), subtype=subtype, format="WAV")
     return p
 
 
@@ -315,13 +425,96 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, to_json(obj) + "\n")
 
 
+_RENAME_EXCHANGE = 2      # linux/fs.h: atomically exchange two paths
+_AT_FDCWD = -100
+
+
+def _exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths in ONE atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False when the system or file system cannot (the caller falls back); raises
+    OSError for any other failure.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _swap_in(tmp: Path, dest: Path) -> None:
+    """Put the complete folder ``tmp`` at ``dest``; an old ``dest`` is removed afterwards.
+
+    Where the system allows, the swap is one atomic exchange: at every instant ``dest`` is the
+    complete old or the complete new folder, and a kill leaves at most the old one under the
+    hidden temporary name (removed by :func:`clean_directory_debris`).  Elsewhere two renames,
+    and :func:`clean_directory_debris` puts a stranded old folder back.
+    """
+    if not dest.exists():
+        os.replace(tmp, dest)
+        return
+    if _exchange_paths(tmp, dest):
+        shutil.rmtree(tmp, ignore_errors=True)              # tmp now holds the old folder
+        return
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def directory_debris(dest: str | os.PathLike[str]) -> list[Path]:
+    """Hidden leftovers of interrupted atomic writes of ``dest`` in its parent folder:
+    ``.<name>.<8 random>.tmp`` (a folder being built, or an old one being removed),
+    ``.<name>.old-<pid>`` (an old folder being removed) and ``.<name>@<stamp>.<8 random>``
+    (a rollback copy being made).  Never a complete visible folder."""
+    import re
+
+    d = Path(dest)
+    if not d.parent.is_dir():
+        return []
+    n = re.escape(d.name)
+    pat = re.compile(rf"^\.{n}(\.[A-Za-z0-9_]{{8}}\.tmp|\.old-\d+|@[0-9TZ-]+\.[A-Za-z0-9_]{{8}})$")
+    return sorted(p for p in d.parent.iterdir() if pat.match(p.name))
+
+
+def clean_directory_debris(dest: str | os.PathLike[str]) -> list[Path]:
+    """Remove :func:`directory_debris` of ``dest``; returns what was removed.
+
+    A ``dest`` that is missing while an ``.<name>.old-<pid>`` folder exists (a kill between the
+    two renames of the fallback swap) gets that complete old folder back first.  Call it only
+    while no other process writes ``dest`` (hold its lock).
+    """
+    d = Path(dest)
+    debris = directory_debris(d)
+    if not d.exists():
+        olds = [p for p in debris if ".old-" in p.name and p.is_dir()]
+        if olds:
+            os.replace(olds[-1], d)
+            debris.remove(olds[-1])
+    for p in debris:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    return debris
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling and move it into place when the block succeeds.
 
     On any exception the temporary folder is removed and ``path`` is untouched.  With
     ``replace=False`` an existing non-empty ``path`` is an error; with ``replace=True`` the old
-    folder is swapped out only after the new one is complete.
+    folder is swapped out only after the new one is complete, in one atomic exchange
+    (:func:`_swap_in`).
     """
     dest = Path(path)
     if dest.exists() and not dest.is_dir():
@@ -341,10 +534,8 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = False) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    try:
+        _swap_in(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

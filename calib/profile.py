@@ -14,9 +14,12 @@ Signal chain per speaker, as the monitor engine runs it::
     x -> gain(preamp_db + trim_db) * polarity -> delay(delay_s, sub-sample)
       -> FIR (if present, it already contains the PEQ) else biquad cascade of ``peq``
 
-The content hash covers everything that changes the sound (gains, delays, polarity, PEQ,
-FIR taps) and nothing that does not (names of files, creation time), so the monitor engine
-can prove that the certified filters are the ones in the path.
+The content hash covers everything that changes the sound or a verdict (gains, delays,
+polarity, PEQ, routing, FIR taps, target, tolerances, the reference IRs' samples and their
+timing facts) and nothing that does not (the profile's name, file names, provenance such as
+the creation time), so the monitor engine can prove that the certified filters are the ones
+in the path and ``verify`` that the baseline and limits it judges by are the designed ones.
+A profile without a hash, or whose hash does not match, is refused when loaded.
 """
 
 from __future__ import annotations
@@ -168,6 +171,45 @@ class SpeakerCorrection:
         object.__setattr__(self, "fir", firs)
 
 
+# Reference-IR facts ``roomtruth verify`` restores from the source measurement's
+# measurement.json (how the baseline was swept); descriptive, so outside the content hash.
+DERIVED_REFERENCE_META = ("sweep", "level_dbfs", "repeats")
+
+
+def _canonical(obj: Any) -> Any:
+    """JSON-like data in one spelling: every number as ``repr(float)`` (so 0 and 0.0, a float32
+    cast and its float64 twin, a tuple and a list hash alike), NaN/Inf as None, keys as str."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, (int, float, np.integer, np.floating)):
+        v = float(obj)
+        return repr(v) if math.isfinite(v) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_canonical(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    return str(obj)
+
+
+def _hash_document(doc: Mapping[str, Any], arrays: list[tuple[str, int, np.ndarray]]) -> str:
+    """SHA-256 of a profile document (without ``content_hash``) and its sample arrays."""
+    body = {k: v for k, v in doc.items() if k not in ("content_hash", "name", "provenance")}
+    ref = body.get("reference")
+    if isinstance(ref, Mapping):
+        ref = dict(ref)
+        ref["meta"] = {k: v for k, v in dict(ref.get("meta") or {}).items() if k not in DERIVED_REFERENCE_META}
+        ref.pop("file", None)   # a file name; its samples are hashed below
+        body["reference"] = ref
+    h = hashlib.sha256()
+    h.update(b"roomtruth-profile-v2\0")
+    h.update(json.dumps(_canonical(body), sort_keys=True, separators=(",", ":")).encode())
+    for label, fs, samples in arrays:
+        arr = np.ascontiguousarray(np.asarray(samples, dtype=np.float64).astype("<f4"))
+        h.update(f"\0{label}@{int(fs)}:{arr.shape}\0".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class CalibrationProfile:
     """Everything needed to run and to re-verify one room calibration.
@@ -222,30 +264,31 @@ class CalibrationProfile:
 
     # ------------------------------------------------------------------ hashing
     def content_hash(self) -> str:
-        """SHA-256 over everything that changes the sound (hex, 64 chars)."""
-        h = hashlib.sha256()
-        h.update(f"schema={self.schema_version};preamp={self.preamp_db!r};fs={self.design_fs}".encode())
+        """SHA-256 over everything a correction or a verdict rests on (hex, 64 chars).
+
+        Covered: the whole of ``profile.json`` as :meth:`to_json_dict` writes it (gains, delays,
+        polarity, PEQ, routing, design rate, target, tolerances, the reference's rate, channel
+        names, onset, arrivals, latency, SNRs and its measured facts, and any field a later
+        schema adds) plus the samples of every FIR and of the reference IRs, exactly as stored
+        (float32).  Left out, because nothing is judged by them: the hash itself, the profile's
+        ``name`` (a copy may be renamed), ``provenance`` (creation time, software, sources) and
+        the reference's sweep facts that ``verify`` restores from the source measurement
+        (:data:`DERIVED_REFERENCE_META`).
+        """
+        return _hash_document(self.to_json_dict(hash_field=False), self._sample_arrays())
+
+    def _sample_arrays(self) -> list[tuple[str, int, np.ndarray]]:
+        out = []
         for s in self.speakers:
-            h.update(
-                json.dumps(
-                    {
-                        "name": s.name,
-                        "out": s.output_channel,
-                        "trim": repr(float(s.trim_db)),
-                        "delay": repr(float(s.delay_s)),
-                        "pol": s.polarity,
-                        "peq": [[b.kind, repr(b.freq_hz), repr(b.gain_db), repr(b.q)] for b in s.peq],
-                    },
-                    sort_keys=True,
-                ).encode()
-            )
             for fs in sorted(s.fir):
-                h.update(f"fir{fs}".encode())
-                h.update(np.ascontiguousarray(s.fir[fs], dtype="<f8").tobytes())
-        return h.hexdigest()
+                out.append((f"fir:{s.name}", fs, s.fir[fs]))
+        if self.reference is not None:
+            out.append(("reference", self.reference.fs, self.reference.samples))
+        return out
 
     # ------------------------------------------------------------------ disk
-    def to_json_dict(self) -> dict[str, Any]:
+    def to_json_dict(self, *, hash_field: bool = True) -> dict[str, Any]:
+        """The ``profile.json`` document (``hash_field=False``: without ``content_hash``)."""
         speakers = []
         for s in self.speakers:
             speakers.append(
@@ -272,10 +315,10 @@ class CalibrationProfile:
                 "source_id": self.reference.source_id,
                 "meta": dict(self.reference.meta),
             }
-        return {
+        doc = {
             "schema_version": self.schema_version,
             "name": self.name,
-            "content_hash": self.content_hash(),
+            "content_hash": "",
             "preamp_db": self.preamp_db,
             "design_fs": self.design_fs,
             "speakers": speakers,
@@ -284,6 +327,12 @@ class CalibrationProfile:
             "reference": ref,
             "provenance": dict(self.provenance),
         }
+        if hash_field:
+            doc["content_hash"] = _hash_document({k: v for k, v in doc.items() if k != "content_hash"},
+                                                 self._sample_arrays())
+        else:
+            del doc["content_hash"]
+        return doc
 
     def save(self, directory: str | Path, *, replace_existing: bool = False,
              extra_files: Mapping[str, str | bytes] | None = None) -> Path:
@@ -383,9 +432,13 @@ class CalibrationProfile:
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"{pj} is malformed: {exc!r}") from None
         stored = raw.get("content_hash")
-        if stored is not None and stored != prof.content_hash():
+        if not isinstance(stored, str) or not stored:
             raise ProfileError(
-                f"profile {d} does not match its recorded content hash (files changed or damaged); "
-                "re-create it with 'roomtruth correct'"
+                f"{pj} carries no content hash, so nothing proves its filters, trims, tolerances and "
+                "reference are the ones designed; re-create it with 'roomtruth correct'")
+        if stored != prof.content_hash():
+            raise ProfileError(
+                f"profile {d} does not match its recorded content hash (profile.json or its FIR/reference "
+                "files changed or are damaged); re-create it with 'roomtruth correct'"
             )
         return prof

@@ -104,6 +104,7 @@ def _archive_previous(out: Path) -> Optional[Path]:
     """Keep an earlier profile in a workspace's profiles/ for rollback: copy it to
     ``profiles/<name>@<UTC stamp>`` (complete copy first, then rename)."""
     import datetime as dt
+    import os
     import shutil
     import tempfile
 
@@ -111,10 +112,14 @@ def _archive_previous(out: Path) -> Optional[Path]:
         return None
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     dest = out.with_name(f"{out.name}@{stamp}")
+    i = 2
+    while dest.exists():  # two runs within one second each keep their own copy
+        dest = out.with_name(f"{out.name}@{stamp}-{i}")
+        i += 1
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=out.parent))
     shutil.rmtree(tmp)
     shutil.copytree(out, tmp)
-    tmp.rename(dest)
+    os.rename(tmp, dest)  # the caller holds the profile's write lock
     return dest
 
 
@@ -207,8 +212,11 @@ def register(app: typer.Typer) -> None:
         rep_json = report.to_json_dict()
         rep_json["content_hash"] = profile.content_hash()
         extra["correction_report.json"] = to_json(rep_json) + "\n"
-        archived = _archive_previous(out) if (in_workspace and out.exists()) else None
-        profile.save(out, replace_existing=True, extra_files=extra)
+        from roomtruth.workspace import profile_write_lock
+
+        with profile_write_lock(out):  # one writer per profile; earlier debris cleaned
+            archived = _archive_previous(out) if (in_workspace and out.exists()) else None
+            profile.save(out, replace_existing=True, extra_files=extra)
 
         result = report.to_json_dict()
         result["profile"] = str(out)

@@ -20,12 +20,14 @@ channel's direct sound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -41,6 +43,9 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "index_measurement",
+    "active_profile_dir",
+    "profile_write_lock",
+    "is_hidden_or_temp",
 ]
 
 FORMAT_NAME = "roomtruth-measurement"
@@ -148,7 +153,7 @@ class Workspace:
         if not self.measurements_dir.is_dir():
             return []
         return sorted(p for p in self.measurements_dir.iterdir()
-                      if p.is_dir() and (p / "measurement.json").is_file())
+                      if p.is_dir() and not is_hidden_or_temp(p.name) and (p / "measurement.json").is_file())
 
     def latest_measurement(self, label: str | None = None) -> Path:
         """The newest measurement folder (optionally with ``label``)."""
@@ -346,12 +351,25 @@ def index_measurement(ws: Workspace, folder: Path, ir: ImpulseResponse, *, label
     return True
 
 
+def is_hidden_or_temp(name: str) -> bool:
+    """A folder name no lookup may take: hidden (``.``), or a temporary/old copy of an
+    interrupted atomic write (``.tmp``, ``.old-``)."""
+    return name.startswith(".") or ".tmp" in name or ".old-" in name
+
+
+def is_profile_candidate(name: str) -> bool:
+    """A profile folder name that can be active: not hidden, temporary, old, nor a rollback
+    copy ``name@stamp``."""
+    return not is_hidden_or_temp(name) and "@" not in name and name != "active"
+
+
 def active_profile_dir(room: str | Path) -> Path:
     """The workspace's active profile folder.
 
     ``profiles/active`` may be a folder or link holding ``profile.json``, or a text file naming a
     profile; otherwise the newest profile counts ('name@stamp' folders are the rollback copies
-    'roomtruth correct' keeps, never active).
+    'roomtruth correct' keeps, never active; hidden, ``.tmp`` and ``.old-`` folders are
+    leftovers of an interrupted write, never active).
 
     Raises
     ------
@@ -362,14 +380,59 @@ def active_profile_dir(room: str | Path) -> Path:
     active = pdir / "active"
     if active.is_symlink() or active.is_dir():
         if (active / "profile.json").is_file():
-            return active.resolve()
+            target = active.resolve()
+            if is_hidden_or_temp(target.name):
+                raise ProfileError(f"{active} points at {target}, a temporary folder of an interrupted write; "
+                                   "point it at a profile folder")
+            return target
     if active.is_file():
         name = active.read_text(encoding="utf-8").strip()
-        if (pdir / name / "profile.json").is_file():
+        if name and is_profile_candidate(name) and Path(name).name == name and (pdir / name / "profile.json").is_file():
             return pdir / name
         raise ProfileError(f"{active} names profile {name!r}, but {pdir / name} is not a profile folder")
-    cands = sorted((p for p in pdir.glob("*/profile.json") if "@" not in p.parent.name),
+    cands = sorted((p for p in pdir.glob("*/profile.json") if is_profile_candidate(p.parent.name)),
                    key=lambda p: p.stat().st_mtime) if pdir.is_dir() else []
     if not cands:
         raise ProfileError(f"no profile in {pdir}; run 'roomtruth correct' first or pass --profile PROFILE_DIR")
     return cands[-1].parent
+
+
+@contextlib.contextmanager
+def profile_write_lock(profile_dir: str | Path) -> Iterator[Path]:
+    """Hold the write lock of one profile folder (``fcntl.flock`` on ``.<name>.lock`` beside it).
+
+    While held, the debris of earlier interrupted writes of this profile is removed
+    (:func:`calib.audio_io.clean_directory_debris`).  The lock file itself stays (removing a
+    lock file races with the next locker); it is hidden and never a profile.
+
+    Raises
+    ------
+    ProfileError
+        Another process holds the lock (another ``correct`` is writing this profile).
+    StorageError
+        The lock file cannot be created.
+    """
+    import fcntl
+
+    from calib.audio_io import clean_directory_debris
+    from calib.errors import StorageError
+
+    d = Path(profile_dir)
+    lock = d.with_name(f".{d.name}.lock")
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        raise StorageError(f"cannot write {d}: no permission to write in {d.parent}") from None
+    except (FileExistsError, NotADirectoryError):
+        raise StorageError(f"cannot write {d}: {d.parent} is not a folder") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ProfileError(f"another correct is writing this profile ({d}); wait for it to finish "
+                               "and run again") from None
+        clean_directory_debris(d)
+        yield d
+    finally:
+        os.close(fd)    # releases the lock

@@ -384,7 +384,8 @@ def run(
 
     from calib.errors import ConfigError
     from calib.profile import CalibrationProfile
-    from roomtruth.monitor_live import Keys, LiveMonitor, LiveSpec, StopSignals, clear_status, publish_status
+    from roomtruth.monitor_live import (ControlSocket, Keys, LiveMonitor, LiveSpec, StopSignals, clear_status,
+                                        publish_status)
 
     _check_block(block)
     _check_ceiling(ceiling)
@@ -413,8 +414,9 @@ def run(
     sigs = StopSignals()
     with sigs:   # also over the stop: a second Ctrl-C must not cut the clean-up short
         try:
-            with Keys() as keys, Live(_live_table(None, 0.0), console=con, refresh_per_second=4,
-                                       transient=not con.is_terminal) as live:
+            with Keys() as keys, ControlSocket() as remote, Live(_live_table(None, 0.0), console=con,
+                                                                  refresh_per_second=4,
+                                                                  transient=not con.is_terminal) as live:
                 while sigs.stopped_by is None:
                     time.sleep(0.05)
                     el = time.monotonic() - t_start
@@ -436,6 +438,8 @@ def run(
                         break
                     cmd = _key_command(k)
                     if cmd is not None:
+                        live_mon.send(*cmd)
+                    for cmd in remote.read():     # from the web app (roomtruth serve)
                         live_mon.send(*cmd)
                     if duration is not None and el >= duration:
                         break

@@ -108,6 +108,7 @@ class _Control:
         self.send = send
         self.wanted = engine.active_slot
         self.last_slot = "A"
+        self.profile_a: str | None = None    # set by a remote 'load'; else spec.profile_dir
         self.queue: Any = deque()
 
     def command(self, msg: tuple) -> None:
@@ -120,6 +121,9 @@ class _Control:
         elif kind == "bypass":
             self._select(self.last_slot if self.wanted == "bypass" else "bypass")
         elif kind == "reload":
+            self.queue.append(("reload", "A"))
+        elif kind == "load":           # another profile into slot A (the web app's "activate")
+            self.profile_a = str(msg[2])
             self.queue.append(("reload", "A"))
         self.pump()
 
@@ -149,7 +153,8 @@ class _Control:
                         return              # after the running crossfade / warm-up
                     # building the chain takes a while; then load() waits at most a block or
                     # two for the mailbox (nothing is in transition)
-                    eng.load(CalibrationProfile.load(Path(self.spec.profile_dir)), "A", activate=False)
+                    eng.load(CalibrationProfile.load(Path(self.profile_a or self.spec.profile_dir)), "A",
+                             activate=False)
                     self.send(("log", "profile reloaded; it fades in when warm"))
             except RoomtruthError as exc:
                 self.send(("log", f"[red]{kind} failed: {exc}[/]"))
@@ -508,7 +513,8 @@ def publish_status(snapshot: dict, *, profile_dir: str, path: Path | None = None
            "in_transition": eng.get("in_transition"),
            "slots": {k: (None if v is None else v.get("content_hash")) for k, v in eng.get("slots", {}).items()},
            "callbacks": snapshot.get("callbacks"), "xruns": snapshot.get("xruns"),
-           "xruns_processing": snapshot.get("xruns_processing"), "dsp_load": snapshot.get("dsp_load")}
+           "xruns_processing": snapshot.get("xruns_processing"), "dsp_load": snapshot.get("dsp_load"),
+           "limiter": eng.get("limiter")}
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=".live-", dir=path.parent)
@@ -551,3 +557,85 @@ def read_live_status(path: Path | None = None) -> dict | None:
     except PermissionError:
         pass
     return doc
+
+
+# ---------------------------------------------------------------------------- remote control
+CONTROL_FILE = "monitor-control.sock"
+CONTROL_COMMANDS = {"bypass": ("bypass",), "A": ("select", "A"), "B": ("select", "B"), "toggle": ("toggle",),
+                    "reload": ("reload",)}
+
+
+def control_path() -> Path:
+    """The datagram socket a running ``monitor run`` takes commands on (beside the status file)."""
+    return status_path().with_name(CONTROL_FILE)
+
+
+class ControlSocket:
+    """What a running ``monitor run`` listens on for commands from another program of the same
+    user (the web app): a non-blocking Unix datagram socket in the private runtime folder
+    (mode 0700).  A datagram is one command word (``CONTROL_COMMANDS``) or ``load <profile
+    folder>``; anything else is ignored.  Read in the parent's UI loop, never in the audio
+    process's callback."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        import socket
+
+        self.path = control_path() if path is None else path
+        self.sock = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(str(self.path))
+            s.setblocking(False)
+            self.sock = s
+        except OSError:
+            self.sock = None     # remote control unavailable; the keys still work
+
+    def read(self) -> list[tuple]:
+        """Commands received since the last call, as engine-control tuples."""
+        out: list[tuple] = []
+        while self.sock is not None:
+            try:
+                data = self.sock.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            text = data.decode("utf-8", "replace").strip()
+            if text in CONTROL_COMMANDS:
+                out.append(CONTROL_COMMANDS[text])
+            elif text.startswith("load ") and Path(text[5:]).is_dir():
+                out.append(("load", "A", text[5:]))
+        return out
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+    def __enter__(self) -> "ControlSocket":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def send_control(command: str, path: Path | None = None) -> bool:
+    """Send one command to the running ``monitor run``; False when none listens."""
+    import socket
+
+    path = control_path() if path is None else path
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(command.encode("utf-8"), str(path))
+        return True
+    except OSError:
+        return False

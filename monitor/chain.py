@@ -22,17 +22,37 @@ import scipy.signal as _sig
 
 from calib.errors import ProfileError
 from calib.profile import CalibrationProfile, peq_sos
+from monitor import kernels as _kernels
 from monitor.convolver import PartitionedConvolver
+from monitor.fastconv import ScheduledConvolver
 
 WORKER_FACTOR = 4          # real time: partitions >= 4 blocks are computed off the callback
 WORKER_RT_PRIORITY = 50    # SCHED_FIFO priority tried for the FIR worker (below JACK's ~60-70)
 from monitor.dsp import (FRACTIONAL_LATENCY_SAMPLES, AlignmentDelay, DelayLine, SosCascade, db_to_gain,
                          k_weighting_sos, split_delay, thiran_allpass)
 
-__all__ = ["Chain", "build_chain", "loudness_gain_db", "fir_bulk_latency_samples", "MAX_WARM_S"]
+__all__ = ["Chain", "build_chain", "loudness_gain_db", "fir_bulk_latency_samples", "MAX_WARM_S",
+           "make_convolver", "compiled_engine"]
 
 #: Longest warm-up of a new chain (s): its filter length, at least 0.2 s, at most this.
 MAX_WARM_S = 2.0
+
+
+def compiled_engine() -> bool:
+    """True when chains use the compiled, scheduled convolver (:mod:`monitor.fastconv`)."""
+    return _kernels.available()
+
+
+def make_convolver(h: np.ndarray, *, block: int, max_block: int, fir_worker: bool = False):
+    """The FIR convolver of a channel group: compiled and evenly scheduled
+    (:class:`monitor.fastconv.ScheduledConvolver`) when numba and FFTW are there, else the
+    numpy reference (:class:`monitor.convolver.PartitionedConvolver`; with ``fir_worker``
+    its partitions of 4 blocks and more run on a background thread, "Worker levels")."""
+    if _kernels.available():
+        return ScheduledConvolver(h, block=block, max_block=max_block)
+    return PartitionedConvolver(h, block=block, max_block=max_block,
+                                async_min=WORKER_FACTOR * block if fir_worker else None,
+                                worker_priority=WORKER_RT_PRIORITY if fir_worker else None)
 
 
 def fir_bulk_latency_samples(firs) -> int:
@@ -121,6 +141,7 @@ class Chain:
         # head partition of the FIR: the block (real time) or a whole offline chunk (render)
         self.fir_block = int(block) if fir_block is None else int(fir_block)
         self.gains = np.asarray(gains, dtype=np.float32).reshape(C, 1)
+        self._gains1 = np.ascontiguousarray(self.gains[:, 0])
         whole = []
         sos_all = []
         # channels without FIR (biquads, pass-through) wait for the FIRs' common bulk delay,
@@ -157,13 +178,9 @@ class Chain:
             h = np.zeros((b - a, self.n_taps))
             for k, c in enumerate(run):
                 h[k, : len(firs[c])] = firs[c]
-            # real time with fir_worker: partitions of 4 blocks and more run on a background
-            # thread (monitor.convolver, "Worker levels"); the callback keeps the head only
-            worker = fir_worker and self.fir_block == self.block and max_block == self.block
-            conv = PartitionedConvolver(h, block=self.fir_block, max_block=max_block,
-                                        async_min=WORKER_FACTOR * self.block if worker else None,
-                                        worker_priority=WORKER_RT_PRIORITY if worker else None)
-            self.groups.append(_ConvGroup(a, b, conv))
+            self.groups.append(_ConvGroup(a, b, make_convolver(
+                h, block=self.fir_block, max_block=max_block,
+                fir_worker=fir_worker and self.fir_block == self.block and max_block == self.block)))
         self._plain = [c for c in range(C) if firs[c] is None]
         self._pool = ThreadPoolExecutor(min(len(self.groups), max(int(threads), 1))) \
             if len(self.groups) > 1 and int(threads) > 1 else None
@@ -214,10 +231,11 @@ class Chain:
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Run the chain on ``x`` (``(n_channels, n)`` float32, finite) into ``out``."""
         n = x.shape[1]
-        w = self._work[:, :n]
-        np.multiply(x, self.gains, out=out)
-        self.delay.process(out, w)
-        self.iir.process(w)
+        # gain and delay in one pass (x * g, then the ring); without FIR straight into out
+        w = self._work[:, :n] if self.groups else out
+        self.delay.process(x, w, gains=self._gains1)
+        if self.iir.active:
+            self.iir.process(w)
         if self.groups:
             if self._pool is not None:
                 list(self._pool.map(self._run_group, self.groups, [n] * len(self.groups), [out] * len(self.groups)))
@@ -226,8 +244,6 @@ class Chain:
                     self._run_group(g, n, out)
             for c in self._plain:
                 out[c] = w[c]
-        else:
-            out[...] = w
         target = db_to_gain(self.match_db)
         if target != self._match_now or target != 1.0:
             if target != self._match_now:

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.signal as _sig
 
 from calib.errors import ConfigError
+from monitor import kernels as _kernels
 
 __all__ = [
     "db_to_gain",
@@ -101,6 +102,10 @@ def _ring_write(buf: np.ndarray, pos: int, x: np.ndarray) -> None:
 class DelayLine:
     """Per-channel integer delay (ring buffer), any block length up to ``max_block``.
 
+    With the compiled engine (:mod:`monitor.kernels`) one call moves all channels; the numpy
+    path is the same copies.  An optional per-channel gain is applied on the way in (the
+    chain's trim, polarity and preamp: ``x * g`` rounded to float32 as numpy does).
+
     Parameters
     ----------
     delays_samples : sequence of int
@@ -117,25 +122,40 @@ class DelayLine:
         self.n_channels = d.size
         self.size = int(d.max(initial=0)) + int(max_block)
         self.buf = np.zeros((self.n_channels, self.size), dtype=np.float32)
-        self.pos = 0
+        self.buf.fill(0.0)           # touch every page now, not in the callback
+        self._pos = np.zeros(1, np.int64)
+        self._ones = np.ones(self.n_channels, np.float32)
+        self._compiled = _kernels.available()
+        if self._compiled:
+            _kernels.warm_up()
+
+    @property
+    def pos(self) -> int:
+        """Write position in the ring (samples)."""
+        return int(self._pos[0])
 
     def reset(self) -> None:
         self.buf.fill(0.0)
-        self.pos = 0
+        self._pos[0] = 0
 
-    def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Write ``x`` (``(n_channels, n)``) and read the delayed samples into ``out``."""
+    def process(self, x: np.ndarray, out: np.ndarray, gains: np.ndarray | None = None) -> np.ndarray:
+        """Write ``x * gains`` (``(n_channels, n)``; ``gains`` ``(n_channels,)`` float32,
+        default 1) and read the delayed samples into ``out`` (may be ``x``)."""
+        g = self._ones if gains is None else gains
+        if self._compiled:
+            _kernels.delay_run(x, out, self.buf, self.delays, self._pos, g)
+            return out
         n = x.shape[1]
         S = self.size
-        p = self.pos
-        _ring_write(self.buf, p, x)
+        p = int(self._pos[0])
+        _ring_write(self.buf, p, x * g[:, np.newaxis] if gains is not None else x)
         for c in range(self.n_channels):
             r = (p - int(self.delays[c])) % S
             f2 = min(n, S - r)
             out[c, :f2] = self.buf[c, r:r + f2]
             if f2 < n:
                 out[c, f2:n] = self.buf[c, : n - f2]
-        self.pos = (p + n) % S
+        self._pos[0] = (p + n) % S
         return out
 
 

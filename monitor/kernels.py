@@ -1,0 +1,306 @@
+"""Compiled inner loops of the real-time engine: numba kernels and FFTW plans.
+
+Why this module exists (measured on the project machine, 2 cores, 16 channels x 65,536
+taps at a 128-sample period, see ``benchmarks/bench_engine_scale.py``): the numpy engine
+spent about 1 ms of interpreter time per period (dozens of small numpy and ``scipy.fft`` calls
+per level, per-channel Python loops in the delay line) and concentrated the large partitions'
+FFTs in single periods.  Here one compiled call per period does all the convolution work of a
+channel group, and the FFTs are FFTW's (the library zita-convolver uses), called from inside
+the compiled code.
+
+Route chosen and why:
+
+* **numba** (``@njit(cache=True, nogil=True)``) for the loops: a well-kept dependency that
+  installs from PyPI as wheels (no compiler on the user's machine), releases the GIL, and its
+  on-disk cache means the JIT runs once per machine; :func:`warm_up` runs every kernel on
+  tiny data when an engine is built, so no compilation ever happens in the audio callback.
+* **FFTW** (single precision, ``libfftw3f.so.3``) through ``ctypes`` for planning and through
+  a numba intrinsic that calls ``fftwf_execute`` by address for execution: the address is a
+  run-time argument, so the kernel stays cacheable (numba refuses to cache code that embeds a
+  ctypes pointer).  The library is installed with ``jconvolver`` by ``scripts/run.sh setup``
+  (fconvolver links it).  Plans are made once per level on preallocated, 64-byte aligned
+  scratch buffers (``FFTW_ESTIMATE``, as fconvolver without ``-M``), so the audio thread only
+  executes plans; planning is serialised by a lock (FFTW's planner is not thread-safe,
+  execution is).
+* ``scipy.fft`` with workers was the alternative: each call costs 5-10 us of interpreter and
+  allocation, and it cannot be called from compiled code.  A C extension would need a
+  compiler at install time.
+
+When numba or libfftw3f is missing, :func:`available` is False and the engine falls back to the
+pure-numpy :class:`monitor.convolver.PartitionedConvolver` (the reference the compiled path is
+tested against).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+
+import numpy as np
+
+__all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up",
+           "conv_run", "delay_run"]
+
+_FFTW_ESTIMATE = 1 << 6
+_FFTW_DESTROY_INPUT = 1 << 0
+
+try:  # pragma: no branch
+    import numba as _nb
+    from llvmlite import ir as _ir
+    from numba import types as _types
+    from numba.extending import intrinsic as _intrinsic
+    _NUMBA_ERR = ""
+except Exception as exc:  # noqa: BLE001 - any import problem means "use the numpy path"
+    _nb = None
+    _NUMBA_ERR = f"numba unavailable ({type(exc).__name__}: {exc})"
+
+
+def _load_fftw():
+    names = ["libfftw3f.so.3", ctypes.util.find_library("fftw3f")]
+    for name in names:
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        lib.fftwf_plan_dft_r2c_1d.restype = ctypes.c_void_p
+        lib.fftwf_plan_dft_r2c_1d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+        lib.fftwf_plan_dft_c2r_1d.restype = ctypes.c_void_p
+        lib.fftwf_plan_dft_c2r_1d.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+        lib.fftwf_destroy_plan.restype = None
+        lib.fftwf_destroy_plan.argtypes = [ctypes.c_void_p]
+        lib.fftwf_execute.restype = None
+        lib.fftwf_execute.argtypes = [ctypes.c_void_p]
+        return lib, ""
+    return None, "libfftw3f.so.3 not found (apt-get install libfftw3-single3; jconvolver brings it)"
+
+
+_FFTW, _FFTW_ERR = _load_fftw()
+_PLAN_LOCK = threading.Lock()
+_DISABLED = os.environ.get("ROOMTRUTH_ENGINE", "").strip().lower() == "numpy"
+
+
+def available() -> bool:
+    """True when the compiled engine can run (numba imported, libfftw3f loaded, not disabled
+    by ``ROOMTRUTH_ENGINE=numpy``)."""
+    return _nb is not None and _FFTW is not None and not _DISABLED
+
+
+def why_unavailable() -> str:
+    """Plain reason the compiled engine is off ("" when :func:`available`)."""
+    if _DISABLED:
+        return "ROOMTRUTH_ENGINE=numpy"
+    return _NUMBA_ERR or _FFTW_ERR
+
+
+def aligned_zeros(shape, dtype, align: int = 64) -> np.ndarray:
+    """Zeroed array whose data starts on an ``align``-byte boundary (FFTW's SIMD paths)."""
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape)) * dt.itemsize
+    raw = np.zeros(n + align, np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + n].view(dt).reshape(shape)
+
+
+class Fftw:
+    """Owner of FFTW plans on fixed buffers (made under a lock, destroyed on :meth:`close`)."""
+
+    def __init__(self) -> None:
+        if _FFTW is None:
+            raise RuntimeError(_FFTW_ERR)
+        self._plans: list[int] = []
+        self.execute_address = ctypes.cast(_FFTW.fftwf_execute, ctypes.c_void_p).value
+
+    def r2c(self, n: int, src: np.ndarray, dst: np.ndarray) -> int:
+        """Plan ``dst[:n//2+1] = rfft(src[:n])`` (unnormalised) on these buffers; its address."""
+        with _PLAN_LOCK:
+            p = _FFTW.fftwf_plan_dft_r2c_1d(int(n), src.ctypes.data, dst.ctypes.data, _FFTW_ESTIMATE)
+        if not p:
+            raise RuntimeError(f"FFTW could not plan a real FFT of {n} points")
+        self._plans.append(p)
+        return int(p)
+
+    def c2r(self, n: int, src: np.ndarray, dst: np.ndarray) -> int:
+        """Plan ``dst[:n] = n * irfft(src[:n//2+1])`` (unnormalised; destroys ``src``)."""
+        with _PLAN_LOCK:
+            p = _FFTW.fftwf_plan_dft_c2r_1d(int(n), src.ctypes.data, dst.ctypes.data,
+                                            _FFTW_ESTIMATE | _FFTW_DESTROY_INPUT)
+        if not p:
+            raise RuntimeError(f"FFTW could not plan an inverse real FFT of {n} points")
+        self._plans.append(p)
+        return int(p)
+
+    def close(self) -> None:
+        plans, self._plans = self._plans, []
+        if plans and _FFTW is not None:
+            with _PLAN_LOCK:
+                for p in plans:
+                    _FFTW.fftwf_destroy_plan(p)
+
+
+# ---------------------------------------------------------------------------- kernels
+if _nb is not None:
+    @_intrinsic
+    def _call_void_1(typingctx, fnptr, arg):
+        """``((void (*)(void *)) fnptr)(arg)``: call a C function by address (cacheable)."""
+        sig = _types.void(_types.int64, _types.int64)
+
+        def codegen(context, builder, signature, args):
+            fnty = _ir.FunctionType(_ir.VoidType(), [_ir.IntType(64)])
+            f = builder.inttoptr(args[0], fnty.as_pointer())
+            builder.call(f, [args[1]])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
+
+    @_jit
+    def _mul(y, x, h):  # pragma: no cover - compiled
+        for k in range(y.shape[0]):
+            y[k] = x[k] * h[k]
+
+    @_jit
+    def _mac(y, x, h):  # pragma: no cover - compiled
+        for k in range(y.shape[0]):
+            y[k] += x[k] * h[k]
+
+    @_jit
+    def _copy(dst, src):  # pragma: no cover - compiled
+        for k in range(dst.shape[0]):
+            dst[k] = src[k]
+
+    @_jit
+    def _add(dst, src):  # pragma: no cover - compiled
+        for k in range(dst.shape[0]):
+            dst[k] += src[k]
+
+    @_jit
+    def conv_run(x, out, n, xring, acc, X, H, Y, sin, sspec, stime, ilv, tasks, tptr, state):  # pragma: no cover - compiled
+        """Run ``n`` samples (a multiple of the block) of a scheduled partitioned convolution.
+
+        ``x``/``out`` ``(C, >= n)`` float32; ``xring`` ``(C, L)`` input history (time ``t`` at
+        ``t % L``); ``acc`` ``(C, Lout)`` output accumulator (likewise); ``X``, ``H``, ``Y``
+        flat complex64 (per level: spectra ring ``(C, M, K)``, filter ``(C, M, K)`` scaled by
+        ``1/F``, accumulator ``(C, K)``, ``K = F/2 + 1`` bins of the FFT size ``F >= 2P``);
+        ``sin``/``sspec``/``stime`` FFTW scratch; ``ilv[l] = (P, M, r, o, x_off, y_off,
+        plan_r2c, plan_c2r, phase_base, F)``; ``tasks[i] = (kind, c, m)`` (0 forward FFT, 1
+        multiply-accumulate of partition m, 2 inverse FFT + output), the tasks of level ``l``
+        at phase ``s`` are ``tptr[phase_base + s] .. tptr[phase_base + s + 1]``;
+        ``state = (t, block, fftw_execute address)``.  Overlap-save (Wefers 2015, sec. 3.3).
+        """
+        C = x.shape[0]
+        L = xring.shape[1]
+        Lout = acc.shape[1]
+        B = state[1]
+        fexec = state[2]
+        NL = ilv.shape[0]
+        for b in range(n // B):
+            t = state[0]
+            p = t % L
+            for c in range(C):
+                _copy(xring[c, p:p + B], x[c, b * B:(b + 1) * B])
+            t += B
+            state[0] = t
+            q = t // B - 1                       # index of this period
+            for li in range(NL):
+                P = ilv[li, 0]
+                M = ilv[li, 1]
+                r = ilv[li, 2]
+                o = ilv[li, 3]
+                xo = ilv[li, 4]
+                yo = ilv[li, 5]
+                F = ilv[li, 9]
+                K = F // 2 + 1
+                s = (q + 1) % r                  # phase: 0 in the period that completes a block
+                j = (q + 1 - s) // r - 1         # the block whose work runs in this period
+                if j < 0:
+                    continue
+                pb = ilv[li, 8]
+                for ti in range(tptr[pb + s], tptr[pb + s + 1]):
+                    kind = tasks[ti, 0]
+                    c = tasks[ti, 1]
+                    if kind == 0:
+                        # frame [(j+1)P - F, (j+1)P) of channel c -> spectrum into slot j % M
+                        s0 = ((j + 1) * P - F) % L
+                        n1 = min(F, L - s0)
+                        _copy(sin[:n1], xring[c, s0:s0 + n1])
+                        _copy(sin[n1:F], xring[c, :F - n1])
+                        _call_void_1(fexec, ilv[li, 6])
+                        base = xo + (c * M + j % M) * K
+                        _copy(X[base:base + K], sspec[:K])
+                    elif kind == 1:
+                        m = tasks[ti, 2]
+                        xb = xo + (c * M + (j - m) % M) * K
+                        hb = xo + (c * M + m) * K
+                        yb = yo + c * K
+                        if m == 0:
+                            _mul(Y[yb:yb + K], X[xb:xb + K], H[hb:hb + K])
+                        else:
+                            _mac(Y[yb:yb + K], X[xb:xb + K], H[hb:hb + K])
+                    else:
+                        yb = yo + c * K
+                        _copy(sspec[:K], Y[yb:yb + K])
+                        _call_void_1(fexec, ilv[li, 7])
+                        # overlap-save: the last P samples are valid; they sound from jP + o
+                        d0 = (j * P + o) % Lout
+                        n1 = min(P, Lout - d0)
+                        _add(acc[c, d0:d0 + n1], stime[F - P:F - P + n1])
+                        _add(acc[c, :P - n1], stime[F - P + n1:F])
+            p0 = (t - B) % Lout
+            for c in range(C):
+                _copy(out[c, b * B:(b + 1) * B], acc[c, p0:p0 + B])
+                acc[c, p0:p0 + B] = 0.0
+
+    @_jit
+    def delay_run(x, out, buf, delays, pos, gains):  # pragma: no cover - compiled
+        """Per-channel integer delay of ``x * gains`` through the ring ``buf`` ``(C, S)``;
+        ``pos[0]`` = write position (:class:`monitor.dsp.DelayLine`); ``out`` may be ``x``."""
+        C, n = x.shape
+        S = buf.shape[1]
+        p = pos[0]
+        for c in range(C):
+            g = gains[c]
+            w = p
+            for i in range(n):
+                buf[c, w] = x[c, i] * g
+                w += 1
+                if w == S:
+                    w = 0
+            r = (p - delays[c]) % S
+            for i in range(n):
+                out[c, i] = buf[c, r]
+                r += 1
+                if r == S:
+                    r = 0
+        pos[0] = (p + n) % S
+else:  # pragma: no cover
+    conv_run = delay_run = None
+
+
+_WARM = [False]
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel on tiny data, off the audio thread.
+
+    Called when a compiled convolver or delay line is built; idempotent and cheap afterwards.
+    """
+    if _WARM[0] or not available():
+        return
+    from monitor.fastconv import ScheduledConvolver
+
+    h = np.zeros((1, 8))
+    h[0, 0] = 1.0
+    cv = ScheduledConvolver(h, block=2, max_block=4, _warm=True)
+    buf = np.zeros((1, 8), np.float32)
+    # contiguous buffers and row slices of wider ones: numba compiles one version per layout
+    for x in (np.ones((1, 4), np.float32), np.ones((1, 6), np.float32)[:, :4]):
+        for y in (np.zeros((1, 4), np.float32), np.zeros((1, 6), np.float32)[:, :4]):
+            cv.process(x, y)
+            delay_run(x, y, buf, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+    cv.close()
+    _WARM[0] = True

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from calib.errors import SignalError
+from calib.errors import ConfigError, SignalError
 from calib.types import FrequencyResponse, ImpulseResponse
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _SENS_RE = re.compile(r"sens\s*factor\s*=\s*([-+]?\d*[.,]?\d+)\s*dB", re.I)
+_SENS_KEY_RE = re.compile(r"sens\s*factor\s*=(?!\s*[-+]?\d*[.,]?\d)", re.I)   # a Sens Factor that is no number
 _AGAIN_RE = re.compile(r"again\s*=\s*([-+]?\d*[.,]?\d+)\s*dB", re.I)
 _SERNO_RE = re.compile(r"serno\s*:\s*([\w-]+)", re.I)
 _COMMENT = ("*", "#", ";", "//", '"', "'")
@@ -121,6 +122,9 @@ def read_mic_calibration(path: str | os.PathLike[str]) -> MicCalibration:
         if not s:
             continue
         m = _SENS_RE.search(s)
+        if m is None and _SENS_KEY_RE.search(s):
+            raise SignalError(f"{p} line {i}: {s[:60]!r} names a Sens Factor that is not a number in dB "
+                              "(expected e.g. 'Sens Factor =-1.378dB'); fix the file or use the maker's original")
         if m:
             sens = float(m.group(1).replace(",", "."))
             a = _AGAIN_RE.search(s)
@@ -215,6 +219,9 @@ def spl_calibration(recording: np.ndarray, *, fs: int, calibrator_db_spl: float 
     SignalError
         Shorter than 1 s, clipped, no steady tone, or the tone not dominant.
     """
+    if not (math.isfinite(tone_hz) and 20.0 <= tone_hz <= 0.4 * fs):
+        raise ConfigError(f"--tone-hz {tone_hz:g} is not a calibrator frequency at {fs} Hz; use 20..{0.4 * fs:g} Hz "
+                          "(calibrators play 250 Hz or 1 kHz)")
     x = np.asarray(recording, dtype=np.float64).ravel()
     if x.size < fs:
         raise SignalError(f"the calibrator recording is {x.size / fs:.2f} s; record at least 1 s (3-5 s is better)")

@@ -1,30 +1,32 @@
-"""One pass over a mix file: loudness, true peak, render checks, LTAS, platform preview.
+"""One pass over a mix file: loudness, true peak, render checks, stereo image, LTAS, platform
+preview, bass/vocal balance and dynamics.
 
 The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
 preallocated channels-first array and handed to a second thread that feeds the streaming
 loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  When the file
-is read, the reading thread runs the render checks and the long-term spectrum on the whole
-array while the meters finish.
+is read, the reading thread runs the render checks, the stereo image and the long-term spectrum
+on the whole array while the meters finish; balance and dynamics follow (they need the
+integrated loudness).
 """
 
 from __future__ import annotations
 
 import math
 import queue
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from calib.audio_io import refuse_mpeg_audio
+from calib.audio_io import refuse_mpeg_audio, wav_frames_declared
 from calib.errors import SignalError
 from mixes.programme import as_programme
 from mixes import ltas as _ltas
 from mixes.loudness import LoudnessMeter
 from mixes.platforms import PlatformTable, preview
 from mixes.renderchecks import render_checks
+from mixes.stereo import measure_stereo
 from mixes.truepeak import TruePeakMeter
 from mixes.types import MixAnalysis, RenderEvent
 
@@ -47,46 +49,8 @@ def _open_info(path: Path) -> sf._SoundFileInfo:
         raise SignalError(f"{path} is not a readable audio file: {exc}") from None
 
 
-def _wav_frames_declared(path: Path) -> tuple[int, int] | None:
-    """``(frames the header announces, frames the file holds)`` of a RIFF/WAVE file whose
-    ``data`` chunk is shorter than its header says, else ``None``.
-
-    libsndfile quietly reads what is there, so a copy cut short would be analysed as a
-    shorter mix.  Only plain RIFF/WAVE is checked (RF64/W64 keep sizes elsewhere), and a
-    size of 0 or 0xFFFFFFFF (the placeholder of a recorder that never finished its header)
-    is not taken as a promise.
-    """
-    try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, 2)
-            fh.seek(0)
-            head = fh.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            block_align = 0
-            pos = 12
-            for _ in range(64):                 # chunks before 'data': fmt, fact, LIST, bext, ...
-                fh.seek(pos)
-                hdr = fh.read(8)
-                if len(hdr) < 8:
-                    return None
-                cid, csize = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-                if cid == b"fmt " and csize >= 14:
-                    fmt = fh.read(14)
-                    if len(fmt) < 14:
-                        return None             # libsndfile names what is wrong with the header
-                    block_align = struct.unpack("<H", fmt[12:14])[0]
-                elif cid == b"data":
-                    if csize in (0, 0xFFFFFFFF) or block_align <= 0:
-                        return None
-                    held = size - (pos + 8)
-                    if held >= csize:
-                        return None
-                    return csize // block_align, max(held, 0) // block_align
-                pos += 8 + csize + (csize & 1)
-    except OSError:
-        return None
-    return None
+# the one truncated-WAV rule of every reader lives in calib.audio_io
+_wav_frames_declared = wav_frames_declared
 
 
 def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
@@ -142,18 +106,44 @@ def _events_from_overs(overs) -> tuple[RenderEvent, ...]:
     return tuple(RenderEvent("over", t, lvl, ch, 0.0) for t, lvl, ch in overs)
 
 
+def _balance_dynamics(x: np.ndarray, fs: int, lres, tres) -> tuple:
+    """Bass/vocal balance and dynamics (None, None for a silent file)."""
+    if not math.isfinite(lres.integrated_lufs):
+        return None, None
+    bal = dyn = None
+    try:    # TODO(stereo): unguard when mixes.balance / mixes.dynamics land
+        from mixes.balance import measure_balance
+    except ImportError:
+        measure_balance = None
+    try:
+        from mixes.dynamics import measure_dynamics
+    except ImportError:
+        measure_dynamics = None
+    if measure_balance is not None:
+        bal = measure_balance(x, fs=fs, integrated_lufs=lres.integrated_lufs)
+    if measure_dynamics is not None:
+        dyn = measure_dynamics(x, fs=fs, integrated_lufs=lres.integrated_lufs, true_peak_dbtp=tres.true_peak_dbtp,
+                               short_term_lufs=lres.short_term_lufs)
+    return bal, dyn
+
+
 def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
-            platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
-    """Render checks and spectrum on the whole array (this thread) while ``meters()`` (a
-    future or a callable returning (LoudnessResult, TruePeakResult)) completes."""
+            platforms: PlatformTable | None, checks: bool, extras: bool | None = None) -> MixAnalysis:
+    """Render checks, stereo image and spectrum on the whole array (this thread) while
+    ``meters()`` (a future or a callable returning (LoudnessResult, TruePeakResult))
+    completes; then balance and dynamics, which need the loudness.  ``extras`` (default: as
+    ``checks``) switches the stereo image, balance and dynamics."""
     n_ch, n = x.shape
     if n < MIN_DURATION_S * fs:
         raise SignalError(
             f"{name} is {n / fs:.3f} s long; loudness needs at least {MIN_DURATION_S} s (one 400 ms block)")
+    extras = checks if extras is None else extras
     rc = render_checks(x, fs=fs) if checks else None
-    nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
+    stereo = measure_stereo(x, fs=fs) if extras else None
+    nfft = _ltas.spectrum_nfft(fs)          # ~1 Hz bins: band levels and band floors in one pass
     power = _ltas._segment_power(x, nfft)
     lres, tres = meters()
+    bal, dyn = _balance_dynamics(x, fs, lres, tres) if extras else (None, None)
     warnings = list(rc.warnings) if rc is not None else []
     if math.isfinite(lres.integrated_lufs):
         spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
@@ -175,11 +165,13 @@ def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
         clicks=rc.clicks if rc is not None else (),
         dropouts=rc.dropouts if rc is not None else (),
         overs=overs, ltas=spec, warnings=tuple(warnings),
+        artifacts=tuple(getattr(rc, "artifacts", ())) if rc is not None else (),
+        stereo=stereo, balance=bal, dynamics=dyn,
     )
 
 
 def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: PlatformTable | None = None,
-                 checks: bool = True, channel_weights=None) -> MixAnalysis:
+                 checks: bool = True, channel_weights=None, extras: bool | None = None) -> MixAnalysis:
     """Analyse one mix file (everything ``roomtruth mix analyze`` reports).
 
     Two threads: this one reads the file (libsndfile releases the GIL) and then runs the
@@ -215,11 +207,12 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
         finally:
             q.put(None)
         return _finish(str(path), x, fs, fut.result, bands_per_octave=bands_per_octave,
-                       platforms=platforms, checks=checks)
+                       platforms=platforms, checks=checks, extras=extras)
 
 
 def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_octave: int = 3,
-                  platforms: PlatformTable | None = None, checks: bool = True, channel_weights=None) -> MixAnalysis:
+                  platforms: PlatformTable | None = None, checks: bool = True, channel_weights=None,
+                  extras: bool | None = None) -> MixAnalysis:
     """Same as :func:`analyze_file` for a ``(n_channels, n_samples)`` array."""
     arr = as_programme(x)
     x32 = np.ascontiguousarray(arr, dtype=np.float32)
@@ -230,4 +223,4 @@ def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_oc
         lm.feed(x32[:, i:i + step])
         tp.feed(x32[:, i:i + step])
     return _finish(name, x32, fs, lambda: (lm.result(), tp.finish()), bands_per_octave=bands_per_octave,
-                   platforms=platforms, checks=checks)
+                   platforms=platforms, checks=checks, extras=extras)

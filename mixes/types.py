@@ -133,29 +133,49 @@ class Ltas:
         Band level (dB) of the programme after normalising it to ``normalised_to_lufs``.
     bands_per_octave : int
     normalised_to_lufs : float
+    floor_db : ndarray (n_bands,) or None
+        The band's broadband floor under its tonal peaks (dB, same normalisation; see
+        :mod:`mixes.envelope`): what a studio fingerprint is learnt from.  None when the
+        spectrum was too coarse to read it.
+    floor_gap_db : ndarray (n_bands,) or None
+        Mean band power over the floor (dB): how tonal the band was.
     """
 
     freqs_hz: np.ndarray
     level_db: np.ndarray
     bands_per_octave: int
     normalised_to_lufs: float
+    floor_db: np.ndarray | None = None
+    floor_gap_db: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "freqs_hz", _ro(self.freqs_hz))
         object.__setattr__(self, "level_db", _ro(self.level_db))
+        for name in ("floor_db", "floor_gap_db"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _ro(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "freqs_hz": [round(float(f), 3) for f in self.freqs_hz],
             "level_db": [_num(round(float(v), 3)) if math.isfinite(v) else None for v in self.level_db],
             "bands_per_octave": self.bands_per_octave,
             "normalised_to_lufs": self.normalised_to_lufs,
         }
+        if self.floor_db is not None:
+            d["floor_db"] = [_num(round(float(v), 3)) if math.isfinite(v) else None for v in self.floor_db]
+        return d
 
 
 @dataclass(frozen=True)
 class MixAnalysis:
-    """Everything ``roomtruth mix analyze`` reports for one file."""
+    """Everything ``roomtruth mix analyze`` reports for one file.
+
+    ``stereo`` (:class:`mixes.stereo.StereoImage`, None for one channel), ``balance``
+    (:class:`mixes.balance.Balance`) and ``dynamics`` (:class:`mixes.dynamics.Dynamics`) are
+    None when not measured (``extras=False``) or, for balance and dynamics, for a silent file.
+    ``artifacts`` are :class:`RenderEvent` of the artifact kinds.
+    """
 
     file: str
     fs: int
@@ -176,9 +196,17 @@ class MixAnalysis:
     overs: tuple[RenderEvent, ...] = ()
     ltas: Ltas | None = None
     warnings: tuple[str, ...] = ()
+    artifacts: tuple[RenderEvent, ...] = ()
+    stereo: Any = None
+    balance: Any = None
+    dynamics: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict in the CLI contract's shape (NaN/-inf become None)."""
+        """Plain dict in the CLI contract's shape (NaN/-inf become None).
+
+        ``balance`` is given without the reference comparison (its ``_vs_reference_db`` keys
+        null); ``roomtruth mix analyze`` fills them in when references are given.
+        """
         return {
             "file": self.file,
             "fs": self.fs,
@@ -197,7 +225,11 @@ class MixAnalysis:
             "clicks": [c.to_dict() for c in self.clicks],
             "dropouts": [d.to_dict() for d in self.dropouts],
             "overs": [o.to_dict() for o in self.overs],
+            "artifacts": [{**a.to_dict(), "detail": a.detail} for a in self.artifacts],
             "ltas": self.ltas.to_dict() if self.ltas is not None else None,
+            "stereo": self.stereo.to_dict() if self.stereo is not None else None,
+            "balance": self.balance.to_dict() if self.balance is not None else None,
+            "dynamics": self.dynamics.to_dict() if self.dynamics is not None else None,
             "warnings": list(self.warnings),
         }
 
@@ -233,6 +265,10 @@ class RoomFingerprint:
     per_mix_deviation_db : ndarray (n_mixes, n_bands)
         Each mix's own deviation (level-aligned), so a reader can count on how many tracks a
         deviation appeared; empty ``(0, n_bands)`` for a measured fingerprint.
+    interval_db : ndarray (n_bands, 2) or None
+        90 % interval ``[low, high]`` (dB) of the deviation per band, from the mix-to-mix and
+        reference-to-reference spread (:mod:`mixes.fingerprint`).  None for a measured
+        fingerprint and for files written before intervals existed.
     """
 
     studio: str
@@ -247,6 +283,7 @@ class RoomFingerprint:
     files: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
     per_mix_deviation_db: np.ndarray | None = None
+    interval_db: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("freqs_hz", "deviation_db", "confidence", "spread_db"):
@@ -256,6 +293,14 @@ class RoomFingerprint:
             self.per_mix_deviation_db, dtype=np.float64, copy=True).reshape(-1, n)
         pm.setflags(write=False)
         object.__setattr__(self, "per_mix_deviation_db", pm)
+        if self.interval_db is not None:
+            iv = np.array(self.interval_db, dtype=np.float64, copy=True)
+            if iv.shape != (n, 2) or not np.all(np.isfinite(iv)) or np.any(iv[:, 0] > iv[:, 1]):
+                raise ProfileError(
+                    f"fingerprint of {self.studio!r}: interval_db must hold [low, high] with low <= high "
+                    f"for each of the {n} bands; the file is inconsistent, rebuild it")
+            iv.setflags(write=False)
+            object.__setattr__(self, "interval_db", iv)
         for name in ("deviation_db", "confidence", "spread_db"):
             if getattr(self, name).shape != (n,):
                 raise ProfileError(
@@ -280,17 +325,26 @@ class RoomFingerprint:
             "confidence": [round(float(v), 3) for v in self.confidence],
             "spread_db": [round(float(v), 3) for v in self.spread_db],
             "per_mix_deviation_db": [[round(float(v), 3) for v in row] for row in self.per_mix_deviation_db],
+            "interval_db": None if self.interval_db is None else [
+                [round(float(lo), 3), round(float(hi), 3)] for lo, hi in self.interval_db],
             "meta": dict(self.meta),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, origin: str = "fingerprint") -> "RoomFingerprint":
         """Rebuild from :meth:`to_dict` output; :class:`ProfileError` naming ``origin`` if malformed."""
+        if not isinstance(d, Mapping):
+            raise ProfileError(f"{origin} does not hold a JSON object; it is not a roomtruth fingerprint")
         need = ("studio", "freqs_hz", "deviation_db", "confidence")
         missing = [k for k in need if k not in d]
         if missing:
             raise ProfileError(f"{origin} lacks {', '.join(missing)}; it is not a roomtruth fingerprint")
-        if int(d.get("schema_version", FINGERPRINT_SCHEMA)) > FINGERPRINT_SCHEMA:
+        try:
+            ver = int(d.get("schema_version", FINGERPRINT_SCHEMA))
+        except (TypeError, ValueError):
+            raise ProfileError(f"{origin} has schema version {d.get('schema_version')!r}, not a number; "
+                               "rebuild it with 'roomtruth mix fingerprint'") from None
+        if ver > FINGERPRINT_SCHEMA:
             raise ProfileError(
                 f"{origin} has schema version {d['schema_version']}, newer than this roomtruth "
                 f"({FINGERPRINT_SCHEMA}); upgrade roomtruth"
@@ -309,6 +363,7 @@ class RoomFingerprint:
                 files=tuple(d.get("files", ())),
                 meta=dict(d.get("meta", {})),
                 per_mix_deviation_db=d.get("per_mix_deviation_db") or None,
+                interval_db=d.get("interval_db") or None,
             )
         except (TypeError, ValueError) as exc:
             raise ProfileError(f"{origin} is malformed ({exc}); rebuild it with 'roomtruth mix fingerprint'") from None

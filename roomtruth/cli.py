@@ -4,7 +4,9 @@ Start-up must stay fast (``roomtruth --help`` well under 0.3 s): this module imp
 typer and the standard library; every command imports what it needs inside its body.
 
 Error boundary: every :class:`calib.errors.RoomtruthError` (and the usual file-system
-errors) becomes ``error: <sentence>`` on stderr and exit code 2, never a traceback.
+errors, and click's usage errors: a bad number, a missing argument, an unknown option)
+becomes one ``error: <sentence>`` line on stderr and exit code 2, never a traceback and
+never the usage box (that is for ``--help``).
 ``roomtruth --debug ...`` shows the traceback.  A failed verification is a result, exit 3.
 """
 
@@ -34,6 +36,7 @@ COMMAND_MODULES = (
     "roomtruth.cmd_verify",
     "roomtruth.cmd_mix",
     "roomtruth.cmd_report",
+    "roomtruth.cmd_serve",
 )
 
 
@@ -74,6 +77,19 @@ def _one_line(msg: str) -> str:
     return " ".join(str(msg).split())
 
 
+def _usage_error_line(exc: BaseException) -> str:
+    """A click usage error (bad number, missing argument, unknown option, unreadable path) as
+    the same one ``error:`` line as every other error; the usage box stays for ``--help``."""
+    try:
+        msg = exc.format_message()  # type: ignore[attr-defined]
+    except Exception:  # pragma: no cover - defensive
+        msg = str(exc)
+    msg = _one_line(msg).rstrip(".") or "invalid command line"
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "roomtruth"
+    return f"error: {msg}; see '{path} --help'"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -94,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("error: interrupted\n")
             return 130
         if ClickException is not None and isinstance(exc, ClickException):
-            exc.show()
-            return int(getattr(exc, "exit_code", 2) or 2)
+            if type(exc).__name__ == "NoArgsIsHelpError":   # a bare command: its help, as asked
+                exc.show()
+                return int(getattr(exc, "exit_code", 2) or 2)
+            sys.stderr.write(_usage_error_line(exc) + "\n")
+            return 2
         if debug:
             import traceback
 

@@ -211,6 +211,9 @@ def register(app: typer.Typer) -> None:
         from calib.audio_io import to_json
         from calib.errors import ConfigError
 
+        if spl_offset is not None and not 0.0 <= spl_offset <= 200.0:  # also NaN
+            raise ConfigError(f"--spl-offset {spl_offset} is outside 0..200 dB SPL (the level an RMS of 1.0 "
+                              "reads; about 120-140 dB SPL for a measurement mic)")
         dims_m = _parse_triplet(dims, "--dims", "x") if dims else None
         mic_m = _parse_triplet(mic, "--mic", ",") if mic else None
         ir, noise, what = _load(source_path, raw_fs, names)

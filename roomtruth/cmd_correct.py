@@ -163,6 +163,18 @@ def register(app: typer.Typer) -> None:
         from calib.exports.minidsp import format_minidsp
         from calib.exports.rew import format_rew_filters
 
+        import math
+
+        if target.startswith("tilt:"):
+            try:
+                slope = float(target[5:])
+            except ValueError:
+                slope = 0.0  # target_from_option names a word that is not a number
+            if not math.isfinite(slope):
+                raise ConfigError(f"--target {target!r}: the tilt must be a finite number of dB per octave "
+                                  "within +-6, e.g. tilt:-0.5")
+        if fs is not None and not (8000 <= fs <= 768_000):
+            raise ConfigError(f"--fs {fs} Hz is outside 8000..768000 Hz")
         lo, hi = parse_range(range_)
         tg = target_from_option(target, lo_hz=lo, hi_hz=hi)
         w = None
@@ -186,6 +198,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--out {out} already exists; pass --replace, or write into a workspace's "
                               "profiles/ folder where earlier profiles are kept for rollback")
         seats = [_load_seat(Path(p), fs=fs, speakers=speakers) for p in inputs]
+        for p_in, seat in zip(inputs, seats):
+            if fs is not None and seat.fs != fs:  # a measurement folder or IR WAVs: the rate is checked
+                raise ConfigError(f"{p_in} is at {seat.fs} Hz but --fs says {fs} Hz; nothing is resampled "
+                                  "silently, so drop --fs or resample the IRs")
+            if band_limit_hz is not None and not band_limit_hz < 0.5 * seat.fs:
+                raise ConfigError(f"--band-limit-hz {band_limit_hz:g} is at or above the Nyquist frequency of "
+                                  f"{p_in} ({0.5 * seat.fs:g} Hz); use 1000..{0.5 * seat.fs:g} Hz")
         settings = CorrectionSettings(target=tg, peq=PeqSettings(n_max=peq, max_boost_db=max_boost_db),
                                       fir_taps=fir_taps, fir_phase=fir_phase, seat_weights=w,
                                       name=name or out.name, fixed_peq=fixed, fix_polarity=fix_polarity,

@@ -7,10 +7,21 @@ imported inside the commands so ``roomtruth --help`` stays instant.
 
 from __future__ import annotations
 
+import contextvars
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
+
+# Another front end (the web app) running this command in a thread hears its progress here.
+PROGRESS: contextvars.ContextVar = contextvars.ContextVar("roomtruth_measure_progress", default=None)
+
+
+def _report_progress(msg: str) -> None:
+    hook = PROGRESS.get()
+    if hook is not None:
+        hook(msg)
 
 
 def _console(stderr: bool = False):
@@ -275,6 +286,12 @@ def measure_cmd(
                           "(or use --simulate-ir FILE.wav)")
     if repeats is not None and not 1 <= repeats <= 64:
         raise ConfigError(f"--repeats {repeats} is outside 1..64")
+    if sweep_s is not None and not 0.1 <= sweep_s <= 120:   # also NaN; 0 is not "the default"
+        raise ConfigError(f"--sweep-s {sweep_s} is outside 0.1..120 s")
+    if level_dbfs is not None and not -60.0 <= level_dbfs <= 0.0:
+        raise ConfigError(f"--level-dbfs {level_dbfs} is outside -60..0 dBFS")
+    if noise_db is not None and not -200.0 <= noise_db <= 0.0:
+        raise ConfigError(f"--noise-db {noise_db} is outside -200..0 dBFS")
     if fs is not None and not 8000 <= fs <= 384000:
         raise ConfigError(f"--fs {fs} Hz is outside 8000..384000 Hz")
     if latency_samples < 0:
@@ -362,7 +379,7 @@ def measure_cmd(
                       **({"probe_skipped": probe_note} if probe_note and not no_probe else {}),
                       "mic": {"calibration_file": None if mic_cal is None else mic_cal.source,
                               "sensitivity_dbfs": cfg.mic_sensitivity_dbfs if cfg is not None else None}},
-                progress=lambda msg: status.update(msg),
+                progress=lambda msg: (status.update(msg), _report_progress(msg)),
             )
     finally:
         backend.close()

@@ -290,6 +290,13 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
             else:
                 sections[sec] = dict(data[sec])
 
+    # a real measurement never silently becomes a simulation: an empty or speaker-less room.toml
+    # does not fall back to the built-in room and its L/R speakers
+    if not isinstance(data.get("interface"), dict) or "device" not in data["interface"]:
+        problems.append('[interface] device is missing: name the audio interface (see `roomtruth devices`), '
+                        'or write device = "simulated" to rehearse on the built-in room')
+    if "speakers" not in data and "subs" not in data:
+        problems.append("no [[speakers]]: list every speaker with its name and output channel")
     if problems:
         where = str(path) if path else "room.toml"
         n = len(problems)
@@ -346,6 +353,29 @@ def load_room_config(path: str | Path) -> RoomConfig:
     return parse_room_config(data, path=p.resolve())
 
 
+def _toml_string(text: str) -> str:
+    """A TOML basic string holding ``text`` exactly: quotes, backslashes and control characters
+    (newlines, DEL) escaped; brackets need nothing inside a string.
+
+    Raises
+    ------
+    ConfigError
+        ``text`` holds bytes that are not UTF-8 text (a surrogate escape from the command line).
+    """
+    out = []
+    for ch in str(text):
+        o = ord(ch)
+        if 0xD800 <= o <= 0xDFFF:
+            raise ConfigError(f"the room name {text!r} holds bytes that are not UTF-8 text; give it as plain text")
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\u{o:04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def room_template(*, name: str = "my room", device: str = "simulated", fs: int = 48000) -> str:
     """The commented ``room.toml`` that ``roomtruth init`` writes (it validates as is)."""
     from hardware.simulated import DEFAULT_ROOM_FACTS as F
@@ -357,7 +387,7 @@ def room_template(*, name: str = "my room", device: str = "simulated", fs: int =
 # Every key is checked before any sound is played; unknown keys are errors.
 
 [room]
-name = "{name}"
+name = {_toml_string(name)}
 dimensions_m = [{lx}, {ly}, {lz}]      # length (front wall to rear wall), width, height
 mic_position_m = [{mx}, {my}, {mz}]   # listening position: x from the front wall, y from the left wall, z up
 

@@ -101,6 +101,9 @@ def _open_input(path: Path):
     from calib.audio_io import refuse_mpeg_audio
 
     refuse_mpeg_audio(path)          # libsndfile's MP3 decoder would print to stderr
+    from calib.audio_io import refuse_truncated_wav
+
+    refuse_truncated_wav(path)       # the one reader rule: a WAV cut short is refused
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -118,11 +121,22 @@ def _atomic_wav(path: Path, *, fs: int, channels: int) -> Iterator[Any]:
 
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
+    from calib.errors import StorageError
+
+    if path.is_dir():
+        raise StorageError(f"OUT.wav {path} is a folder; give the file to write, e.g. {path / 'out.wav'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
+    except PermissionError:
+        raise StorageError(f"cannot write {path}: no permission to write in {path.parent}") from None
+    except (FileExistsError, NotADirectoryError):
+        raise StorageError(f"cannot write {path}: {path.parent} is not a folder") from None
     os.close(fd)
     try:
-        with sf.SoundFile(tmp, "w", samplerate=fs, channels=channels, subtype="FLOAT", format="WAV") as out:
+        # file names are bytes on Linux: a non-UTF-8 name reaches libsndfile as bytes
+        with sf.SoundFile(os.fsencode(tmp), "w", samplerate=fs, channels=channels, subtype="FLOAT",
+                          format="WAV") as out:
             yield out
         os.replace(tmp, path)
     except BaseException:
@@ -235,6 +249,8 @@ def render(
 
     _check_block(block)
     _check_ceiling(ceiling)
+    if not (0 <= threads <= 64):
+        raise ConfigError(f"--threads {threads} is outside 0..64 (0: one per core, at most 2)")
     if fir is None and len(paths) != 3:
         raise ConfigError(f"render takes PROFILE_DIR IN.wav OUT.wav (or --fir FIR.wav IN.wav OUT.wav); got {len(paths)} paths")
     if fir is not None and len(paths) != 2:

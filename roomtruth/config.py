@@ -35,6 +35,7 @@ class SpeakerConfig:
     name: str
     output: int
     position_m: tuple[float, float, float] | None = None
+    is_sub: bool = False          # a subwoofer ([[subs]] in room.toml); subs come last
 
     @property
     def output_index(self) -> int:
@@ -70,6 +71,17 @@ class RoomConfig:
     simulate_noise_db: float
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     input_device: str = ""
+    layout: str | None = None      # a standard layout name (calib.layouts), e.g. "7.1.4"
+
+    @property
+    def main_names(self) -> tuple[str, ...]:
+        """Speakers that are not subwoofers, in room.toml order."""
+        return tuple(s.name for s in self.speakers if not s.is_sub)
+
+    @property
+    def sub_names(self) -> tuple[str, ...]:
+        """Subwoofers (``[[subs]]``), in room.toml order."""
+        return tuple(s.name for s in self.speakers if s.is_sub)
 
     @property
     def mic_input_index(self) -> int:
@@ -129,6 +141,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "name": ("a text", "my room"),
         "dimensions_m": ("three positive numbers [length, width, height] in metres", None),
         "mic_position_m": ("three numbers [x, y, z] in metres", None),
+        "layout": ('a standard layout name (2.0, 2.1, 5.1, 7.1, 7.1.4, 9.1.6) or ""', ""),
     },
     "interface": {
         "device": ('a device name or index from `roomtruth devices`, "simulated" or "rig"', "simulated"),
@@ -171,7 +184,7 @@ def _check(problems: list[str], where: str, ok: bool, expected: str, value: Any)
 def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> RoomConfig:
     """Validate a parsed ``room.toml`` table; raise one :class:`ConfigError` listing every problem."""
     problems: list[str] = []
-    known = set(SCHEMA) | {"speakers"} | set(PASS_THROUGH_SECTIONS)
+    known = set(SCHEMA) | {"speakers", "subs"} | set(PASS_THROUGH_SECTIONS)
     for key in data:
         if key not in known:
             problems.append(f"unknown section or key [{key}] (known: {', '.join(sorted(known))})")
@@ -242,10 +255,14 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
     if not isinstance(raw_sp, list) or not raw_sp:
         problems.append("[[speakers]] must list at least one speaker (name, output)")
         raw_sp = []
+    raw_subs = data.get("subs", [])
+    if not isinstance(raw_subs, list):
+        problems.append("[[subs]] must be a list of tables (name, output, position_m)")
+        raw_subs = []
     seen_names: set[str] = set()
     seen_out: set[int] = set()
-    for i, sp in enumerate(raw_sp, 1):
-        where = f"speakers #{i}"
+    for i, (is_sub, sp) in enumerate([(False, x) for x in raw_sp] + [(True, x) for x in raw_subs], 1):
+        where = f"subs #{i - len(raw_sp)}" if is_sub else f"speakers #{i}"
         if not isinstance(sp, dict):
             problems.append(f"{where} must be a table with name and output")
             continue
@@ -268,7 +285,25 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         if ok_nm and ok_out:
             seen_names.add(nm)
             seen_out.add(out)
-            speakers.append(SpeakerConfig(nm, out, tuple(float(x) for x in pos) if _vec3(pos) else None))
+            speakers.append(SpeakerConfig(nm, out, tuple(float(x) for x in pos) if _vec3(pos) else None, is_sub))
+    n_mains, n_subs = sum(not s.is_sub for s in speakers), sum(s.is_sub for s in speakers)
+    if n_mains > 16 or n_subs > 4:
+        problems.append(f"{n_mains} speakers and {n_subs} subs: roomtruth handles at most 16 speakers and 4 subs")
+    lay_name = room["layout"]
+    if not isinstance(lay_name, str):
+        problems.append(f"room.layout is {lay_name!r}, expected {SCHEMA['room']['layout'][0]}")
+    elif lay_name.strip():
+        from calib.layouts import layout as _layout
+
+        try:
+            lay = _layout(lay_name.strip())
+        except ConfigError as exc:
+            problems.append(str(exc))
+        else:
+            outside = [s.name for s in speakers if not s.is_sub and s.name not in lay.main_names]
+            if outside:
+                problems.append(f"speakers {', '.join(outside)} are not channels of layout {lay.name} "
+                                f"({', '.join(lay.main_names)}); rename them or drop room.layout")
 
     # positions must lie inside the room (x from the front wall, y from the left wall, z up)
     if dims is not None and _vec3(dims):
@@ -328,6 +363,7 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         simulate_noise_db=float(sim["noise_db"]),
         sections=sections,
         input_device=str(idev).strip(),
+        layout=(room["layout"].strip() or None) if isinstance(room["layout"], str) else None,
     )
 
 

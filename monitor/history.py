@@ -47,6 +47,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
+from urllib.parse import quote
 
 from calib.errors import RoomtruthError
 
@@ -178,9 +179,20 @@ class History:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise HistoryError(f"cannot create the folder of {self.path}: {exc.strerror}") from None
+        # side files a refused database must not leave behind (those that were not there before)
+        side = [self.path.with_name(self.path.name + sfx) for sfx in ("-wal", "-shm", "-journal")]
+        existed = {p for p in side if p.exists()}
+        writable = self._writable()
+        if not readonly and not writable:
+            raise HistoryError(
+                f"{self.path} is read-only (no permission to write the file or its folder), so nothing can be "
+                "recorded in it; make it writable, or record elsewhere (--history FILE)")
         try:
             if readonly:
-                uri = f"file:{self.path.resolve()}?mode=ro"
+                # a read-only history is read read-only: in a folder or file we may not write, SQLite
+                # could neither make its WAL index (-shm) nor remove it again, so the file is read
+                # as it stands (immutable: no locks, no side files)
+                uri = f"file:{quote(str(self.path.resolve()), safe='/')}?mode=ro" + ("" if writable else "&immutable=1")
                 self._con = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
             else:
                 self._con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
@@ -194,12 +206,34 @@ class History:
             self._migrate(readonly=readonly)
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
+            self._remove_new_side_files(side, existed)
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).replace("-", "").lower():
+                raise HistoryError(
+                    f"{self.path} cannot be written ({exc}); make the file and its folder writable") from None
             raise HistoryError(
                 f"{self.path} is not a usable history database ({exc}); move it aside and run again to start a new one"
             ) from None
         except BaseException:
             self._close_quietly()
+            self._remove_new_side_files(side, existed)
             raise
+
+    def _writable(self) -> bool:
+        """Whether this process may write the database file (when it exists) and its folder."""
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return False
+        return os.access(folder, os.W_OK) if folder.exists() else True
+
+    @staticmethod
+    def _remove_new_side_files(side: list[Path], existed: set[Path]) -> None:
+        """Remove ``-wal``/``-shm``/``-journal`` files a refused open created (never older ones)."""
+        for p in side:
+            if p not in existed:
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
 
     # -- lifetime
     def close(self) -> None:

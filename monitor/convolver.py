@@ -116,7 +116,7 @@ def _min_offset(size: int, block: int, async_min: int | None) -> int:
 
 
 def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITION,
-                    async_min: int | None = None) -> tuple[Level, ...]:
+                    async_min: int | None = None, level_cost=None) -> tuple[Level, ...]:
     """Choose the partition scheme with the lowest modelled cost for ``n_taps`` at ``block``.
 
     Sizes are ``block * 2**e``; a level of size ``P`` starts at ``o >= P - block`` (see the
@@ -134,6 +134,9 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
         Largest partition considered (samples).
     async_min : int, optional
         Smallest partition computed off the callback (None: all in the callback).
+    level_cost : callable, optional
+        ``level_cost(size, n_parts)``: modelled cost per input sample of a level; default
+        this module's numpy model (the compiled engine passes its own, ``monitor.fastconv``).
 
     Returns
     -------
@@ -148,6 +151,7 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
         sizes.append(sizes[-1] * 2)
 
     best: tuple[float, tuple[Level, ...]] = (math.inf, ())
+    cost_of = _level_cost if level_cost is None else level_cost
 
     def search(idx: int, offset: int, cost: float, levels: tuple[Level, ...]) -> None:
         nonlocal best
@@ -156,7 +160,7 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
         size = sizes[idx]
         # finish here with this size
         n_last = -(-(n_taps - offset) // size)
-        total = cost + _level_cost(size, n_last)
+        total = cost + cost_of(size, n_last)
         if total < best[0]:
             best = (total, levels + (Level(size, n_last, offset),))
         # or stop after some partitions and continue with a larger size
@@ -166,7 +170,7 @@ def plan_partitions(n_taps: int, *, block: int, max_partition: int = MAX_PARTITI
             end = offset + n_here * size
             if end >= n_taps:
                 break
-            search(nxt, end, cost + _level_cost(size, n_here), levels + (Level(size, n_here, offset),))
+            search(nxt, end, cost + cost_of(size, n_here), levels + (Level(size, n_here, offset),))
 
     search(0, 0, 0.0, ())
     return best[1]

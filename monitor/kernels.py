@@ -293,14 +293,15 @@ def warm_up() -> None:
         return
     from monitor.fastconv import ScheduledConvolver
 
-    h = np.zeros((1, 8))
-    h[0, 0] = 1.0
+    h = np.zeros((2, 8))
+    h[:, 0] = 1.0
     cv = ScheduledConvolver(h, block=2, max_block=4, _warm=True)
-    buf = np.zeros((1, 8), np.float32)
-    # contiguous buffers and row slices of wider ones: numba compiles one version per layout
-    for x in (np.ones((1, 4), np.float32), np.ones((1, 6), np.float32)[:, :4]):
-        for y in (np.zeros((1, 4), np.float32), np.zeros((1, 6), np.float32)[:, :4]):
+    buf = np.zeros((2, 8), np.float32)
+    # contiguous buffers and column slices of wider ones (2 rows: a 1-row slice counts as
+    # contiguous): numba compiles one version per memory layout
+    for x in (np.ones((2, 4), np.float32), np.ones((2, 6), np.float32)[:, :4]):
+        for y in (np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)[:, :4]):
             cv.process(x, y)
-            delay_run(x, y, buf, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+            delay_run(x, y, buf, np.zeros(2, np.int64), np.zeros(1, np.int64), np.ones(2, np.float32))
     cv.close()
     _WARM[0] = True

@@ -347,6 +347,10 @@ def verify_cmd(
         raise ConfigError("--drift changes a simulated room; add --simulate reference (or default, or --simulate-ir IR.wav)")
     if room is not None and not room.is_dir():
         raise ConfigError(f"--room {room} is not a folder; create the workspace with 'roomtruth init {room}'")
+    if room is not None:
+        from roomtruth.workspace import clean_stale_temp_files
+
+        clean_stale_temp_files(room / "reports")  # half-written reports of a killed run
     if report is not None and report.is_dir():
         raise ConfigError(f"--report {report} is a folder; give the JSON file to write, e.g. {report / 'verify.json'}")
     db_early = history_db or (room / "history.sqlite" if room is not None and not drifts else None)
@@ -411,8 +415,6 @@ def verify_cmd(
     if report is None and own:
         report = room / "reports" / f"{mid}.json"
     payload = {**res.to_dict(), "meta": res_meta}
-    if report is not None:
-        atomic_write_json(report, payload)
     db = history_db or (room / "history.sqlite" if own else None)
     if db is not None:
         with History(db) as h:
@@ -423,6 +425,10 @@ def verify_cmd(
             h.add_verification(profile_name=res.profile_name, profile_hash=res.profile_hash, verdict=res.verdict,
                                checks=res.checks, report_path=str(report or ""), measurement_id=mid,
                                message=res.message, time_utc=stamp, meta=res_meta)
+    # the report only after the history commit: a kill in between leaves a history row whose report
+    # is missing, never a report the history does not know
+    if report is not None:
+        atomic_write_json(report, payload)
 
     if as_json:
         sys.stdout.write(to_json(payload) + "\n")

@@ -46,6 +46,7 @@ __all__ = [
     "active_profile_dir",
     "profile_write_lock",
     "is_hidden_or_temp",
+    "clean_stale_temp_files",
 ]
 
 FORMAT_NAME = "roomtruth-measurement"
@@ -436,3 +437,28 @@ def profile_write_lock(profile_dir: str | Path) -> Iterator[Path]:
         yield d
     finally:
         os.close(fd)    # releases the lock
+
+
+def clean_stale_temp_files(folder: str | Path, *, min_age_s: float = 60.0) -> list[Path]:
+    """Remove hidden temporary files (``.<name>.<8 random>.tmp``, ``...tmp.wav``) that an atomic
+    write killed mid-way left in ``folder``; returns what was removed.
+
+    Only files older than ``min_age_s`` go: an atomic write holds its temporary file for well
+    under a second, so an older one belongs to no running process.
+    """
+    import time
+
+    d = Path(folder)
+    if not d.is_dir():
+        return []
+    pat = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.wav)?$")
+    now = time.time()
+    gone = []
+    for p in d.iterdir():
+        try:
+            if pat.match(p.name) and p.is_file() and not p.is_symlink() and now - p.stat().st_mtime > min_age_s:
+                p.unlink()
+                gone.append(p)
+        except OSError:
+            continue
+    return gone

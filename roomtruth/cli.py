@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "roomtruth.cmd_correct",
     "roomtruth.cmd_monitor",
     "roomtruth.cmd_verify",
+    "roomtruth.cmd_watch",
     "roomtruth.cmd_mix",
     "roomtruth.cmd_report",
     "roomtruth.cmd_serve",

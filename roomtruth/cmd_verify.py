@@ -566,7 +566,8 @@ def history_cmd(
         names = ", ".join(f"{c.name}{' ' + c.channel if c.channel else ''}{' %.0f Hz' % c.band_hz if c.band_hz == c.band_hz and c.name == 'band_deviation' else ''}"
                           for c in bad[:4]) + (" …" if len(bad) > 4 else "")
         mark = "✗ " if r.failed else ""
-        t.add_row(r.time_utc, r.profile_name, r.profile_hash[:8], f"[{colour.get(r.verdict, 'white')}]{mark}{r.verdict}[/]",
+        src = " (from programme)" if (r.meta or {}).get("source") == "programme" else ""   # roomtruth watch
+        t.add_row(r.time_utc, r.profile_name, r.profile_hash[:8], f"[{colour.get(r.verdict, 'white')}]{mark}{r.verdict}[/]{src}",
                   names, r.report_path)
     con.print(t)
     if trends:

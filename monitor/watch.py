@@ -1,0 +1,731 @@
+"""The watch: is the room still the calibrated room?  Judged from the programme, without a sweep.
+
+While the monitor plays, the feed of every speaker (the engine's output, sample for sample)
+and a measurement mic at the listening position are known.  :class:`Watch` takes both in
+chunks (never in the audio callback: a worker does it), estimates each speaker's transfer
+function to the mic from the music (:mod:`monitor.watch_estimate`: delay by GCC-PHAT once,
+exponentially averaged cross-spectra, ``H = Gxx⁻¹ Gxy`` for several correlated speakers) and
+compares it with the profile's baseline IRs, with the tolerances, decision rule and words of
+``roomtruth verify`` (:mod:`monitor.verify`):
+
+* ``level`` — median third-octave change over ``level.band_lo_hz..band_hi_hz``;
+* ``band_deviation`` — per third-octave band, the change minus ``level``, against the mask;
+* ``arrival`` / ``polarity`` — from the "impulse response" of ``H / H_baseline`` (its peak lag
+  and sign), like verify's correlation of the direct sounds;
+* a speaker that plays nothing at the mic (muted, amplifier off) fails ``level`` with that
+  sentence.
+
+How the baseline is made comparable
+-----------------------------------
+The averaged ``H`` of a Welch estimate with window ``w`` is the transform of ``h(τ)·c(τ)``
+(``c`` the window's normalised autocorrelation, exactly so for white input): the baseline IR
+is given the same lag weighting, placed where the estimator sees the speaker (the delay found,
+the known or locked interface latency), before its spectrum is compared bin by bin.
+LF bands (below :data:`F_SPLIT_HZ`) use a long window (about 0.7 s), the others a shorter one
+(about 0.34 s).
+
+Uncertainty and verdicts
+------------------------
+Per bin the random error of ``|H_i|`` is ``ε`` (B&P; :mod:`monitor.watch_estimate`), in dB
+``σ = 20 lg(e) ε``.  A band's change is the inverse-variance (so coherence-) weighted mean of
+the bins' dB ratios, with standard uncertainty ``sqrt(1.5 / Σ σ⁻²)`` (1.5: the equivalent
+noise bandwidth of the Hann window in bins, i.e. neighbouring bins are not independent), and
+a model term :data:`U_MODEL_BAND_DB` (what the programme estimate may differ from a sweep on
+an unchanged room).  The expanded ``U = k·u`` and the judgement are verify's
+(``|value| ≤ U`` pass; ``|value| − U > fail`` fail; ``|value| > warn`` warn).  A verdict is
+reported after :attr:`Watch.confirm_evals` evaluations in a row agree (one evaluation every
+``eval_period_s`` of programme), so one noisy look never becomes an alarm.
+
+What the programme cannot tell
+------------------------------
+* Bands where the speakers carry the same signal (a mono programme, a centred voice alone)
+  are *not separable*: the separability ``1 − γ²_i:others`` power-averaged over the band is
+  below :data:`SEP_MIN`; they are reported as such and nothing is judged there.
+* Silence and quiet passages (feeds below ``quiet_dbfs``) are skipped: the estimate holds.
+* Talking or noise in the room is not in the feeds: it lowers the coherence and widens the
+  uncertainty, it does not move the estimate; a low coherence is said.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from calib.analysis.bands import band_edges_hz, nominal_label, third_octave_centres_hz
+from calib.errors import ConfigError, SignalError, require_same_fs
+from calib.types import ImpulseResponse
+from calib.verification_types import CheckResult
+from monitor.verify import _judge, _mask_limit_db, _summary, is_sub, load_tolerances
+from monitor.watch_estimate import SpectralAverager, find_delay, lag_window
+
+__all__ = ["Watch", "WatchEvent", "F_SPLIT_HZ", "SEP_MIN"]
+
+#: Bands with a centre below this use the long window (Hz).
+F_SPLIT_HZ = 180.0
+#: A band is separable for a speaker when at least this share of its feed's power is not
+#: explained by the other feeds (1 − γ²_i:others).  0.05 means the feeds are 95 % coherent
+#: there: the variance of H is inflated 20-fold, and the estimate's small systematic errors
+#: with it (on the test songs, bands at 0.01..0.05 showed 1.3 dB errors on an unchanged room).
+SEP_MIN = 0.05
+#: Where the feeds are partly coherent, what the linear model leaves unexplained (the Welch
+#: estimate on music is not exactly the baseline) is amplified by the inversion of ``Gxx``
+#: like the noise is: the model term grows as ``sqrt(SEP_REF / s)`` below this separability.
+SEP_REF = 0.2
+#: Bins whose normalised error is above this are left out (the dB of a noisy magnitude is biased).
+EPS_MAX = 0.5
+#: Bins where the baseline is more than this far below the band's mean power are left out
+#: (a notch: the ratio there is dominated by the window's smoothing).
+NOTCH_DB = -15.0
+#: Standard uncertainty (dB) of a band level estimated from programme on an unchanged room, beyond
+#: the random error: the Welch estimate on music is not exactly the lag-weighted baseline
+#: (the weighting is exact for white input only).  Measured on the test rooms and songs: the
+#: 20-minute unchanged runs show band errors within +-0.15 dB (tests/test_watch_programme.py).
+U_MODEL_BAND_DB = 0.08
+#: The same for the level (median of many bands) (dB).
+U_MODEL_LEVEL_DB = 0.03
+#: The same for the arrival time (s): phase of the windowed estimate against the baseline's.
+U_MODEL_ARRIVAL_S = 2.0e-6
+#: Below this level (dB re the baseline) a speaker "plays nothing at the mic".
+MUTED_DB = -20.0
+#: Median multiple coherence (200 Hz-4 kHz) below which the mic is said to hear much that is
+#: not in the feeds (talking, noise).
+LOW_COHERENCE = 0.7
+
+#: Averages needed before anything is judged: with few averages the coherence (and with it
+#: the error formula) is biased high (B&P 9.3: bias of γ² about (1 − γ²)²/n_d).  30 averages of
+#: the 1.4 s window are about 25 s of programme.
+MIN_AVERAGES = 30
+#: Time constant of the fast average (s) kept beside the slow one for change detection.
+TAU_FAST_S = 15.0
+#: When the fast average's median coherence (200 Hz-4 kHz) exceeds the slow one's by this, the
+#: slow one is mixing two rooms (the room changed): it restarts from the fast one.
+CHANGE_COH = 0.04
+#: While the fast coherence is this far below its typical value, the room is changing (or
+#: someone talks): reported verdicts are held, nothing new is reported.
+UNSETTLED_COH = 0.08
+
+_ORDER = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """A change of the reported verdict of one check (JSON contract of ``roomtruth watch``)."""
+
+    time_s: float
+    speaker: str
+    check: str
+    band_hz: float | None
+    value: float
+    uncertainty: float
+    verdict: str
+    message: str
+    unit: str = ""
+    since_unix: float | None = None
+
+    def to_dict(self) -> dict:
+        d = {"time_s": round(self.time_s, 3), "speaker": self.speaker, "check": self.check,
+             "band_hz": None if self.band_hz is None else round(float(self.band_hz), 2),
+             "value": _num(self.value), "uncertainty": _num(self.uncertainty), "verdict": self.verdict,
+             "message": self.message, "unit": self.unit}
+        if self.since_unix is not None:
+            d["since_unix"] = self.since_unix
+        return d
+
+
+def _num(v: float) -> float | None:
+    return round(float(v), 4) if v is not None and math.isfinite(v) else None
+
+
+def _pow2_near(x: float) -> int:
+    return 1 << max(8, int(round(math.log2(max(x, 256.0)))))
+
+
+class Watch:
+    """Estimate and judge every speaker's transfer function from programme.
+
+    Parameters
+    ----------
+    reference : ImpulseResponse
+        The calibration baseline (the profile's ``reference``), one channel per speaker.
+    fs : int
+        Rate of the feeds and the mic (Hz); must equal the reference's.
+    speakers : sequence of str, optional
+        Names of the feed rows, in order (default: the reference's channels).
+    tolerances : mapping, optional
+        Overrides of verify's tolerance tables (a profile's ``tolerances``).
+    tau_s : float
+        Time constant of the averages (s of usable programme), default 60 s.
+    eval_period_s : float
+        Programme time between two judgements (s).
+    latency_samples : float or None
+        Interface latency feed → mic not part of the room (samples): 0 in a rehearsal; None
+        (live) locks it at the first confident estimate (arrivals are then judged against it).
+    gain_offset_db : float or None
+        Gain of the watch mic against the baseline's mic (dB): 0 when the same calibrated mic
+        chain measures; None locks the common offset at the first judgement (levels are then
+        judged against it: a change common to all speakers is not seen).
+    max_delay_s : float
+        Longest feed → mic delay searched (s).
+    quiet_dbfs : float
+        Frames whose feeds are quieter than this (RMS, dBFS) are not used.
+    confirm_evals : int
+        Evaluations in a row that must agree before a verdict is reported.
+    crossover_hz : float, optional
+        Sub/main crossover (a subwoofer's level is its own band's, as in verify).
+    clock : callable, optional
+        Wall clock (s since the epoch) stamped on events (``since_unix``); live use.
+
+    Raises
+    ------
+    SignalError
+        Sample rates differ, or the reference lacks a speaker.
+    ConfigError
+        Bad tolerances or parameters.
+    """
+
+    def __init__(self, reference: ImpulseResponse, *, fs: int, speakers: Sequence[str] | None = None,
+                 tolerances: Mapping[str, Any] | None = None, tau_s: float = 60.0, eval_period_s: float = 5.0,
+                 latency_samples: float | None = 0.0, gain_offset_db: float | None = 0.0,
+                 max_delay_s: float = 1.0, quiet_dbfs: float = -60.0, confirm_evals: int = 2,
+                 crossover_hz: float | None = None, clock: Callable[[], float] | None = None) -> None:
+        require_same_fs(fs_a=reference.fs, fs_b=int(fs), what_a="the profile's reference", what_b="the watched programme")
+        if not (5.0 <= tau_s <= 3600.0):
+            raise ConfigError(f"watch time constant {tau_s} s is outside 5..3600 s")
+        if not (0.5 <= eval_period_s <= 600.0):
+            raise ConfigError(f"watch evaluation period {eval_period_s} s is outside 0.5..600 s")
+        self.fs = int(fs)
+        self.names = tuple(speakers) if speakers is not None else tuple(reference.channel_names)
+        missing = [n for n in self.names if n not in reference.channel_names]
+        if missing:
+            raise SignalError(f"the baseline holds speakers {', '.join(reference.channel_names)} but not "
+                              f"{', '.join(missing)}; watch the profile's own speakers")
+        self.p = len(self.names)
+        self.tol = load_tolerances(tolerances)
+        self.k_cov = self.tol["uncertainty"]["coverage_k"]
+        self.crossover_hz = float(crossover_hz or self.tol["sub_phase"]["crossover_hz"])
+        self.ref = np.stack([reference.samples[reference.channel_names.index(n)] for n in self.names]).astype(np.float64)
+        self.ref_onset = int(reference.onset_samples)
+        self.latency = latency_samples
+        self.gain_offset_db = gain_offset_db
+        self.arrival_offset_s: float | None = 0.0 if latency_samples is not None else None
+        self.tau_s = float(tau_s)
+        self.eval_period = int(round(eval_period_s * self.fs))
+        self.max_delay = int(round(max_delay_s * self.fs))
+        self.quiet_power = 10.0 ** (quiet_dbfs / 10.0)
+        self.confirm_evals = max(1, int(confirm_evals))
+        self.clock = clock
+
+        nyq = self.fs / 2.0
+        self.n_long = _pow2_near(2.73 * self.fs)
+        self.n_short = _pow2_near(1.365 * self.fs)
+        self.res = {
+            "long": SpectralAverager(fs=self.fs, n_inputs=self.p, n_fft=self.n_long, f_lo_hz=15.0,
+                                     f_hi_hz=F_SPLIT_HZ * 1.5, tau_s=tau_s, tau_fast_s=TAU_FAST_S),
+            "short": SpectralAverager(fs=self.fs, n_inputs=self.p, n_fft=self.n_short, f_lo_hz=F_SPLIT_HZ * 0.8,
+                                      f_hi_hz=0.48 * self.fs, tau_s=tau_s, tau_fast_s=TAU_FAST_S),
+        }
+        rsp = self.tol["response"]
+        hi = min(rsp["hi_hz"], nyq / 1.2)
+        self.centres = third_octave_centres_hz(rsp["lo_hz"], hi)
+        lo_e, hi_e = band_edges_hz(self.centres, fraction=3)
+        self.band_res = ["long" if fc < F_SPLIT_HZ else "short" for fc in self.centres]
+        self.band_bins = []
+        for b, r in enumerate(self.band_res):
+            f = self.res[r].freqs_hz
+            self.band_bins.append(np.flatnonzero((f >= lo_e[b]) & (f < hi_e[b])))
+        # streaming state
+        self.n_in = 0                   # samples pushed so far (programme time)
+        self._base = 0                  # absolute index of buffer column 0
+        self._x = np.zeros((self.p, 0))
+        self._y = np.zeros(0)
+        self.delay: int | None = None
+        self._next = {k: 0 for k in self.res}
+        self._next_eval = self.eval_period
+        self.usable_s = np.zeros(self.p)    # seconds of programme with each feed sounding
+        self.quiet_s = 0.0
+        self._href: dict[str, np.ndarray] = {}
+        # judgement state
+        self.reported: dict[tuple, str] = {}
+        self.pending: dict[tuple, tuple[str, int]] = {}
+        self.last: dict[tuple, CheckResult] = {}
+        self.events: list[WatchEvent] = []
+        self.notes: list[str] = []
+        self._conditions: set[str] = set()
+        self.current: dict[str, Any] = {}
+        self.not_separable: dict[str, set[float]] = {n: set() for n in self.names}
+        self.resolved: dict[str, set[float]] = {n: set() for n in self.names}
+        self.n_evals = 0
+        self.coh_typical = 0.0
+        self.restarts: list[float] = []
+        self._changing: float | None = None
+
+    # ------------------------------------------------------------------ streaming
+    def push(self, x: np.ndarray, y: np.ndarray) -> list[WatchEvent]:
+        """Take the next chunk of feeds and mic; returns the events reported meanwhile.
+
+        Parameters
+        ----------
+        x : ndarray, shape (p, n)
+            Feeds of the speakers (the engine's output), in :attr:`names` order.
+        y : ndarray, shape (n,)
+            The watch mic, the same samples' time.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if x.ndim != 2 or x.shape[0] != self.p or x.shape[1] != y.size:
+            raise SignalError(f"watch chunk: feeds {x.shape} and mic {y.shape} do not match {self.p} speakers")
+        n_before = len(self.events)
+        self._x = np.concatenate([self._x, x], axis=1)
+        self._y = np.concatenate([self._y, y])
+        self.n_in += y.size
+        if self.delay is None:
+            self._acquire()
+        if self.delay is not None:
+            self._frames()
+        while self.n_in >= self._next_eval:
+            self._evaluate(self._next_eval / self.fs)
+            self._next_eval += self.eval_period
+        self._trim()
+        return self.events[n_before:]
+
+    def _acquire(self) -> None:
+        """Find the feed → mic delay once enough sounding programme is buffered (GCC-PHAT)."""
+        n = self._y.size
+        if n < int(8.0 * self.fs) + self.max_delay:
+            return
+        pw = np.mean(self._x ** 2, axis=0)
+        if np.mean(pw > self.quiet_power) < 0.5 and n < int(60 * self.fs):
+            return
+        lag, prom = find_delay(self._x, self._y, max_lag_samples=self.max_delay)
+        if prom < 8.0:
+            if n > int(30 * self.fs):   # keep the newest 20 s and try again later
+                self._note("the mic does not hear the feeds yet (no clear delay): check the watch mic's input")
+                keep = int(20 * self.fs)
+                self._base += n - keep
+                self._x, self._y = self._x[:, -keep:], self._y[-keep:]
+            return
+        self.delay = max(0, lag - int(round(0.003 * self.fs)))
+        for k in self._next:
+            self._next[k] = self._base + self.delay
+        self._build_reference()
+
+    def _frames(self) -> None:
+        D = self.delay
+        for key, av in self.res.items():
+            N = av.n_fft
+            while self._next[key] + N <= self.n_in:
+                t = self._next[key] - self._base
+                xs = self._x[:, t - D:t - D + N]
+                ys = self._y[t:t + N]
+                pw = np.mean(xs ** 2, axis=1)
+                if key == "short":
+                    hop_s = av.hop / self.fs
+                    if pw.sum() < self.quiet_power:
+                        self.quiet_s += hop_s
+                    self.usable_s += hop_s * (pw > self.quiet_power / max(self.p, 1))
+                if pw.sum() >= self.quiet_power:
+                    av.add_frame(xs, ys)
+                self._next[key] += av.hop
+
+    def _trim(self) -> None:
+        if self.delay is None:
+            keep_from = self.n_in - max(int(60 * self.fs), 0)
+        else:
+            keep_from = min(self._next.values()) - self.delay
+        cut = keep_from - self._base
+        if cut > 0:
+            self._x = self._x[:, cut:]
+            self._y = self._y[cut:]
+            self._base += cut
+
+    def _build_reference(self) -> None:
+        """Baseline spectra as the estimator sees them (lag-weighted, placed at the delay)."""
+        lat = 0.0 if self.latency is None else float(self.latency)
+        lat_i = int(math.floor(lat))
+        frac = lat - lat_i
+        for key, av in self.res.items():
+            N = av.n_fft
+            c = lag_window(N)
+            tau = np.arange(-N // 2, N // 2)
+            j = tau + self.ref_onset - lat_i + self.delay   # baseline sample seen at estimator lag tau
+            ok = (j >= 0) & (j < self.ref.shape[1])
+            g = np.zeros((self.p, N))
+            g[:, tau[ok] % N] = self.ref[:, j[ok]] * c[np.abs(tau[ok])]
+            spec = np.fft.rfft(g, axis=-1)[:, av.k0:av.k1].T       # (nb, p)
+            spec *= np.exp(-2j * np.pi * av.freqs_hz * frac / self.fs)[:, None]
+            self._href[key] = spec
+
+    # ------------------------------------------------------------------ judging
+    def _note(self, text: str, key: str | None = None) -> None:
+        k = key or text
+        if k not in self._conditions:
+            self._conditions.add(k)
+            self.notes.append(text)
+
+    def _evaluate(self, t_s: float) -> None:
+        if self.delay is None:
+            self.current = {"state": "acquiring", "time_s": t_s}
+            return
+        est = {k: av.estimate() for k, av in self.res.items()}
+        if est["short"]["n_d"] < MIN_AVERAGES:
+            self.current = {"state": "quiet" if self.quiet_s > 0 else "acquiring", "time_s": t_s}
+            return
+        self.n_evals += 1
+        s = est["short"]
+        f = s["freqs_hz"]
+        mid = (f >= 200.0) & (f <= 4000.0)
+        coh = float(np.median(s["coh"][mid])) if mid.any() else math.nan
+        fast = self.res["short"].fast
+        if fast.n_averages >= MIN_AVERAGES and mid.any():
+            coh_f = float(np.median(fast.estimate()["coh"][mid]))
+            if self._changing is None and (coh_f - coh > CHANGE_COH or coh_f < self.coh_typical - UNSETTLED_COH):
+                self._changing = t_s
+                self.restarts.append(t_s)
+            if self._changing is not None:
+                # the slow average would mix the old and the new room (or the talking): follow the
+                # fast one until it holds only the new state (4 time constants, 2 % of the old)
+                for av in self.res.values():
+                    av.restart_from_fast()
+                est = {k: av.estimate() for k, av in self.res.items()}
+                s = est["short"]
+                coh = float(np.median(s["coh"][mid]))
+                long_enough = t_s - self._changing >= 4.0 * TAU_FAST_S
+                if long_enough and (coh_f >= self.coh_typical - UNSETTLED_COH / 2 or t_s - self._changing > 300.0):
+                    self._changing = None
+                    self.coh_typical = coh_f
+            else:
+                self.coh_typical = max(coh_f, self.coh_typical - 0.005)
+        hold = self._changing is not None
+        if hold:
+            self._note(f"at {self._changing:.0f} s the sound at the mic changed (the room, or talking/noise): "
+                       "verdicts wait until the estimate holds only the new state", key=f"chg{self._changing}")
+        checks: list[CheckResult] = []
+        state = {"state": "watching", "time_s": t_s, "coherence": coh, "delay_samples": self.delay, "speakers": {}}
+        levels = {}
+        band_vals = {}
+        for i, name in enumerate(self.names):
+            bv, bu, status = self._bands(est, i)
+            band_vals[name] = (bv, bu, status)
+            levels[name] = self._level(est, i, bv, bu, status, name)
+        if self.gain_offset_db is None:
+            have = [lv[0] for lv in levels.values() if math.isfinite(lv[0])]
+            if len(have) == self.p:
+                self.gain_offset_db = float(np.median(have))
+                self._note(f"the watch mic's gain against the baseline was set to {self.gain_offset_db:+.2f} dB "
+                           "at the first judgement; levels are judged against it", key="gainlock")
+        for i, name in enumerate(self.names):
+            bv, bu, status = band_vals[name]
+            checks += self._judge_speaker(i, name, bv, bu, status, levels[name], state)
+        checks += self._arrivals(est, state)
+        self._update(checks, t_s, hold=hold)
+        state["settled"] = not hold
+        state["message"] = self.summary()
+        self.current = state
+
+    def _bands(self, est: dict, i: int):
+        """Per band: value (dB change), standard uncertainty (dB), status."""
+        nb = self.centres.size
+        val = np.full(nb, np.nan)
+        unc = np.full(nb, np.nan)
+        status = ["none"] * nb
+        for b in range(nb):
+            r = self.band_res[b]
+            e = est[r]
+            idx = self.band_bins[b]
+            if idx.size == 0 or e["n_d"] < MIN_AVERAGES / 2:
+                continue
+            pw = e["gxx_diag"][idx, i]
+            if pw.sum() <= 0:
+                status[b] = "no_programme"
+                continue
+            sep_b = float(np.sum(pw * e["sep"][idx, i]) / np.sum(pw))
+            if sep_b < SEP_MIN:
+                status[b] = "not_separable"
+                continue
+            H = e["H"][idx, i]
+            href = self._href[r][idx, i]
+            pref = np.abs(href) ** 2
+            # relative error against the baseline's magnitude, not the estimate's: weights and
+            # selection from |H| itself would favour bins whose noise went up (a positive bias)
+            eps = e["sigma"][idx, i] / np.maximum(np.abs(href), 1e-300)
+            use = (np.isfinite(H) & (eps < EPS_MAX) & (pref > np.mean(pref) * 10 ** (NOTCH_DB / 10))
+                   & (e["sep"][idx, i] >= SEP_MIN))
+            if use.sum() < 2:
+                status[b] = "uncertain"
+                continue
+            r_db = 20.0 * np.log10(np.maximum(np.abs(H[use]), 1e-15) / np.abs(href[use]))
+            w = 1.0 / (8.685889638 * eps[use]) ** 2
+            val[b] = float(np.sum(w * r_db) / np.sum(w))
+            u_model = U_MODEL_BAND_DB * math.sqrt(max(1.0, SEP_REF / sep_b))
+            unc[b] = math.sqrt(1.5 / float(np.sum(w)) + u_model ** 2)
+            status[b] = "judged"
+        return val, unc, status
+
+    def _level(self, est: dict, i: int, bv, bu, status, name: str) -> tuple[float, float, str]:
+        """(level change dB, standard uncertainty dB, note) of one speaker."""
+        lv = self.tol["level"]
+        if is_sub(name):
+            m = self.centres <= self.crossover_hz * 1.01
+        else:
+            m = (self.centres >= lv["band_lo_hz"] / 1.01) & (self.centres <= lv["band_hi_hz"] * 1.01)
+        # a speaker silent at the mic: |H| + 2 sigma stays far below the baseline
+        e = est["short"]
+        band = (e["freqs_hz"] >= lv["band_lo_hz"]) & (e["freqs_hz"] <= lv["band_hi_hz"])
+        okb = band & np.isfinite(e["H"][:, i]) & (e["sep"][:, i] >= SEP_MIN)
+        if okb.sum() >= 8:
+            up = np.abs(e["H"][okb, i]) + 2.0 * e["sigma"][okb, i]
+            ratio_db = 10.0 * np.log10(np.sum(up ** 2) / np.sum(np.abs(self._href["short"][okb, i]) ** 2))
+            if ratio_db < MUTED_DB:
+                return ratio_db, 0.0, "muted"
+        good = m & np.isfinite(bv) & (bu < 1.0)
+        if good.sum() < 3:
+            return math.nan, math.nan, "unknown"
+        v = float(np.median(bv[good]))
+        u = math.sqrt((1.2533 ** 2) / float(np.sum(1.0 / bu[good] ** 2)) + U_MODEL_LEVEL_DB ** 2)
+        return v, u, ""
+
+    def _expanded(self, u: float, floor: float) -> float:
+        return max(self.k_cov * u, floor) if math.isfinite(u) else math.inf
+
+    def _judge_speaker(self, i: int, name: str, bv, bu, status, level, state) -> list[CheckResult]:
+        lv, rsp = self.tol["level"], self.tol["response"]
+        floor_db = self.tol["uncertainty"]["floor_db"]
+        checks = []
+        v, u, how = level
+        sp = {"level_db": _num(v), "level_u_db": None, "not_separable_hz": [], "bands_hz": []}
+        if how == "muted":
+            checks.append(CheckResult("level", name, v, lv["fail_db"], "dB", "fail", 0.0,
+                                      message=f"{name} plays nothing at the mic ({v:+.1f} dB against the baseline): "
+                                              "speaker muted, amplifier off or a cable", warn_limit=lv["warn_db"]))
+            state["speakers"][name] = sp
+            return checks
+        if math.isfinite(v):
+            if self.gain_offset_db:
+                v -= self.gain_offset_db
+            U = self._expanded(u, floor_db)
+            sp["level_db"], sp["level_u_db"] = _num(v), _num(U)
+            checks.append(CheckResult("level", name, v, lv["fail_db"], "dB", _judge(v, U, lv["warn_db"], lv["fail_db"]), U,
+                                      message=f"{name} level changed by {v:+.2f} dB (±{U:.2f} dB)", warn_limit=lv["warn_db"]))
+        sub = is_sub(name)
+        for b, fc in enumerate(self.centres):
+            if sub and fc > 2.0 * self.crossover_hz * 1.01:
+                continue
+            if status[b] == "not_separable":
+                self.not_separable[name].add(float(fc))
+                sp["not_separable_hz"].append(round(float(fc), 1))
+                continue
+            if status[b] != "judged" or not math.isfinite(level[0]):
+                continue
+            dev = float(bv[b] - level[0])
+            lim = _mask_limit_db(rsp["mask"], fc)
+            warn = lim * rsp["warn_fraction"]
+            U = self._expanded(math.sqrt(bu[b] ** 2 + level[1] ** 2), floor_db)
+            if U < lim:
+                self.resolved[name].add(float(fc))
+                sp["bands_hz"].append(round(float(fc), 1))
+            checks.append(CheckResult(
+                "band_deviation", name, dev, lim, "dB", _judge(dev, U, warn, lim), U, band_hz=float(fc),
+                message=f"{name} {nominal_label(fc)} Hz band changed by {dev:+.2f} dB (±{U:.2f} dB, limit ±{lim:g} dB)",
+                warn_limit=warn))
+        state["speakers"][name] = sp
+        return checks
+
+    def _arrivals(self, est: dict, state: dict) -> list[CheckResult]:
+        """Arrival change and polarity per speaker from the IR of ``H / H_baseline``."""
+        e = est["short"]
+        av = self.res["short"]
+        f = e["freqs_hz"]
+        ar, pol, mp = self.tol["arrival"], self.tol["polarity"], self.tol["mic_position"]
+        floor_s = self.tol["uncertainty"]["floor_s"]
+        up = 8
+        M = av.n_fft * up
+        max_lag = int(round(0.002 * self.fs * up))
+        res = {}
+        for i, name in enumerate(self.names):
+            href = self._href["short"][:, i]
+            H = e["H"][:, i]
+            eps = e["sigma"][:, i] / np.maximum(np.abs(href), 1e-300)
+            pref = np.abs(href) ** 2
+            use = ((f >= 200.0) & (f <= min(8000.0, 0.4 * self.fs)) & np.isfinite(H) & (eps < EPS_MAX)
+                   & (e["sep"][:, i] >= SEP_MIN) & (pref > 1e-3 * np.median(pref)))
+            if use.sum() < 32:
+                continue
+            R = H[use] / href[use]
+            W = 1.0 / np.maximum(eps[use], 0.02) ** 2
+            sig_c = 1.0 / math.sqrt(float(np.sum(1.0 / np.maximum(eps[use], 1e-3) ** 2)))
+            Z = np.zeros(M // 2 + 1, np.complex128)
+            Z[av.k0 + np.flatnonzero(use)] = W * R
+            r = np.fft.irfft(Z, M) * (M / 2.0) / float(np.sum(W * np.abs(R)))
+            lags = np.r_[np.arange(0, max_lag + 1), np.arange(-max_lag, 0)]
+            seg = r[lags % M]
+            k = int(np.argmax(np.abs(seg)))
+            sgn = 1.0 if seg[k] >= 0 else -1.0
+            y0, y1, y2 = sgn * r[(lags[k] - 1) % M], sgn * seg[k], sgn * r[(lags[k] + 1) % M]
+            den = y0 - 2 * y1 + y2
+            delta = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+            tau_s = (lags[k] + delta) / up / self.fs
+            w_ph = 1.0 / np.maximum(eps[use], 1e-3) ** 2
+            sig_tau = math.sqrt(1.5 / float(np.sum((2 * np.pi * f[use]) ** 2 * w_ph)))
+            res[name] = (tau_s, sgn * y1, sig_tau, sig_c)
+        checks: list[CheckResult] = []
+        if not res:
+            return checks
+        if self.arrival_offset_s is None:
+            if len(res) == self.p and all(v[2] < 5e-6 for v in res.values()):
+                self.arrival_offset_s = float(np.median([v[0] for v in res.values()]))
+                self._note(f"the interface latency was taken from the first estimate ({self.arrival_offset_s * 1e3:+.3f} ms "
+                           "beside the delay found); arrivals are judged against it", key="latlock")
+            else:
+                return checks
+        moved = []
+        for name, (tau, c, sig_tau, sig_c) in res.items():
+            v = tau - self.arrival_offset_s
+            U = max(self.k_cov * math.sqrt(sig_tau ** 2 + U_MODEL_ARRIVAL_S ** 2), floor_s)
+            if abs(v) - U > mp["max_shift_s"]:
+                moved.append((name, v))
+            state["speakers"].setdefault(name, {})["arrival_ms"] = _num(v * 1e3)
+            if sig_c < 0.1:
+                if c < 0:
+                    verdict, msg = "fail", f"{name} polarity is inverted against the baseline (correlation {c:+.2f})"
+                elif c < pol["min_similarity"]:
+                    verdict, msg = "warn", f"{name} direct sound no longer resembles the baseline (correlation {c:+.2f})"
+                else:
+                    verdict, msg = "pass", f"{name} polarity unchanged (correlation {c:+.2f})"
+                checks.append(CheckResult("polarity", name, c, 0.0, "corr", verdict, message=msg,
+                                          warn_limit=pol["min_similarity"]))
+            checks.append(CheckResult(
+                "arrival", name, v * 1e3, ar["fail_s"] * 1e3, "ms", _judge(v, U, ar["warn_s"], ar["fail_s"]), U * 1e3,
+                message=f"{name} arrives {v * 1e3:+.3f} ms (±{U * 1e3:.3f} ms) against the baseline",
+                warn_limit=ar["warn_s"] * 1e3))
+        if len(moved) >= 2 and len(moved) == len(res):
+            # every speaker moved: the mic (or the interface latency), not the room
+            parts = ", ".join(f"{n} {v * 1e3:+.3f} ms" for n, v in moved)
+            checks = [c for c in checks if c.name != "arrival"]
+            checks.append(CheckResult("mic_position", "", max(abs(v) for _, v in moved) * 1e3, mp["max_shift_s"] * 1e3,
+                                      "ms", "warn", message=f"the mic is not where the baseline was measured (or the "
+                                      f"latency changed): arrival times moved for {parts}; no arrival drift was judged"))
+        return checks
+
+    def _update(self, checks: list[CheckResult], t_s: float, *, hold: bool = False) -> None:
+        """Hysteresis: a verdict is reported when ``confirm_evals`` judgements in a row agree;
+        while ``hold`` (the room is changing, someone talks) nothing new is reported."""
+        for c in checks:
+            key = (c.name, c.channel, None if not math.isfinite(c.band_hz) else round(c.band_hz, 1))
+            self.last[key] = c
+            if c.verdict == "skip" or hold:
+                self.pending.pop(key, None)
+                continue
+            cur = self.reported.get(key, "pass")
+            if c.verdict == cur:
+                self.pending.pop(key, None)
+                continue
+            v, n = self.pending.get(key, (c.verdict, 0))
+            n = n + 1 if v == c.verdict else 1
+            if n >= self.confirm_evals:
+                self.pending.pop(key, None)
+                self.reported[key] = c.verdict
+                msg = c.message if c.verdict != "pass" else c.message + " (back within tolerance)"
+                self.events.append(WatchEvent(
+                    time_s=t_s, speaker=c.channel, check=c.name, band_hz=key[2], value=c.value,
+                    uncertainty=c.uncertainty, verdict=c.verdict, message=msg, unit=c.unit,
+                    since_unix=self.clock() if self.clock else None))
+            else:
+                self.pending[key] = (c.verdict, n)
+
+    # ------------------------------------------------------------------ results
+    def drifts_now(self) -> list[CheckResult]:
+        """The checks reported warn or fail now (newest values)."""
+        return [self.last[k] for k, v in self.reported.items() if v in ("warn", "fail") and k in self.last]
+
+    def summary(self) -> str:
+        """verify's sentence for what is reported now ("room changed: ..." / all well)."""
+        bad = self.drifts_now()
+        if not bad:
+            return "the room plays like its baseline" if self.n_evals else "not judged yet: not enough programme"
+        return _summary([CheckResult(c.name, c.channel, c.value, c.limit, c.unit, self.reported[
+            (c.name, c.channel, None if not math.isfinite(c.band_hz) else round(c.band_hz, 1))], c.uncertainty,
+            band_hz=c.band_hz, message=c.message) for c in bad])
+
+    def verdict(self) -> str:
+        """Worst verdict ever reported (``pass`` when nothing was)."""
+        worst = max((_ORDER[e.verdict] for e in self.events), default=0)
+        return ("pass", "warn", "fail")[worst]
+
+    def speaker_lines(self) -> dict[str, str]:
+        """Per speaker one line for the live view: ``OK`` or ``drift L +1.1 dB at 125 Hz``."""
+        out = {}
+        for n in self.names:
+            bad = sorted((c for c in self.drifts_now() if c.channel == n),
+                         key=lambda c: -_ORDER[self.reported[(c.name, c.channel, None if not math.isfinite(c.band_hz) else round(c.band_hz, 1))]])
+            if not bad:
+                out[n] = "OK" if self.n_evals else "listening"
+                continue
+            c = bad[0]
+            where = f" at {nominal_label(c.band_hz)} Hz" if math.isfinite(c.band_hz) else ""
+            what = {"polarity": "polarity inverted" if c.value < 0 else "direct sound changed"}.get(c.name)
+            out[n] = f"drift {n} " + (what or f"{c.value:+.1f} {c.unit}{where}")
+        return out
+
+    def result(self) -> dict:
+        """The JSON document of ``roomtruth watch`` (see the CLI contract)."""
+        coverage = {}
+        for i, n in enumerate(self.names):
+            ns = sorted(self.not_separable[n] - self.resolved[n])
+            coverage[n] = {"bands_hz": [round(f, 1) for f in sorted(self.resolved[n])],
+                           "seconds_usable": round(float(self.usable_s[i]), 1),
+                           "not_separable_hz": [round(f, 1) for f in ns]}
+        notes = list(self.notes)
+        ns_all = sorted(set.intersection(*(set(c["not_separable_hz"]) for c in coverage.values()))) if coverage else []
+        if ns_all:
+            notes.append(f"{' and '.join(self.names)} carry the same signal in the bands "
+                         f"{', '.join(nominal_label(f) for f in ns_all)} Hz (a mono programme or centred sources): "
+                         "the watch cannot tell the speakers apart there and judged nothing there")
+        for i, n in enumerate(self.names):
+            if self.usable_s[i] == 0 and self.delay is not None:
+                notes.append(f"{n} got no programme (its feed was silent): it was not watched")
+        if self.quiet_s > 0:
+            notes.append(f"{self.quiet_s:.0f} s of quiet programme or silence were skipped (the estimate held)")
+        if self.delay is None:
+            notes.append("no feed-to-mic delay was found: nothing was judged")
+        return {"verdict": self.verdict(), "events": [e.to_dict() for e in self.events], "coverage": coverage,
+                "meta": {"fs": self.fs, "speakers": list(self.names), "programme_s": round(self.n_in / self.fs, 2),
+                         "delay_samples": self.delay, "tau_s": self.tau_s, "eval_period_s": self.eval_period / self.fs,
+                         "evaluations": self.n_evals, "window_samples": {"long": self.n_long, "short": self.n_short},
+                         "split_hz": F_SPLIT_HZ, "gain_offset_db": self.gain_offset_db,
+                         "source": "programme", "message": self.summary(), "now": self.speaker_lines(),
+                         "notes": notes}}
+
+
+def record_watch(history: Any, watch: Watch, *, profile_name: str, profile_hash: str,
+                 meta: Mapping[str, Any] | None = None, time_utc: str = "") -> int:
+    """Store the watch's present judgement in the history, marked as from programme.
+
+    The entry is a verification row (beside the sweep verifications) whose ``meta.source`` is
+    ``"programme"`` and whose id starts with ``watch-``; its verdict is the worst verdict
+    reported *now* (not ever), its checks the newest value of every judged check with its
+    reported verdict, its message starts with ``from programme:``.
+
+    Returns
+    -------
+    int
+        The row id (``monitor.history.History.add_verification``).
+    """
+    from monitor.history import utc_now_iso
+
+    stamp = time_utc or utc_now_iso()
+    checks = []
+    for key, c in watch.last.items():
+        v = watch.reported.get(key, "pass") if c.verdict != "skip" else "skip"
+        checks.append(CheckResult(c.name, c.channel, c.value, c.limit, c.unit, v, c.uncertainty,
+                                  band_hz=c.band_hz, message=c.message, warn_limit=c.warn_limit))
+    worst = max((_ORDER[c.verdict] for c in checks), default=0)
+    res = watch.result()
+    m = {"source": "programme", "kind": "watch", "programme_s": res["meta"]["programme_s"],
+         "coverage": res["coverage"], "notes": res["meta"]["notes"], **dict(meta or {})}
+    mid = "watch-" + stamp.replace("-", "").replace(":", "")
+    return history.add_verification(profile_name=profile_name, profile_hash=profile_hash,
+                                    verdict=("pass", "warn", "fail")[worst], checks=checks, measurement_id=mid,
+                                    message="from programme: " + watch.summary(), time_utc=stamp, meta=m)

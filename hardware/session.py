@@ -101,6 +101,8 @@ def probe_level(backend: AudioBackend, *, sweep: SweepSpec, output: int, mic_inp
                     "loopback cable and loopback_input/loopback_output in room.toml, or set loopback_input = 0"
                 )
         snr = rep.snr_db
+        if progress:   # the mic meter of a front end reads this line (roomtruth serve)
+            progress(f"mic level: peak {rep.peak_dbfs:.1f} dBFS, {snr:.1f} dB above the noise")
         if snr >= PROBE_MIN_SNR_DB or level >= want:
             break
         level = min(level + PROBE_STEP_DB, want)

@@ -11,7 +11,7 @@ cd "$here"
 what="${1:-demo}"; shift || true
 
 base_pkgs=(libportaudio2 libsndfile1 jackd2 jconvolver)
-test_pkgs=(chromium)
+test_pkgs=(chromium chromium-driver)
 bench_pkgs=(drc ffmpeg)
 
 need_pkgs() {

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from calib.errors import SignalError
 from conftest import shared_data
+from mixes.clicks import click_audibility_db
 from mixes.renderchecks import dc_offset_dbfs, find_clicks, find_clipping, find_dropouts, render_checks
 
 FS = 48_000
@@ -38,14 +39,17 @@ def _inject(x, fs, rng, n=60, level_range_dbfs=(-60.0, -35.0)):
         amp = 10 ** (rng.uniform(*level_range_dbfs) / 20) * rng.choice([-1, 1])
         shape = [np.array([1.0]), np.array([0.6, 1.0, -0.5]), np.array([1.0, -1.0])][i % 3]
         y[ch, p:p + shape.size] += amp * shape
-        truth.append((p / fs, ch))
+        truth.append((p / fs, ch, click_audibility_db(x[ch], amp * shape, int(p), fs=fs)))
     return y, truth
 
 
 def _score(found, truth, tol_s=0.002):
-    hits = sum(any(abs(t - f.time_s) <= tol_s and f.channel == c for f in found) for t, c in truth)
-    false = sum(not any(abs(t - f.time_s) <= tol_s and f.channel == c for t, c in truth) for f in found)
-    return hits / len(truth), (len(found) - false) / max(len(found), 1)
+    """Recall over the planted clicks that are audible (oracle: the known click against the
+    clean piano), precision over all reports (a report matching any planted click is right)."""
+    audible = [(t, c) for t, c, a in truth if a > 0]
+    hits = sum(any(abs(t - f.time_s) <= tol_s and f.channel == c for f in found) for t, c in audible)
+    false = sum(not any(abs(t - f.time_s) <= tol_s and f.channel == c for t, c, _ in truth) for f in found)
+    return hits / len(audible), (len(found) - false) / max(len(found), 1)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -54,7 +58,8 @@ def test_injected_clicks_recall_and_precision(seed):
     y, truth = _inject(x, fs, np.random.default_rng(seed))
     r = render_checks(y, fs=fs)
     recall, precision = _score(r.clicks, truth)
-    # issue 8 "done means": >= 95 % recall and precision
+    # issue 8/12 "done means": >= 95 % recall (of the audible clicks) and precision
+    assert sum(a > 0 for _, _, a in truth) >= 30      # the test has teeth: most are audible
     assert recall >= 0.95 and precision >= 0.95, (recall, precision)
     # the piano's own peaks are at -20 dBFS: every reported level is a click's, not the music's
     for ev in r.clicks:

@@ -495,13 +495,16 @@ def run(
 @monitor_app.command("bench")
 def bench(
     taps: int = typer.Option(65536, "--taps", help="FIR length (samples)."),
-    block: int = typer.Option(256, "--block", help="Block = head partition (samples)."),
-    channels: int = typer.Option(2, "--channels", help="Channels."),
-    seconds: float = typer.Option(60.0, "--seconds", help="Audio to process block by block (s)."),
+    block: int = typer.Option(256, "--block", help="Period = head partition (samples)."),
+    channels: int = typer.Option(2, "--channels", help="Channels (speakers)."),
+    seconds: float = typer.Option(60.0, "--seconds", help="Audio to process period by period (s)."),
     fs: int = typer.Option(48000, "--fs", help="Sample rate (Hz)."),
+    peer: bool = typer.Option(False, "--peer", help="Also run zita's fconvolver -T on the same job; print the ratio."),
+    paced: bool = typer.Option(False, "--paced", help="Space the periods in real time, as a sound card does."),
+    offline: bool = typer.Option(True, "--offline/--no-offline", help="Also time the render path."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
-    """Time the real-time callback path (block by block) and the offline path on noise."""
+    """Measure what monitor run runs (callback + workers, whole-process CPU) on noise."""
     from calib.errors import ConfigError
 
     _check_block(block)
@@ -511,83 +514,37 @@ def bench(
         raise ConfigError(f"--channels {channels} is outside 1..32")
     if not (0.5 <= seconds <= 3600):
         raise ConfigError(f"--seconds {seconds} is outside 0.5..3600")
-    import numpy as np
+    from roomtruth.monitor_bench import run_bench
 
-    from calib.profile import CalibrationProfile, SpeakerCorrection
-    from monitor.engine import Engine, render_chunks
-    from monitor.realtime import RealtimeProcessor
-
-    rng = np.random.default_rng(1)
-    t = np.arange(taps)
-    h = rng.standard_normal((channels, taps)) * np.exp(-t / max(taps / 8, 1)) * 0.05
-    h[:, 0] = 0.5
-    prof = CalibrationProfile(name="bench", speakers=tuple(
-        SpeakerCorrection(f"ch{c + 1}", c, fir={fs: h[c]}) for c in range(channels)), design_fs=fs)
-    n_blocks = max(1, int(seconds * fs) // block)
-    n = n_blocks * block
-    x = (rng.standard_normal((n, channels)) * 0.05).astype(np.float32)
-    eng = Engine(fs=fs, n_channels=channels, block=block)
-    eng.load(prof, "A")
-    proc = RealtimeProcessor(eng, n_inputs=channels, n_outputs=channels)
-    outb = np.zeros((block, channels), np.float32)
-    per = np.empty(n_blocks)
-    per_cpu = np.empty(n_blocks)
-    t0 = time.perf_counter()
-    c0 = time.thread_time()
-    for b in range(n_blocks):
-        tb = time.perf_counter()
-        cb = time.thread_time()
-        proc.callback(x[b * block:(b + 1) * block], outb, block, 0)
-        per[b] = time.perf_counter() - tb
-        per_cpu[b] = time.thread_time() - cb
-    rt_wall = time.perf_counter() - t0
-    rt_cpu = time.thread_time() - c0
-    budget = block / fs
-    # offline path (as render): big chunks, large FIR partitions, two threads
-    fir_block = _offline_fir_block(block)
-    chunk = fir_block * max(1, RENDER_CHUNK // fir_block)
-    eng2 = Engine(fs=fs, n_channels=channels, block=block, max_block=chunk, fir_block=fir_block,
-                  threads=min(2, os.cpu_count() or 1, channels), limiter={"jump_duck_db": 0.0}, bypass=False)
-    eng2.load(prof, "A")
-    xt = np.ascontiguousarray(x.T)
-    t1 = time.perf_counter()
-    for _ in render_chunks(eng2, (xt[:, s:s + chunk] for s in range(0, n, chunk)), n, copy=False):
-        pass
-    off_wall = time.perf_counter() - t1
-    res = {
-        "x_realtime": (n / fs) / rt_wall,
-        "latency_samples": block,
-        "engine_added_latency_samples": eng.latency_samples,
-        "dsp_load_mean": rt_wall / (n / fs),
-        "dsp_load_p99": float(np.percentile(per, 99)) / budget,
-        "dsp_load_max": float(per.max()) / budget,
-        "callback_ms_mean": 1e3 * rt_wall / n_blocks,
-        # CPU time of the calling thread only: what the processing costs, without the time
-        # other processes on a busy machine took from it
-        "cpu_load_mean": rt_cpu / (n / fs),
-        "cpu_load_p99": float(np.percentile(per_cpu, 99)) / budget,
-        "cpu_load_max": float(per_cpu.max()) / budget,
-        "overloads": proc.overloads, "errors": proc.errors,
-        "offline_x_realtime": (n / fs) / off_wall,
-        "taps": taps, "block": block, "channels": channels, "seconds": n / fs, "fs": fs,
-        "partitions": [[lv.size, lv.n_parts, lv.offset] for lv in eng._slots[0].levels],
-    }
+    res = run_bench(channels=channels, taps=taps, block=block, seconds=seconds, fs=fs, peer=peer,
+                    paced=paced, offline=offline)
     if as_json:
         _print_json(res)
         return
     from rich.console import Console
     from rich.table import Table
 
-    tab = Table(title=f"monitor bench: {channels} ch x {taps} taps, block {block}, {n / fs:.0f} s at {fs} Hz")
+    tab = Table(title=f"monitor bench: {channels} ch x {taps} taps, period {block}, {res['seconds']:.0f} s at {fs} Hz "
+                      f"({res['engine']} engine{', paced' if paced else ''})")
     tab.add_column("figure")
     tab.add_column("value", justify="right")
-    tab.add_row("real-time path, x real time", f"{res['x_realtime']:.1f}")
+    tab.add_row("CPU s per audio s (whole process)", f"{res['cpu_s_per_audio_s']:.4f}")
+    if res.get("peer"):
+        tab.add_row("fconvolver -T, same job", f"{res['peer_cpu_s_per_audio_s']:.4f}")
+        tab.add_row("ratio roomtruth / fconvolver", f"{res['cpu_ratio_vs_fconvolver']:.2f}")
+    elif peer:
+        tab.add_row("peer", res.get("peer_note", "-"))
     tab.add_row("DSP load mean / p99 / max", f"{100 * res['dsp_load_mean']:.1f} / {100 * res['dsp_load_p99']:.1f} / "
                 f"{100 * res['dsp_load_max']:.1f} %")
-    tab.add_row("CPU load of the thread mean / p99 / max",
+    tab.add_row("own CPU load mean / p99 / max",
                 f"{100 * res['cpu_load_mean']:.1f} / {100 * res['cpu_load_p99']:.1f} / {100 * res['cpu_load_max']:.1f} %")
-    tab.add_row("latency (head partition) / engine added", f"{block} / {eng.latency_samples} samples")
-    tab.add_row("offline path (render), x real time", f"{res['offline_x_realtime']:.0f}")
+    tab.add_row("overloads (> period) / > 80 % / own CPU > period",
+                f"{res['overloads']} / {res['overloads_80']} / {res['cpu_overloads']}")
+    tab.add_row("latency (period) / engine added", f"{block} / {res['engine_added_latency_samples']} samples")
+    if "offline_x_realtime" in res:
+        tab.add_row("offline path (render), x real time", f"{res['offline_x_realtime']:.0f}")
     tab.add_row("partitions (size x count @ offset)",
                 ", ".join(f"{s}x{m}@{o}" for s, m, o in res["partitions"]))
+    tab.add_row("load average (1 min) start / end", f"{res['load_average_1min']:.1f} / {res['load_average_1min_end']:.1f} "
+                f"on {res['cpu_count']} cores")
     Console().print(tab)

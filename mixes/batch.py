@@ -31,14 +31,15 @@ from mixes.analysis import analyze_file
 from mixes.types import MixAnalysis
 
 __all__ = ["AUDIO_SUFFIXES", "expand_inputs", "analyze_many", "analyze_each", "FileFailure", "to_csv",
-           "CSV_COLUMNS"]
+           "CSV_COLUMNS", "mix_dict"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".rf64", ".caf")
 
 CSV_COLUMNS = (
     "file", "duration_s", "integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "lra_lu",
     "true_peak_dbtp", "sample_peak_dbfs", "n_clicks", "n_dropouts", "n_overs", "first_click_s",
-    "spotify_gain_db", "apple_music_gain_db", "youtube_gain_db", "ebu_r128_gain_db", "error",
+    "spotify_gain_db", "apple_music_gain_db", "youtube_gain_db", "ebu_r128_gain_db",
+    "n_artifacts", "bass_db", "vocal_db", "plr_db", "lr_balance_db", "stereo_problems", "error",
 )
 
 
@@ -227,13 +228,51 @@ def to_csv(analyses: list[MixAnalysis], failed: Iterable[FileFailure] = ()) -> s
         return "" if v is None or v != v or v in (float("inf"), float("-inf")) else round(float(v), nd)
 
     for a in analyses:
+        bal, dyn, st = a.balance, a.dynamics, a.stereo
         w.writerow([
             a.file, num(a.duration_s, 3), num(a.integrated_lufs), num(a.momentary_max_lufs),
             num(a.short_term_max_lufs), num(a.lra_lu), num(a.true_peak_dbtp), num(a.sample_peak_dbfs),
             len(a.clicks), len(a.dropouts), len(a.overs), num(a.clicks[0].time_s, 4) if a.clicks else "",
             num(_gain(a, "spotify (normal)")), num(_gain(a, "apple")), num(_gain(a, "youtube")),
-            num(_gain(a, "ebu")), "",
+            num(_gain(a, "ebu")), len(a.artifacts),
+            num(bal.bass_db) if bal is not None else "",
+            num(bal.vocal_db) if bal is not None and bal.vocal_found else "",
+            num(getattr(dyn, "plr_db", None)) if dyn is not None else "",
+            num(st.lr_balance_db) if st is not None else "",
+            " ".join(sorted({p.kind for p in st.problems})) if st is not None else "", "",
         ])
     for f in failed:
         w.writerow([f.file] + [""] * (len(CSV_COLUMNS) - 2) + [f.error])
     return buf.getvalue()
+
+
+def mix_dict(result: MixAnalysis, refs: list[MixAnalysis] = (), *, ltas_vs_reference: dict | None = None) -> dict:
+    """One entry of ``mix analyze --json``'s ``"mixes"``: the analysis with its comparisons.
+
+    ``balance`` gets ``bass_vs_reference_db`` / ``vocal_vs_reference_db`` against ``refs``
+    (:func:`mixes.balance.compare_balance`; null without references); ``dynamics`` gets
+    :func:`mixes.dynamics.compare_dynamics`'s figures merged in (e.g. ``plr_vs_reference_db``).
+    """
+    d = result.to_dict()
+    d["ltas_vs_reference"] = ltas_vs_reference
+    ref_bal = [r.balance for r in refs if r.balance is not None]
+    if result.balance is not None and ref_bal:
+        from mixes.balance import compare_balance
+
+        bass_vs, vocal_vs = compare_balance(result.balance, ref_bal)
+        d["balance"] = result.balance.to_dict(bass_vs_reference_db=bass_vs, vocal_vs_reference_db=vocal_vs)
+    ref_dyn = [r.dynamics for r in refs if r.dynamics is not None]
+    if result.dynamics is not None and d.get("dynamics") is not None:
+        cmp = None
+        if ref_dyn:
+            from mixes.dynamics import compare_dynamics
+
+            cmp = compare_dynamics(result.dynamics, ref_dyn)
+        if hasattr(cmp, "to_dict"):
+            cmp = cmp.to_dict()
+        if isinstance(cmp, dict):
+            d["dynamics"].update(cmp)
+        elif cmp is not None:                         # a bare PLR difference (dB)
+            d["dynamics"]["plr_vs_reference_db"] = cmp
+        d["dynamics"].setdefault("plr_vs_reference_db", None)
+    return d

@@ -58,7 +58,7 @@ from mixes._blas import single_threaded_blas
 from mixes.loudness import k_weighting_sos
 from mixes.programme import as_programme
 
-__all__ = ["StereoImage", "StereoProblem", "measure_stereo", "octave_centres_hz",
+__all__ = ["StereoImage", "StereoProblem", "measure_stereo", "octave_centres_hz", "nominal_octave_hz",
            "POLARITY_CORRELATION", "LOW_END_WIDE_CORRELATION", "LR_IMBALANCE_DB", "OUT_OF_PHASE_CORRELATION"]
 
 LOW_END_HZ = (30.0, 120.0)
@@ -77,6 +77,15 @@ MONO_LOSS_FLOOR_DB = -60.0
 WIDTH_CAP = 1000.0
 _FRAMES_PER_CALL = 32
 _G = 10.0 ** 0.3
+
+
+_NOMINAL_OCTAVES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+
+
+def nominal_octave_hz(fc: float) -> float:
+    """The IEC 61260 nominal name of an exact base-ten octave centre (1995.3 -> 2000)."""
+    k = int(round(10 * math.log10(fc / 1000.0) / 3.0)) + 5
+    return _NOMINAL_OCTAVES_HZ[k] if 0 <= k < len(_NOMINAL_OCTAVES_HZ) else round(float(fc), 1)
 
 
 def octave_centres_hz(fs: int) -> np.ndarray:
@@ -114,7 +123,7 @@ class StereoProblem:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "time_s": round(float(self.time_s), 3),
                 "duration_s": round(float(self.duration_s), 3),
-                "band_hz": None if self.band_hz is None else round(float(self.band_hz), 1),
+                "band_hz": None if self.band_hz is None else nominal_octave_hz(self.band_hz),
                 "value": round(float(self.value), 3), "what": self.what}
 
 
@@ -179,7 +188,7 @@ class StereoImage:
     def to_dict(self) -> dict[str, Any]:
         """The ``"stereo"`` object of ``mix analyze --json`` (NaN becomes null)."""
         return {
-            "bands_hz": [round(float(f), 1) for f in self.bands_hz],
+            "bands_hz": [nominal_octave_hz(f) for f in self.bands_hz],   # nominal: 31.5, 63, ... 16000
             "correlation": [_r(v) for v in self.correlation],
             "mono_loss_db": [_r(v, 2) for v in self.mono_loss_db],
             "width": [_r(v) for v in self.width],
@@ -274,7 +283,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _hz(f: float) -> str:
-    return f"{f / 1000:g} kHz" if f >= 1000 else f"{f:.3g} Hz"
+    f = nominal_octave_hz(f)
+    return f"{f / 1000:g} kHz" if f >= 1000 else f"{f:g} Hz"
 
 
 def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:

@@ -24,7 +24,8 @@ import numpy as np
 
 from reports.findings import as_mapping
 
-__all__ = ["Region", "consistent_regions", "write_letter", "band_name", "normalise_fingerprint"]
+__all__ = ["Region", "consistent_regions", "write_letter", "band_name", "normalise_fingerprint",
+           "write_patterns_letter", "pattern_paragraphs"]
 
 _RANGES = (
     (0.0, 60.0, "sub-bass"),
@@ -208,12 +209,15 @@ def _advice(r: Region) -> str:
 
 
 def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "your mastering engineer",
-                 per_mix_excess_db: Any = None, min_db: float = 2.0, min_confidence: float = 0.6) -> str:
+                 per_mix_excess_db: Any = None, min_db: float = 2.0, min_confidence: float = 0.6,
+                 patterns: Any = None) -> str:
     """The letter, as plain text paragraphs separated by blank lines.
 
     ``mixes`` (MixAnalysis or mappings with ``integrated_lufs``) add a sentence about
     loudness consistency when present; ``per_mix_excess_db`` (n_mixes × n_bands, positive =
-    too much) lets the letter count on how many tracks each deviation appeared."""
+    too much) lets the letter count on how many tracks each deviation appeared; ``patterns``
+    (the ``mix patterns --json`` result, or its ``"patterns"`` list) adds what was consistent
+    across the tracks (:func:`pattern_paragraphs`)."""
     if per_mix_excess_db is not None:
         fingerprint = {**dict(as_mapping(fingerprint)), "per_mix_excess_db": per_mix_excess_db}
     fp = normalise_fingerprint(fingerprint)
@@ -242,6 +246,8 @@ def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "
             paras.append("Smaller but also consistent: " + "; ".join(others) + ".")
         paras.append(_advice(main) + " None of this is a criticism of the mixes — it is the room talking, and "
                      "once you know what it says, you can mix past it.")
+    extra = pattern_paragraphs(patterns, intro="Across the tracks, beyond the room:") if patterns else []
+    paras.extend(extra)
     lufs = []
     for m in mixes:
         mm = as_mapping(m)
@@ -257,5 +263,94 @@ def write_letter(fingerprint: Any, *, mixes: Sequence[Any] = (), sender: str = "
         paras.append(f"On loudness the mixes sit between {min(lufs):.1f} and {max(lufs):.1f} LUFS integrated "
                      f"({spread:.1f} LU apart)" + (", nicely consistent." if spread <= 3 else
                                                    "; consider evening them out before mastering."))
+    paras.append(f"Best regards,\n{sender}")
+    return "\n\n".join(paras)
+
+
+# --- patterns across a client's tracks (mixes.patterns) --------------------------------------
+
+_PATTERN_ADVICE = {
+    ("vocal_vs_reference", -1): ("A vocal that sits low track after track usually comes from mixing loud (at high "
+                                 "volume a voice seems present enough) or from monitors that exaggerate the upper "
+                                 "mids; check the vocal at a quiet listening level and against a reference before printing."),
+    ("vocal_vs_reference", 1): ("A vocal that sits high track after track usually comes from mixing quietly or from a "
+                                "dull-sounding room; check it at a normal level against a reference."),
+    ("bass_vs_reference", 1): ("A heavy low end on most tracks is the signature of a room with a bass dip at your "
+                               "seat: you hear too little, so you add more. Check the low end on headphones or with "
+                               "a reference before printing."),
+    ("bass_vs_reference", -1): ("A light low end on most tracks is the signature of a room that piles up bass at "
+                                "your seat; bass traps or moving the chair, and a reference, would help."),
+    ("plr_vs_reference", -1): ("The mix-bus compression and limiting is heavier than on your references; leave "
+                               "the loudness to mastering and the transients will survive."),
+    ("lr_balance", 1): "A lean that repeats on every song is the monitors or the seat, not the songs: check speaker levels and your position.",
+    ("lr_balance", -1): "A lean that repeats on every song is the monitors or the seat, not the songs: check speaker levels and your position.",
+    ("low_end_wide", 1): "Keep the low end mono below about 120 Hz (a stereo widener or reverb on the bass is the usual cause).",
+    ("polarity_inverted", 1): "A channel is flipped somewhere in the master chain; check the mix-bus plugins and the export.",
+    ("audible_clicks", 1): "Clicks on most tracks point at the export chain or an interface buffer setting, not the edits.",
+}
+
+
+def _pattern_list(patterns: Any) -> list[Mapping[str, Any]]:
+    if isinstance(patterns, Mapping):
+        patterns = patterns.get("patterns", [])
+    out = []
+    for p in patterns or []:
+        out.append(as_mapping(p) if not isinstance(p, Mapping) else p)
+    return out
+
+
+def pattern_paragraphs(patterns: Any, *, intro: str = "") -> list[str]:
+    """Paragraphs about the consistent findings across a client's tracks (empty without any).
+
+    Each says what, on how many tracks and which ones, and (where there is one) what usually
+    causes it; the figures come from :mod:`mixes.patterns`, which reports a finding only when it
+    holds on at least 70 % of the tracks and passes a sign test."""
+    paras = []
+    for p in _pattern_list(patterns):
+        what = str(p.get("what", "")).strip()
+        if not what:
+            continue
+        with_ = [str(e.get("file")) for e in p.get("evidence") or [] if isinstance(e, Mapping) and e.get("with")]
+        without = [str(e.get("file")) for e in p.get("evidence") or [] if isinstance(e, Mapping) and not e.get("with")]
+        text = what[0].upper() + what[1:] + "."
+        if without and len(without) <= 3:
+            text += f" The exception{'s' if len(without) > 1 else ''}: {', '.join(without)}."
+        elif with_ and len(with_) <= 3:
+            text += f" ({', '.join(with_)}.)"
+        measure = str(p.get("measure", ""))
+        v = p.get("value_db")
+        sign = -1 if isinstance(v, (int, float)) and v < 0 else 1
+        advice = _PATTERN_ADVICE.get((measure, sign))
+        if advice is None and measure.startswith("spectrum_"):
+            region = measure[len("spectrum_"):]
+            advice = (f"The same correction in the {region} on track after track is what a room does: it "
+                      "shows you that range louder or quieter than it is.")
+        if advice:
+            text += " " + advice
+        paras.append(text)
+    if paras and intro:
+        paras[0] = intro + " " + paras[0]
+    return paras
+
+
+def write_patterns_letter(result: Any, *, sender: str = "your mastering engineer") -> str:
+    """A letter to a client (mix engineer, producer, studio) about what was consistent across
+    their tracks, from the ``mix patterns --json`` result ``{"client", "n_mixes", "patterns"}``."""
+    r = as_mapping(result) if not isinstance(result, Mapping) else result
+    name = studio_display_name({"studio": r.get("client")})
+    n = int(r.get("n_mixes") or 0)
+    paras = [f"Dear {name}," if name != "your studio" else "Dear mix engineer,"]
+    body = pattern_paragraphs(r.get("patterns"))
+    count = f"the {n} mixes of yours I have analysed" if n else "your mixes"
+    if not body:
+        paras.append(f"I have been through {count}, and nothing repeats from track to track: where a mix differs "
+                     "from the references it is that song's own decision, not a habit or the room. Keep doing "
+                     "what you are doing.")
+    else:
+        paras.append(f"I have been through {count}, and {'one thing' if len(body) == 1 else 'a few things'} came "
+                     "up on most of them — not one-off decisions but patterns worth knowing about.")
+        paras.extend(body)
+        paras.append("None of this is a criticism of the mixes; it is what the numbers say across the album, and "
+                     "once you know it, you can mix past it.")
     paras.append(f"Best regards,\n{sender}")
     return "\n\n".join(paras)

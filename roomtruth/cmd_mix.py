@@ -1,6 +1,7 @@
 """``roomtruth mix``: the mastering engineer's checks and studio fingerprints.
 
-    roomtruth mix analyze FILE_OR_FOLDER... [--json | --csv] [--out PATH] [--jobs N]
+    roomtruth mix analyze FILE_OR_FOLDER... [--reference REF...] [--client NAME -w WORKSPACE] [--json | --csv] [--out PATH] [--jobs N]
+    roomtruth mix patterns --client NAME -w WORKSPACE [--json]
     roomtruth mix fingerprint --studio NAME MIX... [--reference FILE...] [--measured FILE] [--force] [--json]
     roomtruth mix correct --studio NAME IN.wav OUT.wav [--phase linear|minimum] [--force] [--json]
     roomtruth mix translate FILE [--cassette I|II] [--json]
@@ -49,42 +50,6 @@ def _write_out(path: Path, text: str) -> None:
     atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
-def _print_analysis(con, a) -> None:
-    from rich.table import Table
-
-    con.rule(f"[bold]{_e(a.file)}[/]  ({a.duration_s:.1f} s, {a.fs} Hz, {a.n_channels} ch)")
-    t = Table(show_header=False, box=None, pad_edge=False)
-    t.add_row("Integrated", _fmt(a.integrated_lufs, ".1f", "LUFS"), "LRA", _fmt(a.lra_lu, ".1f", "LU"))
-    t.add_row("Max momentary", _fmt(a.momentary_max_lufs, ".1f", "LUFS"),
-              "Max short-term", _fmt(a.short_term_max_lufs, ".1f", "LUFS"))
-    t.add_row("True peak", _fmt(a.true_peak_dbtp, ".2f", f"dBTP ({a.oversample}x)"),
-              "Sample peak", _fmt(a.sample_peak_dbfs, ".2f", "dBFS"))
-    con.print(t)
-    pt = Table(title="Platforms", title_justify="left")
-    for col in ("Platform", "Target", "Gain", "Peak after", "What happens"):
-        pt.add_column(col)
-    for p in a.platforms:
-        pt.add_row(p.name, _fmt(p.target_lufs, "g", "LUFS") if p.target_lufs is not None else "not LUFS",
-                   _fmt(p.gain_db, "+.1f", "dB"), _fmt(p.true_peak_after_dbtp, ".1f", "dBTP"), p.note)
-    con.print(pt)
-    events = list(a.clicks) + list(a.dropouts) + list(a.overs)
-    if events:
-        et = Table(title="Render problems", title_justify="left")
-        for col in ("Time", "Kind", "Channel", "Level", "Length"):
-            et.add_column(col)
-        for e in sorted(events, key=lambda e: e.time_s)[:50]:
-            m, s = divmod(e.time_s, 60)
-            et.add_row(f"{int(m)}:{s:06.3f}", e.kind, "all" if e.channel < 0 else str(e.channel + 1),
-                       _fmt(e.level_db, ".1f", "dB"), f"{e.duration_s * 1000:.1f} ms" if e.duration_s else "")
-        con.print(et)
-        if len(events) > 50:
-            con.print(f"… and {len(events) - 50} more (use --json for all)")
-    else:
-        con.print("[green]No clicks, dropouts or overs found.[/]")
-    for w in a.warnings:
-        con.print(f"[yellow]warning:[/] {_e(w)}")
-
-
 @mix_app.command("analyze")
 def analyze(
     files: List[Path] = typer.Argument(..., help="Mix files, or folders of them (an album)."),
@@ -95,9 +60,11 @@ def analyze(
     bands: int = typer.Option(3, "--bands-per-octave", help="LTAS resolution: 3, 6, 12, 24 or 48."),
     platforms: Optional[Path] = typer.Option(None, "--platforms", help="Another platform table (TOML)."),
     reference: List[Path] = typer.Option([], "--reference", "-r",
-                                         help="Reference tracks for the LTAS comparison (repeatable; default: built-in target)."),
+                                         help="Reference tracks for the spectrum, balance and dynamics comparisons (repeatable; default: built-in target)."),
+    client: Optional[str] = typer.Option(None, "--client", help="Store each analysed mix for this client (a studio, producer or mix engineer) for 'mix patterns'."),
+    workspace: Path = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder holding clients/NAME/ (with --client)."),
 ) -> None:
-    """Loudness (BS.1770), LRA, true peak, platform preview, clicks/dropouts/overs and LTAS per file.
+    """Loudness (BS.1770), LRA, true peak, platforms, clicks/artifacts, stereo image, balance, dynamics and LTAS per file.
 
     A file that cannot be analysed (unreadable, truncated, NaN samples, too short) does not stop
     the others: every good file is reported, each bad one gets an ``error:`` line on stderr and
@@ -106,7 +73,7 @@ def analyze(
     """
     from calib.audio_io import to_json
     from calib.errors import ConfigError, SignalError
-    from mixes.batch import analyze_each, analyze_many, expand_inputs, to_csv
+    from mixes.batch import analyze_each, analyze_many, expand_inputs, mix_dict, to_csv
     from mixes.platforms import load_platforms
 
     if as_json and as_csv:
@@ -117,12 +84,19 @@ def analyze(
         raise ConfigError(f"--jobs {jobs} is negative; use 0 for one worker per core")
     if out is not None and out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give the file to write, e.g. {out / ('mixes.csv' if as_csv else 'mixes.json')}")
+    if client is not None:
+        from mixes.clients import client_dir
+
+        client_dir(workspace, client)            # the name is checked before any audio is read
+        if workspace.exists() and not workspace.is_dir():
+            raise ConfigError(f"--workspace {workspace} is a file; give the workspace folder")
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
     ref_paths = expand_inputs(reference) if reference else []
     # the references first, all or nothing: a bad one would spoil every mix's comparison, so it
     # stops the run before the album is analysed
-    refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False) if ref_paths else []
+    refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False,
+                        extras=True) if ref_paths else []
     err = _console(stderr=True)
     if len(paths) > 1:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -143,23 +117,29 @@ def analyze(
         more = f"; none of the {len(paths)} files could be analysed" if len(paths) > 1 else ""
         raise SignalError(failed[0].error + more)
     comparisons = _compare_all(results, refs)
+    dicts = [mix_dict(r, refs, ltas_vs_reference=cmp) for r, cmp in zip(results, comparisons)]
+    stored = []
+    if client is not None:
+        from mixes.clients import mix_record, store_mix
+
+        stored = [store_mix(workspace, client, mix_record(d, references=[str(p) for p in ref_paths])) for d in dicts]
     if as_csv:
         text = to_csv(results, failed)
     else:
-        dicts = []
-        for r, cmp in zip(results, comparisons):
-            d = r.to_dict()
-            d["ltas_vs_reference"] = cmp
-            dicts.append(d)
         text = to_json({"mixes": dicts, "failed": [f.to_dict() for f in failed]})
     if out is not None:
         _write_out(out, text)
     if as_json or as_csv:
         typer.echo(text.rstrip("\n"))
+        if stored:
+            typer.echo(f"stored {len(stored)} mix{'es' if len(stored) > 1 else ''} for client {client.strip()} "
+                       f"in {stored[0].parent}", err=True)
     else:
+        from roomtruth.cmd_mix_show import print_analysis
+
         con = _console()
-        for r, cmp in zip(results, comparisons):
-            _print_analysis(con, r)
+        for r, cmp, d in zip(results, comparisons, dicts):
+            print_analysis(con, r, d)
             if cmp is not None:
                 bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
                        if abs(d) > t]
@@ -167,6 +147,9 @@ def analyze(
                                                                  else "outside tolerance at " + ", ".join(bad)))
         if out is not None:
             con.print(f"written: {_e(out)}")
+        if stored:
+            con.print(f"stored {len(stored)} mix{'es' if len(stored) > 1 else ''} for client {_e(client.strip())} "
+                      f"in {_e(stored[0].parent)}; 'roomtruth mix patterns --client ...' reads them")
     _fail_files(failed)
 
 
@@ -379,11 +362,14 @@ def _print_fingerprint(con, fp, path) -> None:
     src = f"{fp.n_mixes} mixes vs {fp.reference}" if fp.source == "mixes" else f"measured room response ({fp.reference})"
     con.print(src)
     t = Table()
-    for col in ("Band", "Mixes deviate", "Confidence", "Spread"):
+    iv = fp.interval_db
+    for col in ("Band", "Mixes deviate", "90 % interval", "Confidence", "Spread"):
         t.add_column(col, justify="right")
-    for f, d, c, s in zip(fp.freqs_hz, fp.deviation_db, fp.confidence, fp.spread_db):
-        style = "bold" if abs(d) >= 2 and c >= 0.6 else ""
-        t.add_row(f"{f:.0f} Hz", f"[{style}]{d:+.1f} dB[/]" if style else f"{d:+.1f} dB", f"{c:.0%}", f"{s:.1f} dB")
+    for i, (f, d, c, s) in enumerate(zip(fp.freqs_hz, fp.deviation_db, fp.confidence, fp.spread_db)):
+        sure = iv is None or iv[i, 0] > 0 or iv[i, 1] < 0
+        style = "bold" if abs(d) >= 2 and c >= 0.6 and sure else ""
+        ivs = "—" if iv is None else f"{iv[i, 0]:+.1f}..{iv[i, 1]:+.1f} dB"
+        t.add_row(f"{f:.0f} Hz", f"[{style}]{d:+.1f} dB[/]" if style else f"{d:+.1f} dB", ivs, f"{c:.0%}", f"{s:.1f} dB")
     con.print(t)
     con.print(f"written: {_e(path)}")
 
@@ -401,7 +387,11 @@ def correct(
     force: bool = typer.Option(False, "--force", help="Replace OUT.wav if it exists."),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
 ) -> None:
-    """Correct a new mix from a studio with its fingerprint: smooth, boost-capped, confidence-weighted EQ."""
+    """Correct a new mix from a studio with its fingerprint: smooth, boost-capped, confidence-weighted EQ.
+
+    Only bands whose 90 % interval excludes 0 dB are corrected; each band's decision and its
+    reason are printed (``correction.bands`` in the JSON).
+    """
     import numpy as np
 
     from calib.audio_io import to_json, write_wav_atomic
@@ -463,6 +453,9 @@ def correct(
         if abs(g) >= 0.3 or abs(w) >= 0.3:
             t.add_row(f"{f:.0f} Hz", f"{w:+.1f} dB", f"{g:+.1f} dB", f"{r:+.1f} dB")
     con.print(t)
+    for b in corr.bands:          # per band: corrected or not, and why
+        if b["f_hz"] >= 20:
+            con.print(f"{b['f_hz']:.0f} Hz: mixes {b['deviation_db']:+.1f} dB; {_e(b['why'])}")
     if corr.capped:
         con.print(f"capped at +{max_boost_db:g}/-{max_cut_db:g} dB: " + ", ".join(f"{f:.0f} Hz" for f in corr.capped))
     con.print(f"loudness {_fmt(before.integrated_lufs)} → {_fmt(after.integrated_lufs)} LUFS, "
@@ -558,5 +551,7 @@ def translate_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add the ``mix`` sub-app."""
+    from roomtruth import cmd_mix_patterns  # noqa: F401 - registers 'mix patterns' on mix_app
+
     app.add_typer(mix_app, name="mix")
 

@@ -242,6 +242,10 @@ class CalibrationProfile:
     reference: ImpulseResponse | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    # bass management / immersive routing (calib.correction.bass.routing_table): programme
+    # channels -> speaker feeds with per-path crossover filters; None = one input per speaker.
+    # Written to profile.json only when present, so the whole-document hash covers it.
+    routing: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "speakers", tuple(self.speakers))
@@ -326,6 +330,7 @@ class CalibrationProfile:
             "tolerances": dict(self.tolerances),
             "reference": ref,
             "provenance": dict(self.provenance),
+            **({"routing": dict(self.routing)} if self.routing is not None else {}),
         }
         if hash_field:
             doc["content_hash"] = _hash_document({k: v for k, v in doc.items() if k != "content_hash"},
@@ -426,6 +431,7 @@ class CalibrationProfile:
                 reference=reference,
                 provenance=raw.get("provenance") or {},
                 schema_version=int(ver),
+                routing=raw.get("routing"),
             )
         except SignalError as exc:
             raise ProfileError(f"profile {d}: {exc}") from None

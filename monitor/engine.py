@@ -348,9 +348,15 @@ class Engine:
             self._warm_left = chain.warm_samples + pad + max(0, total - self._total)
             self._update_matching()
 
+    #: bass management: a monitor.routing.Router (programme channels -> speaker feeds) run
+    #: before every slot, or None.  Set by the caller for a profile with routing.
+    routing = None
+
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Process one block: ``x`` and ``out`` are ``(n_channels, n)`` float32, n a multiple of block."""
         n = x.shape[1]
+        if self.routing is not None:        # x holds the programme channels (routing.n_inputs)
+            x = self.routing.process(x, np.empty((self.n_channels, n), np.float32))
         self._running = True
         self._take_mail()
         xs = self._x[:, :n]
@@ -458,7 +464,7 @@ def render_chunks(engine: Engine, chunks, n_samples: int, *, copy: bool = True):
     """
     L = engine.latency_samples
     C, N, B = engine.n_channels, engine.max_block, engine.fir_block
-    buf = np.zeros((C, N), np.float32)
+    buf = np.zeros((C if engine.routing is None else engine.routing.n_inputs, N), np.float32)
     out = np.zeros((C, N), np.float32)
     skip = L
     left = int(n_samples)

@@ -150,6 +150,12 @@ def register(app: typer.Typer) -> None:
         fix_polarity: bool = typer.Option(False, "--fix-polarity", help="Invert speakers whose polarity is "
                                           "opposite to the first speaker's (else only flagged)."),
         replace: bool = typer.Option(False, "--replace", help="Replace an existing profile outside a workspace."),
+        layout: Optional[str] = typer.Option(None, "--layout", help="Speaker layout: 2.0, 2.1, 5.1, 7.1, 7.1.4 or "
+                                             "9.1.6 (programme channel order, angle checks)."),
+        subs: Optional[str] = typer.Option(None, "--subs", help="Subwoofer channels, e.g. SUB or SUB1,SUB2: bass "
+                                           "management (crossover, routing, sub alignment)."),
+        crossover_hz: Optional[float] = typer.Option(None, "--crossover-hz", help="Bass-management crossover "
+                                                     "(Hz, Linkwitz-Riley 4th order; default 80)."),
         json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
     ) -> None:
         """Design PEQ/FIR room correction from IRs and write PROFILE_DIR with its exports."""
@@ -212,8 +218,15 @@ def register(app: typer.Typer) -> None:
         seat_names = [Path(p).stem for p in inputs]
         if len(set(seat_names)) != len(seat_names):
             seat_names = [f"seat{i + 1}" for i in range(len(inputs))]
-        profile, report = design_correction(seats, settings, seat_names=seat_names,
-                                            sources=[str(Path(p).resolve()) for p in inputs])
+        bm_json: dict = {}
+        if layout or subs or crossover_hz is not None:   # bass management / immersive layouts
+            from roomtruth import cmd_correct_bass
+
+            profile, report, bm_json = cmd_correct_bass.design(seats, settings, inputs=inputs, seat_names=seat_names,
+                                                               layout=layout, subs=subs, crossover_hz=crossover_hz)
+        else:
+            profile, report = design_correction(seats, settings, seat_names=seat_names,
+                                                sources=[str(Path(p).resolve()) for p in inputs])
         extra: dict[str, str] = {
             "camilladsp.yml": format_camilladsp(profile),
             "equalizer_apo.txt": format_eqapo(profile),
@@ -228,7 +241,11 @@ def register(app: typer.Typer) -> None:
                 extra[f"rew_filters_{s.name}.txt"] = rew
             for rate in (48_000, 96_000):
                 extra[f"minidsp_{s.name}_{rate}.txt"] = format_minidsp(s.peq, fs=rate)
-        rep_json = report.to_json_dict()
+        if profile.routing is not None:
+            from calib.exports.firwav import speaker_fir_files
+
+            extra.update(speaker_fir_files(profile))   # fir/<speaker>.wav: crossover and correction in one FIR
+        rep_json = report.to_json_dict() | bm_json
         rep_json["content_hash"] = profile.content_hash()
         extra["correction_report.json"] = to_json(rep_json) + "\n"
         from roomtruth.workspace import profile_write_lock
@@ -237,7 +254,7 @@ def register(app: typer.Typer) -> None:
             archived = _archive_previous(out) if (in_workspace and out.exists()) else None
             profile.save(out, replace_existing=True, extra_files=extra)
 
-        result = report.to_json_dict()
+        result = report.to_json_dict() | bm_json
         result["profile"] = str(out)
         result["content_hash"] = profile.content_hash()
         result["previous_profile"] = None if archived is None else str(archived)
@@ -269,6 +286,10 @@ def register(app: typer.Typer) -> None:
             for n, a in report.alignment.to_dict().items():
                 if n != "warnings":
                     con.print(f"{n}: delay {a['delay_ms']:.3f} ms, trim {a['trim_db']:+.2f} dB, polarity {a['polarity']:+d}")
+        if bm_json:
+            from roomtruth.cmd_correct_bass import print_summary
+
+            print_summary(con, bm_json)
         for wmsg in report.warnings:
             con.print(f"[yellow]warning:[/yellow] {wmsg}")
         if archived is not None:

@@ -30,6 +30,10 @@ def format_camilladsp(profile: CalibrationProfile, *, fs: int | None = None, use
     relative paths against the config file's folder); without an FIR at ``fs`` the speaker's
     PEQ is written as Biquad filters (CamillaDSP computes RBJ coefficients at its own rate).
     """
+    if getattr(profile, "routing", None):   # bass management: programme channels -> speakers
+        from calib.exports.camilladsp_routing import format_camilladsp_routed
+
+        return format_camilladsp_routed(profile, fs=fs, use_fir=use_fir, chunksize=chunksize)
     rate = fs or profile.design_fs
     n_out = max(s.output_channel for s in profile.speakers) + 1
     L: list[str] = [

@@ -39,8 +39,13 @@ def format_eqapo(profile: CalibrationProfile, *, use_fir: bool = True, fs: int |
     lines = [f"# roomtruth profile {profile.name} (content hash {profile.content_hash()[:16]})",
              f"Preamp: {profile.preamp_db:.2f} dB"]
     n = 1
+    routed = _routing_lines(profile)
+    lines += routed[0]
     for s in profile.speakers:
         lines.append(f"Channel: {s.name}")
+        for b in routed[1].get(s.name, ()):
+            lines.append(_filter_line(n, b))
+            n += 1
         if s.trim_db:
             lines.append(f"Preamp: {s.trim_db:.2f} dB")
         if s.polarity < 0:
@@ -55,6 +60,33 @@ def format_eqapo(profile: CalibrationProfile, *, use_fir: bool = True, fs: int |
                 n += 1
     lines.append("Channel: all")
     return "\n".join(lines) + "\n"
+
+
+def _routing_lines(profile: CalibrationProfile) -> tuple[list[str], dict[str, list[Biquad]]]:
+    """Bass management in Equalizer APO terms: ``Copy:`` lines building each sub's feed from
+    the programme channels (LFE at its +10 dB), and per channel the crossover filters of its
+    own path (mains: high-pass and all-pass; subs: the low-pass of the mains' bass).
+
+    Equalizer APO filters a channel, not a path, so the LFE shares the subs' crossover
+    low-pass here (CamillaDSP's export keeps its own 120 Hz low-pass); channel names must be
+    the names Windows gives the outputs (rename the speakers or edit the lines)."""
+    r = getattr(profile, "routing", None)
+    if not r:
+        return [], {}
+    ins, outs, M = list(r["inputs"]), list(r["outputs"]), r["matrix"]
+    subs = set(r.get("subs") or ())
+    lines = ["# bass management: programme channels " + ", ".join(ins) + " -> speakers " + ", ".join(outs)]
+    filt: dict[str, list[Biquad]] = {}
+    for o, out in enumerate(outs):
+        terms = [f"{float(M[o][i]):.6g}*{inp}" for i, inp in enumerate(ins) if float(M[o][i]) != 0.0]
+        if out in subs:
+            lines.append(f"Copy: {out}=" + "+".join(terms))
+            first = next((inp for inp in ins if inp in (r.get("filters") or {}).get(out, {}) and inp != r.get("lfe")),
+                         None)
+        else:
+            first = out
+        filt[out] = [Biquad.from_dict(b) for b in ((r.get("filters") or {}).get(out, {}) or {}).get(first, [])]
+    return lines, filt
 
 
 _NUM = r"([+-]?\d+(?:\.\d+)?)"

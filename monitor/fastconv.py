@@ -77,14 +77,36 @@ def plan_scheduled(n_taps: int, *, block: int) -> tuple[Level, ...]:
     return plan_partitions(n_taps, block=block, async_min=2 * block, level_cost=cost)
 
 
-def _deal(costs: list[float], r: int) -> list[int]:
-    """Phase (0..r-1) of each task, in order, by cumulative cost (midpoint rule)."""
-    total = sum(costs) or 1.0
-    out = []
-    acc = 0.0
-    for c in costs:
-        out.append(min(r - 1, int((acc + 0.5 * c) * r / total)))
-        acc += c
+def _schedule(levels: list[tuple[list[float], int]]) -> list[list[int]]:
+    """Deal every level's tasks to its phases so that the modelled cost of the busiest period
+    is as small as possible (greedy water-filling).
+
+    ``levels``: per level, the costs of its tasks in their required order and its number of
+    phases ``r`` (powers of two: each divides the largest).  Period ``u`` of
+    the hyper-period ``R = max r`` runs phase ``u mod r`` of every level, so a level's phase
+    ``s`` loads periods ``s, s + r, ...``.  Levels with the most phases (the largest FFTs) are
+    placed first; each task goes to the least loaded phase that keeps the order (>= the
+    previous task's) and does not run ahead of the level's proportional schedule (so later
+    tasks always keep room); ties go to the earliest phase.  Returns the phase of every task.
+    """
+    R = max(r for _, r in levels)
+    load = np.zeros(R)
+    out: list[list[int]] = [[] for _ in levels]
+    for li in sorted(range(len(levels)), key=lambda i: -levels[i][1]):
+        costs, r = levels[li]
+        view = load.reshape(R // r, r)           # view[:, s]: the periods running phase s
+        total = sum(costs) or 1.0
+        prev, acc = 0, 0.0
+        phases = []
+        for c in costs:
+            hi = max(prev, min(r - 1, int((acc + c) * r / total)))
+            col = view[:, prev:hi + 1].max(axis=0)
+            s = prev + int(np.argmin(col))
+            view[:, s] += c
+            phases.append(s)
+            prev = s
+            acc += c
+        out[li] = phases
     return out
 
 
@@ -154,7 +176,7 @@ class ScheduledConvolver:
         reach = max(lv.offset + lv.size for lv in self.levels)
         self._acc = np.zeros((C, B * -(-(reach + 2 * P_max + 2 * B) // B)), np.float32)
         ilv = np.zeros((len(self.levels), 10), np.int64)
-        Hs, tasks, tptr = [], [], [0]
+        Hs, tasks, tptr, per_level = [], [], [0], []
         x_off = y_off = 0
         for li, lv in enumerate(self.levels):
             P, M = lv.size, lv.n_parts
@@ -170,7 +192,7 @@ class ScheduledConvolver:
             Hs.append((np.fft.rfft(pad, axis=-1) / F).astype(np.complex64).ravel())
             plan_f = self._fftw.r2c(F, self._sin, self._sspec)
             plan_i = self._fftw.c2r(F, self._sspec, self._stime)
-            ilv[li] = (P, M, r, lv.offset, x_off, y_off, plan_f, plan_i, len(tptr) - 1, F)
+            ilv[li] = (P, M, r, lv.offset, x_off, y_off, plan_f, plan_i, 0, F)
             x_off += C * M * K
             y_off += C * K
             kinds, costs = [], []
@@ -183,13 +205,16 @@ class ScheduledConvolver:
                     costs.append(_COST_MAC * K)
                 kinds.append((2, c, 0))
                 costs.append(fft_cost)
-            phase = _deal(costs, r)
+            per_level.append((kinds, costs, r))
+        phases = _schedule([(costs, r) for _, costs, r in per_level])
+        for li, ((kinds, _, r), phase) in enumerate(zip(per_level, phases)):
+            ilv[li, 8] = len(tptr) - 1
             order = sorted(range(len(kinds)), key=lambda i: (phase[i], i))
             counts = np.bincount(phase, minlength=r)
             tasks.extend(kinds[i] for i in order)
             start = tptr[-1]
-            for s in range(r):
-                start += int(counts[s])
+            for s_ in range(r):
+                start += int(counts[s_])
                 tptr.append(start)
         self._H = np.concatenate(Hs)
         self._X = np.zeros(x_off, np.complex64)

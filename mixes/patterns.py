@@ -34,7 +34,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["Pattern", "find_patterns", "MIN_SHARE", "MIN_TRACKS", "P_CHANCE", "ALPHA", "binomial_tail"]
+__all__ = ["Pattern", "find_patterns", "patterns_for_client", "MIN_SHARE", "MIN_TRACKS", "P_CHANCE", "ALPHA", "binomial_tail"]
 
 MIN_SHARE = 0.7
 MIN_TRACKS = 3
@@ -226,3 +226,20 @@ def find_patterns(records: Sequence[Mapping[str, Any]]) -> list[Pattern]:
                 out.append(Pattern(measure, text(med, s, k, n, refs), med, k, n, p, ev))
     out.sort(key=lambda p: (-p.tracks_with / p.tracks_total, -(abs(p.value_db) if p.value_db is not None else 0)))
     return out
+
+
+def patterns_for_client(workspace, client: str) -> dict[str, Any]:
+    """``{"client", "n_mixes", "patterns", "files", "skipped"}``: the patterns of a client stored
+    in ``workspace`` (the ``mix patterns --json`` object).
+
+    Raises
+    ------
+    ProfileError
+        Bad client name or no mixes stored for the client (:func:`mixes.clients.load_client`).
+    """
+    from mixes.clients import load_client
+
+    name, records, skipped = load_client(workspace, client)
+    pats = find_patterns(records)
+    return {"client": name, "n_mixes": len(records), "patterns": [p.to_dict() for p in pats],
+            "files": [r.get("file") for r in records], "skipped": skipped}

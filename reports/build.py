@@ -476,7 +476,12 @@ class _Builder:
     def mixes(self) -> None:
         from reports.letter import write_letter
 
+        patterns = [p for p in (self.inp.meta.get("client_patterns") or []) if isinstance(p, Mapping)]
+        if patterns:
+            self._patterns(patterns)
         if not self.inp.mixes and self.inp.fingerprint is None:
+            if patterns:
+                return
             self.doc.unavailable.setdefault("mixes", "not available: no mixes were analyzed (`roomtruth mix "
                                                       "fingerprint --studio NAME --workspace ROOM MIX...`)")
             return
@@ -505,7 +510,32 @@ class _Builder:
             self.progress("letter")
             try:
                 self.doc.letter = write_letter(self.inp.fingerprint, mixes=self.inp.mixes,
-                                               per_mix_excess_db=self.inp.per_mix_excess_db)
+                                               per_mix_excess_db=self.inp.per_mix_excess_db,
+                                               patterns=self._letter_patterns(patterns))
+            except (ValueError, TypeError) as exc:
+                self.doc.problems.append(f"the letter could not be written: {exc}")
+
+    @staticmethod
+    def _letter_patterns(patterns: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The client the letter speaks to: the one with the most analysed mixes."""
+        return max(patterns, key=lambda p: int(p.get("n_mixes") or 0)) if patterns else None
+
+    def _patterns(self, patterns: Sequence[Mapping[str, Any]]) -> None:
+        """A table per client of what was consistent across their tracks (``mix patterns``), and
+        the letter about it when no studio fingerprint writes one."""
+        from reports.letter import write_patterns_letter
+
+        for res in patterns:
+            rows = tuple((str(p.get("what", "")), f"{p.get('tracks_with')} of {p.get('tracks_total')}",
+                          _fmt(p.get("value_db"), "+.1f", "dB") if p.get("value_db") is not None else "—")
+                         for p in res.get("patterns") or [])
+            if not rows:
+                rows = (("nothing repeats from track to track", f"— of {res.get('n_mixes')}", "—"),)
+            self.table("mixes", Table(f"Patterns across the {res.get('n_mixes')} mixes of {res.get('client')}",
+                                      ("Consistent finding", "Tracks", "Median"), rows))
+        if self.inp.fingerprint is None:
+            try:
+                self.doc.letter = write_patterns_letter(self._letter_patterns(patterns))
             except (ValueError, TypeError) as exc:
                 self.doc.problems.append(f"the letter could not be written: {exc}")
 

@@ -16,17 +16,6 @@ import typer
 from roomtruth.cmd_mix import _console, mix_app
 
 
-def patterns_result(workspace: Path, client: str) -> dict:
-    """``{"client", "n_mixes", "patterns", "skipped"}`` for a stored client (ProfileError if none)."""
-    from mixes.clients import load_client
-    from mixes.patterns import find_patterns
-
-    name, records, skipped = load_client(workspace, client)
-    pats = find_patterns(records)
-    return {"client": name, "n_mixes": len(records), "patterns": [p.to_dict() for p in pats],
-            "files": [r.get("file") for r in records], "skipped": skipped}
-
-
 @mix_app.command("patterns")
 def patterns(
     client: str = typer.Option(..., "--client", help="Client whose stored mixes to read (as given to 'mix analyze --client')."),
@@ -42,7 +31,9 @@ def patterns(
     """
     from calib.audio_io import to_json
 
-    res = patterns_result(workspace, client)
+    from mixes.patterns import patterns_for_client
+
+    res = patterns_for_client(workspace, client)
     if as_json:
         typer.echo(to_json(res))
         return

@@ -109,6 +109,20 @@ def _active_profile(room: Path) -> Path | None:
         return None
 
 
+def _client_patterns(room: Path, notes: dict[str, str]) -> list[dict]:
+    """``mix patterns`` of every client stored in the workspace (``clients/*/``)."""
+    out = []
+    for d in sorted((room / "clients").glob("*/client.json")) if (room / "clients").is_dir() else []:
+        try:
+            from mixes.patterns import patterns_for_client
+
+            name = json.loads(d.read_text(encoding="utf-8")).get("client") or d.parent.name
+            out.append(patterns_for_client(room, str(name)))
+        except (OSError, ValueError, AttributeError, RoomtruthError) as exc:
+            notes.setdefault("mixes", f"the mixes of client folder {d.parent.name} are not readable ({exc})")
+    return out
+
+
 def _fingerprint_mixes(room: Path, fingerprint: Any, notes: dict[str, str], *, limit: int = 12) -> list[Any]:
     """Loudness, true peak and clicks of the mixes a fingerprint was learnt from, for the
     report's mix table: each file as recorded (absolute, or relative to the workspace) or
@@ -207,7 +221,9 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
         except (OSError, json.JSONDecodeError) as exc:
             notes["mixes"] = f"fingerprint {studios[-1]} is not readable ({exc})"
     mixes = _fingerprint_mixes(room, fingerprint, notes) if fingerprint is not None else []
+    client_patterns = _client_patterns(room, notes)
     return ReportInputs(room.resolve().name, ir=ir, analysis=analysis, dims_m=dims, mic_m=mic, profile=profile,
                         corrected_ir=corrected, verification=verification, history_series=series,
                         history_rows=rows, mixes=mixes, fingerprint=fingerprint, notes=notes,
-                        meta={"measurement": mdir.name, "profile": pdir.name if pdir else "none"})
+                        meta={"measurement": mdir.name, "profile": pdir.name if pdir else "none",
+                              "client_patterns": client_patterns})

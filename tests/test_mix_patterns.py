@@ -134,3 +134,24 @@ def test_client_store_round_trip(tmp_path):
         with pytest.raises(ProfileError, match="client name"):
             valid_client_name(bad)
     json.dumps(rec, allow_nan=False)
+
+
+def test_report_shows_patterns_and_writes_the_letter(tmp_path):
+    """The report's mixes section: a table per client and the letter, with or without a fingerprint."""
+    from mixes.patterns import patterns_for_client
+    from reports.build import build_document
+    from reports.document import ReportInputs
+
+    rng = np.random.default_rng(5)
+    for i in range(10):
+        store_mix(tmp_path, "Mia Black", _record(i, rng, vocal=-2.5 if i < 8 else 0.0))
+    res = patterns_for_client(tmp_path, "Mia Black")
+    assert res["n_mixes"] == 10 and [p["measure"] for p in res["patterns"]] == ["vocal_vs_reference"]
+    doc = build_document(ReportInputs("room", meta={"client_patterns": [res]}))
+    tables = doc.tables.get("mixes", [])
+    assert any("Patterns across the 10 mixes of Mia Black" == t.title for t in tables)
+    assert "Dear Mia Black" in doc.letter and "8 of 10 tracks" in doc.letter
+    fp = {"studio": "Studio-Nord", "freqs_hz": [63.0, 125.0], "deviation_db": [3.0, 0.0], "confidence": [0.9, 0.9],
+          "n_mixes": 10}
+    doc = build_document(ReportInputs("room", fingerprint=fp, meta={"client_patterns": [res]}))
+    assert "Dear Studio Nord" in doc.letter and "Across the tracks, beyond the room:" in doc.letter

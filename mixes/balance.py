@@ -1,0 +1,472 @@
+"""Bass and vocal balance of a mix: the low end and the vocal against the mix's loudness.
+
+Classical signal processing only (no learned models).  One short-time Fourier pass over the
+two channels gives, per frame (Hann, ~43 ms, 50 % overlap):
+
+* the K-weighted energy of the frame (BS.1770-5 K filter, its power response applied per bin),
+  summed over the channels as BS.1770 sums them: the frame's share of the loudness;
+* the K-weighted energy of the low end, the bins of 40–120 Hz (kick and bass together);
+* the *centre* power ``Re(L R*)`` per bin.  For a source panned to the centre (``L = R = s``)
+  it is ``|s|^2``; for content that differs between the channels (wide pads, reverb, panned
+  instruments played hard to one side) its expectation is zero or small.  This is the
+  cross-spectrum on which Avendano & Jot's panning and similarity indices are built ("A
+  frequency-domain approach to multichannel upmix", JAES 52(7/8), 2004): instead of keeping
+  the bins whose index says "centre", the cross term is kept directly, an unbiased estimate of
+  the centre power that needs no threshold;
+* the pitch of the centre by YIN (:mod:`mixes.pitch`), from the band-limited centre power;
+* for frames with a pitch of 80–1000 Hz, the energy of its harmonic partials (bins within a
+  few per cent of ``h f0``) minus the accompaniment under them (the mean centre power of the
+  bins between the partials, per octave region), K-weighted.  The same is done per channel
+  to see where the pitched source is panned.
+
+A pitched centred source is not yet a voice: bass, pads and keys are harmonic too.  A voice
+*moves*: glides between notes, vibrato (about 5–6 Hz in trained singers), the drift of a held
+note.  Frames are joined into pitch-continuous segments; a segment is voice-like when its pitch
+deviates from its own running median (about 0.2 s) by more than
+``VOICE_MOVEMENT_CENTS`` rms.  Fixed-pitch instruments stay within a few cents.  The vocal is
+*found* when enough voice-like time is present, and it sits at the centre; otherwise the
+notes say what was seen ("no vocal found", "a voice-like source sits off centre").
+
+Levels
+------
+``bass_db`` and ``vocal_db`` are K-weighted levels relative to the mix's loudness over the
+frames that pass the loudness gate (``integrated_lufs - 10 LU``, BS.1770's relative gate),
+so they read like LU: ``bass_db = -6`` means the low end alone would measure 6 LU below the
+mix.  ``vocal_db`` is the vocal's level *while it sings* (over the frames where it was found).
+
+Against references the comparison is the one a mix engineer acts on: the level of the part
+against *the rest of the mix* (``bass_to_rest_db``, ``vocal_to_rest_db``), so a vocal 2 dB
+louder on the fader reads +2 dB even though the whole mix (and so its loudness) also rose.
+``compare_balance`` averages the references in dB.
+
+Long files are analysed in excerpts: at most ``MAX_FRAMES`` frames (about 3 min of audio at
+48 kHz), in runs of ``RUN_FRAMES`` consecutive frames spread evenly over the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.fft
+from scipy import ndimage, signal
+
+from calib.errors import SignalError
+from mixes.loudness import k_weighting_sos, LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_LUFS
+from functools import lru_cache
+
+from mixes.pitch import grow_contours, refine, salience, salience_matrix
+from mixes._blas import single_threaded_blas
+from mixes.programme import as_programme
+
+__all__ = ["Balance", "measure_balance", "compare_balance", "BASS_BAND_HZ", "VOICE_F0_RANGE_HZ"]
+
+BASS_BAND_HZ = (40.0, 120.0)        # issue 12: "bass instruments and kick, roughly 40-120 Hz"
+VOICE_F0_RANGE_HZ = (80.0, 1000.0)  # METHODS.md §1: sung fundamentals
+FRAME_S = 0.0427                    # analysis frame (2048 samples at 48 kHz)
+MAX_FRAMES = 8192                   # per file; longer files are analysed in excerpts
+RUN_FRAMES = 128                    # consecutive frames per excerpt (~2.7 s at 48 kHz)
+HARMONIC_MAX_HZ = 8000.0            # partials counted up to here (the voice's energy lies below)
+PITCH_BAND_HZ = (300.0, 5000.0)     # the centre power that YIN sees (no bass fundamentals)
+MIN_STRENGTH = 0.0                  # salience per unit magnitude: a frame is pitched above this
+VOICE_MOVEMENT_CENTS = 8.0          # rms deviation from the running median: voice-like above
+MOVEMENT_MEDIAN_S = 0.2             # running median that follows the notes, not the vibrato
+SEGMENT_MIN_S = 0.12                # shortest pitch-continuous segment considered
+SEGMENT_MAX_STEP_ST = 1.0           # a larger step between frames starts a new segment
+VOICE_MIN_S = 1.0                   # voice-like time needed to say "vocal found"
+VOICE_MIN_FRACTION = 0.02           # ... and its share of the gated frames
+CENTRE_MAX_DB = 3.0                 # |L/R| of the voice's partials: centred within this
+MIN_FRAME_SHARE_DB = -25.0
+PITCH_MEDIAN_FRAMES = 1             # running median of the frame pitch (~100 ms)
+CONTOUR_SEED_RATIO = 1.0            # a contour starts at a frame whose peak salience >= median
+CONTOUR_KEEP_RATIO = 1.0            # ... and goes on while its pitch keeps half the frame's peak
+CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)          # a pitched frame's partials must carry this share of the frame
+_REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+
+def _db(ratio: float) -> float:
+    return 10.0 * math.log10(ratio) if ratio > 0 and math.isfinite(ratio) else -math.inf
+
+
+def _num(v: float | None, nd: int = 2) -> float | None:
+    if v is None or not math.isfinite(v):
+        return None
+    return round(float(v), nd)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Bass and vocal levels of one mix.
+
+    Attributes
+    ----------
+    bass_db : float
+        K-weighted level of 40–120 Hz relative to the mix's gated loudness (dB, reads as LU).
+    vocal_db : float
+        K-weighted level of the vocal while it sings, relative to the mix's gated loudness
+        (dB); NaN when no vocal was found.
+    vocal_found : bool
+    notes : tuple of str
+        Plain sentences where the estimate is unsure.
+    bass_to_rest_db, vocal_to_rest_db : float
+        The part against the rest of the mix (dB): what :func:`compare_balance` compares.
+    vocal_pan_db : float
+        Level of the pitched source's partials left minus right (dB); NaN without one.
+    vocal_time_s : float
+        Duration of the frames counted as vocal (s), in the analysed excerpts.
+    voice_movement_cents : float
+        Median rms pitch movement of the pitched centre segments (cents).
+    vibrato_hz : float
+        Dominant rate of the pitch modulation in the voice-like segments (Hz), NaN if none.
+    analysed_s : float
+        Programme duration analysed (s); shorter than the file when excerpts were taken.
+    """
+
+    bass_db: float
+    vocal_db: float
+    vocal_found: bool
+    notes: tuple[str, ...] = ()
+    bass_to_rest_db: float = math.nan
+    vocal_to_rest_db: float = math.nan
+    vocal_pan_db: float = math.nan
+    vocal_time_s: float = 0.0
+    voice_movement_cents: float = math.nan
+    vibrato_hz: float = math.nan
+    analysed_s: float = 0.0
+
+    def to_dict(self, bass_vs_reference_db: float | None = None,
+                vocal_vs_reference_db: float | None = None) -> dict[str, Any]:
+        """The ``balance`` object of ``mix analyze --json`` (non-finite values become None)."""
+        return {
+            "bass_db": _num(self.bass_db),
+            "vocal_db": _num(self.vocal_db) if self.vocal_found else None,
+            "bass_vs_reference_db": _num(bass_vs_reference_db),
+            "vocal_vs_reference_db": _num(vocal_vs_reference_db),
+            "vocal_found": bool(self.vocal_found),
+            "notes": list(self.notes),
+        }
+
+
+def compare_balance(mix: Balance, refs: Sequence[Balance]) -> tuple[float | None, float | None]:
+    """Bass and vocal of a mix against references (dB; positive = louder than the references).
+
+    Each part is compared against the rest of its own mix (``*_to_rest_db``), the mean over the
+    references taken in dB.
+
+    Returns
+    -------
+    (bass_vs_reference_db, vocal_vs_reference_db)
+        None when there are no references, or (vocal) when the mix or no reference has a vocal.
+    """
+    refs = list(refs)
+    if not refs:
+        return None, None
+    bass_refs = [r.bass_to_rest_db for r in refs if math.isfinite(r.bass_to_rest_db)]
+    bass = None
+    if bass_refs and math.isfinite(mix.bass_to_rest_db):
+        bass = float(mix.bass_to_rest_db - np.mean(bass_refs))
+    vocal_refs = [r.vocal_to_rest_db for r in refs if r.vocal_found and math.isfinite(r.vocal_to_rest_db)]
+    vocal = None
+    if vocal_refs and mix.vocal_found and math.isfinite(mix.vocal_to_rest_db):
+        vocal = float(mix.vocal_to_rest_db - np.mean(vocal_refs))
+    return bass, vocal
+
+
+# --- the frame pass --------------------------------------------------------------------------
+
+def _nfft(fs: int) -> int:
+    return 1 << int(round(math.log2(fs * FRAME_S)))
+
+
+def _frame_starts(n: int, nfft: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start samples of the analysed frames and the excerpt (run) each belongs to."""
+    n_total = 1 + (n - nfft) // hop if n >= nfft else 1
+    if n_total <= MAX_FRAMES:
+        return np.arange(n_total) * hop, np.zeros(n_total, dtype=np.int64)
+    n_runs = MAX_FRAMES // RUN_FRAMES
+    run0 = np.linspace(0, n_total - RUN_FRAMES, n_runs).round().astype(np.int64)
+    idx = (run0[:, None] + np.arange(RUN_FRAMES)[None, :]).ravel()
+    return idx * hop, np.repeat(np.arange(n_runs), RUN_FRAMES)
+
+
+@lru_cache(maxsize=8)
+def _salience(fs: int, nfft: int, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    return salience_matrix(df_hz=fs / nfft, n_bins=n_bins, f_min_hz=VOICE_F0_RANGE_HZ[0],
+                           f_max_hz=VOICE_F0_RANGE_HZ[1], f_harm_max_hz=PITCH_BAND_HZ[1])
+
+
+def _k_power(fs: int, nfft: int) -> np.ndarray:
+    """|H_K(f_k)|^2 at the bins of an ``nfft``-point FFT (BS.1770-5 K filter)."""
+    _, h = signal.sosfreqz(k_weighting_sos(fs=fs), worN=np.arange(nfft // 2 + 1) * fs / nfft, fs=fs)
+    return (np.abs(h) ** 2).astype(np.float32)
+
+
+@dataclass
+class _Frames:
+    etot: np.ndarray
+    ebass: np.ndarray
+    f0_hz: np.ndarray
+    aper: np.ndarray
+    ev: np.ndarray          # centre harmonic energy (background removed), both channels
+    evl: np.ndarray
+    evr: np.ndarray
+    run: np.ndarray
+    hop_s: float
+    ms_scale: float         # frame energy -> mean square per channel sum
+    extras: dict = field(default_factory=dict)
+
+
+def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> list[np.ndarray]:
+    """Energy of the partials ``h f0`` in each of ``spectra`` (frames x bins, already weighted),
+    minus the mean level of the bins between the partials times the partials' bin count,
+    per octave region."""
+    n_bins = spectra[0].shape[1]
+    fk = np.arange(n_bins) * df
+    u = fk[None, :] / f0[:, None]
+    h = np.rint(u)
+    dist = np.abs(u - h) * f0[:, None]
+    hw = np.minimum(np.maximum(2.0 * df, 0.04 * h * f0[:, None]), 0.35 * f0[:, None])
+    harm = (h >= 1) & (dist <= hw)
+    inter = (u >= 0.5) & (dist >= hw + df)
+    reg = np.searchsorted(np.asarray(_REGION_EDGES_HZ[1:-1]), fk, side="right")
+    n_reg = len(_REGION_EDGES_HZ) - 1
+    R = np.zeros((n_bins, n_reg), dtype=np.float32)
+    R[np.arange(n_bins), reg] = 1.0
+    hm = harm.astype(np.float32)
+    im = inter.astype(np.float32)
+    nh = hm @ R
+    ni = im @ R
+    out = []
+    for s in spectra:
+        eh = (s * hm) @ R
+        ei = (s * im) @ R
+        bg = np.where(ni > 0, ei / np.maximum(ni, 1.0), 0.0)
+        out.append(np.sum(eh - bg * nh, axis=1))
+    return out
+
+
+def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
+    n_ch, n = x.shape
+    nfft = _nfft(fs)
+    hop = nfft // 2
+    df = fs / nfft
+    starts, run = _frame_starts(n, nfft, hop)
+    if n < nfft:
+        x = np.pad(x, ((0, 0), (0, nfft - n)))
+    win = np.hanning(nfft + 1)[:-1].astype(np.float32)       # periodic Hann
+    kw = _k_power(fs, nfft)
+    kw2 = 2.0 * kw
+    fk = np.arange(nfft // 2 + 1) * df
+    bass_bins = (fk >= BASS_BAND_HZ[0]) & (fk <= BASS_BAND_HZ[1])
+    n_harm = int(min(HARMONIC_MAX_HZ, 0.45 * fs) / df) + 1
+    # pitch: the centre magnitude below PITCH_BAND_HZ[1], the bass fundamentals ramped out
+    n_pitch = int(PITCH_BAND_HZ[1] / df) + 2
+    fp = fk[:n_pitch]
+    lo = PITCH_BAND_HZ[0]
+    pw = np.clip((fp - lo / 2) / (lo / 2), 0.0, 1.0).astype(np.float32)
+    f0_grid, smat = _salience(fs, nfft, n_pitch)
+    views = [np.lib.stride_tricks.sliding_window_view(x[c], nfft)[::hop] for c in range(min(n_ch, 2))]
+    F = starts.size
+    etot = np.empty(F)
+    ebass = np.empty(F)
+    sal_all = np.empty((F, f0_grid.size), dtype=np.float32)
+    hc = np.empty((F, n_harm), dtype=np.float32)
+    hl = np.empty((F, n_harm), dtype=np.float32)
+    hr = np.empty((F, n_harm), dtype=np.float32)
+    ev = np.full(F, np.nan)
+    evl = np.full(F, np.nan)
+    evr = np.full(F, np.nan)
+    frame_idx = starts // hop
+    chunk = 256
+    for i in range(0, F, chunk):
+        sl = slice(i, min(i + chunk, F))
+        rows = frame_idx[sl]
+        specs = [scipy.fft.rfft(v[rows] * win, axis=-1) for v in views]
+        if n_ch > 2:
+            # other channels add to the loudness and the low end (BS.1770 weights 1; the LFE and
+            # surround weights are ignored here: the balance is a stereo measure)
+            extra = [scipy.fft.rfft(np.lib.stride_tricks.sliding_window_view(x[c], nfft)[::hop][rows] * win,
+                                    axis=-1) for c in range(2, n_ch)]
+        else:
+            extra = []
+        p_l = specs[0].real ** 2 + specs[0].imag ** 2
+        if len(specs) == 2:
+            p_r = specs[1].real ** 2 + specs[1].imag ** 2
+            cross = specs[0].real * specs[1].real + specs[0].imag * specs[1].imag
+        else:
+            p_r = p_l
+            cross = p_l
+        p_sum = p_l + p_r if len(specs) == 2 else p_l
+        for e in extra:
+            p_sum = p_sum + (e.real ** 2 + e.imag ** 2)
+        etot[sl] = p_sum @ kw
+        ebass[sl] = p_sum[:, bass_bins] @ kw[bass_bins]
+        mag = np.sqrt(np.maximum(cross[:, :n_pitch], 0.0)) * pw
+        sal_all[sl] = salience(mag, smat)
+        hc[sl] = cross[:, :n_harm] * kw2[:n_harm]
+        hl[sl] = p_l[:, :n_harm] * kw[:n_harm]
+        hr[sl] = p_r[:, :n_harm] * kw[:n_harm]
+    # pitch contours over the whole pass (excerpt joins break them)
+    breaks = np.concatenate(([False], np.diff(run) != 0))
+    cidx = grow_contours(sal_all, f0_grid, seed_ratio=CONTOUR_SEED_RATIO, keep_ratio=CONTOUR_KEEP_RATIO,
+                         max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks)
+    f0 = refine(sal_all, f0_grid, cidx)
+    peak = sal_all.max(axis=1)
+    rows = np.arange(F)
+    aper = np.where(cidx >= 0, sal_all[rows, np.maximum(cidx, 0)] / np.maximum(peak, 1e-30), 0.0)
+    # isolated octave/chord-tone errors: a running median of the log pitch over a few frames
+    if PITCH_MEDIAN_FRAMES > 1 and F >= PITCH_MEDIAN_FRAMES:
+        lf = np.log2(np.where(np.isfinite(f0), f0, 1.0))
+        f0 = np.where(np.isfinite(f0), 2.0 ** ndimage.median_filter(lf, size=PITCH_MEDIAN_FRAMES, mode="nearest"),
+                      np.nan)
+    voiced = np.nonzero(np.isfinite(f0))[0]
+    if voiced.size:
+        e_c, e_l, e_r = _harmonic_energy(f0[voiced], [hc[voiced], hl[voiced], hr[voiced]], df)
+        ev[voiced] = e_c
+        evl[voiced] = e_l
+        evr[voiced] = e_r
+    ms_scale = 2.0 / (nfft * float(np.sum(win.astype(np.float64) ** 2)))
+    return _Frames(etot=etot, ebass=ebass, f0_hz=f0, aper=aper, ev=ev, evl=evl, evr=evr, run=run,
+                   hop_s=hop / fs, ms_scale=ms_scale)
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+def _segments(fr: _Frames, cand: np.ndarray) -> list[np.ndarray]:
+    """Runs of candidate frames, consecutive within one excerpt, the pitch moving by less than
+    ``SEGMENT_MAX_STEP_ST`` semitones per frame; at least ``SEGMENT_MIN_S`` long."""
+    idx = np.nonzero(cand)[0]
+    if idx.size == 0:
+        return []
+    st = 12.0 * np.log2(fr.f0_hz[idx])
+    brk = (np.diff(idx) != 1) | (np.diff(fr.run[idx]) != 0) | (np.abs(np.diff(st)) > SEGMENT_MAX_STEP_ST)
+    parts = np.split(idx, np.nonzero(brk)[0] + 1)
+    min_len = max(int(math.ceil(SEGMENT_MIN_S / fr.hop_s)), 3)
+    return [p for p in parts if p.size >= min_len]
+
+
+def _movement_cents(fr: _Frames, seg: np.ndarray) -> tuple[float, np.ndarray]:
+    cents = 1200.0 * np.log2(fr.f0_hz[seg])
+    width = max(int(round(MOVEMENT_MEDIAN_S / fr.hop_s)) | 1, 3)
+    dev = cents - ndimage.median_filter(cents, size=width, mode="nearest")
+    return float(np.sqrt(np.mean(dev ** 2))), dev
+
+
+def _vibrato_hz(devs: list[np.ndarray], hop_s: float) -> float:
+    """Dominant modulation rate (Hz) of the pitch deviations of segments >= 0.6 s."""
+    n_fft = 64
+    acc = np.zeros(n_fft // 2 + 1)
+    used = 0
+    for d in devs:
+        m = int(0.6 / hop_s)
+        if d.size < m:
+            continue
+        for j in range(0, d.size - m + 1, max(m // 2, 1)):
+            seg = d[j:j + m] - d[j:j + m].mean()
+            acc += np.abs(np.fft.rfft(seg * np.hanning(m), n_fft)) ** 2
+            used += 1
+    if used == 0:
+        return math.nan
+    freqs = np.fft.rfftfreq(n_fft, hop_s)
+    band = (freqs >= 2.0) & (freqs <= 12.0)
+    return float(freqs[band][np.argmax(acc[band])])
+
+
+def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balance:
+    """Bass and vocal levels of a mix against its integrated loudness.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_samples)
+        The mix (float32 or float64, full scale 1.0); 1 or 2 channels for the vocal (more
+        channels add to the bass and the loudness only).
+    fs : int
+        Sample rate (Hz), keyword-only.
+    integrated_lufs : float
+        The mix's BS.1770 integrated loudness (LUFS); sets the loudness gate of the frames.
+
+    Returns
+    -------
+    Balance
+
+    Raises
+    ------
+    SignalError
+        Bad shape, NaN/Inf samples, or a sample rate below 8 kHz.
+    """
+    arr = as_programme(x)
+    if isinstance(fs, bool) or int(fs) != fs or int(fs) < 8000:
+        raise SignalError(f"sample rate {fs!r} Hz is too low for the balance (needs >= 8000 Hz)")
+    fs = int(fs)
+    notes: list[str] = []
+    if not math.isfinite(integrated_lufs):
+        return Balance(bass_db=math.nan, vocal_db=math.nan, vocal_found=False,
+                       notes=("the mix is silent: no bass or vocal level",))
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    with single_threaded_blas():
+        fr = _frame_pass(arr, fs)
+    # loudness gate on ~400 ms of frames (BS.1770-5 gating block and relative gate)
+    width = max(int(round(0.4 / fr.hop_s)), 1)
+    smooth = ndimage.uniform_filter1d(fr.etot, width, mode="nearest") * fr.ms_scale
+    with np.errstate(divide="ignore"):
+        frame_lufs = LOUDNESS_OFFSET_DB + 10.0 * np.log10(smooth)
+    gated = frame_lufs > max(ABSOLUTE_GATE_LUFS, integrated_lufs + RELATIVE_GATE_LU)
+    if not gated.any():
+        gated = frame_lufs > ABSOLUTE_GATE_LUFS
+    e_tot = float(np.sum(fr.etot[gated]))
+    e_bass = float(np.sum(fr.ebass[gated]))
+    bass_db = _db(e_bass / e_tot) if e_tot > 0 else math.nan
+    bass_rest = _db(e_bass / (e_tot - e_bass)) if e_tot > e_bass else math.inf
+    analysed_s = fr.etot.size * fr.hop_s
+
+    if arr.shape[0] > 2:
+        notes.append(f"the vocal is looked for in stereo and mono mixes; this one has {arr.shape[0]} channels")
+        return Balance(bass_db=bass_db, vocal_db=math.nan, vocal_found=False, notes=tuple(notes),
+                       bass_to_rest_db=bass_rest, analysed_s=analysed_s)
+
+    lo, hi = VOICE_F0_RANGE_HZ
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = fr.ev / fr.etot
+    cand = (gated & np.isfinite(fr.f0_hz) & (fr.f0_hz >= lo) & (fr.f0_hz <= hi)
+            & (fr.aper > MIN_STRENGTH) & (share > 10.0 ** (MIN_FRAME_SHARE_DB / 10.0)))
+    segs = _segments(fr, cand)
+    moves = [_movement_cents(fr, s) for s in segs]
+    voice_segs = [s for s, (m, _) in zip(segs, moves) if m >= VOICE_MOVEMENT_CENTS]
+    movement = float(np.median([m for m, _ in moves])) if moves else math.nan
+    vib = _vibrato_hz([d for m, d in moves if m >= VOICE_MOVEMENT_CENTS], fr.hop_s)
+    v_idx = np.concatenate(voice_segs) if voice_segs else np.zeros(0, dtype=np.int64)
+    v_time = v_idx.size * fr.hop_s
+    n_gated = int(np.count_nonzero(gated))
+    common = dict(bass_db=bass_db, bass_to_rest_db=bass_rest, voice_movement_cents=movement,
+                  vibrato_hz=vib, analysed_s=analysed_s, vocal_time_s=v_time)
+    pitched_time = sum(s.size for s in segs) * fr.hop_s
+    if v_time < VOICE_MIN_S or v_idx.size < VOICE_MIN_FRACTION * max(n_gated, 1):
+        if pitched_time >= VOICE_MIN_S:
+            notes.append(f"no vocal found: a pitched source at the centre holds its notes "
+                         f"({movement:.0f} cents of pitch movement; a voice moves more), so it "
+                         f"is taken for an instrument")
+        else:
+            notes.append("no vocal found")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
+    el = float(np.sum(fr.evl[v_idx]))
+    er = float(np.sum(fr.evr[v_idx]))
+    pan_db = _db(el / er) if el > 0 and er > 0 else (math.inf if el > 0 else -math.inf)
+    ev = float(np.sum(fr.ev[v_idx]))
+    et = float(np.sum(fr.etot[v_idx]))
+    if not math.isfinite(pan_db) or abs(pan_db) > CENTRE_MAX_DB:
+        side = "left" if pan_db > 0 else "right"
+        notes.append(f"a voice-like source sits off centre ({abs(pan_db):.1f} dB toward the {side}); "
+                     "it is not taken for the lead vocal")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), vocal_pan_db=pan_db, **common)
+    if ev <= 0:
+        notes.append("no vocal found: the pitched centre source does not stand above the accompaniment")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), vocal_pan_db=pan_db, **common)
+    vocal_db = _db((ev / v_idx.size) / (e_tot / max(n_gated, 1)))
+    vocal_rest = _db(ev / (et - ev)) if et > ev else math.inf
+    if v_time < 3 * VOICE_MIN_S:
+        notes.append(f"the vocal was found in only {v_time:.1f} s of the mix: its level is unsure")
+    return Balance(vocal_db=vocal_db, vocal_found=True, notes=tuple(notes), vocal_to_rest_db=vocal_rest,
+                   vocal_pan_db=pan_db, **common)

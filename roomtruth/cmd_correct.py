@@ -118,8 +118,12 @@ def _archive_previous(out: Path) -> Optional[Path]:
         i += 1
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=out.parent))
     shutil.rmtree(tmp)
-    shutil.copytree(out, tmp)
-    os.rename(tmp, dest)  # the caller holds the profile's write lock
+    try:
+        shutil.copytree(out, tmp)
+        os.rename(tmp, dest)  # the caller holds the profile's write lock
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a partial copy is never left (a kill's is cleaned next run)
+        raise
     return dest
 
 

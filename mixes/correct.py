@@ -1,7 +1,12 @@
 """Correction EQ for a mix from a studio with a known room fingerprint.
 
 The wanted gain per band is the fingerprint inverted and weighted by its confidence,
-``g = -c * D`` (the MMSE estimate of the room's effect, see :mod:`mixes.fingerprint`), then
+``g = -c * D`` (the MMSE estimate of the room's effect, see :mod:`mixes.fingerprint`), but only
+where the fingerprint's 90 % interval (``interval_db``) excludes 0 dB: a band whose interval
+crosses zero is not corrected (wanted 0 dB, and it holds the smoothed curve near 0 dB instead
+of borrowing its neighbours' gain).  Each band's decision and its reason are in
+``MixCorrection.bands``.  A fingerprint without intervals (from a measured room response, or
+written before intervals existed) is confidence-weighted in every band as before.  Then
 
 1. smoothed across bands on a log-frequency axis (Gaussian, ``smoothing_oct`` wide), so the
    EQ is broad and musical and never chases single bands;
@@ -27,7 +32,7 @@ from scipy import signal
 from calib.errors import SignalError
 from mixes.types import RoomFingerprint
 
-__all__ = ["MixCorrection", "design_correction", "band_gains_db", "fir_response_db"]
+__all__ = ["MixCorrection", "design_correction", "band_gains_db", "band_decisions", "fir_response_db"]
 
 DEFAULT_MAX_BOOST_DB = 6.0
 DEFAULT_MAX_CUT_DB = 12.0
@@ -55,6 +60,9 @@ class MixCorrection:
     capped : tuple of float
         Band centres where the cap limited the gain.
     studio : str
+    bands : tuple of dict
+        Per band ``{"f_hz", "deviation_db", "interval_db", "corrected", "why"}``: whether the
+        band is corrected and why (or why not).
     """
 
     fir: np.ndarray
@@ -66,6 +74,7 @@ class MixCorrection:
     wanted_db: np.ndarray
     capped: tuple[float, ...]
     studio: str
+    bands: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -78,7 +87,43 @@ class MixCorrection:
             "gain_db": [round(float(g), 3) for g in self.gain_db],
             "wanted_db": [round(float(g), 3) for g in self.wanted_db],
             "capped_hz": [round(float(f), 3) for f in self.capped],
+            "bands": [dict(b) for b in self.bands],
         }
+
+
+def band_decisions(fp: RoomFingerprint, *, band_hz: tuple[float, float] = DEFAULT_BAND_HZ) -> tuple[np.ndarray, tuple[dict, ...]]:
+    """Which bands the fingerprint supports correcting, and why.
+
+    Returns
+    -------
+    corrected : ndarray of bool (n_bands,)
+        True where the band is corrected: its interval excludes 0 dB and it lies in
+        ``band_hz`` (or, without intervals, wherever it lies in ``band_hz``).
+    bands : tuple of dict
+        ``{"f_hz", "deviation_db", "interval_db" ([low, high] or None), "corrected", "why"}``.
+    """
+    f = fp.freqs_hz
+    iv = fp.interval_db
+    corrected = np.zeros(f.size, dtype=bool)
+    out = []
+    for i, fc in enumerate(f):
+        d = float(fp.deviation_db[i])
+        lo_hi = None if iv is None else [round(float(iv[i, 0]), 2), round(float(iv[i, 1]), 2)]
+        if not band_hz[0] <= fc <= band_hz[1]:
+            why = f"outside the correction band {band_hz[0]:g}-{band_hz[1]:g} Hz: not corrected"
+        elif iv is None:
+            corrected[i] = True
+            why = (f"no interval ({'measured room response' if fp.source == 'measurement' else 'fingerprint from before intervals'}):"
+                   f" corrected by confidence {float(fp.confidence[i]):.2f}")
+        elif iv[i, 0] > 0 or iv[i, 1] < 0:
+            corrected[i] = True
+            why = f"interval {iv[i, 0]:+.1f}..{iv[i, 1]:+.1f} dB excludes 0: corrected"
+        else:
+            why = (f"interval {iv[i, 0]:+.1f}..{iv[i, 1]:+.1f} dB includes 0: not corrected "
+                   "(the mixes do not show it consistently)")
+        out.append({"f_hz": round(float(fc), 3), "deviation_db": round(d, 3), "interval_db": lo_hi,
+                    "corrected": bool(corrected[i]), "why": why})
+    return corrected, tuple(out)
 
 
 def band_gains_db(fp: RoomFingerprint, *, max_boost_db: float = DEFAULT_MAX_BOOST_DB,
@@ -92,12 +137,19 @@ def band_gains_db(fp: RoomFingerprint, *, max_boost_db: float = DEFAULT_MAX_BOOS
         raise SignalError(f"correction band {band_hz} Hz is invalid; need 0 < low < high")
     f = fp.freqs_hz
     wanted = -fp.confidence * fp.deviation_db
+    weight = np.maximum(fp.confidence, 1e-3)
+    if fp.interval_db is not None:
+        supported, _ = band_decisions(fp, band_hz=(0.0, math.inf))
+        # a band whose interval crosses 0 dB: nothing to correct, and it says so firmly
+        wanted = np.where(supported, wanted, 0.0)
+        weight = np.where(supported, weight, 1.0)
     g = wanted.copy()
     if smoothing_oct > 0 and f.size > 1:
         lo = np.log2(f)
         k = np.exp(-0.5 * ((lo[:, None] - lo[None, :]) / smoothing_oct) ** 2)
-        # confidence-weighted smoothing: uncertain bands borrow from their confident neighbours
-        w = k * np.maximum(fp.confidence[None, :], 1e-3)
+        # confidence-weighted smoothing: uncertain bands (without intervals) borrow from their
+        # confident neighbours; with intervals, unsupported bands pull towards 0 dB
+        w = k * weight[None, :]
         g = (w @ wanted) / w.sum(axis=1)
     fade = np.ones_like(f)
     for edge, side in ((band_hz[0], -1), (band_hz[1], 1)):
@@ -171,9 +223,10 @@ def design_correction(fp: RoomFingerprint, *, fs: int, phase: str = "linear", n_
         tail = n_taps // 8
         h[-tail:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(tail) / tail)
         latency = 0
+    _, bands = band_decisions(fp, band_hz=band_hz)
     return MixCorrection(
         fir=h, fs=int(fs), phase=phase, latency_samples=int(latency), freqs_hz=f_band, gain_db=g,
-        wanted_db=wanted, capped=tuple(float(v) for v in f_band[capped]), studio=fp.studio,
+        wanted_db=wanted, capped=tuple(float(v) for v in f_band[capped]), studio=fp.studio, bands=bands,
     )
 
 

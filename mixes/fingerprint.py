@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 ALIGN_BAND_HZ = (40.0, 12_000.0)        # bands whose mean deviation is removed (level)
+INTERVAL_LEVEL = 0.90                   # coverage of interval_db
+HUBER_C = 1.345                         # 95 % efficiency at the normal (Huber 1981)
 MEASURED_CONFIDENCE = 0.8
 MEASURED_BAND_HZ = (30.0, 10_000.0)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -109,9 +111,63 @@ def _level_free(d: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     return d - np.nanmean(np.where(sel, d, np.nan), axis=-1, keepdims=True)
 
 
+def _huber(x: np.ndarray, c: float = HUBER_C) -> tuple[np.ndarray, np.ndarray]:
+    """Huber M-estimate of location per column of ``x`` (k, n) and its variance.
+
+    Scale: the normalised MAD, not below half the standard deviation (with eight values the
+    MAD alone can be near zero by chance).  Variance: the M-estimator's sandwich formula
+    ``s^2 sum(psi(r)^2) / (k - 1) / mean(psi'(r))^2 / k`` (Huber 1981, eq. 6.6 with the
+    small-sample ``k - 1``); with no value beyond ``c`` it is the sample variance over ``k``,
+    so the interval is Student's then.
+    """
+    k = x.shape[0]
+    mu = np.median(x, axis=0)
+    sd = x.std(axis=0, ddof=1) if k > 1 else np.zeros(x.shape[1])
+    s = np.maximum(1.4826 * np.median(np.abs(x - mu), axis=0), 0.5 * sd)
+    s = np.where(s > 0, s, 1.0)
+    for _ in range(50):
+        r = (x - mu) / s
+        w = np.minimum(1.0, c / np.maximum(np.abs(r), 1e-12))
+        new = np.sum(w * x, axis=0) / np.sum(w, axis=0)
+        if np.all(np.abs(new - mu) < 1e-6):
+            mu = new
+            break
+        mu = new
+    r = (x - mu) / s
+    psi = np.clip(r, -c, c)
+    dpsi = np.mean(np.abs(r) < c, axis=0)
+    if k < 2:
+        return mu, np.zeros_like(mu)
+    var = s * s * np.sum(psi * psi, axis=0) / (k - 1) / np.maximum(dpsi, 0.5) ** 2 / k
+    return mu, var
+
+
+def _interval(d: np.ndarray, var_m: np.ndarray, dof_m: float, var_r: np.ndarray, dof_r: float,
+              level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Half-width of the two-sided ``level`` interval and the standard error, per band.
+
+    Student's t with Welch-Satterthwaite degrees of freedom for the difference of the mixes'
+    and the references' location estimates (``dof_r`` infinite for a fixed target).
+    """
+    se2 = var_m + var_r
+    den = var_m ** 2 / dof_m + (var_r ** 2 / dof_r if math.isfinite(dof_r) else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dof = np.where(den > 0, se2 ** 2 / np.maximum(den, 1e-300), 1e6)
+    dof = np.clip(np.nan_to_num(dof, nan=1e6), 1.0, 1e6)
+    half = _t_quantile(0.5 + level / 2, dof) * np.sqrt(se2)
+    return half, np.sqrt(se2)
+
+
+def _t_quantile(p: float, dof: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
+    return stats.t.ppf(p, dof)
+
+
 def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasReference | list[Ltas], *,
-                           files: tuple[str, ...] = ()) -> RoomFingerprint:
-    """The consistent deviation of a studio's mixes from a reference.
+                           files: tuple[str, ...] = (), level: float = INTERVAL_LEVEL,
+                           estimator: str = "auto") -> RoomFingerprint:
+    """The consistent deviation of a studio's mixes from a reference, with 90 % intervals.
 
     Parameters
     ----------
@@ -122,15 +178,25 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         Built-in target / precomputed reference, or the reference tracks' spectra.
     files : tuple of str
         Names of the mixes, kept for provenance.
+    level : float
+        Coverage of ``interval_db`` (0.5..0.999).
+    estimator : {"auto", "floor", "mean"}
+        What is compared per band: the broadband floor (``Ltas.floor_db``, robust to notes),
+        or the mean band power.  ``auto``: the floor when every mix and reference track
+        carries one; the mean against a built-in target (a table of mean levels).
 
     Returns
     -------
     RoomFingerprint
+        ``deviation_db`` the robust (Huber) location of the mixes minus that of the
+        references, level-aligned over ``ALIGN_BAND_HZ``; ``interval_db`` its ``level``
+        interval; ``confidence`` the shrinkage factor ``D^2 / (D^2 + se^2)`` with the same
+        standard error (above 0.77 wherever the 90 % interval excludes 0).
 
     Raises
     ------
     SignalError
-        Fewer than two mixes, or spectra on different bands.
+        Fewer than two mixes, spectra on different bands, bad level or estimator.
     """
     studio = valid_studio_name(studio)
     if len(mixes) < 2:
@@ -138,43 +204,67 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
             f"a fingerprint needs at least 2 mixes from the studio, got {len(mixes)}; "
             "what varies from song to song cannot be told from the room with one mix"
         )
+    if not (0.5 <= level <= 0.999):
+        raise SignalError(f"interval level {level} is outside 0.5..0.999")
+    if estimator not in ("auto", "floor", "mean"):
+        raise SignalError(f"estimator {estimator!r} is not 'auto', 'floor' or 'mean'")
     f = mixes[0].freqs_hz
     for m in mixes[1:]:
         if m.freqs_hz.shape != f.shape or not np.allclose(m.freqs_hz, f):
             raise SignalError("the mixes' spectra use different bands (mixed sample rates?)")
+    tracks = reference if isinstance(reference, list) else []
     if isinstance(reference, list):
         if not reference:
             raise SignalError("no reference tracks given")
         for r in reference:
             if r.freqs_hz.shape != f.shape or not np.allclose(r.freqs_hz, f):
                 raise SignalError("a reference track's spectrum uses different bands (sample rate differs?)")
-        ref_levels = _level_free(np.vstack([r.level_db for r in reference]), f)
-        ref_mean = ref_levels.mean(axis=0)
-        ref_var = ref_levels.var(axis=0, ddof=1) / len(reference) if len(reference) > 1 else np.zeros(f.size)
+    elif reference.freqs_hz.shape != f.shape or not np.allclose(reference.freqs_hz, f):
+        raise SignalError("the reference uses different bands from the mixes")
+    have_floor = all(s.floor_db is not None for s in list(mixes) + list(tracks))
+    if estimator == "floor" and not have_floor:
+        raise SignalError("estimator 'floor' needs band floors on every spectrum (a spectrum of <= 1.5 Hz bins)")
+    use_floor = have_floor and isinstance(reference, list) and estimator != "mean"
+
+    def rows(spectra: list[Ltas]) -> np.ndarray:
+        return _level_free(np.vstack([s.floor_db if use_floor else s.level_db for s in spectra]), f)
+
+    if isinstance(reference, list):
+        ref_levels = rows(reference)
+        ref_loc, ref_var = _huber(ref_levels)
+        ref_dof = float(len(reference) - 1) if len(reference) > 1 else math.inf
+        if len(reference) < 2:
+            ref_var = np.zeros(f.size)
         ref_desc = f"reference tracks ({len(reference)})"
     else:
-        if reference.freqs_hz.shape != f.shape or not np.allclose(reference.freqs_hz, f):
-            raise SignalError("the reference uses different bands from the mixes")
-        ref_mean = _level_free(reference.level_db, f)
+        ref_loc = _level_free(reference.level_db, f)
         # a broad target is no measurement: its tolerance (2 sigma) is the uncertainty
         ref_var = (reference.tolerance_db / 2.0) ** 2 if reference.n_tracks == 0 else (
             reference.spread_db ** 2 / max(reference.n_tracks, 1))
+        ref_dof = math.inf if reference.n_tracks == 0 else float(max(reference.n_tracks - 1, 1))
         ref_desc = reference.description
-    mix_levels = _level_free(np.vstack([m.level_db for m in mixes]), f)
-    dev = mix_levels - ref_mean
-    d = _level_free(dev.mean(axis=0), f)
+    mix_levels = rows(mixes)
+    mix_loc, mix_var = _huber(mix_levels)
+    dev = mix_levels - ref_loc
+    shift = mix_loc - ref_loc
+    d = _level_free(shift, f)
+    half, se = _interval(d, mix_var, float(len(mixes) - 1), np.asarray(ref_var, dtype=np.float64), ref_dof, level)
     spread = dev.std(axis=0, ddof=1)
-    se2 = spread ** 2 / len(mixes) + ref_var
     with np.errstate(invalid="ignore", divide="ignore"):
-        conf = np.where(d * d + se2 > 0, d * d / (d * d + se2), 0.0)
+        conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)
     conf = np.nan_to_num(conf, nan=0.0)
     d = np.nan_to_num(d, nan=0.0)
+    half = np.nan_to_num(half, nan=99.0, posinf=99.0)
     return RoomFingerprint(
         studio=studio, freqs_hz=f, deviation_db=d, confidence=np.clip(conf, 0, 1),
         spread_db=np.nan_to_num(spread, nan=0.0), n_mixes=len(mixes), source="mixes",
         reference=ref_desc, created=_now(), files=tuple(files),
-        meta={"standard_error_db": [round(float(v), 3) for v in np.sqrt(se2)]},
+        meta={"standard_error_db": [round(float(v), 3) for v in np.nan_to_num(se, nan=99.0)],
+              "estimator": ("band floor (20th percentile of ~1 Hz bins)" if use_floor else "band mean power")
+              + ", Huber location over tracks",
+              "interval_level": level},
         per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),
+        interval_db=np.column_stack([d - half, d + half]),
     )
 
 

@@ -8,6 +8,11 @@ integral of that spectrum between the band edges ``fc * G^(-1/(2N))`` and ``fc *
 spectrum with linear interpolation inside bins, so narrow low bands get their share of a
 bin rather than all or nothing.
 
+Each band also carries its broadband floor under the tonal peaks (``floor_db``, see
+:mod:`mixes.envelope`), read from the same spectrum when it is fine enough (bins <= 1.5 Hz):
+the studio fingerprint is learnt from it, because a song's notes move the mean power of the
+low bands by several dB and leave the floor alone.
+
 A reference is either the average of user-chosen reference tracks (dB mean per band, with
 their spread as tolerance) or the built-in broad target in ``mixes/data/ltas_target.toml``.
 """
@@ -23,6 +28,7 @@ import numpy as np
 import scipy.fft
 
 from calib.errors import ConfigError, SignalError
+from mixes.envelope import band_floor_db, floor_nfft
 from mixes.programme import as_programme
 from mixes.types import Ltas
 
@@ -35,6 +41,7 @@ __all__ = [
     "builtin_target",
     "compare",
     "DEFAULT_NORMALISE_LUFS",
+    "spectrum_nfft",
 ]
 
 DEFAULT_NORMALISE_LUFS = -23.0
@@ -82,12 +89,21 @@ def _segment_power(x: np.ndarray, nfft: int) -> np.ndarray:
     return acc / (n_used * n_ch * nfft * np.sum(w.astype(np.float64) ** 2))
 
 
+def spectrum_nfft(fs: int) -> int:
+    """FFT length of the analysis spectrum: bins of at most 1 Hz (65536 at 48 kHz), fine
+    enough for the band floors (:mod:`mixes.envelope`) and the 20 Hz third-octave."""
+    return floor_nfft(fs)
+
+
 def ltas_from_power(power: np.ndarray, *, fs: int, nfft: int, bands_per_octave: int = 3,
-                    gain_db: float = 0.0, normalised_to_lufs: float = DEFAULT_NORMALISE_LUFS) -> Ltas:
+                    gain_db: float = 0.0, normalised_to_lufs: float = DEFAULT_NORMALISE_LUFS,
+                    with_floor: bool | None = None) -> Ltas:
     """Band levels from a one-sided mean-square spectrum (bins of ``fs/nfft`` Hz).
 
     ``power[k]`` is the mean square contributed per bin (a full-scale sine gives 0.5 total
-    in its bins, split by the Hann window's leakage).
+    in its bins, split by the Hann window's leakage).  ``with_floor`` (default: when the
+    bins are at most 1.5 Hz wide) also reads each band's broadband floor
+    (:func:`mixes.envelope.band_floor_db`).
     """
     df = fs / nfft
     one_sided = power.copy()
@@ -101,12 +117,15 @@ def ltas_from_power(power: np.ndarray, *, fs: int, nfft: int, bands_per_octave: 
     p = np.interp(hi, edges, cum) - np.interp(lo, edges, cum)
     # floor at -200 dB (an empty band, e.g. above a tone): finite, so differences stay defined
     level = 10.0 * np.log10(np.maximum(p, 1e-20)) + gain_db
+    floor = gap = None
+    if with_floor or (with_floor is None and df <= 1.5):
+        floor, gap = band_floor_db(power, fs=fs, nfft=nfft, lo_hz=lo, hi_hz=hi, gain_db=gain_db)
     return Ltas(freqs_hz=fc, level_db=level, bands_per_octave=bands_per_octave,
-                normalised_to_lufs=normalised_to_lufs)
+                normalised_to_lufs=normalised_to_lufs, floor_db=floor, floor_gap_db=gap)
 
 
 def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: int = 3,
-         normalise_to_lufs: float = DEFAULT_NORMALISE_LUFS, resolution_hz: float = 3.0) -> Ltas:
+         normalise_to_lufs: float = DEFAULT_NORMALISE_LUFS, resolution_hz: float = 1.0) -> Ltas:
     """Loudness-normalised long-term average spectrum.
 
     Parameters
@@ -122,7 +141,8 @@ def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: in
     normalise_to_lufs : float
         The programme is scaled to this loudness before the band levels are read.
     resolution_hz : float
-        FFT bin width (Hz); 3 Hz resolves the 20 Hz third-octave band (4.6 Hz wide).
+        FFT bin width (Hz); 1 Hz resolves the 20 Hz third-octave band (4.6 Hz wide) and the
+        gaps between bass notes that the band floor (``floor_db``) is read from.
 
     Returns
     -------

@@ -94,29 +94,37 @@ def _whitened_abs(x: np.ndarray, a: int, b: int, sub: int) -> np.ndarray:
     """|whitened programme| for samples a..b-1 (b - a a multiple of ``sub``), shape (n, sub).
 
     Two cheap whitening steps: the third difference ``(1 - z^-1)^3`` (fixed: takes out the
-    low-frequency bulk of music, -51 dB at 1 kHz re 12 kHz at 48 kHz), then an order-``CAND_ORDER``
-    linear predictor fitted per 10 ms sub-block on that difference (adaptive: takes out a
-    hi-hat's or cymbal's top octaves while they sound), so a click stands out in whatever band
-    the music leaves free.  Sample i of the result belongs to x[a + i].
+    low-frequency bulk of music, -51 dB at 1 kHz re 12 kHz at 48 kHz), then an order-2 linear
+    predictor fitted per 10 ms sub-block on that difference (adaptive: takes out a hi-hat's or
+    cymbal's top octaves while they sound), so a click stands out in whatever band the music
+    leaves free.  Element (i, j) belongs to x[a + i sub + j].
     """
-    a0 = max(a - 3 - CAND_ORDER, 0)
-    seg = x[a0:b].astype(np.float64)
-    d = seg[3:] - seg[:-3] + 3.0 * (seg[1:-2] - seg[2:-1])       # d[i] at x[a0 + 3 + i]
-    pad = (a - a0 - 3) if a - a0 - 3 >= 0 else 0
-    d = np.concatenate([np.zeros(max(CAND_ORDER - pad, 0) + max(3 - (a - a0), 0)), d])
+    h = 5                                            # 3 samples for the difference, 2 for the predictor
+    if a >= h:
+        seg = x[a - h: b]
+    else:
+        seg = np.concatenate([np.zeros(h - a, dtype=x.dtype), x[:b]])
+    d = seg[3:] - seg[:-3]
+    t = seg[1:-2] - seg[2:-1]
+    t *= 3
+    d += t                                           # d[i] belongs to x[a - 2 + i]
     n_rows = (b - a) // sub
-    P = CAND_ORDER
-    # views: D[k] = d shifted by k samples, reshaped to (n_rows, sub)
-    base = d.size - n_rows * sub
-    D = [d[base - k: d.size - k].reshape(n_rows, sub) for k in range(P + 1)]
-    r = np.empty((n_rows, P + 1))
-    for k in range(P + 1):
-        r[:, k] = np.einsum("ij,ij->i", D[0], D[k])
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-30
-    A = _levinson(r)
-    e = D[0].copy()
-    for k in range(1, P + 1):
-        e += A[:, k:k + 1] * D[k]
+    D0 = d[2:].reshape(n_rows, sub)
+    D1 = d[1:-1].reshape(n_rows, sub)
+    D2 = d[:-2].reshape(n_rows, sub)
+    r0 = np.einsum("ij,ij->i", D0, D0).astype(np.float64) * (1.0 + 1e-6) + 1e-30
+    r1 = np.einsum("ij,ij->i", D0, D1).astype(np.float64)
+    r2 = np.einsum("ij,ij->i", D0, D2).astype(np.float64)
+    # Levinson-Durbin, order 2, in closed form
+    k1 = -r1 / r0
+    k2 = -(r2 + k1 * r1) / (r0 * (1.0 - k1 * k1))
+    a1 = (k1 + k2 * k1).astype(x.dtype)[:, None]
+    a2 = k2.astype(x.dtype)[:, None]
+    e = D1 * a1
+    e += D0
+    t = t[: n_rows * sub].reshape(n_rows, sub)       # reuse as scratch
+    np.multiply(D2, a2, out=t)
+    e += t
     return np.abs(e, out=e)
 
 

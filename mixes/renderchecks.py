@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.errors import SignalError
-from mixes.clicks import find_clicks
+from mixes.artifacts import SPLICE_RATIO, find_artifacts, splice_jump
+from mixes.clicks import POP_MIN_S, audibility, detect_impulsive, find_clicks
 from mixes.programme import as_programme
 from mixes.types import RenderEvent
 
@@ -44,6 +45,7 @@ class RenderReport:
     clipping: tuple[RenderEvent, ...]
     dc_offset_dbfs: tuple[float, ...]
     warnings: tuple[str, ...]
+    artifacts: tuple[RenderEvent, ...] = ()
 
 
 def _db(v: float) -> float:
@@ -154,6 +156,31 @@ def dc_offset_dbfs(x: np.ndarray) -> tuple[float, ...]:
     return tuple(_db(abs(float(np.mean(x[c], dtype=np.float64)))) for c in range(x.shape[0]))
 
 
+def _clicks_and_splices(x: np.ndarray, fs: int) -> tuple[list[RenderEvent], list[RenderEvent]]:
+    """Audible impulsive events of every channel, sorted into clicks and splices (discontinuities)."""
+    clicks: list[RenderEvent] = []
+    splices: list[RenderEvent] = []
+    for c in range(x.shape[0]):
+        imp = detect_impulsive(x[c], fs=fs)
+        aud = audibility(x[c], imp, fs=fs)
+        for k in range(len(imp.onset)):
+            if not aud[k] > 0.0:
+                continue
+            t = imp.onset[k] / fs
+            jump, res = splice_jump(x[c], imp.onset[k], imp.click[k].size, fs=fs)
+            if jump > SPLICE_RATIO * res:
+                splices.append(RenderEvent(
+                    "discontinuity", t, _db(jump), c, 0.0, audibility_db=float(aud[k]),
+                    detail=f"at {t:.4f} s the waveform jumps by {_db(jump):.0f} dBFS at one sample "
+                           f"({aud[k]:.0f} dB above the masking threshold): a bad edit or splice; "
+                           "crossfade it"))
+            else:
+                kind = "pop" if imp.width_s[k] >= POP_MIN_S else "click"
+                clicks.append(RenderEvent(kind, t, imp.level_db[k], c, audibility_db=float(aud[k])))
+    clicks.sort(key=lambda ev: ev.time_s)
+    return clicks, splices
+
+
 def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
     """All render checks of one programme.
 
@@ -172,10 +199,12 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
     x = _check(x)
     if not math.isfinite(float(np.sum(x, dtype=np.float64))):   # any NaN/Inf poisons the sum
         raise SignalError("programme contains NaN or Inf samples")
-    clicks: list[RenderEvent] = []
-    for c in range(x.shape[0]):
-        clicks += find_clicks(x[c], fs=fs, channel=c)
-    clicks.sort(key=lambda ev: ev.time_s)
+    clicks, splices = _clicks_and_splices(x, fs)
+    artifacts = find_artifacts(x, fs=fs)
+    bursts = [(a.channel, a.time_s - 0.002, a.time_s + a.duration_s + 0.002)
+              for a in artifacts if a.kind == "digital_distortion"]
+    clicks = [ev for ev in clicks if not any(ch == ev.channel and t0 <= ev.time_s <= t1 for ch, t0, t1 in bursts)]
+    artifacts = sorted(artifacts + splices, key=lambda ev: ev.time_s)
     dc = dc_offset_dbfs(x)
     warnings = []
     for c, v in enumerate(dc):
@@ -184,6 +213,7 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
                             "high-pass the mix below 10 Hz")
     return RenderReport(
         clicks=tuple(clicks),
+        artifacts=tuple(artifacts),
         dropouts=tuple(find_dropouts(x, fs=fs)),
         clipping=tuple(find_clipping(x, fs=fs)),
         dc_offset_dbfs=dc,

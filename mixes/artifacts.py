@@ -1,0 +1,289 @@
+"""Digital artifacts a fresh listener catches: splices, bursts of garbage, missing dither,
+inverted polarity, dual mono.
+
+Each detector is cheap (a few passes over the samples) and each finding is a
+:class:`~mixes.types.RenderEvent` with ``kind``, ``time_s``, ``channel`` (-1: both) and a
+one-sentence ``detail``:
+
+``discontinuity``
+    A bad edit: the waveform (or its slope) jumps at one sample.  Found among the impulsive
+    events of :mod:`mixes.clicks` (which also says whether it is audible): within 1 ms of the
+    event exactly one first difference (a step of the waveform) or one second difference (a step
+    of its slope) stands ``SPLICE_RATIO`` times above all others, where a click leaves a pair
+    (``a, -a``) or more.  ``level_db``: the jump (dBFS).
+``digital_distortion``
+    A burst of garbage (a few ms of hard-clipped, bit-crushed or random samples): the energy of
+    the first difference in 2.5 ms hops jumps ``BURST_RISE_DB`` above its 100 ms median, stays
+    there 1-30 ms, and starts and stops within one hop (``BURST_EDGE_DB``) - acoustic sounds
+    decay, garbage stops.  A burst that starts a louder sound (a drum's beater noise before its
+    body) is music.  ``level_db``: the burst's RMS (dBFS).
+``truncation``
+    Word length reduced to 16 bits without dither, audible in quiet fades as granular
+    distortion that follows the signal down.  In quiet blocks (between ~-90 and -60 dBFS) whose
+    samples all lie on the 16-bit grid, the second difference of the sample values (in LSB)
+    measures the noise riding on the signal: TPDF dither alone gives a variance of 1.5 LSB^2
+    (6 x 1/4), undithered rounding or truncation far less because the error follows the signal
+    as a staircase.  Blocks below ``TRUNC_MAX_H_VAR`` over at least ``TRUNC_MIN_S`` are
+    reported.  ``level_db``: level of the quiet passage (dBFS).
+``polarity_inverted``
+    One channel inverted: the correlation of L and R below ~150 Hz (boxcar-decimated to
+    400 Hz), over the whole file or over ``POLARITY_MIN_S`` of consecutive 5 s sections, is
+    below ``POLARITY_CORR`` (bass and kick sit in the centre in every normal mix).
+    ``level_db``: NaN.
+``dual_mono``
+    Two channels identical to the last bit: a mono mix delivered as stereo.  ``level_db``: NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from mixes.types import RenderEvent
+
+__all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
+           "splice_jump"]
+
+SPLICE_WINDOW_S = 0.001
+SPLICE_RATIO = 4.0
+BURST_HOP_S = 0.0025
+BURST_RISE_DB = 20.0
+BURST_EDGE_DB = 10.0
+BURST_MAX_S = 0.030
+BURST_MIN_S = 0.001
+BURST_MIN_DBFS = -50.0
+BURST_ONSET_RISE = 4.0        # energy ratio after/before: the burst starts a louder sound
+LSB16 = 1.0 / 32768.0
+TRUNC_BLOCK = 4096
+TRUNC_MAX_H_VAR = 0.75        # LSB^2; TPDF dither alone gives 1.5
+TRUNC_MIN_S = 0.25
+TRUNC_LEVELS_DBFS = (-90.0, -60.0)
+POLARITY_RATE_HZ = 400
+POLARITY_SECTION_S = 5.0
+POLARITY_MIN_S = 10.0
+POLARITY_CORR = -0.5
+POLARITY_MIN_DBFS = -60.0
+
+
+def _db(v: float) -> float:
+    return 20.0 * math.log10(v) if v > 0 else -math.inf
+
+
+def dual_mono(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
+    """Both channels bit-identical (and not silent)."""
+    if x.shape[0] != 2:
+        return []
+    n = x.shape[1]
+    step = 1 << 18
+    for a in range(0, n, step):                     # early exit on the first difference
+        if not np.array_equal(x[0, a:a + step], x[1, a:a + step]):
+            return []
+    if not np.any(x[0]):
+        return []
+    return [RenderEvent("dual_mono", 0.0, math.nan, -1, n / fs,
+                        detail="left and right are identical to the last bit: a mono mix delivered as "
+                               "two channels (deliver it as mono, or check the bounce's panning)")]
+
+
+def polarity_inverted(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
+    """One channel in inverted polarity (strongly negative L/R correlation at low frequencies)."""
+    if x.shape[0] != 2:
+        return []
+    m = max(fs // POLARITY_RATE_HZ, 1)
+    n_b = x.shape[1] // m
+    if n_b < 8:
+        return []
+    lo = np.empty((2, n_b))
+    for c in range(2):                               # boxcar average: < ~150 Hz survives
+        lo[c] = x[c, : n_b * m].reshape(n_b, m) @ np.full(m, 1.0 / m, dtype=x.dtype)
+    lo -= lo.mean(axis=1, keepdims=True)
+    rate = fs / m
+
+    def corr(a: int, b: int) -> tuple[float, float]:
+        ll, rr = float(lo[0, a:b] @ lo[0, a:b]), float(lo[1, a:b] @ lo[1, a:b])
+        level = _db(math.sqrt(max(ll, rr) / max(b - a, 1)))
+        if ll <= 0 or rr <= 0:
+            return 0.0, level
+        return float(lo[0, a:b] @ lo[1, a:b]) / math.sqrt(ll * rr), level
+
+    whole, level = corr(0, n_b)
+    if level < POLARITY_MIN_DBFS:
+        return []
+    if whole < POLARITY_CORR:
+        return [RenderEvent("polarity_inverted", 0.0, math.nan, -1, x.shape[1] / fs,
+                            detail=f"left and right are negatively correlated below ~150 Hz over the whole "
+                                   f"file (r = {whole:.2f}): one channel is in inverted polarity, and the "
+                                   "bass cancels in mono; flip one channel")]
+    sec = int(POLARITY_SECTION_S * rate)
+    cs = [corr(a, min(a + sec, n_b)) for a in range(0, n_b - sec // 2, sec)]
+    bad = [c < POLARITY_CORR and lvl >= POLARITY_MIN_DBFS for c, lvl in cs]
+    need = int(math.ceil(POLARITY_MIN_S / POLARITY_SECTION_S))
+    out = []
+    i = 0
+    while i < len(bad):
+        if bad[i]:
+            j = i
+            while j < len(bad) and bad[j]:
+                j += 1
+            if j - i >= need:
+                r = float(np.mean([cs[k][0] for k in range(i, j)]))
+                t0, t1 = i * POLARITY_SECTION_S, min(j * POLARITY_SECTION_S, x.shape[1] / fs)
+                out.append(RenderEvent("polarity_inverted", t0, math.nan, -1, t1 - t0,
+                                       detail=f"from {t0:.1f} s to {t1:.1f} s left and right are negatively "
+                                              f"correlated below ~150 Hz (r = {r:.2f}): one channel is in "
+                                              "inverted polarity there (a flipped track or edit)"))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def truncation(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
+    """Quiet passages on the 16-bit grid without dither (per channel)."""
+    out = []
+    B = TRUNC_BLOCK
+    lo_rms, hi_rms = 10 ** (TRUNC_LEVELS_DBFS[0] / 20), 10 ** (TRUNC_LEVELS_DBFS[1] / 20)
+    need = max(int(math.ceil(TRUNC_MIN_S * fs / B)), 1)
+    for c in range(x.shape[0]):
+        n_b = x.shape[1] // B
+        if n_b == 0:
+            continue
+        X = x[c, : n_b * B].reshape(n_b, B)
+        ms = np.einsum("ij,ij->i", X, X).astype(np.float64) / B
+        quiet = np.flatnonzero((ms > lo_rms ** 2) & (ms < hi_rms ** 2))
+        if quiet.size < need:
+            continue
+        flagged, h_vars, levels = [], [], []
+        for b in quiet[:400]:
+            q = X[b].astype(np.float64) / LSB16
+            if not np.array_equal(q, np.round(q)):
+                continue                              # finer than 16 bits here: not truncated
+            h = q[2:] - 2.0 * q[1:-1] + q[:-2]
+            hv = float(np.mean(h * h))
+            if hv < TRUNC_MAX_H_VAR and np.unique(q).size >= 3:
+                flagged.append(int(b))
+                h_vars.append(hv)
+                levels.append(0.5 * _db(ms[b]))
+        if len(flagged) >= need:
+            t0 = flagged[0] * B / fs
+            margin = 10 * math.log10(1.5 / max(float(np.median(h_vars)), 1e-6))
+            out.append(RenderEvent(
+                "truncation", t0, float(np.median(levels)), c, len(flagged) * B / fs,
+                detail=f"from {t0:.1f} s, {len(flagged) * B / fs:.1f} s of quiet passages "
+                       f"(around {np.median(levels):.0f} dBFS) lie on the 16-bit grid with "
+                       f"{margin:.0f} dB less noise than TPDF dither: the word length was reduced "
+                       "without dither; requantise from the source with dither"))
+    return out
+
+
+def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
+    """Short bursts of broadband garbage with abrupt start and stop (per channel)."""
+    hop = max(int(BURST_HOP_S * fs), 8)
+    out = []
+    rise = 10 ** (BURST_RISE_DB / 10)
+    edge = 10 ** (BURST_EDGE_DB / 10)
+    max_hops = int(BURST_MAX_S * fs / hop) + 1
+    for c in range(x.shape[0]):
+        xc = x[c]
+        n_h = (xc.size - 1) // hop
+        if n_h < 8:
+            continue
+        E = np.empty(n_h)
+        ones = np.ones(hop, dtype=xc.dtype)
+        step = max((1 << 16) // hop, 1)
+        for i0 in range(0, n_h, step):
+            i1 = min(i0 + step, n_h)
+            d = np.diff(xc[i0 * hop: i1 * hop + 1])
+            d *= d
+            E[i0:i1] = d.reshape(i1 - i0, hop) @ ones
+        bg = ndimage.median_filter(E, size=41, mode="nearest") + 1e-20
+        hot = E > rise * bg
+        if not hot.any():
+            continue
+        idx = np.flatnonzero(np.diff(np.r_[0, hot.view(np.int8), 0]))
+        for s, e in zip(idx[::2], idx[1::2]):        # runs of hot hops [s, e)
+            if e - s > max_hops or s < 1 or e >= n_h:
+                continue
+            top = E[s:e].max()
+            if not (E[s - 1] * edge < top and E[e] * edge < top):
+                continue                               # gradual start or decay: acoustic
+            a, b = s * hop, e * hop
+            seg = xc[a - hop: b + hop].astype(np.float64)
+            dd = np.abs(np.diff(seg))
+            big = np.flatnonzero(dd > 0.3 * dd.max())
+            dur = (big[-1] - big[0] + 1) / fs
+            if dur < BURST_MIN_S:
+                continue                               # a click: mixes.clicks judges it
+            w = int(0.010 * fs)
+            after = xc[b + hop: b + hop + w].astype(np.float64)
+            before = xc[max(a - hop - w, 0): a - hop].astype(np.float64)
+            if after.size and before.size and \
+                    np.mean(after ** 2) > BURST_ONSET_RISE * np.mean(before ** 2) + 1e-20:
+                continue                               # starts a louder sound: a drum hit
+            burst = xc[a - hop + big[0]: a - hop + big[-1] + 1].astype(np.float64)
+            lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
+            if lvl < BURST_MIN_DBFS:
+                continue
+            t0 = (a - hop + big[0]) / fs
+            out.append(RenderEvent(
+                "digital_distortion", t0, lvl, c, dur,
+                detail=f"at {t0:.3f} s a {dur * 1000:.1f} ms burst of broadband garbage at {lvl:.0f} dBFS "
+                       f"rises {10 * math.log10(top / bg[s]):.0f} dB above the programme and stops "
+                       "abruptly (a digital error: clipped, bit-crushed or corrupt samples); re-render or "
+                       "repair the passage"))
+    return out
+
+
+def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float, float]:
+    """The outstanding jump of a suspected splice, against the next largest one around it.
+
+    In the ``SPLICE_WINDOW_S`` around the event, a splice leaves exactly one outstanding first
+    difference (the waveform steps) or one outstanding second difference (its slope steps); a
+    click leaves several (``a, -a`` for a single sample, ``a, -2a, a`` in the second
+    difference, more for doublets and bursts).
+
+    Returns
+    -------
+    (jump, ref) : tuple of float
+        The largest first (or second) difference and the largest other one in the window, of
+        whichever order has the larger ratio (full scale).
+    """
+    w = max(int(SPLICE_WINDOW_S * fs), 8)
+    a, b = max(onset - w, 0), min(onset + span + w, x.size)
+    seg = x[a:b].astype(np.float64)
+    best = (0.0, math.inf)
+    for d in (np.diff(seg), np.diff(seg, 2)):
+        if d.size < 3:
+            continue
+        d = np.abs(d - np.median(d))                  # the local slope (curvature) is music
+        i = int(np.argmax(d))
+        top = float(d[i])
+        d[i] = 0.0
+        ref = float(d.max()) + 1e-12
+        if top / ref > best[0] / best[1]:
+            best = (top, ref)
+    return best
+
+
+def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
+    """Bursts of digital distortion, missing dither, inverted polarity and dual mono.
+
+    Splices (``discontinuity``) come from :func:`mixes.renderchecks.render_checks`, which sorts
+    the impulsive events of :mod:`mixes.clicks` into clicks and splices with :func:`splice_jump`.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_channels, n_samples)
+        Full scale 1.0.
+    fs : int
+        Sample rate (Hz), keyword-only.
+    """
+    out = dual_mono(x, fs=fs)
+    if not out:
+        out += polarity_inverted(x, fs=fs)
+    out += truncation(x, fs=fs)
+    out += digital_distortion(x, fs=fs)
+    out.sort(key=lambda ev: ev.time_s)
+    return out

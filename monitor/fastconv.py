@@ -165,7 +165,9 @@ class ScheduledConvolver:
         self.worker_error = ""
         P_max = max(lv.size for lv in self.levels)
         F_max = max(fft_size(2 * lv.size) for lv in self.levels)
-        self._fftw = _k.Fftw()
+        # real-time periods get measured plans (kept on disk); offline rendering's large chunks
+        # (16384 samples and more) plan at once: a one-off render would not win the time back
+        self._fftw = _k.Fftw(measure=B <= 8192)
         self._sin = _k.aligned_zeros((F_max,), np.float32)
         self._sspec = _k.aligned_zeros((F_max // 2 + 1,), np.complex64)
         self._stime = _k.aligned_zeros((F_max,), np.float32)
@@ -223,6 +225,7 @@ class ScheduledConvolver:
         self._tasks = np.asarray(tasks, np.int64).reshape(-1, 3)
         self._tptr = np.asarray(tptr, np.int64)
         self._state = np.array([0, B, self._fftw.execute_address], np.int64)
+        self._fftw.keep_wisdom()
         self.reset()     # writes every buffer once: no page is first touched in the callback
 
     @property

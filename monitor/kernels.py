@@ -19,9 +19,9 @@ Route chosen and why:
   run-time argument, so the kernel stays cacheable (numba refuses to cache code that embeds a
   ctypes pointer).  The library is installed with ``jconvolver`` by ``scripts/run.sh setup``
   (fconvolver links it).  Plans are made once per level on preallocated, 64-byte aligned
-  scratch buffers (``FFTW_ESTIMATE``, as fconvolver without ``-M``), so the audio thread only
-  executes plans; planning is serialised by a lock (FFTW's planner is not thread-safe,
-  execution is).
+  scratch buffers, so the audio thread only executes plans; planning is serialised by a lock
+  (FFTW's planner is not thread-safe, execution is).  Plans are ``FFTW_MEASURE`` with the
+  measurements kept on disk (:func:`wisdom_path`), see ``_MEASURE`` below.
 * ``scipy.fft`` with workers was the alternative: each call costs 5-10 us of interpreter and
   allocation, and it cannot be called from compiled code.  A C extension would need a
   compiler at install time.
@@ -44,6 +44,7 @@ __all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up",
            "conv_run", "delay_run"]
 
 _FFTW_ESTIMATE = 1 << 6
+_FFTW_MEASURE = 0
 _FFTW_DESTROY_INPUT = 1 << 0
 
 try:  # pragma: no branch
@@ -74,12 +75,58 @@ def _load_fftw():
         lib.fftwf_destroy_plan.argtypes = [ctypes.c_void_p]
         lib.fftwf_execute.restype = None
         lib.fftwf_execute.argtypes = [ctypes.c_void_p]
+        lib.fftwf_import_wisdom_from_filename.restype = ctypes.c_int
+        lib.fftwf_import_wisdom_from_filename.argtypes = [ctypes.c_char_p]
+        lib.fftwf_export_wisdom_to_filename.restype = ctypes.c_int
+        lib.fftwf_export_wisdom_to_filename.argtypes = [ctypes.c_char_p]
         return lib, ""
     return None, "libfftw3f.so.3 not found (apt-get install libfftw3-single3; jconvolver brings it)"
 
 
 _FFTW, _FFTW_ERR = _load_fftw()
 _PLAN_LOCK = threading.Lock()
+# FFTW_MEASURE plans are about 10 % faster here than FFTW_ESTIMATE (16 x 65,536 taps at 128:
+# 84 vs 94 us per period) but take seconds to make the first time (4 s for the sizes of a
+# 65,536-tap filter at 128); the measurements ("wisdom") are kept in the user's cache folder,
+# so only the first engine built on a machine pays.  ROOMTRUTH_FFTW_PLAN=estimate turns it off.
+_MEASURE = os.environ.get("ROOMTRUTH_FFTW_PLAN", "measure").strip().lower() != "estimate"
+_WISDOM = {"loaded": False}
+
+
+def wisdom_path() -> str:
+    """File of FFTW's kept measurements (``$XDG_CACHE_HOME/roomtruth/fftwf-wisdom``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "roomtruth", "fftwf-wisdom")
+
+
+def _load_wisdom() -> None:
+    """Import the kept wisdom once per process (caller holds the plan lock)."""
+    if _WISDOM["loaded"]:
+        return
+    _WISDOM["loaded"] = True
+    path = wisdom_path()
+    if os.path.isfile(path):
+        _FFTW.fftwf_import_wisdom_from_filename(path.encode())
+
+
+def _save_wisdom() -> None:
+    """Write the wisdom atomically (temp file + rename); silently skipped where impossible."""
+    path = wisdom_path()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with _PLAN_LOCK:
+            ok = _FFTW.fftwf_export_wisdom_to_filename(tmp.encode())
+        if ok:
+            os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        if os.path.exists(tmp):
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
 _DISABLED = os.environ.get("ROOMTRUTH_ENGINE", "").strip().lower() == "numpy"
 
 
@@ -106,32 +153,47 @@ def aligned_zeros(shape, dtype, align: int = 64) -> np.ndarray:
 
 
 class Fftw:
-    """Owner of FFTW plans on fixed buffers (made under a lock, destroyed on :meth:`close`)."""
+    """Owner of FFTW plans on fixed buffers (made under a lock, destroyed on :meth:`close`).
 
-    def __init__(self) -> None:
+    ``measure``: plan with ``FFTW_MEASURE`` (and the kept wisdom) unless turned off by the
+    environment; False plans with ``FFTW_ESTIMATE`` at once.
+    """
+
+    def __init__(self, *, measure: bool = True) -> None:
         if _FFTW is None:
             raise RuntimeError(_FFTW_ERR)
         self._plans: list[int] = []
         self.execute_address = ctypes.cast(_FFTW.fftwf_execute, ctypes.c_void_p).value
+        self._measure = bool(measure) and _MEASURE
+        self._flags = _FFTW_MEASURE if self._measure else _FFTW_ESTIMATE
+        self.planning_s = 0.0           # time spent planning (large: new measurements made)
 
-    def r2c(self, n: int, src: np.ndarray, dst: np.ndarray) -> int:
-        """Plan ``dst[:n//2+1] = rfft(src[:n])`` (unnormalised) on these buffers; its address."""
+    def _plan(self, fn, n: int, src: np.ndarray, dst: np.ndarray, extra: int) -> int:
+        import time
+
+        t0 = time.perf_counter()
         with _PLAN_LOCK:
-            p = _FFTW.fftwf_plan_dft_r2c_1d(int(n), src.ctypes.data, dst.ctypes.data, _FFTW_ESTIMATE)
+            _load_wisdom()
+            # FFTW_MEASURE overwrites the buffers while it measures: they are scratch
+            p = fn(int(n), src.ctypes.data, dst.ctypes.data, self._flags | extra)
+        self.planning_s += time.perf_counter() - t0
         if not p:
             raise RuntimeError(f"FFTW could not plan a real FFT of {n} points")
         self._plans.append(p)
         return int(p)
 
+    def keep_wisdom(self) -> None:
+        """Save FFTW's measurements if this object's planning made new ones (> 50 ms)."""
+        if self._measure and self.planning_s > 0.05:
+            _save_wisdom()
+
+    def r2c(self, n: int, src: np.ndarray, dst: np.ndarray) -> int:
+        """Plan ``dst[:n//2+1] = rfft(src[:n])`` (unnormalised) on these buffers; its address."""
+        return self._plan(_FFTW.fftwf_plan_dft_r2c_1d, n, src, dst, 0)
+
     def c2r(self, n: int, src: np.ndarray, dst: np.ndarray) -> int:
         """Plan ``dst[:n] = n * irfft(src[:n//2+1])`` (unnormalised; destroys ``src``)."""
-        with _PLAN_LOCK:
-            p = _FFTW.fftwf_plan_dft_c2r_1d(int(n), src.ctypes.data, dst.ctypes.data,
-                                            _FFTW_ESTIMATE | _FFTW_DESTROY_INPUT)
-        if not p:
-            raise RuntimeError(f"FFTW could not plan an inverse real FFT of {n} points")
-        self._plans.append(p)
-        return int(p)
+        return self._plan(_FFTW.fftwf_plan_dft_c2r_1d, n, src, dst, _FFTW_DESTROY_INPUT)
 
     def close(self) -> None:
         plans, self._plans = self._plans, []

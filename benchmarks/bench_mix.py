@@ -6,16 +6,24 @@ start-up of the interpreter / of ffmpeg cancels.  Both run in the same session, 
 agree within 0.1 LU).
 
     .venv/bin/python benchmarks/bench_mix.py [--minutes 10] [--repeats 3] [--keep DIR]
+                                             [--album 12] [--album-seconds 60] [--no-stages]
 
 The test programme is synthetic music-like material (stereo 48 kHz, PCM 24): pink-ish noise
 with a slow loudness envelope, transients and a few quiet passages, so every analysis stage
 (gating, true-peak pruning, click candidates) does real work.
+
+Also printed: the CPU time of each analysis stage on the long file (in this process, one
+thread: render checks and clicks, stereo image, loudness + true peak, LTAS, balance,
+dynamics), and an album of ``--album`` files analysed with one worker and with one per core:
+the speed-up and the cores in use (CPU seconds of the whole process tree, sampled from /proc,
+over wall seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import shutil
@@ -72,6 +80,91 @@ def wall(cmd: list[str], key: str = "") -> tuple[float, str]:
     return dt, p.stdout + p.stderr
 
 
+def _tree_cpu_s(root: int) -> dict[int, float]:
+    """utime + stime (s) of ``root`` and every descendant, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                f = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d)] = int(f[1])
+        cpu[int(d)] = (int(f[11]) + int(f[12])) / tick
+    out = {}
+    for pid in cpu:
+        q = pid
+        while q in parent and q != root and q > 1:
+            q = parent[q]
+        if q == root:
+            out[pid] = cpu[pid]
+    return out
+
+
+def cores_used(cmd: list[str]) -> tuple[float, float]:
+    """``(wall s, CPU s of the process tree)`` of one run, the tree sampled every 50 ms (a
+    process's last CPU before it exits is counted from its last sample)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: dict[int, float] = {}
+    while p.poll() is None:
+        seen.update(_tree_cpu_s(p.pid))
+        time.sleep(0.05)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.read()[-400:]}")
+    return dt, sum(seen.values())
+
+
+def stages(path: Path) -> list[tuple[str, float]]:
+    """CPU seconds of each analysis stage on ``path`` (this process, one thread each)."""
+    sys.path.insert(0, str(ROOT))
+    from mixes.analysis import read_mix
+    from mixes.loudness import loudness
+    from mixes.ltas import _segment_power
+    from mixes.renderchecks import render_checks
+    from mixes.stereo import measure_stereo
+    from mixes.truepeak import TruePeakMeter
+
+    out = []
+
+    def run(name, fn):
+        t = time.process_time()
+        r = fn()
+        out.append((name, time.process_time() - t))
+        return r
+
+    x, fs = run("read file", lambda: read_mix(path))
+    run("render checks + clicks + artifacts", lambda: render_checks(x, fs=fs))
+    run("stereo image", lambda: measure_stereo(x, fs=fs))
+    lr = run("loudness (BS.1770, LRA)", lambda: loudness(x, fs=fs))
+
+    def tp():
+        m = TruePeakMeter(fs=fs, n_channels=x.shape[0])
+        m.feed(x)
+        return m.finish()
+
+    tres = run("true peak (8x)", tp)
+    run("LTAS", lambda: _segment_power(x, 1 << 14))
+    try:
+        from mixes.balance import measure_balance
+
+        run("balance (bass, vocal)", lambda: measure_balance(x, fs=fs, integrated_lufs=lr.integrated_lufs))
+    except ImportError:
+        pass
+    try:
+        from mixes.dynamics import measure_dynamics
+
+        run("dynamics", lambda: measure_dynamics(x, fs=fs, integrated_lufs=lr.integrated_lufs,
+                                                 true_peak_dbtp=tres.true_peak_dbtp, short_term_lufs=lr.short_term_lufs))
+    except ImportError:
+        pass
+    return out
+
+
 def ffmpeg_cmd(f: Path) -> list[str]:
     return ["ffmpeg", "-nostats", "-hide_banner", "-i", str(f), "-af", "ebur128=peak=true", "-f", "null", "-"]
 
@@ -91,6 +184,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keep", type=Path, default=None, help="keep/reuse the test files in this folder")
+    ap.add_argument("--album", type=int, default=12, help="files in the album run (0: skip it)")
+    ap.add_argument("--album-seconds", type=float, default=60.0)
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage CPU breakdown")
     args = ap.parse_args()
     if shutil.which("ffmpeg") is None:
         raise SystemExit("ffmpeg is not installed")
@@ -133,6 +229,21 @@ def main() -> None:
     print(f"integrated: roomtruth {i_ours:.2f} LUFS, ffmpeg {i_ff:.1f} LUFS, difference {abs(i_ours - i_ff):.2f} LU "
           f"({'within' if abs(i_ours - i_ff) <= 0.1 else 'OUTSIDE'} 0.1 LU; ffmpeg prints 0.1 LU steps)")
     print(f"true peak: roomtruth {tp_ours:.2f} dBTP (8x), ffmpeg {tp_ff:.1f} dBFS (ffmpeg's 4x true peak)")
+    if not args.no_stages:
+        print(f"CPU per stage on the {args.minutes:g}-minute file (one thread each):")
+        for name, sec in stages(long_f):
+            print(f"  {name:38s} {sec:6.2f} s")
+    if args.album > 0:
+        album = tmp / f"album_{args.album}x{args.album_seconds:g}s"
+        album.mkdir(exist_ok=True)
+        for i in range(args.album):
+            f = album / f"track{i:02d}.wav"
+            if not f.exists():
+                make_programme(f, args.album_seconds, seed=100 + i)
+        w1, c1 = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", "--jobs", "1", str(album)])
+        wn, cn = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", str(album)])
+        print(f"album of {args.album} x {args.album_seconds:g} s: one worker {w1:.1f} s wall ({c1 / w1:.2f} cores), "
+              f"one per core ({os.cpu_count()}) {wn:.1f} s wall ({cn / wn:.2f} cores in use), speed-up {w1 / wn:.2f}")
     if args.keep is None:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -136,13 +136,16 @@ def _print_dynamics(con, dyn: Mapping[str, Any] | None) -> None:
         line += (f" ({abs(vs):.1f} dB {'less' if vs < 0 else 'more'} than the references: "
                  f"{'more' if vs < 0 else 'less'} compressed)")
     crest = dyn.get("crest_db_bands")
-    if isinstance(crest, Mapping) and crest:
-        line += "; crest " + ", ".join(f"{k} {_fmt(v, '.1f')}" for k, v in list(crest.items())[:6]) + " dB"
+    if isinstance(crest, Mapping) and crest.get("bands_hz"):
+        line += "; crest factor " + ", ".join(
+            f"{f / 1000:g}k {_fmt(c, '.0f')}" if f >= 1000 else f"{f:g} {_fmt(c, '.0f')}"
+            for f, c in zip(crest.get("bands_hz") or [], crest.get("crest_db") or [])) + " dB"
     con.print(line)
     for s in (dyn.get("sections") or [])[:12]:
-        if isinstance(s, Mapping):
-            bits = [f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()]
-            con.print("  section: " + ", ".join(bits))
+        if isinstance(s, Mapping) and "start_s" in s:
+            con.print(f"  {_mmss(s['start_s'])}-{_mmss(s.get('end_s', s['start_s']))}: "
+                      f"{_fmt(s.get('loudness_lufs'), '.1f', 'LUFS')}, short-term range "
+                      f"{_fmt(s.get('short_term_range_lu'), '.1f', 'LU')}")
 
 
 def print_patterns(con, result: Mapping[str, Any]) -> None:

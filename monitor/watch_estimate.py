@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import fft as sp_fft
 
 __all__ = ["SpectralAverager", "find_delay", "hann", "lag_window", "COND_MAX"]
 
@@ -95,6 +96,37 @@ def find_delay(x: np.ndarray, y: np.ndarray, *, max_lag_samples: int) -> tuple[i
     k = int(np.argmax(r))
     med = float(np.median(r)) or 1e-300
     return k, float(r[k] / med)
+
+
+def _condition(g: np.ndarray) -> np.ndarray:
+    """Condition number of each Hermitian positive semi-definite matrix ``g[k]`` (p × p);
+    closed form for p ≤ 2 (the eigenvalues of [[a, b], [b*, d]] are m ± sqrt(q² + |b|²))."""
+    nb, p = g.shape[0], g.shape[1]
+    if p == 1:
+        return np.ones(nb)
+    if p == 2:
+        a, d = g[:, 0, 0].real, g[:, 1, 1].real
+        m, q = 0.5 * (a + d), 0.5 * (a - d)
+        r = np.sqrt(q * q + np.abs(g[:, 0, 1]) ** 2)
+        lo, hi = m - r, m + r
+    else:
+        ev = np.linalg.eigvalsh(g)
+        lo, hi = ev[:, 0], ev[:, -1]
+    return hi / np.maximum(lo, hi * 1e-300 + 1e-300)
+
+
+def _inverse(g: np.ndarray) -> np.ndarray:
+    """Inverse of each matrix ``g[k]``; closed form for p ≤ 2."""
+    p = g.shape[1]
+    if p == 1:
+        return 1.0 / g
+    if p == 2:
+        a, b, c, d = g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1]
+        det = a * d - b * c
+        out = np.empty_like(g)
+        out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = d / det, -b / det, -c / det, a / det
+        return out
+    return np.linalg.inv(g)
 
 
 class SpectralAverager:
@@ -175,8 +207,8 @@ class SpectralAverager:
         """
         np.multiply(x, self.window, out=self._xw)
         np.multiply(y, self.window, out=self._yw)
-        X = np.fft.rfft(self._xw, axis=-1)[:, self.k0:self.k1].T      # (nb, p)
-        Y = np.fft.rfft(self._yw)[self.k0:self.k1]                     # (nb,)
+        X = sp_fft.rfft(self._xw, axis=-1)[:, self.k0:self.k1].T      # (nb, p)
+        Y = sp_fft.rfft(self._yw)[self.k0:self.k1]                     # (nb,)
         Xc = np.conj(X)
         fxx, fxy, fyy = Xc[:, :, None] * X[:, None, :], Xc * Y[:, None], Y.real ** 2 + Y.imag ** 2
         self._accumulate(fxx, fxy, fyy)
@@ -227,22 +259,18 @@ class SpectralAverager:
         sigma = np.full((nb, p), np.inf)
         sep = np.zeros((nb, p))
         coh = np.zeros(nb)
-        if p == 1:
-            cond = np.ones(nb)
-        else:
-            ev = np.linalg.eigvalsh(gxx)                                   # ascending, real
-            cond = ev[:, -1] / np.maximum(ev[:, 0], ev[:, -1] * 1e-300 + 1e-300)
+        cond = _condition(gxx)
         peak = float(diag.max()) if diag.size else 0.0
         ok = (cond < COND_MAX) & (diag.min(axis=1) > 1e-12 * max(peak, 1e-300)) & (nd > p + 1)
         if ok.any():
-            inv = np.linalg.inv(gxx[ok])                                   # (m, p, p)
+            inv = _inverse(gxx[ok])                                        # (m, p, p)
             h = np.einsum("kab,kb->ka", inv, gxy[ok])                      # H = Gxx⁻¹ Gxy
             gnn = np.maximum(gyy[ok] - np.real(np.einsum("ka,ka->k", np.conj(gxy[ok]), h)), 1e-30 * gyy[ok])
             inv_d = np.real(np.einsum("kii->ki", inv))
             H[ok] = h
             sigma[ok] = np.sqrt(gnn[:, None] * np.maximum(inv_d, 0.0) / (2.0 * nd))
             with np.errstate(divide="ignore", invalid="ignore"):
-                eps[ok] = np.sqrt(gnn[:, None] * np.maximum(inv_d, 0.0) / (2.0 * nd)) / np.abs(h)
+                eps[ok] = sigma[ok] / np.abs(h)
                 sep[ok] = 1.0 / (diag[ok] * inv_d)
                 coh[ok] = 1.0 - gnn / np.maximum(gyy[ok], 1e-300)
             eps[~np.isfinite(eps)] = np.inf

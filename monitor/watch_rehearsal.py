@@ -61,14 +61,18 @@ def render_feeds(profile: CalibrationProfile, programme: np.ndarray, *, fs: int)
     return out[[s.output_channel for s in profile.speakers]]
 
 
-def room_noise(n: int, *, level_dbfs: float, fs: int, seed: int = 0) -> np.ndarray:
-    """Room-like background noise: pink (−3 dB/octave) above 50 Hz, RMS ``level_dbfs``."""
+#: Pink-noise (−3 dB/octave) IIR filter, 0.05 dB accuracy over 9 octaves: the coefficients
+#: published by J. O. Smith III, *Spectral Audio Signal Processing*, "Example: Synthesis of 1/f Noise".
+_PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
+_PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
+
+
+def room_noise(n: int, *, level_dbfs: float, fs: int, seed: int = 0) -> np.ndarray:  # noqa: ARG001 - fs for the contract
+    """Room-like background noise: pink (−3 dB/octave), RMS ``level_dbfs``."""
+    from scipy.signal import lfilter
+
     rng = np.random.default_rng(seed)
-    m = 1 << int(n - 1).bit_length()
-    spec = np.fft.rfft(rng.standard_normal(m))
-    f = np.fft.rfftfreq(m, 1.0 / fs)
-    spec /= np.sqrt(np.maximum(f, 50.0))
-    x = np.fft.irfft(spec, m)[:n]
+    x = lfilter(_PINK_B, _PINK_A, rng.standard_normal(n + 2000))[2000:]   # skip the filter's start
     return x * (10.0 ** (level_dbfs / 20.0) / max(float(np.sqrt(np.mean(x ** 2))), 1e-300))
 
 

@@ -40,8 +40,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up",
-           "conv_run", "delay_run"]
+__all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up", "wisdom_path",
+           "conv_run", "delay_run", "peak_run"]
 
 _FFTW_ESTIMATE = 1 << 6
 _FFTW_MEASURE = 0
@@ -339,8 +339,20 @@ if _nb is not None:
                 if r == S:
                     r = 0
         pos[0] = (p + n) % S
+
+    @_jit
+    def peak_run(x, out):  # pragma: no cover - compiled
+        """``out[c] = max_i |x[c, i]|`` (the engine's meters), one pass over the block."""
+        C, n = x.shape
+        for c in range(C):
+            m = np.float32(0.0)
+            for i in range(n):
+                v = abs(x[c, i])
+                if v > m:
+                    m = v
+            out[c] = m
 else:  # pragma: no cover
-    conv_run = delay_run = None
+    conv_run = delay_run = peak_run = None
 
 
 _WARM = [False]
@@ -365,5 +377,6 @@ def warm_up() -> None:
         for y in (np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)[:, :4]):
             cv.process(x, y)
             delay_run(x, y, buf, np.zeros(2, np.int64), np.zeros(1, np.int64), np.ones(2, np.float32))
+        peak_run(x, np.zeros(2, np.float32))
     cv.close()
     _WARM[0] = True

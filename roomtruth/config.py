@@ -72,6 +72,7 @@ class RoomConfig:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     input_device: str = ""
     layout: str | None = None      # a standard layout name (calib.layouts), e.g. "7.1.4"
+    watch_mic: int | None = None   # 1-based input of the programme-watch mic (monitor run), None: no watch
 
     @property
     def main_names(self) -> tuple[str, ...]:
@@ -150,6 +151,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "mic_input": ("a 1-based input channel number", 1),
         "loopback_input": ("a 1-based input channel number, or 0 for none", 2),
         "loopback_output": ("a 1-based output channel number, or 0 when the loopback input taps the speaker outputs", 0),
+        "watch_mic": ("a 1-based input channel number of the mic that watches the room from programme (monitor run), or 0 for none", 0),
     },
     "mic": {
         "calibration_file": ("a path (relative to the room folder) to a mic calibration text file, or \"\"", ""),
@@ -216,7 +218,7 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
            SCHEMA["interface"]["input_device"][0], idev)
     fs = iface["fs"]
     _check(problems, "interface.fs", _int(fs) and 8000 <= fs <= 384000, SCHEMA["interface"]["fs"][0], fs)
-    for k, allow0 in (("mic_input", False), ("loopback_input", True), ("loopback_output", True)):
+    for k, allow0 in (("mic_input", False), ("loopback_input", True), ("loopback_output", True), ("watch_mic", True)):
         v = iface[k]
         _check(problems, f"interface.{k}", _int(v) and (v >= 1 or (allow0 and v == 0)) and v <= 256,
                SCHEMA["interface"][k][0], v)
@@ -364,6 +366,7 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         sections=sections,
         input_device=str(idev).strip(),
         layout=(room["layout"].strip() or None) if isinstance(room["layout"], str) else None,
+        watch_mic=(int(iface["watch_mic"]) or None),
     )
 
 

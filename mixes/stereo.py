@@ -34,13 +34,18 @@ Verdicts (thresholds are module constants)
       windows whose low end is loud (within ``LOW_END_GATE_DB`` of the file's loud low end);
       ``low_end_out_of_phase`` when that correlation is below 0.
     * ``lr_imbalanced``: the K-weighted left/right balance is at least ``LR_IMBALANCE_DB`` off.
+    * ``channel_offset_ms``: one channel late against the other (spaced microphones, a plugin
+      delay on one side).  The frames' cross-spectrum ``sum L conj(R)`` over 150 Hz-8 kHz is
+      accumulated too; its inverse FFT is the cross-correlation, whose peak within +-5 ms
+      (parabola-refined) is the delay.  Reported when the peak reaches 0.3 and beats the
+      zero-lag correlation by 0.15, with the first notch ``1 / (2 tau)`` of the mono comb.
     * band problems: a 2-second window where an octave band that matters (within
       ``BAND_GATE_DB`` of the window's loudest band) correlates below
       ``OUT_OF_PHASE_CORRELATION``: that band cancels in mono.  Wide pads and reverb sit near
       0 and are not problems; out-of-phase material is.
 
-Cost: two real FFTs per frame and three small matrix products per block of frames; about
-0.2 s of one core for 10 minutes of 48 kHz stereo.
+Cost: two real FFTs per frame, three products summed per bin range and a cross-spectrum per
+block of frames; about 0.25 s of one core for 10 minutes of 48 kHz stereo.
 """
 
 from __future__ import annotations
@@ -72,6 +77,11 @@ OUT_OF_PHASE_CORRELATION = -0.3   # mono loss about -4.6 dB for equal levels
 BAND_GATE_DB = 25.0               # bands counted within this of the window's loudest band
 WINDOW_GATE_DB = 20.0             # windows counted within this of the file's loud windows
 LR_IMBALANCE_DB = 1.0
+OFFSET_BAND_HZ = (150.0, 8000.0)  # where an inter-channel delay comb-filters audibly in mono
+MAX_OFFSET_S = 0.005              # delays searched: +-5 ms
+MIN_OFFSET_S = 0.00005            # smaller offsets (< 2.4 samples at 48 kHz) are not reported
+OFFSET_MIN_CORRELATION = 0.3      # the cross-correlation peak must reach this...
+OFFSET_MIN_GAIN = 0.15            # ...and exceed the zero-lag correlation by this
 MIN_PROBLEM_S = 4.0               # a run of windows this long makes a time-local problem a verdict
 MONO_LOSS_FLOOR_DB = -60.0
 WIDTH_CAP = 1000.0
@@ -102,7 +112,8 @@ class StereoProblem:
     ----------
     kind : str
         ``"polarity_inverted"``, ``"low_end_wide"``, ``"low_end_out_of_phase"``,
-        ``"out_of_phase"`` (an octave band cancels in mono) or ``"lr_imbalance"``.
+        ``"out_of_phase"`` (an octave band cancels in mono), ``"lr_imbalance"`` or
+        ``"channel_offset"``.
     time_s, duration_s : float
         Start and length (s); whole-file verdicts span the file.
     band_hz : float or None
@@ -151,6 +162,8 @@ class StereoImage:
     polarity_inverted, low_end_wide, low_end_out_of_phase, lr_imbalanced : bool
     problems : tuple of StereoProblem
         In time order, whole-file verdicts first.
+    channel_offset_ms : float
+        Delay of the left channel against the right (ms, > 0: left late); NaN when none is clear.
     window_s : float
         Length of the windows of the time series.
     times_s : ndarray (n_windows,)
@@ -172,6 +185,7 @@ class StereoImage:
     low_end_out_of_phase: bool
     lr_imbalanced: bool
     problems: tuple[StereoProblem, ...] = ()
+    channel_offset_ms: float = float("nan")
     window_s: float = WINDOW_S
     times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     correlation_over_time: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -200,6 +214,7 @@ class StereoImage:
             "low_end_correlation": _r(self.low_end_correlation),
             "low_end_width": _r(self.low_end_width),
             "lr_imbalanced": bool(self.lr_imbalanced),
+            "channel_offset_ms": _r(self.channel_offset_ms, 3),
             "problems": [p.to_dict() for p in self.problems],
             "over_time": {
                 "window_s": round(float(self.window_s), 3),
@@ -212,17 +227,18 @@ class StereoImage:
 
 
 def _columns(fs: int, nfft: int, bands_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """How bins make the columns: octave bands, low end, polarity band (contiguous bin ranges),
-    and a last, K-weighted column over all bins.
+    """How bins make the columns: octave bands, low end, polarity band, offset band (contiguous
+    bin ranges), and a last, K-weighted column over all bins.
 
-    Returns ``(starts, seg_to_col, k_weight)``: the interleaved (re, im) start index of each
-    segment between consecutive range edges (for ``np.add.reduceat``), the ``(n_segments,
-    n_cols - 1)`` 0/1 matrix adding segments into the range columns, and the BS.1770 K-weighting
-    power per interleaved value (``(2 n_bins,)``, float32).
+    Returns ``(starts, seg_to_col, k_weight, offset_bins)``: the interleaved (re, im) start index
+    of each segment between consecutive range edges (for ``np.add.reduceat``), the
+    ``(n_segments, n_cols - 1)`` 0/1 matrix adding segments into the range columns, the BS.1770
+    K-weighting power per interleaved value (``(2 n_bins,)``, float32), and the bin range of
+    ``OFFSET_BAND_HZ``.
     """
     n_bins = nfft // 2 + 1
     f = np.arange(n_bins) * fs / nfft
-    ranges = [(fc / _G ** 0.5, fc * _G ** 0.5) for fc in bands_hz] + [LOW_END_HZ, POLARITY_BAND_HZ]
+    ranges = [(fc / _G ** 0.5, fc * _G ** 0.5) for fc in bands_hz] + [LOW_END_HZ, POLARITY_BAND_HZ, OFFSET_BAND_HZ]
     idx = [(int(np.searchsorted(f, lo)), int(np.searchsorted(f, hi))) for lo, hi in ranges]
     edges = np.unique(np.array([0, n_bins] + [i for ab in idx for i in ab]))
     starts = edges[:-1]
@@ -232,12 +248,14 @@ def _columns(fs: int, nfft: int, bands_hz: np.ndarray) -> tuple[np.ndarray, np.n
     _, h = signal.sosfreqz(k_weighting_sos(fs=fs), worN=f, fs=fs)
     k = np.abs(h) ** 2
     k[0] = 0.0
-    return 2 * starts, seg_to_col, np.repeat(k, 2).astype(np.float32)
+    b_off = (int(np.searchsorted(f, OFFSET_BAND_HZ[0])), int(np.searchsorted(f, OFFSET_BAND_HZ[1])))
+    return 2 * starts, seg_to_col, np.repeat(k, 2).astype(np.float32), b_off
 
 
-def _frame_sums(x2: np.ndarray, nfft: int, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per frame and column: ``P_L``, ``P_R``, ``C`` (float64, ``(n_frames, n_cols)``)."""
-    starts, seg_to_col, kw = cols
+def _frame_sums(x2: np.ndarray, nfft: int, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame and column: ``P_L``, ``P_R``, ``C`` (float64, ``(n_frames, n_cols)``), and the
+    cross-spectrum ``sum L conj(R)`` over all frames in the offset band's bins (complex128)."""
+    starts, seg_to_col, kw, (b0, b1) = cols
     n = x2.shape[1]
     n_fr = n // nfft
     if n_fr == 0:                                   # shorter than a frame: one zero-padded frame
@@ -247,16 +265,19 @@ def _frame_sums(x2: np.ndarray, nfft: int, cols) -> tuple[np.ndarray, np.ndarray
     win = np.hanning(nfft).astype(np.float32)
     n_cols = seg_to_col.shape[1] + 1
     out = np.empty((3, n_fr, n_cols))
+    xs = np.zeros(b1 - b0, dtype=np.complex128)
     # the spectra as interleaved float32 (re, im, re, im, ...): the squares and the L R product
     # are two elementwise operations, and a segment sum adds re^2 + im^2 (re_L re_R + im_L im_R)
     for i in range(0, n_fr, _FRAMES_PER_CALL):
         k = min(_FRAMES_PER_CALL, n_fr - i)
         seg = x2[:, i * nfft:(i + k) * nfft].reshape(2, k, nfft) * win
-        v = scipy.fft.rfft(seg, axis=-1).view(np.float32)         # (2, k, 2 n_bins)
+        spec = scipy.fft.rfft(seg, axis=-1)
+        v = spec.view(np.float32)                                 # (2, k, 2 n_bins)
         for q, prod in enumerate((v[0] * v[0], v[1] * v[1], v[0] * v[1])):
             out[q, i:i + k, :-1] = np.add.reduceat(prod, starts, axis=-1) @ seg_to_col
             out[q, i:i + k, -1] = prod @ kw
-    return out[0], out[1], out[2]
+        xs += (spec[0, :, b0:b1] * np.conj(spec[1, :, b0:b1])).sum(axis=0)
+    return out[0], out[1], out[2], xs
 
 
 def _figures(pl, pr, co) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -274,6 +295,37 @@ def _figures(pl, pr, co) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
                         np.nan)
         lr = np.where(ok & (pl > 0) & (pr > 0), 10 * np.log10(pl / pr), np.nan)
     return rho, width, loss, lr
+
+
+def _channel_offset(xs: np.ndarray, b0: int, nfft: int, fs: int, p_l: float, p_r: float) -> tuple[float, float, float]:
+    """Inter-channel delay from the band-limited cross-spectrum (s; > 0: the left channel is
+    late), with the normalised cross-correlation at that delay and at none.
+
+    ``r(tau) = irfft(X)[tau] * nfft / 2 / sqrt(P_L P_R)`` over ``OFFSET_BAND_HZ`` (the one-sided
+    spectrum counts each bin once; at tau = 0 it is the band's correlation coefficient).  The
+    peak within +-``MAX_OFFSET_S`` is refined by a parabola through its neighbours.  NaN delay
+    when there is no clear offset (see the ``OFFSET_*`` constants).
+    """
+    nan = float("nan")
+    if not (p_l > 0 and p_r > 0) or xs.size == 0:
+        return nan, nan, nan
+    full = np.zeros(nfft // 2 + 1, dtype=np.complex128)
+    full[b0:b0 + xs.size] = xs
+    cc = np.fft.irfft(full, n=nfft) * (nfft / 2.0) / math.sqrt(p_l * p_r)
+    m = max(1, int(MAX_OFFSET_S * fs))
+    lags = np.arange(-m, m + 1)
+    r = cc[lags]                                    # negative lags wrap to the end
+    j = int(np.argmax(r))
+    peak, zero = float(r[j]), float(cc[0])
+    lag = float(lags[j])
+    if 0 < j < r.size - 1:
+        den = r[j - 1] - 2 * r[j] + r[j + 1]
+        if den < 0:
+            lag += 0.5 * float(r[j - 1] - r[j + 1]) / float(den)
+    tau = lag / fs
+    if abs(tau) < max(MIN_OFFSET_S, 1.5 / fs) or peak < OFFSET_MIN_CORRELATION or peak - zero < OFFSET_MIN_GAIN:
+        return nan, peak, zero
+    return tau, peak, zero
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -324,11 +376,11 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
     nb = bands.size
     cols = _columns(fs, nfft, bands)
     with single_threaded_blas():
-        pl, pr, co = _frame_sums(x2, nfft, cols)
+        pl, pr, co, xs = _frame_sums(x2, nfft, cols)
     n_fr = pl.shape[0]
     frame_s = nfft / fs
     duration_s = arr.shape[1] / fs
-    iLOW, iPOL, iK = nb, nb + 1, nb + 2
+    iLOW, iPOL, iOFF, iK = nb, nb + 1, nb + 2, nb + 3
 
     # whole file
     PL, PR, CO = pl.sum(0), pr.sum(0), co.sum(0)
@@ -348,6 +400,9 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
     neg_share = float(np.mean(band_rho[pol_bands] < 0)) if pol_bands.any() else 0.0
     polarity = bool(math.isfinite(pol_rho) and pol_rho < POLARITY_CORRELATION and neg_share >= POLARITY_BAND_SHARE)
     lr_bad = bool(math.isfinite(lr_k) and abs(lr_k) >= LR_IMBALANCE_DB)
+    offset_s, off_peak, off_zero = _channel_offset(xs, cols[3][0], nfft, fs, float(PL[iOFF]), float(PR[iOFF]))
+    if polarity:
+        offset_s = float("nan")
 
     # over time: windows of whole frames
     per_win = max(1, int(round(WINDOW_S / frame_s)))
@@ -389,6 +444,13 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
             "lr_imbalance", 0.0, dur, None, lr_k,
             f"the {side} channel is {abs(lr_k):.1f} dB louder (K-weighted, whole file); check the master pan "
             "and any channel trim"))
+    if math.isfinite(offset_s):
+        late = "left" if offset_s > 0 else "right"
+        problems.append(StereoProblem(
+            "channel_offset", 0.0, dur, None, offset_s * 1000.0,
+            f"the {late} channel lags the other by {abs(offset_s) * 1000:.2f} ms (correlation {off_peak:+.2f} "
+            f"at that offset, {off_zero:+.2f} at none): spaced microphones or a delay on one channel; "
+            f"the mono sum comb-filters (first notch at {1 / (2 * abs(offset_s)):.0f} Hz)"))
     low_runs: list[tuple[int, int, float]] = []
     if not polarity:
         # low end (30-120 Hz) wide or out of phase, per window
@@ -412,16 +474,16 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
                     continue
                 problems.append(StereoProblem(
                     "out_of_phase", times[a], (b - a) * win_s, float(bands[j]), float(r_run),
-                    f"the {_hz(float(bands[j]))} octave is out of phase (correlation {float(r_run):+.2f}): "
-                    f"it loses {-float(l_run):.1f} dB in mono"))
+                    f"the {_hz(float(bands[j]))} octave cancels in mono (correlation {float(r_run):+.2f}, "
+                    f"{float(l_run):.1f} dB in the mono sum): out of phase, or a time offset between the channels"))
     long_low = any((b - a) * win_s >= MIN_PROBLEM_S for a, b, _ in low_runs)
     low_wide = bool((math.isfinite(low_rho) and low_rho < LOW_END_WIDE_CORRELATION) or long_low)
     low_oop = bool((math.isfinite(low_rho) and low_rho < 0)
                    or any((b - a) * win_s >= MIN_PROBLEM_S and r < 0 for a, b, r in low_runs))
-    problems.sort(key=lambda p: (p.kind not in ("polarity_inverted", "lr_imbalance"), p.time_s))
+    problems.sort(key=lambda p: (p.kind not in ("polarity_inverted", "lr_imbalance", "channel_offset"), p.time_s))
     return StereoImage(
         bands_hz=bands, correlation=rho[:nb], width=width[:nb], mono_loss_db=loss[:nb],
         lr_balance_db_bands=lr[:nb], lr_balance_db=lr_k, low_end_correlation=low_rho, low_end_width=low_width,
         polarity_inverted=polarity, low_end_wide=low_wide, low_end_out_of_phase=low_oop, lr_imbalanced=lr_bad,
-        problems=tuple(problems), window_s=win_s, times_s=times,
+        problems=tuple(problems), channel_offset_ms=offset_s * 1000.0, window_s=win_s, times_s=times,
         correlation_over_time=over_rho, width_over_time=over_width, notes=tuple(notes))

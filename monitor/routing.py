@@ -25,7 +25,7 @@ from scipy import signal as _sig
 from calib.errors import ProfileError
 from calib.profile import Biquad, CalibrationProfile, peq_sos
 
-__all__ = ["Router", "router_for", "routing_dims"]
+__all__ = ["Router", "router_for", "routing_dims", "check_programme"]
 
 
 def routing_dims(routing: Mapping[str, Any]) -> tuple[int, int]:
@@ -136,3 +136,23 @@ def router_for(profile: CalibrationProfile, *, fs: int) -> Router | None:
         raise ProfileError(f"the routing's outputs {list(router.outputs)} are not the profile's speakers "
                            f"{list(order)}; re-create the profile with 'roomtruth correct'")
     return router
+
+
+def check_programme(router: Router | None, n_channels: int, source: object) -> int:
+    """Channels the engine runs for an input of ``n_channels``: the router's speaker outputs
+    (after checking the input holds its programme channels), else ``n_channels``.
+
+    Raises
+    ------
+    ConfigError
+        The input's channel count is not the routing's programme channel count.
+    """
+    if router is None:
+        return int(n_channels)
+    if int(n_channels) != router.n_inputs:
+        from calib.errors import ConfigError
+
+        raise ConfigError(f"{source} has {n_channels} channel(s) but the bass-managed profile takes "
+                          f"{router.n_inputs} programme channels in this order: {', '.join(router.inputs)}; "
+                          "give a file with those channels")
+    return router.n_outputs

@@ -272,12 +272,17 @@ def render(
             profile = fir_profile(fir, fs=fs, n_channels=n_ch)
         else:
             profile = CalibrationProfile.load(paths[0])
+        from monitor.routing import check_programme, router_for
+
+        router = router_for(profile, fs=fs)   # bass management: programme channels -> speakers
+        n_in, n_ch = n_ch, check_programme(router, n_ch, in_path)
         n_threads = threads if threads > 0 else min(2, os.cpu_count() or 1, n_ch)
         fir_block = _offline_fir_block(block)
         chunk = fir_block * max(1, RENDER_CHUNK // fir_block)
         engine = Engine(fs=fs, n_channels=n_ch, block=block, max_block=chunk, threads=n_threads,
                         limiter={"ceiling_dbfs": ceiling, "jump_duck_db": 0.0}, bypass=False,
                         fir_block=fir_block, max_align_s=0.0)   # one profile: nothing to align
+        engine.routing = router
         chain = engine.load(profile, "A")
         covered = {s.output_channel for s in profile.speakers}
         passthrough = [c + 1 for c in range(n_ch) if c not in covered]
@@ -299,6 +304,8 @@ def render(
     lim = engine.limiter
     result = {
         "output": str(out_path), "fs": fs, "channels": n_ch, "samples": n, "duration_s": n / fs,
+        **({"input_channels": n_in, "routing": {"inputs": list(router.inputs), "outputs": list(router.outputs)}}
+           if router is not None else {}),
         "profile": chain.name, "content_hash": chain.content_hash, "block": block,
         # what ran (offline: large partitions, no latency to keep) and what `monitor run`
         # runs at this block; both give the same output within FFT round-off

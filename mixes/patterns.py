@@ -167,6 +167,11 @@ def _measures() -> list[tuple[str, float | None, Callable, Callable]]:
          lambda v, s, k, n, refs: f"the low end is wide or out of phase (a vinyl and club problem) on {_of(k, n)}"),
         ("polarity_inverted", None, lambda r: _get(r, "stereo", "polarity_inverted"),
          lambda v, s, k, n, refs: f"one channel is in inverted polarity on {_of(k, n)}"),
+        ("channel_offset", None,
+         lambda r: None if not isinstance(r.get("stereo"), Mapping) or "channel_offset_ms" not in r["stereo"]
+         else r["stereo"]["channel_offset_ms"] is not None,
+         lambda v, s, k, n, refs: (f"one channel is late against the other (a delay on one side of the chain, or "
+                                   f"spaced microphones) on {_of(k, n)}")),
         ("audible_clicks", None,
          lambda r: None if r.get("n_clicks") is None else (int(r.get("n_clicks") or 0) > 0),
          lambda v, s, k, n, refs: f"audible clicks on {_of(k, n)}"),

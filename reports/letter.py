@@ -286,6 +286,8 @@ _PATTERN_ADVICE = {
     ("lr_balance", -1): "A lean that repeats on every song is the monitors or the seat, not the songs: check speaker levels and your position.",
     ("low_end_wide", 1): "Keep the low end mono below about 120 Hz (a stereo widener or reverb on the bass is the usual cause).",
     ("polarity_inverted", 1): "A channel is flipped somewhere in the master chain; check the mix-bus plugins and the export.",
+    ("channel_offset", 1): ("The same delay between the channels on track after track points at the chain: a plugin "
+                            "on one side whose latency is not compensated."),
     ("audible_clicks", 1): "Clicks on most tracks point at the export chain or an interface buffer setting, not the edits.",
 }
 

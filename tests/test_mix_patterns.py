@@ -155,3 +155,15 @@ def test_report_shows_patterns_and_writes_the_letter(tmp_path):
           "n_mixes": 10}
     doc = build_document(ReportInputs("room", fingerprint=fp, meta={"client_patterns": [res]}))
     assert "Dear Studio Nord" in doc.letter and "Across the tracks, beyond the room:" in doc.letter
+
+
+def test_channel_offset_on_every_track_is_a_pattern():
+    rng = np.random.default_rng(9)
+    recs = [_record(i, rng) for i in range(6)]
+    for r in recs:
+        r["stereo"]["channel_offset_ms"] = 0.42            # a plugin's latency on one side
+    pats = find_patterns(recs)
+    assert [p.measure for p in pats] == ["channel_offset"] and pats[0].tracks_with == 6
+    for r in recs[:5]:
+        r["stereo"]["channel_offset_ms"] = None            # only one track: no pattern
+    assert find_patterns(recs) == []

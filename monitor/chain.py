@@ -6,6 +6,13 @@ Per speaker (``calib.profile`` describes the contract)::
           -> FIR for the running rate (partitioned convolution) else the PEQ biquad cascade
           -> loudness-match gain -> alignment padding (whole samples, common to the chain)
 
+Execution: all speakers of a chain run together, not one by one: the gain and delay of
+every channel in one compiled pass (:class:`monitor.dsp.DelayLine`), and the FIRs of all FIR
+speakers in one convolver call (:func:`make_convolver`: the compiled, evenly scheduled
+:class:`monitor.fastconv.ScheduledConvolver`, or the numpy reference
+:class:`monitor.convolver.PartitionedConvolver` where numba or FFTW is missing).  The
+per-speaker description above is what each channel gets, whichever path runs it.
+
 A chain is built off the audio thread (:func:`build_chain`) and run on it
 (:meth:`Chain.process`); :class:`monitor.engine.Engine` holds the slots, crossfades between
 them, sets each chain's loudness-match gain and its alignment padding.

@@ -1,4 +1,10 @@
-"""Non-uniformly partitioned FFT convolution (float32, real FFTs, preallocated).
+"""Non-uniformly partitioned FFT convolution (float32, real FFTs, preallocated): the numpy
+reference.
+
+Real time and rendering run :class:`monitor.fastconv.ScheduledConvolver` (compiled, evenly
+scheduled, same partition rules) where numba and FFTW are installed; this module is the
+reference it is tested against, the fallback where they are not, and the partition planner
+both use.
 
 The filter ``h`` (length ``N``) is cut into *levels*.  Level ``k`` holds ``M_k`` partitions of
 ``P_k`` samples starting at tap ``o_k`` and runs as a uniformly partitioned overlap-save

@@ -16,6 +16,13 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    (``monitor.convolver``, real time only) are handed over the same way: a frame copied into
    a preallocated job slot, a counter bumped, and one byte written to a non-blocking pipe to
    wake the worker (the only system call on this path; a full pipe is ignored).
+   With the compiled engine (:mod:`monitor.kernels`, :mod:`monitor.fastconv`: numba + FFTW,
+   the default where both are installed) the FIRs, delays and meters are one compiled call
+   each: no worker threads, no pipe, nothing waited for; every kernel version the callback
+   uses is compiled (or loaded from numba's cache) and every FFTW plan made when the engine
+   and its chains are built, never in the callback (tested: the kernels' signature lists do
+   not grow while blocks run).  The kernels release the GIL while they run, as numpy's and
+   scipy.fft's large operations did before them.
 5. No exception escapes: anything raised is caught, the block is silenced (safe for the
    speakers), and the error is counted with its type name kept for the UI thread.
 6. Time is measured with ``time.perf_counter``: DSP load = processing time / block duration;

@@ -508,6 +508,7 @@ def bench(
     fs: int = typer.Option(48000, "--fs", help="Sample rate (Hz)."),
     peer: bool = typer.Option(False, "--peer", help="Also run zita's fconvolver -T on the same job; print the ratio."),
     paced: bool = typer.Option(False, "--paced", help="Space the periods in real time, as a sound card does."),
+    rt_priority: Optional[int] = typer.Option(None, "--rt-priority", help="Run the periods at SCHED_FIFO priority N (1..99), as JACK's audio thread; use with --paced."),
     offline: bool = typer.Option(True, "--offline/--no-offline", help="Also time the render path."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable results."),
 ) -> None:
@@ -523,8 +524,10 @@ def bench(
         raise ConfigError(f"--seconds {seconds} is outside 0.5..3600")
     from roomtruth.monitor_bench import run_bench
 
+    if rt_priority is not None and not (1 <= rt_priority <= 99):
+        raise ConfigError(f"--rt-priority {rt_priority} is outside 1..99")
     res = run_bench(channels=channels, taps=taps, block=block, seconds=seconds, fs=fs, peer=peer,
-                    paced=paced, offline=offline)
+                    paced=paced, offline=offline, rt_priority=rt_priority)
     if as_json:
         _print_json(res)
         return
@@ -547,6 +550,8 @@ def bench(
                 f"{100 * res['cpu_load_mean']:.1f} / {100 * res['cpu_load_p99']:.1f} / {100 * res['cpu_load_max']:.1f} %")
     tab.add_row("overloads (> period) / > 80 % / own CPU > period",
                 f"{res['overloads']} / {res['overloads_80']} / {res['cpu_overloads']}")
+    if rt_priority is not None:
+        tab.add_row("SCHED_FIFO priority", str(res["rt_priority"]) if res["rt_priority"] else "refused by the system")
     tab.add_row("latency (period) / engine added", f"{block} / {res['engine_added_latency_samples']} samples")
     if "offline_x_realtime" in res:
         tab.add_row("offline path (render), x real time", f"{res['offline_x_realtime']:.0f}")

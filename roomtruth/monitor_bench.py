@@ -14,7 +14,12 @@ slots A and bypass, the safety limiter, ``fir_worker=True``) and driven through 
   took longer than the period (wall clock); ``overloads_80``: above 80 % (what the live
   engine counts);
 * with ``--paced`` the periods are spaced in real time (sleep until the next period, as a
-  sound card would), so caches are as cold as live; by default they run back to back.
+  sound card would), so caches are as cold as live; by default they run back to back;
+* with ``--rt-priority N`` the periods run on a SCHED_FIFO thread of priority N, as JACK's
+  audio thread does (``rt_priority`` is null in the result when the system refused): on a
+  machine shared with other busy processes the wall-clock load then measures the engine, not
+  the queue for the CPU.  Use it with ``--paced`` (flat out at real-time priority would hold a
+  core for the whole run).
 
 ``--peer``: zita-convolver's ``fconvolver -T`` on the same job (same FIRs and input as WAV
 files in a RAM folder, partition = block), its processing CPU = CPU(whole input) - CPU(1 s of
@@ -92,8 +97,21 @@ def run_peer(h: np.ndarray, x: np.ndarray, *, fs: int, block: int) -> dict:
             "peer_cpu_whole_run_s": float(np.median(longs))}
 
 
+def _set_fifo(priority: int | None):
+    """Make the calling thread SCHED_FIFO ``priority`` (as JACK's audio thread); the old policy
+    to restore, or None when refused or not asked."""
+    if priority is None or not hasattr(os, "sched_setscheduler"):
+        return None
+    try:
+        old = (os.sched_getscheduler(0), os.sched_getparam(0))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(int(priority)))
+        return old
+    except (OSError, ValueError):
+        return None
+
+
 def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, peer: bool = False,
-              paced: bool = False, offline: bool = True) -> dict:
+              paced: bool = False, offline: bool = True, rt_priority: int | None = None) -> dict:
     """Run the benchmark; a plain dict of figures (see the module docstring)."""
     from calib.profile import CalibrationProfile, SpeakerCorrection
     from monitor import kernels
@@ -121,6 +139,7 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     per = np.empty(n_blocks)
     per_cpu = np.empty(n_blocks)
     budget = block / fs
+    old_policy = _set_fifo(rt_priority)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -139,11 +158,14 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    if old_policy is not None:
+        os.sched_setscheduler(0, old_policy[0], old_policy[1])
     audio_s = n / fs
     chain = eng._slots[0]
     res = {
         "engine": "compiled" if kernels.available() else f"numpy ({kernels.why_unavailable()})",
         "channels": channels, "taps": taps, "block": block, "fs": fs, "seconds": audio_s, "paced": paced,
+        "rt_priority": rt_priority if old_policy is not None else None,
         "cpu_s_per_audio_s": cpu / audio_s,
         "dsp_load_mean": float(per.mean()) / budget,
         "dsp_load_p99": float(np.percentile(per, 99)) / budget,

@@ -110,20 +110,12 @@ def _balance_dynamics(x: np.ndarray, fs: int, lres, tres) -> tuple:
     """Bass/vocal balance and dynamics (None, None for a silent file)."""
     if not math.isfinite(lres.integrated_lufs):
         return None, None
-    bal = dyn = None
-    try:    # TODO(stereo): unguard when mixes.balance / mixes.dynamics land
-        from mixes.balance import measure_balance
-    except ImportError:
-        measure_balance = None
-    try:
-        from mixes.dynamics import measure_dynamics
-    except ImportError:
-        measure_dynamics = None
-    if measure_balance is not None:
-        bal = measure_balance(x, fs=fs, integrated_lufs=lres.integrated_lufs)
-    if measure_dynamics is not None:
-        dyn = measure_dynamics(x, fs=fs, integrated_lufs=lres.integrated_lufs, true_peak_dbtp=tres.true_peak_dbtp,
-                               short_term_lufs=lres.short_term_lufs)
+    from mixes.balance import measure_balance
+    from mixes.dynamics import measure_dynamics
+
+    bal = measure_balance(x, fs=fs, integrated_lufs=lres.integrated_lufs)
+    dyn = measure_dynamics(x, fs=fs, integrated_lufs=lres.integrated_lufs, true_peak_dbtp=tres.true_peak_dbtp,
+                           short_term_lufs=lres.short_term_lufs)
     return bal, dyn
 
 
@@ -165,7 +157,7 @@ def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
         clicks=rc.clicks if rc is not None else (),
         dropouts=rc.dropouts if rc is not None else (),
         overs=overs, ltas=spec, warnings=tuple(warnings),
-        artifacts=tuple(getattr(rc, "artifacts", ())) if rc is not None else (),
+        artifacts=rc.artifacts if rc is not None else (),
         stereo=stereo, balance=bal, dynamics=dyn,
     )
 

@@ -369,6 +369,10 @@ def _live_table(st: dict | None, elapsed: float):
                  f"xruns {st['xruns']} (processing {st['xruns_processing']})  "
                  f"overloads {st['overloads']}  limiter GR {lim['gain_reduction_db']:.1f} dB  "
                  f"jumps {lim['jumps']}  errors {st['errors']}\n" + escape(KEYS_HELP))  # "[b]" is not bold
+    if st.get("watch"):
+        from monitor.watch_live import view_line
+
+        t.caption += "\n" + escape(view_line(st["watch"]))
     return t
 
 
@@ -393,6 +397,9 @@ def run(
     ceiling: float = typer.Option(-1.0, "--ceiling", help="Output ceiling, dBFS true peak."),
     bypass: bool = typer.Option(False, "--bypass", help="Start in bypass (loudness-matched)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final statistics as JSON."),
+    watch_mic: Optional[int] = typer.Option(None, "--watch-mic", help="Watch the room from the programme with the mic on this 1-based input (default: room.toml's interface.watch_mic with --room)."),
+    room: Optional[Path] = typer.Option(None, "--room", help="Room workspace: its watch_mic, and its history for the watch's entries."),
+    confirm_with_sweep: bool = typer.Option(False, "--confirm-with-sweep", help="A drift the watch finds asks for a sweep verification at the next pause (shown in the status)."),
 ) -> None:
     """Monitor live: inputs (DAW or interface) through the correction to the speakers.
 
@@ -422,6 +429,13 @@ def run(
     spec = LiveSpec(profile_dir=str(profile_dir), profile_b=None if profile_b is None else str(profile_b),
                     input_dev=input_dev, output_dev=output_dev, block=block, fs=rate, n_channels=n_ch,
                     ceiling_dbfs=ceiling, bypass=bypass)
+    from roomtruth.watch_run import live_watch_for   # the programme watch (issue 13), None without a mic
+
+    lw = live_watch_for(prof_a, fs=rate, watch_mic=watch_mic, room=room, confirm_with_sweep=confirm_with_sweep)
+    if lw is not None:
+        from dataclasses import replace as _replace
+
+        spec = _replace(spec, **lw.spec_fields())
     log = logging.getLogger("roomtruth.monitor")
     from rich.console import Console
     from rich.live import Live
@@ -429,7 +443,14 @@ def run(
     con = Console(stderr=True)
     for note in _rate_notes(prof_a, rate):
         con.print(f"[yellow]{note}[/]")
-    live_mon = LiveMonitor(spec).start()
+    try:
+        live_mon = LiveMonitor(spec).start()
+    except BaseException:
+        if lw is not None:
+            lw.ring.close()
+        raise
+    if lw is not None:
+        lw.start()
     t_start = time.monotonic()
     stopped_by = "duration"
     last_pub = 0.0
@@ -451,6 +472,8 @@ def run(
                         live.console.log(f"[yellow]{msg}[/]")
                     for line in logs:
                         live.console.log(line)
+                    if st is not None and lw is not None:
+                        st["watch"] = lw.status()
                     if st is not None and time.monotonic() - last_pub >= 1.0:
                         publish_status(st, profile_dir=pub_dir)
                         last_pub = time.monotonic()
@@ -478,6 +501,7 @@ def run(
             stopped_by = "hangup"
         finally:
             final = live_mon.stop()
+            watch_final = lw.stop() if lw is not None else None
             clear_status()
     st = final
     if not st:
@@ -487,6 +511,8 @@ def run(
     st.pop("events", None)
     res = {"seconds": time.monotonic() - t_start, "stopped_by": stopped_by, "fs": rate, "block": block,
            "channels": n_ch, "audio_pid": live_mon.info.get("pid"), **st}
+    if watch_final is not None:
+        res["watch"] = watch_final
     if as_json:
         _print_json(res)
     else:
@@ -496,6 +522,8 @@ def run(
                   f"xruns {st['xruns']} ({st['xruns_processing']} after an overload, "
                   f"{st['xruns_host']} the host's), overloads {st['overloads']}, "
                   f"errors {st['errors']}, profile hash {st['engine']['running_hash'][:12]}")
+        if watch_final is not None:
+            con.print(f"watch: {watch_final.get('message', '')}")
 
 
 # ---------------------------------------------------------------------------- bench

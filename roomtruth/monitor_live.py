@@ -58,6 +58,11 @@ class LiveSpec:
     n_channels: int
     ceiling_dbfs: float
     bypass: bool
+    # the programme watch (monitor.watch_live): shared ring name, 0-based mic input, speaker outputs
+    watch_ring: Optional[str] = None
+    watch_mic: Optional[int] = None
+    watch_outputs: tuple = ()
+    watch_capacity: int = 0
 
 
 def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
@@ -212,7 +217,14 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     for _ in range(2 * (largest // block) + 2):
         warm.callback(zin, zout, block, 0)
     proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
-    stream = backend.open_duplex(proc.callback, fs=spec.fs, block_size=block, n_inputs=n_ch, n_outputs=n_ch)
+    callback, n_inputs, ring = proc.callback, n_ch, None
+    if spec.watch_ring:   # the watch mic in the same stream: the callback only copies (monitor.watch_live)
+        from monitor.watch_live import WatchRing, WatchTap
+
+        ring = WatchRing.attach(spec.watch_ring, 1 + len(spec.watch_outputs), spec.watch_capacity)
+        callback = WatchTap(proc.callback, ring, mic_input=spec.watch_mic, outputs=spec.watch_outputs).callback
+        n_inputs = max(n_ch, spec.watch_mic + 1)
+    stream = backend.open_duplex(callback, fs=spec.fs, block_size=block, n_inputs=n_inputs, n_outputs=n_ch)
     # This process's other thread only waits for commands; hand the GIL back to the callback
     # quickly anyway, and keep the cyclic collector from pausing it (young generation only,
     # collected here between status messages).
@@ -253,6 +265,8 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
         stream.stop()
         stream.close()
         engine.close()
+        if ring is not None:
+            ring.close()
         gc.enable()
         gc.unfreeze()
     _send(conn, ("final", _snapshot(proc, engine, stream, ctl)))
@@ -514,7 +528,8 @@ def publish_status(snapshot: dict, *, profile_dir: str, path: Path | None = None
            "slots": {k: (None if v is None else v.get("content_hash")) for k, v in eng.get("slots", {}).items()},
            "callbacks": snapshot.get("callbacks"), "xruns": snapshot.get("xruns"),
            "xruns_processing": snapshot.get("xruns_processing"), "dsp_load": snapshot.get("dsp_load"),
-           "limiter": eng.get("limiter")}
+           "limiter": eng.get("limiter"),
+           "watch": snapshot.get("watch")}   # the programme watch (roomtruth.watch_run), None without one
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=".live-", dir=path.parent)

@@ -1,0 +1,140 @@
+"""The watch in `monitor run`: the callback tap and shared ring (no audio), and a short run on the
+JACK virtual room whose status file carries the watch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import watch_synth as W
+from monitor.watch_live import WatchRing, WatchTap, WatchWorker, view_line
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Recorder:
+    """Stands in for monitor.watch.Watch: keeps what it was given."""
+
+    fs = 1000
+    n_in = 0
+    delay = None
+    notes: list = []
+    events: list = []
+    current: dict = {}
+
+    def __init__(self):
+        self.x, self.y = [], []
+
+    def push(self, x, y):
+        self.x.append(x)
+        self.y.append(y)
+        self.n_in += y.size
+        return []
+
+    def speaker_lines(self):
+        return {"L": "listening", "R": "listening"}
+
+    def verdict(self):
+        return "pass"
+
+    def summary(self):
+        return "not judged yet"
+
+
+def _engine_cb(indata, outdata, frames, status):
+    outdata[:frames, 0] = 2.0 * indata[:frames, 0]
+    outdata[:frames, 1] = -indata[:frames, 1]
+
+
+def test_tap_copies_mic_and_outputs_through_the_ring_in_order():
+    ring = WatchRing.create(3, 1000)              # mic + 2 speakers, 1000 samples: blocks wrap around
+    try:
+        tap = WatchTap(_engine_cb, ring, mic_input=2, outputs=(0, 1))
+        rec = _Recorder()
+        worker = WatchWorker(ring, rec)
+        rng = np.random.default_rng(0)
+        ins = []
+        for k in range(13):                       # 13 x 96 = 1248 samples, read twice on the way
+            ind = rng.standard_normal((96, 3)).astype(np.float32)
+            out = np.zeros((96, 2), np.float32)
+            tap.callback(ind, out, 96, 0)
+            ins.append(ind)
+            if k in (5, 12):
+                worker.step()
+        assert tap.errors == 0 and worker.skipped_samples == 0
+        x = np.concatenate(rec.x, axis=1)
+        y = np.concatenate(rec.y)
+        allin = np.concatenate(ins)
+        np.testing.assert_array_equal(y, allin[:, 2])           # the mic column, bit for bit
+        np.testing.assert_array_equal(x[0], 2.0 * allin[:, 0])   # what the engine wrote out
+        np.testing.assert_array_equal(x[1], -allin[:, 1])
+        # a reader that fell behind by more than the ring skips, says so, and stays in order
+        for _ in range(30):
+            tap.callback(np.ones((96, 3), np.float32), np.zeros((96, 2), np.float32), 96, 0)
+        worker.step()
+        assert worker.skipped_samples > 0
+        # an engine that raises is the engine's business; a tap with a bad column counts an error
+        bad = WatchTap(_engine_cb, ring, mic_input=7, outputs=(0, 1))
+        bad.callback(np.zeros((96, 3), np.float32), np.zeros((96, 2), np.float32), 96, 0)
+        assert bad.errors == 1
+    finally:
+        ring.close()
+
+
+def test_view_line_says_ok_and_drift_with_the_time():
+    t = time.mktime((2026, 12, 7, 11, 42, 0, 0, 0, -1))
+    st = {"state": "watching", "speakers": {"L": "drift L +1.1 dB at 125 Hz", "R": "OK"}, "since_unix": {"L": t}}
+    assert view_line(st) == "watching: drift L +1.1 dB at 125 Hz since 11:42, R OK"
+    assert view_line({"state": "acquiring", "programme_s": 3.0}).startswith("watching: listening")
+
+
+def test_monitor_run_watch_mic_errors(tmp_path, run_cli):
+    from calib.profile import CalibrationProfile, SpeakerCorrection
+
+    CalibrationProfile(name="nobase", speakers=(SpeakerCorrection("L", 0),), design_fs=48_000).save(tmp_path / "p")
+    code, _, err = run_cli("monitor", "run", tmp_path / "p", "--watch-mic", "3", "--duration", "1")
+    assert code == 2 and "holds no baseline measurement to watch against" in err
+    code, _, err = run_cli("monitor", "run", tmp_path / "p", "--confirm-with-sweep", "--duration", "1")
+    assert code == 2 and "--confirm-with-sweep needs a watch mic" in err
+
+
+@pytest.mark.jack
+def test_monitor_run_on_the_rig_publishes_watch_results(tmp_path, rig):  # noqa: F811
+    fs = 48_000
+    room = W.stereo_room(fs=fs, rt60_s=0.2, mode_hz=None)
+    W.profile_for(room, fs=fs).save(tmp_path / "prof")
+    env = dict(os.environ)
+    env["ROOMTRUTH_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    status = tmp_path / "runtime" / "monitor-live.json"
+    proc = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "prof"),
+                             "--input", "rig", "--output", "rig", "--watch-mic", "1", "--duration", "6", "--json"],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = None
+    deadline = time.monotonic() + 40
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            doc = json.loads(status.read_text())
+            if doc.get("watch") and doc["watch"].get("programme_s", 0) > 1.0:
+                seen = doc["watch"]
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert seen is not None, "the status file never carried the watch"
+    assert set(seen) >= {"state", "programme_s", "speakers", "message", "cpu_share"}
+    assert set(seen["speakers"]) == {"L", "R"}
+    res = json.loads(out)
+    w = res["watch"]
+    assert w["programme_s"] > 4.0 and w["skipped_samples"] == 0
+    assert w["result"]["meta"]["source"] == "programme"
+
+
+from rig_fixture import rig  # noqa: E402,F401  (pytest finds the fixture by name)

@@ -37,6 +37,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -118,6 +119,14 @@ class RigState:
     jconvolver_cmd: tuple[str, ...] = ()
     room_client: str = ROOM_CLIENT
     n_device_channels: int = N_DEVICE_CHANNELS
+    speaker_names: tuple[str, ...] = ()   # names given at start (``rig start --channels``); () = S1..Sn
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The speakers' names: as given at start, else L, R for a pair, else S1..Sn."""
+        if len(self.speaker_names) == self.n_speakers:
+            return tuple(self.speaker_names)
+        return ("L", "R") if self.n_speakers == 2 else tuple(f"S{i + 1}" for i in range(self.n_speakers))
 
     # The virtual interface's layout, 0-based as the backend protocol counts.
     @property
@@ -133,6 +142,7 @@ class RigState:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["names"] = list(self.names)   # the effective names (speaker_names: as given, or [])
         d["layout_1_based"] = {
             "speaker_outputs": [c + 1 for c in self.speaker_outputs],
             "loopback_output": self.loopback_output + 1,
@@ -144,8 +154,8 @@ class RigState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RigState":
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        for k in ("jackd_cmd", "jconvolver_cmd"):
-            kw[k] = tuple(kw.get(k, ()))
+        for k in ("jackd_cmd", "jconvolver_cmd", "speaker_names"):
+            kw[k] = tuple(kw.get(k, ()) or ())
         return cls(**kw)
 
 
@@ -377,8 +387,29 @@ def _start_jconvolver(server: str, conf: Path, folder: Path, n_spk: int) -> tupl
             client.close()
 
 
+_SPEAKER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,15}$")
+
+
+def _check_speaker_names(names, n: int, source: str) -> tuple[str, ...]:
+    """Speaker names for the rig: one per IR channel, distinct, usable as file names."""
+    if not names:
+        return ()
+    names = tuple(str(x).strip() for x in names)
+    if len(names) != n:
+        raise ConfigError(f"--channels names {len(names)} speaker(s) ({', '.join(names)}) but the room IR "
+                          f"({source}) has {n} channel(s); give one name per channel")
+    bad = [x for x in names if not _SPEAKER_NAME_RE.match(x)]
+    if bad:
+        raise ConfigError(f"speaker name {bad[0]!r} is not usable: start with a letter, then letters, digits, "
+                          "_ or - (at most 16)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"speaker names repeat: {', '.join(names)}")
+    return names
+
+
 def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000, period: int = 256,
-              server: str | None = None, realtime: bool = True) -> RigState:
+              server: str | None = None, realtime: bool = True,
+              speaker_names: tuple[str, ...] | list[str] | None = None) -> RigState:
     """Start the JACK virtual room: jackd (dummy driver) plus jconvolver with a room IR.
 
     Parameters
@@ -393,6 +424,9 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
         JACK server name; default :func:`rig_server_name`.
     realtime : bool
         Try SCHED_FIFO first (falls back to ``--no-realtime`` when refused).
+    speaker_names : sequence of str, optional
+        One name per IR channel (kept in the rig's state, so ``measure --device rig --channels``
+        takes the same names); default L, R for a pair, else S1..Sn.
 
     Returns
     -------
@@ -412,6 +446,7 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
     period = int(period)
     _check_params(fs, period)
     ir, source = _load_ir(ir_path, fs)
+    names = _check_speaker_names(speaker_names, int(ir.shape[0]), source)
     with _locked(server):
         old = _read_state(server)
         if old is not None:
@@ -460,7 +495,7 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
         state = RigState(
             server=server, jackd_pid=jackd_p.pid, jconvolver_pid=jconv_p.pid, fs=fs, period=period,
             n_speakers=int(ir.shape[0]), ir_path=str(ir_file), ir_source=source,
-            ir_length_samples=int(ir.shape[1]), realtime=used_rt,
+            ir_length_samples=int(ir.shape[1]), realtime=used_rt, speaker_names=names,
             started_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             folder=str(folder), jackd_cmd=tuple(jackd_cmd), jconvolver_cmd=tuple(jconv_cmd))
         atomic_write_json(_state_path(server), state.to_dict())

@@ -92,10 +92,7 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
             ev.append(f"rings for {t60:.2f} s (T60)")
         cuts = _peq_near(profile, f, th.eq_match_octaves)
         if cuts:
-            spk = sorted({s for s, _ in cuts})
-            g = min(bq.gain_db for _, bq in cuts)
-            fc = [bq.freq_hz for _, bq in cuts if bq.gain_db == g][0]
-            eq = f"an EQ cut of {abs(g):.1f} dB at {fc:.0f} Hz is applied ({', '.join(spk)})"
+            eq = _quote_cuts(cuts)
         elif _has_fir(profile):
             eq = "the FIR correction flattens it at the listening position"
         elif profile is not None:
@@ -107,6 +104,25 @@ def _mode_findings(modes: Sequence[Any], dims_m: Sequence[float] | None, profile
         level = ATTENTION if lv >= th.mode_attention_db else NOTE
         out.append(Finding(sev, level, "mode", sentence, "; ".join(ev) + ".", action, "modes"))
     return out
+
+
+def _quote_cuts(cuts: Sequence[tuple[str, Any]]) -> str:
+    """Each speaker's own deepest cut near a mode, quoted as that speaker's filter: 'EQ cuts of
+    11.4 dB at 140 Hz (L) and 4.3 dB at 138 Hz (R) are applied'; speakers whose cuts read the
+    same (0.1 dB, 1 Hz) share one phrase: 'an EQ cut of 7.0 dB at 47 Hz is applied (L, R)'."""
+    own: dict[str, Any] = {}
+    for spk, bq in cuts:
+        if spk not in own or bq.gain_db < own[spk].gain_db:
+            own[spk] = bq
+    phrases: dict[str, list[str]] = {}
+    for spk in sorted(own):
+        bq = own[spk]
+        phrases.setdefault(f"{abs(bq.gain_db):.1f} dB at {bq.freq_hz:.0f} Hz", []).append(spk)
+    if len(phrases) == 1:
+        (k, v), = phrases.items()
+        return f"an EQ cut of {k} is applied ({', '.join(v)})"
+    parts = [f"{k} ({', '.join(v)})" for k, v in phrases.items()]
+    return "EQ cuts of " + ", ".join(parts[:-1]) + f" and {parts[-1]} are applied"
 
 
 def _merge_modes(modes: Sequence[Any], th: FindingThresholds) -> list[tuple[Mapping[str, Any], list[str]]]:

@@ -91,10 +91,24 @@ def _usage_error_line(exc: BaseException) -> str:
     return f"error: {msg}; see '{path} --help'"
 
 
+def _tolerate_undecodable_names() -> None:
+    """File names are bytes on Linux; one that is not UTF-8 reaches Python with surrogate
+    escapes and would make every message that names it fail to print.  Such characters are
+    printed as backslash escapes instead (e.g. ``seat\\udce9.wav``)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconf = getattr(stream, "reconfigure", None)
+        if reconf is not None and getattr(stream, "errors", "") == "strict":
+            try:
+                reconf(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _tolerate_undecodable_names()
     try:
         rv = app(args=args, prog_name="roomtruth", standalone_mode=False)
         if rv == 130:  # typer turns Ctrl-C into exit code 130 without a word

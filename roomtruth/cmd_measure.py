@@ -163,8 +163,11 @@ def _backend_for(source: str, *, fs: int, noise_db: float, latency_samples: int,
                               "use --simulate default instead") from None
         be = RigBackend()
         outs = list(be.speaker_outputs)
-        default_names = list(cfg.speaker_names) if cfg is not None and len(cfg.speakers) == len(outs) else (
-            ["L", "R"] if len(outs) == 2 else [f"S{i + 1}" for i in range(len(outs))])
+        # the names 'rig start --channels' gave (kept in its state), else room.toml's, else L,R / S1..Sn
+        rig_names = list(getattr(be.state, "speaker_names", ()) or ())
+        default_names = rig_names if len(rig_names) == len(outs) else (
+            list(cfg.speaker_names) if cfg is not None and len(cfg.speakers) == len(outs) else (
+                ["L", "R"] if len(outs) == 2 else [f"S{i + 1}" for i in range(len(outs))]))
         names = names or default_names
         unknown = [n for n in names if n not in default_names]
         if unknown:

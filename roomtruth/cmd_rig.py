@@ -20,8 +20,9 @@ rig_app = typer.Typer(
 
 def _layout_lines(state) -> list[str]:
     spk = ", ".join(str(c + 1) for c in state.speaker_outputs)
+    named = ", ".join(f"{n}={c + 1}" for n, c in zip(state.names, state.speaker_outputs))
     return [
-        f"outputs {spk} → room ({state.n_speakers} speaker{'s' if state.n_speakers > 1 else ''}) "
+        f"outputs {spk} → room ({state.n_speakers} speaker{'s' if state.n_speakers > 1 else ''}: {named}) "
         f"→ input {state.mic_input + 1} (mic)",
         f"outputs {spk} → input {state.loopback_input + 1} (loopback reference, by wire)",
     ]
@@ -85,6 +86,9 @@ def rig_start(
     ir: Optional[Path] = typer.Option(None, "--ir", help="Room IR WAV, one channel per speaker (default: the built-in room)."),
     fs: Optional[int] = typer.Option(None, "--fs", help="Sample rate (Hz); default the --ir file's rate, else 48000."),
     period: int = typer.Option(256, "--period", help="JACK period in frames (power of two, 64..4096)."),
+    channels: Optional[str] = typer.Option(None, "--channels", help="Speaker names, one per IR channel, e.g. "
+                                           "L,R,C (default L,R for a pair, else S1..Sn); 'measure --device rig' "
+                                           "takes the same names."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Start jackd (dummy driver) and jconvolver loaded with the room IR."""
@@ -100,7 +104,14 @@ def rig_start(
                 fs = int(sf.info(str(ir)).samplerate)   # the rig runs at the room IR's own rate
             except Exception:
                 pass   # start_rig's reader gives the clear error
-    state = jackrig.start_rig(ir, fs=fs, period=period)
+    names = None
+    if channels is not None:
+        names = [x.strip() for x in channels.split(",")]
+        if not channels.strip() or any(not x for x in names):
+            from calib.errors import ConfigError
+
+            raise ConfigError(f"--channels {channels!r} is not a comma-separated list of speaker names such as L,R")
+    state = jackrig.start_rig(ir, fs=fs, period=period, speaker_names=names)
     if json_out:
         typer.echo(to_json(state.to_dict()))
         return

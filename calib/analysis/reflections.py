@@ -12,7 +12,8 @@
 - Surfaces (when the room box and the source/mic positions are known): the image-source model
   of a rectangular room (Allen & Berkley, JASA 65(4) 1979) gives the extra path of every first-
   and second-order image; each reflection is attributed to the image whose delay is nearest,
-  if within ``max(0.15 ms, 3 %)``.
+  if within ``max(0.15 ms, 3 %)``; images tying with the nearest within the ETC's resolution
+  (0.15 ms) are named by the lowest order among them.
 
 Coordinates (m): origin at the floor corner where the **front wall** (the one the speakers
 stand against) meets the **left wall** as seen from the listening seat; ``x`` runs from the front
@@ -42,6 +43,10 @@ __all__ = [
     "early_reflections",
     "max_reflection_level_db",
 ]
+
+#: Time resolution of the full-band ETC (ms): its Blackman main lobe merges reflections closer
+#: than about this (see :func:`energy_time_curve_db`); image delays closer than it tie.
+ETC_RESOLUTION_MS = 0.15
 
 #: Surface names per (axis, side): side 0 is the plane at coordinate 0.
 SURFACES = {(0, 0): "front wall", (0, 1): "rear wall", (1, 0): "left wall", (1, 1): "right wall",
@@ -221,9 +226,16 @@ def early_reflections(x: np.ndarray, *, fs: int, c_m_s: float, channel: str = ""
         surface, err = None, math.nan
         if images:
             dly = np.array([im.extra_path_m / c_m_s * 1000.0 for im in images])
-            j = int(np.argmin(np.abs(dly - delay_ms)))
+            dev = np.abs(dly - delay_ms)
+            j = int(np.argmin(dev))
             tol = max(0.15, 0.03 * delay_ms)
-            if abs(dly[j] - delay_ms) <= tol:
+            if dev[j] <= tol:
+                # images whose delays tie with the nearest within the ETC's resolution cannot be
+                # told apart by time: the lowest order is the likelier path (it is stronger, one
+                # absorption fewer and a shorter path), so a first-order wall is not named after
+                # a second-order pair that happens to arrive at the same moment
+                tie = np.flatnonzero(dev <= dev[j] + ETC_RESOLUTION_MS)
+                j = int(min(tie, key=lambda t: (len(images[t].surfaces), dev[t])))
                 surface, err = images[j].name, float(delay_ms - dly[j])
         out.append(Reflection(delay_ms=delay_ms, level_db=level, path_m=path, channel=channel,
                               surface=surface, surface_error_ms=err))

@@ -1,0 +1,292 @@
+"""Issue 17 (hostile run): data that must never be faked, and the small truths seen on the way.
+
+Each test here failed on the main branch before the fix it names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calib.audio_io import read_audio, write_wav_atomic
+from calib.errors import ProfileError, SignalError
+from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from calib.types import ImpulseResponse
+from conftest import ROOT
+
+FS = 48_000
+
+
+# --------------------------------------------------------------------- the content hash
+@pytest.fixture(scope="module")
+def ref_profile(tmp_path_factory):
+    """A saved profile with PEQ, an FIR, tolerances and a reference IR (two speakers)."""
+    rng = np.random.default_rng(17)
+    n = 4800
+    t = np.arange(n) / FS
+    ir = np.zeros((2, n))
+    for c, d in enumerate((200, 207)):
+        ir[c, d] = 0.5
+        ir[c, d:] += 0.01 * rng.standard_normal(n - d) * np.exp(-t[: n - d] / 0.05)
+    ref = ImpulseResponse(ir, FS, ("L", "R"), arrival_samples=(200.0, 207.0), snr_db=(60.0, 58.0))
+    fir = np.zeros(256)
+    fir[0] = 1.0
+    fir[1:5] = [0.1, -0.05, 0.02, -0.01]
+    prof = CalibrationProfile(
+        name="main",
+        speakers=(SpeakerCorrection("L", 0, trim_db=-0.5, peq=(Biquad("peaking", 63.0, -6.0, 4.0),),
+                                    fir={FS: fir}),
+                  SpeakerCorrection("R", 1, delay_s=1e-4, peq=(Biquad("peaking", 140.0, -4.3, 5.0),))),
+        tolerances={"verify": {"level": {"fail_db": 1.0}}},
+        target={"kind": "flat", "range_hz": [20.0, 500.0]},
+        reference=ref,
+    )
+    d = tmp_path_factory.mktemp("hash") / "main"
+    prof.save(d)
+    return d
+
+
+def _edit(src: Path, dst: Path, fn) -> Path:
+    shutil.copytree(src, dst)
+    doc = json.loads((dst / "profile.json").read_text())
+    fn(doc)
+    (dst / "profile.json").write_text(json.dumps(doc))
+    return dst
+
+
+@pytest.mark.parametrize("what, edit", [
+    # the hostile run: content_hash deleted together with a +3 dB trim and +12 dB PEQ
+    ("no hash, +3 dB trim, +12 dB PEQ", lambda d: (d.pop("content_hash"), d["speakers"][0].update(trim_db=2.5),
+                                                   d["speakers"][1]["peq"][0].update(gain_db=12.0))),
+    ("tolerances raised", lambda d: d["tolerances"]["verify"]["level"].update(fail_db=6.0)),
+    ("reference arrival +200", lambda d: d["reference"]["arrival_samples"].__setitem__(0, 400.0)),
+    ("reference onset", lambda d: d["reference"].update(onset_samples=50)),
+    ("target", lambda d: d["target"].update(kind="house")),
+    ("routing (output channel)", lambda d: d["speakers"][1].update(output_channel=3)),
+    ("polarity", lambda d: d["speakers"][1].update(polarity=-1)),
+    ("design rate", lambda d: d.update(design_fs=44100)),
+    ("hash emptied", lambda d: d.update(content_hash="")),
+])
+def test_profile_json_tampering_is_refused(ref_profile, tmp_path, what, edit):
+    p = _edit(ref_profile, tmp_path / "p", edit)
+    with pytest.raises(ProfileError, match="content hash"):
+        CalibrationProfile.load(p)
+
+
+@pytest.mark.parametrize("fname, scale", [("reference.ir.wav", 2.0), ("fir_L_48000.wav", 1.0 + 2 ** -10)])
+def test_reference_and_fir_files_are_covered(ref_profile, tmp_path, fname, scale):
+    """reference.ir.wav scaled x2 read as a -6 dB room drift before; now it is tampering."""
+    p = tmp_path / "p"
+    shutil.copytree(ref_profile, p)
+    data, fs = read_audio(p / fname)
+    write_wav_atomic(p / fname, data * scale, fs=fs)
+    with pytest.raises(ProfileError, match="does not match its recorded content hash"):
+        CalibrationProfile.load(p)
+
+
+def test_hash_is_stable_over_save_and_load_and_ignores_name_and_provenance(ref_profile, tmp_path):
+    prof = CalibrationProfile.load(ref_profile)
+    h = json.loads((ref_profile / "profile.json").read_text())["content_hash"]
+    assert prof.content_hash() == h
+    prof.save(tmp_path / "again")
+    assert CalibrationProfile.load(tmp_path / "again").content_hash() == h
+    # renaming and provenance (creation time, software) decide no verdict
+    assert prof.with_name("other").content_hash() == h
+    from dataclasses import replace
+
+    assert replace(prof, provenance={"created_utc": "2030-01-01"}).content_hash() == h
+    # an integer-typed JSON value reads back as the same number
+    p = _edit(ref_profile, tmp_path / "int", lambda d: d["speakers"][1].update(trim_db=0))
+    assert CalibrationProfile.load(p).content_hash() == h
+
+
+def test_verify_and_render_refuse_a_profile_without_hash(run_cli, ref_profile, tmp_path):
+    """verify passed and render ran on the hostile run's hash-less, +12 dB profile."""
+    p = _edit(ref_profile, tmp_path / "p", lambda d: (d.pop("content_hash"),
+                                                      d["speakers"][1]["peq"][0].update(gain_db=12.0)))
+    x = tmp_path / "in.wav"
+    write_wav_atomic(x, 0.1 * np.ones((2, 4800)), fs=FS)
+    code, out, err = run_cli("monitor", "render", p, x, tmp_path / "out.wav")
+    assert code == 2 and err.startswith("error: ") and "content hash" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.wav").exists()
+    code, out, err = run_cli("verify", "--profile", p, "--simulate", "reference", "--repeats", "1")
+    assert code == 2 and "content hash" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------- truncated audio
+def _truncate(src: Path, dst: Path, *, keep: float) -> Path:
+    raw = src.read_bytes()
+    dst.write_bytes(raw[: 44 + int((len(raw) - 44) * keep)])
+    return dst
+
+
+def _header_claims(src: Path, dst: Path, *, frames: int, block_align: int) -> Path:
+    """A WAV whose header says ``frames`` frames but which holds what ``src`` holds."""
+    import struct
+
+    raw = bytearray(src.read_bytes())
+    i = raw.index(b"data")
+    raw[i + 4:i + 8] = struct.pack("<I", frames * block_align)
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+def test_truncated_wav_refused_by_the_one_reader_rule(tmp_path):
+    rng = np.random.default_rng(3)
+    for subtype, ch in (("PCM_16", 1), ("PCM_24", 2), ("FLOAT", 3)):
+        src = tmp_path / f"ok_{subtype}.wav"
+        write_wav_atomic(src, 0.1 * rng.standard_normal((ch, FS)), fs=FS, subtype=subtype)
+        read_audio(src)  # intact: fine
+        cut = _truncate(src, tmp_path / f"cut_{subtype}.wav", keep=1 / 3)
+        with pytest.raises(SignalError, match=r"is truncated: its header announces 1\.000 s of audio but the file holds only 0\.33"):
+            read_audio(cut)
+        bs = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}[subtype] * ch
+        hours = 3 if bs <= 4 else 1     # the RIFF size field holds at most 4 GiB
+        long = _header_claims(src, tmp_path / f"3h_{subtype}.wav", frames=hours * 3600 * FS, block_align=bs)
+        with pytest.raises(SignalError, match=rf"announces {hours * 3600}\.000 s"):
+            read_audio(long)
+
+
+def test_truncated_audio_refused_by_every_command(run_cli, tmp_path):
+    """analyze, correct, measure --simulate-ir, monitor render and a measurement folder's IRs
+    all passed truncated WAVs; mix analyze already refused them."""
+    from test_correction_rooms import room_seats
+
+    seat = room_seats(1, names=("L", "R"), seed=4)[0]
+    src = tmp_path / "ir.wav"
+    write_wav_atomic(src, seat.samples, fs=seat.fs)
+    cut = _truncate(src, tmp_path / "cut.wav", keep=0.33)
+    x = tmp_path / "in.wav"
+    write_wav_atomic(x, 0.1 * np.ones((2, FS)), fs=FS)
+    xcut = _truncate(x, tmp_path / "incut.wav", keep=0.5)
+    prof = tmp_path / "prof"
+    CalibrationProfile(name="p", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1))).save(prof)
+    meas = tmp_path / "meas"
+    from roomtruth.workspace import write_measurement_dir
+
+    write_measurement_dir(meas, ImpulseResponse(seat.samples, seat.fs, ("L", "R")), save_raw=False)
+    _truncate(meas / "R.ir.wav", meas / "R.ir.wav.cut", keep=0.4).replace(meas / "R.ir.wav")
+    cases = [
+        ("analyze", cut),
+        ("analyze", meas),
+        ("correct", cut, "--out", tmp_path / "o1"),
+        ("correct", meas, "--out", tmp_path / "o2"),
+        ("measure", "--simulate-ir", cut, "--out", tmp_path / "o3", "--sweep-s", "0.5"),
+        ("monitor", "render", prof, xcut, tmp_path / "o4.wav"),
+        ("mix", "analyze", xcut),
+    ]
+    for args in cases:
+        code, out, err = run_cli(*args)
+        assert code == 2 and "is truncated" in err and err.count("\n") == 1, (args, code, err)
+        assert "Traceback" not in err
+    assert not any((tmp_path / f"o{i}").exists() for i in range(1, 4)) and not (tmp_path / "o4.wav").exists()
+
+
+# ------------------------------------------------------------------------- file names
+def test_non_utf8_file_names_are_read(run_cli, tmp_path):
+    """File names are bytes on Linux: a valid WAV called b'seat\\xe9.wav' was refused with
+    'surrogates not allowed' by analyze and correct."""
+    import os
+
+    from test_correction_rooms import room_seats
+
+    seat = room_seats(1, names=("L",), seed=6)[0]
+    name = os.fsdecode(b"seat\xe9.wav")
+    p = tmp_path / name
+    write_wav_atomic(p, seat.samples, fs=seat.fs)
+    assert p.exists() and read_audio(p)[1] == seat.fs
+    code, out, err = run_cli("analyze", p, "--json")
+    assert code == 0, err
+    code, out, err = run_cli("correct", p, "--out", tmp_path / "prof", "--range", "20,300", "--peq", "2", "--json")
+    assert code == 0, err
+    CalibrationProfile.load(tmp_path / "prof")
+    # rendering to a non-UTF-8 output name works too (was: internal error)
+    x = tmp_path / "in.wav"
+    write_wav_atomic(x, 0.1 * np.ones((1, 4800)), fs=FS)
+    out_name = tmp_path / os.fsdecode(b"out\xff.wav")
+    code, out, err = run_cli("monitor", "render", tmp_path / "prof", x, out_name)
+    assert code == 0, err
+    assert out_name.exists()
+
+
+# ------------------------------------------------------------------------- small truths
+def _box(dims, src, mic, *, order):
+    from calib.analysis.physics import speed_of_sound_m_s
+    from calib.analysis.reflections import image_sources
+
+    c = speed_of_sound_m_s(20.0)
+    ims = image_sources(dims, src, mic, max_order=order)
+    r0 = math.dist(src, mic)
+    x = np.zeros(FS // 2)
+    t0 = 200 + r0 / c * FS
+
+    def imp(pos, amp):
+        i0 = int(math.floor(pos))
+        n = np.arange(i0 - 32, i0 + 33)
+        x[n] += amp * np.sinc(n - pos) * np.kaiser(n.size, 8.0)
+
+    imp(t0, 1.0 / r0)
+    for im in ims:
+        imp(t0 + im.extra_path_m / c * FS, 0.7 ** len(im.surfaces) / im.distance_m)
+    return x, c
+
+
+@pytest.mark.parametrize("src_x", [1.92, 1.16])
+def test_first_order_reflection_is_not_named_after_a_coinciding_second_order_path(src_x):
+    """A 6.1 x 4.3 x 2.8 m room whose front-wall delay coincides (within 8 us) with a
+    second-order path ('right wall + floor' / 'left wall + floor'): the room holds only
+    first-order reflections, and each is named after its own surface."""
+    from calib.analysis.reflections import early_reflections, image_sources
+
+    dims = (6.1, 4.3, 2.8)
+    src, mic = (src_x, 1.2, 1.2), (src_x + 2.3, 2.15, 1.2)
+    x, c = _box(dims, src, mic, order=1)
+    ims2 = image_sources(dims, src, mic, max_order=2)
+    front = next(im for im in ims2 if im.surfaces == ("front wall",))
+    twin = min((im for im in ims2 if len(im.surfaces) == 2),
+               key=lambda im: abs(im.extra_path_m - front.extra_path_m))
+    assert abs(twin.extra_path_m - front.extra_path_m) / c < 1e-5  # the tie the hostile run met
+    found = early_reflections(x, fs=FS, c_m_s=c, images=ims2, window_ms=30, min_level_db=-40)
+    at = min(found, key=lambda r: abs(r.delay_ms - front.extra_path_m / c * 1000))
+    assert at.surface == "front wall"
+    for r in found:  # every reflection of a first-order room is named by a first-order surface
+        assert r.surface is None or " + " not in r.surface
+
+
+def test_findings_quote_each_speakers_own_cut():
+    """'an EQ cut of 11.4 dB at 140 Hz is applied (L, R)' where R's cut was 4.3 dB."""
+    from reports.findings import room_findings
+
+    a = {"modes": [{"freq_hz": 140.0, "level_db": 9.0, "q": 8.0, "t60_s": 0.5, "channel": "L"},
+                   {"freq_hz": 139.0, "level_db": 6.0, "q": 8.0, "t60_s": 0.5, "channel": "R"}],
+         "reflections": []}
+    prof = CalibrationProfile(name="p", speakers=(
+        SpeakerCorrection("L", 0, peq=(Biquad("peaking", 140.0, -11.4, 6.0),)),
+        SpeakerCorrection("R", 1, peq=(Biquad("peaking", 138.0, -4.3, 6.0), Biquad("peaking", 300.0, -2.0, 2.0)))))
+    action = room_findings(a, dims_m=(6.1, 4.3, 2.8), profile=prof)[0].action
+    assert "EQ cuts of 11.4 dB at 140 Hz (L) and 4.3 dB at 138 Hz (R) are applied" in action
+    assert "(L, R)" not in action
+
+
+def test_pyproject_license_is_an_spdx_string():
+    """setuptools warned about the deprecated ``project.license`` table on every install."""
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert doc["project"]["license"] == "MIT"
+    req = [r for r in doc["build-system"]["requires"] if r.startswith("setuptools")]
+    assert req and int(req[0].split(">=")[1].split(".")[0]) >= 77  # SPDX strings need setuptools 77
+
+
+def test_room_name_with_quotes_brackets_and_newlines_round_trips(run_cli, tmp_path):
+    """init --name with quotes/brackets/newlines was an internal error (TOML not escaped)."""
+    from roomtruth.config import load_room_config
+
+    for i, name in enumerate(['Studio "A" [live]', "two\nlines\\ and a tab\t", "ünïcödé ]]\x7f"]):
+        code, out, err = run_cli("init", tmp_path / f"w{i}", "--name", name)
+        assert code == 0, err
+        assert load_room_config(tmp_path / f"w{i}").name == name

@@ -187,3 +187,15 @@ def test_714_render_equals_the_design(run_cli, corrected714, tmp_path):
     sf.write(tmp_path / "in3.wav", x[:3].T, FS, subtype="FLOAT")
     code, out, err = run_cli("monitor", "render", prof_dir, tmp_path / "in3.wav", tmp_path / "o3.wav")
     assert code == 2 and "takes 12 programme channels in this order: L, R, C, LFE" in err
+
+
+@pytest.mark.slow
+def test_714_room_report(run_cli, corrected714, tmp_path):
+    """The 7.1.4 workspace reports (HTML with every speaker; ~10 s: the analysis of 12 channels)."""
+    room, prof_dir, _ = corrected714
+    code, out, err = run_cli("report", "--room", room, "-o", tmp_path / "r.html", "--json")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    for name in list(layout("7.1.4").main_names) + ["SUB"]:
+        assert f">{name}<" in html or f" {name} " in html or f"{name}:" in html, name
+    assert json.loads(out) is not None

@@ -11,7 +11,10 @@ The rule (stated, and the same for every measure)
     For a figure ``v_i`` on the ``n`` tracks where it exists, and each direction ``s = ±1``:
     a track *has* the pattern when ``s v_i >= min_effect`` (the measure's minimum effect: 1 dB
     for the vocal and the low end, 1.5 dB of PLR, 2 dB for a spectral range, 1 dB of L/R
-    balance; for a yes/no finding, when it is yes).  With ``k`` such tracks the pattern is
+    balance; for a yes/no finding, when it is yes).  For a spectral range the yardstick is the
+    larger of 2 dB and the references' own spread there (the LTAS comparison's tolerance):
+    the sub-bass of songs in different keys varies by several dB, and a mix within that spread
+    is not beyond its references.  With ``k`` such tracks the pattern is
     reported when
 
     * ``k / n >= MIN_SHARE`` (0.7), ``n >= MIN_TRACKS`` (3), and
@@ -115,15 +118,25 @@ def _vocal(r: Mapping) -> float | None:
     return _f(_get(r, "balance", "vocal_vs_reference_db"))
 
 
-def _range_mean(lo: float, hi: float) -> Callable[[Mapping], float | None]:
-    def get(r: Mapping) -> float | None:
+def _range_mean(lo: float, hi: float) -> Callable[[Mapping], tuple[float, float] | None]:
+    """The mean deviation over a range's bands and the mean reference tolerance there (the
+    references' own song-to-song spread: a track within it is not beyond the references)."""
+    def get(r: Mapping) -> tuple[float, float] | None:
         cmp = r.get("ltas_vs_reference")
         if not isinstance(cmp, Mapping):
             return None
-        vals = [_f(d) for f, d in zip(cmp.get("freqs_hz") or [], cmp.get("deviation_db") or [])
-                if _f(f) is not None and lo <= float(f) < hi]
-        vals = [v for v in vals if v is not None]
-        return sum(vals) / len(vals) if vals else None
+        freqs = cmp.get("freqs_hz") or []
+        devs = cmp.get("deviation_db") or []
+        tols = cmp.get("tolerance_db") or [None] * len(freqs)
+        vals, tol = [], []
+        for f, d, t in zip(freqs, devs, tols):
+            if _f(f) is not None and lo <= float(f) < hi and _f(d) is not None:
+                vals.append(float(d))
+                if _f(t) is not None:
+                    tol.append(float(t))
+        if not vals:
+            return None
+        return sum(vals) / len(vals), (sum(tol) / len(tol) if tol else 0.0)
     return get
 
 
@@ -220,8 +233,11 @@ def find_patterns(records: Sequence[Mapping[str, Any]]) -> list[Pattern]:
                 ev = tuple({"file": name, "value": bool(v), "with": bool(v)} for name, v in vals)
                 out.append(Pattern(measure, text(None, 1, k, n, refs), None, k, n, p, ev))
             continue
+        # a getter may give (value, the track's own yardstick), e.g. the references' spread
+        limits = [max(min_effect, v[1]) if isinstance(v, tuple) else min_effect for _, v in vals]
+        vals = [(name, v[0] if isinstance(v, tuple) else v) for name, v in vals]
         for s in (1.0, -1.0):
-            flags = [s * float(v) >= min_effect for _, v in vals]
+            flags = [s * float(v) >= lim for (_, v), lim in zip(vals, limits)]
             k = sum(flags)
             p = binomial_tail(k, n, P_CHANCE)
             if k / n >= MIN_SHARE and p <= ALPHA:

@@ -167,3 +167,17 @@ def test_channel_offset_on_every_track_is_a_pattern():
     for r in recs[:5]:
         r["stereo"]["channel_offset_ms"] = None            # only one track: no pattern
     assert find_patterns(recs) == []
+
+
+def test_spectral_pattern_within_the_references_own_spread_is_not_one():
+    """+2.5 dB in the sub-bass on every track, but the references themselves differ by 4 dB
+    there (songs in different keys): not beyond the references; with a 1.5 dB spread it is."""
+    rng = np.random.default_rng(11)
+    recs = [_record(i, rng, spectrum=(25, 56, 2.5), scatter=0.1) for i in range(8)]
+    for r in recs:
+        r["ltas_vs_reference"]["deviation_db"] = [2.5 if f < 56 else 0.0 for f in BANDS]
+        r["ltas_vs_reference"]["tolerance_db"] = [4.0 if f < 56 else 1.5 for f in BANDS]
+    assert find_patterns(recs) == []
+    for r in recs:
+        r["ltas_vs_reference"]["tolerance_db"] = [1.5 for _ in BANDS]
+    assert [p.measure for p in find_patterns(recs)] == ["spectrum_sub-bass"]

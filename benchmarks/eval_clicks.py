@@ -34,7 +34,7 @@ def drums(n: int, fs: int, rng, *, bpm: float = 120.0, level: float = 0.15) -> n
     y = np.zeros((2, n))
     sos = butter(4, 6000, "hp", fs=fs, output="sos")
     eighth = int(60 / bpm / 2 * fs)
-    t = np.arange(int(0.3 * fs)) / fs
+    t = np.arange(int(1.2 * fs)) / fs
     for k, p in enumerate(range(int(0.05 * fs), n - t.size, eighth)):
         hat = sosfilt(sos, rng.standard_normal(t.size)) * np.exp(-t / rng.uniform(0.02, 0.06)) * level
         y[:, p:p + t.size] += hat * np.array([[0.8], [1.0]])

@@ -539,6 +539,9 @@ def verify_profile(profile: CalibrationProfile, repeats: Sequence[ImpulseRespons
     u = tol["uncertainty"]
     pairs = pair_level_checks(profile, repeats, tol["pair_level"], k=u["coverage_k"], floor_db=u["floor_db"],
                               is_sub=is_sub)
+    from monitor.verify_bass import bass_sum_checks
+
+    pairs = list(pairs) + bass_sum_checks(profile, repeats)   # bass management: mains + subs at the crossover
     if not pairs:
         return res
     checks = list(res.checks) + pairs

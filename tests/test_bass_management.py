@@ -264,6 +264,16 @@ def test_cli_21_measure_correct_verify(run_cli, tmp_path):
     code, out, err = run_cli("verify", "--profile", tmp_path / "p", "--simulate-ir", wav, "--repeats", "2",
                              "--sweep-s", "0.5", "--json")
     assert code == 0, err
-    assert json.loads(out)["verdict"] == "pass"
+    v = json.loads(out)
+    assert v["verdict"] == "pass"
+    sums = {c["channel"]: c for c in v["checks"] if c["name"] == "bass_sum"}
+    assert set(sums) == {"L+SUB", "R+SUB"} and all(c["value"] >= -0.5 for c in sums.values())
+    # the sub 4 ms later (a delay setting lost, or the sub moved 1.4 m back): the sum cancels
+    code, out, err = run_cli("verify", "--profile", tmp_path / "p", "--simulate-ir", wav, "--repeats", "2",
+                             "--sweep-s", "0.5", "--drift", "delay:SUB:4", "--json")
+    assert code == 3, err
+    v = json.loads(out)
+    failed = [c for c in v["checks"] if c["name"] == "bass_sum" and c["verdict"] == "fail"]
+    assert {c["channel"] for c in failed} == {"L+SUB", "R+SUB"}, [c["message"] for c in v["checks"] if c["name"] == "bass_sum"]
     code, out, err = run_cli("correct", tmp_path / "m", "--out", tmp_path / "q", "--subs", "SW")
     assert code == 2 and err.strip().startswith("error: --subs names SW but the measurement holds L, R, SUB")

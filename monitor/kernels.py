@@ -41,7 +41,7 @@ import threading
 import numpy as np
 
 __all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up", "wisdom_path",
-           "conv_run", "delay_run", "peak_run"]
+           "conv_run", "delay_run", "peak_run", "ring_delay_run"]
 
 _FFTW_ESTIMATE = 1 << 6
 _FFTW_MEASURE = 0
@@ -324,21 +324,36 @@ if _nb is not None:
         C, n = x.shape
         S = buf.shape[1]
         p = pos[0]
+        n1 = min(n, S - p)
         for c in range(C):
             g = gains[c]
-            w = p
-            for i in range(n):
-                buf[c, w] = x[c, i] * g
-                w += 1
-                if w == S:
-                    w = 0
+            row = buf[c]
+            for i in range(n1):
+                row[p + i] = x[c, i] * g
+            for i in range(n1, n):
+                row[i - n1] = x[c, i] * g
             r = (p - delays[c]) % S
-            for i in range(n):
-                out[c, i] = buf[c, r]
-                r += 1
-                if r == S:
-                    r = 0
+            m1 = min(n, S - r)
+            _copy(out[c, :m1], row[r:r + m1])
+            _copy(out[c, m1:n], row[:n - m1])
         pos[0] = (p + n) % S
+
+    @_jit
+    def ring_delay_run(x, buf, p, d):  # pragma: no cover - compiled
+        """Write ``x`` ``(C, n)`` into the ring ``buf`` from ``p`` and, if ``d > 0``, replace it
+        by the samples ``d`` earlier (:class:`monitor.dsp.AlignmentDelay`, steady state)."""
+        C, n = x.shape
+        S = buf.shape[1]
+        n1 = min(n, S - p)
+        r = (p - d) % S
+        m1 = min(n, S - r)
+        for c in range(C):
+            row = buf[c]
+            _copy(row[p:p + n1], x[c, :n1])
+            _copy(row[:n - n1], x[c, n1:n])
+            if d > 0:
+                _copy(x[c, :m1], row[r:r + m1])
+                _copy(x[c, m1:n], row[:n - m1])
 
     @_jit
     def peak_run(x, out):  # pragma: no cover - compiled
@@ -352,7 +367,7 @@ if _nb is not None:
                     m = v
             out[c] = m
 else:  # pragma: no cover
-    conv_run = delay_run = peak_run = None
+    conv_run = delay_run = peak_run = ring_delay_run = None
 
 
 _WARM = [False]
@@ -377,6 +392,7 @@ def warm_up() -> None:
         for y in (np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)[:, :4]):
             cv.process(x, y)
             delay_run(x, y, buf, np.zeros(2, np.int64), np.zeros(1, np.int64), np.ones(2, np.float32))
+            ring_delay_run(y, buf, 3, 5)
         peak_run(x, np.zeros(2, np.float32))
     cv.close()
     _WARM[0] = True

@@ -227,12 +227,14 @@ def test_no_compilation_happens_in_the_callback():
     rng = np.random.default_rng(8)
     eng = Engine(fs=FS, n_channels=3, block=64, fir_worker=True)
     eng.load(_profile(rng, 3, 3000), "A")
-    before = {k: len(f.signatures) for k, f in (("conv", kernels.conv_run), ("delay", kernels.delay_run))}
+    fns = {"conv": kernels.conv_run, "delay": kernels.delay_run, "peak": kernels.peak_run,
+           "align": kernels.ring_delay_run}
+    before = {k: len(f.signatures) for k, f in fns.items()}
     proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=4)       # fewer inputs, more outputs
     y = np.zeros((64, 4), np.float32)
     for _ in range(50):
         proc.callback(rng.standard_normal((64, 2)).astype(np.float32), y, 64, 0)
-    after = {k: len(f.signatures) for k, f in (("conv", kernels.conv_run), ("delay", kernels.delay_run))}
+    after = {k: len(f.signatures) for k, f in fns.items()}
     assert after == before and proc.errors == 0
     eng.close()
 

@@ -4,15 +4,16 @@ preview, bass/vocal balance and dynamics.
 The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
 preallocated channels-first array and handed to a second thread that feeds the streaming
 loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  When the file
-is read, the reading thread runs the render checks, the stereo image and the long-term spectrum
-on the whole array while the meters finish; balance and dynamics follow (they need the
-integrated loudness).
+is read, the reading thread runs the render checks and the long-term spectrum on the whole
+array, and a side thread the stereo image and then balance and dynamics (they need the
+integrated loudness, so they start when the meters are done).
 """
 
 from __future__ import annotations
 
 import math
 import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,21 +122,58 @@ def _balance_dynamics(x: np.ndarray, fs: int, lres, tres) -> tuple:
 
 def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
             platforms: PlatformTable | None, checks: bool, extras: bool | None = None) -> MixAnalysis:
-    """Render checks, stereo image and spectrum on the whole array (this thread) while
-    ``meters()`` (a future or a callable returning (LoudnessResult, TruePeakResult))
-    completes; then balance and dynamics, which need the loudness.  ``extras`` (default: as
-    ``checks``) switches the stereo image, balance and dynamics."""
+    """Everything measured on the whole array, on two threads: this one runs the render checks
+    and the spectrum; a side thread the stereo image and, once ``meters()`` (a future or a
+    callable returning (LoudnessResult, TruePeakResult)) is done, balance and dynamics (they
+    need the loudness).  ``extras`` (default: as ``checks``) switches the stereo image,
+    balance and dynamics."""
     n_ch, n = x.shape
     if n < MIN_DURATION_S * fs:
         raise SignalError(
             f"{name} is {n / fs:.3f} s long; loudness needs at least {MIN_DURATION_S} s (one 400 ms block)")
     extras = checks if extras is None else extras
-    rc = render_checks(x, fs=fs) if checks else None
-    stereo = measure_stereo(x, fs=fs) if extras else None
-    nfft = _ltas.spectrum_nfft(fs)          # ~1 Hz bins: band levels and band floors in one pass
-    power = _ltas._segment_power(x, nfft)
+    meters = _once(meters)
+    side = ThreadPoolExecutor(max_workers=1) if extras else None
+    try:
+        # the other core: stereo image, then (once the meters are done) balance and dynamics
+        ex_fut = side.submit(_extras, x, fs, meters) if side is not None else None
+        return _finish_main(name, x, fs, meters, ex_fut, bands_per_octave=bands_per_octave,
+                            platforms=platforms, checks=checks)
+    finally:
+        if side is not None:
+            side.shutdown(wait=True, cancel_futures=True)
+
+
+def _once(fn):
+    """``fn()`` computed once, whichever thread asks first (the meters' result)."""
+    lock = threading.Lock()
+    box: list = []
+
+    def get():
+        with lock:
+            if not box:
+                box.append(fn())
+            return box[0]
+    return get
+
+
+def _extras(x: np.ndarray, fs: int, meters) -> tuple:
+    """Stereo image, balance, dynamics (the side thread's share of :func:`_finish`)."""
+    stereo = measure_stereo(x, fs=fs)
     lres, tres = meters()
-    bal, dyn = _balance_dynamics(x, fs, lres, tres) if extras else (None, None)
+    bal, dyn = _balance_dynamics(x, fs, lres, tres)
+    return stereo, bal, dyn
+
+
+def _finish_main(name: str, x: np.ndarray, fs: int, meters, ex_fut, *, bands_per_octave: int,
+                 platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
+    """This thread's share of :func:`_finish`: render checks and the spectrum, then the results."""
+    n_ch, n = x.shape
+    rc = render_checks(x, fs=fs) if checks else None
+    nfft = _ltas.spectrum_nfft(fs)          # ~1.5 Hz bins: band levels and band floors in one pass
+    power = _ltas._segment_power(x, nfft, overlap=True)
+    lres, tres = meters()
+    stereo, bal, dyn = ex_fut.result() if ex_fut is not None else (None, None, None)
     warnings = list(rc.warnings) if rc is not None else []
     if math.isfinite(lres.integrated_lufs):
         spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,

@@ -9,7 +9,8 @@ spectrum with linear interpolation inside bins, so narrow low bands get their sh
 bin rather than all or nothing.
 
 Each band also carries its broadband floor under the tonal peaks (``floor_db``, see
-:mod:`mixes.envelope`), read from the same spectrum when it is fine enough (bins <= 1.5 Hz):
+:mod:`mixes.envelope`), read from the same spectrum when it is fine enough (bins <= 1.5 Hz;
+the analysis uses Hann segments overlapping by half, so that every instant weighs the same):
 the studio fingerprint is learnt from it, because a song's notes move the mean power of the
 low bands by several dB and leave the floor alone.
 
@@ -64,14 +65,19 @@ def band_centres_hz(bands_per_octave: int = 3, *, f_lo_hz: float = 20.0, f_hi_hz
     return fc[(fc >= f_lo_hz / tol) & (fc <= f_hi_hz * tol)]
 
 
-def _segment_power(x: np.ndarray, nfft: int) -> np.ndarray:
-    """Mean |FFT|^2 of Hann-windowed non-overlapping segments, averaged over channels.
+def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False) -> np.ndarray:
+    """Mean |FFT|^2 of Hann-windowed segments, averaged over channels.
 
     Scaled by Parseval (``sum_k |X_k|^2 = nfft * sum(w^2) * mean square``) so the bins of one
-    side plus the other sum to the mean square of the signal.
+    side plus the other sum to the mean square of the signal.  ``overlap``: segments half a
+    segment apart, so the Hann windows sum to a constant and every instant weighs the same.
+    Without it, events that recur with the beat (a kick every 0.67 s against 0.68 s windows)
+    can sit at the windows' edges in one song and at their centres in the next: in 20 s
+    excerpts that moved the 63 Hz band by 2.7 dB rms from song to song, 0.9 dB with overlap.
     """
     n_ch, n = x.shape
-    n_seg = n // nfft
+    hop = nfft // 2 if overlap else nfft
+    n_seg = (n - nfft) // hop + 1 if n >= nfft else 0
     w = np.hanning(nfft).astype(x.dtype if x.dtype == np.float32 else np.float64)
     acc = np.zeros(nfft // 2 + 1)
     if n_seg == 0:
@@ -80,18 +86,19 @@ def _segment_power(x: np.ndarray, nfft: int) -> np.ndarray:
         spec = scipy.fft.rfft(pad * w, axis=-1)
         return (np.abs(spec) ** 2).mean(axis=0) / (nfft * np.sum(w * w)) * (nfft / max(n, 1))
     step = max(1, n_seg // 4096) if n_seg > 4096 else 1
+    starts = np.arange(0, n_seg, step) * hop
     for c in range(n_ch):
-        segs = x[c, : n_seg * nfft].reshape(n_seg, nfft)[::step]
-        for i in range(0, segs.shape[0], 16):
-            spec = scipy.fft.rfft(segs[i:i + 16] * w, axis=-1)
+        segs = np.lib.stride_tricks.sliding_window_view(x[c], nfft)
+        for i in range(0, starts.size, 16):
+            spec = scipy.fft.rfft(segs[starts[i:i + 16]] * w, axis=-1)
             acc += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
-    n_used = len(range(0, n_seg, step))
-    return acc / (n_used * n_ch * nfft * np.sum(w.astype(np.float64) ** 2))
+    return acc / (starts.size * n_ch * nfft * np.sum(w.astype(np.float64) ** 2))
 
 
 def spectrum_nfft(fs: int) -> int:
-    """FFT length of the analysis spectrum: bins of at most 1 Hz (65536 at 48 kHz), fine
-    enough for the band floors (:mod:`mixes.envelope`) and the 20 Hz third-octave."""
+    """FFT length of the analysis spectrum: bins of at most 1.5 Hz (32768 at 48 kHz, 1.46 Hz),
+    fine enough for the band floors (:mod:`mixes.envelope`) and the 20 Hz third-octave.
+    Use it with ``_segment_power(..., overlap=True)``."""
     return floor_nfft(fs)
 
 
@@ -125,7 +132,7 @@ def ltas_from_power(power: np.ndarray, *, fs: int, nfft: int, bands_per_octave: 
 
 
 def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: int = 3,
-         normalise_to_lufs: float = DEFAULT_NORMALISE_LUFS, resolution_hz: float = 1.0) -> Ltas:
+         normalise_to_lufs: float = DEFAULT_NORMALISE_LUFS, resolution_hz: float = 1.5) -> Ltas:
     """Loudness-normalised long-term average spectrum.
 
     Parameters
@@ -141,8 +148,9 @@ def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: in
     normalise_to_lufs : float
         The programme is scaled to this loudness before the band levels are read.
     resolution_hz : float
-        FFT bin width (Hz); 1 Hz resolves the 20 Hz third-octave band (4.6 Hz wide) and the
-        gaps between bass notes that the band floor (``floor_db``) is read from.
+        Largest FFT bin width (Hz); 1.5 Hz (1.46 Hz at 48 kHz) resolves the 20 Hz third-octave
+        (4.6 Hz wide) and the gaps between bass notes that the band floor (``floor_db``) is
+        read from.  Hann segments overlap by half (every instant weighs the same).
 
     Returns
     -------
@@ -159,7 +167,7 @@ def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: in
     if not math.isfinite(integrated_lufs):
         raise SignalError("the programme has no measurable loudness (silence?); no spectrum to normalise")
     nfft = 1 << int(math.ceil(math.log2(fs / resolution_hz)))
-    power = _segment_power(arr, nfft)
+    power = _segment_power(arr, nfft, overlap=True)
     return ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
                            gain_db=normalise_to_lufs - integrated_lufs, normalised_to_lufs=normalise_to_lufs)
 

@@ -545,7 +545,7 @@ class Watch:
         f = e["freqs_hz"]
         ar, pol, mp = self.tol["arrival"], self.tol["polarity"], self.tol["mic_position"]
         floor_s = self.tol["uncertainty"]["floor_s"]
-        up = 8
+        up = 4
         M = av.n_fft * up
         max_lag = int(round(0.002 * self.fs * up))
         res = {}

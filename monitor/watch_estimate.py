@@ -216,16 +216,17 @@ class SpectralAverager:
             self.fast._accumulate(fxx, fxy, fyy)
 
     def _accumulate(self, gxx: np.ndarray, gxy: np.ndarray, gyy: np.ndarray) -> None:
-        a = 1.0 - self.lam
-        # exponential average S <- λ S + (1 − λ) frame, in place
-        self.gxx *= self.lam
-        self.gxx += a * gxx
-        self.gxy *= self.lam
-        self.gxy += a * gxy
-        self.gyy *= self.lam
-        self.gyy += a * gyy
-        self.w_sum = self.lam * self.w_sum + a
-        self.w2_sum = self.lam ** 2 * self.w2_sum + a * a
+        # exponential average kept unnormalised, S <- λ S + frame and W <- λ W + 1 (S / W is the
+        # average); one pass less over the frame than λ S + (1 − λ) frame
+        lam = self.lam
+        self.gxx *= lam
+        self.gxx += gxx
+        self.gxy *= lam
+        self.gxy += gxy
+        self.gyy *= lam
+        self.gyy += gyy
+        self.w_sum = lam * self.w_sum + 1.0
+        self.w2_sum = lam * lam * self.w2_sum + 1.0
         self.n_frames += 1
 
     @property

@@ -92,7 +92,8 @@ def test_unchanged_room_twenty_minutes_with_noise_reports_nothing(rig):
     # 20 minutes of programme: the six minutes, swapped, quieter, swapped and quieter again
     feeds = np.concatenate([f, f[::-1], 0.5 * f, 0.7 * f[::-1]], axis=1)[:, : 20 * 60 * FS]
     mic = simulate_mic(feeds, rig["room"], fs=FS, noise_dbfs=NOISE_DBFS, seed=7)
-    w, res = _watch(rig, feeds, mic)
+    # a judgement every 10 s instead of 5 s (test time): the same averages are judged, half as often
+    w, res = _watch(rig, feeds, mic, eval_period_s=10.0)
     assert res["verdict"] == "pass", res["events"]
     assert res["events"] == []
     assert res["meta"]["message"] == "the room plays like its baseline"
@@ -104,7 +105,7 @@ def test_unchanged_room_twenty_minutes_with_noise_reports_nothing(rig):
 
 
 def test_mono_programme_no_false_drift_and_says_which_bands(rig):
-    mono = np.repeat(rig["prog"].mean(axis=0, keepdims=True), 2, axis=0)
+    mono = np.repeat(rig["prog"][:, : 240 * FS].mean(axis=0, keepdims=True), 2, axis=0)
     feeds = render_feeds(rig["prof"], mono, fs=FS)
     # the room does change (L +1 dB): with L = R that cannot be told from the programme
     mic = simulate_mic(feeds, rig["room"], fs=FS, drifted=_drifted(rig, "level:L:+1"), drift_at_s=DRIFT_AT_S,
@@ -120,7 +121,7 @@ def test_mono_programme_no_false_drift_and_says_which_bands(rig):
 
 
 def test_talking_silence_and_a_muted_speaker(rig):
-    feeds = rig["feeds"].copy()
+    feeds = rig["feeds"][:, : 300 * FS].copy()
     feeds[:, 200 * FS:250 * FS] = 0.0                        # 50 s of silence
     mic = simulate_mic(feeds, rig["room"], fs=FS, noise_dbfs=NOISE_DBFS, seed=11)
     # someone talks near the mic for 40 s: a voice that is not in the feeds, about as loud as the music
@@ -133,7 +134,7 @@ def test_talking_silence_and_a_muted_speaker(rig):
     assert res["events"] == [], res["events"]
     assert any("not in the feeds" in n or "sound at the mic changed" in n for n in res["meta"]["notes"])
     assert any("quiet programme or silence" in n for n in res["meta"]["notes"])
-    assert res["coverage"]["L"]["seconds_usable"] < 360 - 45
+    assert res["coverage"]["L"]["seconds_usable"] < 300 - 45
 
     # L's amplifier goes off at 120 s
     dead = rig["room"].copy()

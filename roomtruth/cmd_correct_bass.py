@@ -43,6 +43,27 @@ def _room_positions(inputs: Sequence[Path]) -> tuple[dict[str, Any], Any] | None
     return pos, cfg.mic_position_m
 
 
+DISTANCE_TOLERANCE_M = 0.25
+
+
+def _distance_check(res: dict[str, dict[str, Any]], seat: Any) -> list[str]:
+    """Measured distance (arrival x 343.2 m/s, STANDARDS.md §8.1) against room.toml's geometry,
+    when the loopback removed the interface latency; adds ``measured_distance_m`` to ``res``."""
+    if not seat.latency_samples or not seat.arrival_samples:
+        return []
+    out = []
+    for n, r in res.items():
+        if n not in seat.channel_names:
+            continue
+        k = seat.channel_names.index(n)
+        d = (seat.arrival_samples[k] - seat.onset_samples) / seat.fs * 343.2
+        r["measured_distance_m"] = d
+        if abs(d - r["distance_m"]) > DISTANCE_TOLERANCE_M:
+            out.append(f"speaker {n} measures {d:.2f} m from the seat but room.toml places it {r['distance_m']:.2f} m "
+                       "away: check its position in room.toml (or its wiring: is it the speaker named?)")
+    return out
+
+
 def alignment_json(profile: Any, main_seat: Any) -> dict[str, dict[str, Any]]:
     """Per speaker at the main seat: measured arrival and 500-2000 Hz level, the delay, trim and
     polarity of the profile, and the aligned arrival/level they give (mains; subs are aligned at
@@ -99,8 +120,14 @@ def design(seats: list, settings: Any, *, inputs: Sequence[Path], seat_names: li
     extra: dict[str, Any] = {}
     check = None
     placed = _room_positions(inputs)
+    if lay is not None:
+        clash = [n for n in sub_names if n in lay.main_names]
+        if clash:
+            raise ConfigError(f"--subs names {', '.join(clash)}, a main channel of layout {lay.name}; "
+                              "name the subwoofer channels only")
     if lay is not None and placed is not None:
         res, warn = check_positions(lay, placed[0], placed[1])
+        warn += _distance_check(res, seats[settings.main_seat])
         check = {"name": lay.name, "status": lay.status, "speakers": res, "warnings": warn}
     elif lay is not None:
         check = {"name": lay.name, "status": lay.status, "speakers": {}, "warnings": [],

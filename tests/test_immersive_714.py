@@ -65,6 +65,8 @@ def _room_toml(pos) -> str:
              'layout = "7.1.4"', '', '[interface]', 'device = "simulated"', f'fs = {FS}', '']
     for i, (n, p) in enumerate(pos.items(), 1):
         sec = "subs" if n == "SUB" else "speakers"
+        if n == "Rtr":   # room.toml puts Rtr 0.5 m farther than it stands (same direction)
+            p = tuple(m + (q - m) * (DIST[n] + 0.5) / DIST[n] for q, m in zip(p, MIC))
         lines += [f"[[{sec}]]", f'name = "{n}"', f"output = {i}", f"position_m = [{p[0]:.4f}, {p[1]:.4f}, {p[2]:.4f}]", ""]
     # verify sweeps from 20 Hz; a baseline from 10 Hz (measure's default) moves a sub's
     # cross-correlated arrival by ~0.3 ms (its IR is all low frequencies), so start both at 20 Hz
@@ -125,8 +127,14 @@ def test_714_end_to_end(run_cli, room714, corrected714, tmp_path):
     assert set(bm["per_speaker"]) == set(mains) | {"SUB"}
     # layout check: Rss placed at -70 deg is named, nobody else
     warn = j["layout"]["warnings"]
-    assert len(warn) == 1 and warn[0].startswith("speaker Rss sits at azimuth -70 deg"), warn
+    assert len(warn) == 2 and warn[0].startswith("speaker Rss sits at azimuth -70 deg"), warn
+    # Rtr: room.toml says 2.80 m, the arrival says 2.30 m
+    assert warn[1].startswith("speaker Rtr measures 2.30 m from the seat but room.toml places it 2.80 m away"), warn
     assert j["layout"]["speakers"]["Ltf"]["elevation_deg"] == pytest.approx(ELEV, abs=0.01)   # room.toml holds 0.1 mm
+    # measured distances (arrival x c, latency removed by the loopback) agree with the geometry
+    for m in mains:
+        assert j["layout"]["speakers"][m]["measured_distance_m"] == pytest.approx(DIST[m], abs=0.02)
+        assert j["layout"]["speakers"][m]["distance_m"] == pytest.approx(DIST[m] + (0.5 if m == "Rtr" else 0), abs=1e-3)
 
     # CamillaDSP: parses, and its two mixers route every programme channel as designed
     yaml = pytest.importorskip("yaml")

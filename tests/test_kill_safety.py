@@ -160,7 +160,7 @@ def _forking(restore, check, mode: str, steps: dict, extra=None, only: tuple[str
 def _seat_file(path: Path, *, seed: int, gain: float = 1.0) -> Path:
     from test_correction_rooms import room_seats
 
-    s = room_seats(1, names=("L", "R"), seed=seed)[0]
+    s = room_seats(1, names=("L",), seed=seed)[0]   # one speaker: fewer export files, a faster test
     write_wav_atomic(path, s.samples * gain, fs=s.fs)
     return path
 
@@ -232,7 +232,7 @@ def test_correct_killed_at_every_step_never_loses_or_hides_the_profile(run_cli, 
     code, out_json, err = run_cli("correct", b, "--out", out, "--range", "20,300", "--peq", "3", "--json")
     assert code == 0, err
     assert not problems, problems[:5]
-    assert steps["n"] >= (40 if exchange else 10), steps         # renames, copies, writes, the exchange: all covered
+    assert steps["n"] >= (20 if exchange else 6), steps         # renames, copies, writes, the exchange: all covered
     assert seen["killed"] >= 1 and seen["new"] >= 1, seen
     new_hash = json.loads(out_json)["content_hash"]
     assert CalibrationProfile.load(out).content_hash() == new_hash != old_hash
@@ -278,7 +278,7 @@ def test_correct_failing_writes_leave_nothing_half_written(run_cli, tmp_path, mo
     monkeypatch.setattr(wsmod, "profile_write_lock", _forking(restore, check, "raise", steps, only=only)(real_lock))
     assert run_cli("correct", b, "--out", out, "--range", "20,300", "--peq", "2", "--json")[0] == 0
     assert not problems, problems[:5]
-    assert steps["n"] >= 10
+    assert steps["n"] >= 8
 
 
 def test_two_corrects_into_one_profile_do_not_collide(run_cli, tmp_path):

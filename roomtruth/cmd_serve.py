@@ -48,7 +48,8 @@ def serve_cmd(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     typer.echo(f"roomtruth serve: {url}  (room {room.resolve()}; Ctrl-C stops)", err=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1)   # open event streams end with the server
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -92,7 +92,7 @@ def _ago(ts: str) -> str:
 def _fmt(v: Any, spec: str = ".2f") -> str:
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - None, text, a template's Undefined: shown as a dash
         return "—"
     return "—" if not math.isfinite(f) else format(f, spec)
 
@@ -105,10 +105,10 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
     templates.env.filters["fmt"] = _fmt
     templates.env.filters["ago"] = _ago
 
-    def page(request: Request, name: str, status_code: int = 200, **ctx: Any) -> Response:
+    def page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> Response:
         ctx.update(request=request, room_name=state.name, room_path=str(state.room), csrf=guard.csrf,
-                   nav=name.split(".")[0], live=state.live())
-        return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+                   nav=template.split(".")[0], live=state.live())
+        return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 
     def refused(request: Request, sentence: str, status_code: int = 400, back: str = "/") -> Response:
         return page(request, "refused.html", status_code=status_code, sentence=sentence, back=back)

@@ -262,8 +262,12 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
             return refused(request, f"no measurement {name} in this room", 404, "/history")
         latest = state.measurements()[0]["name"] == name
         doc, note = (state.document() if latest else (None, "figures are drawn for the latest measurement"))
+        if doc is not None and doc.meta.get("measurement") != name:
+            doc, note = None, note or "analysing this measurement…"      # never another measurement's figures
+        if latest and doc is None and not note:
+            note = "analysing this measurement…"
         figs = [f for f in (doc.figures if doc is not None else [])
-                if f.key in ("response", "phase", "etc", "modes", "decay", "waterfall", "lr")] if latest else []
+                if f.key in ("response", "phase", "etc", "modes", "decay", "waterfall", "lr")]
         return page(request, "measurement.html", name=name, figs=figs, doc_note=note, latest=latest,
                     info=json.loads((folder / "measurement.json").read_text(encoding="utf-8")))
 

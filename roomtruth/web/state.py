@@ -158,7 +158,9 @@ class WebState:
             info["created"] = str(prov.get("created_utc") or prov.get("created") or doc.get("created", ""))
             for s in doc.get("speakers", []):
                 info["speakers"].append({
-                    "name": s.get("name"), "trim_db": s.get("trim_db"), "delay_ms": s.get("delay_ms"),
+                    "name": s.get("name"), "trim_db": s.get("trim_db"),
+                    "delay_ms": s.get("delay_ms", (s["delay_s"] * 1000.0) if isinstance(s.get("delay_s"), (int, float))
+                                      else None),
                     "n_peq": len(s.get("peq", []) or []), "fir": bool(s.get("fir_files") or s.get("fir")),
                     "peq": s.get("peq", []) or []})
         except (OSError, ValueError) as exc:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from html import escape
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["trend_svg", "waveform_svg", "layout_svg"]
 
@@ -46,6 +47,8 @@ def trend_svg(points: Sequence[object], *, title: str, unit: str = "") -> str:
     ``points``: objects with ``time_utc, value, limit, uncertainty, verdict`` (monitor.history
     SeriesPoint), oldest first.
     """
+    import numpy as np
+
     pts = [(_parse(p.time_utc), float(p.value), float(p.limit), float(p.uncertainty), str(p.verdict), p.time_utc)
            for p in points if p.value == p.value]
     pts = [p for p in pts if math.isfinite(p[0])]
@@ -86,10 +89,12 @@ def trend_svg(points: Sequence[object], *, title: str, unit: str = "") -> str:
     return "".join(out)
 
 
-def waveform_svg(x: np.ndarray, *, fs: int, markers: Sequence[tuple[float, str]] = (), width: int = 900,
+def waveform_svg(x: "np.ndarray", *, fs: int, markers: Sequence[tuple[float, str]] = (), width: int = 900,
                  height: int = 140) -> str:
     """The file's envelope (min/max per pixel column, all channels folded) with a marker line
     at each ``(time_s, label)``; a marker's ``<title>`` names it."""
+    import numpy as np
+
     mono = np.max(np.abs(np.asarray(x, dtype=np.float32)), axis=0) if x.ndim == 2 else np.abs(x)
     n = mono.size
     cols = max(1, min(width, n))

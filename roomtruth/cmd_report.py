@@ -147,3 +147,5 @@ def demo_cmd(
     if res.unavailable:
         console.print("[dim]not available in this build: " + "; ".join(sorted(res.unavailable)) + "[/]")
     console.print(f"\n[bold green]done[/] in {res.timings_s.get('total', 0):.1f} s — open {res.report_path}")
+    console.print(f"browse the demo room in the web app: roomtruth serve --room {res.out_dir}  "
+                  "(then open http://127.0.0.1:8765/)", markup=False)

@@ -200,20 +200,35 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
         return page(request, "history_entry.html", row=rows[0], meta=json.dumps(rows[0].meta, indent=1)[:20000])
 
     # ------------------------------------------------------------------ guided measurement
-    def _speakers() -> tuple[list[dict], str]:
+    def _speakers() -> tuple[list[dict], str, str]:
+        """Speakers of room.toml (with their layout angles), a problem sentence, the interface."""
         try:
             cfg = state.config()
         except RoomtruthError as exc:
-            return [], str(exc)
+            return [], str(exc), ""
+        nominal: dict[str, tuple] = {}
+        if getattr(cfg, "layout", None):
+            try:
+                from calib.layouts import layout
+
+                nominal = {sp.name: (sp.azimuth_deg, sp.elevation_deg) for sp in layout(cfg.layout).speakers}
+            except RoomtruthError:
+                nominal = {}
         out = []
         for s in getattr(cfg, "speakers", ()):
-            out.append({"name": getattr(s, "name", str(s)), "azimuth_deg": getattr(s, "azimuth_deg", None),
-                        "elevation_deg": getattr(s, "elevation_deg", None), "sub": bool(getattr(s, "sub", False))})
-        return out, ""
+            az, el = nominal.get(s.name, (None, None))
+            if az is None and s.position_m is not None and cfg.mic_position_m is not None:
+                from calib.layouts import direction_deg
+
+                az, el, _ = direction_deg(s.position_m, cfg.mic_position_m)
+            out.append({"name": s.name, "azimuth_deg": az, "elevation_deg": el, "sub": bool(s.is_sub)})
+        return out, "", str(getattr(cfg, "device", "") or "")
 
     async def measure_page(request: Request) -> Response:
-        speakers, cfg_problem = _speakers()
+        speakers, cfg_problem, configured = _speakers()
         devices = [("simulated", "the built-in simulated room"), ("rig", "the JACK virtual room (rig start first)")]
+        if configured and configured not in ("simulated", "rig"):
+            devices.insert(0, (configured, "the interface named in room.toml"))
         return page(request, "measure.html", speakers=speakers, cfg_problem=cfg_problem,
                     layout=svg.layout_svg(speakers) if speakers else "", devices=devices, job=state.job)
 

@@ -70,19 +70,22 @@ MAX_FRAMES = 8192                   # per file; longer files are analysed in exc
 RUN_FRAMES = 128                    # consecutive frames per excerpt (~2.7 s at 48 kHz)
 HARMONIC_MAX_HZ = 8000.0            # partials counted up to here (the voice's energy lies below)
 PITCH_BAND_HZ = (300.0, 5000.0)     # the centre power that YIN sees (no bass fundamentals)
-MIN_STRENGTH = 0.0                  # salience per unit magnitude: a frame is pitched above this
 VOICE_MOVEMENT_CENTS = 8.0          # rms deviation from the running median: voice-like above
 MOVEMENT_MEDIAN_S = 0.2             # running median that follows the notes, not the vibrato
 SEGMENT_MIN_S = 0.12                # shortest pitch-continuous segment considered
 SEGMENT_MAX_STEP_ST = 1.0           # a larger step between frames starts a new segment
-VOICE_MIN_S = 1.0                   # voice-like time needed to say "vocal found"
-VOICE_MIN_FRACTION = 0.02           # ... and its share of the gated frames
-CENTRE_MAX_DB = 3.0                 # |L/R| of the voice's partials: centred within this
-MIN_FRAME_SHARE_DB = -25.0
-PITCH_MEDIAN_FRAMES = 1             # running median of the frame pitch (~100 ms)
-CONTOUR_SEED_RATIO = 1.0            # a contour starts at a frame whose peak salience >= median
-CONTOUR_KEEP_RATIO = 1.0            # ... and goes on while its pitch keeps half the frame's peak
-CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)          # a pitched frame's partials must carry this share of the frame
+VOICE_MIN_S = 0.4                   # voice-like time needed to say "vocal found"
+VOICE_MIN_FRACTION = 0.015          # ... and its share of the gated frames
+CENTRE_MAX_DB = 6.0                 # |L/R| of the voice's partials: centred within this
+MIN_FRAME_SHARE_DB = -25.0          # a pitched frame's partials must carry this share of the frame
+FM_MIN_REL = 0.002                  # relative frequency change per hop of a moving partial
+FM_MAX_REL = 0.04
+DETECT_SEED_RATIO = 3.0             # detection: seeds >= 3x the median frame's moving salience
+DETECT_KEEP_RATIO = 0.8             # ... followed while within 0.8 of the frame's peak salience
+LEVEL_SEED_PERCENTILE = 99.0        # level: seeds >= LEVEL_SEED_RATIO x the 99th percentile
+LEVEL_SEED_RATIO = 0.8
+LEVEL_KEEP_RATIO = 0.3              # ... followed while >= 0.3 of the seed's own salience
+CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
 _REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 
 
@@ -207,15 +210,15 @@ def _k_power(fs: int, nfft: int) -> np.ndarray:
 class _Frames:
     etot: np.ndarray
     ebass: np.ndarray
-    f0_hz: np.ndarray
-    aper: np.ndarray
+    f0_hz: np.ndarray       # pitch of the level contours (NaN outside)
     ev: np.ndarray          # centre harmonic energy (background removed), both channels
     evl: np.ndarray
     evr: np.ndarray
     run: np.ndarray
     hop_s: float
     ms_scale: float         # frame energy -> mean square per channel sum
-    extras: dict = field(default_factory=dict)
+    f0_detect_hz: np.ndarray   # pitch of the detection contours (NaN outside)
+    ev_detect: np.ndarray
 
 
 def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> list[np.ndarray]:
@@ -247,7 +250,26 @@ def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> li
     return out
 
 
-def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
+def _moving_partials(mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray) -> np.ndarray:
+    """Weight (0..1) of each bin for "a partial whose frequency moves".
+
+    A bin counts when it is a spectral peak and its instantaneous frequency changed from the
+    previous or to the next frame by ``FM_MIN_REL`` .. ``FM_MAX_REL`` of itself: a sung partial
+    in vibrato moves by ~0.5-1.5 % per 21 ms hop, a held instrument's partial by ~0, and noise
+    by far more.  The IF comes from one channel, where a wide pad's detuned voices do not beat.
+    """
+    peak = np.zeros(mag.shape, dtype=bool)
+    peak[:, 1:-1] = (mag[:, 1:-1] >= mag[:, :-2]) & (mag[:, 1:-1] >= mag[:, 2:])
+    rel = np.abs(np.diff(inst_hz, axis=0)) / np.maximum(inst_hz[1:], 1.0)
+    rel[breaks[1:]] = 0.0
+    ok = (rel >= FM_MIN_REL) & (rel <= FM_MAX_REL)
+    w = np.zeros(mag.shape, dtype=np.float32)
+    w[1:] = ok
+    w[:-1] = np.maximum(w[:-1], ok)
+    return w * peak
+
+
+def _frame_pass(x: np.ndarray, fs: int, f0_override: np.ndarray | None = None) -> _Frames:
     n_ch, n = x.shape
     nfft = _nfft(fs)
     hop = nfft // 2
@@ -272,6 +294,12 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
     etot = np.empty(F)
     ebass = np.empty(F)
     sal_all = np.empty((F, f0_grid.size), dtype=np.float32)
+    cmag = np.empty((F, n_pitch), dtype=np.float32)
+    lmag = np.empty((F, n_pitch), dtype=np.float32)
+    inst_hz = np.empty((F, n_pitch), dtype=np.float32)
+    # derivative of the periodic Hann window (per sample): the reassignment of Auger & Flandrin
+    # (IEEE TSP 43(5), 1995) gives each bin's instantaneous frequency from one extra FFT
+    dwin = (0.5 * (2.0 * np.pi / nfft) * np.sin(2.0 * np.pi * np.arange(nfft) / nfft)).astype(np.float32)
     hc = np.empty((F, n_harm), dtype=np.float32)
     hl = np.empty((F, n_harm), dtype=np.float32)
     hr = np.empty((F, n_harm), dtype=np.float32)
@@ -305,50 +333,63 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
         ebass[sl] = p_sum[:, bass_bins] @ kw[bass_bins]
         mag = np.sqrt(np.maximum(cross[:, :n_pitch], 0.0)) * pw
         sal_all[sl] = salience(mag, smat)
+        cmag[sl] = mag
+        lh = specs[0][:, :n_pitch]
+        ld = scipy.fft.rfft(views[0][rows] * dwin, axis=-1)[:, :n_pitch]
+        lmag[sl] = np.abs(lh)
+        # omega_hat = omega_k - Im(X_dh / X_h)  (rad/sample)
+        inst_hz[sl] = fp[None, :] - np.imag(ld / np.where(lh == 0, 1.0, lh)) * fs / (2.0 * np.pi)
         hc[sl] = cross[:, :n_harm] * kw2[:n_harm]
         hl[sl] = p_l[:, :n_harm] * kw[:n_harm]
         hr[sl] = p_r[:, :n_harm] * kw[:n_harm]
     # pitch contours over the whole pass (excerpt joins break them)
     breaks = np.concatenate(([False], np.diff(run) != 0))
-    cidx = grow_contours(sal_all, f0_grid, seed_ratio=CONTOUR_SEED_RATIO, keep_ratio=CONTOUR_KEEP_RATIO,
-                         max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks)
-    f0 = refine(sal_all, f0_grid, cidx)
-    peak = sal_all.max(axis=1)
-    rows = np.arange(F)
-    aper = np.where(cidx >= 0, sal_all[rows, np.maximum(cidx, 0)] / np.maximum(peak, 1e-30), 0.0)
-    # isolated octave/chord-tone errors: a running median of the log pitch over a few frames
-    if PITCH_MEDIAN_FRAMES > 1 and F >= PITCH_MEDIAN_FRAMES:
-        lf = np.log2(np.where(np.isfinite(f0), f0, 1.0))
-        f0 = np.where(np.isfinite(f0), 2.0 ** ndimage.median_filter(lf, size=PITCH_MEDIAN_FRAMES, mode="nearest"),
-                      np.nan)
+    moving = _moving_partials(lmag, inst_hz, breaks)
+    sal_fm = salience(cmag * moving, smat)
+    # detection contours: seeds where moving partials are strong against the median frame,
+    # followed while they stay near the frame's strongest pitch (few, clean, gain-dependent)
+    det = grow_contours(sal_all, f0_grid, seed_ratio=DETECT_SEED_RATIO, keep_ratio=DETECT_KEEP_RATIO,
+                        max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks, seed_salience=sal_fm)
+    # level contours: seeds against the clearest moving frames of the pass, followed while the
+    # source keeps a share of its own salience: the frames counted do not depend (much) on how
+    # loud the voice is against the accompaniment, so an offset on the fader reads as itself
+    lev = grow_contours(sal_all, f0_grid, seed_ratio=LEVEL_SEED_RATIO, keep_ratio=LEVEL_KEEP_RATIO,
+                        max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks, seed_salience=sal_fm,
+                        relative_to_seed=True, seed_percentile=LEVEL_SEED_PERCENTILE)
+    f0_det = refine(sal_all, f0_grid, det)
+    f0 = refine(sal_all, f0_grid, lev) if f0_override is None else np.asarray(f0_override, dtype=np.float64)
     voiced = np.nonzero(np.isfinite(f0))[0]
     if voiced.size:
         e_c, e_l, e_r = _harmonic_energy(f0[voiced], [hc[voiced], hl[voiced], hr[voiced]], df)
         ev[voiced] = e_c
         evl[voiced] = e_l
         evr[voiced] = e_r
+    ev_det = np.full(F, np.nan)
+    vd = np.nonzero(np.isfinite(f0_det))[0]
+    if vd.size:
+        ev_det[vd] = _harmonic_energy(f0_det[vd], [hc[vd]], df)[0]
     ms_scale = 2.0 / (nfft * float(np.sum(win.astype(np.float64) ** 2)))
-    return _Frames(etot=etot, ebass=ebass, f0_hz=f0, aper=aper, ev=ev, evl=evl, evr=evr, run=run,
-                   hop_s=hop / fs, ms_scale=ms_scale)
+    return _Frames(etot=etot, ebass=ebass, f0_hz=f0, ev=ev, evl=evl, evr=evr, run=run,
+                   hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det, ev_detect=ev_det)
 
 
 # --- decisions ---------------------------------------------------------------------------------
 
-def _segments(fr: _Frames, cand: np.ndarray) -> list[np.ndarray]:
+def _segments(fr: _Frames, cand: np.ndarray, f0_hz: np.ndarray) -> list[np.ndarray]:
     """Runs of candidate frames, consecutive within one excerpt, the pitch moving by less than
     ``SEGMENT_MAX_STEP_ST`` semitones per frame; at least ``SEGMENT_MIN_S`` long."""
     idx = np.nonzero(cand)[0]
     if idx.size == 0:
         return []
-    st = 12.0 * np.log2(fr.f0_hz[idx])
+    st = 12.0 * np.log2(f0_hz[idx])
     brk = (np.diff(idx) != 1) | (np.diff(fr.run[idx]) != 0) | (np.abs(np.diff(st)) > SEGMENT_MAX_STEP_ST)
     parts = np.split(idx, np.nonzero(brk)[0] + 1)
     min_len = max(int(math.ceil(SEGMENT_MIN_S / fr.hop_s)), 3)
     return [p for p in parts if p.size >= min_len]
 
 
-def _movement_cents(fr: _Frames, seg: np.ndarray) -> tuple[float, np.ndarray]:
-    cents = 1200.0 * np.log2(fr.f0_hz[seg])
+def _movement_cents(fr: _Frames, seg: np.ndarray, f0_hz: np.ndarray) -> tuple[float, np.ndarray]:
+    cents = 1200.0 * np.log2(f0_hz[seg])
     width = max(int(round(MOVEMENT_MEDIAN_S / fr.hop_s)) | 1, 3)
     dev = cents - ndimage.median_filter(cents, size=width, mode="nearest")
     return float(np.sqrt(np.mean(dev ** 2))), dev
@@ -429,11 +470,11 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
 
     lo, hi = VOICE_F0_RANGE_HZ
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = fr.ev / fr.etot
-    cand = (gated & np.isfinite(fr.f0_hz) & (fr.f0_hz >= lo) & (fr.f0_hz <= hi)
-            & (fr.aper > MIN_STRENGTH) & (share > 10.0 ** (MIN_FRAME_SHARE_DB / 10.0)))
-    segs = _segments(fr, cand)
-    moves = [_movement_cents(fr, s) for s in segs]
+        share = fr.ev_detect / fr.etot
+    f0d = fr.f0_detect_hz
+    cand = (gated & np.isfinite(f0d) & (f0d >= lo) & (f0d <= hi) & (share > 10.0 ** (MIN_FRAME_SHARE_DB / 10.0)))
+    segs = _segments(fr, cand, f0d)
+    moves = [_movement_cents(fr, s, f0d) for s in segs]
     voice_segs = [s for s, (m, _) in zip(segs, moves) if m >= VOICE_MOVEMENT_CENTS]
     movement = float(np.median([m for m, _ in moves])) if moves else math.nan
     vib = _vibrato_hz([d for m, d in moves if m >= VOICE_MOVEMENT_CENTS], fr.hop_s)
@@ -451,6 +492,12 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
         else:
             notes.append("no vocal found")
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
+    # the level: the level contours (see _frame_pass), in the gated frames
+    lv = gated & np.isfinite(fr.f0_hz) & (fr.f0_hz >= lo) & (fr.f0_hz <= hi)
+    lsegs = _segments(fr, lv, fr.f0_hz)
+    v_idx = np.concatenate(lsegs) if lsegs else v_idx
+    v_time = v_idx.size * fr.hop_s
+    common["vocal_time_s"] = v_time
     el = float(np.sum(fr.evl[v_idx]))
     er = float(np.sum(fr.evr[v_idx]))
     pan_db = _db(el / er) if el > 0 and er > 0 else (math.inf if el > 0 else -math.inf)

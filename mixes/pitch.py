@@ -114,15 +114,22 @@ def salience(mag: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float, keep_ratio: float,
-                  max_step_cents: float, breaks: np.ndarray | None = None) -> np.ndarray:
+                  max_step_cents: float, breaks: np.ndarray | None = None,
+                  seed_salience: np.ndarray | None = None, relative_to_seed: bool = False,
+                  seed_percentile: float = 50.0) -> np.ndarray:
     """Pitch contours grown from the clearest frames (a simple form of the contour creation
     of Salamon & Gómez 2012, section III-B).
 
-    Frames are taken as seeds in order of their peak salience (relative to the median peak,
-    at least ``seed_ratio``).  From a seed the contour follows, frame by frame forward and
+    Frames are taken as seeds in order of their peak salience (at least ``seed_ratio`` times
+    the ``seed_percentile`` percentile of the frames' peaks).  From a seed the contour follows, frame by frame forward and
     backward, the largest salience within ``max_step_cents`` of its last pitch, while that
     value stays above ``keep_ratio`` times the frame's own maximum; it stops at a frame that is
     already part of a contour or where ``breaks`` is True (e.g. the join of two excerpts).
+    With ``seed_salience`` (same shape) the seeds and their pitch come from it instead (e.g. a
+    salience of the moving partials only), the growth from ``sal``.  With
+    ``relative_to_seed`` the contour goes on while its salience keeps ``keep_ratio`` of its
+    value at the seed (the source against itself, not against the loudest other source: so
+    how far a note is followed does not depend on how loud it is against the accompaniment).
 
     Returns
     -------
@@ -134,18 +141,21 @@ def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float,
     if n_frames == 0:
         return idx
     peak = sal.max(axis=1)
-    ref = float(np.median(peak[peak > 0])) if np.any(peak > 0) else 0.0
+    seed_sal = sal if seed_salience is None else seed_salience
+    seed_peak = seed_sal.max(axis=1)
+    ref = float(np.percentile(seed_peak[seed_peak > 0], seed_percentile)) if np.any(seed_peak > 0) else 0.0
     if ref <= 0:
         return idx
     step = max(int(round(max_step_cents / (1200.0 * np.log2(f0_grid_hz[1] / f0_grid_hz[0])))), 1)
     brk = np.zeros(n_frames, dtype=bool) if breaks is None else np.asarray(breaks, dtype=bool)
-    order = np.argsort(-peak)
+    order = np.argsort(-seed_peak)
     for t0 in order:
-        if peak[t0] < seed_ratio * ref:
+        if seed_peak[t0] < seed_ratio * ref:
             break
         if idx[t0] >= 0:
             continue
-        idx[t0] = int(np.argmax(sal[t0]))
+        idx[t0] = int(np.argmax(seed_sal[t0]))
+        own = float(sal[t0, idx[t0]])
         for direction in (1, -1):
             c = idx[t0]
             t = t0
@@ -155,7 +165,8 @@ def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float,
                     break
                 lo, hi = max(c - step, 0), min(c + step + 1, n_cand)
                 j = lo + int(np.argmax(sal[nxt, lo:hi]))
-                if sal[nxt, j] < keep_ratio * peak[nxt] or sal[nxt, j] <= 0:
+                floor = keep_ratio * (own if relative_to_seed else peak[nxt])
+                if sal[nxt, j] < floor or sal[nxt, j] <= 0:
                     break
                 idx[nxt] = j
                 c, t = j, nxt

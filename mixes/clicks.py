@@ -62,6 +62,9 @@ POP_MIN_S = 0.001
 MAX_WIDTH_S = 0.0015       # excursions longer than this are music (bursts of garbage: mixes.artifacts)
 MAX_CANDIDATES = 20_000
 CAND_ORDER = 2
+MID_DECIMATION = 4
+MID_TAPS = 32
+MID_CUTOFF_HZ = 4500.0
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 
@@ -107,7 +110,8 @@ def _whitened_abs(x: np.ndarray, a: int, b: int, sub: int) -> np.ndarray:
     cymbal's top octaves while they sound), so a click stands out in whatever band the music
     leaves free.  Element (i, j) belongs to x[a + i sub + j].
     """
-    h = 5                                            # 3 samples for the difference, 2 for the predictor
+    P = CAND_ORDER
+    h = 3 + P                                        # 3 samples for the difference, P for the predictor
     if a >= h:
         seg = x[a - h: b]
     else:
@@ -115,30 +119,24 @@ def _whitened_abs(x: np.ndarray, a: int, b: int, sub: int) -> np.ndarray:
     d = seg[3:] - seg[:-3]
     t = seg[1:-2] - seg[2:-1]
     t *= 3
-    d += t                                           # d[i] belongs to x[a - 2 + i]
+    d += t                                           # d[i] belongs to x[a - P + i]
     n_rows = (b - a) // sub
-    D0 = d[2:].reshape(n_rows, sub)
-    D1 = d[1:-1].reshape(n_rows, sub)
-    D2 = d[:-2].reshape(n_rows, sub)
-    r0 = np.einsum("ij,ij->i", D0, D0).astype(np.float64) * (1.0 + 1e-6) + 1e-30
-    r1 = np.einsum("ij,ij->i", D0, D1).astype(np.float64)
-    r2 = np.einsum("ij,ij->i", D0, D2).astype(np.float64)
-    # Levinson-Durbin, order 2, in closed form
-    k1 = -r1 / r0
-    k2 = -(r2 + k1 * r1) / (r0 * (1.0 - k1 * k1))
-    a1 = (k1 + k2 * k1).astype(x.dtype)[:, None]
-    a2 = k2.astype(x.dtype)[:, None]
-    e = D1 * a1
-    e += D0
+    D = [d[P - k: d.size - k].reshape(n_rows, sub) for k in range(P + 1)]
+    r = np.empty((n_rows, P + 1))
+    for k in range(P + 1):
+        r[:, k] = np.einsum("ij,ij->i", D[0], D[k])
+    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-30
+    A = _levinson(r).astype(x.dtype)
+    e = D[0].copy()
     t = t[: n_rows * sub].reshape(n_rows, sub)       # reuse as scratch
-    np.multiply(D2, a2, out=t)
-    e += t
+    for k in range(1, P + 1):
+        np.multiply(D[k], A[:, k:k + 1], out=t)
+        e += t
     return np.abs(e, out=e)
 
 
-def _candidates(x: np.ndarray, fs: int) -> np.ndarray:
-    """Stage 1: sample indices where the whitened programme stands out of its local background."""
-    sub = max(int(fs // 100), 8)
+def _stage1(x: np.ndarray, sub: int, gap: int) -> np.ndarray:
+    """Indices where ``_whitened_abs(x)`` stands ``CANDIDATE_RATIO`` above its background."""
     n_sub = x.size // sub
     if n_sub < 3:
         return np.zeros(0, dtype=np.int64)
@@ -159,9 +157,8 @@ def _candidates(x: np.ndarray, fs: int) -> np.ndarray:
     hot = np.flatnonzero(peak > thr)
     if hot.size == 0:
         return np.zeros(0, dtype=np.int64)
-    # non-maximum suppression within MERGE_S (no chaining: in a dense hi-hat a click keeps its
+    # non-maximum suppression within ``gap`` (no chaining: in a dense hi-hat a click keeps its
     # own peak unless a stronger one lies within MERGE_S of it)
-    gap = max(int(MERGE_S * fs), 1)
     out = []
     for blk in hot[:MAX_CANDIDATES]:
         a = max(blk - 1, 0) * sub
@@ -171,6 +168,52 @@ def _candidates(x: np.ndarray, fs: int) -> np.ndarray:
         j = j[(j + a >= blk * sub) & (j + a < (blk + 1) * sub)]
         out.append(a + j)
     return np.unique(np.concatenate(out)).astype(np.int64)
+
+
+_MID_FIR: dict[int, np.ndarray] = {}
+
+
+def _mid_band(x: np.ndarray, fs: int) -> tuple[np.ndarray, int]:
+    """The programme low-passed at ``MID_CUTOFF_HZ`` and decimated by ``MID_DECIMATION``
+    (polyphase: only the kept outputs are computed); returns it and the FIR's delay (samples
+    at the full rate)."""
+    D = MID_DECIMATION
+    if fs not in _MID_FIR:
+        from scipy.signal import firwin
+        _MID_FIR[fs] = firwin(MID_TAPS, MID_CUTOFF_HZ, fs=fs)
+    h = _MID_FIR[fs].astype(x.dtype)
+    K = h.size
+    n_out = (x.size - K) // D + 1
+    if n_out <= 0:
+        return np.zeros(0, dtype=x.dtype), 0
+    y = np.zeros(n_out, dtype=x.dtype)
+    for k in range(K):                                # y[m] = sum_k h[k] x[D m + K - 1 - k]
+        y += h[k] * x[K - 1 - k: K - 1 - k + D * (n_out - 1) + 1: D]
+    return y, K - 1 - (K - 1) // 2
+
+
+def _candidates(x: np.ndarray, fs: int) -> np.ndarray:
+    """Stage 1: sample indices where the whitened programme stands out of its local background.
+
+    Two paths: the full band (the third difference favours the top octaves), and a band below
+    ``MID_CUTOFF_HZ`` decimated by 4 (the same whitening there favours 1.5-5 kHz), so a click
+    under a hi-hat stroke, audible in the gap below the hi-hat, is still a candidate.
+    """
+    sub = max(int(fs // 100), 8)
+    gap = max(int(MERGE_S * fs), 1)
+    full = _stage1(x, sub, gap)
+    D = MID_DECIMATION
+    if fs >= 32_000 and x.size > 4 * MID_TAPS:
+        y, delay = _mid_band(x, fs)
+        mid = _stage1(y, max(sub // D, 8), max(gap // D, 1)) * D + delay
+        mid = mid[(mid >= 0) & (mid < x.size)]
+        if mid.size:
+            # keep mid-band candidates that no full-band candidate already covers
+            near = np.searchsorted(full, mid)
+            lo = np.abs(mid - full[np.maximum(near - 1, 0)]) if full.size else np.full(mid.size, gap + 1)
+            hi = np.abs(full[np.minimum(near, full.size - 1)] - mid) if full.size else np.full(mid.size, gap + 1)
+            full = np.unique(np.r_[full, mid[np.minimum(lo, hi) > gap]])
+    return full
 
 
 # --- stage 2 --------------------------------------------------------------------------------
@@ -221,6 +264,12 @@ class Impulsive:
         self.width_s: list[float] = []
 
 
+def _bh4(n: int) -> np.ndarray:
+    """4-term Blackman-Harris window (sidelobes -92 dB: a hi-hat does not leak into the gap)."""
+    t = 2 * np.pi * np.arange(n) / n
+    return 0.35875 - 0.48829 * np.cos(t) + 0.14128 * np.cos(2 * t) - 0.01168 * np.cos(3 * t)
+
+
 def _hole_test(S: np.ndarray, c: int, guard: int, keep: np.ndarray) -> np.ndarray:
     """Second verification path: does the event light up a band the music leaves empty?
 
@@ -237,7 +286,7 @@ def _hole_test(S: np.ndarray, c: int, guard: int, keep: np.ndarray) -> np.ndarra
     starts = np.arange(0, N - n + 1, hop)
     centre = starts + n // 2
     fr = np.lib.stride_tricks.sliding_window_view(S, n, axis=1)[:, starts]          # (K, F, n)
-    P = np.abs(np.fft.rfft(fr * np.hanning(n), axis=2)[:, :, 1:]) ** 2              # (K, F, bins)
+    P = np.abs(np.fft.rfft(fr * _bh4(n), axis=2)[:, :, 1:]) ** 2                    # (K, F, bins)
     okf = np.lib.stride_tricks.sliding_window_view(keep, n, axis=1)[:, starts].min(axis=2) > 0
     at = np.abs(centre - c) <= guard
     pre = centre < c - guard - n // 2
@@ -357,7 +406,23 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
     for i in range(0, cand.size, 256):
         _verify(x, cand[i:i + 256], cand, fs, out)
-    return out
+    # one event per click: candidates of both paths may verify the same one
+    order = np.argsort(out.onset, kind="stable")
+    gap = max(int(MERGE_S * fs), 1)
+    keep: list[int] = []
+    for k in order:
+        if keep and out.onset[k] - out.onset[keep[-1]] <= gap:
+            if out.level_db[k] > out.level_db[keep[-1]]:
+                keep[-1] = int(k)
+            continue
+        keep.append(int(k))
+    dedup = Impulsive()
+    for k in keep:
+        dedup.onset.append(out.onset[k])
+        dedup.click.append(out.click[k])
+        dedup.level_db.append(out.level_db[k])
+        dedup.width_s.append(out.width_s[k])
+    return dedup
 
 
 # --- stage 3: audibility --------------------------------------------------------------------

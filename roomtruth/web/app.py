@@ -122,17 +122,17 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
 
     # ------------------------------------------------------------------ today's room
     async def dashboard(request: Request) -> Response:
-        rows = await asyncio.to_thread(state.history, limit=1)
-        latest = rows[0] if rows else None
+        rows = await asyncio.to_thread(state.history, limit=200)
+        sweeps = [r for r in rows if (r.meta or {}).get("source") != "programme"]
+        watches = [r for r in rows if (r.meta or {}).get("source") == "programme"]
+        latest = sweeps[0] if sweeps else None
         doc, note = state.document()
         prof_dir = state.active_profile_dir()
         prof = state.profile_info(prof_dir, active=True) if prof_dir else None
         changed = [c for c in (latest.checks if latest else ()) if c.verdict in ("warn", "fail")]
-        watch = [r for r in await asyncio.to_thread(state.history, limit=50)
-                 if (r.meta or {}).get("source") == "programme"][:1]
         return page(request, "dashboard.html", latest=latest, changed=changed, profile=prof,
                     findings=(doc.findings[:8] if doc is not None else []), doc_note=note,
-                    watch=watch[0] if watch else None)
+                    watch=watches[0] if watches else None)
 
     async def events(request: Request) -> Response:
         """Server-sent events: ``live`` (monitor status) every second, ``job`` while a

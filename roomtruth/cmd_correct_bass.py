@@ -83,16 +83,26 @@ def alignment_json(profile: Any, main_seat: Any) -> dict[str, dict[str, Any]]:
         e = {"arrival_ms": 1e3 * a, "delay_ms": 1e3 * s.delay_s, "trim_db": s.trim_db, "polarity": s.polarity,
              "measured_polarity": pol, "is_sub": s.name in subs}
         if s.name not in subs:
-            hc = h
-            if fs in s.fir:
-                hc = np.convolve(h, s.fir[fs])[: h.size]
-            elif s.peq:
-                from scipy.signal import sosfilt
-
-                hc = sosfilt(peq_sos(s.peq, fs=fs), h)
-            e["aligned_arrival_ms"] = 1e3 * (a + s.delay_s)
             e["level_db"] = band_level_db(h, fs=fs)
-            e["aligned_level_db"] = band_level_db(hc, fs=fs) + s.trim_db
+            if profile.routing and fs == profile.design_fs:
+                # the whole path as it plays: routing (crossover, all-pass), preamp + trim, delay, correction
+                from scipy.signal import fftconvolve
+
+                from calib.exports.firwav import speaker_fir
+
+                hc = fftconvolve(h, speaker_fir(profile, s.name, source=s.name))
+                e["aligned_arrival_ms"] = 1e3 * arrival_s(hc, fs=fs)[0]
+                e["aligned_level_db"] = band_level_db(hc, fs=fs) - profile.preamp_db
+            else:
+                hc = h
+                if fs in s.fir:
+                    hc = np.convolve(h, s.fir[fs])[: h.size]
+                elif s.peq:
+                    from scipy.signal import sosfilt
+
+                    hc = sosfilt(peq_sos(s.peq, fs=fs), h)
+                e["aligned_arrival_ms"] = 1e3 * (a + s.delay_s)
+                e["aligned_level_db"] = band_level_db(hc, fs=fs) + s.trim_db
         out[s.name] = e
     mains = [v for v in out.values() if not v["is_sub"]]
     if len(mains) > 1:

@@ -277,3 +277,28 @@ def test_cli_21_measure_correct_verify(run_cli, tmp_path):
     assert {c["channel"] for c in failed} == {"L+SUB", "R+SUB"}, [c["message"] for c in v["checks"] if c["name"] == "bass_sum"]
     code, out, err = run_cli("correct", tmp_path / "m", "--out", tmp_path / "q", "--subs", "SW")
     assert code == 2 and err.strip().startswith("error: --subs names SW but the measurement holds L, R, SUB")
+
+
+def test_allpass_when_one_delay_cannot_align_every_main():
+    """R rolls off with a 6th-order 60 Hz high-pass of its own (L and SUB do not): one sub delay
+    cannot put both mains in phase with the sub (-1.4 dB worst band); an all-pass on a main
+    can (>= -0.5 dB), and the mains' direct sounds still arrive together (within 20 us)."""
+    from calib.correction.alignment import arrival_s
+    from calib.correction.peq import PeqSettings
+    from calib.exports.firwav import speaker_fir
+    from calib.types import ImpulseResponse
+
+    fs, n = 8000, 8000
+    x = np.zeros(n)
+    x[40] = 1.0
+    r = sg.sosfilt(sg.butter(6, 60, "highpass", fs=fs, output="sos"), x)
+    ir = ImpulseResponse(np.vstack([x, r, x]), fs, ("L", "R", "SUB"))
+    st = CorrectionSettings(peq=PeqSettings(n_max=0))
+    _, _, b0 = design_bass_managed([ir], st, BassSettings(allpass=False), subs=["SUB"], seat_names=["s"])
+    prof, _, b1 = design_bass_managed([ir], st, BassSettings(), subs=["SUB"], seat_names=["s"])
+    assert b0.sum_deviation_db["s"]["worst_db"] < -1.0
+    assert b1.sum_deviation_db["s"]["worst_db"] >= -0.5
+    assert any(b1.per_speaker[m]["allpass"] for m in ("L", "R"))
+    arr = [arrival_s(sg.fftconvolve(ir.samples[k], speaker_fir(prof, m, n_taps=8192)), fs=fs)[0] for k, m in
+           enumerate(("L", "R"))]
+    assert abs(arr[0] - arr[1]) <= 20e-6

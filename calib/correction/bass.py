@@ -201,11 +201,27 @@ def _allpass_search(f: np.ndarray, hm: np.ndarray, hs: np.ndarray, centres: np.n
     return best, best_v
 
 
+#: soft preference for the delay the measured group delays suggest (dB of worst band per ms
+#: away from it): among delays that align the crossover about equally well, the one nearest the
+#: acoustic arrival difference wins (a phase match one period away is a transient 12.5 ms late)
+DELAY_PREFERENCE_DB_PER_MS = 0.1
+
+
+def group_delay_difference_s(f: np.ndarray, hm: np.ndarray, hs: np.ndarray, lo_hz: float, hi_hz: float) -> float:
+    """How much later the sub path arrives than the main path over ``lo..hi`` (s): the slope of
+    the unwrapped phase difference, ``tau = -d(phi_s - phi_m)/d(omega)`` (least squares)."""
+    sel = (f >= lo_hz) & (f <= hi_hz)
+    ph = np.unwrap(np.angle(hs[sel] * np.conj(hm[sel])))
+    w = 2 * np.pi * f[sel]
+    return float(-np.polyfit(w, ph, 1)[0])
+
+
 def _delay_search(f: np.ndarray, HM: np.ndarray, HS: np.ndarray, centres: np.ndarray,
-                  max_s: float) -> tuple[float, int, float]:
-    """Best relative sub delay (s, + = sub later) and polarity: maximise the worst band over
-    mains (ties: the mean)."""
-    best = (-np.inf, -np.inf, 0.0, 1)
+                  max_s: float, ref_s: float = 0.0) -> tuple[float, int, float]:
+    """Best added sub delay (s; negative: the mains are delayed) and polarity: maximise the worst
+    sixth-octave band over mains, less :data:`DELAY_PREFERENCE_DB_PER_MS` per ms away from
+    ``ref_s`` (ties: the mean).  Returns (delay, polarity, worst band dB)."""
+    best = (-np.inf, -np.inf, 0.0, 1, -np.inf)
     for step, span in ((5e-5, max_s), (1e-5, 1e-4)):
         centre = best[2]
         taus = np.arange(centre - span, centre + span + step / 2, step) if span < max_s else \
@@ -214,11 +230,12 @@ def _delay_search(f: np.ndarray, HM: np.ndarray, HS: np.ndarray, centres: np.nda
         for pol in (1, -1):
             dev = band_sum_deficit_db(f, HM[None, :, :], pol * HS[None, :, :] * ph[:, None, :], centres)
             worst = dev.min(axis=(1, 2))
+            score = worst - DELAY_PREFERENCE_DB_PER_MS * 1e3 * np.abs(taus - ref_s)
             mean = dev.mean(axis=(1, 2))
-            k = int(np.lexsort((-mean, -worst))[0])
-            if (worst[k], mean[k]) > best[:2]:
-                best = (float(worst[k]), float(mean[k]), float(taus[k]), pol)
-    return best[2], best[3], best[0]
+            k = int(np.lexsort((-mean, -score))[0])
+            if (score[k], mean[k]) > best[:2]:
+                best = (float(score[k]), float(mean[k]), float(taus[k]), pol, float(worst[k]))
+    return best[2], best[3], best[4]
 
 
 def design_bass_managed(seats: Sequence[ImpulseResponse], settings: Any, bass: BassSettings, *,
@@ -388,7 +405,11 @@ def design_bass_managed(seats: Sequence[ImpulseResponse], settings: Any, bass: B
     centres = sixth_octave_centres_hz(0.75 * fc_min, 1.375 * fc_max)
     HM = np.array([main_path(main_seat, m)[band] for m in mains])
     HS = np.array([g_s * sub_path(main_seat, m)[band] for m in mains])
-    tau, sub_pol, worst = _delay_search(fb, HM, HS, centres, bass.max_delay_ms / 1000)
+    # the acoustic arrival difference (sub path later than the main path, crossover band)
+    ref = -float(np.mean([group_delay_difference_s(fb, HM[k], HS[k], 0.7 * fc_min, 1.4 * fc_max)
+                          for k in range(len(mains))]))
+    ref = float(np.clip(ref, -bass.max_delay_ms / 1000, bass.max_delay_ms / 1000))
+    tau, sub_pol, worst = _delay_search(fb, HM, HS, centres, bass.max_delay_ms / 1000, ref)
     ph = sub_pol * np.exp(-2j * np.pi * fb * tau)
     aps: dict[str, Biquad | None] = {m: None for m in mains}
     if bass.allpass:
@@ -397,6 +418,19 @@ def design_bass_managed(seats: Sequence[ImpulseResponse], settings: Any, bass: B
             if v < -0.2:
                 ap, v2 = _allpass_search(fb, HM[k], HS[k] * ph, centres, bass.fc(m), fs)
                 aps[m] = ap
+    # an all-pass also delays the main's direct sound a little (tens of us at 1 kHz for a
+    # low-Q all-pass near the crossover): take that out of its delay so every main still arrives
+    # together (the shift is a degree or two at the crossover)
+    ap_shift = {m: 0.0 for m in mains}
+    for m in mains:
+        if aps[m] is not None:
+            h = np.fft.irfft(R[main_seat][m], n_fft)[:n_len]
+            a0 = arrival_s(h, fs=fs)[0]
+            a1 = arrival_s(np.fft.irfft(R[main_seat][m] * _resp((aps[m],), f, fs), n_fft)[:n_len], fs=fs)[0]
+            ap_shift[m] = a1 - a0
+    comp = max(ap_shift.values())
+    for m in mains:
+        dly[m] = dly[m] + comp - ap_shift[m]
     extra_main = max(0.0, -tau)
     sub_extra = max(0.0, tau)
 

@@ -4,9 +4,9 @@ preview, bass/vocal balance and dynamics.
 The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
 preallocated channels-first array and handed to a second thread that feeds the streaming
 loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  When the file
-is read, the reading thread runs the render checks and the long-term spectrum on the whole
-array, and a side thread the stereo image and then balance and dynamics (they need the
-integrated loudness, so they start when the meters are done).
+is read, the reading thread runs the render checks on the whole array, and a side thread the
+long-term spectrum, the stereo image and then balance and dynamics (they need the integrated
+loudness, so they start when the meters are done).
 """
 
 from __future__ import annotations
@@ -122,10 +122,10 @@ def _balance_dynamics(x: np.ndarray, fs: int, lres, tres) -> tuple:
 
 def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
             platforms: PlatformTable | None, checks: bool, extras: bool | None = None) -> MixAnalysis:
-    """Everything measured on the whole array, on two threads: this one runs the render checks
-    and the spectrum; a side thread the stereo image and, once ``meters()`` (a future or a
-    callable returning (LoudnessResult, TruePeakResult)) is done, balance and dynamics (they
-    need the loudness).  ``extras`` (default: as ``checks``) switches the stereo image,
+    """Everything measured on the whole array, on two threads: this one runs the render checks;
+    a side thread the spectrum, the stereo image and, once ``meters()`` (a future or a callable
+    returning (LoudnessResult, TruePeakResult)) is done, balance and dynamics (they need the
+    loudness).  ``extras`` (default: as ``checks``) switches the stereo image,
     balance and dynamics."""
     n_ch, n = x.shape
     if n < MIN_DURATION_S * fs:
@@ -136,8 +136,11 @@ def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
     side = ThreadPoolExecutor(max_workers=1) if extras else None
     try:
         # the other core: stereo image, then (once the meters are done) balance and dynamics
+        # with the render checks on this thread, the spectrum goes to the side thread too (first:
+        # the meters are still finishing while it runs)
+        sp_fut = side.submit(_spectrum, x, fs) if side is not None and checks else None
         ex_fut = side.submit(_extras, x, fs, meters) if side is not None else None
-        return _finish_main(name, x, fs, meters, ex_fut, bands_per_octave=bands_per_octave,
+        return _finish_main(name, x, fs, meters, ex_fut, sp_fut, bands_per_octave=bands_per_octave,
                             platforms=platforms, checks=checks)
     finally:
         if side is not None:
@@ -165,13 +168,20 @@ def _extras(x: np.ndarray, fs: int, meters) -> tuple:
     return stereo, bal, dyn
 
 
-def _finish_main(name: str, x: np.ndarray, fs: int, meters, ex_fut, *, bands_per_octave: int,
-                 platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
-    """This thread's share of :func:`_finish`: render checks and the spectrum, then the results."""
-    n_ch, n = x.shape
-    rc = render_checks(x, fs=fs) if checks else None
+def _spectrum(x: np.ndarray, fs: int) -> tuple[int, np.ndarray]:
+    """``(nfft, mean power spectrum)`` for the LTAS."""
     nfft = _ltas.spectrum_nfft(fs)          # ~1.5 Hz bins: band levels and band floors in one pass
     power = _ltas._segment_power(x, nfft, overlap=True)
+    return nfft, power
+
+
+def _finish_main(name: str, x: np.ndarray, fs: int, meters, ex_fut, sp_fut, *, bands_per_octave: int,
+                 platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
+    """This thread's share of :func:`_finish`: the render checks (and the spectrum when no side
+    thread computes it), then the results."""
+    n_ch, n = x.shape
+    rc = render_checks(x, fs=fs) if checks else None
+    nfft, power = sp_fut.result() if sp_fut is not None else _spectrum(x, fs)
     lres, tres = meters()
     stereo, bal, dyn = ex_fut.result() if ex_fut is not None else (None, None, None)
     warnings = list(rc.warnings) if rc is not None else []

@@ -422,6 +422,10 @@ def run(
     if duration is not None and not (duration > 0):
         raise ConfigError(f"--duration {duration} s must be > 0")
     prof_a = CalibrationProfile.load(profile_dir)       # validated here: errors come back at once
+    if prof_a.routing:   # bass management runs offline (render) and in the exports, not yet live
+        raise ConfigError(f"{profile_dir} is a bass-managed profile (programme channels routed to speakers and "
+                          "subs); monitor run does not route yet: use 'roomtruth monitor render' or its "
+                          "camilladsp.yml")
     if profile_b is not None:
         CalibrationProfile.load(profile_b)
     rate = int(fs) if fs is not None else int(prof_a.design_fs)

@@ -58,6 +58,18 @@ def test_drift_fails_on_the_drifted_speaker_exit_3(files, run_cli):
     assert doc["meta"]["message"].startswith("room changed: ")
 
 
+def test_a_later_arrival_is_reported_on_that_speaker(files, run_cli):
+    """delay:L:0.2 (200 us later, 4x the 50 us limit): an arrival fail on L of +0.2 ms."""
+    code, out, _ = run_cli("watch", "--profile", files / "prof", "--programme", files / "prog.wav",
+                           "--simulate-ir", files / "room.wav", "--drift-at", "3", "--drift", "delay:L:0.2", "--json")
+    assert code == 3
+    doc = json.loads(out)
+    arr = [e for e in doc["events"] if e["check"] == "arrival" and e["verdict"] == "fail"]
+    assert [e["speaker"] for e in arr] == ["L"]
+    assert arr[0]["value"] == pytest.approx(0.2, abs=0.01)      # ms
+    assert not [e for e in doc["events"] if e["speaker"] == "R" and e["verdict"] != "pass"]
+
+
 def test_history_entry_is_marked_as_from_programme(files, run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "240")      # the table is not wrapped
     db = tmp_path / "h.sqlite"

@@ -125,3 +125,21 @@ def test_find_delay_on_coloured_programme(delay):
     lag, prom = find_delay(x, y, max_lag_samples=2000)
     assert lag == delay
     assert prom > 8
+
+
+def test_three_inputs_general_path():
+    """L, C, R (p = 3: the general inverse), two of them partly coherent: all three recovered."""
+    rng = np.random.default_rng(8)
+    n = 150 * N
+    m = rng.standard_normal(n)
+    x = np.stack([m + rng.standard_normal(n), rng.standard_normal(n), m + rng.standard_normal(n)])
+    hs = [_fir(10), _fir(11), _fir(12)]
+    y = sum(signal.lfilter(h, 1.0, xi) for h, xi in zip(hs, x)) + 1e-3 * rng.standard_normal(n)
+    e = _run(x, y)
+    for i, h in enumerate(hs):
+        t = _truth(h, e["freqs_hz"])
+        good = np.abs(t) > 0.2 * np.median(np.abs(t))
+        assert np.median(np.abs(e["H"][good, i] / t[good] - 1.0)) < 0.02
+    # the independent centre is fully separable, the coherent pair 1 - 0.5^2 = 0.75
+    assert np.median(e["sep"][:, 1]) == pytest.approx(1.0, abs=0.03)
+    assert np.median(e["sep"][:, 0]) == pytest.approx(0.75, abs=0.04)

@@ -10,7 +10,9 @@ and yes/no findings (wide low end, inverted polarity, audible clicks, each artif
 The rule (stated, and the same for every measure)
     For a figure ``v_i`` on the ``n`` tracks where it exists, and each direction ``s = ±1``:
     a track *has* the pattern when ``s v_i >= min_effect`` (the measure's minimum effect: 1 dB
-    for the vocal and the low end, 1.5 dB of PLR, 2 dB for a spectral range, 1 dB of L/R
+    for the vocal (about the just-noticeable level difference), 1.5 dB for the low end (it is
+    measured against the rest of the mix, which a vocal 2.5 dB low moves by up to ~0.9 dB on
+    synthesized songs), 1.5 dB of PLR, 2 dB for a spectral range, 1 dB of L/R
     balance; for a yes/no finding, when it is yes).  For a spectral range the yardstick is the
     larger of 2 dB and the references' own spread there (the LTAS comparison's tolerance):
     the sub-bass of songs in different keys varies by several dB, and a mix within that spread
@@ -22,7 +24,7 @@ The rule (stated, and the same for every measure)
       with ``P_CHANCE = 0.25`` and ``ALPHA = 0.01``.  ``P_CHANCE`` is the probability that a
       track *without* the habit lands beyond the minimum effect on one given side anyway
       (song-to-song variation and measurement scatter); 0.25 is deliberately generous (the
-      balance figures scatter well under the 1 dB minimum on matched material), so a chance
+      balance figures scatter well under the minimum effects on matched material), so a chance
       pattern is rare: 8 of 10 gives p = 4e-4, 4 of 4 gives 0.004, 3 of 3 (0.016) is not enough.
 
     Its figure is the median over the tracks that have it; the evidence lists every track.
@@ -160,7 +162,7 @@ def _of(k: int, n: int) -> str:
 def _measures() -> list[tuple[str, float | None, Callable, Callable]]:
     ms: list[tuple[str, float | None, Callable, Callable]] = [
         ("vocal_vs_reference", 1.0, _vocal, _level_text("the vocal")),
-        ("bass_vs_reference", 1.0, lambda r: _f(_get(r, "balance", "bass_vs_reference_db")),
+        ("bass_vs_reference", 1.5, lambda r: _f(_get(r, "balance", "bass_vs_reference_db")),
          _level_text("the low end (bass and kick, 40-120 Hz)")),
         ("plr_vs_reference", 1.5, lambda r: _f(_get(r, "dynamics", "plr_vs_reference_db")),
          lambda v, s, k, n, refs: (f"the mixes are {'less' if s > 0 else 'more'} compressed than {refs}: "

@@ -290,3 +290,68 @@ def test_room_name_with_quotes_brackets_and_newlines_round_trips(run_cli, tmp_pa
         code, out, err = run_cli("init", tmp_path / f"w{i}", "--name", name)
         assert code == 0, err
         assert load_room_config(tmp_path / f"w{i}").name == name
+
+
+# ------------------------------------------------------------------ the true-peak ceiling
+def _hostile_signals(n: int):
+    from scipy import signal
+
+    rng = np.random.default_rng(48)
+    t = np.arange(n) / FS
+    yield "square 997 Hz", np.sign(np.sin(2 * np.pi * 997 * t + 0.3))
+    yield "square 11025 Hz", np.sign(np.sin(2 * np.pi * 11025 * t + 0.3))
+    yield "fs/4 at 45 deg", np.sin(2 * np.pi * FS / 4 * t + np.pi / 4)
+    step = np.zeros(n)
+    step[n // 2:] = 1.0
+    yield "step", step
+    jump = np.zeros(n)
+    jump[n // 3:] = np.sign(rng.standard_normal(n - n // 3))
+    yield "jump into full-scale noise", jump
+    yield "Nyquist pattern", np.tile([1.0, -1.0], n // 2)
+    yield "clipped noise", np.clip(3 * rng.standard_normal(n), -1, 1)
+    b, a = signal.iirpeak(12_000, 30, FS)
+    h = signal.lfilter(b, a, np.r_[1.0, np.zeros(2047)])
+    y = np.convolve(rng.standard_normal(n), h)[:n]
+    yield "noise through a resonant FIR (12 kHz, Q 30)", 2 * y / np.abs(y).max()
+
+
+@pytest.mark.parametrize("block", [256, 9600])
+def test_limiter_holds_the_true_peak_ceiling_on_hostile_signals(block):
+    """17 of 48 hostile renders read over -1 dBTP (worst +0.2 dBTP) on the 8x meter: the
+    limiter only held the sample peak.  Now every one reads <= -1 dBTP on the same meter."""
+    from mixes.truepeak import true_peak
+    from monitor.limiter import Limiter
+
+    n = FS // 2
+    worst = -math.inf
+    for name, x in _hostile_signals(n):
+        x2 = np.vstack([x, np.roll(x, 7)]).astype(np.float32)
+        x2 = np.concatenate([x2, np.zeros((2, 2 * block), np.float32)], axis=1)  # flush the look-ahead
+        lim = Limiter(2, fs=FS, max_block=block, ceiling_dbfs=-1.0, jump_duck_db=0.0)
+        y = np.zeros_like(x2)
+        for s in range(0, x2.shape[1] - block + 1, block):
+            lim.process(x2[:, s:s + block].copy(), y[:, s:s + block])
+        tp = true_peak(y.astype(np.float64), fs=FS, oversample=8).true_peak_dbtp
+        # 0.005 dB: float32 output rounding; the limiter aims 0.06 dB below the ceiling
+        assert tp <= -1.0 + 0.005, (name, tp)
+        assert lim.clipped_samples == 0, name          # the sample-peak guard never had to act
+        worst = max(worst, tp)
+    assert worst > -1.5      # and it does limit at the ceiling, not far below it
+
+
+def test_render_of_noise_through_a_resonant_fir_stays_under_the_ceiling(run_cli, tmp_path):
+    from scipy import signal
+
+    from mixes.truepeak import true_peak
+
+    b, a = signal.iirpeak(9_000, 20, FS)
+    fir = signal.lfilter(b, a, np.r_[1.0, np.zeros(4095)]) * 16.0   # +24 dB at 9 kHz
+    write_wav_atomic(tmp_path / "fir.wav", fir, fs=FS)
+    x = np.random.default_rng(5).standard_normal((2, FS)) * 0.25
+    write_wav_atomic(tmp_path / "in.wav", x, fs=FS)
+    code, out, err = run_cli("monitor", "render", "--fir", tmp_path / "fir.wav", tmp_path / "in.wav",
+                             tmp_path / "out.wav", "--json")
+    assert code == 0, err
+    y, _ = read_audio(tmp_path / "out.wav")
+    assert true_peak(y, fs=FS, oversample=8).true_peak_dbtp <= -1.0 + 0.005
+    assert json.loads(out)["limited_samples"] > 0

@@ -158,8 +158,9 @@ def register(app: typer.Typer) -> None:
                                              "9.1.6 (programme channel order, angle checks)."),
         subs: Optional[str] = typer.Option(None, "--subs", help="Subwoofer channels, e.g. SUB or SUB1,SUB2: bass "
                                            "management (crossover, routing, sub alignment)."),
-        crossover_hz: Optional[float] = typer.Option(None, "--crossover-hz", help="Bass-management crossover "
-                                                     "(Hz, Linkwitz-Riley 4th order; default 80)."),
+        crossover_hz: Optional[str] = typer.Option(None, "--crossover-hz", help="Bass-management crossover "
+                                                   "(Hz, Linkwitz-Riley 4th order; default 80), or per speaker: "
+                                                   "80,C=100,Ltf=120."),
         json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
     ) -> None:
         """Design PEQ/FIR room correction from IRs and write PROFILE_DIR with its exports."""

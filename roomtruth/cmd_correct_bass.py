@@ -22,6 +22,30 @@ def _names(spec: str | None, what: str) -> list[str]:
     return names
 
 
+def parse_crossover(spec: str | float | None) -> tuple[float, dict[str, float]]:
+    """``--crossover-hz``: ``80`` or ``80,C=100,Ltf=120`` -> (common Hz, per speaker Hz)."""
+    from calib.errors import ConfigError
+
+    if spec is None:
+        return 80.0, {}
+    common, per = 80.0, {}
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, val = part.rpartition("=")
+        try:
+            hz = float(val)
+        except ValueError:
+            raise ConfigError(f"--crossover-hz {spec!r}: {val!r} is not a frequency in Hz; give e.g. 80 or "
+                              "80,C=100") from None
+        if name:
+            per[name.strip()] = hz
+        else:
+            common = hz
+    return common, per
+
+
 def _room_positions(inputs: Sequence[Path]) -> tuple[dict[str, Any], Any] | None:
     """Speaker positions and the main seat from the workspace's room.toml when the first input
     is a measurement folder inside a workspace (``ROOM/measurements/<stamp>``)."""
@@ -113,7 +137,7 @@ def alignment_json(profile: Any, main_seat: Any) -> dict[str, dict[str, Any]]:
 
 
 def design(seats: list, settings: Any, *, inputs: Sequence[Path], seat_names: list[str], layout: str | None,
-           subs: str | None, crossover_hz: float | None) -> tuple[Any, Any, dict[str, Any]]:
+           subs: str | None, crossover_hz: str | float | None) -> tuple[Any, Any, dict[str, Any]]:
     """Design with a layout and/or subwoofers; returns (profile, report, json additions)."""
     from dataclasses import replace
 
@@ -146,7 +170,11 @@ def design(seats: list, settings: Any, *, inputs: Sequence[Path], seat_names: li
     if sub_names:
         from calib.correction.bass import BassSettings, design_bass_managed
 
-        bass = BassSettings(crossover_hz=80.0 if crossover_hz is None else float(crossover_hz))
+        common, per = parse_crossover(crossover_hz)
+        bad = [n for n in per if n in sub_names or n not in names]
+        if bad:
+            raise ConfigError(f"--crossover-hz names {', '.join(bad)}, not a main speaker of the measurement")
+        bass = BassSettings(crossover_hz=common, per_speaker_hz=per)
         prog = list(lay.channel_names) if lay is not None else [n for n in names if n not in sub_names] + ["LFE"]
         lfe = next((s.name for s in lay.speakers if s.lfe), None) if lay is not None else "LFE"
         if lay is not None and not lay.has_lfe:

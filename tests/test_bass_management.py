@@ -338,3 +338,15 @@ def test_two_subs_through_the_bass_design(two_subs_four_seats):
     assert prof.routing["matrix"][2] == prof.routing["matrix"][3]          # both subs take all the bass
     assert {b.per_speaker["SUB1"]["polarity"], b.per_speaker["SUB2"]["polarity"]} <= {1, -1}
     assert b.sum_deviation_db["a"]["worst_db"] >= -0.5                      # the main seat sums
+
+
+def test_crossover_option_per_speaker():
+    from roomtruth.cmd_correct_bass import parse_crossover
+
+    assert parse_crossover(None) == (80.0, {})
+    assert parse_crossover("90") == (90.0, {})
+    assert parse_crossover("80, C=100,Ltf=120") == (80.0, {"C": 100.0, "Ltf": 120.0})
+    with pytest.raises(ConfigError, match="'x' is not a frequency in Hz"):
+        parse_crossover("80,C=x")
+    b = BassSettings(crossover_hz=80, per_speaker_hz={"C": 100.0})
+    assert b.fc("C") == 100.0 and b.fc("L") == 80.0

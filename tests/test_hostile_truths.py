@@ -355,3 +355,108 @@ def test_render_of_noise_through_a_resonant_fir_stays_under_the_ceiling(run_cli,
     y, _ = read_audio(tmp_path / "out.wav")
     assert true_peak(y, fs=FS, oversample=8).true_peak_dbtp <= -1.0 + 0.005
     assert json.loads(out)["limited_samples"] > 0
+
+
+# ------------------------------------------------------------------------- the history
+def _as_nobody(fn) -> None:
+    """Run ``fn`` in a child process without write permission to what root could write anyway
+    (root ignores file modes): setuid to nobody when root; else the modes act directly."""
+    import os
+
+    if os.getuid() != 0:
+        fn()
+        return
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - reported through the exit code
+            import sys
+
+            sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_read_only_history_is_read_read_only_and_refusals_leave_no_side_files(tmp_path):
+    """'history --db' on a healthy read-only database advised 'move it aside and run again to
+    start a new one'; a refused database left -wal/-shm files behind."""
+    import os
+
+    import tempfile
+
+    from monitor.history import History, HistoryError
+
+    # a folder the unprivileged child can reach (pytest's own folders are private to root)
+    tmp_path = Path(tempfile.mkdtemp(prefix="roomtruth-ro-"))
+    os.chmod(tmp_path, 0o777)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    with History(ro / "h.sqlite") as h:
+        h.add_measurement(measurement_id="m1", label="base", path="p", channels=["L"], fs=FS, snr_db=[50.0])
+    with History(tmp_path / "new.sqlite") as h:
+        h._con.execute("PRAGMA user_version = 99")     # written by a newer roomtruth
+    os.chmod(tmp_path / "new.sqlite", 0o444)
+    os.chmod(ro / "h.sqlite", 0o444)
+    os.chmod(ro, 0o555)
+
+    def check():
+        with History(ro / "h.sqlite", readonly=True) as h:      # read, as it stands
+            assert [m.measurement_id for m in h.measurements()] == ["m1"]
+        with pytest.raises(HistoryError, match="is read-only") as e:
+            History(ro / "h.sqlite")
+        assert "move it aside" not in str(e.value)
+        for ro_flag in (True, False):
+            with pytest.raises(HistoryError) as e:
+                History(tmp_path / "new.sqlite", readonly=ro_flag)
+            assert "move it aside" not in str(e.value)
+
+    try:
+        _as_nobody(check)
+        left = sorted(p.name for p in tmp_path.rglob("*") if p.name.endswith(("-wal", "-shm", "-journal")))
+        assert left == []
+    finally:
+        os.chmod(ro, 0o755)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_verify_cleans_stale_report_temp_files_of_a_killed_run(run_cli, tmp_path):
+    import os
+    import time
+
+    from hardware.simulated import SimulatedRoom
+    from roomtruth.cmd_verify import _measure_repeats
+
+    ref = _measure_repeats(SimulatedRoom(None, noise_db=-80.0, seed=5), [("L", 0), ("R", 1)], fs=FS,
+                           sweep_s=1.0, repeats=1, ir_length_s=0.5, level_dbfs=-12.0)[0]
+    ws = tmp_path / "room"
+    CalibrationProfile(name="main", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1)),
+                       reference=ref).save(ws / "profiles" / "main")
+    (ws / "reports").mkdir()
+    stale = ws / "reports" / ".verify-20260101T000000Z-0001a.json.x1y2z3w4.tmp"
+    stale.write_text('{"verdict": "pa')            # killed mid-write
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    fresh = ws / "reports" / ".verify-now.json.abcdefgh.tmp"   # another run writing right now
+    fresh.write_text("{")
+    code, out, err = run_cli("verify", "--room", ws, "--simulate", "reference", "--repeats", "2", "--sweep-s", "1")
+    assert code == 0, err
+    assert not stale.exists() and fresh.exists()
+
+
+def test_measurement_lookup_ignores_temporary_folders(tmp_path):
+    from roomtruth.workspace import Workspace, write_measurement_dir
+
+    ws = Workspace(tmp_path)
+    (tmp_path / "room.toml").write_text("")
+    ir = ImpulseResponse(np.eye(1, 4800, 100), FS, ("L",))
+    good = write_measurement_dir(ws.measurements_dir / "20260101T000000Z-base", ir, save_raw=False)
+    bad = ws.measurements_dir / ".20990101T000000Z-late.abcdefgh.tmp"
+    bad.mkdir()
+    (bad / "measurement.json").write_text("")
+    assert ws.measurement_dirs() == [good] and ws.latest_measurement() == good

@@ -213,6 +213,8 @@ class Watch(WatchComparison):
         self._next_eval = self.eval_period
         self.usable_s = np.zeros(self.p)    # seconds of programme with each feed sounding
         self.quiet_s = 0.0
+        self._loud_n = 0                    # sounding samples seen while looking for the delay
+        self._latency_est = 0.0             # live: interface latency found with the delay (samples)
         self._href: dict[str, np.ndarray] = {}
         # judgement state
         self.reported: dict[tuple, str] = {}
@@ -251,6 +253,8 @@ class Watch(WatchComparison):
         self._y = np.concatenate([self._y, y])
         self.n_in += y.size
         if self.delay is None:
+            if float(np.mean(x * x)) * self.p >= self.quiet_power:     # a sounding chunk
+                self._loud_n += y.size
             self._acquire()
         if self.delay is not None:
             self._frames()
@@ -263,20 +267,21 @@ class Watch(WatchComparison):
     def _acquire(self) -> None:
         """Find the feed → mic delay once enough sounding programme is buffered (GCC-PHAT)."""
         n = self._y.size
-        if n < int(8.0 * self.fs) + self.max_delay:
-            return
-        pw = np.mean(self._x ** 2, axis=0)
-        if np.mean(pw > self.quiet_power) < 0.5 and n < int(60 * self.fs):
+        if n < int(8.0 * self.fs) + self.max_delay or self._loud_n < int(6.0 * self.fs):
             return
         lag, prom = find_delay(self._x, self._y, max_lag_samples=self.max_delay)
+        self._loud_n = 0
         if prom < 8.0:
-            if n > int(30 * self.fs):   # keep the newest 20 s and try again later
-                self._note("the mic does not hear the feeds yet (no clear delay): check the watch mic's input")
-                keep = int(20 * self.fs)
-                self._base += n - keep
-                self._x, self._y = self._x[:, -keep:], self._y[-keep:]
+            self._note("the mic does not hear the feeds (no clear delay between them): check the watch mic's input",
+                       key="nodelay")
             return
         self.delay = max(0, lag - int(round(0.003 * self.fs)))
+        if self.latency is None:
+            # live: the interface latency is the peak's lag less the baseline's earliest direct
+            # sound (within the spread of the speakers' distances, < 1 ms; the arrival check
+            # locks the rest at its first confident estimate)
+            first = min(int(np.argmax(np.abs(r))) for r in self.ref) - self.ref_onset
+            self._latency_est = float(lag - first)
         for k in self._next:
             self._next[k] = self._base + self.delay
         self._build_reference()
@@ -301,7 +306,7 @@ class Watch(WatchComparison):
 
     def _trim(self) -> None:
         if self.delay is None:
-            keep_from = self.n_in - max(int(60 * self.fs), 0)
+            keep_from = self.n_in - int(20 * self.fs) - self.max_delay
         else:
             keep_from = min(self._next.values()) - self.delay
         cut = keep_from - self._base
@@ -312,7 +317,7 @@ class Watch(WatchComparison):
 
     def _build_reference(self) -> None:
         """Baseline spectra as the estimator sees them (lag-weighted, placed at the delay)."""
-        lat = 0.0 if self.latency is None else float(self.latency)
+        lat = self._latency_est if self.latency is None else float(self.latency)
         lat_i = int(math.floor(lat))
         frac = lat - lat_i
         for key, av in self.res.items():
@@ -486,7 +491,9 @@ class Watch(WatchComparison):
             notes.append("no feed-to-mic delay was found: nothing was judged")
         return {"verdict": self.verdict(), "events": [e.to_dict() for e in self.events], "coverage": coverage,
                 "meta": {"fs": self.fs, "speakers": list(self.names), "programme_s": round(self.n_in / self.fs, 2),
-                         "delay_samples": self.delay, "tau_s": self.tau_s, "eval_period_s": self.eval_period / self.fs,
+                         "delay_samples": self.delay, "tau_s": self.tau_s,
+                         "latency_samples": (self.latency if self.latency is not None else
+                                             round(self._latency_est + (self.arrival_offset_s or 0.0) * self.fs, 2)), "eval_period_s": self.eval_period / self.fs,
                          "evaluations": self.n_evals, "window_samples": {"long": self.n_long, "short": self.n_short},
                          "split_hz": F_SPLIT_HZ, "gain_offset_db": self.gain_offset_db,
                          "source": "programme", "message": self.summary(), "now": self.speaker_lines(),

@@ -33,16 +33,27 @@ Verdicts (thresholds are module constants)
       (width above 1/3) over the file, or in a run of at least ``MIN_PROBLEM_S`` of 2-second
       windows whose low end is loud (within ``LOW_END_GATE_DB`` of the file's loud low end);
       ``low_end_out_of_phase`` when that correlation is below 0.
-    * ``lr_imbalanced``: the K-weighted left/right balance is at least ``LR_IMBALANCE_DB`` off.
+    * ``lr_imbalanced``: the centred low end (30-120 Hz: bass and kick, which a mix keeps in
+      the middle) is at least ``LR_LOW_END_IMBALANCE_DB`` off, the signature of a channel gain
+      or master pan error; or the K-weighted balance of the whole mix is at least
+      ``LR_IMBALANCE_DB`` off (a lean that big, whatever the cause).  An arrangement that pans
+      keys to one side leans the mix by up to ~1 dB without a wrong channel gain: its low end
+      stays balanced.
     * ``channel_offset_ms``: one channel late against the other (spaced microphones, a plugin
       delay on one side).  The frames' cross-spectrum ``sum L conj(R)`` over 150 Hz-8 kHz is
       accumulated too; its inverse FFT is the cross-correlation, whose peak within +-5 ms
-      (parabola-refined) is the delay.  Reported when the peak reaches 0.3 and beats the
-      zero-lag correlation by 0.15, with the first notch ``1 / (2 tau)`` of the mono comb.
-    * band problems: a 2-second window where an octave band that matters (within
+      (parabola-refined) is the delay.  Reported when the peak reaches 0.3, beats the
+      zero-lag correlation by 0.15 and that delay improves the correlation in the octaves that
+      hold 80 % of the cross-spectrum's magnitude (a delay aligns all of them; an inverted
+      bass's harmonics prefer a lag only low down), with the first notch ``1 / (2 tau)`` of the
+      mono comb.
+    * band problems: 2-second windows where an octave band that matters (within
       ``BAND_GATE_DB`` of the window's loudest band) correlates below
       ``OUT_OF_PHASE_CORRELATION``: that band cancels in mono.  Wide pads and reverb sit near
-      0 and are not problems; out-of-phase material is.
+      0 and are not problems; out-of-phase material is.  A run must last ``MIN_PROBLEM_S`` or
+      be below ``STRONG_OUT_OF_PHASE``: detuned unison pads swing the correlation of one window
+      to about -0.5 now and then, which is their sound, not a fault (the same holds for the
+      low end's windows).
 
 Cost: two real FFTs per frame, three products summed per bin range and a cross-spectrum per
 block of frames; about 0.25 s of one core for 10 minutes of 48 kHz stereo.
@@ -64,7 +75,8 @@ from mixes.loudness import k_weighting_sos
 from mixes.programme import as_programme
 
 __all__ = ["StereoImage", "StereoProblem", "measure_stereo", "octave_centres_hz", "nominal_octave_hz",
-           "POLARITY_CORRELATION", "LOW_END_WIDE_CORRELATION", "LR_IMBALANCE_DB", "OUT_OF_PHASE_CORRELATION"]
+           "POLARITY_CORRELATION", "LOW_END_WIDE_CORRELATION", "LR_IMBALANCE_DB", "LR_LOW_END_IMBALANCE_DB",
+           "OUT_OF_PHASE_CORRELATION"]
 
 LOW_END_HZ = (30.0, 120.0)
 POLARITY_BAND_HZ = (40.0, 8000.0)
@@ -76,12 +88,15 @@ LOW_END_GATE_DB = 15.0            # low end counted in windows within this of th
 OUT_OF_PHASE_CORRELATION = -0.3   # mono loss about -4.6 dB for equal levels
 BAND_GATE_DB = 25.0               # bands counted within this of the window's loudest band
 WINDOW_GATE_DB = 20.0             # windows counted within this of the file's loud windows
-LR_IMBALANCE_DB = 1.0
+LR_IMBALANCE_DB = 1.5              # whole mix, K-weighted
+LR_LOW_END_IMBALANCE_DB = 1.0      # the centred low end
+STRONG_OUT_OF_PHASE = -0.6         # a single 2-s window is reported only below this
 OFFSET_BAND_HZ = (150.0, 8000.0)  # where an inter-channel delay comb-filters audibly in mono
 MAX_OFFSET_S = 0.005              # delays searched: +-5 ms
 MIN_OFFSET_S = 0.00005            # smaller offsets (< 2.4 samples at 48 kHz) are not reported
 OFFSET_MIN_CORRELATION = 0.3      # the cross-correlation peak must reach this...
-OFFSET_MIN_GAIN = 0.15            # ...and exceed the zero-lag correlation by this
+OFFSET_MIN_GAIN = 0.15            # ...and exceed the zero-lag correlation by this...
+OFFSET_OCTAVE_SHARE = 0.8         # ...and align the octaves holding this share of |L conj(R)|
 MIN_PROBLEM_S = 4.0               # a run of windows this long makes a time-local problem a verdict
 MONO_LOSS_FLOOR_DB = -60.0
 WIDTH_CAP = 1000.0
@@ -164,6 +179,8 @@ class StereoImage:
         In time order, whole-file verdicts first.
     channel_offset_ms : float
         Delay of the left channel against the right (ms, > 0: left late); NaN when none is clear.
+    lr_balance_low_end_db : float
+        Left minus right level of the 30-120 Hz low end (dB); NaN without a low end.
     window_s : float
         Length of the windows of the time series.
     times_s : ndarray (n_windows,)
@@ -186,6 +203,7 @@ class StereoImage:
     lr_imbalanced: bool
     problems: tuple[StereoProblem, ...] = ()
     channel_offset_ms: float = float("nan")
+    lr_balance_low_end_db: float = float("nan")
     window_s: float = WINDOW_S
     times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     correlation_over_time: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -215,6 +233,7 @@ class StereoImage:
             "low_end_width": _r(self.low_end_width),
             "lr_imbalanced": bool(self.lr_imbalanced),
             "channel_offset_ms": _r(self.channel_offset_ms, 3),
+            "lr_balance_low_end_db": _r(self.lr_balance_low_end_db, 2),
             "problems": [p.to_dict() for p in self.problems],
             "over_time": {
                 "window_s": round(float(self.window_s), 3),
@@ -325,6 +344,19 @@ def _channel_offset(xs: np.ndarray, b0: int, nfft: int, fs: int, p_l: float, p_r
     tau = lag / fs
     if abs(tau) < max(MIN_OFFSET_S, 1.5 / fs) or peak < OFFSET_MIN_CORRELATION or peak - zero < OFFSET_MIN_GAIN:
         return nan, peak, zero
+    # a delay aligns every octave; an inverted or phase-shifted part (an out-of-phase bass's
+    # harmonics) makes one region prefer a lag while the others get worse
+    f = (b0 + np.arange(xs.size)) * fs / nfft
+    aligned = (xs * np.exp(2j * np.pi * f * tau)).real
+    octave = np.floor(np.log2(f / f[0])).astype(int)
+    e = np.abs(xs)
+    better = 0.0
+    for o in np.unique(octave):
+        sel = octave == o
+        if aligned[sel].sum() >= xs[sel].real.sum():
+            better += float(e[sel].sum())
+    if better < OFFSET_OCTAVE_SHARE * float(e.sum()):       # share of the cross-spectrum's magnitude
+        return nan, peak, zero
     return tau, peak, zero
 
 
@@ -399,7 +431,9 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
     pol_bands = (bands >= POLARITY_BAND_HZ[0] / 2) & (bands <= POLARITY_BAND_HZ[1]) & np.isfinite(band_rho)
     neg_share = float(np.mean(band_rho[pol_bands] < 0)) if pol_bands.any() else 0.0
     polarity = bool(math.isfinite(pol_rho) and pol_rho < POLARITY_CORRELATION and neg_share >= POLARITY_BAND_SHARE)
-    lr_bad = bool(math.isfinite(lr_k) and abs(lr_k) >= LR_IMBALANCE_DB)
+    lr_low = float(lr[iLOW]) if math.isfinite(low_rho) else float("nan")
+    lr_bad = bool((math.isfinite(lr_k) and abs(lr_k) >= LR_IMBALANCE_DB)
+                  or (math.isfinite(lr_low) and abs(lr_low) >= LR_LOW_END_IMBALANCE_DB))
     offset_s, off_peak, off_zero = _channel_offset(xs, cols[3][0], nfft, fs, float(PL[iOFF]), float(PR[iOFF]))
     if polarity:
         offset_s = float("nan")
@@ -439,11 +473,16 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
             f"one channel is in inverted polarity: left and right correlate at {pol_rho:+.2f} over "
             f"40 Hz-8 kHz and {neg_share:.0%} of the bands are negative; the mono sum cancels (flip one channel)"))
     if lr_bad:
-        side = "left" if lr_k > 0 else "right"
-        problems.append(StereoProblem(
-            "lr_imbalance", 0.0, dur, None, lr_k,
-            f"the {side} channel is {abs(lr_k):.1f} dB louder (K-weighted, whole file); check the master pan "
-            "and any channel trim"))
+        if math.isfinite(lr_low) and abs(lr_low) >= LR_LOW_END_IMBALANCE_DB:
+            side = "left" if lr_low > 0 else "right"
+            what = (f"the {side} channel is {abs(lr_low):.1f} dB louder in the centred low end (30-120 Hz) and "
+                    f"{lr_k:+.1f} dB (left minus right, K-weighted) over the whole mix: a channel gain or master "
+                    "pan error; check the master pan and any channel trim")
+        else:
+            side = "left" if lr_k > 0 else "right"
+            what = (f"the mix leans {side} by {abs(lr_k):.1f} dB (K-weighted) while its low end is centred: "
+                    "the arrangement's panning; check that it is meant")
+        problems.append(StereoProblem("lr_imbalance", 0.0, dur, None, lr_k, what))
     if math.isfinite(offset_s):
         late = "left" if offset_s > 0 else "right"
         problems.append(StereoProblem(
@@ -457,6 +496,8 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
         bad_low = low_on & (w_rho[:, iLOW] < LOW_END_WIDE_CORRELATION)
         for a, b in _runs(bad_low):
             r_run = float(_figures(wl[a:b, iLOW].sum(), wr[a:b, iLOW].sum(), wc[a:b, iLOW].sum())[0])
+            if (b - a) * win_s < MIN_PROBLEM_S and not r_run < STRONG_OUT_OF_PHASE:
+                continue
             low_runs.append((a, b, r_run))
             kind = "low_end_out_of_phase" if r_run < 0 else "low_end_wide"
             what = ("the low end (30-120 Hz) is out of phase" if r_run < 0 else "the low end (30-120 Hz) is wide")
@@ -472,6 +513,8 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
                 r_run, _, l_run, _ = _figures(wl[a:b, j].sum(), wr[a:b, j].sum(), wc[a:b, j].sum())
                 if not float(r_run) < OUT_OF_PHASE_CORRELATION:
                     continue
+                if (b - a) * win_s < MIN_PROBLEM_S and not float(r_run) < STRONG_OUT_OF_PHASE:
+                    continue
                 problems.append(StereoProblem(
                     "out_of_phase", times[a], (b - a) * win_s, float(bands[j]), float(r_run),
                     f"the {_hz(float(bands[j]))} octave cancels in mono (correlation {float(r_run):+.2f}, "
@@ -485,5 +528,5 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
         bands_hz=bands, correlation=rho[:nb], width=width[:nb], mono_loss_db=loss[:nb],
         lr_balance_db_bands=lr[:nb], lr_balance_db=lr_k, low_end_correlation=low_rho, low_end_width=low_width,
         polarity_inverted=polarity, low_end_wide=low_wide, low_end_out_of_phase=low_oop, lr_imbalanced=lr_bad,
-        problems=tuple(problems), channel_offset_ms=offset_s * 1000.0, window_s=win_s, times_s=times,
+        problems=tuple(problems), channel_offset_ms=offset_s * 1000.0, lr_balance_low_end_db=lr_low, window_s=win_s, times_s=times,
         correlation_over_time=over_rho, width_over_time=over_width, notes=tuple(notes))

@@ -139,6 +139,11 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     per = np.empty(n_blocks)
     per_cpu = np.empty(n_blocks)
     budget = block / fs
+    import gc
+
+    gc.collect()            # as monitor run's audio process: no collector pause in a period
+    gc.freeze()
+    gc.disable()
     old_policy = _set_fifo(rt_priority)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     c0 = time.process_time()
@@ -160,6 +165,8 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     if old_policy is not None:
         os.sched_setscheduler(0, old_policy[0], old_policy[1])
+    gc.enable()
+    gc.unfreeze()
     audio_s = n / fs
     chain = eng._slots[0]
     res = {

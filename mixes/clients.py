@@ -32,7 +32,7 @@ __all__ = ["CLIENT_SCHEMA", "valid_client_name", "client_dir", "mix_record", "st
 
 CLIENT_SCHEMA = 1
 _STEREO_KEYS = ("bands_hz", "correlation", "mono_loss_db", "width", "lr_balance_db", "polarity_inverted",
-                "low_end_wide", "low_end_out_of_phase", "low_end_correlation", "lr_imbalanced", "channel_offset_ms",
+                "low_end_wide", "low_end_out_of_phase", "low_end_correlation", "lr_imbalanced", "channel_offset_ms", "lr_balance_low_end_db",
                 "problems")
 
 

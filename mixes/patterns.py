@@ -13,8 +13,9 @@ The rule (stated, and the same for every measure)
     for the vocal (about the just-noticeable level difference), 1.5 dB for the low end (it is
     measured against the rest of the mix, which a vocal 2.5 dB low moves by up to ~0.9 dB on
     synthesized songs), 1.5 dB of PLR, 2 dB for a spectral range, 1 dB of L/R
-    balance; for a yes/no finding, when it is yes).  For a spectral range the yardstick is the
-    larger of 2 dB and the references' own spread there (the LTAS comparison's tolerance):
+    balance of the centred low end (monitors or a channel gain move it, panning does not);
+    for a yes/no finding, when it is yes).  For a spectral range the yardstick is the larger
+    of 2 dB and the references' own spread there (the LTAS comparison's tolerance):
     the sub-bass of songs in different keys varies by several dB, and a mix within that spread
     is not beyond its references.  With ``k`` such tracks the pattern is
     reported when
@@ -168,9 +169,13 @@ def _measures() -> list[tuple[str, float | None, Callable, Callable]]:
          lambda v, s, k, n, refs: (f"the mixes are {'less' if s > 0 else 'more'} compressed than {refs}: "
                                    f"{abs(v):.1f} dB {'more' if s > 0 else 'less'} peak-to-loudness ratio "
                                    f"(PLR) on {_of(k, n)}")),
-        ("lr_balance", 1.0, lambda r: _f(_get(r, "stereo", "lr_balance_db")),
+        # the centred low end shows a monitor or channel-gain lean (the arrangement's panning does
+        # not move it); older records without it fall back to the whole mix's balance
+        ("lr_balance", 1.0,
+         lambda r: _f(_get(r, "stereo", "lr_balance_low_end_db")) if _f(_get(r, "stereo", "lr_balance_low_end_db"))
+         is not None else _f(_get(r, "stereo", "lr_balance_db")),
          lambda v, s, k, n, refs: (f"the mixes lean {'left' if s > 0 else 'right'} by {abs(v):.1f} dB "
-                                   f"(K-weighted) on {_of(k, n)}")),
+                                   f"(the centred low end) on {_of(k, n)}")),
     ]
     for name, lo, hi in RANGES:
         ms.append((f"spectrum_{name}", 2.0, _range_mean(lo, hi),

@@ -83,8 +83,9 @@ FM_MAX_REL = 0.04
 DETECT_SEED_RATIO = 3.0             # detection: seeds >= 3x the median frame's moving salience
 DETECT_KEEP_RATIO = 0.8             # ... followed while within 0.8 of the frame's peak salience
 LEVEL_SEED_PERCENTILE = 99.0        # level: seeds >= LEVEL_SEED_RATIO x the 99th percentile
-LEVEL_SEED_RATIO = 0.8
+LEVEL_SEED_RATIO = 0.7              # of the moving-partial salience peaks
 LEVEL_KEEP_RATIO = 0.3              # ... followed while >= 0.3 of the seed's own salience
+LEVEL_KEEP_FRAME_RATIO = 0.0        # ... and this share of the frame's peak
 CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
 _REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 
@@ -210,15 +211,21 @@ def _k_power(fs: int, nfft: int) -> np.ndarray:
 class _Frames:
     etot: np.ndarray
     ebass: np.ndarray
-    f0_hz: np.ndarray       # pitch of the level contours (NaN outside)
-    ev: np.ndarray          # centre harmonic energy (background removed), both channels
-    evl: np.ndarray
-    evr: np.ndarray
     run: np.ndarray
     hop_s: float
     ms_scale: float         # frame energy -> mean square per channel sum
     f0_detect_hz: np.ndarray   # pitch of the detection contours (NaN outside)
     ev_detect: np.ndarray
+    sal: np.ndarray            # salience (frames x candidates) of the centre
+    sal_moving: np.ndarray     # ... of its moving partials only
+    f0_grid_hz: np.ndarray
+    breaks: np.ndarray
+    harm_spectra: tuple
+    df_hz: float
+    f0_hz: np.ndarray | None = None   # level contours (NaN outside), from _level_contours
+    ev: np.ndarray | None = None      # centre harmonic energy (background removed), both channels
+    evl: np.ndarray | None = None
+    evr: np.ndarray | None = None
 
 
 def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> list[np.ndarray]:
@@ -226,11 +233,12 @@ def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> li
     minus the mean level of the bins between the partials times the partials' bin count,
     per octave region."""
     n_bins = spectra[0].shape[1]
-    fk = np.arange(n_bins) * df
-    u = fk[None, :] / f0[:, None]
+    fk = (np.arange(n_bins) * df).astype(np.float32)
+    f0c = f0.astype(np.float32)[:, None]
+    u = fk[None, :] / f0c
     h = np.rint(u)
-    dist = np.abs(u - h) * f0[:, None]
-    hw = np.minimum(np.maximum(2.0 * df, 0.04 * h * f0[:, None]), 0.35 * f0[:, None])
+    dist = np.abs(u - h) * f0c
+    hw = np.minimum(np.maximum(np.float32(2.0 * df), np.float32(0.04) * h * f0c), np.float32(0.35) * f0c)
     harm = (h >= 1) & (dist <= hw)
     inter = (u >= 0.5) & (dist >= hw + df)
     reg = np.searchsorted(np.asarray(_REGION_EDGES_HZ[1:-1]), fk, side="right")
@@ -248,6 +256,32 @@ def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> li
         bg = np.where(ni > 0, ei / np.maximum(ni, 1.0), 0.0)
         out.append(np.sum(eh - bg * nh, axis=1))
     return out
+
+
+def _neighbours(raw: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """X[k-1] and X[k+1] of one-sided spectra for k = 0 .. n_bins - 1 (conjugate symmetry at
+    the ends)."""
+    last = raw.shape[1] - 1
+    lo = np.empty((raw.shape[0], n_bins), dtype=raw.dtype)
+    lo[:, 1:] = raw[:, : n_bins - 1]
+    lo[:, 0] = np.conj(raw[:, 1])
+    hi = np.empty_like(lo)
+    m = min(n_bins, last)
+    hi[:, :m] = raw[:, 1: m + 1]
+    if n_bins > last:
+        hi[:, last] = np.conj(raw[:, last - 1])
+    return lo, hi
+
+
+def _hann_from_rect(raw: np.ndarray) -> np.ndarray:
+    lo, hi = _neighbours(raw, raw.shape[1])
+    return 0.5 * raw - 0.25 * (lo + hi)
+
+
+def _dhann_from_rect(raw: np.ndarray, n_bins: int) -> np.ndarray:
+    lo, hi = _neighbours(raw, n_bins)
+    n = 2 * (raw.shape[1] - 1)
+    return (lo - hi) * np.complex64(-0.5j * np.pi / n)
 
 
 def _moving_partials(mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray) -> np.ndarray:
@@ -269,7 +303,7 @@ def _moving_partials(mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray) -
     return w * peak
 
 
-def _frame_pass(x: np.ndarray, fs: int, f0_override: np.ndarray | None = None) -> _Frames:
+def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
     n_ch, n = x.shape
     nfft = _nfft(fs)
     hop = nfft // 2
@@ -297,21 +331,18 @@ def _frame_pass(x: np.ndarray, fs: int, f0_override: np.ndarray | None = None) -
     cmag = np.empty((F, n_pitch), dtype=np.float32)
     lmag = np.empty((F, n_pitch), dtype=np.float32)
     inst_hz = np.empty((F, n_pitch), dtype=np.float32)
-    # derivative of the periodic Hann window (per sample): the reassignment of Auger & Flandrin
-    # (IEEE TSP 43(5), 1995) gives each bin's instantaneous frequency from one extra FFT
-    dwin = (0.5 * (2.0 * np.pi / nfft) * np.sin(2.0 * np.pi * np.arange(nfft) / nfft)).astype(np.float32)
     hc = np.empty((F, n_harm), dtype=np.float32)
     hl = np.empty((F, n_harm), dtype=np.float32)
     hr = np.empty((F, n_harm), dtype=np.float32)
-    ev = np.full(F, np.nan)
-    evl = np.full(F, np.nan)
-    evr = np.full(F, np.nan)
     frame_idx = starts // hop
-    chunk = 256
+    chunk = 512
     for i in range(0, F, chunk):
         sl = slice(i, min(i + chunk, F))
         rows = frame_idx[sl]
-        specs = [scipy.fft.rfft(v[rows] * win, axis=-1) for v in views]
+        # one FFT of the rectangular frame per channel; the periodic Hann window is applied in
+        # frequency (w = 1/2 - (e^{j theta} + e^{-j theta})/4: X_h[k] = X[k]/2 - (X[k-1] + X[k+1])/4)
+        raw = [scipy.fft.rfft(v[rows], axis=-1) for v in views]
+        specs = [_hann_from_rect(r) for r in raw]
         if n_ch > 2:
             # other channels add to the loudness and the low end (BS.1770 weights 1; the LFE and
             # surround weights are ignored here: the balance is a stereo measure)
@@ -335,7 +366,10 @@ def _frame_pass(x: np.ndarray, fs: int, f0_override: np.ndarray | None = None) -
         sal_all[sl] = salience(mag, smat)
         cmag[sl] = mag
         lh = specs[0][:, :n_pitch]
-        ld = scipy.fft.rfft(views[0][rows] * dwin, axis=-1)[:, :n_pitch]
+        # the derivative window w' = (pi/N) sin(theta) likewise: X_dh[k] = (pi/N)(X[k-1] - X[k+1])/(2j).
+        # Reassignment (Auger & Flandrin, IEEE TSP 43(5), 1995): omega_k - Im(X_dh / X_h) is the
+        # instantaneous frequency of the partial that dominates bin k
+        ld = _dhann_from_rect(raw[0], n_pitch)
         lmag[sl] = np.abs(lh)
         # omega_hat = omega_k - Im(X_dh / X_h)  (rad/sample)
         inst_hz[sl] = fp[None, :] - np.imag(ld / np.where(lh == 0, 1.0, lh)) * fs / (2.0 * np.pi)
@@ -350,27 +384,35 @@ def _frame_pass(x: np.ndarray, fs: int, f0_override: np.ndarray | None = None) -
     # followed while they stay near the frame's strongest pitch (few, clean, gain-dependent)
     det = grow_contours(sal_all, f0_grid, seed_ratio=DETECT_SEED_RATIO, keep_ratio=DETECT_KEEP_RATIO,
                         max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks, seed_salience=sal_fm)
-    # level contours: seeds against the clearest moving frames of the pass, followed while the
-    # source keeps a share of its own salience: the frames counted do not depend (much) on how
-    # loud the voice is against the accompaniment, so an offset on the fader reads as itself
-    lev = grow_contours(sal_all, f0_grid, seed_ratio=LEVEL_SEED_RATIO, keep_ratio=LEVEL_KEEP_RATIO,
-                        max_step_cents=CONTOUR_STEP_CENTS, breaks=breaks, seed_salience=sal_fm,
-                        relative_to_seed=True, seed_percentile=LEVEL_SEED_PERCENTILE)
     f0_det = refine(sal_all, f0_grid, det)
-    f0 = refine(sal_all, f0_grid, lev) if f0_override is None else np.asarray(f0_override, dtype=np.float64)
-    voiced = np.nonzero(np.isfinite(f0))[0]
-    if voiced.size:
-        e_c, e_l, e_r = _harmonic_energy(f0[voiced], [hc[voiced], hl[voiced], hr[voiced]], df)
-        ev[voiced] = e_c
-        evl[voiced] = e_l
-        evr[voiced] = e_r
     ev_det = np.full(F, np.nan)
     vd = np.nonzero(np.isfinite(f0_det))[0]
     if vd.size:
         ev_det[vd] = _harmonic_energy(f0_det[vd], [hc[vd]], df)[0]
     ms_scale = 2.0 / (nfft * float(np.sum(win.astype(np.float64) ** 2)))
-    return _Frames(etot=etot, ebass=ebass, f0_hz=f0, ev=ev, evl=evl, evr=evr, run=run,
-                   hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det, ev_detect=ev_det)
+    return _Frames(etot=etot, ebass=ebass, run=run, hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det,
+                   ev_detect=ev_det, sal=sal_all, sal_moving=sal_fm, f0_grid_hz=f0_grid, breaks=breaks,
+                   harm_spectra=(hc, hl, hr), df_hz=df)
+
+
+def _level_contours(fr: _Frames, voice_frames: np.ndarray) -> None:
+    """Level contours: seeds where the moving-partial salience reaches ``LEVEL_SEED_RATIO`` of
+    its median over the frames already found voice-like (so the seed threshold moves with the
+    voice's own level), followed while the source keeps ``LEVEL_KEEP_RATIO`` of its own
+    salience.  The frames counted then hardly depend on how loud the voice is against the
+    accompaniment, and a fader offset reads as itself.  Fills ``fr.f0_hz``, ``fr.ev``,
+    ``fr.evl``, ``fr.evr``."""
+    lev = grow_contours(fr.sal, fr.f0_grid_hz, seed_ratio=LEVEL_SEED_RATIO, keep_ratio=LEVEL_KEEP_RATIO,
+                        max_step_cents=CONTOUR_STEP_CENTS, breaks=fr.breaks, seed_salience=fr.sal_moving,
+                        relative_to_seed=True, seed_percentile=LEVEL_SEED_PERCENTILE,
+                        keep_frame_ratio=LEVEL_KEEP_FRAME_RATIO)
+    fr.f0_hz = refine(fr.sal, fr.f0_grid_hz, lev)
+    n = fr.f0_hz.size
+    fr.ev, fr.evl, fr.evr = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    voiced = np.nonzero(np.isfinite(fr.f0_hz))[0]
+    if voiced.size:
+        e_c, e_l, e_r = _harmonic_energy(fr.f0_hz[voiced], [h[voiced] for h in fr.harm_spectra], fr.df_hz)
+        fr.ev[voiced], fr.evl[voiced], fr.evr[voiced] = e_c, e_l, e_r
 
 
 # --- decisions ---------------------------------------------------------------------------------
@@ -492,7 +534,8 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
         else:
             notes.append("no vocal found")
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
-    # the level: the level contours (see _frame_pass), in the gated frames
+    # the level: the level contours (see _level_contours), in the gated frames
+    _level_contours(fr, v_idx)
     lv = gated & np.isfinite(fr.f0_hz) & (fr.f0_hz >= lo) & (fr.f0_hz <= hi)
     lsegs = _segments(fr, lv, fr.f0_hz)
     v_idx = np.concatenate(lsegs) if lsegs else v_idx

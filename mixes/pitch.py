@@ -116,12 +116,13 @@ def salience(mag: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float, keep_ratio: float,
                   max_step_cents: float, breaks: np.ndarray | None = None,
                   seed_salience: np.ndarray | None = None, relative_to_seed: bool = False,
-                  seed_percentile: float = 50.0) -> np.ndarray:
+                  seed_percentile: float = 50.0, seed_reference: float | None = None,
+                  keep_frame_ratio: float = 0.0) -> np.ndarray:
     """Pitch contours grown from the clearest frames (a simple form of the contour creation
     of Salamon & Gómez 2012, section III-B).
 
     Frames are taken as seeds in order of their peak salience (at least ``seed_ratio`` times
-    the ``seed_percentile`` percentile of the frames' peaks).  From a seed the contour follows, frame by frame forward and
+    the ``seed_percentile`` percentile of the frames' peaks, or of ``seed_reference``).  From a seed the contour follows, frame by frame forward and
     backward, the largest salience within ``max_step_cents`` of its last pitch, while that
     value stays above ``keep_ratio`` times the frame's own maximum; it stops at a frame that is
     already part of a contour or where ``breaks`` is True (e.g. the join of two excerpts).
@@ -129,7 +130,8 @@ def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float,
     salience of the moving partials only), the growth from ``sal``.  With
     ``relative_to_seed`` the contour goes on while its salience keeps ``keep_ratio`` of its
     value at the seed (the source against itself, not against the loudest other source: so
-    how far a note is followed does not depend on how loud it is against the accompaniment).
+    how far a note is followed does not depend on how loud it is against the accompaniment),
+    and also at least ``keep_frame_ratio`` of the frame's own peak.
 
     Returns
     -------
@@ -143,7 +145,10 @@ def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float,
     peak = sal.max(axis=1)
     seed_sal = sal if seed_salience is None else seed_salience
     seed_peak = seed_sal.max(axis=1)
-    ref = float(np.percentile(seed_peak[seed_peak > 0], seed_percentile)) if np.any(seed_peak > 0) else 0.0
+    if seed_reference is not None:
+        ref = float(seed_reference)
+    else:
+        ref = float(np.percentile(seed_peak[seed_peak > 0], seed_percentile)) if np.any(seed_peak > 0) else 0.0
     if ref <= 0:
         return idx
     step = max(int(round(max_step_cents / (1200.0 * np.log2(f0_grid_hz[1] / f0_grid_hz[0])))), 1)
@@ -165,7 +170,8 @@ def grow_contours(sal: np.ndarray, f0_grid_hz: np.ndarray, *, seed_ratio: float,
                     break
                 lo, hi = max(c - step, 0), min(c + step + 1, n_cand)
                 j = lo + int(np.argmax(sal[nxt, lo:hi]))
-                floor = keep_ratio * (own if relative_to_seed else peak[nxt])
+                floor = (max(keep_ratio * own, keep_frame_ratio * peak[nxt]) if relative_to_seed
+                         else keep_ratio * peak[nxt])
                 if sal[nxt, j] < floor or sal[nxt, j] <= 0:
                     break
                 idx[nxt] = j

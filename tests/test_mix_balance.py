@@ -79,6 +79,31 @@ def test_no_voice_is_not_found_among_pads_keys_and_bass(songs, seed):
     assert d["vocal_db"] is None and d["vocal_found"] is False
 
 
+def _steady_lead(song) -> np.ndarray:
+    """A centred synth lead playing the vocal melody at the voice's loudness: harmonic, in the
+    voice's range, but every note held at one pitch (no glide, no vibrato)."""
+    from mixes.songs import midi_hz
+
+    out = np.zeros(song.n_samples)
+    for start_s, end_s, midi in song.notes["voice"]:
+        i0, n = int(start_s * FS), int((end_s - start_s) * FS)
+        t = np.arange(n) / FS
+        f = midi_hz(midi)
+        x = sum(np.sin(2 * np.pi * k * f * t) / k ** 1.2 for k in range(1, 16) if k * f < 0.45 * FS)
+        out[i0:i0 + n] += x * np.minimum(1.0, t / 0.02) * np.minimum(1.0, (n / FS - t) / 0.05)
+    lead = np.tile(out, (2, 1))
+    gain_db = loudness(song.stems["voice"], fs=FS).integrated_lufs - loudness(lead, fs=FS).integrated_lufs
+    return lead * 10 ** (gain_db / 20)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_a_steady_centred_lead_is_not_a_voice(songs, seed):
+    song = songs[seed]
+    b = _balance(song.mix({"voice": -math.inf}) + _steady_lead(song))
+    assert not b.vocal_found
+    assert any("holds its notes" in n for n in b.notes)
+
+
 def test_voice_panned_off_centre_gives_a_note(songs):
     song = songs[1]
     x = song.mix({"voice": -math.inf, "pads": -math.inf, "keys": -math.inf})

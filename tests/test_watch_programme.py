@@ -88,19 +88,26 @@ def test_drift_of_L_fails_L_not_R_within_three_minutes(rig, spec, check, band_hz
 
 
 def test_unchanged_room_twenty_minutes_with_noise_reports_nothing(rig):
-    f = rig["feeds"]
+    """At 8 kHz (test time; bands to 3.15 kHz, the level band 250 Hz-3.15 kHz): the same
+    programme resampled, a room built at 8 kHz, judged every 10 s (the same averages, half as often)."""
+    from scipy.signal import resample_poly
+
+    fs = 8000
+    room = W.stereo_room(fs=fs, seed=4)
+    prof = W.profile_for(room, fs=fs)
+    f = render_feeds(prof, resample_poly(rig["prog"], 1, FS // fs, axis=1), fs=fs)
     # 20 minutes of programme: the six minutes, swapped, quieter, swapped and quieter again
-    feeds = np.concatenate([f, f[::-1], 0.5 * f, 0.7 * f[::-1]], axis=1)[:, : 20 * 60 * FS]
-    mic = simulate_mic(feeds, rig["room"], fs=FS, noise_dbfs=NOISE_DBFS, seed=7)
-    # a judgement every 10 s instead of 5 s (test time): the same averages are judged, half as often
-    w, res = _watch(rig, feeds, mic, eval_period_s=10.0)
+    feeds = np.concatenate([f, f[::-1], 0.5 * f, 0.7 * f[::-1]], axis=1)[:, : 20 * 60 * fs]
+    mic = simulate_mic(feeds, room, fs=fs, noise_dbfs=NOISE_DBFS, seed=7)
+    w = Watch(prof.reference, fs=fs, speakers=("L", "R"), eval_period_s=10.0)
+    res = run_watch(w, feeds, mic)
     assert res["verdict"] == "pass", res["events"]
     assert res["events"] == []
     assert res["meta"]["message"] == "the room plays like its baseline"
     for spk in ("L", "R"):
         cov = res["coverage"][spk]
         assert cov["seconds_usable"] > 19 * 60
-        assert len(cov["bands_hz"]) >= 15          # most of 31.5 Hz..6.3 kHz is judged
+        assert len(cov["bands_hz"]) >= 12          # most of 31.5 Hz..3.15 kHz is judged
         assert abs(w.last[("level", spk, None)].value) < 0.1
 
 
@@ -139,11 +146,11 @@ def test_talking_silence_and_a_muted_speaker(rig):
     # L's amplifier goes off at 120 s
     dead = rig["room"].copy()
     dead[0] = 0.0
-    feeds = rig["feeds"][:, : 300 * FS]
+    feeds = rig["feeds"][:, : 240 * FS]
     mic = simulate_mic(feeds, rig["room"], fs=FS, drifted=dead, drift_at_s=DRIFT_AT_S, noise_dbfs=NOISE_DBFS)
     w, res = _watch(rig, feeds, mic)
     fails = _bad(res, "L", ("fail",))
-    assert fails and "plays nothing at the mic" in fails[0]["message"] and fails[0]["time_s"] <= 300
+    assert fails and "plays nothing at the mic" in fails[0]["message"] and fails[0]["time_s"] <= 240
     assert not _bad(res, "R", ("fail",))
 
 

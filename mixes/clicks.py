@@ -62,9 +62,6 @@ POP_MIN_S = 0.001
 MAX_WIDTH_S = 0.0015       # excursions longer than this are music (bursts of garbage: mixes.artifacts)
 MAX_CANDIDATES = 20_000
 CAND_ORDER = 2
-MID_DECIMATION = 4
-MID_TAPS = 32
-MID_CUTOFF_HZ = 4500.0
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 
@@ -170,50 +167,9 @@ def _stage1(x: np.ndarray, sub: int, gap: int) -> np.ndarray:
     return np.unique(np.concatenate(out)).astype(np.int64)
 
 
-_MID_FIR: dict[int, np.ndarray] = {}
-
-
-def _mid_band(x: np.ndarray, fs: int) -> tuple[np.ndarray, int]:
-    """The programme low-passed at ``MID_CUTOFF_HZ`` and decimated by ``MID_DECIMATION``
-    (polyphase: only the kept outputs are computed); returns it and the FIR's delay (samples
-    at the full rate)."""
-    D = MID_DECIMATION
-    if fs not in _MID_FIR:
-        from scipy.signal import firwin
-        _MID_FIR[fs] = firwin(MID_TAPS, MID_CUTOFF_HZ, fs=fs)
-    h = _MID_FIR[fs].astype(x.dtype)
-    K = h.size
-    n_out = (x.size - K) // D + 1
-    if n_out <= 0:
-        return np.zeros(0, dtype=x.dtype), 0
-    y = np.zeros(n_out, dtype=x.dtype)
-    for k in range(K):                                # y[m] = sum_k h[k] x[D m + K - 1 - k]
-        y += h[k] * x[K - 1 - k: K - 1 - k + D * (n_out - 1) + 1: D]
-    return y, K - 1 - (K - 1) // 2
-
-
 def _candidates(x: np.ndarray, fs: int) -> np.ndarray:
-    """Stage 1: sample indices where the whitened programme stands out of its local background.
-
-    Two paths: the full band (the third difference favours the top octaves), and a band below
-    ``MID_CUTOFF_HZ`` decimated by 4 (the same whitening there favours 1.5-5 kHz), so a click
-    under a hi-hat stroke, audible in the gap below the hi-hat, is still a candidate.
-    """
-    sub = max(int(fs // 100), 8)
-    gap = max(int(MERGE_S * fs), 1)
-    full = _stage1(x, sub, gap)
-    D = MID_DECIMATION
-    if fs >= 32_000 and x.size > 4 * MID_TAPS:
-        y, delay = _mid_band(x, fs)
-        mid = _stage1(y, max(sub // D, 8), max(gap // D, 1)) * D + delay
-        mid = mid[(mid >= 0) & (mid < x.size)]
-        if mid.size:
-            # keep mid-band candidates that no full-band candidate already covers
-            near = np.searchsorted(full, mid)
-            lo = np.abs(mid - full[np.maximum(near - 1, 0)]) if full.size else np.full(mid.size, gap + 1)
-            hi = np.abs(full[np.minimum(near, full.size - 1)] - mid) if full.size else np.full(mid.size, gap + 1)
-            full = np.unique(np.r_[full, mid[np.minimum(lo, hi) > gap]])
-    return full
+    """Stage 1: sample indices where the whitened programme stands out of its local background."""
+    return _stage1(x, max(int(fs // 100), 8), max(int(MERGE_S * fs), 1))
 
 
 # --- stage 2 --------------------------------------------------------------------------------
@@ -359,7 +315,8 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard, keep[weak])
     for h in np.flatnonzero(hit):
-        over = np.flatnonzero(core[h] > 0.5 * min(peak[h], CLICK_RATIO))
+        # the excursion: above half the detection threshold and within 34 dB of its own peak
+        over = np.flatnonzero(core[h] > max(0.5 * min(peak[h], CLICK_RATIO), 0.02 * peak[h]))
         j0, j1 = int(over[0]), int(over[-1])
         width_s = (j1 - j0 + 1) / fs
         if width_s > MAX_WIDTH_S:
@@ -406,7 +363,7 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
     for i in range(0, cand.size, 256):
         _verify(x, cand[i:i + 256], cand, fs, out)
-    # one event per click: candidates of both paths may verify the same one
+    # one event per click (two candidates may verify the same one)
     order = np.argsort(out.onset, kind="stable")
     gap = max(int(MERGE_S * fs), 1)
     keep: list[int] = []

@@ -494,13 +494,22 @@ class _Builder:
             # the file's name, not the folder it was analysed in (the demo builds in a temporary
             # folder; a client does not need the engineer's paths)
             label = str(mm.get("name") or mm.get("path") or mm.get("file") or "mix")
+            bal = mm.get("balance") if isinstance(mm.get("balance"), Mapping) else {}
+            st = mm.get("stereo") if isinstance(mm.get("stereo"), Mapping) else None
+            stereo = "—" if st is None else (", ".join(sorted({str(p.get("kind", "")).replace("_", " ")
+                                                               for p in st.get("problems") or []})) or "ok")
             rows.append((Path(label).name if ("/" in label or "\\" in label) else label,
                          _fmt(mm.get("integrated_lufs"), ".1f", "LUFS"), _fmt(mm.get("true_peak_dbtp"), ".1f", "dBTP"),
                          _fmt(mm.get("lra_lu", mm.get("loudness_range_lu")), ".1f", "LU"),
-                         _fmt(mm.get("short_term_max_lufs", mm.get("max_short_term_lufs")), ".1f", "LUFS"), "—" if clicks is None else str(clicks)))
+                         _fmt(mm.get("short_term_max_lufs", mm.get("max_short_term_lufs")), ".1f", "LUFS"), "—" if clicks is None else str(clicks),
+                         _fmt(bal.get("vocal_db"), "+.1f", "dB") if bal.get("vocal_found") else "—",
+                         _fmt(bal.get("bass_db"), "+.1f", "dB"), stereo))
         if rows:
-            self.table("mixes", Table("Mixes", ("Mix", "Integrated", "True peak", "LRA", "Max short-term", "Clicks"),
-                                      tuple(rows)))
+            self.table("mixes", Table("Mixes", ("Mix", "Integrated", "True peak", "LRA", "Max short-term", "Clicks",
+                                                "Vocal", "Low end", "Stereo image"), tuple(rows),
+                                      note="Vocal and low end: level against the mix's loudness (dB); stereo image: "
+                                           "what `roomtruth mix analyze` found (inverted polarity, wide low end, "
+                                           "L/R imbalance, channel offset, bands cancelling in mono)."))
         extra = self.inp.meta.get("mix_figures")
         if extra:
             for entry in extra:

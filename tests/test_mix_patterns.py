@@ -181,3 +181,19 @@ def test_spectral_pattern_within_the_references_own_spread_is_not_one():
     for r in recs:
         r["ltas_vs_reference"]["tolerance_db"] = [1.5 for _ in BANDS]
     assert [p.measure for p in find_patterns(recs)] == ["spectrum_sub-bass"]
+
+
+def test_report_mix_table_shows_balance_and_stereo():
+    from reports.build import build_document
+    from reports.document import ReportInputs
+
+    mixes = [{"file": "/x/a.wav", "integrated_lufs": -14.0, "true_peak_dbtp": -1.0, "clicks": [],
+              "balance": {"vocal_found": True, "vocal_db": -3.2, "bass_db": -6.0},
+              "stereo": {"problems": [{"kind": "polarity_inverted"}]}},
+             {"file": "b.wav", "integrated_lufs": -15.0, "balance": {"vocal_found": False, "bass_db": -7.0},
+              "stereo": {"problems": []}}]
+    doc = build_document(ReportInputs("room", mixes=mixes))
+    t = next(t for t in doc.tables["mixes"] if t.title == "Mixes")
+    assert t.header[-3:] == ("Vocal", "Low end", "Stereo image")
+    assert t.rows[0][-3:] == ("-3.2 dB", "-6.0 dB", "polarity inverted")
+    assert t.rows[1][-3:] == ("—", "-7.0 dB", "ok")

@@ -354,7 +354,7 @@ class Watch(WatchComparison):
         coh = float(np.median(s["coh"][mid])) if mid.any() else math.nan
         fast = self.res["short"].fast
         if fast.n_averages >= MIN_AVERAGES and mid.any():
-            coh_f = float(np.median(fast.estimate()["coh"][mid]))
+            coh_f = float(np.median(fast.estimate(mid)["coh"]))
             if self._changing is None and (coh_f - coh > CHANGE_COH or coh_f < self.coh_typical - UNSETTLED_COH):
                 self._changing = t_s
                 self._chg_peak = coh_f

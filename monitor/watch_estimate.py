@@ -236,8 +236,9 @@ class SpectralAverager:
             return 0.0
         return OVERLAP_EFFICIENCY * self.w_sum ** 2 / self.w2_sum
 
-    def estimate(self) -> dict:
-        """The multi-input estimate now.
+    def estimate(self, bins: np.ndarray | None = None) -> dict:
+        """The multi-input estimate now (of the kept bins, or of ``bins``: a boolean mask or
+        indices into :attr:`freqs_hz`).
 
         Returns
         -------
@@ -248,12 +249,14 @@ class SpectralAverager:
             separability ``1 − γ²_i:others``, ``cond`` (nb,) condition number of ``Gxx``,
             ``coh`` (nb,) multiple coherence, ``gxx_diag`` (nb, p) feed power, ``n_d``.
         """
-        nb, p = self.gyy.size, self.p
+        sel = slice(None) if bins is None else bins
+        freqs = self.freqs_hz[sel]
+        nb, p = freqs.size, self.p
         nd = self.n_averages
         W = self.w_sum if self.w_sum > 0 else 1.0
-        gxx = self.gxx / W
-        gxy = self.gxy / W
-        gyy = self.gyy / W
+        gxx = self.gxx[sel] / W
+        gxy = self.gxy[sel] / W
+        gyy = self.gyy[sel] / W
         diag = np.real(np.einsum("kii->ki", gxx))
         H = np.full((nb, p), np.nan + 0j)
         eps = np.full((nb, p), np.inf)
@@ -275,5 +278,5 @@ class SpectralAverager:
                 sep[ok] = 1.0 / (diag[ok] * inv_d)
                 coh[ok] = 1.0 - gnn / np.maximum(gyy[ok], 1e-300)
             eps[~np.isfinite(eps)] = np.inf
-        return {"freqs_hz": self.freqs_hz, "H": H, "eps": eps, "sigma": sigma, "sep": np.clip(sep, 0.0, 1.0), "cond": cond,
+        return {"freqs_hz": freqs, "H": H, "eps": eps, "sigma": sigma, "sep": np.clip(sep, 0.0, 1.0), "cond": cond,
                 "coh": np.clip(coh, 0.0, 1.0), "gxx_diag": diag, "gyy": gyy, "n_d": nd}

@@ -19,7 +19,7 @@ import typer
 
 mix_app = typer.Typer(
     name="mix",
-    help="Check mixes (loudness, true peak, clicks, platforms, translation) and learn studio fingerprints.",
+    help="Check mixes (loudness, true peak, clicks, stereo image, balance, platforms, translation), learn studio fingerprints and a client's patterns.",
     no_args_is_help=True,
     add_completion=False,
 )

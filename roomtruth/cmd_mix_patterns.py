@@ -25,9 +25,7 @@ def patterns(
 ) -> None:
     """What is consistent across a client's mixes (vocal and low end against the references, compression, spectrum, stereo, clicks), with the evidence per track.
 
-    A pattern is reported only when it holds on at least 70 % of the tracks (beyond a minimum
-    effect: 1 dB for the vocal and low end, 1.5 dB PLR, 2 dB for a spectral range) and a
-    one-sided binomial test at chance rate 0.25 gives p <= 0.01.
+    A pattern is reported only when it holds on at least 70 % of the tracks (beyond a minimum effect: 1 dB for the vocal, 1.5 dB for the low end and PLR, 2 dB or the references' own spread for a spectral range) and a one-sided binomial test at chance rate 0.25 gives p <= 0.01.
     """
     from calib.audio_io import to_json
 

@@ -74,25 +74,35 @@ def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False) -> np.nda
     Without it, events that recur with the beat (a kick every 0.67 s against 0.68 s windows)
     can sit at the windows' edges in one song and at their centres in the next: in 20 s
     excerpts that moved the 63 Hz band by 2.7 dB rms from song to song, 0.9 dB with overlap.
+    (At 48 kHz a 32768-point window is one beat at 87.9 bpm: a song on a click at 88 bpm keeps
+    its kicks at one window phase for minutes.)  Costs twice the FFTs: about +0.2 s CPU on a
+    10-minute stereo file.
     """
     n_ch, n = x.shape
-    hop = nfft // 2 if overlap else nfft
-    n_seg = (n - nfft) // hop + 1 if n >= nfft else 0
     w = np.hanning(nfft).astype(x.dtype if x.dtype == np.float32 else np.float64)
     acc = np.zeros(nfft // 2 + 1)
-    if n_seg == 0:
+    if n < nfft:
         pad = np.zeros((n_ch, nfft), dtype=w.dtype)
         pad[:, :n] = x
         spec = scipy.fft.rfft(pad * w, axis=-1)
         return (np.abs(spec) ** 2).mean(axis=0) / (nfft * np.sum(w * w)) * (nfft / max(n, 1))
-    step = max(1, n_seg // 4096) if n_seg > 4096 else 1
-    starts = np.arange(0, n_seg, step) * hop
+    # overlap: the segments at 0, nfft, 2 nfft, ... and those half a segment later, each set a
+    # reshaped view of the signal (no copy before the window)
+    offsets = (0, nfft // 2) if overlap else (0,)
+    counts = [(n - o) // nfft for o in offsets]
+    total = sum(counts)
+    step = max(1, total // 4096) if total > 4096 else 1
+    used = 0
     for c in range(n_ch):
-        segs = np.lib.stride_tricks.sliding_window_view(x[c], nfft)
-        for i in range(0, starts.size, 16):
-            spec = scipy.fft.rfft(segs[starts[i:i + 16]] * w, axis=-1)
-            acc += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
-    return acc / (starts.size * n_ch * nfft * np.sum(w.astype(np.float64) ** 2))
+        for o, cnt in zip(offsets, counts):
+            if cnt <= 0:
+                continue
+            segs = x[c, o: o + cnt * nfft].reshape(cnt, nfft)[::step]
+            used += segs.shape[0]
+            for i in range(0, segs.shape[0], 16):
+                spec = scipy.fft.rfft(segs[i:i + 16] * w, axis=-1)
+                acc += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
+    return acc / (used * nfft * np.sum(w.astype(np.float64) ** 2))
 
 
 def spectrum_nfft(fs: int) -> int:

@@ -171,6 +171,26 @@ class SpeakerCorrection:
         object.__setattr__(self, "fir", firs)
 
 
+# Version 2: the whole profile.json and the reference IRs (version 1 covered the filters only).
+HASH_VERSION = 2
+
+
+def _legacy_hash_v1(prof: "CalibrationProfile") -> str:
+    """The content hash profiles carried before :data:`HASH_VERSION` 2 (gains, delays,
+    polarity, PEQ and FIR taps only); accepted for profiles without ``hash_version``."""
+    h = hashlib.sha256()
+    h.update(f"schema={prof.schema_version};preamp={prof.preamp_db!r};fs={prof.design_fs}".encode())
+    for s in prof.speakers:
+        h.update(json.dumps({"name": s.name, "out": s.output_channel, "trim": repr(float(s.trim_db)),
+                             "delay": repr(float(s.delay_s)), "pol": s.polarity,
+                             "peq": [[b.kind, repr(b.freq_hz), repr(b.gain_db), repr(b.q)] for b in s.peq]},
+                            sort_keys=True).encode())
+        for fs in sorted(s.fir):
+            h.update(f"fir{fs}".encode())
+            h.update(np.ascontiguousarray(s.fir[fs], dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
 # Reference-IR facts ``roomtruth verify`` restores from the source measurement's
 # measurement.json (how the baseline was swept); descriptive, so outside the content hash.
 DERIVED_REFERENCE_META = ("sweep", "level_dbfs", "repeats")
@@ -323,6 +343,7 @@ class CalibrationProfile:
             "schema_version": self.schema_version,
             "name": self.name,
             "content_hash": "",
+            "hash_version": HASH_VERSION,
             "preamp_db": self.preamp_db,
             "design_fs": self.design_fs,
             "speakers": speakers,
@@ -442,6 +463,10 @@ class CalibrationProfile:
             raise ProfileError(
                 f"{pj} carries no content hash, so nothing proves its filters, trims, tolerances and "
                 "reference are the ones designed; re-create it with 'roomtruth correct'")
+        if "hash_version" not in raw and stored == _legacy_hash_v1(prof):
+            # written before hash version 2 (the hash then covered the filters only): still
+            # valid, so existing workspaces keep working; a new 'correct' gives the full cover
+            return prof
         if stored != prof.content_hash():
             raise ProfileError(
                 f"profile {d} does not match its recorded content hash (profile.json or its FIR/reference "

@@ -460,3 +460,20 @@ def test_measurement_lookup_ignores_temporary_folders(tmp_path):
     bad.mkdir()
     (bad / "measurement.json").write_text("")
     assert ws.measurement_dirs() == [good] and ws.latest_measurement() == good
+
+
+def test_profiles_written_before_hash_version_2_still_load(ref_profile, tmp_path):
+    """Existing workspaces keep working: a profile with the old (filters-only) hash and no
+    ``hash_version`` loads; the same profile with a changed trim does not."""
+    from calib.profile import _legacy_hash_v1
+
+    def legacy(doc, trim=None):
+        prof = CalibrationProfile.load(ref_profile)
+        doc.pop("hash_version")
+        doc["content_hash"] = _legacy_hash_v1(prof)
+        if trim is not None:
+            doc["speakers"][0]["trim_db"] = trim
+
+    CalibrationProfile.load(_edit(ref_profile, tmp_path / "old", legacy))
+    with pytest.raises(ProfileError, match="content hash"):
+        CalibrationProfile.load(_edit(ref_profile, tmp_path / "old2", lambda d: legacy(d, trim=2.5)))

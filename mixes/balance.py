@@ -12,20 +12,41 @@ two channels gives, per frame (Hann, ~43 ms, 50 % overlap):
   cross-spectrum on which Avendano & Jot's panning and similarity indices are built ("A
   frequency-domain approach to multichannel upmix", JAES 52(7/8), 2004): instead of keeping
   the bins whose index says "centre", the cross term is kept directly, an unbiased estimate of
-  the centre power that needs no threshold;
-* the pitch of the centre by YIN (:mod:`mixes.pitch`), from the band-limited centre power;
-* for frames with a pitch of 80–1000 Hz, the energy of its harmonic partials (bins within a
-  few per cent of ``h f0``) minus the accompaniment under them (the mean centre power of the
-  bins between the partials, per octave region), K-weighted.  The same is done per channel
-  to see where the pitched source is panned.
+  the centre power that needs no threshold (hard masks were tried: on songs whose voice sings
+  the pads' notes they drop the voice's own partials and lose the pitch more often);
+* the harmonic-summation salience of the centre (:mod:`mixes.pitch`) over candidate pitches
+  80–1000 Hz, and the same salience of its *moving* partials only: spectral peaks whose
+  instantaneous frequency (reassignment, from one channel, where a wide pad's detuned voices
+  do not beat) changes by 0.2–4 % between frames, as a sung partial does in vibrato and
+  glides and a held instrument's does not;
+* for the frames on a pitch contour, the energy of the contour's harmonic partials (bins
+  within a few per cent of ``h f0``) minus the accompaniment under them (the mean centre power
+  of the bins between the partials, per octave region), K-weighted; the same per channel
+  tells where the source is panned.
 
-A pitched centred source is not yet a voice: bass, pads and keys are harmonic too.  A voice
-*moves*: glides between notes, vibrato (about 5–6 Hz in trained singers), the drift of a held
-note.  Frames are joined into pitch-continuous segments; a segment is voice-like when its pitch
-deviates from its own running median (about 0.2 s) by more than
-``VOICE_MOVEMENT_CENTS`` rms.  Fixed-pitch instruments stay within a few cents.  The vocal is
-*found* when enough voice-like time is present, and it sits at the centre; otherwise the
-notes say what was seen ("no vocal found", "a voice-like source sits off centre").
+Why not YIN alone: on a full mix it is a monophonic estimator among five parts; on the
+synthetic songs of :mod:`mixes.songs` it named the sung pitch within a semitone in only
+25–45 % of the sung frames, the predominant-f0 salience in ~50 %, while contours seeded by
+moving partials are right in 97 % of their frames.
+
+Finding the vocal.  A pitched centred source is not yet a voice: bass, pads and keys are
+harmonic too.  A voice *moves*.  *Detection contours* start at frames whose moving-partial
+salience is at least ``DETECT_SEED_RATIO`` times that of the median frame and follow the
+pitch (steps <= ``CONTOUR_STEP_CENTS``) while it stays near the frame's strongest pitch.  A
+contour segment is voice-like when its pitch deviates from its own running median (~0.2 s)
+by more than ``VOICE_MOVEMENT_CENTS`` rms (vibrato, glides); a held instrument stays within a
+few cents.  The vocal is *found* with at least ``VOICE_MIN_S`` and ``VOICE_MIN_FRACTION`` of
+the gated time voice-like, at the centre (its partials within ``CENTRE_MAX_DB`` between the
+channels); otherwise the notes say what was seen ("no vocal found", "a pitched source at the
+centre holds its notes", "a voice-like source sits off centre").  Limit: a source whose
+partials move *all the time* (a synth lead with a constant vibrato) sets the median itself
+and is not found; a real singer's vibrato comes and goes with the notes.
+
+Measuring it.  *Level contours* start at frames whose moving-partial salience reaches
+``LEVEL_SEED_RATIO`` of the 99th percentile of the file's (the voice's own clearest frames)
+and follow the note while it keeps ``LEVEL_KEEP_RATIO`` of the seed's own salience: which
+frames count then depends on the voice against itself, not on how loud it is against the
+accompaniment, so a fader offset reads as itself.
 
 Levels
 ------
@@ -39,14 +60,21 @@ against *the rest of the mix* (``bass_to_rest_db``, ``vocal_to_rest_db``), so a 
 louder on the fader reads +2 dB even though the whole mix (and so its loudness) also rose.
 ``compare_balance`` averages the references in dB.
 
-Long files are analysed in excerpts: at most ``MAX_FRAMES`` frames (about 3 min of audio at
+Long files are analysed in excerpts: at most ``MAX_FRAMES`` frames (about 2 min of audio at
 48 kHz), in runs of ``RUN_FRAMES`` consecutive frames spread evenly over the file.
+
+Accuracy (synthetic songs, references = the same song with the part at 0 dB): vocal offsets of
+-3, -1.5 and +2 dB read within 0.78 dB (18 cases, 6 songs), within 0.61 dB on 5 held-out
+songs (one of which was not found); the low end (bass and drums moved together) within 1 dB.
+Against *other* songs the vocal-to-rest figure carries each song's arrangement: its bias
+against a stem-based truth varies by 1.6 dB (std) from song to song.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -55,8 +83,6 @@ from scipy import ndimage, signal
 
 from calib.errors import SignalError
 from mixes.loudness import k_weighting_sos, LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_LUFS
-from functools import lru_cache
-
 from mixes.pitch import grow_contours, refine, salience, salience_matrix
 from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
@@ -69,7 +95,7 @@ FRAME_S = 0.0427                    # analysis frame (2048 samples at 48 kHz)
 MAX_FRAMES = 6144                   # per file (~131 s at 48 kHz); longer files: excerpts
 RUN_FRAMES = 128                    # consecutive frames per excerpt (~2.7 s at 48 kHz)
 HARMONIC_MAX_HZ = 8000.0            # partials counted up to here (the voice's energy lies below)
-PITCH_BAND_HZ = (300.0, 5000.0)     # the centre power that YIN sees (no bass fundamentals)
+PITCH_BAND_HZ = (300.0, 5000.0)     # centre bins the salience sums (ramped in from 150 Hz: no bass)
 VOICE_MOVEMENT_CENTS = 8.0          # rms deviation from the running median: voice-like above
 MOVEMENT_MEDIAN_S = 0.2             # running median that follows the notes, not the vibrato
 SEGMENT_MIN_S = 0.12                # shortest pitch-continuous segment considered

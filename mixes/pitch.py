@@ -1,4 +1,4 @@
-"""Predominant pitch (f0) of a mix, frame by frame, by harmonic summation.
+"""Pitch (f0) in a mix: harmonic-summation salience and pitch contours.
 
 YIN (de Cheveigné & Kawahara, JASA 111(4), 2002) is the classic *monophonic* estimator; on a
 full mix it fails: tried here on the centre power of synthetic songs (bass, drums, wide pads,
@@ -15,15 +15,20 @@ over the partials ``h f0`` below ``f_harm_max_hz``, ``K_h`` a triangular kernel 
 grid of candidate f0 every ``GRID_CENTS``.  The weights ``alpha^(h-1)`` (alpha = 0.8, as in
 MELODIA) make a candidate an octave below the true pitch (which collects only every second
 partial, with smaller weights) lose to it.  The sum is one matrix product of the magnitude
-spectra with a fixed ``(n_bins, n_candidates)`` matrix.  The maximum is refined by a
-parabola through the log-frequency grid.
+spectra with a fixed ``(n_bins, n_candidates)`` matrix.
+
+Taking each frame's maximum (the predominant f0) still names another part's note in about half
+of the sung frames of a dense mix, so pitches are followed as *contours* (Salamon & Gómez
+2012, section III-B, simplified): grown frame by frame from seed frames within a few tens of
+cents, the seeds chosen by the caller (see :mod:`mixes.balance`: frames where moving partials
+are strong).  Contour pitches are refined by a parabola through the log-frequency grid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["salience_matrix", "predominant_f0", "GRID_CENTS", "SALIENCE_ALPHA"]
+__all__ = ["salience_matrix", "salience", "grow_contours", "refine", "GRID_CENTS", "SALIENCE_ALPHA"]
 
 GRID_CENTS = 10.0          # candidate spacing
 SALIENCE_ALPHA = 0.8       # harmonic weight decay (Salamon & Gómez 2012)
@@ -73,39 +78,6 @@ def salience_matrix(*, df_hz: float, n_bins: int, f_min_hz: float, f_max_hz: flo
             m[kk[valid], cols[valid]] += w[valid]      # (bin, candidate) pairs unique per j
         h += 1
     return f0, m.astype(np.float32)
-
-
-def predominant_f0(mag: np.ndarray, f0_grid_hz: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The most salient f0 of each frame.
-
-    Parameters
-    ----------
-    mag : ndarray (n_frames, n_bins)
-        Magnitude spectra (any non-negative weighting already applied).
-    f0_grid_hz, matrix
-        From :func:`salience_matrix`.
-
-    Returns
-    -------
-    f0_hz : ndarray (n_frames,)
-        Refined f0 (Hz); NaN for an all-zero frame.
-    salience : ndarray (n_frames,)
-        Salience at the maximum (units of ``mag``).
-    """
-    s = np.asarray(mag, dtype=np.float32) @ matrix
-    i = np.argmax(s, axis=1)
-    rows = np.arange(s.shape[0])
-    peak = s[rows, i].astype(np.float64)
-    il = np.clip(i - 1, 0, s.shape[1] - 1)
-    ir = np.clip(i + 1, 0, s.shape[1] - 1)
-    y0, y2 = s[rows, il].astype(np.float64), s[rows, ir].astype(np.float64)
-    den = y0 - 2.0 * peak + y2
-    shift = np.where(den < -1e-20, 0.5 * (y0 - y2) / np.where(den < -1e-20, den, -1.0), 0.0)
-    shift = np.where((i > 0) & (i < s.shape[1] - 1), np.clip(shift, -0.5, 0.5), 0.0)
-    ratio = f0_grid_hz[1] / f0_grid_hz[0]
-    f0 = f0_grid_hz[i] * ratio ** shift
-    f0 = np.where(peak > 0, f0, np.nan)
-    return f0, peak
 
 
 def salience(mag: np.ndarray, matrix: np.ndarray) -> np.ndarray:

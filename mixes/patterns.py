@@ -29,6 +29,9 @@ The rule (stated, and the same for every measure)
       pattern is rare: 8 of 10 gives p = 4e-4, 4 of 4 gives 0.004, 3 of 3 (0.016) is not enough.
 
     Its figure is the median over the tracks that have it; the evidence lists every track.
+    A spectral pattern that a balance pattern explains (the low end's level and the sub-bass /
+    low-end ranges; the vocal and the midrange / presence ranges, same direction) is folded
+    into it (``also``), so one cause is said once.
     About 20 measure-directions are tested per client: at ``ALPHA = 0.01`` and the generous
     ``P_CHANCE`` the expected number of chance patterns per client is at most 0.2.
 """
@@ -91,12 +94,43 @@ class Pattern:
     tracks_total: int
     p_value: float
     evidence: tuple[dict, ...]
+    also: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "measure": self.measure,
-                "value_db": None if self.value_db is None else round(float(self.value_db), 2),
-                "tracks_with": self.tracks_with, "tracks_total": self.tracks_total,
-                "p_value": float(f"{self.p_value:.3g}"), "evidence": [dict(e) for e in self.evidence]}
+        d = {"what": self.what, "measure": self.measure,
+             "value_db": None if self.value_db is None else round(float(self.value_db), 2),
+             "tracks_with": self.tracks_with, "tracks_total": self.tracks_total,
+             "p_value": float(f"{self.p_value:.3g}"), "evidence": [dict(e) for e in self.evidence]}
+        if self.also:
+            d["also"] = list(self.also)
+        return d
+
+
+# a balance pattern explains a spectral one in its own range and direction: a low end 4 dB high
+# IS the low end needing a cut (the sign says: part higher <-> the range needs a cut, s = +1)
+_EXPLAINS = {
+    "bass_vs_reference": ("spectrum_sub-bass", "spectrum_low end"),
+    "vocal_vs_reference": ("spectrum_midrange", "spectrum_presence range"),
+}
+
+
+def _explain_away(pats: list[Pattern]) -> list[Pattern]:
+    """Fold spectral patterns that a balance pattern of the same direction explains into it
+    (``also``), so one cause is said once."""
+    by = {p.measure: p for p in pats}
+    drop = set()
+    out = []
+    for p in pats:
+        extra = []
+        for m in _EXPLAINS.get(p.measure, ()):
+            q = by.get(m)
+            if q is not None and p.value_db is not None and q.value_db is not None \
+                    and (p.value_db > 0) == (q.value_db > 0):
+                drop.add(m)
+                extra.append(q.what)
+        out.append(Pattern(p.measure, p.what, p.value_db, p.tracks_with, p.tracks_total, p.p_value,
+                           p.evidence, tuple(extra)) if extra else p)
+    return [p for p in out if p.measure not in drop]
 
 
 def _f(v: Any) -> float | None:
@@ -252,6 +286,7 @@ def find_patterns(records: Sequence[Mapping[str, Any]]) -> list[Pattern]:
                 ev = tuple({"file": name, "value_db": round(float(v), 2), "with": w}
                            for (name, v), w in zip(vals, flags))
                 out.append(Pattern(measure, text(med, s, k, n, refs), med, k, n, p, ev))
+    out = _explain_away(out)
     out.sort(key=lambda p: (-p.tracks_with / p.tracks_total, -(abs(p.value_db) if p.value_db is not None else 0)))
     return out
 

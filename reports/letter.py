@@ -319,6 +319,9 @@ def pattern_paragraphs(patterns: Any, *, intro: str = "") -> list[str]:
             text += f" The exception{'s' if len(without) > 1 else ''}: {', '.join(without)}."
         elif with_ and len(with_) <= 3:
             text += f" ({', '.join(with_)}.)"
+        also = [str(a) for a in p.get("also") or [] if a]
+        if also:
+            text += " The spectrum says the same: " + "; ".join(also) + "."
         measure = str(p.get("measure", ""))
         v = p.get("value_db")
         sign = -1 if isinstance(v, (int, float)) and v < 0 else 1

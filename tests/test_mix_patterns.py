@@ -197,3 +197,17 @@ def test_report_mix_table_shows_balance_and_stereo():
     assert t.header[-3:] == ("Vocal", "Low end", "Stereo image")
     assert t.rows[0][-3:] == ("-3.2 dB", "-6.0 dB", "polarity inverted")
     assert t.rows[1][-3:] == ("—", "-7.0 dB", "ok")
+
+
+def test_one_cause_is_said_once():
+    """Bass 4 dB high on every track shows in the balance and in the low-end spectrum: one
+    pattern (the balance), the spectral one folded into it."""
+    rng = np.random.default_rng(21)
+    recs = [_record(i, rng, bass=4.0, spectrum=(56, 180, 3.5)) for i in range(8)]
+    pats = find_patterns(recs)
+    assert [p.measure for p in pats] == ["bass_vs_reference"], [p.what for p in pats]
+    assert pats[0].also and "low end needed the same cut" in pats[0].also[0]
+    assert "also" in pats[0].to_dict()
+    # a spectral pattern the other way round is not explained by it and stays
+    recs = [_record(i, rng, bass=4.0, spectrum=(56, 180, -3.5)) for i in range(8)]
+    assert {p.measure for p in find_patterns(recs)} == {"bass_vs_reference", "spectrum_low end"}

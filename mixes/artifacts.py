@@ -8,9 +8,10 @@ one-sentence ``detail``:
 ``discontinuity``
     A bad edit: the waveform (or its slope) jumps at one sample.  Found among the impulsive
     events of :mod:`mixes.clicks` (which also says whether it is audible): within 1 ms of the
-    event exactly one first difference (a step of the waveform) or one second difference (a step
-    of its slope) stands ``SPLICE_RATIO`` times above all others, where a click leaves a pair
-    (``a, -a``) or more.  ``level_db``: the jump (dBFS).
+    event exactly one first difference (a step of the waveform, which stays: 3 samples on, the
+    waveform is still displaced by about the step) or one second difference (a step of its
+    slope) stands ``SPLICE_RATIO`` times above all others, where a click leaves a pair
+    (``a, -a``) or more and returns to the waveform.  ``level_db``: the jump (dBFS).
 ``digital_distortion``
     A burst of garbage (a few ms of hard-clipped, bit-crushed or random samples): the energy of
     the first difference in 2.5 ms hops jumps ``BURST_RISE_DB`` above its 100 ms median, stays
@@ -47,7 +48,8 @@ __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "di
            "splice_jump"]
 
 SPLICE_WINDOW_S = 0.001
-SPLICE_RATIO = 4.0
+SPLICE_RATIO = 2.5
+SPLICE_NET_SAMPLES = 3
 BURST_HOP_S = 0.0025
 BURST_RISE_DB = 20.0
 BURST_EDGE_DB = 10.0
@@ -254,12 +256,32 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
     a, b = max(onset - w, 0), min(onset + span + w, x.size)
     seg = x[a:b].astype(np.float64)
     best = (0.0, math.inf)
-    for d in (np.diff(seg), np.diff(seg, 2)):
+    for order in (1, 2):
+        d = np.diff(seg, order)
         if d.size < 3:
             continue
-        d = np.abs(d - np.median(d))                  # the local slope (curvature) is music
+        med = float(np.median(d))
+        d = np.abs(d - med)                            # the local slope (curvature) is music
         i = int(np.argmax(d))
         top = float(d[i])
+        if order == 1:
+            # a step stays: the waveform 3 samples after it is displaced from the line through
+            # the samples before by about the step; after a click it is back on the line
+            k = SPLICE_NET_SAMPLES
+            if i - 2 * k < 0 or i + 1 + 2 * k >= seg.size:
+                continue
+            # the local slope from the k samples on either side of the 2k + 1 around the jump
+            slope = float(seg[i - k] - seg[i - 2 * k] + seg[i + 1 + 2 * k] - seg[i + 1 + k]) / (2 * k)
+            net = abs(float(seg[i + 1 + k] - seg[i - k]) - slope * (2 * k + 1))
+        else:
+            # a slope step stays too: the slope over the k samples after the corner differs
+            # from the slope over the k before by about the step; around a click it does not
+            k = SPLICE_NET_SAMPLES
+            if i + 1 - k < 0 or i + 1 + k >= seg.size:
+                continue
+            net = abs(float(seg[i + 1 + k] - 2 * seg[i + 1] + seg[i + 1 - k]) / k - med * k)
+        if net < 0.5 * top:
+            continue
         d[i] = 0.0
         ref = float(d.max()) + 1e-12
         if top / ref > best[0] / best[1]:

@@ -36,6 +36,7 @@ CONTEXT_MIN_DBFS = -50.0
 CLIP_LEVEL = 0.99995
 MIN_CLIP_SAMPLES = 3
 DC_WARN_DBFS = -40.0
+SPLICE_MERGE_S = 0.003
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,9 @@ def _clicks_and_splices(x: np.ndarray, fs: int) -> tuple[list[RenderEvent], list
             else:
                 kind = "pop" if imp.width_s[k] >= POP_MIN_S else "click"
                 clicks.append(RenderEvent(kind, t, imp.level_db[k], c, audibility_db=float(aud[k])))
+    # one splice is one event: impulsive events just beside it (in any channel: an edit cuts
+    # them all) belong to it
+    clicks = [ev for ev in clicks if not any(abs(sp.time_s - ev.time_s) <= SPLICE_MERGE_S for sp in splices)]
     clicks.sort(key=lambda ev: ev.time_s)
     return clicks, splices
 

@@ -20,7 +20,7 @@ and the server's count is in the range of the idle and jconvolver phases.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--phases idle,jconvolver,roomtruth] [--json]
+    .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--block 256] [--phases idle,jconvolver,roomtruth] [--json]
 
 Starts the rig when it is not running (and stops it again afterwards).
 """
@@ -65,6 +65,12 @@ def make_filters(folder: Path, taps: int) -> Path:
                               design_fs=FS)
     prof.save(folder / "profile")
     return folder / "profile"
+
+
+def set_block(block: int) -> None:
+    """Use another period than 256 for the rig, jconvolver and monitor run."""
+    global BLOCK
+    BLOCK = int(block)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -157,8 +163,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=600.0)
     ap.add_argument("--taps", type=int, default=TAPS)
     ap.add_argument("--phases", default="idle,jconvolver,roomtruth")
+    ap.add_argument("--block", type=int, default=BLOCK, help="JACK period = partition (samples)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    set_block(args.block)
     from hardware.jackrig import rig_server_name, rig_status, start_rig, stop_rig
 
     for tool in ("jackd", "jconvolver"):

@@ -67,8 +67,9 @@ class RealtimeProcessor:
     engine : Engine
         Built for the stream's rate, channel count and block.
     n_inputs, n_outputs : int
-        Channels of the host stream.  Input ``c`` feeds engine channel ``c``; engine channel
-        ``c`` plays on output ``c``; missing inputs are silence, extra outputs are silent.
+        Channels of the host stream.  Input ``c`` feeds engine channel ``c`` (programme channel
+        ``c`` when the engine routes: ``engine.routing``, set before this is built); engine
+        channel ``c`` plays on output ``c``; missing inputs are silence, extra outputs are silent.
     overload_threshold : float
         DSP load (0..1) above which a block counts as an overload; default 0.8.
     """
@@ -78,9 +79,12 @@ class RealtimeProcessor:
         self.n_inputs = int(n_inputs)
         self.n_outputs = int(n_outputs)
         C, B = engine.n_channels, engine.max_block
-        self._x = np.zeros((C, B), np.float32)
+        # with bass management (engine.routing) the engine takes the programme channels
+        # (routing.n_inputs) and gives the speaker feeds (n_channels)
+        C_in = C if engine.routing is None else engine.routing.n_inputs
+        self._x = np.zeros((C_in, B), np.float32)
         self._y = np.zeros((C, B), np.float32)
-        self._n_in = min(self.n_inputs, C)
+        self._n_in = min(self.n_inputs, C_in)
         self._n_out = min(self.n_outputs, C)
         self.overload_threshold = float(overload_threshold)
         # counters, read by the UI thread
@@ -137,7 +141,7 @@ class RealtimeProcessor:
                 self._event(EVENT_BAD_FRAMES, float(n))
                 return
             x = self._x[:, :n]
-            if self._n_in < eng.n_channels:
+            if self._n_in < x.shape[0]:
                 x.fill(0.0)
             np.copyto(x[: self._n_in], indata[:n, : self._n_in].T)
             y = self._y[:, :n]

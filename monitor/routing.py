@@ -61,6 +61,7 @@ class Router:
         if M.shape != (len(outs), len(ins)) or not np.all(np.isfinite(M)):
             raise ProfileError(f"the routing matrix is {M.shape}, expected {len(outs)} outputs x {len(ins)} inputs")
         self.fs = int(fs)
+        self.table = dict(routing)          # as given (``monitor run`` compares a reloaded profile's)
         self.inputs = tuple(ins)
         self.outputs = tuple(outs)
         self.n_inputs, self.n_outputs = len(ins), len(outs)

@@ -385,6 +385,35 @@ def _key_command(k: str) -> tuple | None:
     return {"b": ("bypass",), "a": ("select", "A"), "x": ("toggle",), "r": ("reload",)}.get(k)
 
 
+def _live_programme(prof_a: Any, prof_b: Any, fs: int, n_ch: int) -> int:
+    """Input channels ``monitor run`` takes: the programme channels of a bass-managed profile
+    (layout order, LFE included; checked here so errors come back before any stream opens),
+    else one per speaker output.
+
+    Raises
+    ------
+    ConfigError, ProfileError
+        Malformed routing, speakers not on outputs 1..n, or profile B routed differently.
+    """
+    from calib.errors import ConfigError
+    from monitor.routing import router_for
+
+    router = router_for(prof_a, fs=fs)
+    routed_b = bool(prof_b is not None and prof_b.routing)
+    if router is None:
+        if routed_b:
+            raise ConfigError(f"profile B {prof_b.name!r} is bass-managed and profile A is not; "
+                              "compare profiles with the same routing")
+        return n_ch
+    if router.n_outputs != n_ch:
+        raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
+                          f"channels span {n_ch}; re-create the profile with 'roomtruth correct'")
+    if prof_b is not None and (dict(prof_b.routing) if prof_b.routing else None) != router.table:
+        raise ConfigError(f"profile B {prof_b.name!r} routes its programme channels differently from profile A "
+                          "(bass management); A/B needs the same routing")
+    return router.n_inputs
+
+
 @monitor_app.command("run")
 def run(
     profile_dir: Path = typer.Argument(..., help="Profile folder (slot A)."),
@@ -422,17 +451,13 @@ def run(
     if duration is not None and not (duration > 0):
         raise ConfigError(f"--duration {duration} s must be > 0")
     prof_a = CalibrationProfile.load(profile_dir)       # validated here: errors come back at once
-    if prof_a.routing:   # bass management runs offline (render) and in the exports, not yet live
-        raise ConfigError(f"{profile_dir} is a bass-managed profile (programme channels routed to speakers and "
-                          "subs); monitor run does not route yet: use 'roomtruth monitor render' or its "
-                          "camilladsp.yml")
-    if profile_b is not None:
-        CalibrationProfile.load(profile_b)
+    prof_b = CalibrationProfile.load(profile_b) if profile_b is not None else None
     rate = int(fs) if fs is not None else int(prof_a.design_fs)
     n_ch = max(s.output_channel for s in prof_a.speakers) + 1
+    n_prog = _live_programme(prof_a, prof_b, rate, n_ch)   # bass management: programme channels in
     spec = LiveSpec(profile_dir=str(profile_dir), profile_b=None if profile_b is None else str(profile_b),
                     input_dev=input_dev, output_dev=output_dev, block=block, fs=rate, n_channels=n_ch,
-                    ceiling_dbfs=ceiling, bypass=bypass)
+                    ceiling_dbfs=ceiling, bypass=bypass, n_inputs=n_prog)
     from roomtruth.watch_run import live_watch_for   # the programme watch (issue 13), None without a mic
 
     lw = live_watch_for(prof_a, fs=rate, watch_mic=watch_mic, room=room, confirm_with_sweep=confirm_with_sweep)
@@ -514,7 +539,7 @@ def run(
         raise DeviceError("the audio process ended without statistics")
     st.pop("events", None)
     res = {"seconds": time.monotonic() - t_start, "stopped_by": stopped_by, "fs": rate, "block": block,
-           "channels": n_ch, "audio_pid": live_mon.info.get("pid"), **st}
+           "channels": n_ch, "input_channels": n_prog, "audio_pid": live_mon.info.get("pid"), **st}
     if watch_final is not None:
         res["watch"] = watch_final
     if as_json:

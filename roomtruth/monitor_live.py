@@ -63,6 +63,8 @@ class LiveSpec:
     watch_mic: Optional[int] = None
     watch_outputs: tuple = ()
     watch_capacity: int = 0
+    # bass management: programme channels in (the profile's routing inputs); 0 = n_channels
+    n_inputs: int = 0
 
 
 def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
@@ -158,8 +160,9 @@ class _Control:
                         return              # after the running crossfade / warm-up
                     # building the chain takes a while; then load() waits at most a block or
                     # two for the mailbox (nothing is in transition)
-                    eng.load(CalibrationProfile.load(Path(self.profile_a or self.spec.profile_dir)), "A",
-                             activate=False)
+                    prof = CalibrationProfile.load(Path(self.profile_a or self.spec.profile_dir))
+                    _same_routing(eng, prof)
+                    eng.load(prof, "A", activate=False)
                     self.send(("log", "profile reloaded; it fades in when warm"))
             except RoomtruthError as exc:
                 self.send(("log", f"[red]{kind} failed: {exc}[/]"))
@@ -191,6 +194,50 @@ def _send(conn, msg) -> bool:
         return False
 
 
+def _same_routing(engine, prof) -> None:
+    """Refuse a profile whose bass-management routing differs from the one running (the routing
+    stage is the engine's, before every slot; it cannot cross-fade).
+
+    Raises
+    ------
+    ConfigError
+        The routings differ.
+    """
+    from calib.errors import ConfigError
+
+    running = None if engine.routing is None else engine.routing.table
+    if (dict(prof.routing) if prof.routing else None) != running:
+        raise ConfigError(f"profile {prof.name!r} routes its programme channels differently from the running "
+                          "profile (bass management); stop and start 'monitor run' with it")
+
+
+def _set_routing(engine, prof_a, prof_b, spec: LiveSpec) -> int:
+    """Give the engine profile A's routing (bass management); the programme channels it takes.
+
+    Raises
+    ------
+    ConfigError
+        Profile B routes differently, or the routing does not match the stream's channels.
+    """
+    from calib.errors import ConfigError
+    from monitor.routing import router_for
+
+    router = router_for(prof_a, fs=spec.fs)
+    if router is None:
+        engine.routing = None
+        if prof_b is not None and prof_b.routing:
+            raise ConfigError(f"profile B {prof_b.name!r} is bass-managed and profile A is not; "
+                              "compare profiles with the same routing")
+        return spec.n_channels
+    if router.n_outputs != spec.n_channels:
+        raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
+                          f"channels span {spec.n_channels}; re-create the profile with 'roomtruth correct'")
+    engine.routing = router
+    if prof_b is not None:
+        _same_routing(engine, prof_b)
+    return router.n_inputs
+
+
 def _serve_inner(conn, spec: LiveSpec) -> None:
     import gc
 
@@ -205,25 +252,26 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     n_ch, block = spec.n_channels, spec.block
     engine = Engine(fs=spec.fs, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": spec.ceiling_dbfs},
                     fir_worker=True)
+    n_prog = _set_routing(engine, prof_a, prof_b, spec)   # programme channels in (bass management)
     engine.load(prof_a, "A", activate=not spec.bypass)
     if prof_b is not None:
         engine.load(prof_b, "B", activate=False)
     backend = make_backend(spec.input_dev, spec.output_dev)
     # warm-up: every partition level fires once, so FFT plans and caches exist before the stream
-    warm = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
-    zin = np.zeros((block, n_ch), np.float32)
+    warm = RealtimeProcessor(engine, n_inputs=n_prog, n_outputs=n_ch)
+    zin = np.zeros((block, n_prog), np.float32)
     zout = np.zeros((block, n_ch), np.float32)
     largest = max((lv.size for ch in engine._slots if ch is not None for lv in ch.levels), default=block)
     for _ in range(2 * (largest // block) + 2):
         warm.callback(zin, zout, block, 0)
-    proc = RealtimeProcessor(engine, n_inputs=n_ch, n_outputs=n_ch)
-    callback, n_inputs, ring = proc.callback, n_ch, None
+    proc = RealtimeProcessor(engine, n_inputs=n_prog, n_outputs=n_ch)
+    callback, n_inputs, ring = proc.callback, n_prog, None
     if spec.watch_ring:   # the watch mic in the same stream: the callback only copies (monitor.watch_live)
         from monitor.watch_live import WatchRing, WatchTap
 
         ring = WatchRing.attach(spec.watch_ring, 1 + len(spec.watch_outputs), spec.watch_capacity)
         callback = WatchTap(proc.callback, ring, mic_input=spec.watch_mic, outputs=spec.watch_outputs).callback
-        n_inputs = max(n_ch, spec.watch_mic + 1)
+        n_inputs = max(n_prog, spec.watch_mic + 1)
     stream = backend.open_duplex(callback, fs=spec.fs, block_size=block, n_inputs=n_inputs, n_outputs=n_ch)
     # This process's other thread only waits for commands; hand the GIL back to the callback
     # quickly anyway, and keep the cyclic collector from pausing it (young generation only,

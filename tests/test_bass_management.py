@@ -282,8 +282,6 @@ def test_cli_21_measure_correct_verify(run_cli, tmp_path):
     v = json.loads(out)
     failed = [c for c in v["checks"] if c["name"] == "bass_sum" and c["verdict"] == "fail"]
     assert {c["channel"] for c in failed} == {"L+SUB", "R+SUB"}, [c["message"] for c in v["checks"] if c["name"] == "bass_sum"]
-    code, out, err = run_cli("monitor", "run", tmp_path / "p", "--duration", "1")
-    assert code == 2 and "monitor run does not route yet" in err     # refused, never played unrouted
     code, out, err = run_cli("correct", tmp_path / "m", "--out", tmp_path / "q", "--subs", "SW")
     assert code == 2 and err.strip().startswith("error: --subs names SW but the measurement holds L, R, SUB")
 

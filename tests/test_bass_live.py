@@ -1,0 +1,172 @@
+"""`monitor run` (live) plays a bass-managed profile: programme channels in (layout order, LFE
+included), one output per speaker (subs last), the routing run before the per-speaker chains
+exactly as `monitor render` runs it.
+
+The profiles are built directly (routing from calib.correction.bass.routing_table, per-speaker
+trims, delays, polarity, PEQ and a FIR on one speaker), so the test needs no room design.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from calib.correction.bass import BassSettings, routing_table
+from calib.layouts import layout
+from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from rig_fixture import rig_env  # noqa: F401  (pytest finds fixtures by name)
+
+ROOT = Path(__file__).resolve().parents[1]
+FS = 48000
+
+
+def _bm_profile(layout_name: str, subs: tuple[str, ...], *, fs: int = FS, fir_on: str | None = None,
+                name: str = "bm") -> CalibrationProfile:
+    """A bass-managed profile of ``layout_name``'s mains + ``subs``: LR4 80 Hz, an all-pass on
+    the first main, the LFE at +10 dB; every speaker its own trim, delay, polarity and PEQ."""
+    lay = layout(layout_name)
+    inputs = list(lay.channel_names)
+    mains = list(lay.main_names)
+    outputs = mains + list(subs)
+    lfe = next((s.name for s in lay.speakers if s.lfe), None)
+    routing = routing_table(inputs, outputs, mains, list(subs), settings=BassSettings(),
+                            allpass={mains[0]: Biquad("allpass", 95.0, 0.0, 0.8)}, lfe=lfe)
+    rng = np.random.default_rng(len(outputs))
+    spk = []
+    for k, n in enumerate(outputs):
+        fir = {}
+        if n == fir_on:   # a short decaying FIR (the partitioned convolver runs in both paths)
+            h = rng.standard_normal(1500) * np.exp(-np.arange(1500) / 200.0) * 0.05
+            h[0] = 1.0
+            fir = {fs: h}
+        spk.append(SpeakerCorrection(name=n, output_channel=k, trim_db=-0.7 * (k % 3), delay_s=0.23e-3 * k,
+                                     polarity=-1 if n in subs and k % 2 else 1,
+                                     peq=(Biquad("peaking", 55.0 + 37.0 * k, -5.0, 3.0),
+                                          Biquad("highshelf", 3000.0, -1.5, 0.7)), fir=fir))
+    return CalibrationProfile(name=name, speakers=tuple(spk), preamp_db=-3.0, design_fs=fs, routing=routing)
+
+
+def _programme(n_ch: int, n: int, *, fs: int, seed: int) -> np.ndarray:
+    """Steady noise at about -30 dBFS per channel (the limiter never acts), LFE band included."""
+    rng = np.random.default_rng(seed)
+    return (0.03 * rng.standard_normal((n_ch, n))).astype(np.float32)
+
+
+def _live_blocks(prof: CalibrationProfile, x: np.ndarray, *, block: int, ceiling_dbfs: float = -1.0) -> tuple[np.ndarray, int]:
+    """x through the live path: the engine as monitor run's audio process builds it
+    (roomtruth.monitor_live._set_routing) and RealtimeProcessor.callback block by block."""
+    from monitor.engine import Engine
+    from monitor.realtime import RealtimeProcessor
+    from roomtruth.monitor_live import LiveSpec, _set_routing
+
+    n_ch = len(prof.speakers)
+    spec = LiveSpec(profile_dir="-", profile_b=None, input_dev=None, output_dev=None, block=block, fs=FS,
+                    n_channels=n_ch, ceiling_dbfs=ceiling_dbfs, bypass=False, n_inputs=x.shape[0])
+    eng = Engine(fs=FS, n_channels=n_ch, block=block, limiter={"ceiling_dbfs": ceiling_dbfs})
+    n_prog = _set_routing(eng, prof, None, spec)
+    assert n_prog == x.shape[0]
+    eng.load(prof, "A", activate=True)
+    proc = RealtimeProcessor(eng, n_inputs=n_prog, n_outputs=n_ch)
+    L = eng.latency_samples
+    n_tot = -(-(x.shape[1] + L) // block) * block
+    xin = np.zeros((n_tot, x.shape[0]), np.float32)
+    xin[: x.shape[1]] = x.T
+    y = np.zeros((n_tot, n_ch), np.float32)
+    for s in range(0, n_tot, block):
+        proc.callback(xin[s:s + block], y[s:s + block], block, 0)
+    eng.close()
+    assert proc.errors == 0 and proc.bad_frames == 0, proc.last_error
+    return y[L:L + x.shape[1]].T, proc.n_inputs
+
+
+@pytest.mark.parametrize("layout_name,subs,block,fir_on", [
+    ("2.1", ("SUB",), 37, None),
+    ("5.1", ("SUB1", "SUB2"), 100, "C"),
+])
+def test_live_block_path_equals_render(run_cli, tmp_path, layout_name, subs, block, fir_on):
+    prof = _bm_profile(layout_name, subs, fir_on=fir_on)
+    prof.save(tmp_path / "p")
+    prof = CalibrationProfile.load(tmp_path / "p")          # what both paths read
+    n_prog = len(prof.routing["inputs"])
+    x = _programme(n_prog, int(0.6 * FS), fs=FS, seed=block)
+    sf.write(tmp_path / "in.wav", x.T, FS, subtype="FLOAT")
+    code, out, err = run_cli("monitor", "render", tmp_path / "p", tmp_path / "in.wav", tmp_path / "out.wav", "--json")
+    assert code == 0, err
+    ref, _ = sf.read(tmp_path / "out.wav", always_2d=True, dtype="float64")
+    ref = ref.T
+    y, n_in = _live_blocks(prof, x, block=block)
+    assert n_in == n_prog and y.shape == ref.shape == (len(prof.speakers), x.shape[1])
+    # every speaker carries signal (subs: the mains' bass and the LFE)
+    assert np.all(np.sqrt(np.mean(ref ** 2, axis=1)) > 1e-3)
+    # null: float32 arithmetic in both paths, different partitions/blocks; -100 dB is far
+    # above their round-off (~-130 dB) and far below any routing/filter difference
+    err_db = 10 * np.log10(np.maximum(np.sum((y - ref) ** 2, axis=1), 1e-30) / np.sum(ref ** 2, axis=1))
+    assert np.all(err_db <= -100.0), err_db
+
+
+def test_live_refuses_mismatched_routing(run_cli, tmp_path):
+    """A/B needs the same routing; the refusal comes before any stream opens (one line, exit 2)."""
+    _bm_profile("2.1", ("SUB",), name="a").save(tmp_path / "a")
+    _bm_profile("5.1", ("SUB",), name="b").save(tmp_path / "b")
+    code, out, err = run_cli("monitor", "run", tmp_path / "a", "--b", tmp_path / "b", "--duration", "1")
+    assert code == 2 and err.startswith("error: profile B 'b' routes its programme channels differently"), err
+    assert len(err.strip().splitlines()) == 1
+    plain = CalibrationProfile(name="plain", speakers=(SpeakerCorrection("L", 0), SpeakerCorrection("R", 1)))
+    plain.save(tmp_path / "plain")
+    code, out, err = run_cli("monitor", "run", tmp_path / "plain", "--b", tmp_path / "a", "--duration", "1")
+    assert code == 2 and "profile B 'a' is bass-managed and profile A is not" in err, err
+
+
+@pytest.mark.jack
+def test_monitor_run_bass_managed_on_the_rig(rig_env, tmp_path):  # noqa: F811
+    """2.1 on the JACK virtual room with a 3-channel IR (L, R, SUB): starts, routes 3 programme
+    channels to 3 speaker outputs, publishes its status with the profile's hash."""
+    from hardware.jackrig import start_rig
+    from hardware.simulated import layout_room
+
+    mic = (2.5, 3.0, 1.2)
+    ir = layout_room({"L": (1.0, 2.1, 1.2), "R": (1.0, 3.9, 1.2), "SUB": (0.6, 1.0, 0.3)}, mic,
+                     dims_m=(6.0, 5.0, 2.8), fs=FS, subs=("SUB",), reflection=0.4, max_order=1, length_s=0.25)
+    sf.write(tmp_path / "room.wav", ir.samples.T, FS, subtype="FLOAT")
+    st = start_rig(tmp_path / "room.wav", fs=FS, period=256, speaker_names=("L", "R", "SUB"))
+    assert st.n_speakers == 3 and st.names == ("L", "R", "SUB")
+    prof = _bm_profile("2.1", ("SUB",))
+    prof.save(tmp_path / "p")
+    want = CalibrationProfile.load(tmp_path / "p").content_hash()
+    env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
+    status = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
+    p = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "p"), "--input", "rig",
+                          "--output", "rig", "--duration", "3", "--json"], cwd=ROOT, env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = None
+    try:
+        import time
+
+        t_end = time.monotonic() + 40
+        while p.poll() is None and time.monotonic() < t_end:
+            if seen is None and status.exists():
+                try:
+                    seen = json.loads(status.read_text())
+                except ValueError:
+                    pass
+            time.sleep(0.1)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err.decode()[-2000:]
+    res = json.loads(out)
+    assert res["channels"] == 3 and res["input_channels"] == 3
+    assert res["engine"]["running_hash"] == want and res["errors"] == 0 and res["bad_frames"] == 0
+    assert res["callbacks"] > 100                          # ~3 s of 256-sample periods ran
+    assert len(res["out_peak_dbfs"]) == 3
+    assert seen is not None and seen["running_hash"] == want and seen["profile_dir"] == str((tmp_path / "p").resolve())
+    assert not status.exists()                             # removed on exit

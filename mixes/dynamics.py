@@ -11,7 +11,7 @@
   (EBU Tech 3342 LRA of the short-term values inside it) and its loudness (energy mean of the
   short-term values).
 * **Crest factor per octave band** (63 Hz .. 8 kHz): peak / rms of the band-limited signal, in
-  dB.  Computed on Hann frames (~85 ms, 50 % overlap): the band's bins give the analytic band
+  dB (the channel with the highest peak, against its own rms).  Computed on Hann frames (~85 ms, 50 % overlap): the band's bins give the analytic band
   signal of the frame at a reduced rate (an inverse FFT of just those bins, shifted to base
   band, 2x oversampled); its magnitude divided by the window in the central half of the frame
   (where the Hann window is >= 0.5, so every sample is covered once) is the band's envelope,
@@ -230,27 +230,29 @@ def _crest(x: np.ndarray, fs: int) -> tuple[tuple[float, ...], tuple[float, ...]
         central = (pos >= nfft / 4) & (pos < 3 * nfft / 4)
         inv_w = (1.0 / (0.5 - 0.5 * np.cos(2.0 * np.pi * pos[central] / nfft))).astype(np.float32)
         bands.append((fc, k1, k2, L, central, inv_w))
-    peak = np.zeros(len(bands))
-    power = np.zeros(len(bands))
+    peak = np.zeros((n_ch, len(bands)))
+    power = np.zeros((n_ch, len(bands)))
     views = [np.lib.stride_tricks.sliding_window_view(x[c], nfft)[::hop] for c in range(n_ch)]
     chunk = 512
     for i in range(0, frames.size, chunk):
         rows = frames[i:i + chunk]
-        for v in views:
+        for c, v in enumerate(views):
             X = scipy.fft.rfft(v[rows] * win, axis=-1)
             for b, (fc, k1, k2, L, central, inv_w) in enumerate(bands):
                 xb = X[:, k1:k2 + 1]
-                power[b] += float(np.sum(xb.real ** 2 + xb.imag ** 2))
+                power[c, b] += float(np.sum(xb.real ** 2 + xb.imag ** 2))
                 # analytic band signal at n = r nfft / L: (2 / nfft) L ifft_L(X_band)[r] (shifted)
                 z = scipy.fft.ifft(xb, n=L, axis=-1)[:, central]
                 env = np.abs(z) * inv_w
-                peak[b] = max(peak[b], _interpolated_max(env) * 2.0 * L / nfft)
+                peak[c, b] = max(peak[c, b], _interpolated_max(env) * 2.0 * L / nfft)
     # Parseval: sum over frames and band bins of |X|^2 = n_frames * nfft * sum(w^2) * ms / 2
     # (one-sided, so a real signal's band power is counted once: multiply by 2)
-    n_fr = frames.size * n_ch
-    ms = 2.0 * power / (n_fr * nfft * float(np.sum(win.astype(np.float64) ** 2)))
-    crest = tuple(20.0 * math.log10(p / math.sqrt(s)) if s > 0 and p > 0 else math.nan
-                  for p, s in zip(peak, ms))
+    ms = 2.0 * power / (frames.size * nfft * float(np.sum(win.astype(np.float64) ** 2)))
+    # per band: the channel with the highest peak, against its own rms (a silent channel of a
+    # 5.1 file or a one-sided part does not dilute the rms)
+    top = np.argmax(peak, axis=0)
+    crest = tuple(20.0 * math.log10(peak[c, b] / math.sqrt(ms[c, b])) if ms[c, b] > 0 and peak[c, b] > 0
+                  else math.nan for b, c in enumerate(top))
     return tuple(b[0] for b in bands), crest, frames.size * hop / fs
 
 

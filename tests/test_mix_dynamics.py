@@ -97,3 +97,15 @@ def test_bad_input():
         measure_dynamics(np.zeros((2, 1000)), fs=1000, integrated_lufs=-20.0, true_peak_dbtp=-1.0)
     with pytest.raises(SignalError, match="NaN"):
         measure_dynamics(np.full((2, 1000), np.nan), fs=FS, integrated_lufs=-20.0, true_peak_dbtp=-1.0)
+
+
+def test_silent_channels_do_not_change_the_crest():
+    rng = np.random.default_rng(3)
+    x = 0.1 * rng.standard_normal((2, FS * 10))
+    five = np.concatenate([x, np.zeros((3, x.shape[1]))])
+    a = measure_dynamics(x, fs=FS, integrated_lufs=-20.0, true_peak_dbtp=-3.0)
+    b = measure_dynamics(five, fs=FS, integrated_lufs=-20.0, true_peak_dbtp=-3.0)
+    # the crest is taken on the channel holding the peak: identical figures
+    np.testing.assert_allclose(a.crest_db, b.crest_db, atol=1e-9)
+    # gaussian noise: peak/rms of a band envelope over ~10^5 independent samples, ~13-16 dB
+    assert all(11.0 < c < 18.0 for c in a.crest_db)

@@ -111,7 +111,7 @@ def rig_start(
             from calib.errors import ConfigError
 
             raise ConfigError(f"--channels {channels!r} is not a comma-separated list of speaker names such as L,R")
-    state = jackrig.start_rig(ir, fs=fs, period=period, speaker_names=names)
+    state = jackrig.start_rig(ir, fs=fs, period=period, **({"speaker_names": names} if names else {}))
     if json_out:
         typer.echo(to_json(state.to_dict()))
         return

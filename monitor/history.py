@@ -545,7 +545,7 @@ class History:
         ]
 
     def series(self, name: str, *, channel: str | None = None, band_hz: float | None = None,
-               profile_name: str | None = None) -> list[SeriesPoint]:
+               profile_name: str | None = None, source: str | None = None) -> list[SeriesPoint]:
         """The drift series of one check, oldest first (for trend tables and drift plots).
 
         Parameters
@@ -558,6 +558,9 @@ class History:
             Third-octave centre (Hz) for per-band checks (matched to 0.1 Hz).
         profile_name : str, optional
             Only verifications against this profile.
+        source : {"sweep", "programme"}, optional
+            Only sweep verifications, or only the programme watch's entries (``meta.source`` is
+            ``"programme"``, written by ``monitor.watch.record_watch``); both when omitted.
         """
         sql = (
             "SELECT v.time_utc, v.id AS vid, v.profile_hash, c.value, c.limit_value, c.uncertainty, "
@@ -573,6 +576,9 @@ class History:
         if profile_name is not None:
             sql += " AND v.profile_name = ?"
             args.append(profile_name)
+        if source is not None:   # the programme watch's entries are marked in meta (issue 13)
+            sql += (" AND IFNULL(json_extract(v.meta, '$.source'), '') = 'programme'" if source == "programme"
+                    else " AND IFNULL(json_extract(v.meta, '$.source'), '') != 'programme'")
         sql += " ORDER BY v.time_utc ASC, v.id ASC, c.id ASC"
         return [
             SeriesPoint(

@@ -206,13 +206,20 @@ def load_report_inputs(room: Path, *, analyze: bool = True) -> Any:
 
         with History(hpath, readonly=True) as h:
             rows = h.verifications(limit=20)
-            if rows:
-                verification = rows[0]
+            # the latest *sweep* verification; the programme watch's entries (issue 13) are a
+            # trend of their own, labelled "(from programme)"
+            sweeps = [r for r in rows if (r.meta or {}).get("source") != "programme"]
+            if sweeps:
+                verification = sweeps[0]
             for name, ch in h.check_names():
                 if name in ("level", "arrival", "channel_match") and ch:
-                    pts = h.series(name, channel=ch)
+                    pts = h.series(name, channel=ch, source="sweep")
                     if pts:
                         series[f"{name} {ch}"] = pts
+                    if name in ("level", "arrival"):
+                        pts = h.series(name, channel=ch, source="programme")
+                        if pts:
+                            series[f"{name} {ch} (from programme)"] = pts
     fingerprint = None
     studios = sorted((room / "studios").glob("*/fingerprint.json")) if (room / "studios").is_dir() else []
     if studios:

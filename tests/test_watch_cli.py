@@ -82,6 +82,17 @@ def test_history_entry_is_marked_as_from_programme(files, run_cli, tmp_path, mon
     assert rows[0]["measurement_id"].startswith("watch-") and rows[0]["message"].startswith("from programme: ")
     code, out, _ = run_cli("history", "--db", db)
     assert "from programme" in out
+    # beside a sweep verification, the trends keep the two apart
+    from calib.verification_types import CheckResult
+    from monitor.history import History
+
+    with History(db) as h:
+        h.add_verification(profile_name="watch-test", profile_hash="x" * 64, verdict="pass",
+                           checks=[CheckResult("level", "L", 0.1, 0.4, "dB", "pass", 0.05)], time_utc="2026-12-07T08:00:00Z")
+        assert [p.value for p in h.series("level", channel="L", source="sweep")] == [0.1]
+        prog = h.series("level", channel="L", source="programme")
+        assert len(prog) == 1 and prog[0].verdict in ("pass", "warn", "fail")
+        assert len(h.series("level", channel="L")) == 2
 
 
 @pytest.mark.parametrize("args, match", [

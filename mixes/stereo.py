@@ -312,7 +312,8 @@ def _figures(pl, pr, co) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         width = np.where(ok, np.minimum(e_s / np.maximum(e_m, tot * 1e-12), WIDTH_CAP), np.nan)
         loss = np.where(ok, np.maximum(10 * np.log10(np.maximum(e_m / (2 * tot), 1e-30)), MONO_LOSS_FLOOR_DB),
                         np.nan)
-        lr = np.where(ok & (pl > 0) & (pr > 0), 10 * np.log10(pl / pr), np.nan)
+        floor = tot * 1e-12                          # a silent channel reads +-120 dB, not inf
+        lr = np.where(ok, 10 * np.log10(np.maximum(pl, floor) / np.maximum(pr, floor)), np.nan)
     return rho, width, loss, lr
 
 
@@ -473,7 +474,11 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
             f"one channel is in inverted polarity: left and right correlate at {pol_rho:+.2f} over "
             f"40 Hz-8 kHz and {neg_share:.0%} of the bands are negative; the mono sum cancels (flip one channel)"))
     if lr_bad:
-        if math.isfinite(lr_low) and abs(lr_low) >= LR_LOW_END_IMBALANCE_DB:
+        if abs(lr_k) >= 60.0:
+            side = "right" if lr_k > 0 else "left"
+            what = (f"the {side} channel is silent ({abs(lr_k):.0f} dB below the other): a dead channel or a mono "
+                    "source routed to one side")
+        elif math.isfinite(lr_low) and abs(lr_low) >= LR_LOW_END_IMBALANCE_DB:
             side = "left" if lr_low > 0 else "right"
             what = (f"the {side} channel is {abs(lr_low):.1f} dB louder in the centred low end (30-120 Hz) and "
                     f"{lr_k:+.1f} dB (left minus right, K-weighted) over the whole mix: a channel gain or master "

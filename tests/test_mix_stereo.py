@@ -183,6 +183,10 @@ def test_shapes_and_edge_cases():
     assert im.notes and "3 channels" in im.notes[0]
     short = measure_stereo(rng.standard_normal((2, 2000)) * 0.1, fs=FS)    # shorter than one frame
     assert short.bands_hz.size == 10 and short.times_s.size == 1
+    dead = rng.standard_normal((2, 3 * FS)) * 0.1
+    dead[1] = 0.0                                                          # a dead right channel
+    im = measure_stereo(dead, fs=FS)
+    assert im.lr_imbalanced and im.lr_balance_db == pytest.approx(120.0) and "right channel is silent" in im.problems[0].what
     silent = measure_stereo(np.zeros((2, 5 * FS), dtype=np.float32), fs=FS)
     assert silent.problems == () and not silent.lr_imbalanced
     d = silent.to_dict()

@@ -284,32 +284,6 @@ def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> li
     return out
 
 
-def _neighbours(raw: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """X[k-1] and X[k+1] of one-sided spectra for k = 0 .. n_bins - 1 (conjugate symmetry at
-    the ends)."""
-    last = raw.shape[1] - 1
-    lo = np.empty((raw.shape[0], n_bins), dtype=raw.dtype)
-    lo[:, 1:] = raw[:, : n_bins - 1]
-    lo[:, 0] = np.conj(raw[:, 1])
-    hi = np.empty_like(lo)
-    m = min(n_bins, last)
-    hi[:, :m] = raw[:, 1: m + 1]
-    if n_bins > last:
-        hi[:, last] = np.conj(raw[:, last - 1])
-    return lo, hi
-
-
-def _hann_from_rect(raw: np.ndarray) -> np.ndarray:
-    lo, hi = _neighbours(raw, raw.shape[1])
-    return 0.5 * raw - 0.25 * (lo + hi)
-
-
-def _dhann_from_rect(raw: np.ndarray, n_bins: int) -> np.ndarray:
-    lo, hi = _neighbours(raw, n_bins)
-    n = 2 * (raw.shape[1] - 1)
-    return (lo - hi) * np.complex64(-0.5j * np.pi / n)
-
-
 def _moving_partials(mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray) -> np.ndarray:
     """Weight (0..1) of each bin for "a partial whose frequency moves".
 
@@ -338,6 +312,7 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
     if n < nfft:
         x = np.pad(x, ((0, 0), (0, nfft - n)))
     win = np.hanning(nfft + 1)[:-1].astype(np.float32)       # periodic Hann
+    dwin = (np.pi / nfft * np.sin(2.0 * np.pi * np.arange(nfft) / nfft)).astype(np.float32)
     kw = _k_power(fs, nfft)
     kw2 = 2.0 * kw
     fk = np.arange(nfft // 2 + 1) * df
@@ -365,10 +340,7 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
     for i in range(0, F, chunk):
         sl = slice(i, min(i + chunk, F))
         rows = frame_idx[sl]
-        # one FFT of the rectangular frame per channel; the periodic Hann window is applied in
-        # frequency (w = 1/2 - (e^{j theta} + e^{-j theta})/4: X_h[k] = X[k]/2 - (X[k-1] + X[k+1])/4)
-        raw = [scipy.fft.rfft(v[rows], axis=-1) for v in views]
-        specs = [_hann_from_rect(r) for r in raw]
+        specs = [scipy.fft.rfft(v[rows] * win, axis=-1) for v in views]
         if n_ch > 2:
             # other channels add to the loudness and the low end (BS.1770 weights 1; the LFE and
             # surround weights are ignored here: the balance is a stereo measure)
@@ -392,10 +364,10 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
         sal_all[sl] = salience(mag, smat)
         cmag[sl] = mag
         lh = specs[0][:, :n_pitch]
-        # the derivative window w' = (pi/N) sin(theta) likewise: X_dh[k] = (pi/N)(X[k-1] - X[k+1])/(2j).
-        # Reassignment (Auger & Flandrin, IEEE TSP 43(5), 1995): omega_k - Im(X_dh / X_h) is the
-        # instantaneous frequency of the partial that dominates bin k
-        ld = _dhann_from_rect(raw[0], n_pitch)
+        # the derivative window w' = (pi/N) sin(2 pi n/N).  Reassignment (Auger & Flandrin,
+        # IEEE TSP 43(5), 1995): omega_k - Im(X_dh / X_h) is the instantaneous frequency of the
+        # partial that dominates bin k
+        ld = scipy.fft.rfft(views[0][rows] * dwin, axis=-1)[:, :n_pitch]
         lmag[sl] = np.abs(lh)
         # omega_hat = omega_k - Im(X_dh / X_h)  (rad/sample)
         inst_hz[sl] = fp[None, :] - np.imag(ld / np.where(lh == 0, 1.0, lh)) * fs / (2.0 * np.pi)

@@ -158,7 +158,8 @@ class WatchWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10.0)
+        if self._thread.ident is not None:      # started
+            self._thread.join(10.0)
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):

@@ -105,6 +105,74 @@ def test_monitor_run_watch_mic_errors(tmp_path, run_cli):
     assert code == 2 and "--confirm-with-sweep needs a watch mic" in err
 
 
+def test_live_path_end_to_end_judges_a_drift(tmp_path):
+    """The live data path without hardware: the real-time engine block by block, the tap in its
+    callback, the ring, the worker and the watch in live mode (latency and mic gain unknown),
+    a history.  The mic is the room's answer to what the engine played (2 blocks + 37 samples of
+    interface latency, +3 dB of mic gain); L gets 1.5 dB louder at 30 s."""
+    from mixes.songs import make_song
+    from monitor.engine import Engine
+    from monitor.history import History
+    from monitor.realtime import RealtimeProcessor
+    from monitor.verify_parts import apply_drifts, parse_drift
+    from monitor.watch_live import WatchTap
+    from monitor.watch_rehearsal import simulate_mic
+    from roomtruth.watch_run import LiveWatch
+
+    fs, B = 16_000, 512
+    room = W.stereo_room(fs=fs, rt60_s=0.25, seed=3)
+    prof = W.profile_for(room, fs=fs)
+    prog = make_song(7, duration_s=90.0, fs=fs).mix().astype(np.float32)
+    n = prog.shape[1] // B * B
+
+    def engine_pass(callback_of):
+        eng = Engine(fs=fs, n_channels=2, block=B)
+        eng.load(prof, "A")
+        proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=2)
+        return eng, callback_of(proc)
+
+    # pass 1: what the engine plays (deterministic), then the room's answer to it
+    eng, cb = engine_pass(lambda proc: proc.callback)
+    played = np.zeros((n, 2), np.float32)
+    for s in range(0, n, B):
+        cb(np.ascontiguousarray(prog[:, s:s + B].T), played[s:s + B], B, 0)
+    eng.close()
+    drifted = apply_drifts(room, ["L", "R"], [parse_drift("level:L:+1.5")], fs=fs)
+    mic = simulate_mic(played.T.astype(np.float64), room, fs=fs, drifted=drifted, drift_at_s=30.0, noise_dbfs=-60.0)
+    lat = 2 * B + 37
+    mic = 10 ** (3 / 20) * np.concatenate([np.zeros(lat), mic[:-lat]])
+
+    # pass 2: the same engine in a callback wrapped by the tap; the mic on input 3
+    lw = LiveWatch(prof, fs=fs, watch_mic=3, history_db=tmp_path / "history.sqlite")
+    try:
+        f = lw.spec_fields()
+        assert f["watch_mic"] == 2 and f["watch_outputs"] == (0, 1)
+        eng, cb = engine_pass(lambda proc: WatchTap(proc.callback, lw.ring, mic_input=2, outputs=(0, 1)).callback)
+        out = np.zeros((n, 2), np.float32)
+        ind = np.zeros((n, 3), np.float32)
+        ind[:, :2] = prog[:, :n].T
+        ind[:, 2] = mic[:n]
+        for k, s in enumerate(range(0, n, B)):
+            cb(ind[s:s + B], out[s:s + B], B, 0)
+            if k % 16 == 15:                                         # the worker looks every ~0.5 s
+                lw.worker.step()
+        eng.close()
+        np.testing.assert_array_equal(out, played)                   # the tap changes nothing that plays
+    finally:
+        final = lw.stop()
+    res = final["result"]
+    fails = [e for e in res["events"] if e["verdict"] == "fail"]
+    assert fails and {e["speaker"] for e in fails} == {"L"}, res["events"]
+    assert 30.0 < fails[0]["time_s"] <= 90.0 and fails[0]["check"] == "level"
+    assert res["meta"]["gain_offset_db"] == pytest.approx(3.0, abs=0.15)
+    assert res["meta"]["latency_samples"] == pytest.approx(lat, abs=0.5)
+    assert final["speakers"]["L"].startswith("drift L +1.") and final["speakers"]["R"] == "OK"
+    assert final["skipped_samples"] == 0
+    with History(tmp_path / "history.sqlite", readonly=True) as h:
+        rows = h.verifications()
+    assert rows and rows[0].meta["source"] == "programme" and rows[0].verdict == "fail"
+
+
 @pytest.mark.jack
 def test_monitor_run_on_the_rig_publishes_watch_results(tmp_path, rig):  # noqa: F811
     fs = 48_000

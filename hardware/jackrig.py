@@ -1,6 +1,6 @@
 """The JACK virtual room: a real audio path without sound hardware.
 
-``start_rig`` starts a JACK server with the dummy driver (a virtual 8-in/8-out interface
+``start_rig`` starts a JACK server with the dummy driver (a virtual 22-in/22-out interface
 clocked in real time) and ``jconvolver`` loaded with a room impulse response.
 :class:`RigBackend` then plays and records through genuine PortAudio streams and routes
 the ports for the user:
@@ -78,7 +78,9 @@ __all__ = [
 ]
 
 ROOM_CLIENT = "roomtruth-room"
-N_DEVICE_CHANNELS = 8          # dummy driver capture/playback ports (the virtual interface)
+# dummy driver capture/playback ports (the virtual interface): 16 mains + 4 subs, the dedicated
+# loopback output, and the mic and loopback inputs fit (a port costs the dummy driver a memset)
+N_DEVICE_CHANNELS = 22
 MAX_IR_SAMPLES = 1 << 20       # jconvolver's practical limit (memory), about 22 s at 48 kHz
 SUPPORTED_FS = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 # Test hook: a command prefix for jackd (e.g. setpriv dropping CAP_SYS_NICE to exercise

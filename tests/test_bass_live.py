@@ -21,7 +21,6 @@ import soundfile as sf
 from calib.correction.bass import BassSettings, routing_table
 from calib.layouts import layout
 from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
-from rig_fixture import rig_env  # noqa: F401  (pytest finds fixtures by name)
 
 ROOT = Path(__file__).resolve().parents[1]
 FS = 48000
@@ -124,26 +123,89 @@ def test_live_refuses_mismatched_routing(run_cli, tmp_path):
     assert code == 2 and "profile B 'a' is bass-managed and profile A is not" in err, err
 
 
-@pytest.mark.jack
-def test_monitor_run_bass_managed_on_the_rig(rig_env, tmp_path):  # noqa: F811
-    """2.1 on the JACK virtual room with a 3-channel IR (L, R, SUB): starts, routes 3 programme
-    channels to 3 speaker outputs, publishes its status with the profile's hash."""
-    from hardware.jackrig import start_rig
+NAMES_51 = ("L", "R", "C", "Ls", "Rs", "SUB1", "SUB2")    # 5.1 mains + 2 subs: 7 rig speakers
+
+
+@pytest.fixture(scope="module")
+def rig51(tmp_path_factory):
+    """The JACK virtual room with a 7-channel IR (5.1 mains at 1.6..2.4 m, two subs), the
+    speakers named; yields (RigState, ImpulseResponse)."""
+    import shutil
+    import tempfile
+    import uuid
+
+    from rig_fixture import require_jack_tools
+
+    require_jack_tools()
+    from hardware.jackrig import start_rig, stop_rig
     from hardware.simulated import layout_room
 
-    mic = (2.5, 3.0, 1.2)
-    ir = layout_room({"L": (1.0, 2.1, 1.2), "R": (1.0, 3.9, 1.2), "SUB": (0.6, 1.0, 0.3)}, mic,
-                     dims_m=(6.0, 5.0, 2.8), fs=FS, subs=("SUB",), reflection=0.4, max_order=1, length_s=0.25)
-    sf.write(tmp_path / "room.wav", ir.samples.T, FS, subtype="FLOAT")
-    st = start_rig(tmp_path / "room.wav", fs=FS, period=256, speaker_names=("L", "R", "SUB"))
-    assert st.n_speakers == 3 and st.names == ("L", "R", "SUB")
+    mic = (3.0, 2.5, 1.2)
+    az = {"L": 30, "R": -30, "C": 0, "Ls": 110, "Rs": -110}
+    pos = {n: (mic[0] + (1.6 + 0.2 * k) * np.cos(np.radians(a)), mic[1] + (1.6 + 0.2 * k) * np.sin(np.radians(a)), 1.2)
+           for k, (n, a) in enumerate(az.items())}
+    pos["SUB1"], pos["SUB2"] = (0.5, 0.6, 0.3), (5.5, 4.4, 0.3)
+    ir = layout_room(pos, mic, dims_m=(6.0, 5.0, 2.8), fs=FS, subs=("SUB1", "SUB2"), reflection=0.4, max_order=1,
+                     length_s=0.25)
+    folder = tmp_path_factory.mktemp("rig51")
+    sf.write(folder / "room.wav", ir.samples.T, FS, subtype="FLOAT")
+    mp = pytest.MonkeyPatch()
+    server = f"rt-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    rig_dir = tempfile.mkdtemp(prefix="roomtruth-rig-test-")
+    mp.setenv("ROOMTRUTH_RIG_DIR", rig_dir)
+    mp.setenv("ROOMTRUTH_RIG_SERVER", server)
+    try:
+        st = start_rig(folder / "room.wav", fs=FS, period=256, speaker_names=NAMES_51)
+        yield st, ir
+    finally:
+        try:
+            stop_rig(server)
+        finally:
+            mp.undo()
+            shutil.rmtree(rig_dir, ignore_errors=True)
+
+
+@pytest.mark.jack
+def test_rig_measures_every_speaker_of_a_multichannel_ir(rig51, run_cli, tmp_path):
+    """measure --device rig with the rig's speaker names (7 speakers: over the old 6-speaker
+    limit), three of them out of order (a capture is ~3 s of real time each): one sweep per
+    speaker, each arrival its own speaker's distance (the name -> output mapping is kept)."""
+    from roomtruth.workspace import load_measurement_dir
+
+    st, ir = rig51
+    assert st.n_speakers == 7 and st.names == NAMES_51
+    pick = ("SUB2", "C", "Rs")          # SUB2 is the rig's 7th output
+    idx = [NAMES_51.index(n) for n in pick]
+    for attempt in range(3):   # a capture refused for xruns on a loaded machine is retried
+        out = tmp_path / f"m{attempt}"
+        code, stdout, err = run_cli("measure", "--device", "rig", "--channels", ",".join(pick), "--out", out,
+                                    "--sweep-s", "0.4", "--no-probe", "--json")
+        if code == 0 or "audio driver reported" not in err:
+            break
+    assert code == 0, err
+    got = load_measurement_dir(out)
+    assert got.channel_names == pick
+    arr_ms = (np.array(got.arrival_samples) - got.onset_samples) / FS * 1000
+    want_ms = np.array(ir.arrival_samples)[idx] / FS * 1000
+    # mains: the direct sound to within 0.05 ms (2.4 samples at 48 kHz); subs, band-limited to
+    # 200 Hz: within 1.5 ms (their envelope peak is broad)
+    np.testing.assert_allclose(arr_ms[1:], want_ms[1:], atol=0.05)
+    np.testing.assert_allclose(arr_ms[0], want_ms[0], atol=1.5)
+    # the distances differ by more than the tolerances: a swapped output would fail
+    assert abs(want_ms[1] - want_ms[2]) > 0.5 and abs(want_ms[0] - want_ms[1]) > 3.0
+
+
+@pytest.mark.jack
+def test_monitor_run_bass_managed_on_the_rig(rig51, tmp_path):
+    """A 2.1 profile on the JACK virtual room: starts, routes 3 programme channels to 3 speaker
+    outputs, publishes its status with the profile's hash."""
     prof = _bm_profile("2.1", ("SUB",))
     prof.save(tmp_path / "p")
     want = CalibrationProfile.load(tmp_path / "p").content_hash()
     env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
     status = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
     p = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "p"), "--input", "rig",
-                          "--output", "rig", "--duration", "3", "--json"], cwd=ROOT, env=env,
+                          "--output", "rig", "--duration", "2", "--json"], cwd=ROOT, env=env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen = None
     try:
@@ -166,7 +228,7 @@ def test_monitor_run_bass_managed_on_the_rig(rig_env, tmp_path):  # noqa: F811
     res = json.loads(out)
     assert res["channels"] == 3 and res["input_channels"] == 3
     assert res["engine"]["running_hash"] == want and res["errors"] == 0 and res["bad_frames"] == 0
-    assert res["callbacks"] > 100                          # ~3 s of 256-sample periods ran
+    assert res["callbacks"] > 100                          # ~2 s of 256-sample periods ran (375)
     assert len(res["out_peak_dbfs"]) == 3
     assert seen is not None and seen["running_hash"] == want and seen["profile_dir"] == str((tmp_path / "p").resolve())
     assert not status.exists()                             # removed on exit

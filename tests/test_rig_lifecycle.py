@@ -82,7 +82,7 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
 
     sf.write(tmp_path / "ir44.wav", np.r_[1.0, np.zeros(99)], 44100, subtype="FLOAT")
     sf.write(tmp_path / "zero.wav", np.zeros(100), 48000, subtype="FLOAT")
-    sf.write(tmp_path / "seven.wav", np.eye(7, 100).T, 48000, subtype="FLOAT")
+    sf.write(tmp_path / "seven.wav", np.eye(21, 100).T, 48000, subtype="FLOAT")   # 16 mains + 4 subs fit
     (tmp_path / "text.wav").write_text("not audio")
     cases = [
         (("--period", "300"), "rig period 300 frames is invalid; use a power of two from 64 to 4096"),
@@ -91,7 +91,7 @@ def test_bad_input_gives_one_line_and_starts_nothing(rig_env, run_cli, tmp_path)
         (("--ir", str(tmp_path / "text.wav")), "is not a readable audio file"),
         (("--ir", str(tmp_path / "ir44.wav"), "--fs", "48000"), "is at 44100 Hz but the rig runs at 48000 Hz; start the rig with --fs 44100"),
         (("--ir", str(tmp_path / "zero.wav")), "is all zeros"),
-        (("--ir", str(tmp_path / "seven.wav")), "the room IR has 7 channels (one per speaker) but the rig takes at most 6"),
+        (("--ir", str(tmp_path / "seven.wav")), "the room IR has 21 channels (one per speaker) but the rig takes at most 20"),
     ]
     for args, msg in cases:
         code, out, err = run_cli("rig", "start", *args)

@@ -16,7 +16,8 @@ STDLIB = set(sys.stdlib_module_names)
 ALLOWED = {
     "calib": ({"numpy", "scipy", "soundfile"}, {"calib"}),
     "hardware": ({"numpy", "scipy", "soundfile", "sounddevice", "jack"}, {"calib", "hardware"}),
-    "monitor": ({"numpy", "scipy", "soundfile"}, {"calib", "monitor", "hardware"}),
+    # numba/llvmlite: the compiled real-time kernels, in monitor/kernels.py only (issue 15)
+    "monitor": ({"numpy", "scipy", "soundfile", "numba", "llvmlite"}, {"calib", "monitor", "hardware"}),
     "mixes": ({"numpy", "scipy", "soundfile"}, {"calib", "mixes"}),
     "reports": ({"numpy", "scipy", "soundfile", "matplotlib", "rich"}, {"calib", "monitor", "mixes", "reports"}),
     "roomtruth": (None, set(PACKAGES)),  # the composition root may import everything

@@ -70,6 +70,8 @@ def ir_cmd(
         raise ConfigError(f"-o {output} is a folder; give a WAV file name")
     if output.suffix.lower() != ".wav":
         raise ConfigError(f"-o {output}: the IR is written as WAV; use a name ending in .wav")
+    if length_s is not None and not 0.01 <= length_s <= 60.0:   # also NaN and inf
+        raise ConfigError(f"--length-s {length_s} is outside 0.01..60 s")
 
     import numpy as np
 
@@ -196,6 +198,9 @@ def sweep_cmd(
 
     if output.suffix.lower() != ".wav":
         raise ConfigError(f"-o {output}: use a name ending in .wav")
+    for opt, v in (("--preroll-s", preroll_s), ("--tail-s", tail_s)):
+        if not 0.0 <= v <= 60.0:   # also NaN and inf
+            raise ConfigError(f"{opt} {v} is outside 0..60 s of silence")
     try:
         spec = SweepSpec(f_start_hz=f1, f_stop_hz=f2, duration_s=sweep_s, fs=fs, level_dbfs=level_dbfs,
                          preroll_s=preroll_s, tail_s=tail_s, synchronized=not no_sync)

@@ -336,6 +336,8 @@ def verify_cmd(
         raise ConfigError("give either --simulate default or --simulate-ir IR.wav, not both")
     if not (0.5 <= sweep_s <= 30):
         raise ConfigError(f"--sweep-s {sweep_s} is outside 0.5..30 s; verification sweeps are short")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed} must be >= 0")
     if level_dbfs > -1.0:
         raise ConfigError(f"--level-dbfs {level_dbfs} is too hot; use -1 dBFS or lower")
     if not (-60.0 <= level_dbfs):  # also NaN

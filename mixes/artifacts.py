@@ -16,8 +16,8 @@ one-sentence ``detail``:
     A burst of garbage (a few ms of hard-clipped, bit-crushed or random samples): the energy of
     the first difference in 2.5 ms hops jumps ``BURST_RISE_DB`` above its 100 ms median, stays
     there 1-30 ms, and starts and stops within one hop (``BURST_EDGE_DB``) - acoustic sounds
-    decay, garbage stops.  A burst that starts a louder sound (a drum's beater noise before its
-    body) is music.  ``level_db``: the burst's RMS (dBFS).
+    decay, garbage stops.  A burst that starts a louder sound, overall or below ~200 Hz (a
+    drum's beater noise before its body), is music.  ``level_db``: the burst's RMS (dBFS).
 ``truncation``
     Word length reduced to 16 bits without dither, audible in quiet fades as granular
     distortion that follows the signal down.  In quiet blocks (between ~-90 and -60 dBFS) whose
@@ -180,6 +180,16 @@ def truncation(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     return out
 
 
+def _low_ms(w: np.ndarray, fs: int) -> float:
+    """Mean square of ``w`` below ~200 Hz (2.5 ms moving average): a kick's body."""
+    n = max(int(0.0025 * fs), 2)
+    if w.size <= n:
+        return 0.0
+    c = np.cumsum(np.r_[0.0, w])
+    m = (c[n:] - c[:-n]) / n
+    return float(np.dot(m, m) / m.size)
+
+
 def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     """Short bursts of broadband garbage with abrupt start and stop (per channel)."""
     hop = max(int(BURST_HOP_S * fs), 8)
@@ -221,9 +231,10 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             w = int(0.010 * fs)
             after = xc[b + hop: b + hop + w].astype(np.float64)
             before = xc[max(a - hop - w, 0): a - hop].astype(np.float64)
-            if after.size and before.size and \
-                    np.mean(after ** 2) > BURST_ONSET_RISE * np.mean(before ** 2) + 1e-20:
-                continue                               # starts a louder sound: a drum hit
+            if after.size and before.size and (
+                    np.mean(after ** 2) > BURST_ONSET_RISE * np.mean(before ** 2) + 1e-20
+                    or _low_ms(after, fs) > BURST_ONSET_RISE * _low_ms(before, fs) + 1e-20):
+                continue                               # starts a louder sound: a drum hit (its body)
             burst = xc[a - hop + big[0]: a - hop + big[-1] + 1].astype(np.float64)
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             if lvl < BURST_MIN_DBFS:

@@ -228,9 +228,17 @@ def _timing_findings(ir: Any, profile: Any, th: FindingThresholds) -> list[Findi
         return []
     names = list(ir.channel_names)
     arr = np.asarray(ir.arrival_samples, dtype=np.float64) / ir.fs * 1000.0  # ms
+    # a band-limited channel (a subwoofer) has no sharp direct sound; bass management aligns it
+    # at the crossover (correct's alignment, verify's bass_sum), so it is not timed here
+    limited = _band_limited(ir)
+    arr = np.where(limited, np.inf, arr)
+    if np.isinf(arr).all():
+        return []
     first = float(arr.min())
     out = []
     for i, name in enumerate(names):
+        if limited[i]:
+            continue
         late_ms = float(arr[i] - first)
         if late_ms < th.arrival_note_ms:
             continue
@@ -260,6 +268,16 @@ def _timing_findings(ir: Any, profile: Any, th: FindingThresholds) -> list[Findi
     return out
 
 
+def _band_limited(ir: Any) -> np.ndarray:
+    """Per channel: band-limited (a subwoofer: no output in the 500 Hz-2 kHz level band)."""
+    from calib.analysis.passband import band_limited_channels
+
+    try:
+        return np.array(band_limited_channels(ir), dtype=bool)
+    except Exception:  # noqa: BLE001 - an IR the analysis cannot read: judge every channel as before
+        return np.zeros(ir.n_channels, dtype=bool)
+
+
 def _band_level_db(x: np.ndarray, fs: int, lo_hz: float = 250.0, hi_hz: float = 2000.0) -> float:
     spec = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(x.size, 1.0 / fs)
@@ -271,10 +289,16 @@ def _level_findings(ir: Any, profile: Any, th: FindingThresholds) -> list[Findin
     if ir is None or ir.n_channels < 2:
         return []
     names = list(ir.channel_names)
-    levels = [_band_level_db(ir.samples[i], ir.fs) for i in range(len(names))]
+    # a band-limited channel (a subwoofer) has no level in 250 Hz-2 kHz: not compared here
+    limited = _band_limited(ir)
+    levels = [np.inf if limited[i] else _band_level_db(ir.samples[i], ir.fs) for i in range(len(names))]
+    if sum(not b for b in limited) < 2:
+        return []
     ref = float(np.min(levels))
     out = []
     for i, name in enumerate(names):
+        if limited[i]:
+            continue
         diff = levels[i] - ref
         if diff < th.level_note_db:
             continue

@@ -163,6 +163,10 @@ def _print_human(ra: Any, what: str) -> None:
         con.print(t)
 
     for p in ra.matching:
+        if getattr(p, "band_limited", False):
+            con.print(f"[bold]{p.a}/{p.b}[/]: band-limited (a subwoofer): level, arrival and polarity not "
+                      "compared outside its band (bass management aligns it at the crossover)")
+            continue
         con.print(f"[bold]{p.a}/{p.b}[/]: level {p.level_diff_db:+.2f} dB, arrival {p.arrival_diff_ms:+.3f} ms, "
                   f"polarity {'same' if p.same_polarity else '[red]inverted[/]'}")
     if ra.noise is not None:

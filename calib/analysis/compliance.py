@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from calib.analysis.bands import band_levels_from_arrays_db, third_octave_centres_hz
+from calib.analysis.passband import is_band_limited, passband_from_bands_hz
 from calib.analysis.types import ChannelPair, ComplianceCheck, DecayTable, NoiseAnalysis
 from calib.types import FrequencyResponse
 
@@ -145,7 +146,11 @@ def check_room_response(fr: FrequencyResponse, limits: Mapping[str, Any]) -> Com
     worst = 0.0
     bad = []
     devs = {}
+    skipped = []
     for ch, row in zip(fr.channel_names, lev):
+        if is_band_limited(passband_from_bands_hz(fc, row)):
+            skipped.append(ch)     # a subwoofer: the full-range mask re 250 Hz-2 kHz does not apply
+            continue
         ref = 10.0 * np.log10(np.mean(10.0 ** (row[mid] / 10.0)))
         d = row - ref
         devs[ch] = [_r(v, 2) for v in d]
@@ -153,6 +158,8 @@ def check_room_response(fr: FrequencyResponse, limits: Mapping[str, Any]) -> Com
         worst = max(worst, float(np.nanmax(excess)))
         bad += [f"{ch} {f_:.0f} Hz ({v:+.1f} dB)" for f_, v, e in zip(fc, d, excess) if e > 0]
     detail = ("outside: " + ", ".join(bad[:12]) + (" …" if len(bad) > 12 else "")) if bad else "inside the mask"
+    if skipped:
+        detail += f" ({', '.join(skipped)} band-limited: not judged against the full-range mask)"
     return ComplianceCheck("room_response", devs,
                            {"bands_hz": [_r(v, 1) for v in fc], "lower_db": [_r(v, 2) for v in lower],
                             "upper_db": [_r(v, 2) for v in upper]}, not bad, "dB re mid-band mean", detail)
@@ -176,8 +183,11 @@ def _is_front_pair(a: str, b: str) -> bool:
 def check_matching(pairs: Sequence[ChannelPair], limits: Mapping[str, Any]) -> list[ComplianceCheck]:
     """Level, response, arrival and polarity matching over every channel pair."""
     mt = limits["matching"]
+    skipped = [f"{p.a}/{p.b}" for p in pairs if getattr(p, "band_limited", False)]
+    pairs = [p for p in pairs if not getattr(p, "band_limited", False)]   # a sub: not judged here
     if not pairs:
-        why = "only one channel: nothing to match"
+        why = ("only band-limited pairs (" + ", ".join(skipped) + "): judged at the crossover by bass management"
+               if skipped else "only one channel: nothing to match")
         return [ComplianceCheck(c, None, None, None, "", why)
                 for c in ("level_matching", "response_matching", "arrival_matching", "polarity")]
     out = []

@@ -12,13 +12,17 @@ frequency::
 Both spectra are taken with the same window length (the harmonic IR's own length, which is
 what the sweep rate leaves between harmonics: ``L·ln(k/(k-1))``) and smoothed to
 1/``smoothing`` octave (power mean) so room modes do not put spikes in the ratio.  Frequencies
-with ``k·f`` above 0.45·fs are NaN.
+with ``k·f`` above 0.45·fs are NaN, and so are excitation frequencies outside the channel's pass
+band (:mod:`calib.analysis.passband`: the octave-smoothed fundamental more than 20 dB under its
+maximum): there the ratio divides the noise floor by a fundamental that is not there (a
+subwoofer low-passed at 200 Hz read "20 % THD at 2145 Hz").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from calib.analysis.passband import passband_from_bands_hz
 from calib.analysis.smoothing import fractional_octave_smooth, log_frequency_grid
 from calib.analysis.types import DistortionAnalysis
 from calib.errors import SignalError
@@ -100,5 +104,12 @@ def harmonic_distortion(ir: ImpulseResponse, channel: int | str = 0, *, lo_hz: f
             h1_ref = h1
     if not out:
         raise SignalError("the harmonic IRs are too short (< 32 samples) to analyse; use a longer sweep")
-    thd = np.where(valid_all, 100.0 * np.sqrt(power_sum), np.nan)
+    # the pass band of the fundamental: octave-smoothed (power mean over +-1/2 octave of the grid)
+    half = max(points_per_octave // 2, 1)
+    p1 = 10.0 ** (h1_ref / 10.0)
+    p1_oct = np.convolve(np.pad(p1, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+    lo_pb, hi_pb = passband_from_bands_hz(grid, 10.0 * np.log10(np.maximum(p1_oct, 1e-30)))
+    in_band = (grid >= lo_pb / 1.001) & (grid <= hi_pb * 1.001)
+    out = {k: np.where(in_band, d, np.nan) for k, d in out.items()}
+    thd = np.where(valid_all & in_band, 100.0 * np.sqrt(power_sum), np.nan)
     return DistortionAnalysis(channel=ir.channel_names[idx], freqs_hz=grid, harmonics_db=out, thd_pct=thd)

@@ -11,6 +11,11 @@ For channels a and b:
   measurement supplied them, else the interpolated peak of |h|);
 - polarity: the sign of the peak of the cross-correlation of the two direct sounds (±2 ms
   around each arrival, aligned); ``correlation`` is that peak, normalised (1 = identical shape).
+
+A pair with a band-limited channel (a subwoofer: no output in the level band,
+:mod:`calib.analysis.passband`) is compared only where both have output: its level, arrival
+and polarity are not judged (a broadband correlation of a low-passed direct sound with a
+main's says nothing about wiring), its response difference is NaN outside the shared pass band.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import itertools
 import numpy as np
 
 from calib.analysis.bands import band_edges_hz, band_levels_from_arrays_db, third_octave_centres_hz
+from calib.analysis.passband import is_band_limited, passband_from_bands_hz
 from calib.analysis.response import ir_to_response, peak_position_samples
 from calib.analysis.types import ChannelPair
 from calib.errors import SignalError
@@ -68,8 +74,21 @@ def match_channels(ir: ImpulseResponse, *, level_band_hz: tuple[float, float] = 
     level = 10.0 * np.log10(np.mean(10.0 ** (bands[:, sel] / 10.0), axis=1))
     arr = arrival_samples(ir)
     half = int(round(0.002 * fs))
+    passband = [passband_from_bands_hz(fc, row) for row in bands]
+    limited = [is_band_limited(pb) for pb in passband]
     out = []
     for i, j in itertools.combinations(range(ir.n_channels), 2):
+        if limited[i] or limited[j]:
+            lo = max(passband[i][0], passband[j][0])
+            hi = min(passband[i][1], passband[j][1])
+            shared = (fc >= lo / 1.01) & (fc <= hi * 1.01)     # empty when the bands do not meet
+            nan = float("nan")
+            out.append(ChannelPair(
+                a=ir.channel_names[i], b=ir.channel_names[j], level_diff_db=nan,
+                bands_hz=tuple(float(v) for v in fc),
+                response_diff_db=tuple(float(v) for v in np.where(shared, bands[i] - bands[j], nan)),
+                arrival_diff_ms=nan, same_polarity=True, correlation=nan, band_limited=True))
+            continue
         da = _direct(ir.samples[i], arr[i], half)
         db = _direct(ir.samples[j], arr[j], half)
         xc = np.correlate(da, db, mode="full")

@@ -199,7 +199,12 @@ class DistortionAnalysis:
 @dataclass(frozen=True)
 class ChannelPair:
     """Matching of two channels: level difference a − b (dB, 500 Hz–2 kHz), response difference
-    per third-octave band (dB), arrival-time difference a − b (ms), same polarity or not."""
+    per third-octave band (dB), arrival-time difference a − b (ms), same polarity or not.
+
+    ``band_limited``: a or b has no output in the 500 Hz–2 kHz level band (a subwoofer,
+    :mod:`calib.analysis.passband`); then level, arrival and polarity are not judged (NaN,
+    ``same_polarity`` True, ``correlation`` NaN) and the response difference is NaN outside the
+    pass band the two share (bass management judges a sub against a main at the crossover)."""
 
     a: str
     b: str
@@ -209,13 +214,14 @@ class ChannelPair:
     arrival_diff_ms: float
     same_polarity: bool
     correlation: float
+    band_limited: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "level_diff_db": _f(self.level_diff_db),
                 "bands_hz": [_f(v) for v in self.bands_hz],
                 "response_diff_db": [_f(v) for v in self.response_diff_db],
                 "arrival_diff_ms": _f(self.arrival_diff_ms), "same_polarity": bool(self.same_polarity),
-                "correlation": _f(self.correlation)}
+                "correlation": _f(self.correlation), "band_limited": bool(self.band_limited)}
 
 
 @dataclass(frozen=True)

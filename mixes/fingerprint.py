@@ -37,7 +37,9 @@ Interval and confidence
     the truth lies inside in 90 % of third-octave bands 40 Hz-12 kHz on average
     (``tests/test_mix_fingerprint_music.py``).  ``confidence`` is the shrinkage factor
     ``D^2 / (D^2 + se^2)`` with the interval's standard error ``se``: 0 where the deviation
-    is lost in the song-to-song variation, above 0.77 wherever the 90 % interval excludes 0.
+    is lost in the song-to-song variation, above ``t^2 / (1 + t^2)`` (0.73 or more) wherever
+    the 90 % interval excludes 0 (with few tracks and so few degrees of freedom a band can
+    also read 0.8 with an interval that includes 0: the interval decides what is corrected).
     A correction weighted by it is the minimum-mean-square-error estimate under a Gaussian
     model; :mod:`mixes.correct` corrects only bands whose interval excludes 0.
 
@@ -224,7 +226,7 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         ``deviation_db`` the robust (Huber) location of the mixes minus that of the
         references, level-aligned over ``ALIGN_BAND_HZ``; ``interval_db`` its ``level``
         interval; ``confidence`` the shrinkage factor ``D^2 / (D^2 + se^2)`` with the same
-        standard error (above 0.77 wherever the 90 % interval excludes 0).
+        standard error (above 0.73 wherever the 90 % interval excludes 0).
 
     Raises
     ------

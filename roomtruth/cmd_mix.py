@@ -453,9 +453,10 @@ def correct(
         if abs(g) >= 0.3 or abs(w) >= 0.3:
             t.add_row(f"{f:.0f} Hz", f"{w:+.1f} dB", f"{g:+.1f} dB", f"{r:+.1f} dB")
     con.print(t)
-    for b in corr.bands:          # per band: corrected or not, and why
-        if b["f_hz"] >= 20:
-            con.print(f"{b['f_hz']:.0f} Hz: mixes {b['deviation_db']:+.1f} dB; {_e(b['why'])}")
+    con.print("Per band (mixes' deviation; corrected only where the 90 % interval excludes 0):")
+    for b, g in zip(corr.bands, corr.gain_db):
+        con.print(f"{b['f_hz']:>6.0f} Hz: {b['deviation_db']:+.1f} dB, {_e(b['why'])}; applied {g:+.1f} dB",
+                  soft_wrap=True)
     if corr.capped:
         con.print(f"capped at +{max_boost_db:g}/-{max_cut_db:g} dB: " + ", ".join(f"{f:.0f} Hz" for f in corr.capped))
     con.print(f"loudness {_fmt(before.integrated_lufs)} → {_fmt(after.integrated_lufs)} LUFS, "

@@ -310,6 +310,9 @@ def measure_cmd(
     if room is not None:
         ws = Workspace(room)
         cfg = ws.load_config()            # validated in full before any stream opens
+        from roomtruth.workspace import clean_stale_temp_files
+
+        clean_stale_temp_files(ws.measurements_dir)   # folders a killed measure left half-built
     names = _names(channels)
     if simulate is not None or simulate_ir is not None:
         source = "simulated"

@@ -440,11 +440,12 @@ def profile_write_lock(profile_dir: str | Path) -> Iterator[Path]:
 
 
 def clean_stale_temp_files(folder: str | Path, *, min_age_s: float = 60.0) -> list[Path]:
-    """Remove hidden temporary files (``.<name>.<8 random>.tmp``, ``...tmp.wav``) that an atomic
-    write killed mid-way left in ``folder``; returns what was removed.
+    """Remove hidden temporary files and folders (``.<name>.<8 random>.tmp``, ``...tmp.wav``)
+    that an atomic write killed mid-way left in ``folder``; returns what was removed.
 
-    Only files older than ``min_age_s`` go: an atomic write holds its temporary file for well
-    under a second, so an older one belongs to no running process.
+    Only entries last changed more than ``min_age_s`` ago go: an atomic write touches its
+    temporary file or folder continuously while it works, so an older one belongs to no
+    running process.
     """
     import time
 
@@ -456,9 +457,17 @@ def clean_stale_temp_files(folder: str | Path, *, min_age_s: float = 60.0) -> li
     gone = []
     for p in d.iterdir():
         try:
-            if pat.match(p.name) and p.is_file() and not p.is_symlink() and now - p.stat().st_mtime > min_age_s:
+            if not pat.match(p.name) or p.is_symlink() or now - p.stat().st_mtime <= min_age_s:
+                continue
+            if p.is_file():
                 p.unlink()
-                gone.append(p)
+            elif p.is_dir():   # a measurement folder being built (atomic_directory)
+                import shutil
+
+                shutil.rmtree(p)
+            else:
+                continue
+            gone.append(p)
         except OSError:
             continue
     return gone

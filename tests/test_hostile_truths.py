@@ -477,3 +477,23 @@ def test_profiles_written_before_hash_version_2_still_load(ref_profile, tmp_path
     CalibrationProfile.load(_edit(ref_profile, tmp_path / "old", legacy))
     with pytest.raises(ProfileError, match="content hash"):
         CalibrationProfile.load(_edit(ref_profile, tmp_path / "old2", lambda d: legacy(d, trim=2.5)))
+
+
+def test_measure_cleans_half_built_measurement_folders_of_a_killed_run(run_cli, tmp_path):
+    import os
+    import time
+
+    from roomtruth.config import room_template
+
+    ws = tmp_path / "room"
+    (ws / "measurements").mkdir(parents=True)
+    (ws / "room.toml").write_text(room_template(name="k"))
+    stale = ws / "measurements" / ".20260101T000000Z-base.a1b2c3d4.tmp"
+    stale.mkdir()
+    (stale / "L.ir.wav").write_bytes(b"RIFF")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    code, out, err = run_cli("measure", "--room", ws, "--sweep-s", "0.3", "--repeats", "1")
+    assert code == 0, err
+    names = [p.name for p in (ws / "measurements").iterdir()]
+    assert len(names) == 1 and not names[0].startswith(".")

@@ -91,3 +91,42 @@ def test_sub_not_judged_outside_its_band(analysed21, capsys):
     assert "inverted polarity" in text                          # L/R
     assert "subwoofer" not in text.lower(), text                # no level, timing, THD or polarity on SUB
     assert not any(f.category == "distortion" for f in found)
+
+
+def test_impulse_response_check_takes_band_limited_sub_irs():
+    """check_impulse_response: a subwoofer's IR (low-passed, reverberant, short) passes; low-
+    passed noise and low-frequency sweeps are still refused; broadband rows keep the plain
+    crest rule (tests/test_measure_audit.py)."""
+    from scipy import signal as sg
+
+    from calib.errors import SignalError
+    from calib.quality import check_impulse_response
+    from hardware.simulated import layout_room
+
+    mic = (2.5, 3.0, 1.2)
+    spk = {"L": (1.0, 2.1, 1.2), "SUB": (0.5, 0.6, 0.3)}
+    for fs, length_s, refl, order in ((16000, 0.12, 0.5, 3), (48000, 0.12, 0.5, 3), (16000, 0.3, 0.85, 10),
+                                      (16000, 1.0, 0.85, 10)):
+        ir = layout_room(spk, mic, dims_m=(8.0, 6.0, 2.8), fs=fs, subs=("SUB",), reflection=refl, max_order=order,
+                         length_s=length_s)
+        # crest of the SUB row 10-20 dB (the plain rule asked 20): passes now, the main as before
+        check_impulse_response(ir.samples, what=f"{length_s} s room at {fs} Hz")
+    # a 0.12 s cut of a sub ringing in a live room (crest 6 dB, hardly decayed): not an IR one
+    # can tell from noise -- still refused (measure a longer IR)
+    ir = layout_room(spk, mic, dims_m=(8.0, 6.0, 2.8), fs=16000, subs=("SUB",), reflection=0.85, max_order=10,
+                     length_s=0.12)
+    with pytest.raises(SignalError, match="channel 2 does not look like an impulse response"):
+        check_impulse_response(ir.samples, what="x")
+    rng = np.random.default_rng(3)
+    sos = sg.butter(2, 200, fs=48000, output="sos")
+    for n in (5760, 48000, 480000):
+        noise = sg.sosfilt(sos, rng.standard_normal(n))           # crest 9-13 dB, no decay
+        with pytest.raises(SignalError, match="does not look like an impulse response"):
+            check_impulse_response(noise, what="rumble")
+        t = np.arange(n) / 48000
+        T = n / 48000
+        sweep = np.sin(2 * np.pi * 20 * T / np.log(10) * (np.exp(t / T * np.log(10)) - 1))   # 20-200 Hz
+        with pytest.raises(SignalError, match="does not look like an impulse response"):
+            check_impulse_response(sweep, what="a sub's sweep")
+        with pytest.raises(SignalError, match="does not look like an impulse response"):   # + silence after
+            check_impulse_response(np.r_[sweep, np.zeros(n)], what="a sweep recording")

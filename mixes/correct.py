@@ -115,7 +115,8 @@ def band_decisions(fp: RoomFingerprint, *, band_hz: tuple[float, float] = DEFAUL
         d = float(fp.deviation_db[i])
         lo_hi = None if iv is None else [round(float(iv[i, 0]), 2), round(float(iv[i, 1]), 2)]
         if not band_hz[0] <= fc <= band_hz[1]:
-            why = f"outside the correction band {band_hz[0]:g}-{band_hz[1]:g} Hz: not corrected"
+            why = (f"outside the correction band {band_hz[0]:g}-{band_hz[1]:g} Hz: not corrected "
+                   "(the correction of the bands inside fades out over half an octave)")
         elif iv is None:
             corrected[i] = True
             why = (f"no interval ({'measured room response' if fp.source == 'measurement' else 'fingerprint from before intervals'}):"

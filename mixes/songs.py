@@ -152,6 +152,16 @@ def _harmonic_tone(f0_hz: np.ndarray | float, n: int, fs: int, amps, phase0: flo
     return out
 
 
+def _tail_fade(x: np.ndarray, fs: int, fade_s: float = 0.008) -> np.ndarray:
+    """``x`` with its last ``fade_s`` faded out (raised cosine): a note that stops while it still
+    sounds would end in a step, which is a click."""
+    n = min(int(fade_s * fs), x.size)
+    if n > 1:
+        x = x.copy()
+        x[-n:] *= 0.5 * (1.0 + np.cos(np.pi * np.arange(n) / (n - 1)))
+    return x
+
+
 def _place(dst: np.ndarray, x: np.ndarray, start: int, pan: float = 0.0) -> None:
     """Add mono ``x`` into stereo ``dst`` at ``start`` with a constant-power pan (−1 L … +1 R)."""
     n = min(x.size, dst.shape[1] - start)
@@ -326,16 +336,17 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     if drums:
         k_n = int(0.35 * fs)
         tk = np.arange(k_n) / fs
-        kick = np.sin(2 * np.pi * np.cumsum(45.0 + 75.0 * np.exp(-tk / 0.03)) / fs) * np.exp(-tk / 0.12)
+        kick = _tail_fade(np.sin(2 * np.pi * np.cumsum(45.0 + 75.0 * np.exp(-tk / 0.03)) / fs) * np.exp(-tk / 0.12), fs)
         kick[: int(0.002 * fs)] += 0.3 * rng.standard_normal(int(0.002 * fs))
         s_n = int(0.2 * fs)
         ts = np.arange(s_n) / fs
         snare_noise = signal.sosfilt(signal.butter(2, [1000.0, min(8000.0, 0.45 * fs)], "band", fs=fs,
                                                    output="sos"), rng.standard_normal(s_n))
-        snare = (0.6 * snare_noise / np.std(snare_noise) * 0.25 + 0.5 * np.sin(2 * np.pi * 185.0 * ts)) * np.exp(-ts / 0.06)
+        snare = _tail_fade((0.6 * snare_noise / np.std(snare_noise) * 0.25 + 0.5 * np.sin(2 * np.pi * 185.0 * ts))
+                           * np.exp(-ts / 0.06), fs)
         h_n = int(0.06 * fs)
         hat_pan = rng.uniform(0.1, 0.4)
-        sos_hat = signal.butter(4, min(7000.0, 0.4 * fs), "high", fs=fs, output="sos")
+        sos_hat = signal.butter(2, min(4000.0, 0.4 * fs), "high", fs=fs, output="sos")   # cymbal-like: from ~4 kHz up
         for b in range(n_bars):
             for e in range(8):
                 t0 = b * bar + e * beat / 2
@@ -347,7 +358,8 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
                     _place(stems["drums"], 0.6 * g * kick, i0)
                 if e in (2, 6):
                     _place(stems["drums"], 0.55 * g * snare, i0)
-                hat = signal.sosfilt(sos_hat, rng.standard_normal(h_n)) * np.exp(-np.arange(h_n) / fs / 0.015)
+                hat = _tail_fade(signal.sosfilt(sos_hat, rng.standard_normal(h_n)) * np.exp(-np.arange(h_n) / fs / 0.015), fs,
+                                 0.004)
                 _place(stems["drums"], 0.15 * g * rng.uniform(0.6, 1.0) * hat, i0, pan=hat_pan)
 
     # pads: held chords, detuned per channel (wide)
@@ -377,7 +389,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
             note = tonic + 24 + ch[e % 3] - (12 if e >= 4 else 0)
             m = int(1.2 * beat * fs)
             x = tone(midi_hz(note), m, keys_amps, inharm=2e-4)
-            x = x * np.exp(-np.arange(m) / fs / 0.35) * np.minimum(np.arange(m) / (0.002 * fs), 1.0)
+            x = _tail_fade(x * np.exp(-np.arange(m) / fs / 0.35) * np.sin(0.5 * np.pi * np.minimum(np.arange(m) / (0.004 * fs), 1.0)), fs)
             _place(stems["keys"], 0.12 * rng.uniform(0.7, 1.0) * x, int(t0 * fs), pan=keys_pan)
 
     # voice: phrases of two bars with a rest, melody on the scale around the tonic's octave 4

@@ -143,12 +143,36 @@ def _with_baseline_sweep(prof: Any) -> Any:
     return prof
 
 
+def _baseline_band_hz(ref: Any, fs: int) -> tuple[float, float]:
+    """The sweep band (Hz) the baseline was measured with (``ref.meta["sweep"]``, restored by
+    :func:`_with_baseline_sweep`), else ``roomtruth measure``'s default: 10 Hz to min(22 kHz,
+    fs/2).  The stop is capped at fs/2."""
+    from calib.types import SweepSpec
+
+    lo, hi = SweepSpec().f_start_hz, 22_000.0
+    sw = (getattr(ref, "meta", None) or {}).get("sweep") if ref is not None else None
+    if isinstance(sw, dict):
+        try:
+            a, b = float(sw["f_start_hz"]), float(sw["f_stop_hz"])
+            if 0.0 < a < b:
+                lo, hi = a, b
+        except (KeyError, TypeError, ValueError):
+            pass
+    return lo, min(hi, fs / 2)
+
+
 def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, sweep_s: float, repeats: int,
                      ir_length_s: float, level_dbfs: float, mic_input: int = 0, loopback_input: Optional[int] = 1,
                      loopback_output: Optional[int] = None, max_level_dbfs: Optional[float] = None,
-                     probe: bool = True):
+                     probe: bool = True, band_hz: Optional[tuple[float, float]] = None):
     """``repeats`` independent short sweep measurements (one ImpulseResponse each), through
     the measurement session (safe level probe on the first, fault checks on every capture).
+
+    The sweep covers ``band_hz`` (the baseline's band, :func:`_baseline_band_hz`), by default
+    ``roomtruth measure``'s (10 Hz to min(22 kHz, fs/2)): the deconvolution band-limits every
+    IR to its sweep with a causal high-pass at the start frequency, so a different start moves
+    a subwoofer's cross-correlated arrival (a 120 Hz sub: 2.6 ms between a 10 Hz and a 20 Hz
+    start, read as a fail on an unchanged room) and a different stop bends the top band.
 
     The silence recorded after each sweep (``tail_s``) is ``ir_length_s`` + 0.1 s (at least
     0.3 s) and the IRs are ``ir_length_s`` long.  A simulated room (a backend with
@@ -165,7 +189,8 @@ def _measure_repeats(backend: Any, speakers: list[tuple[str, int]], *, fs: int, 
     from hardware.session import measure
 
     ir_length_s = max(ir_length_s, 0.05)
-    spec = SweepSpec(f_start_hz=20.0, f_stop_hz=min(20_000.0, 0.45 * fs), duration_s=sweep_s, fs=fs,
+    f_lo, f_hi = band_hz if band_hz is not None else _baseline_band_hz(None, fs)
+    spec = SweepSpec(f_start_hz=f_lo, f_stop_hz=min(f_hi, fs / 2), duration_s=sweep_s, fs=fs,
                      level_dbfs=level_dbfs, preroll_s=0.25, tail_s=max(ir_length_s + 0.1, 0.3))
     n_ir_s: Optional[float] = ir_length_s
     probe_note = None
@@ -395,14 +420,16 @@ def verify_cmd(
     try:
         reps = _measure_repeats(backend, speakers, fs=fs, sweep_s=sweep_s, repeats=repeats, ir_length_s=ir_len_s,
                                 level_dbfs=level_dbfs, mic_input=mic, loopback_input=loop,
-                                loopback_output=loop_out, max_level_dbfs=max_level)
+                                loopback_output=loop_out, max_level_dbfs=max_level,
+                                band_hz=_baseline_band_hz(ref, fs))   # sweep as the baseline did
     finally:
         backend.close()
     # A rehearsal measures a simulated room: the monitor path is proven offline.  A measurement
     # of the room takes the filters a live `monitor run` plays now, when one runs.
     live = _live_monitor() if simulate is None and simulate_ir is None else None
     res = verify_profile(prof, reps, monitor=_probe_monitor(prof, fs, live=live), measurement_id=mid, time_utc=stamp)
-    res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s}
+    res_meta = {**res.meta, "source": source, "profile_dir": str(pdir), "sweep_s": sweep_s,
+                "sweep_band_hz": list(_baseline_band_hz(ref, fs))}
     live_note = None
     if live is not None:
         live_note = _live_note(live, res.profile_hash)

@@ -281,3 +281,18 @@ def test_fewer_shorter_songs_at_44k1():
     assert fp.interval_db[i63, 0] <= truth[i63] <= fp.interval_db[i63, 1] < 0, fp.interval_db[i63]
     # measured: coverage 0.88, rms over sure bands 0.60 dB, only 40 % of bands sure (8 + 8: 76 %)
     assert s["cover"] >= 0.85 and s["rms_sure"] <= 1.0 and s["sure"] < 0.6, s
+
+
+def test_fingerprint_argument_errors():
+    from calib.errors import SignalError
+
+    f = np.array([50.0, 63.0, 1000.0, 3150.0])
+    a = [Ltas(f, np.array([0.0, 1.0, 2.0, 3.0]) + k, 3, -23.0) for k in range(3)]   # no floors
+    with pytest.raises(SignalError, match="estimator 'floor' needs band floors"):
+        fingerprint_from_mixes("s", a, a, estimator="floor")
+    with pytest.raises(SignalError, match="interval level 0.2 is outside"):
+        fingerprint_from_mixes("s", a, a, level=0.2)
+    with pytest.raises(SignalError, match="is not 'auto', 'floor' or 'mean'"):
+        fingerprint_from_mixes("s", a, a, estimator="median")
+    fp = fingerprint_from_mixes("s", a, a)            # without floors: the mean band power
+    assert fp.meta["estimator"].startswith("band mean power") and fp.interval_db.shape == (4, 2)

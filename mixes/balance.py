@@ -65,7 +65,9 @@ Long files are analysed in excerpts: at most ``MAX_FRAMES`` frames (about 2 min 
 
 Accuracy (synthetic songs, references = the same song with the part at 0 dB): vocal offsets of
 -3, -1.5 and +2 dB read within 0.78 dB (18 cases, 6 songs), within 0.61 dB on 5 held-out
-songs (one of which was not found); the low end (bass and drums moved together) within 1 dB.
+songs (one of which was not found); over 21 songs of 30 s the vocal was found in 17 at 0 dB and
+16 at -2.5 dB, in none of 21 without a voice, and -2.5 dB read within 1.27 dB (rms 0.61).  The
+low end (bass and drums moved together) within 1 dB.
 Against *other* songs the vocal-to-rest figure carries each song's arrangement: its bias
 against a stem-based truth varies by 1.6 dB (std) from song to song.
 """

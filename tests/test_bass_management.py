@@ -32,9 +32,13 @@ def _room21(fs: int = FS):
 
 @pytest.fixture(scope="module")
 def design21():
+    from calib.correction.peq import PeqSettings
+
     ir = _room21()
-    prof, rep, b = design_bass_managed([ir], CorrectionSettings(), BassSettings(), subs=["SUB"],
-                                       inputs=["L", "R", "LFE"], seat_names=["main"])
+    # 6 PEQ per speaker: the same alignment and a summed response 2.16 dB from the target (10:
+    # 2.12 dB) at under half the fitting time
+    prof, rep, b = design_bass_managed([ir], CorrectionSettings(peq=PeqSettings(n_max=6)), BassSettings(),
+                                       subs=["SUB"], inputs=["L", "R", "LFE"], seat_names=["main"])
     return ir, prof, rep, b
 
 
@@ -177,7 +181,7 @@ def test_engine_render_equals_the_design(design21):
     from monitor.routing import router_for
 
     _, prof, _, _ = design21
-    n = FS * 2
+    n = FS          # 1 s: several chunks of each block size, the crossovers' state carried over
     rng = np.random.default_rng(5)
     x = (rng.standard_normal((3, n)) * 0.05).astype(np.float32)
     ref = direct_render(prof, x)
@@ -244,11 +248,11 @@ def test_bad_bass_settings_are_refused():
 
 def test_cli_21_measure_correct_verify(run_cli, tmp_path):
     """2.1 end to end through the CLI: measure, correct --layout 2.1 --subs SUB (JSON contract),
-    verify the unchanged room (passes), exports.  At 48 kHz: measure sweeps to fs/2, verify to
-    0.45 fs, so at low rates verify's top third-octave band differs from the baseline's."""
-    ir = _room21(48000)
+    verify the unchanged room (passes), exports.  At 16 kHz (verify sweeps the baseline's band,
+    so the top third-octave band compares like with like at low rates too)."""
+    ir = _room21()
     wav = tmp_path / "room.wav"
-    sf.write(wav, ir.samples.T, 48000, subtype="FLOAT")
+    sf.write(wav, ir.samples.T, FS, subtype="FLOAT")
     code, _, err = run_cli("measure", "--simulate-ir", wav, "--channels", "L,R,SUB", "--out", tmp_path / "m",
                            "--sweep-s", "0.5", "--no-probe")
     assert code == 0, err

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.signal import sosfreqz
 
 from calib.correction import _spectrum as sp
 from calib.correction.alignment import arrival_s, band_level_db
@@ -100,7 +99,14 @@ def _resp(bqs: Sequence[Biquad], f_hz: np.ndarray, fs: int) -> np.ndarray:
     """Complex response of a biquad cascade at ``f_hz``."""
     if not bqs:
         return np.ones(f_hz.size, dtype=complex)
-    _, h = sosfreqz(peq_sos(tuple(bqs), fs=fs), worN=f_hz, fs=fs)
+    # each section b(z^-1) / a(z^-1) evaluated at z^-1 = e^{-j w} directly (what sosfreqz
+    # computes, without its per-call polynomial machinery: ~10x faster on these grids)
+    sos = peq_sos(tuple(bqs), fs=fs)
+    zi = np.exp(-2j * np.pi * np.asarray(f_hz, dtype=np.float64) / fs)
+    z2 = zi * zi
+    h = np.ones(zi.size, dtype=complex)
+    for b0, b1, b2, a0, a1, a2 in sos:
+        h *= (b0 + b1 * zi + b2 * z2) / (a0 + a1 * zi + a2 * z2)
     return h
 
 
@@ -222,6 +228,9 @@ def _delay_search(f: np.ndarray, HM: np.ndarray, HS: np.ndarray, centres: np.nda
     sixth-octave band over mains, less :data:`DELAY_PREFERENCE_DB_PER_MS` per ms away from
     ``ref_s`` (ties: the mean).  Returns (delay, polarity, worst band dB)."""
     best = (-np.inf, -np.inf, 0.0, 1, -np.inf)
+    # only the bins inside the sixth-octave bands count (same result, a fifth of the work)
+    used = (f >= centres.min() * 2 ** (-1 / 12)) & (f < centres.max() * 2 ** (1 / 12))
+    f, HM, HS = f[used], HM[..., used], HS[..., used]
     for step, span in ((5e-5, max_s), (1e-5, 1e-4)):
         centre = best[2]
         taus = np.arange(centre - span, centre + span + step / 2, step) if span < max_s else \

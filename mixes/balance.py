@@ -43,7 +43,7 @@ partials move *all the time* (a synth lead with a constant vibrato) sets the med
 and is not found; a real singer's vibrato comes and goes with the notes.
 
 Measuring it.  *Level contours* start at frames whose moving-partial salience reaches
-``LEVEL_SEED_RATIO`` of the 99th percentile of the file's (the voice's own clearest frames)
+``LEVEL_SEED_RATIOS`` of the 99th percentile of the file's (the voice's own clearest frames)
 and follow the note while it keeps ``LEVEL_KEEP_RATIO`` of the seed's own salience: which
 frames count then depends on the voice against itself, not on how loud it is against the
 accompaniment, so a fader offset reads as itself.
@@ -110,8 +110,8 @@ FM_MIN_REL = 0.002                  # relative frequency change per hop of a mov
 FM_MAX_REL = 0.04
 DETECT_SEED_RATIO = 3.0             # detection: seeds >= 3x the median frame's moving salience
 DETECT_KEEP_RATIO = 0.8             # ... followed while within 0.8 of the frame's peak salience
-LEVEL_SEED_PERCENTILE = 99.0        # level: seeds >= LEVEL_SEED_RATIO x the 99th percentile
-LEVEL_SEED_RATIO = 0.7              # of the moving-partial salience peaks
+LEVEL_SEED_PERCENTILE = 99.0        # level: seeds >= each of LEVEL_SEED_RATIOS x the 99th
+LEVEL_SEED_RATIOS = (0.6, 0.7, 0.8, 0.9)   # percentile of the moving-partial salience peaks
 LEVEL_KEEP_RATIO = 0.3              # ... followed while >= 0.3 of the seed's own salience
 LEVEL_KEEP_FRAME_RATIO = 0.0        # ... and this share of the frame's peak
 CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
@@ -250,10 +250,6 @@ class _Frames:
     breaks: np.ndarray
     harm_spectra: tuple
     df_hz: float
-    f0_hz: np.ndarray | None = None   # level contours (NaN outside), from _level_contours
-    ev: np.ndarray | None = None      # centre harmonic energy (background removed), both channels
-    evl: np.ndarray | None = None
-    evr: np.ndarray | None = None
 
 
 def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> list[np.ndarray]:
@@ -395,24 +391,30 @@ def _frame_pass(x: np.ndarray, fs: int) -> _Frames:
                    harm_spectra=(hc, hl, hr), df_hz=df)
 
 
-def _level_contours(fr: _Frames, voice_frames: np.ndarray) -> None:
-    """Level contours: seeds where the moving-partial salience reaches ``LEVEL_SEED_RATIO`` of
-    its median over the frames already found voice-like (so the seed threshold moves with the
-    voice's own level), followed while the source keeps ``LEVEL_KEEP_RATIO`` of its own
-    salience.  The frames counted then hardly depend on how loud the voice is against the
-    accompaniment, and a fader offset reads as itself.  Fills ``fr.f0_hz``, ``fr.ev``,
-    ``fr.evl``, ``fr.evr``."""
-    lev = grow_contours(fr.sal, fr.f0_grid_hz, seed_ratio=LEVEL_SEED_RATIO, keep_ratio=LEVEL_KEEP_RATIO,
+def _level_sums(fr: _Frames, seed_ratio: float, usable: np.ndarray) -> tuple[float, float, float, float, int]:
+    """Level contours for one seed ratio: seeds where the moving-partial salience reaches
+    ``seed_ratio`` of its 99th percentile over the pass (the voice's clearest frames, so the
+    threshold moves with the voice's own level), followed while the source keeps
+    ``LEVEL_KEEP_RATIO`` of its own salience.  The frames counted then hardly depend on how loud
+    the voice is against the accompaniment, and a fader offset reads as itself.
+
+    Returns the sums over the contour frames (gated, in the f0 range, segments long enough) of
+    the centre harmonic energy, the total energy, the left and right harmonic energies, and the
+    number of frames."""
+    lev = grow_contours(fr.sal, fr.f0_grid_hz, seed_ratio=seed_ratio, keep_ratio=LEVEL_KEEP_RATIO,
                         max_step_cents=CONTOUR_STEP_CENTS, breaks=fr.breaks, seed_salience=fr.sal_moving,
                         relative_to_seed=True, seed_percentile=LEVEL_SEED_PERCENTILE,
                         keep_frame_ratio=LEVEL_KEEP_FRAME_RATIO)
-    fr.f0_hz = refine(fr.sal, fr.f0_grid_hz, lev)
-    n = fr.f0_hz.size
-    fr.ev, fr.evl, fr.evr = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    voiced = np.nonzero(np.isfinite(fr.f0_hz))[0]
-    if voiced.size:
-        e_c, e_l, e_r = _harmonic_energy(fr.f0_hz[voiced], [h[voiced] for h in fr.harm_spectra], fr.df_hz)
-        fr.ev[voiced], fr.evl[voiced], fr.evr[voiced] = e_c, e_l, e_r
+    f0 = refine(fr.sal, fr.f0_grid_hz, lev)
+    lo, hi = VOICE_F0_RANGE_HZ
+    with np.errstate(invalid="ignore"):
+        ok = usable & np.isfinite(f0) & (f0 >= lo) & (f0 <= hi)
+    segs = _segments(fr, ok, f0)
+    if not segs:
+        return 0.0, 0.0, 0.0, 0.0, 0
+    idx = np.concatenate(segs)
+    e_c, e_l, e_r = _harmonic_energy(f0[idx], [h[idx] for h in fr.harm_spectra], fr.df_hz)
+    return float(e_c.sum()), float(fr.etot[idx].sum()), float(e_l.sum()), float(e_r.sum()), int(idx.size)
 
 
 # --- decisions ---------------------------------------------------------------------------------
@@ -534,18 +536,19 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
         else:
             notes.append("no vocal found")
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
-    # the level: the level contours (see _level_contours), in the gated frames
-    _level_contours(fr, v_idx)
-    lv = gated & np.isfinite(fr.f0_hz) & (fr.f0_hz >= lo) & (fr.f0_hz <= hi)
-    lsegs = _segments(fr, lv, fr.f0_hz)
-    v_idx = np.concatenate(lsegs) if lsegs else v_idx
-    v_time = v_idx.size * fr.hop_s
+    # the level: level contours (see _level_sums) for a few seed ratios; their part-to-rest
+    # figures are averaged in dB (each set of contours is a few seconds of notes: the average
+    # of the overlapping sets steadies the figure)
+    sums = [_level_sums(fr, r, gated) for r in LEVEL_SEED_RATIOS]
+    ev, et, el, er, n_lev = (sum(x[i] for x in sums) for i in range(5))
+    if n_lev == 0:                      # no level contour: fall back on the detection frames
+        e_c, e_l, e_r = _harmonic_energy(fr.f0_detect_hz[v_idx],
+                                         [h[v_idx] for h in fr.harm_spectra], fr.df_hz)
+        sums = [(float(e_c.sum()), float(fr.etot[v_idx].sum()), float(e_l.sum()), float(e_r.sum()), v_idx.size)]
+        ev, et, el, er, n_lev = sums[0]
+    v_time = max(x[4] for x in sums) * fr.hop_s
     common["vocal_time_s"] = v_time
-    el = float(np.sum(fr.evl[v_idx]))
-    er = float(np.sum(fr.evr[v_idx]))
     pan_db = _db(el / er) if el > 0 and er > 0 else (math.inf if el > 0 else -math.inf)
-    ev = float(np.sum(fr.ev[v_idx]))
-    et = float(np.sum(fr.etot[v_idx]))
     if not math.isfinite(pan_db) or abs(pan_db) > CENTRE_MAX_DB:
         side = "left" if pan_db > 0 else "right"
         notes.append(f"a voice-like source sits off centre ({abs(pan_db):.1f} dB toward the {side}); "
@@ -554,8 +557,14 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     if ev <= 0:
         notes.append("no vocal found: the pitched centre source does not stand above the accompaniment")
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), vocal_pan_db=pan_db, **common)
-    vocal_db = _db((ev / v_idx.size) / (e_tot / max(n_gated, 1)))
-    vocal_rest = _db(ev / (et - ev)) if et > ev else math.inf
+    parts = [(x[0], x[1], x[4]) for x in sums if x[4] > 0 and 0 < x[0] < x[1]]
+    if not parts:
+        parts = [(ev, et, n_lev)] if 0 < ev < et else []
+    if not parts:
+        notes.append("no vocal found: the pitched centre source does not stand above the accompaniment")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), vocal_pan_db=pan_db, **common)
+    vocal_db = float(np.mean([_db((e / n) / (e_tot / max(n_gated, 1))) for e, _, n in parts]))
+    vocal_rest = float(np.mean([_db(e / (t - e)) for e, t, _ in parts]))
     if v_time < 3 * VOICE_MIN_S:
         notes.append(f"the vocal was found in only {v_time:.1f} s of the mix: its level is unsure")
     return Balance(vocal_db=vocal_db, vocal_found=True, notes=tuple(notes), vocal_to_rest_db=vocal_rest,

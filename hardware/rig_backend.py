@@ -52,10 +52,16 @@ class RigBackend(PortAudioBackend):
         ``"room"``: outputs ``0..n-1`` feed the room's speakers, the room's mic feeds input 0,
         and input 1 is the loopback reference.  ``"loopback"``: output ``k`` is wired
         straight to input ``k`` for every ``k`` (a bit-exact wire, one period late).
-    loopback : {"speakers", "dedicated"}
+    loopback : {"speakers", "dedicated", "none"}
         What input 1 carries in ``"room"`` routing: ``"speakers"`` (default) the sum of the
         speaker outputs -- the played sweep, exactly as :class:`hardware.simulated.SimulatedRoom`
-        models it -- or ``"dedicated"``: output ``n`` only, a separate reference output.
+        models it -- or ``"dedicated"``: output ``n`` only, a separate reference output, or
+        ``"none"``: nothing (``monitor run``, whose programme inputs must stay free).
+    mic_input : int, optional
+        0-based input the room's microphone feeds in ``"room"`` routing (default the rig's,
+        input 0).  ``monitor run --watch-mic N`` puts it at ``N - 1``, as a real interface with
+        the mic plugged into input N, so inputs ``0..`` stay free for programme that another
+        JACK client plays into them (:mod:`hardware.rig_player`).
     server : str, optional
         Rig server name (default :func:`rig_server_name`).
 
@@ -76,11 +82,13 @@ class RigBackend(PortAudioBackend):
     """
 
     def __init__(self, *, routing: str = "room", loopback: str = "speakers", server: str | None = None,
-                 timeout_margin_s: float = 5.0) -> None:
+                 timeout_margin_s: float = 5.0, mic_input: int | None = None) -> None:
         if routing not in ("room", "loopback"):
             raise ConfigError(f"rig routing {routing!r} is unknown; use 'room' or 'loopback'")
-        if loopback not in ("speakers", "dedicated"):
-            raise ConfigError(f"rig loopback {loopback!r} is unknown; use 'speakers' or 'dedicated'")
+        if loopback not in ("speakers", "dedicated", "none"):
+            raise ConfigError(f"rig loopback {loopback!r} is unknown; use 'speakers', 'dedicated' or 'none'")
+        if mic_input is not None and not (isinstance(mic_input, int) and 0 <= mic_input < 256):
+            raise ConfigError(f"rig mic input {mic_input!r} must be a 0-based input number (0..255)")
         self.state = _require_running(server)
         self.routing = routing
         self.loopback = loopback
@@ -96,8 +104,11 @@ class RigBackend(PortAudioBackend):
         # None: the loopback input carries the speaker outputs themselves (like the simulated
         # room); an int: the one output wired to the loopback input.
         self.loopback_output = self.state.loopback_output if loopback == "dedicated" else None
-        self.mic_input = self.state.mic_input
-        self.loopback_input = self.state.loopback_input
+        self.mic_input = self.state.mic_input if mic_input is None else mic_input
+        self.loopback_input = None if loopback == "none" else self.state.loopback_input
+        if self.loopback_input is not None and self.loopback_input == self.mic_input:
+            raise ConfigError(f"the rig's mic cannot feed input {self.mic_input + 1}: the loopback reference does; "
+                              "use loopback='none' or another input")
 
     def _resolve(self) -> None:
         super().__init__("system", hostapi="JACK", block_size=0, latency="low",
@@ -145,14 +156,14 @@ class RigBackend(PortAudioBackend):
             return [(f"{pa}:out_{k}", f"{pa}:in_{k}") for k in range(min(n_inputs, n_outputs))]
         for i in range(min(s.n_speakers, n_outputs)):
             pairs.append((f"{pa}:out_{i}", f"{s.room_client}:spk{i + 1}"))
-        if n_inputs > s.mic_input:
-            pairs.append((f"{s.room_client}:mic", f"{pa}:in_{s.mic_input}"))
-        if n_inputs > s.loopback_input:
+        if n_inputs > self.mic_input:
+            pairs.append((f"{s.room_client}:mic", f"{pa}:in_{self.mic_input}"))
+        if self.loopback_input is not None and n_inputs > self.loopback_input:
             if self.loopback == "speakers":   # JACK sums every connection into one input
-                pairs += [(f"{pa}:out_{i}", f"{pa}:in_{s.loopback_input}")
+                pairs += [(f"{pa}:out_{i}", f"{pa}:in_{self.loopback_input}")
                           for i in range(min(s.n_speakers, n_outputs))]
             elif n_outputs > s.loopback_output:
-                pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{s.loopback_input}"))
+                pairs.append((f"{pa}:out_{s.loopback_output}", f"{pa}:in_{self.loopback_input}"))
         return pairs
 
     def _after_open(self, stream: Any, *, n_inputs: int, n_outputs: int) -> None:
@@ -196,10 +207,10 @@ class RigBackend(PortAudioBackend):
             return {k: [(k, None)] for k in range(n_outputs)}
         if self._ir is None or self._ir_key != (s.jackd_pid, s.ir_path):
             self._ir, self._ir_key = read_audio(s.ir_path)[0], (s.jackd_pid, s.ir_path)
-        table = {s.mic_input: [(i, self._ir[i]) for i in range(s.n_speakers)]}
+        table = {self.mic_input: [(i, self._ir[i]) for i in range(s.n_speakers)]}
         if self.loopback == "speakers":
             table[s.loopback_input] = [(i, None) for i in range(s.n_speakers)]
-        else:
+        elif self.loopback == "dedicated":
             table[s.loopback_input] = [(s.loopback_output, None)]
         return table
 

@@ -213,7 +213,7 @@ class WatchWorker:
         st = {"state": cur.get("state", "acquiring"), "programme_s": round(w.n_in / w.fs, 1),
               "verdict": w.verdict(), "message": w.summary(), "speakers": lines,
               "since_unix": since, "delay_samples": w.delay, "coherence": cur.get("coherence"),
-              "settled": cur.get("settled", True), "notes": list(w.notes[-5:]),
+              "settled": cur.get("settled", True), "evaluations": getattr(w, "n_evals", 0), "notes": list(w.notes[-5:]),
               "events": [e.to_dict() for e in w.events[-10:]], "skipped_samples": self.skipped_samples,
               "cpu_share": round(self.cpu_s / el, 4), "sweep_requested": self.sweep_requested,
               "errors": self.errors[-3:]}

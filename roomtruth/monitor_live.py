@@ -67,8 +67,11 @@ class LiveSpec:
     n_inputs: int = 0
 
 
-def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
-    """The duplex backend for ``--input``/``--output`` (``"rig"``: the JACK virtual room)."""
+def make_backend(input_dev: Optional[str], output_dev: Optional[str], watch_mic: Optional[int] = None):
+    """The duplex backend for ``--input``/``--output`` (``"rig"``: the JACK virtual room).
+
+    With a watch mic (0-based input) the rig's room mic feeds that input and no loopback is
+    wired, so the programme inputs stay free for a player (:mod:`hardware.rig_player`)."""
     from hardware.portaudio import PortAudioBackend
     from hardware.rig_backend import RigBackend, device_backend
 
@@ -78,6 +81,8 @@ def make_backend(input_dev: Optional[str], output_dev: Optional[str]):
         return int(v) if v.strip().isdigit() else v
 
     if (input_dev or "").lower() == "rig" or (output_dev or "").lower() == "rig":
+        if watch_mic is not None:
+            return RigBackend(routing="room", loopback="none", mic_input=int(watch_mic))
         return RigBackend(routing="room")
     if input_dev is None and output_dev is None:
         return device_backend(None)
@@ -256,7 +261,12 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     engine.load(prof_a, "A", activate=not spec.bypass)
     if prof_b is not None:
         engine.load(prof_b, "B", activate=False)
-    backend = make_backend(spec.input_dev, spec.output_dev)
+    if spec.watch_ring and spec.watch_mic is not None and spec.watch_mic < n_prog:
+        from calib.errors import ConfigError
+
+        raise ConfigError(f"--watch-mic {spec.watch_mic + 1} is one of the programme inputs (1..{n_prog}): the mic "
+                          f"would play as programme; plug the watch mic into input {n_prog + 1} or above")
+    backend = make_backend(spec.input_dev, spec.output_dev, spec.watch_mic if spec.watch_ring else None)
     # warm-up: every partition level fires once, so FFT plans and caches exist before the stream
     warm = RealtimeProcessor(engine, n_inputs=n_prog, n_outputs=n_ch)
     zin = np.zeros((block, n_prog), np.float32)

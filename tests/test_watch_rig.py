@@ -1,0 +1,141 @@
+"""The watch live on the JACK virtual room, with programme flowing.
+
+``monitor run --input rig --watch-mic 3`` puts the room's mic on input 3 (as a real interface
+with the mic plugged in there) and leaves the programme inputs 1-2 free; a JACK client in the
+test (:class:`hardware.rig_player.RigPlayer`) plays a song into them, the monitor's outputs go
+to the room (jconvolver) and the room's mic comes back to input 3.  The profile's baseline is
+the rig's own room IR (analytic truth: the room is exactly the baseline, mic gain 0 dB), so the
+status file's watch must judge the room unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import watch_synth as W
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rig_profile(state, tmp_path: Path, *, drift_db: dict | None = None) -> Path:
+    """A profile whose baseline is the rig's room IR (optionally with a speaker's level changed:
+    the room then plays that speaker ``-drift`` dB against the baseline)."""
+    from calib.audio_io import read_audio
+
+    ir, fs = read_audio(state.ir_path)
+    ir = np.array(ir, dtype=np.float64)
+    for k, db in (drift_db or {}).items():
+        ir[k] *= 10.0 ** (db / 20.0)
+    out = tmp_path / "prof"
+    W.profile_for(ir, fs=fs).save(out)
+    return out
+
+
+def _run_live(tmp_path: Path, prof: Path, programme: np.ndarray, *, stop_when, max_s: float = 60.0,
+              extra: tuple[str, ...] = ()):
+    """``monitor run`` on the rig with a player feeding its programme inputs; stops it with
+    SIGTERM once ``stop_when(watch_status)`` holds (or after ``max_s``); returns (final JSON,
+    the statuses seen, the player's ports)."""
+    from hardware.rig_player import RigPlayer, monitor_ports
+
+    env = dict(os.environ)
+    env["ROOMTRUTH_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    status = tmp_path / "runtime" / "monitor-live.json"
+    seen: list[dict] = []
+    with RigPlayer(programme) as player:
+        proc = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(prof), "--input", "rig",
+                                 "--output", "rig", "--watch-mic", "3", "--duration", str(max_s), "--json", *extra],
+                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            ports = monitor_ports(player, timeout_s=60.0)
+            player.connect([("out_1", ports["inputs"][0]), ("out_2", ports["inputs"][1])])
+            while proc.poll() is None:
+                try:
+                    doc = json.loads(status.read_text())
+                except (OSError, ValueError):
+                    doc = {}
+                w = doc.get("watch")
+                if w and (not seen or w.get("programme_s") != seen[-1].get("programme_s")):
+                    seen.append(w)
+                    if stop_when(w):
+                        proc.send_signal(signal.SIGTERM)
+                        break
+                time.sleep(0.25)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return json.loads(out), seen, ports
+
+
+def _judged_twice(w: dict) -> bool:
+    # two judgements: a false drift would have been confirmed (confirm_evals = 2) by then
+    return w.get("state") == "watching" and (w.get("evaluations") or 0) >= 2
+
+
+@pytest.mark.jack
+def test_monitor_run_on_the_rig_judges_the_room_from_programme(tmp_path, rig):  # noqa: F811
+    from mixes.songs import make_song
+
+    prof = _rig_profile(rig, tmp_path)
+    song = 0.5 * make_song(5, duration_s=45.0, fs=rig.fs).mix()
+    t0 = time.monotonic()
+    res, seen, ports = _run_live(tmp_path, prof, song, stop_when=_judged_twice, max_s=50.0)
+    wall_s = time.monotonic() - t0
+    # the rig routed the mic to input 3, nothing else into the programme inputs but the player
+    assert ports["mic"].endswith(":in_2")
+    assert res["stopped_by"] == "terminate", json.dumps({k: v for k, v in res["watch"].items() if k != "result"})
+    w = res["watch"]
+    r = w["result"]
+    assert w["state"] == "watching", (w, wall_s)
+    assert r["verdict"] == "pass" and not [e for e in r["events"] if e["verdict"] != "pass"], r["events"]
+    assert w["speakers"] == {"L": "OK", "R": "OK"}
+    assert r["meta"]["evaluations"] >= 2
+    # the rig's mic chain is the baseline's: the gain locked near 0 dB (the lock is the median
+    # of L and R; the song and the correction's PEQ make no level change)
+    assert abs(r["meta"]["gain_offset_db"]) < 0.3
+    for spk in ("L", "R"):
+        assert r["coverage"][spk]["seconds_usable"] > 10.0
+        assert r["coverage"][spk]["bands_hz"], r["coverage"]
+    # the status file carried the judged watch while it ran
+    assert any(s.get("state") == "watching" and s.get("speakers") == {"L": "OK", "R": "OK"} for s in seen)
+    assert w["skipped_samples"] == 0 and not w["errors"]
+
+
+@pytest.mark.jack
+def test_rig_routes_the_mic_to_the_watch_input_and_leaves_programme_inputs_free(rig):  # noqa: F811
+    from calib.errors import ConfigError
+    from hardware.portaudio import jack_client_name
+    from hardware.rig_backend import RigBackend
+
+    b = RigBackend(routing="room", loopback="none", mic_input=2)
+    pa = jack_client_name()
+    assert b.mic_input == 2 and b.loopback_input is None
+    assert b.connections(n_inputs=3, n_outputs=2) == [
+        (f"{pa}:out_0", "roomtruth-room:spk1"), (f"{pa}:out_1", "roomtruth-room:spk2"),
+        ("roomtruth-room:mic", f"{pa}:in_2")]          # inputs 0 and 1: nothing from the rig
+    with pytest.raises(ConfigError, match="the loopback reference does"):
+        RigBackend(routing="room", mic_input=1)           # input 2 is the loopback by default
+
+
+@pytest.mark.jack
+def test_watch_mic_on_a_programme_input_is_refused(tmp_path, rig, run_cli):  # noqa: F811
+    prof = _rig_profile(rig, tmp_path)
+    code, _, err = run_cli("monitor", "run", prof, "--input", "rig", "--output", "rig", "--watch-mic", "1",
+                           "--duration", "1")
+    assert code == 2 and "--watch-mic 1 is one of the programme inputs (1..2)" in err
+
+
+from rig_fixture import rig  # noqa: E402,F401  (pytest finds the fixture by name)

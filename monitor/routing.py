@@ -86,6 +86,17 @@ class Router:
         self._G = np.array([g[1] for g in groups]).reshape(len(groups), len(ins))
         self._sos = [g[2] for g in groups]
         self._zi = [None if s is None else np.zeros((s.shape[0], 2)) for s in self._sos]
+        # float64 work buffers, grown by the first (warm-up) block and reused after it
+        self._x64 = np.zeros((self.n_inputs, 0))
+        self._acc = np.zeros((len(self._sos), 0))
+        self._y64 = np.zeros((self.n_outputs, 0))
+
+    def reserve(self, n: int) -> None:
+        """Size the work buffers for blocks of up to ``n`` samples (call before streaming)."""
+        if self._x64.shape[1] < n:
+            self._x64 = np.zeros((self.n_inputs, n))
+            self._acc = np.zeros((len(self._sos), n))
+            self._y64 = np.zeros((self.n_outputs, n))
 
     def reset(self) -> None:
         for z in self._zi:
@@ -94,8 +105,13 @@ class Router:
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Route ``x`` (``(n_inputs, n)`` float32) into ``out`` (``(n_outputs, n)`` float32)."""
-        acc = self._G @ x.astype(np.float64)                 # (groups, n)
-        y = np.zeros((self.n_outputs, x.shape[1]))
+        n = x.shape[1]
+        self.reserve(n)                                      # no-op after the first block
+        xx = self._x64[:, :n]
+        np.copyto(xx, x)
+        acc = np.matmul(self._G, xx, out=self._acc[:, :n])   # (groups, n)
+        y = self._y64[:, :n]
+        y.fill(0.0)
         for g, s in enumerate(self._sos):
             v = acc[g]
             if s is not None:

@@ -237,6 +237,7 @@ def _set_routing(engine, prof_a, prof_b, spec: LiveSpec) -> int:
     if router.n_outputs != spec.n_channels:
         raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
                           f"channels span {spec.n_channels}; re-create the profile with 'roomtruth correct'")
+    router.reserve(engine.max_block)      # its work buffers exist before the stream starts
     engine.routing = router
     if prof_b is not None:
         _same_routing(engine, prof_b)

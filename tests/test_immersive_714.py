@@ -205,4 +205,10 @@ def test_714_room_report(run_cli, corrected714, tmp_path):
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     for name in list(layout("7.1.4").main_names) + ["SUB"]:
         assert f">{name}<" in html or f" {name} " in html or f"{name}:" in html, name
+    # the band-limited sub is judged in its band only (calib.analysis.passband): no "inverted
+    # polarity L/SUB" from a broadband correlation, no THD or level finding from where it is silent
+    import re as _re
+    assert "inverted polarity" not in html, [_re.sub(r"<[^>]+>", " ", html[m.start() - 400:m.end() + 200]) for m in _re.finditer("inverted polarity", html)]
+    assert "subwoofer speaker distorts" not in html.lower()
+    assert "louder than the subwoofer" not in html.lower()
     assert json.loads(out) is not None

@@ -14,21 +14,25 @@ what the sweep rate leaves between harmonics: ``L·ln(k/(k-1))``) and smoothed t
 1/``smoothing`` octave (power mean) so room modes do not put spikes in the ratio.  Frequencies
 with ``k·f`` above 0.45·fs are NaN, and so are excitation frequencies outside the channel's pass
 band (:mod:`calib.analysis.passband`: the octave-smoothed fundamental more than 20 dB under its
-maximum): there the ratio divides the noise floor by a fundamental that is not there (a
-subwoofer low-passed at 200 Hz read "20 % THD at 2145 Hz").
+maximum; for a band-limited channel, a subwoofer, 10 dB): there the ratio divides the noise
+floor by a fundamental that is not there (a subwoofer low-passed at 200 Hz read "20 % THD at
+2145 Hz").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from calib.analysis.passband import passband_from_bands_hz
+from calib.analysis.passband import is_band_limited, passband_from_bands_hz
 from calib.analysis.smoothing import fractional_octave_smooth, log_frequency_grid
 from calib.analysis.types import DistortionAnalysis
 from calib.errors import SignalError
 from calib.types import ImpulseResponse
 
-__all__ = ["harmonic_distortion"]
+__all__ = ["harmonic_distortion", "SUB_BELOW_MAX_DB"]
+
+#: a band-limited channel's (a subwoofer's) distortion is judged within this many dB of its level
+SUB_BELOW_MAX_DB = 10.0
 
 
 def _spectrum_db(x: np.ndarray, n: int, fs: int, nf: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +112,13 @@ def harmonic_distortion(ir: ImpulseResponse, channel: int | str = 0, *, lo_hz: f
     half = max(points_per_octave // 2, 1)
     p1 = 10.0 ** (h1_ref / 10.0)
     p1_oct = np.convolve(np.pad(p1, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
-    lo_pb, hi_pb = passband_from_bands_hz(grid, 10.0 * np.log10(np.maximum(p1_oct, 1e-30)))
+    p1_db = 10.0 * np.log10(np.maximum(p1_oct, 1e-30))
+    lo_pb, hi_pb = passband_from_bands_hz(grid, p1_db)
+    if is_band_limited((lo_pb, hi_pb)):
+        # a subwoofer: judged where it is used, within 10 dB of its level (its top octave is a
+        # roll-off that a crossover cuts, and noise over a fundamental 10-20 dB down reads as
+        # "1.4 % THD at 569 Hz" on a linear simulated sub)
+        lo_pb, hi_pb = passband_from_bands_hz(grid, p1_db, below_max_db=SUB_BELOW_MAX_DB)
     in_band = (grid >= lo_pb / 1.001) & (grid <= hi_pb * 1.001)
     out = {k: np.where(in_band, d, np.nan) for k, d in out.items()}
     thd = np.where(valid_all & in_band, 100.0 * np.sqrt(power_sum), np.nan)

@@ -271,8 +271,9 @@ def register(app: typer.Typer) -> None:
 
         con = Console()
         for sp in report.speakers:
-            t = Table(title=f"speaker {sp.name}: deviation from target {tg.lo_hz:g}-{tg.hi_hz:g} Hz "
-                            "(1/6 octave, rms)")
+            band = (float(sp.freqs_hz[0]), float(sp.freqs_hz[-1])) if len(sp.freqs_hz) else (tg.lo_hz, tg.hi_hz)
+            t = Table(title=f"speaker {sp.name}: deviation from target {band[0]:.0f}-{band[1]:.0f} Hz "
+                            "(1/6 octave, rms)")     # a sub: its own band (20 Hz..2 fc)
             for col in ("seat", "weight", "before dB", "after dB", "worst band change dB"):
                 t.add_column(col, justify="right" if col != "seat" else "left")
             for r in sp.seats:

@@ -218,8 +218,8 @@ def test_backend_refuses_bad_requests_before_any_audio(rig):  # noqa: F811
     x = np.zeros((1, 1000), dtype=np.float32)
     with pytest.raises(ConfigError, match="rig runs at 48000 Hz but 44100 Hz"):
         b.play_record(x, fs=44100, output_channels=(0,), input_channels=(0,))
-    with pytest.raises(DeviceError, match="output channel 9 does not exist on 'system', which has 8 outputs"):
-        b.play_record(x, fs=RIG_FS, output_channels=(8,), input_channels=(0,))
+    with pytest.raises(DeviceError, match="output channel 23 does not exist on 'system', which has 22 outputs"):
+        b.play_record(x, fs=RIG_FS, output_channels=(22,), input_channels=(0,))
     with pytest.raises(SignalError, match="NaN or Inf"):
         b.play_record(np.full((1, 10), np.nan), fs=RIG_FS, output_channels=(0,), input_channels=(0,))
     with pytest.raises(SignalError, match="above full scale"):

@@ -168,3 +168,18 @@ def test_salience_names_the_pitch_of_a_harmonic_frame(f0_hz):
     np.testing.assert_allclose(1200 * np.log2(f0 / f0_hz), 0.0, atol=12.0)
     # and steady: frame-to-frame jitter far below the 8-cent movement that marks a voice
     assert np.std(1200 * np.log2(f0)) < 1.0
+
+
+def test_real_piano_is_not_a_voice():
+    # a real recording (pyloudnorm's piano, 44.1 kHz stereo, 10 s): harmonic, centred-ish,
+    # with sustain and overlapping notes, but no pitch that moves like a voice
+    import soundfile as sf
+    from conftest import shared_data
+
+    x, fs = sf.read(str(shared_data("pyloudnorm-piano", "piano.wav")), dtype="float64", always_2d=True)
+    x = x.T
+    b = measure_balance(x, fs=fs, integrated_lufs=loudness(x, fs=fs).integrated_lufs)
+    assert not b.vocal_found
+    assert any("holds its notes" in n for n in b.notes)
+    # a piano has little below 120 Hz against its whole range: the low end sits far down
+    assert b.bass_db < -10.0

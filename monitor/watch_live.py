@@ -142,6 +142,7 @@ class WatchWorker:
         self.on_events = on_events
         self.confirm_with_sweep = bool(confirm_with_sweep)
         self.sweep_requested: str | None = None
+        self.pause_s = 0.0          # seconds since the feeds last sounded (programme time)
         self._r = 0
         self.skipped_samples = 0
         self.cpu_s = 0.0
@@ -191,6 +192,7 @@ class WatchWorker:
             block = block[:, lapped:]
             self.skipped_samples += lapped
         self._r = w
+        self._count_pause(block[1:])
         events = self.watch.push(block[1:], block[0])
         if events:
             if self.confirm_with_sweep and any(e.verdict == "fail" for e in events) and self.sweep_requested is None:
@@ -200,6 +202,20 @@ class WatchWorker:
         self.cpu_s += time.thread_time() - c0
         self._publish()
         return n
+
+    def _count_pause(self, feeds: np.ndarray) -> None:
+        """Seconds of no programme up to now: the trailing run of 0.1 s pieces whose feeds are
+        quieter than the watch's ``quiet_power`` (the level below which it skips programme)."""
+        fs = int(getattr(self.watch, "fs", 48_000))
+        quiet = float(getattr(self.watch, "quiet_power", 1e-6))
+        piece = max(1, fs // 10)
+        n = feeds.shape[1]
+        for s in range(0, n, piece):
+            seg = feeds[:, s:s + piece]
+            if float(np.mean(seg * seg)) * max(seg.shape[0], 1) >= quiet:
+                self.pause_s = 0.0
+            else:
+                self.pause_s += seg.shape[1] / fs
 
     def _publish(self) -> None:
         w = self.watch
@@ -216,6 +232,7 @@ class WatchWorker:
               "settled": cur.get("settled", True), "evaluations": getattr(w, "n_evals", 0), "notes": list(w.notes[-5:]),
               "events": [e.to_dict() for e in w.events[-10:]], "skipped_samples": self.skipped_samples,
               "cpu_share": round(self.cpu_s / el, 4), "sweep_requested": self.sweep_requested,
+              "pause_s": round(self.pause_s, 1),
               "errors": self.errors[-3:]}
         with self._lock:
             self._status = st

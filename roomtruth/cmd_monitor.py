@@ -428,7 +428,8 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the final statistics as JSON."),
     watch_mic: Optional[int] = typer.Option(None, "--watch-mic", help="Watch the room from the programme with the mic on this 1-based input (default: room.toml's interface.watch_mic with --room)."),
     room: Optional[Path] = typer.Option(None, "--room", help="Room workspace: its watch_mic, and its history for the watch's entries."),
-    confirm_with_sweep: bool = typer.Option(False, "--confirm-with-sweep", help="A drift the watch finds asks for a sweep verification at the next pause (shown in the status)."),
+    confirm_with_sweep: bool = typer.Option(False, "--confirm-with-sweep", help="A drift the watch finds asks for a sweep verification; with --room it runs (roomtruth verify) at the next pause of 10 s without programme and is stopped if programme comes back."),
+    watch_gain_db: Optional[float] = typer.Option(None, "--watch-gain-db", help="The watch mic's gain against the calibration mic is known (dB; 0: the same mic, input and preamp setting): levels are judged absolutely, so a drift present at the start or common to all speakers is seen. Default: locked at the first judgement."),
 ) -> None:
     """Monitor live: inputs (DAW or interface) through the correction to the speakers.
 
@@ -460,7 +461,8 @@ def run(
                     ceiling_dbfs=ceiling, bypass=bypass, n_inputs=n_prog)
     from roomtruth.watch_run import live_watch_for   # the programme watch (issue 13), None without a mic
 
-    lw = live_watch_for(prof_a, fs=rate, watch_mic=watch_mic, room=room, confirm_with_sweep=confirm_with_sweep)
+    lw = live_watch_for(prof_a, fs=rate, watch_mic=watch_mic, room=room, confirm_with_sweep=confirm_with_sweep,
+                        watch_gain_db=watch_gain_db, profile_dir=profile_dir)
     if lw is not None:
         from dataclasses import replace as _replace
 

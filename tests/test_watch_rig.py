@@ -115,6 +115,32 @@ def test_monitor_run_on_the_rig_judges_the_room_from_programme(tmp_path, rig):  
 
 
 @pytest.mark.jack
+@pytest.mark.slow
+def test_a_drifted_speaker_is_reported_live_on_that_speaker_only(tmp_path, rig):  # noqa: F811
+    """The room plays L 2 dB louder than the profile's baseline (its baseline L is the rig's L
+    at -2 dB), R unchanged; the mic's gain is known (``--watch-gain-db 0``: the rig's mic chain
+    is the baseline's), so the drift present from the start is judged absolutely."""
+    from mixes.songs import make_song
+
+    prof = _rig_profile(rig, tmp_path, drift_db={0: -2.0})
+    song = 0.5 * make_song(9, duration_s=45.0, fs=rig.fs, key=2, minor=True).mix()
+    res, seen, _ = _run_live(tmp_path, prof, song, stop_when=_judged_twice, max_s=50.0,
+                             extra=("--watch-gain-db", "0"))
+    w = res["watch"]
+    r = w["result"]
+    assert res["stopped_by"] == "terminate", json.dumps({k: v for k, v in w.items() if k != "result"})
+    fails = [e for e in r["events"] if e["verdict"] == "fail"]
+    assert r["verdict"] == "fail" and {e["speaker"] for e in r["events"]} == {"L"}, r["events"]
+    lvl = [e for e in fails if e["check"] == "level"]
+    # +2 dB exactly in the room (a scaled IR): the programme estimate within 0.2 dB (random
+    # error of 30 s of averages plus the model term, as in the offline tests)
+    assert lvl and lvl[0]["value"] == pytest.approx(2.0, abs=0.2), fails
+    assert w["speakers"]["L"].startswith("drift L +2.") and w["speakers"]["R"] == "OK"
+    assert r["meta"]["gain_offset_db"] == 0.0
+    assert any(s.get("speakers", {}).get("L", "").startswith("drift L") for s in seen)   # in the status file
+
+
+@pytest.mark.jack
 def test_rig_routes_the_mic_to_the_watch_input_and_leaves_programme_inputs_free(rig):  # noqa: F811
     from calib.errors import ConfigError
     from hardware.portaudio import jack_client_name

@@ -1,0 +1,151 @@
+"""``monitor run --confirm-with-sweep --room``: the sweep verification the watch asked for runs at
+the next pause of the programme (roomtruth.watch_run.SweepOnPause), offline: the worker's pause
+is counted from real feed blocks through the shared ring; the verify command is a stand-in
+process that prints what ``roomtruth verify --json`` prints (or fails like it)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from monitor.watch_live import WatchRing, WatchTap, WatchWorker
+from roomtruth.watch_run import SweepOnPause
+
+FS = 1000
+
+
+class _Quiet:
+    """Stands in for monitor.watch.Watch (the worker reads fs, quiet_power, n_in, events...)."""
+
+    fs = FS
+    quiet_power = 1e-6          # -60 dBFS, the watch's default quiet level
+    n_in = 0
+    delay = None
+    n_evals = 0
+    notes: list = []
+    events: list = []
+    current: dict = {}
+
+    def push(self, x, y):
+        self.n_in += y.size
+        return []
+
+    def speaker_lines(self):
+        return {"L": "OK", "R": "OK"}
+
+    def verdict(self):
+        return "fail"
+
+    def summary(self):
+        return "room changed"
+
+
+def _feed(tap, seconds: float, level: float, rng) -> None:
+    """``seconds`` of programme at RMS ``level`` (0: silence) through the tapped callback."""
+    def cb(indata, outdata, frames, status):
+        outdata[:frames] = indata[:frames, :2]
+
+    tap.inner = cb
+    for _ in range(int(seconds * FS) // 100):
+        ind = (level * rng.standard_normal((100, 3))).astype(np.float32)
+        tap.callback(ind, np.zeros((100, 2), np.float32), 100, 0)
+
+
+def _wait(sweeper, worker, timeout_s=20.0):
+    deadline = time.monotonic() + timeout_s
+    while sweeper.proc is not None and time.monotonic() < deadline:
+        sweeper.tick(worker)
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def rig_parts(tmp_path):
+    ring = WatchRing.create(3, 20 * FS)
+    worker = WatchWorker(ring, _Quiet())
+    tap = WatchTap(None, ring, mic_input=2, outputs=(0, 1))
+    sweeper = SweepOnPause(tmp_path, tmp_path / "prof", pause_s=10.0)
+    yield ring, worker, tap, sweeper
+    sweeper.close()
+    ring.close()
+
+
+def test_the_verify_command_is_the_schedulers(tmp_path):
+    s = SweepOnPause(tmp_path / "room", tmp_path / "prof")
+    assert s.argv[1:] == ["-m", "roomtruth", "verify", "--room", str((tmp_path / "room").resolve()),
+                          "--profile", str((tmp_path / "prof").resolve()), "--json"]
+    assert s.argv[0] == sys.executable
+
+
+def test_sweep_runs_at_the_next_pause_and_answers_the_request(rig_parts):
+    ring, worker, tap, sweeper = rig_parts
+    rng = np.random.default_rng(1)
+    sweeper.argv = [sys.executable, "-c", "import json; print(json.dumps({'verdict': 'fail', 'message': "
+                    "'room changed: L level changed by +2.01 dB', 'measurement_id': 'verify-x'}))"]
+    _feed(tap, 30.0, 0.05, rng)                     # programme at -26 dBFS
+    worker.step()
+    worker.sweep_requested = "room changed: L level changed by +2.0 dB (from programme)"   # as a fail sets it
+    sweeper.tick(worker)
+    assert sweeper.proc is None and worker.pause_s == 0.0      # no sweep while programme plays
+    _feed(tap, 6.0, 0.0002, rng)                   # -74 dBFS: below the watch's -60 dBFS quiet level
+    worker.step()
+    sweeper.tick(worker)
+    assert sweeper.proc is None and worker.pause_s == pytest.approx(6.0, abs=0.11)   # not long enough yet
+    _feed(tap, 4.5, 0.0, rng)                      # digital silence: 10.5 s of pause
+    worker.step()
+    sweeper.tick(worker)
+    assert sweeper.proc is not None and sweeper.status()["state"] == "running"
+    _wait(sweeper, worker)
+    st = sweeper.status()
+    assert st["state"] == "fail" and st["message"].startswith("room changed: L level") and st["exit_code"] == 0
+    assert st["reason"].endswith("(from programme)") and st["measurement_id"] == "verify-x"
+    assert worker.sweep_requested is None                      # answered; a new drift may ask again
+    _feed(tap, 20.0, 0.0, rng)                     # the pause goes on: nothing more runs
+    worker.step()
+    sweeper.tick(worker)
+    assert sweeper.proc is None and len(sweeper.runs) == 1
+
+
+def test_programme_coming_back_stops_the_sweep_and_a_failed_verify_is_said(rig_parts):
+    ring, worker, tap, sweeper = rig_parts
+    rng = np.random.default_rng(2)
+    sweeper.argv = [sys.executable, "-c", "import time; time.sleep(60)"]
+    worker.sweep_requested = "room changed: R polarity inverted (from programme)"
+    _feed(tap, 11.0, 0.0, rng)
+    worker.step()
+    sweeper.tick(worker)
+    assert sweeper.proc is not None
+    _feed(tap, 0.5, 0.05, rng)                     # play pressed during the sweep
+    worker.step()
+    sweeper.tick(worker)
+    st = sweeper.status()
+    assert sweeper.proc is None and st["state"] == "stopped" and "programme came back" in st["message"]
+    assert worker.sweep_requested is not None                  # still wanted: at the next pause
+    # the next pause: verify fails the way the CLI does (one line on stderr, exit 2); not retried
+    # within the same pause
+    sweeper.argv = [sys.executable, "-c", "import sys; sys.stderr.write('error: the audio device is busy\\n'); "
+                    "sys.exit(2)"]
+    _feed(tap, 11.0, 0.0, rng)
+    worker.step()
+    sweeper.tick(worker)
+    _wait(sweeper, worker)
+    st = sweeper.status()
+    assert st["state"] == "error" and st["exit_code"] == 2 and st["message"] == "error: the audio device is busy"
+    _feed(tap, 5.0, 0.0, rng)
+    worker.step()
+    sweeper.tick(worker)
+    assert sweeper.proc is None and len(sweeper.runs) == 2
+
+
+def test_watch_gain_and_sweep_options_are_checked(tmp_path, run_cli):
+    import watch_synth as W
+
+    W.profile_for(W.stereo_room(fs=8000, rt60_s=0.1, mode_hz=None), fs=8000).save(tmp_path / "p")
+    code, _, err = run_cli("monitor", "run", tmp_path / "p", "--watch-gain-db", "0", "--duration", "1")
+    assert code == 2 and "--watch-gain-db needs a watch mic" in err
+    for bad in ("nan", "99"):
+        code, _, err = run_cli("monitor", "run", tmp_path / "p", "--watch-mic", "3", "--watch-gain-db", bad,
+                               "--duration", "1")
+        assert code == 2 and f"--watch-gain-db {float(bad)} must be a gain in dB between -60 and +60" in err, err

@@ -210,7 +210,8 @@ def _same_routing(engine, prof) -> None:
     """
     from calib.errors import ConfigError
 
-    running = None if engine.routing is None else engine.routing.table
+    router = getattr(engine, "routing", None)
+    running = None if router is None else router.table
     if (dict(prof.routing) if prof.routing else None) != running:
         raise ConfigError(f"profile {prof.name!r} routes its programme channels differently from the running "
                           "profile (bass management); stop and start 'monitor run' with it")

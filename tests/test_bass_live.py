@@ -232,3 +232,40 @@ def test_monitor_run_bass_managed_on_the_rig(rig51, tmp_path):
     assert len(res["out_peak_dbfs"]) == 3
     assert seen is not None and seen["running_hash"] == want and seen["profile_dir"] == str((tmp_path / "p").resolve())
     assert not status.exists()                             # removed on exit
+
+
+def test_reload_with_another_routing_is_refused_and_logged(tmp_path):
+    """A running bass-managed monitor reloads (key r, or the web app's activate) only a profile
+    with the same routing: the routing stage is the engine's and cannot cross-fade."""
+    from monitor.routing import router_for
+    from roomtruth.monitor_live import LiveSpec, _Control
+
+    a = _bm_profile("2.1", ("SUB",), name="a")
+    a.save(tmp_path / "a")
+    _bm_profile("2.1", ("SUB",), name="b", fir_on="L").save(tmp_path / "same")   # same routing, other chains
+    _bm_profile("5.1", ("SUB",), name="c").save(tmp_path / "other")
+
+    class Eng:
+        in_transition = False
+        active_slot = "A"
+        loads: list = []
+
+        def __init__(self):
+            self.routing = router_for(CalibrationProfile.load(tmp_path / "a"), fs=FS)
+
+        def load(self, prof, slot, activate):
+            self.loads.append(prof.name)
+
+        def slot_hash(self, slot):
+            return None
+
+    spec = LiveSpec(profile_dir=str(tmp_path / "other"), profile_b=None, input_dev=None, output_dev=None, block=256,
+                    fs=FS, n_channels=3, ceiling_dbfs=-1.0, bypass=False, n_inputs=3)
+    logs: list = []
+    eng = Eng()
+    ctl = _Control(eng, spec, logs.append)
+    ctl.command(("reload",))
+    assert eng.loads == [] and not ctl.queue
+    assert any("reload failed" in m[1] and "routes its programme channels differently" in m[1] for m in logs), logs
+    ctl.command(("load", "A", str(tmp_path / "same")))
+    assert eng.loads == ["b"]

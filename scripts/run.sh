@@ -39,6 +39,8 @@ ensure_venv() {
     echo "roomtruth: installing Python packages into .venv" >&2
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
     .venv/bin/python -m pip install -q -e ".[test]"
+    # compile the monitor engine's numba kernels once here, not in the first engine a user builds
+    .venv/bin/python -c "from monitor import kernels; kernels.warm_up()" || true
     echo "$want" > "$stamp"
   fi
 }

@@ -43,8 +43,8 @@ def _rig_profile(state, tmp_path: Path, *, drift_db: dict | None = None) -> Path
 def _run_live(tmp_path: Path, prof: Path, programme: np.ndarray, *, stop_when, max_s: float = 60.0,
               extra: tuple[str, ...] = ()):
     """``monitor run`` on the rig with a player feeding its programme inputs; stops it with
-    SIGTERM once ``stop_when(watch_status)`` holds (or after ``max_s``); returns (final JSON,
-    the statuses seen, the player's ports)."""
+    SIGTERM once ``stop_when(watch_status, player)`` holds (or after ``max_s``); returns (final
+    JSON, the statuses seen, the player's ports)."""
     from hardware.rig_player import RigPlayer, monitor_ports
 
     env = dict(os.environ)
@@ -67,7 +67,7 @@ def _run_live(tmp_path: Path, prof: Path, programme: np.ndarray, *, stop_when, m
                 w = doc.get("watch")
                 if w and (not seen or w.get("programme_s") != seen[-1].get("programme_s")):
                     seen.append(w)
-                    if stop_when(w):
+                    if stop_when(w, player):
                         proc.send_signal(signal.SIGTERM)
                         break
                 time.sleep(0.25)
@@ -80,7 +80,7 @@ def _run_live(tmp_path: Path, prof: Path, programme: np.ndarray, *, stop_when, m
     return json.loads(out), seen, ports
 
 
-def _judged_twice(w: dict) -> bool:
+def _judged_twice(w: dict, player=None) -> bool:
     # two judgements: a false drift would have been confirmed (confirm_evals = 2) by then
     return w.get("state") == "watching" and (w.get("evaluations") or 0) >= 2
 
@@ -116,16 +116,31 @@ def test_monitor_run_on_the_rig_judges_the_room_from_programme(tmp_path, rig):  
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_a_drifted_speaker_is_reported_live_on_that_speaker_only(tmp_path, rig):  # noqa: F811
+def test_a_drift_is_reported_live_and_confirmed_by_a_sweep_at_the_pause(tmp_path, rig):  # noqa: F811
     """The room plays L 2 dB louder than the profile's baseline (its baseline L is the rig's L
     at -2 dB), R unchanged; the mic's gain is known (``--watch-gain-db 0``: the rig's mic chain
-    is the baseline's), so the drift present from the start is judged absolutely."""
+    is the baseline's), so the drift present from the start is judged absolutely.  With
+    ``--room`` and ``--confirm-with-sweep`` the programme's pause (the player stops once the
+    drift is in the status file) runs ``roomtruth verify`` on the rig: its sweep verification
+    lands in the room's history beside the watch's entries.  About 80 s (marked slow)."""
+    import roomtruth.config as cfgmod
     from mixes.songs import make_song
+    from monitor.history import History
 
+    ws = tmp_path / "room"
+    for d in ("measurements", "profiles", "reports"):
+        (ws / d).mkdir(parents=True)
+    (ws / "room.toml").write_text(cfgmod.room_template(device="rig", fs=rig.fs))
     prof = _rig_profile(rig, tmp_path, drift_db={0: -2.0})
     song = 0.5 * make_song(9, duration_s=45.0, fs=rig.fs, key=2, minor=True).mix()
-    res, seen, _ = _run_live(tmp_path, prof, song, stop_when=_judged_twice, max_s=50.0,
-                             extra=("--watch-gain-db", "0"))
+
+    def drift_then_pause(w: dict, player) -> bool:
+        if w.get("sweep_requested") and player.playing:
+            player.playing = False                  # the engineer stops the music
+        return (w.get("sweep") or {}).get("state") not in (None, "running")
+
+    res, seen, _ = _run_live(tmp_path, prof, song, stop_when=drift_then_pause, max_s=150.0,
+                             extra=("--watch-gain-db", "0", "--room", str(ws), "--confirm-with-sweep"))
     w = res["watch"]
     r = w["result"]
     assert res["stopped_by"] == "terminate", json.dumps({k: v for k, v in w.items() if k != "result"})
@@ -138,6 +153,18 @@ def test_a_drifted_speaker_is_reported_live_on_that_speaker_only(tmp_path, rig):
     assert w["speakers"]["L"].startswith("drift L +2.") and w["speakers"]["R"] == "OK"
     assert r["meta"]["gain_offset_db"] == 0.0
     assert any(s.get("speakers", {}).get("L", "").startswith("drift L") for s in seen)   # in the status file
+    # the sweep at the pause: verify's own verdict on the rig (a sweep: +2.00 dB within its 0.1 dB)
+    sw = w["sweeps"]
+    assert len(sw) == 1 and sw[0]["state"] == "fail" and sw[0]["exit_code"] == 3, sw
+    assert "L level changed by +2.0" in sw[0]["message"] and sw[0]["reason"].startswith("L level changed")
+    with History(ws / "history.sqlite", readonly=True) as h:
+        rows = h.verifications()
+    by_source = {}
+    for row in rows:
+        by_source.setdefault((row.meta or {}).get("source", ""), []).append(row)
+    sweeps = [row for src, rs in by_source.items() if src != "programme" for row in rs]
+    assert len(sweeps) == 1 and sweeps[0].verdict == "fail" and sweeps[0].measurement_id == sw[0]["measurement_id"]
+    assert by_source["programme"] and all(row.verdict == "fail" for row in by_source["programme"])
 
 
 @pytest.mark.jack

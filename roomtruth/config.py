@@ -73,6 +73,7 @@ class RoomConfig:
     input_device: str = ""
     layout: str | None = None      # a standard layout name (calib.layouts), e.g. "7.1.4"
     watch_mic: int | None = None   # 1-based input of the programme-watch mic (monitor run), None: no watch
+    watch_gain_db: float | None = None   # the watch mic's gain against the calibration mic (dB); None: learnt live
 
     @property
     def main_names(self) -> tuple[str, ...]:
@@ -152,6 +153,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "loopback_input": ("a 1-based input channel number, or 0 for none", 2),
         "loopback_output": ("a 1-based output channel number, or 0 when the loopback input taps the speaker outputs", 0),
         "watch_mic": ("a 1-based input channel number of the mic that watches the room from programme (monitor run), or 0 for none", 0),
+        "watch_gain_db": ("the watch mic's gain against the calibration mic in dB, -60..60 (0: the calibration mic left in place, same input and preamp setting), or left out", None),
     },
     "mic": {
         "calibration_file": ("a path (relative to the room folder) to a mic calibration text file, or \"\"", ""),
@@ -222,6 +224,10 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         v = iface[k]
         _check(problems, f"interface.{k}", _int(v) and (v >= 1 or (allow0 and v == 0)) and v <= 256,
                SCHEMA["interface"][k][0], v)
+    wg = iface["watch_gain_db"]
+    if wg is not None:
+        _check(problems, "interface.watch_gain_db", _num(wg) and -60.0 <= wg <= 60.0,
+               SCHEMA["interface"]["watch_gain_db"][0], wg)
     if _int(iface["mic_input"]) and iface["mic_input"] == iface["loopback_input"]:
         problems.append(f"interface.mic_input and interface.loopback_input are both {iface['mic_input']}; "
                         "the loopback needs its own input")
@@ -367,6 +373,7 @@ def parse_room_config(data: Mapping[str, Any], *, path: Path | None = None) -> R
         input_device=str(idev).strip(),
         layout=(room["layout"].strip() or None) if isinstance(room["layout"], str) else None,
         watch_mic=(int(iface["watch_mic"]) or None),
+        watch_gain_db=None if iface["watch_gain_db"] is None else float(iface["watch_gain_db"]),
     )
 
 

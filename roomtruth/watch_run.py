@@ -252,8 +252,8 @@ def live_watch_for(profile: Any, *, fs: int, watch_mic: Optional[int], room: Opt
                    profile_dir: Optional[Path] = None) -> Optional[LiveWatch]:
     """The watch ``monitor run`` asked for: ``--watch-mic`` or room.toml's ``interface.watch_mic``
     (``--room``); None when neither names a mic.  With ``--room`` the watch entries go to the
-    room's ``history.sqlite``.  ``watch_gain_db``: the watch mic's known gain against the
-    baseline's mic (dB), else locked at the first judgement.
+    room's ``history.sqlite``.  ``watch_gain_db`` (or room.toml's ``interface.watch_gain_db``):
+    the watch mic's known gain against the baseline's mic (dB), else locked at the first judgement.
 
     Raises
     ------
@@ -262,15 +262,17 @@ def live_watch_for(profile: Any, *, fs: int, watch_mic: Optional[int], room: Opt
     """
     from calib.errors import ConfigError
 
-    mic = watch_mic
-    if mic is None and room is not None:
+    mic, gain_given = watch_mic, watch_gain_db
+    if room is not None:
         from roomtruth.config import load_room_config
 
-        mic = load_room_config(room).watch_mic
+        cfg = load_room_config(room)
+        mic = cfg.watch_mic if mic is None else mic
+        watch_gain_db = cfg.watch_gain_db if watch_gain_db is None else watch_gain_db
     if mic is None:
         if confirm_with_sweep:
             raise ConfigError("--confirm-with-sweep needs a watch mic: --watch-mic N or interface.watch_mic in room.toml")
-        if watch_gain_db is not None:
+        if gain_given is not None:
             raise ConfigError("--watch-gain-db needs a watch mic: --watch-mic N or interface.watch_mic in room.toml")
         return None
     # --confirm-with-sweep with --room: the sweep runs at the next pause (verify needs room.toml's

@@ -149,3 +149,31 @@ def test_watch_gain_and_sweep_options_are_checked(tmp_path, run_cli):
         code, _, err = run_cli("monitor", "run", tmp_path / "p", "--watch-mic", "3", "--watch-gain-db", bad,
                                "--duration", "1")
         assert code == 2 and f"--watch-gain-db {float(bad)} must be a gain in dB between -60 and +60" in err, err
+
+
+def test_room_toml_names_the_watch_mic_and_its_gain(tmp_path):
+    import roomtruth.config as cfgmod
+    import watch_synth as W
+    from calib.errors import ConfigError
+    from roomtruth.watch_run import live_watch_for
+
+    prof = W.profile_for(W.stereo_room(fs=8000, rt60_s=0.1, mode_hz=None), fs=8000)
+    room = tmp_path / "room"
+    room.mkdir()
+    text = cfgmod.room_template(device="rig", fs=8000).replace("[interface]\n", "[interface]\nwatch_mic = 3\nwatch_gain_db = -1.5\n", 1)
+    (room / "room.toml").write_text(text)
+    lw = live_watch_for(prof, fs=8000, watch_mic=None, room=room, confirm_with_sweep=True, profile_dir=tmp_path / "p")
+    try:
+        assert lw.mic_index == 2 and lw.watch.gain_offset_db == -1.5       # judged absolutely
+        assert lw.sweeper is not None and lw.sweeper.argv[-5:] == ["--room", str(room.resolve()), "--profile",
+                                                                    str((tmp_path / "p").resolve()), "--json"]
+    finally:
+        lw.ring.close()
+    lw = live_watch_for(prof, fs=8000, watch_mic=4, room=room, confirm_with_sweep=False, watch_gain_db=0.0)
+    try:   # the command line wins over room.toml; no sweeper without --confirm-with-sweep
+        assert lw.mic_index == 3 and lw.watch.gain_offset_db == 0.0 and lw.sweeper is None
+    finally:
+        lw.ring.close()
+    (room / "room.toml").write_text(text.replace("watch_gain_db = -1.5", "watch_gain_db = 99"))
+    with pytest.raises(ConfigError, match="watch_gain_db"):
+        live_watch_for(prof, fs=8000, watch_mic=None, room=room, confirm_with_sweep=False)

@@ -195,45 +195,6 @@ def test_rig_measures_every_speaker_of_a_multichannel_ir(rig51, run_cli, tmp_pat
     assert abs(want_ms[1] - want_ms[2]) > 0.5 and abs(want_ms[0] - want_ms[1]) > 3.0
 
 
-@pytest.mark.jack
-def test_monitor_run_bass_managed_on_the_rig(rig51, tmp_path):
-    """A 2.1 profile on the JACK virtual room: starts, routes 3 programme channels to 3 speaker
-    outputs, publishes its status with the profile's hash."""
-    prof = _bm_profile("2.1", ("SUB",))
-    prof.save(tmp_path / "p")
-    want = CalibrationProfile.load(tmp_path / "p").content_hash()
-    env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
-    status = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    p = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "p"), "--input", "rig",
-                          "--output", "rig", "--duration", "2", "--json"], cwd=ROOT, env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen = None
-    try:
-        import time
-
-        t_end = time.monotonic() + 40
-        while p.poll() is None and time.monotonic() < t_end:
-            if seen is None and status.exists():
-                try:
-                    seen = json.loads(status.read_text())
-                except ValueError:
-                    pass
-            time.sleep(0.1)
-        out, err = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err.decode()[-2000:]
-    res = json.loads(out)
-    assert res["channels"] == 3 and res["input_channels"] == 3
-    assert res["engine"]["running_hash"] == want and res["errors"] == 0 and res["bad_frames"] == 0
-    assert res["callbacks"] > 100                          # ~2 s of 256-sample periods ran (375)
-    assert len(res["out_peak_dbfs"]) == 3
-    assert seen is not None and seen["running_hash"] == want and seen["profile_dir"] == str((tmp_path / "p").resolve())
-    assert not status.exists()                             # removed on exit
-
-
 def test_reload_with_another_routing_is_refused_and_logged(tmp_path):
     """A running bass-managed monitor reloads (key r, or the web app's activate) only a profile
     with the same routing: the routing stage is the engine's and cannot cross-fade."""
@@ -269,3 +230,71 @@ def test_reload_with_another_routing_is_refused_and_logged(tmp_path):
     assert any("reload failed" in m[1] and "routes its programme channels differently" in m[1] for m in logs), logs
     ctl.command(("load", "A", str(tmp_path / "same")))
     assert eng.loads == ["b"]
+
+
+@pytest.mark.jack
+def test_monitor_run_routes_programme_on_the_rig(rig51, tmp_path):
+    """Programme played into a running bass-managed `monitor run` on the JACK rig (a JACK client
+    feeds its inputs 1-3; the room's mic on input 4 via --watch-mic, so nothing else reaches the
+    programme inputs): L carries 1 kHz, R nothing, LFE 60 Hz.  Each speaker output's level is the
+    offline path's (within 0.05 dB; measured 0.0002 dB): L the tone through its high-pass, R
+    silent, the SUB the LFE at +10 dB through its low-pass.  The run publishes the profile's hash
+    and removes its status file on exit."""
+    import signal as _signal
+    import time
+    from dataclasses import replace
+
+    from calib.types import ImpulseResponse
+    from hardware.rig_player import RigPlayer, monitor_ports
+
+    st, ir = rig51
+    # the baseline (for the watch, which runs beside): the rig's first three speakers' IRs
+    ref = ImpulseResponse(samples=ir.samples[:3], fs=FS, channel_names=("L", "R", "SUB"))
+    prof = replace(_bm_profile("2.1", ("SUB",)), reference=ref)
+    prof.save(tmp_path / "p")
+    prof = CalibrationProfile.load(tmp_path / "p")
+    t = np.arange(FS) / FS                      # 1 s loop: whole periods of both tones
+    prog = np.zeros((3, FS), np.float32)
+    prog[0] = 0.1 * np.sin(2 * np.pi * 1000.0 * t)
+    prog[2] = 0.05 * np.sin(2 * np.pi * 60.0 * t)
+    block = 1024                                 # a status peak is one block's: > one 60 Hz period
+    want, _ = _live_blocks(prof, np.tile(prog, 3), block=block)
+    want_db = 20 * np.log10(np.maximum(np.max(np.abs(want[:, -FS // 2:]), axis=1), 1e-30))
+    env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
+    status = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
+    want_hash = prof.content_hash()
+    with RigPlayer(prog) as player:
+        p = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "p"), "--input",
+                              "rig", "--output", "rig", "--watch-mic", "4", "--block", str(block), "--duration", "30",
+                              "--json"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            ports = monitor_ports(player, timeout_s=40.0)
+            player.connect([(f"out_{k + 1}", ports["inputs"][k]) for k in range(3)])
+            seen = None
+            t_end = time.monotonic() + 2.5       # ~2 s of programme through the routing
+            while time.monotonic() < t_end:
+                try:
+                    seen = json.loads(status.read_text()) if seen is None else seen
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.1)
+            p.send_signal(_signal.SIGTERM)
+            out, err = p.communicate(timeout=40)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert p.returncode == 0, err.decode()[-2000:]
+    res = json.loads(out)
+    assert ports["mic"].endswith(":in_3") and res["input_channels"] == 3 and res["errors"] == 0
+    got = np.array([-np.inf if v is None else v for v in res["out_peak_dbfs"]])   # JSON: -inf as null
+    assert got[1] < -100.0, got                                   # R: nothing in, nothing out
+    # a block's peak of a steady tone (1024 samples: over one 60 Hz period) is the tone's peak
+    # within 0.01 dB (sample grid); the JACK path itself adds nothing
+    np.testing.assert_allclose(got[[0, 2]], want_db[[0, 2]], atol=0.05)
+    assert res["engine"]["running_hash"] == want_hash and res["bad_frames"] == 0
+    assert seen is not None and seen["running_hash"] == want_hash
+    assert seen["profile_dir"] == str((tmp_path / "p").resolve())
+    assert not status.exists()                                   # removed on exit
+    assert want_db[2] > -30.0 and want_db[0] > -30.0             # both carry signal

@@ -399,6 +399,15 @@ class Watch(WatchComparison):
                 self.gain_offset_db = float(np.median(have))
                 self._note(f"the watch mic's gain against the baseline was set to {self.gain_offset_db:+.2f} dB "
                            "at the first judgement; levels are judged against it", key="gainlock")
+                spread = max(have) - min(have)
+                if spread > self.tol["level"]["fail_db"]:
+                    # a speaker that changed before the watch started pulls the median: with two
+                    # speakers each then reads half the difference (L +1, R -1 for L +2 dB)
+                    self._note(f"at the first judgement the speakers' levels against the baseline already differed by "
+                               f"{spread:.1f} dB: one changed before the watch started, and with the mic's gain unknown "
+                               "the watch cannot tell which (each is judged against their median); give the mic's gain "
+                               "(--watch-gain-db, 0 for the calibration mic left in place) or run a sweep verification",
+                               key="lockspread")
         for i, name in enumerate(self.names):
             bv, bu, status = band_vals[name]
             checks += self._judge_speaker(i, name, bv, bu, status, levels[name], state)

@@ -177,3 +177,39 @@ def test_room_toml_names_the_watch_mic_and_its_gain(tmp_path):
     (room / "room.toml").write_text(text.replace("watch_gain_db = -1.5", "watch_gain_db = 99"))
     with pytest.raises(ConfigError, match="watch_gain_db"):
         live_watch_for(prof, fs=8000, watch_mic=None, room=room, confirm_with_sweep=False)
+
+
+def test_a_drift_older_than_the_live_lock_is_said_and_a_known_gain_places_it():
+    """Live mode (mic gain unknown) on a room whose L already plays +2 dB against the baseline:
+    the lock takes the median, so L reads about +1 dB and R about -1 dB, and a note says the
+    levels already differed at the lock; with the gain known (0 dB) L reads +2 dB and R 0.
+    White noise feeds (independent L/R) at 8 kHz: the estimate converges in seconds."""
+    import watch_synth as W
+    from monitor.watch import Watch
+    from monitor.watch_rehearsal import simulate_mic
+
+    fs = 8000
+    room = W.stereo_room(fs=fs, rt60_s=0.15, mode_hz=None, seed=4)
+    prof = W.profile_for(room, fs=fs)
+    rng = np.random.default_rng(5)
+    x = 0.05 * rng.standard_normal((2, 45 * fs))
+    played = room.copy()
+    played[0] *= 10 ** (2.0 / 20)
+    lat = 300
+    mic = simulate_mic(x, played, fs=fs, drifted=None, drift_at_s=None, noise_dbfs=-70.0)
+    mic = np.concatenate([np.zeros(lat), mic[:-lat]])
+    levels = {}
+    for gain in (None, 0.0):
+        w = Watch(prof.reference, fs=fs, speakers=("L", "R"), latency_samples=None if gain is None else lat,
+                  gain_offset_db=gain)
+        for s in range(0, x.shape[1], fs):
+            w.push(x[:, s:s + fs], mic[s:s + fs])
+        lv = {e.speaker: e.value for e in w.events if e.check == "level" and e.verdict == "fail"}
+        levels[gain] = (lv, list(w.notes))
+    lv, notes = levels[None]
+    # half the 2 dB each way (the median of two), within the estimate's 0.2 dB
+    assert lv["L"] == pytest.approx(1.0, abs=0.2) and lv["R"] == pytest.approx(-1.0, abs=0.2), lv
+    assert any("already differed by 2.0 dB" in n for n in notes), notes
+    lv, notes = levels[0.0]
+    assert set(lv) == {"L"} and lv["L"] == pytest.approx(2.0, abs=0.2), lv
+    assert not any("already differed" in n for n in notes)

@@ -258,4 +258,11 @@ def view_line(st: dict | None) -> str:
         when = time.strftime(" since %H:%M", time.localtime(since)) if since and line.startswith("drift") else ""
         parts.append(f"{spk} {line}{when}" if not line.startswith("drift") else f"{line}{when}")
     extra = "" if st.get("settled", True) else " (the sound at the mic is changing: verdicts wait)"
+    sweep = st.get("sweep") or {}
+    if sweep.get("state") == "running":
+        extra += "; sweep verification running (the pause)"
+    elif st.get("sweep_requested"):
+        extra += "; a sweep verification is wanted at the next pause"
+    elif sweep.get("state"):
+        extra += f"; sweep verification at the pause: {sweep['state']}"
     return "watching: " + ", ".join(parts) + extra

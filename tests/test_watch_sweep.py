@@ -213,3 +213,14 @@ def test_a_drift_older_than_the_live_lock_is_said_and_a_known_gain_places_it():
     lv, notes = levels[0.0]
     assert set(lv) == {"L"} and lv["L"] == pytest.approx(2.0, abs=0.2), lv
     assert not any("already differed" in n for n in notes)
+
+
+def test_the_live_line_says_the_sweep():
+    from monitor.watch_live import view_line
+
+    st = {"state": "watching", "speakers": {"L": "drift L +2.0 dB", "R": "OK"}, "since_unix": {}}
+    assert view_line({**st, "sweep_requested": "L level"}).endswith("; a sweep verification is wanted at the next pause")
+    assert view_line({**st, "sweep_requested": "L level", "sweep": {"state": "running"}}).endswith(
+        "; sweep verification running (the pause)")
+    assert view_line({**st, "sweep": {"state": "fail"}}).endswith("; sweep verification at the pause: fail")
+    assert view_line(st) == "watching: drift L +2.0 dB, R OK"

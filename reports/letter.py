@@ -352,8 +352,10 @@ def write_patterns_letter(result: Any, *, sender: str = "your mastering engineer
                      "from the references it is that song's own decision, not a habit or the room. Keep doing "
                      "what you are doing.")
     else:
-        paras.append(f"I have been through {count}, and {'one thing' if len(body) == 1 else 'a few things'} came "
-                     "up on most of them — not one-off decisions but patterns worth knowing about.")
+        paras.append(f"I have been through {count}, and " + (
+            "one thing came up on most of them — not a one-off decision but a pattern worth knowing about."
+            if len(body) == 1 else
+            "a few things came up on most of them — not one-off decisions but patterns worth knowing about."))
         paras.extend(body)
         paras.append("None of this is a criticism of the mixes; it is what the numbers say across the album, and "
                      "once you know it, you can mix past it.")

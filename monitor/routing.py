@@ -25,7 +25,7 @@ from scipy import signal as _sig
 from calib.errors import ProfileError
 from calib.profile import Biquad, CalibrationProfile, peq_sos
 
-__all__ = ["Router", "router_for", "routing_dims", "check_programme"]
+__all__ = ["Router", "router_for", "routing_dims", "check_programme", "live_router", "check_same_routing"]
 
 
 def routing_dims(routing: Mapping[str, Any]) -> tuple[int, int]:
@@ -173,3 +173,57 @@ def check_programme(router: Router | None, n_channels: int, source: object) -> i
                           f"{router.n_inputs} programme channels in this order: {', '.join(router.inputs)}; "
                           "give a file with those channels")
     return router.n_outputs
+
+
+def _table(profile: CalibrationProfile) -> dict | None:
+    r = getattr(profile, "routing", None)
+    return dict(r) if r else None
+
+
+def live_router(prof_a: CalibrationProfile, prof_b: CalibrationProfile | None, *, fs: int,
+                n_channels: int) -> Router | None:
+    """The routing stage ``monitor run`` runs for slot A (and B), or None without bass management.
+
+    Parameters
+    ----------
+    prof_a, prof_b : the profiles of slots A and B (B may be None).
+    fs : running sample rate (Hz).
+    n_channels : the speaker outputs the engine drives (max output channel + 1).
+
+    Raises
+    ------
+    ConfigError
+        Profile B routes differently from A (A/B compares profiles behind one routing stage:
+        it belongs to the engine, before every slot, and cannot cross-fade), or the routing's
+        speakers do not fill outputs 1..n.
+    ProfileError
+        Malformed routing (:func:`router_for`).
+    """
+    from calib.errors import ConfigError
+
+    router = router_for(prof_a, fs=fs)
+    if prof_b is not None and _table(prof_b) != (None if router is None else router.table):
+        if router is None:
+            raise ConfigError(f"profile B {prof_b.name!r} is bass-managed and profile A is not; "
+                              "compare profiles with the same routing")
+        raise ConfigError(f"profile B {prof_b.name!r} routes its programme channels differently from profile A "
+                          "(bass management); A/B needs the same routing")
+    if router is not None and router.n_outputs != int(n_channels):
+        raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
+                          f"channels span {n_channels}; re-create the profile with 'roomtruth correct'")
+    return router
+
+
+def check_same_routing(router: Router | None, profile: CalibrationProfile) -> None:
+    """Refuse loading ``profile`` behind a running routing stage ``router`` it does not share.
+
+    Raises
+    ------
+    ConfigError
+        The routings differ.
+    """
+    if _table(profile) != (None if router is None else router.table):
+        from calib.errors import ConfigError
+
+        raise ConfigError(f"profile {profile.name!r} routes its programme channels differently from the running "
+                          "profile (bass management); stop and start 'monitor run' with it")

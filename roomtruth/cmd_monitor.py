@@ -387,31 +387,12 @@ def _key_command(k: str) -> tuple | None:
 
 def _live_programme(prof_a: Any, prof_b: Any, fs: int, n_ch: int) -> int:
     """Input channels ``monitor run`` takes: the programme channels of a bass-managed profile
-    (layout order, LFE included; checked here so errors come back before any stream opens),
-    else one per speaker output.
+    (layout order, LFE included), else one per speaker output; checked here
+    (:func:`monitor.routing.live_router`) so errors come back before any stream opens."""
+    from monitor.routing import live_router
 
-    Raises
-    ------
-    ConfigError, ProfileError
-        Malformed routing, speakers not on outputs 1..n, or profile B routed differently.
-    """
-    from calib.errors import ConfigError
-    from monitor.routing import router_for
-
-    router = router_for(prof_a, fs=fs)
-    routed_b = bool(prof_b is not None and prof_b.routing)
-    if router is None:
-        if routed_b:
-            raise ConfigError(f"profile B {prof_b.name!r} is bass-managed and profile A is not; "
-                              "compare profiles with the same routing")
-        return n_ch
-    if router.n_outputs != n_ch:
-        raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
-                          f"channels span {n_ch}; re-create the profile with 'roomtruth correct'")
-    if prof_b is not None and (dict(prof_b.routing) if prof_b.routing else None) != router.table:
-        raise ConfigError(f"profile B {prof_b.name!r} routes its programme channels differently from profile A "
-                          "(bass management); A/B needs the same routing")
-    return router.n_inputs
+    router = live_router(prof_a, prof_b, fs=fs, n_channels=n_ch)
+    return n_ch if router is None else router.n_inputs
 
 
 @monitor_app.command("run")

@@ -152,6 +152,7 @@ class _Control:
         """Hand queued commands to the engine as far as it takes them now (never blocks long)."""
         from calib.errors import RoomtruthError
         from calib.profile import CalibrationProfile
+        from monitor.routing import check_same_routing
 
         eng = self.engine
         while self.queue:
@@ -166,7 +167,7 @@ class _Control:
                     # building the chain takes a while; then load() waits at most a block or
                     # two for the mailbox (nothing is in transition)
                     prof = CalibrationProfile.load(Path(self.profile_a or self.spec.profile_dir))
-                    _same_routing(eng, prof)
+                    check_same_routing(getattr(eng, "routing", None), prof)
                     eng.load(prof, "A", activate=False)
                     self.send(("log", "profile reloaded; it fades in when warm"))
             except RoomtruthError as exc:
@@ -199,49 +200,16 @@ def _send(conn, msg) -> bool:
         return False
 
 
-def _same_routing(engine, prof) -> None:
-    """Refuse a profile whose bass-management routing differs from the one running (the routing
-    stage is the engine's, before every slot; it cannot cross-fade).
-
-    Raises
-    ------
-    ConfigError
-        The routings differ.
-    """
-    from calib.errors import ConfigError
-
-    router = getattr(engine, "routing", None)
-    running = None if router is None else router.table
-    if (dict(prof.routing) if prof.routing else None) != running:
-        raise ConfigError(f"profile {prof.name!r} routes its programme channels differently from the running "
-                          "profile (bass management); stop and start 'monitor run' with it")
-
-
 def _set_routing(engine, prof_a, prof_b, spec: LiveSpec) -> int:
-    """Give the engine profile A's routing (bass management); the programme channels it takes.
+    """Give the engine profile A's routing stage (bass management, :func:`monitor.routing.
+    live_router`), its buffers reserved; returns the programme channels it takes."""
+    from monitor.routing import live_router
 
-    Raises
-    ------
-    ConfigError
-        Profile B routes differently, or the routing does not match the stream's channels.
-    """
-    from calib.errors import ConfigError
-    from monitor.routing import router_for
-
-    router = router_for(prof_a, fs=spec.fs)
-    if router is None:
-        engine.routing = None
-        if prof_b is not None and prof_b.routing:
-            raise ConfigError(f"profile B {prof_b.name!r} is bass-managed and profile A is not; "
-                              "compare profiles with the same routing")
-        return spec.n_channels
-    if router.n_outputs != spec.n_channels:
-        raise ConfigError(f"the bass-managed profile feeds {router.n_outputs} speakers but their output "
-                          f"channels span {spec.n_channels}; re-create the profile with 'roomtruth correct'")
-    router.reserve(engine.max_block)      # its work buffers exist before the stream starts
+    router = live_router(prof_a, prof_b, fs=spec.fs, n_channels=spec.n_channels)
     engine.routing = router
-    if prof_b is not None:
-        _same_routing(engine, prof_b)
+    if router is None:
+        return spec.n_channels
+    router.reserve(engine.max_block)      # its work buffers exist before the stream starts
     return router.n_inputs
 
 

@@ -122,9 +122,8 @@ def cores_used(cmd: list[str]) -> tuple[float, float]:
 def stages(path: Path) -> list[tuple[str, float]]:
     """CPU seconds of each analysis stage on ``path`` (this process, one thread each)."""
     sys.path.insert(0, str(ROOT))
-    from mixes.analysis import read_mix
+    from mixes.analysis import _spectrum, read_mix
     from mixes.loudness import loudness
-    from mixes.ltas import _segment_power
     from mixes.renderchecks import render_checks
     from mixes.stereo import measure_stereo
     from mixes.truepeak import TruePeakMeter
@@ -148,7 +147,7 @@ def stages(path: Path) -> list[tuple[str, float]]:
         return m.finish()
 
     tres = run("true peak (8x)", tp)
-    run("LTAS", lambda: _segment_power(x, 1 << 14))
+    run("LTAS spectrum", lambda: _spectrum(x, fs))
     try:
         from mixes.balance import measure_balance
 

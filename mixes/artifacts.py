@@ -15,9 +15,10 @@ one-sentence ``detail``:
 ``digital_distortion``
     A burst of garbage (a few ms of hard-clipped, bit-crushed or random samples): the energy of
     the first difference in 2.5 ms hops jumps ``BURST_RISE_DB`` above its 100 ms median, stays
-    there 1-30 ms, and starts and stops within one hop (``BURST_EDGE_DB``) - acoustic sounds
-    decay, garbage stops.  A burst that starts a louder sound, overall or below ~200 Hz (a
-    drum's beater noise before its body), is music.  ``level_db``: the burst's RMS (dBFS).
+    there 1-30 ms, and starts and stops within one hop (``BURST_EDGE_DB``; the start is judged
+    against the quieter of the two hops before, so a drum stroke just before does not hide
+    it) - acoustic sounds decay, garbage stops.  A burst that starts a louder sound, overall or
+    below ~200 Hz (a drum's beater noise before its body), is music.  ``level_db``: the burst's RMS (dBFS).
 ``truncation``
     Word length reduced to 16 bits without dither, audible in quiet fades as granular
     distortion that follows the signal down.  In quiet blocks (between ~-90 and -60 dBFS) whose
@@ -216,10 +217,12 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             continue
         idx = np.flatnonzero(np.diff(np.r_[0, hot.view(np.int8), 0]))
         for s, e in zip(idx[::2], idx[1::2]):        # runs of hot hops [s, e)
-            if e - s > max_hops or s < 1 or e >= n_h:
+            if e - s > max_hops or s < 2 or e >= n_h:
                 continue
             top = E[s:e].max()
-            if not (E[s - 1] * edge < top and E[e] * edge < top):
+            # the start is judged against the quieter of the two hops before it (a hi-hat or snare
+            # stroke just before the burst is not a gradual start); the stop against the next hop
+            if not (min(E[s - 1], E[s - 2]) * edge < top and E[e] * edge < top):
                 continue                               # gradual start or decay: acoustic
             a, b = s * hop, e * hop
             seg = xc[a - hop: b + hop].astype(np.float64)

@@ -27,6 +27,7 @@ import numpy as np
 from calib.errors import ConfigError, ProfileError
 from calib.profile import CalibrationProfile
 from monitor import kernels as _kernels
+from monitor import limkernels as _limkernels
 from monitor.chain import Chain, build_chain, fir_bulk_latency_samples, loudness_gain_db
 from monitor.dsp import FRACTIONAL_LATENCY_SAMPLES
 from monitor.limiter import Limiter
@@ -120,6 +121,7 @@ class Engine:
         if not (0.0 <= max_align_s <= 10.0):
             raise ConfigError(f"alignment capacity max_align_s = {max_align_s} s is outside 0..10 s")
         _kernels.warm_up()                  # compiled kernels ready before any audio (no-op without)
+        _limkernels.warm_up()               # the compiled safety stage likewise
         self.fs = int(fs)
         self.n_channels = int(n_channels)
         self.block = int(block)

@@ -44,6 +44,7 @@ import scipy.ndimage as _ndi
 import scipy.signal as _sig
 
 from calib.errors import ConfigError
+from monitor import limkernels as _lk
 
 __all__ = ["Limiter", "TP_FIR", "true_peak_dbtp"]
 
@@ -131,6 +132,17 @@ def true_peak_dbtp(x: np.ndarray) -> float:
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def _state(idx: int, kind):
+    """A scalar of the limiter kept in its state array (shared by the numpy and compiled paths)."""
+    def get(self):
+        return kind(self._st[idx])
+
+    def put(self, value) -> None:
+        self._st[idx] = value
+
+    return property(get, put)
+
+
 class Limiter:
     """Linked true-peak look-ahead limiter with sanitiser, level-jump guard and hard guard.
 
@@ -157,7 +169,27 @@ class Limiter:
         counts jumps.  Default 20 dB, recovering at 10 dB/s.
     jump_block : int
         Block length (samples) of the jump detector (offline chunks are cut into these).
+
+    Notes
+    -----
+    Where the compiled engine runs (:func:`monitor.kernels.available`), :meth:`process` is one
+    compiled call (:mod:`monitor.limkernels`, same arithmetic; ``compiled = False`` on an
+    instance selects the numpy reference).  Scalar state and counters live in one float64
+    array shared by both paths.
     """
+
+    _slow_pow = _state(_lk.S_SLOW_POW, float)
+    _duck_db = _state(_lk.S_DUCK_DB, float)
+    _r_last = _state(_lk.S_R_LAST, float)
+    _t = _state(_lk.S_T, int)
+    _next_jump_ok = _state(_lk.S_NEXT_JUMP, int)
+    _idle = _state(_lk.S_IDLE, bool)
+    _a_live = _state(_lk.S_A_LIVE, bool)
+    nonfinite_samples = _state(_lk.S_NONFINITE, int)
+    jumps = _state(_lk.S_JUMPS, int)
+    limited_samples = _state(_lk.S_LIMITED, int)
+    clipped_samples = _state(_lk.S_CLIPPED, int)
+    gain_reduction_db = _state(_lk.S_GR_DB, float)  # largest attenuation in the last block
 
     def __init__(self, n_channels: int, *, fs: int, max_block: int, ceiling_dbfs: float = -1.0,
                  lookahead_s: float = 0.001, release_db_per_s: float = 40.0, jump_db: float = 30.0,
@@ -169,6 +201,8 @@ class Limiter:
             raise ConfigError(f"look-ahead {lookahead_s} s is outside 0.1..20 ms")
         if not (release_db_per_s > 0 and jump_recover_db_per_s > 0 and jump_duck_db >= 0):
             raise ConfigError("release and recovery rates must be > 0 dB/s and the jump duck >= 0 dB")
+        self._st = np.zeros(_lk.N_STATE, dtype=np.float64)   # scalar state (see _state)
+        self.compiled = _lk.available()
         self.n_channels = int(n_channels)
         self.fs = int(fs)
         self.max_block = int(max_block)
@@ -222,6 +256,27 @@ class Limiter:
         self.limited_samples = 0
         self.clipped_samples = 0
         self.gain_reduction_db = 0.0  # largest attenuation in the last block
+        # the compiled path's parameters and scratch
+        prm = np.zeros(_lk.N_PARAM, dtype=np.float64)
+        prm[_lk.P_CEIL] = self.ceiling
+        prm[_lk.P_AIM] = self._aim
+        prm[_lk.P_AIM_DBFS] = self._aim_dbfs
+        prm[_lk.P_THR] = self._thr
+        prm[_lk.P_A] = A
+        prm[_lk.P_D] = D
+        prm[_lk.P_RHO] = self.rho
+        prm[_lk.P_JUMP_DB] = self.jump_db
+        prm[_lk.P_JUMP_FLOOR] = self.jump_floor_dbfs
+        prm[_lk.P_JUMP_DUCK] = self.jump_duck_db
+        prm[_lk.P_JUMP_BLOCK] = self.jump_block
+        prm[_lk.P_JUMP_RHO] = self.jump_rho
+        prm[_lk.P_REFRACTORY] = self._refractory
+        prm[_lk.P_SLOW_COEF] = self.slow_coef
+        prm[_lk.P_HALF] = DET_HALF
+        prm[_lk.P_SPREAD] = SPREAD
+        self._prm = prm
+        self._cacc = np.zeros(N, dtype=np.float32)
+        self._cs = np.zeros(A - 1 + N, dtype=np.float64)
 
     @property
     def latency_samples(self) -> int:
@@ -241,6 +296,11 @@ class Limiter:
 
     # -------------------------------------------------------------- stages
     def _sanitise(self, x: np.ndarray) -> None:
+        if self.compiled:
+            nb = _lk.sanitise_run(x)            # one compiled pass (numpy: errstate + sum)
+            if nb:
+                self.nonfinite_samples += nb
+            return
         # a NaN or Inf anywhere makes the sum non-finite; a float32 sum of finite samples may
         # overflow too (absurd levels), which only costs the exact check below
         with np.errstate(invalid="ignore", over="ignore"):
@@ -452,6 +512,17 @@ class Limiter:
         out : ndarray (n_channels, n), float32
         """
         n = x.shape[1]
+        if self.compiled:
+            # one compiled call; sanitiser and jump guard inside it unless the block spans
+            # several jump blocks (offline chunks: their vectorised numpy guard runs first)
+            pre = n <= self.jump_block or self.jump_db <= 0
+            if not pre:
+                self._sanitise(x)
+                self._jump_guard(x)
+            _lk.limiter_run(x, out, pre, self._xin, self._xd, self._a_hist, self._r_hist, self._h_hist,
+                            DET_FIR, self._span, self._peak, self._cacc, self._req, self._req2, self._cs,
+                            self._st, self._prm)
+            return out
         A, D, K = self.A, self.delay_samples, DET_TAPS - 1
         self._sanitise(x)
         if self.jump_db > 0:

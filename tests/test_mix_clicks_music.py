@@ -13,7 +13,7 @@ import soundfile as sf
 from scipy.signal import butter, sosfilt
 
 from conftest import shared_data
-from mixes.clicks import click_audibility_db, find_clicks
+from mixes.clicks import click_audibility_db, detect_impulsive, find_clicks
 from mixes.renderchecks import render_checks
 
 
@@ -94,12 +94,53 @@ def test_issue_case_piano_with_hats_quiet_clicks():
         h, n, f, nf = _score(render_checks(y, fs=fs).clicks, truth)
         hits, n_aud, false, n_found = hits + h, n_aud + n, false + f, n_found + nf
     assert n_aud >= 60                                                # most of them are audible
-    # measured 0.85 (68 of 80): the issue's goal of 0.95 is NOT met here; the misses are clicks
-    # a few ms before a stroke (the after-side test sees the stroke) or in a stroke's tail,
-    # audible only in the 1-3 kHz gap the AR model does not resolve.  This guards the level
-    # (with a margin of 4 clicks for floating-point differences between machines).
-    assert hits / n_aud >= 0.80, (hits, n_aud)
+    # measured 0.89 (71 of 80; 0.85 before the low-band path): the issue's goal of 0.95 is NOT
+    # met here; the misses are clicks a few ms before a stroke (the after-side test sees the
+    # stroke) or weak ones in the 1-3 kHz gap below the hat.  This guards the level (with a
+    # margin of 3 clicks for floating-point differences between machines).
+    assert hits / n_aud >= 0.85, (hits, n_aud)
     assert (n_found - false) / n_found >= 0.95, (false, n_found)
+
+
+def test_low_band_path_finds_clicks_inside_hat_strokes():
+    # clicks 4-40 ms into a hi-hat stroke: masked above ~6 kHz by the hat, audible (oracle) in
+    # the 1-4 kHz the hat leaves free, where the full-band whitened error is the hat's.  The
+    # low-band path (the programme decimated to 8 kHz) finds some of them; the full-band path
+    # alone found 4 of 60 audible ones on this material, both paths together 17 of 60 (0.28:
+    # far from the goal, see the issue note), none false.
+    x, fs = _piano()
+    music = x + _hats(x.shape[1], fs, np.random.default_rng(12))
+    period, start = int(HAT_PERIOD_S * fs), int(HAT_START_S * fs)
+    slots = np.array([s for s in range(int(0.1 * fs), x.shape[1] - int(0.2 * fs), int(0.002 * fs))
+                      if int(0.004 * fs) <= (s - start) % period <= int(0.04 * fs)])
+    hits = n_aud = false = low = 0
+    for seed in (1, 2):
+        y, truth = _plant(music, fs, np.random.default_rng(seed), 30, (-40.0, -24.0), pair_every=10 ** 6,
+                          slots=slots)
+        ev = render_checks(y, fs=fs).clicks
+        h, n, f, _ = _score(ev, truth)
+        hits, n_aud, false = hits + h, n_aud + n, false + f
+        for c in range(2):
+            imp = detect_impulsive(y[c], fs=fs)
+            low += sum(imp.low[k] and any(abs(imp.onset[k] / fs - e.time_s) < 1e-6 and e.channel == c for e in ev)
+                       for k in range(len(imp.onset)))
+    assert n_aud >= 50 and false == 0
+    assert hits >= 14 and low >= 10, (hits, low, n_aud)      # measured 17 and 13
+
+
+def test_note_attacks_under_a_pad_are_not_clicks():
+    # a keys note's 4 ms attack starting while the pads sound: a smooth transient, after which
+    # the keys' partials make some band louder.  The broadband level rule of stage 2 cannot
+    # see it (the pad carries the level); these songs reported such attacks as clicks at
+    # 1.98/2.31 s (seed 3) and 2.02/2.35 s (seed 10).  One remains: seed 10, right channel,
+    # 2.02 s at +1.5 dB (its band grows 5.5 dB, under the 6 dB rule).
+    from mixes.songs import make_song
+    for seed in (3, 10):
+        x = make_song(seed, duration_s=12.0).mix()[:, : 3 * 48_000]
+        ev = render_checks(x, fs=48_000).clicks
+        left = [(round(e.time_s, 2), e.channel) for e in ev]
+        assert left == ([] if seed == 3 else [(2.02, 1)]), ev
+        assert all(e.audibility_db < 2.0 for e in ev)
 
 
 def test_issue_misses_quiet_click_under_music_and_16_ms_pair():
@@ -190,3 +231,23 @@ def test_click_json_has_audibility():
     assert set(d) >= {"time_s", "level_db", "audibility_db", "channel"}
     assert d["audibility_db"] > 0
     assert d["level_db"] == pytest.approx(20 * np.log10(0.02), abs=0.5)
+
+
+@pytest.mark.parametrize("fs", [44_100, 48_000, 96_000])
+def test_low_band_decimation_is_the_direct_filter(fs):
+    # the polyphase decimator equals filtering with the FIR and keeping every d-th sample
+    # (float32 arithmetic: 1e-5 of the unit-variance input); the FIR passes 1-2 kHz within 1 dB
+    # and 3 kHz within 4 dB (the gap under a hi-hat), and stops 6 kHz and up by 60 dB (no
+    # hi-hat aliases into the band)
+    from scipy.signal import freqz
+
+    from mixes.clicks import _decimate, _lowpass
+    d, h = _lowpass(fs)
+    x = np.random.default_rng(0).standard_normal(fs // 2 + 17)
+    y = _decimate(x, d, h)
+    ref = np.convolve(x, h[::-1].astype(np.float64), "valid")[::d]
+    n = min(y.size, ref.size)
+    assert abs(y.size - ref.size) <= 1 and np.max(np.abs(y[:n] - ref[:n])) < 1e-5
+    _, r = freqz(h.astype(np.float64), worN=[1000.0, 2000.0, 3000.0, 6000.0, 9000.0], fs=fs)
+    g = 20 * np.log10(np.abs(r))
+    assert np.all(np.abs(g[:2]) < 1.0) and g[2] > -4.0 and np.all(g[3:] < -60.0), g

@@ -122,6 +122,7 @@ class Engine:
             raise ConfigError(f"alignment capacity max_align_s = {max_align_s} s is outside 0..10 s")
         _kernels.warm_up()                  # compiled kernels ready before any audio (no-op without)
         _limkernels.warm_up()               # the compiled safety stage likewise
+        _warm_chain_run()
         self.fs = int(fs)
         self.n_channels = int(n_channels)
         self.block = int(block)
@@ -365,14 +366,27 @@ class Engine:
         self._take_mail()
         xs = self._x[:, :n]
         np.copyto(xs, x)
-        self.limiter._sanitise(xs)          # NaN/Inf never enter any filter state
-        _peak(xs, self.in_peak)
-        for k in range(3):
-            ch = self._slots[k]
-            if ch is not None:
-                ch.process(xs, self._y[k][:, :n])
-        if self._warming is not None:
-            self._warming.process(xs, self._yw[:, :n])
+        lim = self.limiter
+        if lim.compiled:
+            # NaN/Inf never enter any filter state; input meter in the same pass
+            nb = _kernels.sanitise_peak_run(xs, self.in_peak)
+            if nb:
+                lim.nonfinite_samples += nb
+            for k in range(3):
+                ch = self._slots[k]
+                if ch is not None:
+                    _chain_process(ch, xs, self._y[k][:, :n])
+            if self._warming is not None:
+                _chain_process(self._warming, xs, self._yw[:, :n])
+        else:
+            lim._sanitise(xs)
+            _peak(xs, self.in_peak)
+            for k in range(3):
+                ch = self._slots[k]
+                if ch is not None:
+                    ch.process(xs, self._y[k][:, :n])
+            if self._warming is not None:
+                self._warming.process(xs, self._yw[:, :n])
         if self._from is None:
             # no crossfade: the active chain's output buffer is the mix (rewritten next block)
             mix = self._y[self._active][:, :n]
@@ -447,6 +461,78 @@ class Engine:
                         "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
                         "nonfinite_samples": lim.nonfinite_samples, "jumps": lim.jumps},
         }
+
+
+# placeholders of conv_run's arrays for a chain without FIR (the compiled call's types stay
+# the same, so one compiled version serves every chain)
+_NO_CONV = (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32), np.zeros(1, np.complex64),
+            np.zeros(1, np.complex64), np.zeros(1, np.complex64), np.zeros(1, np.float32),
+            np.zeros(1, np.complex64), np.zeros(1, np.float32), np.zeros((1, 10), np.int64),
+            np.zeros((1, 3), np.int64), np.zeros(2, np.int64), np.zeros(3, np.int64))
+
+
+def _fast_args(ch: Chain):
+    """The static arguments of :func:`monitor.kernels.chain_run` for ``ch`` (kept on the chain),
+    or None when the chain needs the Python path (biquads, several FIR groups, numpy convolver)."""
+    args = getattr(ch, "_fast_args", None)
+    if args is not None:
+        return args or None
+    from monitor.fastconv import ScheduledConvolver
+
+    ok = _kernels.available() and not ch.iir.active and len(ch.groups) <= 1 and \
+        all(isinstance(g.conv, ScheduledConvolver) for g in ch.groups)
+    if not ok:
+        ch._fast_args = ()
+        return None
+    if ch.groups:
+        g = ch.groups[0]
+        conv = (True, g.a, g.b) + g.conv.kernel_args()
+    else:
+        conv = (False, 0, 0) + _NO_CONV
+    ch._fast_args = (ch.delay.buf, ch.delay.delays, ch.delay._pos, ch._gains1) + conv + \
+        (np.asarray(ch._plain, np.int64),)
+    return ch._fast_args
+
+
+_CHAIN_WARM = [False]
+
+
+def _warm_chain_run() -> None:
+    """Compile (or load from numba's cache) :func:`monitor.kernels.chain_run` for whole and
+    part blocks, with and without a FIR, before any audio (never in the callback)."""
+    if _CHAIN_WARM[0] or not _kernels.available():
+        return
+    h = np.zeros(8)
+    h[0] = 1.0
+    for firs in ([h, None], [None, None]):
+        ch = Chain(name="warm", content_hash="warm", fs=48000, n_channels=2, block=2, max_block=4,
+                   gains=np.ones(2), delays_s=np.zeros(2), sos=[None, None], firs=firs, align_capacity=4)
+        for n in (4, 2):              # contiguous blocks, and column slices of the buffers
+            x = np.ones((2, 4), np.float32)[:, :n]
+            y = np.zeros((2, 4), np.float32)[:, :n]
+            _chain_process(ch, x, y)
+        ch.close()
+    _CHAIN_WARM[0] = True
+
+
+def _chain_process(ch: Chain, x: np.ndarray, out: np.ndarray) -> None:
+    """``ch.process(x, out)`` as one compiled call in the steady state (see
+    :func:`monitor.kernels.chain_run`); the Python chain otherwise.  Same operations."""
+    args = _fast_args(ch)
+    al = ch.align
+    if args is None or al._ramp is not None:
+        ch.process(x, out)
+        return
+    target = 10.0 ** (ch.match_db / 20.0)            # monitor.dsp.db_to_gain
+    if target != ch._match_now:
+        ch.process(x, out)                             # the match gain ramps (Python path)
+        return
+    n = x.shape[1]
+    w = ch._work[:, :n] if ch.groups else out
+    p = al.pos
+    _kernels.chain_run(x, w, out, *args, np.float32(target), al.buf, p, al.delay if al.capacity else -1)
+    if al.capacity:
+        al.pos = (p + n) % al.size
 
 
 def _peak(x: np.ndarray, out: np.ndarray) -> None:

@@ -269,6 +269,12 @@ class ScheduledConvolver:
                     self._sin, self._sspec, self._stime, self._ilv, self._tasks, self._tptr, self._state)
         return out
 
+    def kernel_args(self) -> tuple:
+        """The state arrays :func:`monitor.kernels.conv_run` takes after ``(x, out, n)``, for
+        callers that run the convolution inside a larger compiled call (the engine's chains)."""
+        return (self._xring, self._acc, self._X, self._H, self._Y, self._sin, self._sspec, self._stime,
+                self._ilv, self._tasks, self._tptr, self._state)
+
     def check_block(self, n: int) -> None:
         """Raise :class:`ConfigError` unless ``n`` samples can be processed in one call."""
         if n <= 0 or n % self.block or n > self.max_block:

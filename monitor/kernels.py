@@ -41,7 +41,7 @@ import threading
 import numpy as np
 
 __all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up", "wisdom_path",
-           "conv_run", "delay_run", "peak_run", "ring_delay_run"]
+           "conv_run", "delay_run", "peak_run", "ring_delay_run", "sanitise_peak_run", "chain_run"]
 
 _FFTW_ESTIMATE = 1 << 6
 _FFTW_MEASURE = 0
@@ -366,8 +366,49 @@ if _nb is not None:
                 if v > m:
                     m = v
             out[c] = m
+    @_jit
+    def sanitise_peak_run(x, peak):  # pragma: no cover - compiled
+        """NaN/Inf in ``x`` ``(C, n)`` -> 0 (how many returned) and ``peak[c] = max |x[c]|``:
+        the engine's input cleaning and input meter in one pass."""
+        C, n = x.shape
+        nb = 0
+        for c in range(C):
+            m = np.float32(0.0)
+            for i in range(n):
+                v = x[c, i]
+                if not np.isfinite(v):
+                    x[c, i] = 0.0
+                    nb += 1
+                    continue
+                v = abs(v)
+                if v > m:
+                    m = v
+            peak[c] = m
+        return nb
+
+    @_jit
+    def chain_run(x, w, out, dbuf, delays, dpos, gains, conv, ga, gb, xring, acc, X, H, Y, sin, sspec,
+                  stime, ilv, tasks, tptr, cstate, plain, match, abuf, apos, adelay):  # pragma: no cover - compiled
+        """One steady-state :meth:`monitor.chain.Chain.process` (no biquads, at most one FIR
+        group, no loudness-match ramp, no alignment fade): gain + delay into ``w``, the FIR
+        group ``ga:gb`` (when ``conv``) into ``out``, pass-through channels ``plain`` copied,
+        the match gain ``match`` (float32, skipped when 1), the alignment ring (``apos``
+        write position; ``adelay`` < 0: no ring).  The same operations as the Python chain."""
+        n = x.shape[1]
+        delay_run(x, w, dbuf, delays, dpos, gains)
+        if conv:
+            conv_run(w[ga:gb], out[ga:gb], n, xring, acc, X, H, Y, sin, sspec, stime, ilv, tasks, tptr, cstate)
+            for k in range(plain.shape[0]):
+                _copy(out[plain[k], :n], w[plain[k], :n])
+        if match != np.float32(1.0):
+            for c in range(out.shape[0]):
+                for i in range(n):
+                    out[c, i] *= match
+        if adelay >= 0:
+            ring_delay_run(out, abuf, apos, adelay)
+
 else:  # pragma: no cover
-    conv_run = delay_run = peak_run = ring_delay_run = None
+    conv_run = delay_run = peak_run = ring_delay_run = sanitise_peak_run = chain_run = None
 
 
 _WARM = [False]
@@ -394,5 +435,6 @@ def warm_up() -> None:
             delay_run(x, y, buf, np.zeros(2, np.int64), np.zeros(1, np.int64), np.ones(2, np.float32))
             ring_delay_run(y, buf, 3, 5)
         peak_run(x, np.zeros(2, np.float32))
+        sanitise_peak_run(x.copy() if x.flags.c_contiguous else x, np.zeros(2, np.float32))
     cv.close()
     _WARM[0] = True

@@ -218,6 +218,56 @@ def test_engine_compiled_equals_engine_numpy(monkeypatch, C, block):
         assert null_db(ya[c], yb[c].astype(np.float64)) <= -120.0, c
 
 
+def _fir_profile(rng, C: int, taps: int, name: str, trim_db: float) -> CalibrationProfile:
+    """FIR speakers with whole-sample delays, trims, a polarity flip; the last channel has no
+    speaker (pass-through): the chains the engine runs as one compiled call each."""
+    h = decaying_firs(rng, C, taps)
+    sp = [SpeakerCorrection(f"s{c}", c, trim_db=trim_db - 0.5 * c, polarity=-1 if c == 1 else 1,
+                            delay_s=(7 * c) / FS, fir={FS: h[c]}) for c in range(C - 1)]
+    return CalibrationProfile(name=name, speakers=tuple(sp), design_fs=FS)
+
+
+@pytest.mark.parametrize("C,block", [(3, 64), (16, 128)])
+def test_compiled_period_equals_numpy_period_through_ab_switches(monkeypatch, C, block):
+    """Slots A and B (loudness-matched), bypass, A -> B -> bypass crossfades, a loud passage the
+    limiter holds and NaNs: the compiled period (one call per chain, compiled limiter) nulls
+    <= -120 dB against the numpy engine, and the counters agree."""
+    from monitor.engine import Engine
+
+    rng = np.random.default_rng(40 + C)
+    pa = _fir_profile(rng, C, 3000, "A", 0.0)
+    pb = _fir_profile(rng, C, 3000, "B", -3.0)
+    x = (rng.standard_normal((C, block * 400)) * 0.05).astype(np.float32)
+    x[:, block * 150:block * 170] *= 30.0          # over the ceiling: the limiter acts
+    x[0, block * 10 + 3] = np.nan
+
+    def run() -> tuple[np.ndarray, dict]:
+        eng = Engine(fs=FS, n_channels=C, block=block, fade_s=0.01)
+        eng.load(pa, "A")
+        eng.load(pb, "B", activate=False)
+        eng._running = True
+        y = np.zeros_like(x)
+        for k, s in enumerate(range(0, x.shape[1], block)):
+            if k == 100:
+                eng.post("select", "B")
+            if k == 250:
+                eng.post("select", "bypass")
+            eng.process(x[:, s:s + block], y[:, s:s + block])
+        st = eng.status()
+        eng.close()
+        return y, st
+
+    ya, sa = run()
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    yb, sb = run()
+    assert sa["swaps"] == sb["swaps"] == 2
+    for k in ("limited_samples", "clipped_samples", "nonfinite_samples", "jumps"):
+        assert sa["limiter"][k] == sb["limiter"][k], k
+    assert sa["limiter"]["limited_samples"] > 0 and sa["limiter"]["nonfinite_samples"] == 1
+    for c in range(C):
+        assert null_db(ya[c], yb[c].astype(np.float64)) <= -120.0, c
+
+
 def test_no_compilation_happens_in_the_callback():
     """Building an engine compiles (or loads) every kernel version the callback uses: running
     blocks through the real-time callback adds no new machine code."""
@@ -227,8 +277,12 @@ def test_no_compilation_happens_in_the_callback():
     rng = np.random.default_rng(8)
     eng = Engine(fs=FS, n_channels=3, block=64, fir_worker=True)
     eng.load(_profile(rng, 3, 3000), "A")
+    from monitor import limkernels
+
     fns = {"conv": kernels.conv_run, "delay": kernels.delay_run, "peak": kernels.peak_run,
-           "align": kernels.ring_delay_run}
+           "align": kernels.ring_delay_run, "chain": kernels.chain_run,
+           "sanitise_peak": kernels.sanitise_peak_run, "limiter": limkernels.limiter_run,
+           "sanitise": limkernels.sanitise_run}
     before = {k: len(f.signatures) for k, f in fns.items()}
     proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=4)       # fewer inputs, more outputs
     y = np.zeros((64, 4), np.float32)

@@ -132,7 +132,9 @@ def _print_dynamics(con, dyn: Mapping[str, Any] | None) -> None:
         return
     line = f"Dynamics: PLR {_fmt(dyn.get('plr_db'), '.1f', 'dB')}"
     vs = dyn.get("plr_vs_reference_db")
-    if vs is not None:
+    if vs is not None and abs(vs) < 1.0:
+        line += f" ({vs:+.1f} dB against the references: about as compressed)"
+    elif vs is not None:
         line += (f" ({abs(vs):.1f} dB {'less' if vs < 0 else 'more'} than the references: "
                  f"{'more' if vs < 0 else 'less'} compressed)")
     crest = dyn.get("crest_db_bands")

@@ -94,6 +94,7 @@ def test_json_contract_with_planted_image_problems(run_cli, tmp_path):
     # the human output says it too
     code, out, err = run_cli("mix", "analyze", str(inv))
     assert code == 0 and "Stereo image" in out and "inverted polarity" in out
+    assert "Balance (against the mix's loudness)" in out and "Dynamics: PLR" in out
 
 
 def _analyze_album(run_cli, d, folder, ref_prefix, client, ws, n):

@@ -211,3 +211,22 @@ def test_one_cause_is_said_once():
     # a spectral pattern the other way round is not explained by it and stays
     recs = [_record(i, rng, bass=4.0, spectrum=(56, 180, -3.5)) for i in range(8)]
     assert {p.measure for p in find_patterns(recs)} == {"bass_vs_reference", "spectrum_low end"}
+
+
+def test_report_loader_reads_every_client(tmp_path):
+    """`roomtruth report` on a workspace: each client under clients/ gives its patterns; a
+    damaged client folder is a note, not a failure."""
+    from roomtruth.report_load import _client_patterns
+
+    rng = np.random.default_rng(8)
+    for i in range(5):
+        store_mix(tmp_path, "Mia Black", _record(i, rng, vocal=-3.0))
+        store_mix(tmp_path, "Ann Lee", _record(10 + i, rng))
+    (tmp_path / "clients" / "Broken").mkdir()
+    (tmp_path / "clients" / "Broken" / "client.json").write_text("{", encoding="utf-8")
+    notes: dict = {}
+    res = {r["client"]: r for r in _client_patterns(tmp_path, notes)}
+    assert set(res) == {"Mia Black", "Ann Lee"}
+    assert [p["measure"] for p in res["Mia Black"]["patterns"]] == ["vocal_vs_reference"]
+    assert res["Ann Lee"]["patterns"] == []
+    assert "Broken" in notes["mixes"]

@@ -185,7 +185,8 @@ class StereoImage:
         Length of the windows of the time series.
     times_s : ndarray (n_windows,)
         Window starts.
-    correlation_over_time, width_over_time : ndarray (n_windows, n_bands)
+    correlation_over_time, width_over_time, mono_loss_over_time_db : ndarray (n_windows, n_bands)
+        Per 2-s window and band; NaN where the window is quiet or the band does not matter there.
     notes : tuple of str
     """
 
@@ -208,11 +209,12 @@ class StereoImage:
     times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     correlation_over_time: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     width_over_time: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    mono_loss_over_time_db: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("bands_hz", "correlation", "width", "mono_loss_db", "lr_balance_db_bands", "times_s",
-                     "correlation_over_time", "width_over_time"):
+                     "correlation_over_time", "width_over_time", "mono_loss_over_time_db"):
             a = np.array(getattr(self, name), dtype=np.float64, copy=True)
             a.setflags(write=False)
             object.__setattr__(self, name, a)
@@ -240,6 +242,7 @@ class StereoImage:
                 "times_s": [round(float(t), 2) for t in self.times_s],
                 "correlation": [[_r(v, 2) for v in row] for row in self.correlation_over_time],
                 "width": [[_r(v, 2) for v in row] for row in self.width_over_time],
+                "mono_loss_db": [[_r(v, 1) for v in row] for row in self.mono_loss_over_time_db],
             },
             "notes": list(self.notes),
         }
@@ -450,7 +453,7 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
         return a.reshape(n_win, per_win, -1).sum(1)
 
     wl, wr, wc = win_sum(pl), win_sum(pr), win_sum(co)
-    w_rho, w_width, _, _ = _figures(wl, wr, wc)
+    w_rho, w_width, w_loss, _ = _figures(wl, wr, wc)
     win_s = per_win * frame_s
     times = np.arange(n_win) * win_s
     e_win = wl[:, iK] + wr[:, iK]
@@ -465,6 +468,7 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
         low_on[:] = False
     over_rho = np.where(band_on, w_rho[:, :nb], np.nan)
     over_width = np.where(band_on, w_width[:, :nb], np.nan)
+    over_loss = np.where(band_on, w_loss[:, :nb], np.nan)
 
     problems: list[StereoProblem] = []
     dur = n_fr * frame_s if arr.shape[1] >= nfft else duration_s
@@ -534,4 +538,5 @@ def measure_stereo(x: np.ndarray, *, fs: int) -> StereoImage | None:
         lr_balance_db_bands=lr[:nb], lr_balance_db=lr_k, low_end_correlation=low_rho, low_end_width=low_width,
         polarity_inverted=polarity, low_end_wide=low_wide, low_end_out_of_phase=low_oop, lr_imbalanced=lr_bad,
         problems=tuple(problems), channel_offset_ms=offset_s * 1000.0, lr_balance_low_end_db=lr_low, window_s=win_s, times_s=times,
-        correlation_over_time=over_rho, width_over_time=over_width, notes=tuple(notes))
+        correlation_over_time=over_rho, width_over_time=over_width, mono_loss_over_time_db=over_loss,
+        notes=tuple(notes))

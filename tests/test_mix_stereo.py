@@ -173,6 +173,11 @@ def test_out_of_phase_pad_in_the_mids(songs):
     oop = [p for p in im.problems if p.kind == "out_of_phase"]
     assert oop and not im.polarity_inverted
     assert all(125 <= p.band_hz <= 2000 for p in oop)
+    # over time: the windows of a problem band show the loss the problem names
+    j = int(np.argmin(np.abs(im.bands_hz - oop[0].band_hz)))
+    k = int(np.searchsorted(im.times_s, oop[0].time_s))
+    assert im.mono_loss_over_time_db[k, j] < -3.0 and im.correlation_over_time[k, j] < -0.3
+    assert len(im.to_dict()["over_time"]["mono_loss_db"]) == im.times_s.size
     assert all("in mono" in p.what for p in oop)
 
 

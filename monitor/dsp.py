@@ -306,16 +306,28 @@ class SosCascade:
     def __init__(self, sos_per_channel) -> None:
         self.sos = []
         self.zi = []
+        ptr = [0]
         for sos in sos_per_channel:
             if sos is None or len(sos) == 0:
                 self.sos.append(None)
-                self.zi.append(None)
+                ptr.append(ptr[-1])
                 continue
             s = np.atleast_2d(np.asarray(sos, dtype=np.float64))
             if s.shape[1] != 6 or not np.all(np.isfinite(s)):
                 raise ConfigError("second-order sections must be finite (n, 6) arrays")
             self.sos.append(s)
-            self.zi.append(np.zeros((s.shape[0], 2), dtype=np.float64))
+            ptr.append(ptr[-1] + s.shape[0])
+        # all sections and states in one array each (the compiled cascade, kernels.sos_run);
+        # self.zi[c] is a view of channel c's rows
+        self.sos_all = np.zeros((max(ptr[-1], 1), 6), dtype=np.float64)
+        self.zi_all = np.zeros((max(ptr[-1], 1), 2), dtype=np.float64)
+        self.sec_ptr = np.asarray(ptr, dtype=np.int64)
+        for c, s in enumerate(self.sos):
+            if s is None:
+                self.zi.append(None)
+                continue
+            self.sos_all[ptr[c]:ptr[c + 1]] = s
+            self.zi.append(self.zi_all[ptr[c]:ptr[c + 1]])
         self.active = any(s is not None for s in self.sos)
 
     def reset(self) -> None:

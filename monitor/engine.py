@@ -473,13 +473,13 @@ _NO_CONV = (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32), np.zeros
 
 def _fast_args(ch: Chain):
     """The static arguments of :func:`monitor.kernels.chain_run` for ``ch`` (kept on the chain),
-    or None when the chain needs the Python path (biquads, several FIR groups, numpy convolver)."""
+    or None when the chain needs the Python path (several FIR groups, numpy convolver)."""
     args = getattr(ch, "_fast_args", None)
     if args is not None:
         return args or None
     from monitor.fastconv import ScheduledConvolver
 
-    ok = _kernels.available() and not ch.iir.active and len(ch.groups) <= 1 and \
+    ok = _kernels.available() and len(ch.groups) <= 1 and \
         all(isinstance(g.conv, ScheduledConvolver) for g in ch.groups)
     if not ok:
         ch._fast_args = ()
@@ -489,7 +489,9 @@ def _fast_args(ch: Chain):
         conv = (True, g.a, g.b) + g.conv.kernel_args()
     else:
         conv = (False, 0, 0) + _NO_CONV
-    ch._fast_args = (ch.delay.buf, ch.delay.delays, ch.delay._pos, ch._gains1) + conv + \
+    iir = ch.iir
+    ch._fast_args = (ch.delay.buf, ch.delay.delays, ch.delay._pos, ch._gains1,
+                     iir.active, iir.sos_all, iir.sec_ptr, iir.zi_all) + conv + \
         (np.asarray(ch._plain, np.int64),)
     return ch._fast_args
 
@@ -506,7 +508,8 @@ def _warm_chain_run() -> None:
     h[0] = 1.0
     for firs in ([h, None], [None, None]):
         ch = Chain(name="warm", content_hash="warm", fs=48000, n_channels=2, block=2, max_block=4,
-                   gains=np.ones(2), delays_s=np.zeros(2), sos=[None, None], firs=firs, align_capacity=4)
+                   gains=np.ones(2), delays_s=np.array([0.0, 0.3 / 48000]), sos=[None, None], firs=firs,
+                   align_capacity=4)
         for n in (4, 2):              # contiguous blocks, and column slices of the buffers
             x = np.ones((2, 4), np.float32)[:, :n]
             y = np.zeros((2, 4), np.float32)[:, :n]

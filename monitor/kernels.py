@@ -41,7 +41,8 @@ import threading
 import numpy as np
 
 __all__ = ["available", "why_unavailable", "Fftw", "aligned_zeros", "warm_up", "wisdom_path",
-           "conv_run", "delay_run", "peak_run", "ring_delay_run", "sanitise_peak_run", "chain_run"]
+           "conv_run", "delay_run", "peak_run", "ring_delay_run", "sanitise_peak_run", "chain_run",
+           "sos_run"]
 
 _FFTW_ESTIMATE = 1 << 6
 _FFTW_MEASURE = 0
@@ -387,15 +388,48 @@ if _nb is not None:
         return nb
 
     @_jit
-    def chain_run(x, w, out, dbuf, delays, dpos, gains, conv, ga, gb, xring, acc, X, H, Y, sin, sspec,
-                  stime, ilv, tasks, tptr, cstate, plain, match, abuf, apos, adelay):  # pragma: no cover - compiled
-        """One steady-state :meth:`monitor.chain.Chain.process` (no biquads, at most one FIR
-        group, no loudness-match ramp, no alignment fade): gain + delay into ``w``, the FIR
+    def sos_run(x, sos, ptr, zi):  # pragma: no cover - compiled
+        """Biquad cascades per channel in place (:class:`monitor.dsp.SosCascade`): channel ``c``
+        runs sections ``ptr[c]:ptr[c+1]`` of ``sos`` ``(S, 6)`` with states ``zi`` ``(S, 2)``,
+        float64, direct form II transposed in ``scipy.signal.sosfilt``'s order of operations;
+        a channel whose state becomes non-finite is silenced for the block and restarts."""
+        C, n = x.shape
+        for c in range(C):
+            s0 = ptr[c]
+            s1 = ptr[c + 1]
+            if s1 == s0:
+                continue
+            for i in range(n):
+                xc = np.float64(x[c, i])
+                for s in range(s0, s1):
+                    xn = sos[s, 0] * xc + zi[s, 0]
+                    zi[s, 0] = sos[s, 1] * xc - sos[s, 4] * xn + zi[s, 1]
+                    zi[s, 1] = sos[s, 2] * xc - sos[s, 5] * xn
+                    xc = xn
+                x[c, i] = xc
+            ok = True
+            for s in range(s0, s1):
+                if not (np.isfinite(zi[s, 0]) and np.isfinite(zi[s, 1])):
+                    ok = False
+            if not ok:
+                for s in range(s0, s1):
+                    zi[s, 0] = 0.0
+                    zi[s, 1] = 0.0
+                for i in range(n):
+                    x[c, i] = 0.0
+
+    @_jit
+    def chain_run(x, w, out, dbuf, delays, dpos, gains, iir, sos, sptr, zi, conv, ga, gb, xring, acc, X, H, Y,
+                  sin, sspec, stime, ilv, tasks, tptr, cstate, plain, match, abuf, apos, adelay):  # pragma: no cover - compiled
+        """One steady-state :meth:`monitor.chain.Chain.process` (at most one FIR group, no
+        loudness-match ramp, no alignment fade): gain + delay into ``w``, biquads (``iir``), the FIR
         group ``ga:gb`` (when ``conv``) into ``out``, pass-through channels ``plain`` copied,
         the match gain ``match`` (float32, skipped when 1), the alignment ring (``apos``
         write position; ``adelay`` < 0: no ring).  The same operations as the Python chain."""
         n = x.shape[1]
         delay_run(x, w, dbuf, delays, dpos, gains)
+        if iir:
+            sos_run(w, sos, sptr, zi)
         if conv:
             conv_run(w[ga:gb], out[ga:gb], n, xring, acc, X, H, Y, sin, sspec, stime, ilv, tasks, tptr, cstate)
             for k in range(plain.shape[0]):
@@ -408,7 +442,7 @@ if _nb is not None:
             ring_delay_run(out, abuf, apos, adelay)
 
 else:  # pragma: no cover
-    conv_run = delay_run = peak_run = ring_delay_run = sanitise_peak_run = chain_run = None
+    conv_run = delay_run = peak_run = ring_delay_run = sanitise_peak_run = chain_run = sos_run = None
 
 
 _WARM = [False]

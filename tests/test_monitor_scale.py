@@ -302,3 +302,26 @@ def test_without_the_compiled_engine_chains_fall_back_to_the_numpy_convolver(mon
     c = make_convolver(h, block=64, max_block=64, fir_worker=True)
     assert isinstance(c, PartitionedConvolver) and c.async_min == 256
     c.close()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_compiled_biquad_cascade_equals_sosfilt_bit_for_bit():
+    """kernels.sos_run runs SosCascade's sections in sosfilt's order of operations: identical
+    float32 output and float64 state; an unstable section silences its channel and restarts,
+    as the Python cascade does."""
+    from monitor.dsp import SosCascade, k_weighting_sos, thiran_allpass
+
+    b, a = thiran_allpass(2.37)
+    unstable = np.array([[1.0, 0.0, 0.0, 1.0, -2.5, 1.0]])       # a pole outside the unit circle
+    sos = [k_weighting_sos(fs=FS), ss.tf2sos(b, a), None, unstable]
+    ref, fast = SosCascade(sos), SosCascade(sos)
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4, 256 * 12)) * 0.3).astype(np.float32)
+    ya, yb = x.copy(), x.copy()
+    for s in range(0, x.shape[1], 256):
+        ref.process(ya[:, s:s + 256])
+        kernels.sos_run(yb[:, s:s + 256], fast.sos_all, fast.sec_ptr, fast.zi_all)
+    assert np.array_equal(ya, yb) and np.array_equal(ref.zi_all, fast.zi_all)
+    # the unstable channel grows 2^n: it overflowed and was silenced for a block at least once
+    assert any(np.all(ya[3, s:s + 256] == 0.0) for s in range(0, x.shape[1], 256))
+    assert np.array_equal(ya[2], x[2])

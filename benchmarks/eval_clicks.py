@@ -7,8 +7,9 @@ near-silence (reverb-tail-like decays).  Some clicks come in pairs 10-50 ms apar
 for "should be found" is the audibility of the planted click computed from the clean programme
 and the known click (:func:`mixes.clicks.click_audibility_db`); recall counts clicks above
 0 dB, precision counts reports that match no planted click (reports the clean material already
-gives are listed as its own clicks and left out: songs.py's keys notes stop without a release,
-a real click of the synthetic material).
+gives are listed as its own clicks and left out: song 105's kick has a rectangular 2 ms
+beater-noise burst, reported as a pop where pads and voice carry the level).  Clicks reported
+as a splice (``discontinuity``) are found but mis-sorted: a second recall figure counts them.
 
     .venv/bin/python benchmarks/eval_clicks.py [--songs 6] [--clicks 80]
 """

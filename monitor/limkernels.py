@@ -48,11 +48,49 @@ except Exception:  # noqa: BLE001 - no numba: the numpy limiter runs
 if _nb is not None:
     _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
 
+    # reductions LLVM may vectorise: "reassoc" lets it reorder a sum (only a NaN test and the
+    # jump guard's block power use it), "nnan"/"nsz" let it vectorise max over finite data
+    # (max is exact in any order, so these give the same value as the scalar loop)
+    _jit_sum = _nb.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc"})
+    _jit_max = _nb.njit(cache=True, nogil=True, boundscheck=False, fastmath={"nnan", "nsz", "ninf"})
+
+    @_jit_sum
+    def _has_nonfinite(x):  # pragma: no cover - compiled
+        """True when ``x`` holds a NaN or an Inf (``v - v`` is 0 for every finite ``v``)."""
+        C, n = x.shape
+        acc = np.float32(0.0)
+        for c in range(C):
+            for i in range(n):
+                acc += x[c, i] - x[c, i]
+        return acc != acc
+
+    @_jit_sum
+    def _power(x):  # pragma: no cover - compiled
+        """Sum of the float32 squares of ``x``, in float64 (the jump guard's block power)."""
+        C, n = x.shape
+        acc = 0.0
+        for c in range(C):
+            for i in range(n):
+                v = x[c, i]
+                acc += np.float64(v * v)
+        return acc
+
+    @_jit_max
+    def _absmax(x, m):  # pragma: no cover - compiled
+        """Largest ``|x[c, i]|`` for ``i < m`` (finite data)."""
+        out = np.float32(0.0)
+        for c in range(x.shape[0]):
+            for i in range(m):
+                out = max(out, abs(x[c, i]))
+        return out
+
     @_jit
     def sanitise_run(x):  # pragma: no cover - compiled
         """Replace NaN/Inf in ``x`` ``(C, n)`` float32 by 0 in place; how many there were."""
         C, n = x.shape
         nb = 0
+        if not _has_nonfinite(x):
+            return 0
         for c in range(C):
             for i in range(n):
                 if not np.isfinite(x[c, i]):
@@ -64,13 +102,7 @@ if _nb is not None:
     def _jump_one(x, st, prm):  # pragma: no cover - compiled
         """``Limiter._jump_one``: the block's level against the slow level; duck on a jump."""
         C, n = x.shape
-        acc = 0.0
-        for c in range(C):
-            for i in range(n):
-                v = x[c, i]
-                q = v * v                               # float32 square, as np.square
-                acc += np.float64(q)
-        pw = acc / (C * n)
+        pw = _power(x) / (C * n)                        # float32 squares summed in float64
         jblock = prm[P_JUMP_BLOCK]
         prev = st[S_SLOW_POW]
         a = prm[P_SLOW_COEF] ** (n / jblock)
@@ -117,16 +149,7 @@ if _nb is not None:
         half = int(prm[P_HALF])
         thr = np.float32(prm[P_THR])
         aim = np.float32(prm[P_AIM])
-        quiet = True
-        for c in range(C):
-            for i in range(K + n):
-                v = xin[c, i]
-                if v > thr or v < -thr:
-                    quiet = False
-                    break
-            if not quiet:
-                break
-        if quiet:
+        if _absmax(xin, K + n) <= thr:                # quiet: nothing within reach of the aim
             return False
         # |x| linked over channels, and each window's sample peak (its centre)
         for i in range(K + n):
@@ -205,13 +228,7 @@ if _nb is not None:
         S2 = 2 * int(prm[P_SPREAD])
         rho = prm[P_RHO]
         if pre:
-            nb = 0
-            for c in range(C):
-                for i in range(n):
-                    if not np.isfinite(x[c, i]):
-                        x[c, i] = 0.0
-                        nb += 1
-            st[S_NONFINITE] += nb
+            st[S_NONFINITE] += sanitise_run(x)
             if prm[P_JUMP_DB] > 0:
                 _jump_one(x, st, prm)
         for c in range(C):
@@ -310,17 +327,18 @@ if _nb is not None:
             st[S_IDLE] = 1.0 if idle else 0.0
         # hard guard: the sample peak never above the ceiling
         ceil = np.float32(prm[P_CEIL])
-        over = 0
-        for c in range(C):
-            for i in range(n):
-                v = out[c, i]
-                if v > ceil:
-                    out[c, i] = ceil
-                    over += 1
-                elif v < -ceil:
-                    out[c, i] = -ceil
-                    over += 1
-        st[S_CLIPPED] += over
+        if _absmax(out, n) > ceil:
+            over = 0
+            for c in range(C):
+                for i in range(n):
+                    v = out[c, i]
+                    if v > ceil:
+                        out[c, i] = ceil
+                        over += 1
+                    elif v < -ceil:
+                        out[c, i] = -ceil
+                        over += 1
+            st[S_CLIPPED] += over
         for c in range(C):
             for k in range(D):
                 xd[c, k] = xd[c, n + k]

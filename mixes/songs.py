@@ -337,7 +337,8 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         k_n = int(0.35 * fs)
         tk = np.arange(k_n) / fs
         kick = _tail_fade(np.sin(2 * np.pi * np.cumsum(45.0 + 75.0 * np.exp(-tk / 0.03)) / fs) * np.exp(-tk / 0.12), fs)
-        kick[: int(0.002 * fs)] += 0.3 * rng.standard_normal(int(0.002 * fs))
+        n_b = int(0.002 * fs)     # the beater's noise: 2 ms, shaped (a rectangular burst is itself a click)
+        kick[:n_b] += 0.3 * rng.standard_normal(n_b) * np.sin(np.pi * np.arange(n_b) / n_b)
         s_n = int(0.2 * fs)
         ts = np.arange(s_n) / fs
         snare_noise = signal.sosfilt(signal.butter(2, [1000.0, min(8000.0, 0.45 * fs)], "band", fs=fs,

@@ -184,6 +184,9 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
         "overloads_80": int(np.count_nonzero(per > 0.8 * budget)),
         "cpu_overloads": int(np.count_nonzero(per_cpu > budget)),
         "callback_us_mean": 1e6 * float(per.mean()),
+        # the callback thread's own CPU per period (us): what a period costs, queueing excluded
+        "callback_cpu_us_mean": 1e6 * float(per_cpu.mean()),
+        "callback_cpu_us_median": 1e6 * float(np.median(per_cpu)),
         "x_realtime": audio_s / wall if not paced else audio_s / float(per.sum()),
         "involuntary_context_switches": ru1.ru_nivcsw - ru0.ru_nivcsw,
         "errors": proc.errors, "late_waits": chain.late_waits,
@@ -199,6 +202,9 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
         res.update(run_peer(h, x, fs=fs, block=block))
         if res.get("peer"):
             res["cpu_ratio_vs_fconvolver"] = res["cpu_s_per_audio_s"] / res["peer_cpu_s_per_audio_s"]
+            # the same figures per period (us): process CPU and fconvolver's, side by side
+            res["cpu_us_per_period"] = 1e6 * res["cpu_s_per_audio_s"] * block / fs
+            res["peer_cpu_us_per_period"] = 1e6 * res["peer_cpu_s_per_audio_s"] * block / fs
     res["load_average_1min_end"] = os.getloadavg()[0]
     return res
 

@@ -141,8 +141,8 @@ def analyze(
         for r, cmp, d in zip(results, comparisons, dicts):
             print_analysis(con, r, d)
             if cmp is not None:
-                bad = [f"{f:g} Hz ({d:+.1f} dB)" for f, d, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
-                       if abs(d) > t]
+                bad = [f"{f:g} Hz ({dv:+.1f} dB)" for f, dv, t in zip(cmp["freqs_hz"], cmp["deviation_db"], cmp["tolerance_db"])
+                       if abs(dv) > t]
                 con.print(f"Spectrum vs {_e(cmp['reference'])}: " + ("within tolerance in every band" if not bad
                                                                  else "outside tolerance at " + ", ".join(bad)))
         if out is not None:

@@ -183,3 +183,71 @@ def test_real_piano_is_not_a_voice():
     assert any("holds its notes" in n for n in b.notes)
     # a piano has little below 120 Hz against its whole range: the low end sits far down
     assert b.bass_db < -10.0
+
+
+def _sung_line(fs: int, dur_s: float, *, vibrato: bool, rng) -> np.ndarray:
+    """A harmonic line (not from mixes.songs): notes of 0.4-0.9 s in 190-400 Hz, each with a
+    5.3 Hz vibrato of +-0.25 semitone after 0.12 s (``vibrato=False``: the same notes held),
+    a -6 dB/octave source with two fixed resonances, rests between some notes; mono, to be
+    centred."""
+    n = int(dur_s * fs)
+    f0 = np.empty(n)
+    env = np.zeros(n)
+    i = 0
+    while i < n:
+        m = min(int(rng.uniform(0.4, 0.9) * fs), n - i)
+        t = np.arange(m) / fs
+        dev = 0.25 * np.sin(2 * np.pi * 5.3 * t) * np.clip((t - 0.12) / 0.2, 0, 1) if vibrato else 0.0
+        f0[i:i + m] = 190.0 * 2 ** (rng.integers(0, 13) / 12) * 2 ** (dev / 12)
+        env[i:i + m] = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.03)
+        i += m
+        if rng.random() < 0.4:              # a breath: 0.3-0.8 s of rest
+            r = min(int(rng.uniform(0.3, 0.8) * fs), n - i)
+            f0[i:i + r] = f0[i - 1]
+            env[i:i + r] = 0.0
+            i += r
+    ph = 2 * np.pi * np.cumsum(f0) / fs
+    out = np.zeros(n)
+    for k in range(1, 25):
+        fk = k * f0
+        g = 1 / k * (1 + 2 * np.exp(-((fk - 700) / 200) ** 2) + np.exp(-((fk - 2500) / 400) ** 2))
+        out += np.where(fk < 0.45 * fs, g, 0.0) * np.sin(k * ph)
+    return out * env
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_common_fm_finds_a_vibrato_line_over_a_wide_pad(seed):
+    # a line that is not from mixes.songs, over a wide pad whose detuned partials beat (the
+    # kind of apparent movement that must not count): with vibrato its partials move together
+    # and it is found (by the common-FM evidence: the detection contours see no segment here);
+    # the same notes held are not.  Limit (measured): 6 dB lower, at the pad's level, the line
+    # is not found under this steady chord.
+    rng = np.random.default_rng(seed)
+    fs, dur = FS, 8.0
+    t = np.arange(int(dur * fs)) / fs
+    pad = np.zeros((2, t.size))
+    for f in (130.8, 164.8, 196.0, 261.6):
+        for ch, det in ((0, 1.003), (1, 0.997)):
+            pad[ch] += sum(np.sin(2 * np.pi * k * f * det * t + rng.uniform(0, 6.3)) / k ** 1.5 for k in range(1, 8))
+    for vibrato in (True, False):
+        line = _sung_line(fs, dur, vibrato=vibrato, rng=np.random.default_rng(seed + 10))
+        line *= 2.0 * np.std(pad) / np.std(line)          # +6 dB over the pad
+        b = _balance(0.1 * (pad + line[None, :]))
+        assert b.vocal_found is vibrato, b.notes
+        if not vibrato:
+            assert any(n.startswith("no vocal found") for n in b.notes)
+
+
+def test_a_song_whose_voice_is_seldom_the_strongest_pitch_is_found():
+    # seed 204 in C (the patterns album's fifth track): the detection contours alone saw 0.4 s
+    # of voice-like pitch (not found before the common-FM evidence); found now, and never
+    # without the voice
+    song = make_song(204, duration_s=DUR_S, fs=FS, key=0)
+    ref = _balance(song.mix())
+    assert ref.vocal_found
+    assert not _balance(song.mix({"voice": -math.inf})).vocal_found
+    mix = _balance(song.mix({"voice": -2.5}))
+    assert mix.vocal_found
+    vocal_vs = compare_balance(mix, [ref])[1]
+    if vocal_vs is not None:        # a figure is given only when the level is sure
+        assert vocal_vs == pytest.approx(-2.5, abs=1.0)

@@ -274,6 +274,9 @@ class Limiter:
         prm[_lk.P_SLOW_COEF] = self.slow_coef
         prm[_lk.P_HALF] = DET_HALF
         prm[_lk.P_SPREAD] = SPREAD
+        # bit patterns of the positive float32 thresholds (the kernel compares |x| bit patterns)
+        prm[_lk.P_THR_BITS] = int(np.float32(self._thr).view(np.uint32))
+        prm[_lk.P_CEIL_BITS] = int(np.float32(self.ceiling).view(np.uint32))
         self._prm = prm
         self._cacc = np.zeros(N, dtype=np.float32)
         self._cs = np.zeros(A - 1 + N, dtype=np.float64)

@@ -36,8 +36,8 @@ S_NONFINITE, S_JUMPS, S_LIMITED, S_CLIPPED, S_GR_DB = range(7, 12)
 N_STATE = 12
 # parameters (float64 array)
 (P_CEIL, P_AIM, P_AIM_DBFS, P_THR, P_A, P_D, P_RHO, P_JUMP_DB, P_JUMP_FLOOR, P_JUMP_DUCK,
- P_JUMP_BLOCK, P_JUMP_RHO, P_REFRACTORY, P_SLOW_COEF, P_HALF, P_SPREAD) = range(16)
-N_PARAM = 16
+ P_JUMP_BLOCK, P_JUMP_RHO, P_REFRACTORY, P_SLOW_COEF, P_HALF, P_SPREAD, P_THR_BITS, P_CEIL_BITS) = range(18)
+N_PARAM = 18
 
 try:
     import numba as _nb
@@ -49,10 +49,8 @@ if _nb is not None:
     _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
 
     # reductions LLVM may vectorise: "reassoc" lets it reorder a sum (only a NaN test and the
-    # jump guard's block power use it), "nnan"/"nsz" let it vectorise max over finite data
-    # (max is exact in any order, so these give the same value as the scalar loop)
+    # jump guard's block power use it)
     _jit_sum = _nb.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc"})
-    _jit_max = _nb.njit(cache=True, nogil=True, boundscheck=False, fastmath={"nnan", "nsz", "ninf"})
 
     @_jit_sum
     def _has_nonfinite(x):  # pragma: no cover - compiled
@@ -75,13 +73,18 @@ if _nb is not None:
                 acc += np.float64(v * v)
         return acc
 
-    @_jit_max
-    def _absmax(x, m):  # pragma: no cover - compiled
-        """Largest ``|x[c, i]|`` for ``i < m`` (finite data)."""
-        out = np.float32(0.0)
+    @_jit
+    def _absmax_bits(x, m):  # pragma: no cover - compiled
+        """Bit pattern of the largest ``|x[c, i]|``, ``i < m`` (finite float32 data): for
+        non-negative floats the order of the bit patterns (sign cleared) is the order of the
+        values, and an integer maximum vectorises (3x faster than the float loop here)."""
+        out = np.uint32(0)
         for c in range(x.shape[0]):
+            row = x[c].view(np.uint32)
             for i in range(m):
-                out = max(out, abs(x[c, i]))
+                v = row[i] & np.uint32(0x7fffffff)
+                if v > out:
+                    out = v
         return out
 
     @_jit
@@ -149,7 +152,7 @@ if _nb is not None:
         half = int(prm[P_HALF])
         thr = np.float32(prm[P_THR])
         aim = np.float32(prm[P_AIM])
-        if _absmax(xin, K + n) <= thr:                # quiet: nothing within reach of the aim
+        if _absmax_bits(xin, K + n) <= np.uint32(prm[P_THR_BITS]):   # quiet: nothing near the aim
             return False
         # |x| linked over channels, and each window's sample peak (its centre)
         for i in range(K + n):
@@ -327,7 +330,7 @@ if _nb is not None:
             st[S_IDLE] = 1.0 if idle else 0.0
         # hard guard: the sample peak never above the ceiling
         ceil = np.float32(prm[P_CEIL])
-        if _absmax(out, n) > ceil:
+        if _absmax_bits(out, n) > np.uint32(prm[P_CEIL_BITS]):
             over = 0
             for c in range(C):
                 for i in range(n):

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["salience_matrix", "salience", "grow_contours", "refine", "GRID_CENTS", "SALIENCE_ALPHA"]
+__all__ = ["salience_matrix", "salience", "grow_contours", "refine", "signed_fm", "fm_coherence",
+           "GRID_CENTS", "SALIENCE_ALPHA"]
 
 GRID_CENTS = 10.0          # candidate spacing
 SALIENCE_ALPHA = 0.8       # harmonic weight decay (Salamon & Gómez 2012)
@@ -167,3 +168,58 @@ def refine(sal: np.ndarray, f0_grid_hz: np.ndarray, idx: np.ndarray) -> np.ndarr
     shift = np.where((i > 0) & (i < n - 1), np.clip(shift, -0.5, 0.5), 0.0)
     out[ok] = f0_grid_hz[i] * (f0_grid_hz[1] / f0_grid_hz[0]) ** shift
     return out
+
+
+def signed_fm(mag: np.ndarray, peak_mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray, *,
+              max_rel: float) -> tuple[np.ndarray, np.ndarray]:
+    """Signed frequency movement of the spectral peaks, for :func:`fm_coherence`.
+
+    Parameters
+    ----------
+    mag : ndarray (n_frames, n_bins)
+        Magnitude used as weight (e.g. the centre magnitude of a stereo mix).
+    peak_mag : ndarray (n_frames, n_bins)
+        Magnitude whose local maxima are the peaks (e.g. one channel).
+    inst_hz : ndarray (n_frames, n_bins)
+        Instantaneous frequency of each bin (Hz, by reassignment).
+    breaks : ndarray (n_frames,) of bool
+        True where a frame does not follow the previous one (excerpt joins).
+    max_rel : float
+        Relative changes per frame above this are noise and count 0.
+
+    Returns
+    -------
+    (weighted_change, weight) : ndarrays (n_frames, n_bins), float32
+        ``mag`` at peaks times the signed relative frequency change to the next frame, and
+        ``mag`` at peaks.
+    """
+    peak = np.zeros(peak_mag.shape, dtype=bool)
+    peak[:, 1:-1] = (peak_mag[:, 1:-1] >= peak_mag[:, :-2]) & (peak_mag[:, 1:-1] >= peak_mag[:, 2:])
+    rel = np.zeros(peak_mag.shape, dtype=np.float32)
+    rel[:-1] = np.diff(inst_hz, axis=0) / np.maximum(inst_hz[1:], 1.0)
+    rel[:-1][np.asarray(breaks)[1:]] = 0.0
+    rel[np.abs(rel) > max_rel] = 0.0
+    w = (mag * peak).astype(np.float32)
+    return w * rel, w
+
+
+def fm_coherence(weighted_change: np.ndarray, weight: np.ndarray, matrix: np.ndarray,
+                 grid_idx: np.ndarray) -> tuple[float, float]:
+    """Common frequency modulation of a pitch's partials over a run of frames.
+
+    With ``a_h(t)`` the signed relative frequency change of the partials of the pitch
+    ``grid_idx[t]`` (weighted by magnitude and the salience kernel, ``matrix`` of
+    :func:`salience_matrix`): ``coherence = sum_t |sum_h a_h| / sum_t sum_h |a_h|`` (0..1; near
+    1 when the partials rise and fall together, as those of one source in vibrato or a glide,
+    lower for beating or unrelated partials) and ``rate = sum_t |sum_h a_h| / sum_t sum_h w_h``,
+    the mean common relative change per frame.
+
+    Returns
+    -------
+    (coherence, rate) : floats
+    """
+    m = matrix[:, grid_idx]                          # (bins, frames): each frame's own pitch
+    signed = np.abs(np.einsum("tk,kt->t", weighted_change, m)).sum()
+    unsigned = np.einsum("tk,kt->t", np.abs(weighted_change), m).sum()
+    total = np.einsum("tk,kt->t", weight, m).sum()
+    return float(signed / max(float(unsigned), 1e-30)), float(signed / max(float(total), 1e-30))

@@ -325,3 +325,27 @@ def test_compiled_biquad_cascade_equals_sosfilt_bit_for_bit():
     # the unstable channel grows 2^n: it overflowed and was silenced for a block at least once
     assert any(np.all(ya[3, s:s + 256] == 0.0) for s in range(0, x.shape[1], 256))
     assert np.array_equal(ya[2], x[2])
+
+
+def test_meter_and_input_cleaning_kernels_match_numpy():
+    """peak_run / sanitise_peak_run compare bit patterns of |x| (a vectorised integer maximum):
+    same peaks as numpy's |x|.max() for any level, -0.0, column slices, and rows with NaN/Inf
+    (zeroed and counted by sanitise_peak_run)."""
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        x = (rng.standard_normal((3, 300)) * rng.uniform(1e-6, 10)).astype(np.float32)
+        if trial % 3 == 0:
+            x[1, rng.integers(300)] = np.nan
+        if trial % 5 == 0:
+            x[2, rng.integers(300)] = -np.inf
+        if trial % 7 == 0:
+            x[0] = -0.0
+        xs = x[:, :257] if trial % 2 else x
+        nbad = int(np.count_nonzero(~np.isfinite(xs)))
+        clean = np.where(np.isfinite(xs), xs, 0).astype(np.float32)
+        peak = np.zeros(3, np.float32)
+        assert kernels.sanitise_peak_run(xs, peak) == nbad
+        assert np.array_equal(xs, clean) and np.array_equal(peak, np.abs(clean).max(axis=1))
+        q = np.zeros(3, np.float32)
+        kernels.peak_run(clean, q)
+        assert np.array_equal(q, np.abs(clean).max(axis=1))

@@ -41,6 +41,7 @@ ensure_venv() {
     .venv/bin/python -m pip install -q -e ".[test]"
     # compile the monitor engine's numba kernels once here, not in the first engine a user builds
     .venv/bin/python -c "from monitor import kernels; kernels.warm_up()" || true
+    .venv/bin/python -c "from monitor.engine import Engine; Engine(fs=48000, n_channels=2, block=128)" || true
     echo "$want" > "$stamp"
   fi
 }

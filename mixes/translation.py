@@ -117,15 +117,15 @@ def mono_ltas_db(x: np.ndarray, *, fs: int, spec: Ltas) -> Ltas:
     For a mix with no side content this equals the stereo LTAS (channel power average); where
     the channels are decorrelated it is 3 dB lower, where they are out of phase far lower.
     """
-    from mixes.ltas import _segment_power, ltas_from_power
+    from mixes.ltas import _segment_power, ltas_from_power, spectrum_nfft
 
     arr = np.asarray(x)
     if arr.ndim != 2 or arr.shape[0] < 2:
         return spec
     mono = (arr[0].astype(np.float64) + arr[1]) * 0.5
-    nfft = 1 << int(math.ceil(math.log2(fs / 3.0)))
-    stereo_p = _segment_power(arr[:2], nfft)
-    mono_p = _segment_power(mono[np.newaxis, :], nfft)
+    nfft = spectrum_nfft(fs)          # the segments mix analyze's spectrum uses (overlapping by half)
+    stereo_p = _segment_power(arr[:2], nfft, overlap=True)
+    mono_p = _segment_power(mono[np.newaxis, :], nfft, overlap=True)
     ref = ltas_from_power(stereo_p, fs=fs, nfft=nfft, bands_per_octave=spec.bands_per_octave)
     m = ltas_from_power(mono_p, fs=fs, nfft=nfft, bands_per_octave=spec.bands_per_octave)
     # same normalisation as spec: shift by spec - stereo (both on the same bands)

@@ -56,7 +56,8 @@ def test_wrong_frame_count_is_silenced_and_counted():
     proc.callback(np.ones((50, 2), np.float32), y, 50, 0)
     assert not y.any()
     assert proc.bad_frames == 1
-    assert proc.drain_events() == [("block size mismatch", 1, 50.0)]
+    # (an 'overload' event may come with it when the shared test machine stalls this call)
+    assert [e for e in proc.drain_events() if e[0] != "overload"] == [("block size mismatch", 1, 50.0)]
     assert proc.drain_events() == []
 
 

@@ -467,7 +467,9 @@ class CalibrationProfile:
             # written before hash version 2 (the hash then covered the filters only): still
             # valid, so existing workspaces keep working; a new 'correct' gives the full cover
             return prof
-        if stored != prof.content_hash():
+        # the document as stored proves itself (a later roomtruth that writes profile.json with
+        # more keys must not refuse the files this one wrote); else the re-serialised profile
+        if stored != _hash_document(raw, prof._sample_arrays()) and stored != prof.content_hash():
             raise ProfileError(
                 f"profile {d} does not match its recorded content hash (profile.json or its FIR/reference "
                 "files changed or are damaged); re-create it with 'roomtruth correct'"

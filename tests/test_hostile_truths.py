@@ -497,3 +497,27 @@ def test_measure_cleans_half_built_measurement_folders_of_a_killed_run(run_cli, 
     assert code == 0, err
     names = [p.name for p in (ws / "measurements").iterdir()]
     assert len(names) == 1 and not names[0].startswith(".")
+
+
+def test_a_later_serialisation_does_not_refuse_stored_profiles(ref_profile, tmp_path, monkeypatch):
+    """The stored document proves itself: a later roomtruth whose profile.json carries one more
+    key (so its re-serialisation hashes differently) still loads the files this one wrote,
+    while a hand edit of the stored document is still refused."""
+    d = tmp_path / "p"
+    shutil.copytree(ref_profile, d)
+    before = CalibrationProfile.to_json_dict
+
+    def later(self, *, hash_field: bool = True):
+        doc = before(self, hash_field=hash_field)
+        doc["a_later_field"] = {"default": 1.0}
+        return doc
+
+    monkeypatch.setattr(CalibrationProfile, "to_json_dict", later)
+    prof = CalibrationProfile.load(d)                       # not refused
+    assert prof.name == "main"
+    pj = d / "profile.json"
+    doc = json.loads(pj.read_text())
+    doc["tolerances"]["verify"]["level"]["fail_db"] = 3.0   # a hand edit still fails
+    pj.write_text(json.dumps(doc))
+    with pytest.raises(ProfileError, match="does not match its recorded content hash"):
+        CalibrationProfile.load(d)

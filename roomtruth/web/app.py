@@ -140,7 +140,10 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
 
         async def stream():
             last_key = None
-            end = time.monotonic() + 3600.0
+            # each stream lives a minute, then the browser reconnects (retry 1 s): a tab that went
+            # away without closing its stream never holds a connection long
+            end = time.monotonic() + 60.0
+            yield "retry: 1000\n\n"
             while time.monotonic() < end:
                 if await request.is_disconnected():
                     break

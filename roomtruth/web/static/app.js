@@ -41,6 +41,9 @@
 
   if (window.EventSource) {
     const es = new EventSource("/events");
+    // a page left must give its stream back at once (browsers allow ~6 connections per host)
+    window.addEventListener("pagehide", () => es.close());
+    window.addEventListener("beforeunload", () => es.close());
     es.addEventListener("live", (e) => showLive(JSON.parse(e.data)));
     es.addEventListener("job", (e) => showJob(JSON.parse(e.data)));
     es.addEventListener("doc", (e) => {

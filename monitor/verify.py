@@ -80,10 +80,23 @@ __all__ = [
     "verify_profile",
     "overall_verdict",
     "is_sub",
+    "polarity_check",
 ]
 
 _SUB_RE = re.compile(r"(sub|lfe)", re.IGNORECASE)
 
+
+def polarity_check(name: str, correlation: float, min_similarity: float) -> CheckResult:
+    """The polarity verdict and its sentence (sweep verification and the programme watch say
+    the same): inverted below 0, a warning below ``min_similarity``, else unchanged."""
+    c = correlation
+    if c < 0:
+        verdict, msg = "fail", f"{name} polarity is inverted against the baseline (correlation {c:+.2f})"
+    elif c < min_similarity:
+        verdict, msg = "warn", f"{name} direct sound no longer resembles the baseline (correlation {c:+.2f})"
+    else:
+        verdict, msg = "pass", f"{name} polarity unchanged (correlation {c:+.2f})"
+    return CheckResult("polarity", name, c, 0.0, "corr", verdict, message=msg, warn_limit=min_similarity)
 
 def is_sub(name: str) -> bool:
     """True for a subwoofer/LFE speaker name (``SUB``, ``Sub1``, ``LFE``)."""
@@ -365,15 +378,7 @@ def verify_room(
             "arrival", name, v * 1e3, ar["fail_s"] * 1e3, "ms", _judge(v, U_arr[i], ar["warn_s"], ar["fail_s"]),
             U_arr[i] * 1e3, message=f"{name} arrives {v * 1e3:+.3f} ms (±{U_arr[i] * 1e3:.3f} ms) against the baseline",
             warn_limit=ar["warn_s"] * 1e3))
-        c = float(np.mean(corr[:, i]))
-        if c < 0:
-            verdict, msg = "fail", f"{name} polarity is inverted against the baseline (correlation {c:+.2f})"
-        elif c < pol["min_similarity"]:
-            verdict, msg = "warn", f"{name} direct sound no longer resembles the baseline (correlation {c:+.2f})"
-        else:
-            verdict, msg = "pass", f"{name} polarity unchanged (correlation {c:+.2f})"
-        checks.append(CheckResult("polarity", name, c, 0.0, "corr", verdict, message=msg,
-                                  warn_limit=pol["min_similarity"]))
+        checks.append(polarity_check(name, float(np.mean(corr[:, i])), pol["min_similarity"]))
 
     # mic position: refuse when >= 2 speakers moved beyond the uncertainty-widened limit
     refused = ""

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from calib.verification_types import CheckResult
-from monitor.verify import _judge, _mask_limit_db, is_sub
+from monitor.verify import _judge, _mask_limit_db, is_sub, polarity_check
 from calib.analysis.bands import nominal_label
 
 __all__ = ["WatchComparison"]
@@ -218,14 +218,7 @@ class WatchComparison:
                 moved.append((name, v))
             state["speakers"].setdefault(name, {})["arrival_ms"] = _num(v * 1e3)
             if sig_c < 0.1:
-                if c < 0:
-                    verdict, msg = "fail", f"{name} polarity is inverted against the baseline (correlation {c:+.2f})"
-                elif c < pol["min_similarity"]:
-                    verdict, msg = "warn", f"{name} direct sound no longer resembles the baseline (correlation {c:+.2f})"
-                else:
-                    verdict, msg = "pass", f"{name} polarity unchanged (correlation {c:+.2f})"
-                checks.append(CheckResult("polarity", name, c, 0.0, "corr", verdict, message=msg,
-                                          warn_limit=pol["min_similarity"]))
+                checks.append(polarity_check(name, c, pol["min_similarity"]))
             checks.append(CheckResult(
                 "arrival", name, v * 1e3, ar["fail_s"] * 1e3, "ms", _judge(v, U, ar["warn_s"], ar["fail_s"]), U * 1e3,
                 message=f"{name} arrives {v * 1e3:+.3f} ms (±{U * 1e3:.3f} ms) against the baseline",

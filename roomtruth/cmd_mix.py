@@ -31,17 +31,7 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def _e(x) -> str:
-    """``x`` as text that rich prints literally (file and studio names may hold ``[``)."""
-    from rich.markup import escape
-
-    return escape(str(x))
-
-
-def _fmt(v, spec: str = ".1f", unit: str = "") -> str:
-    if v is None or v != v or v in (float("inf"), float("-inf")):
-        return "—"
-    return f"{v:{spec}}{(' ' + unit) if unit else ''}"
+from roomtruth.cmd_mix_show import _e, _fmt  # noqa: E402  (one spelling of names and numbers)
 
 
 def _write_out(path: Path, text: str) -> None:

@@ -10,13 +10,14 @@ from typing import Any, Mapping
 
 
 def _e(x) -> str:
-    """``x`` as text that rich prints literally (file names may hold ``[``)."""
+    """``x`` as text that rich prints literally (file and studio names may hold ``[``)."""
     from rich.markup import escape
 
     return escape(str(x))
 
 
 def _fmt(v, spec: str = ".1f", unit: str = "") -> str:
+    """A number with its unit, or a dash for None/NaN/inf."""
     if v is None or v != v or v in (float("inf"), float("-inf")):
         return "—"
     return f"{v:{spec}}{(' ' + unit) if unit else ''}"

@@ -436,6 +436,7 @@ def room_template(*, name: str = "my room", device: str = "simulated", fs: int =
 name = {_toml_string(name)}
 dimensions_m = [{lx}, {ly}, {lz}]      # length (front wall to rear wall), width, height
 mic_position_m = [{mx}, {my}, {mz}]   # listening position: x from the front wall, y from the left wall, z up
+# layout = "7.1.4"      # a standard layout (2.0, 2.1, 5.1, 7.1, 7.1.4, 9.1.6): names and nominal angles checked
 
 [interface]
 device = "{device}"     # a name or index from `roomtruth devices`; "simulated" = built-in room; "rig" = JACK virtual room
@@ -444,6 +445,8 @@ fs = {fs}
 mic_input = 1           # the measurement mic
 loopback_input = 2      # input wired back from the output (timing reference); 0 = none
 loopback_output = 0     # dedicated output feeding the loopback input; 0 = it taps the speaker outputs
+# watch_mic = 3         # input of a mic left at the listening position: monitor run checks the room from the music
+# watch_gain_db = 0.0   # that mic's gain against the calibration mic, when known (the same mic, left in place)
 
 [[speakers]]
 name = "L"
@@ -454,6 +457,11 @@ position_m = [{sl[0]}, {sl[1]}, {sl[2]}]
 name = "R"
 output = 2
 position_m = [{sr[0]}, {sr[1]}, {sr[2]}]
+
+# [[subs]]              # subwoofers (up to 4) come after the speakers (up to 16)
+# name = "SUB"
+# output = 3
+# position_m = [0.5, 0.6, 0.3]
 
 [mic]
 calibration_file = ""   # e.g. "umik-1_90deg.txt" (miniDSP/UMIK, REW or DRC text), relative to this folder

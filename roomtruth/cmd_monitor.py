@@ -425,8 +425,8 @@ def run(
 
     from calib.errors import ConfigError
     from calib.profile import CalibrationProfile
-    from roomtruth.monitor_live import (ControlSocket, Keys, LiveMonitor, LiveSpec, StopSignals, clear_status,
-                                        publish_status)
+    from roomtruth.monitor_control import ControlSocket
+    from roomtruth.monitor_live import Keys, LiveMonitor, LiveSpec, StopSignals, clear_status, publish_status
 
     _check_block(block)
     _check_ceiling(ceiling)

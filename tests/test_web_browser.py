@@ -214,7 +214,8 @@ def test_profile_activated_and_ab_switched_on_a_live_monitor(browser, server, wo
         wait_for(browser, lambda: (read_live_status(status) or {}).get("active") == "B", 20, "back to B")
         # activate 'alt': the workspace names it, and the live monitor loads it into slot A
         browser.find_element(By.ID, "activate-alt").click()
-        assert (workspace / "profiles" / "active").read_text().strip() == "alt"
+        wait_for(browser, lambda: (workspace / "profiles" / "active").read_text().strip() == "alt", 20,
+                 "profiles/active naming alt")
         from calib.profile import CalibrationProfile
 
         want = CalibrationProfile.load(alt).content_hash

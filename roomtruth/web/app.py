@@ -326,7 +326,7 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
         except (RoomtruthError, PathRefused) as exc:
             return refused(request, str(exc), 400, "/profiles")
         if state.live() is not None:
-            from roomtruth.monitor_live import send_control
+            from roomtruth.monitor_control import send_control
 
             send_control(f"load {target}")
         return RedirectResponse("/profiles", status_code=303)
@@ -340,7 +340,7 @@ def create_app(room: Path, *, host: str = "127.0.0.1", port: int = 8765, token: 
             return refused(request, f"unknown monitor command {cmd!r}", 400, "/")
         if state.live() is None:
             return refused(request, "no 'roomtruth monitor run' is live on this machine; start it first", 409, "/")
-        from roomtruth.monitor_live import send_control
+        from roomtruth.monitor_control import send_control
 
         if not send_control(cmd):
             return refused(request, "the live monitor does not take remote commands (started by an older roomtruth?)",

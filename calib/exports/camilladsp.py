@@ -61,6 +61,36 @@ def format_camilladsp(profile: CalibrationProfile, *, fs: int | None = None, use
         f"      gain: {profile.preamp_db:.4f}",
         "      inverted: false",
     ]
+    steps = speaker_filter_steps(L, profile, rate=rate, use_fir=use_fir)
+    L += ["", "mixers:", "  route:", "    channels:", f"      in: {n_out}", f"      out: {n_out}", "    mapping:"]
+    for s in profile.speakers:
+        L += [f"      - dest: {s.output_channel}", "        sources:",
+              f"          - channel: {s.output_channel}", "            gain: 0", "            inverted: false"]
+    L += ["", "pipeline:", "  - type: Mixer", "    name: route"]
+    for ch, names in steps:
+        L += ["  - type: Filter", f"    channels: [{ch}]", "    names:"] + [f"      - {n}" for n in names]
+    return "\n".join(L) + "\n"
+
+
+_PTYPE = {"peaking": "Peaking", "lowshelf": "Lowshelf", "highshelf": "Highshelf", "lowpass": "Lowpass",
+          "highpass": "Highpass", "notch": "Notch", "allpass": "Allpass"}
+
+
+def biquad_lines(name: str, b, *, digits: int = 4) -> list[str]:
+    """A CamillaDSP ``Biquad`` filter definition (freq in Hz, gain in dB for shelves/peaking)."""
+    L = [f"  {name}:", "    type: Biquad", "    parameters:", f"      type: {_PTYPE[b.kind]}",
+         f"      freq: {b.freq_hz:.{digits}f}"]
+    if b.kind in ("peaking", "lowshelf", "highshelf"):
+        L.append(f"      gain: {b.gain_db:.{digits}f}")
+    L.append(f"      q: {b.q:.{digits}f}")
+    return L
+
+
+def speaker_filter_steps(L: list[str], profile, *, rate: int, use_fir: bool,
+                         digits: int = 4) -> list[tuple[int, list[str]]]:
+    """Append each speaker's filters (preamp, trim/polarity, delay, FIR or PEQ) to ``L`` and
+    return the pipeline steps ``(output channel, filter names)``; shared by the plain and the
+    bass-managed export."""
     steps: list[tuple[int, list[str]]] = []
     for s in profile.speakers:
         names = ["preamp"]
@@ -79,20 +109,7 @@ def format_camilladsp(profile: CalibrationProfile, *, fs: int | None = None, use
         else:
             for i, b in enumerate(s.peq, start=1):
                 nm = f"peq_{s.name}_{i}"
-                ptype = {"peaking": "Peaking", "lowshelf": "Lowshelf", "highshelf": "Highshelf",
-                         "lowpass": "Lowpass", "highpass": "Highpass", "notch": "Notch", "allpass": "Allpass"}[b.kind]
-                L += [f"  {nm}:", "    type: Biquad", "    parameters:", f"      type: {ptype}",
-                      f"      freq: {b.freq_hz:.4f}"]
-                if b.kind in ("peaking", "lowshelf", "highshelf"):
-                    L.append(f"      gain: {b.gain_db:.4f}")
-                L.append(f"      q: {b.q:.4f}")
+                L += biquad_lines(nm, b, digits=digits)
                 names.append(nm)
         steps.append((s.output_channel, names))
-    L += ["", "mixers:", "  route:", "    channels:", f"      in: {n_out}", f"      out: {n_out}", "    mapping:"]
-    for s in profile.speakers:
-        L += [f"      - dest: {s.output_channel}", "        sources:",
-              f"          - channel: {s.output_channel}", "            gain: 0", "            inverted: false"]
-    L += ["", "pipeline:", "  - type: Mixer", "    name: route"]
-    for ch, names in steps:
-        L += ["  - type: Filter", f"    channels: [{ch}]", "    names:"] + [f"      - {n}" for n in names]
-    return "\n".join(L) + "\n"
+    return steps

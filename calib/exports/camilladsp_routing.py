@@ -12,17 +12,10 @@ from __future__ import annotations
 
 import math
 
+from calib.exports.camilladsp import biquad_lines, speaker_filter_steps
 from calib.profile import Biquad, CalibrationProfile
 
 __all__ = ["format_camilladsp_routed", "routing_groups"]
-
-_PTYPE = {"peaking": "Peaking", "lowshelf": "Lowshelf", "highshelf": "Highshelf", "lowpass": "Lowpass",
-          "highpass": "Highpass", "notch": "Notch", "allpass": "Allpass"}
-
-
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
 
 def routing_groups(routing) -> list[tuple[str, list[tuple[int, float]], list[Biquad]]]:
     """Per output (in order), the path groups: (output name, [(input index, linear gain)], biquads).
@@ -46,11 +39,7 @@ def routing_groups(routing) -> list[tuple[str, list[tuple[int, float]], list[Biq
 
 
 def _biquad(L: list[str], name: str, b: Biquad) -> None:
-    L += [f"  {name}:", "    type: Biquad", "    parameters:", f"      type: {_PTYPE[b.kind]}",
-          f"      freq: {b.freq_hz:.6f}"]
-    if b.kind in ("peaking", "lowshelf", "highshelf"):
-        L.append(f"      gain: {b.gain_db:.6f}")
-    L.append(f"      q: {b.q:.6f}")
+    L += biquad_lines(name, b, digits=6)
 
 
 def _source(ch: int, g: float) -> list[str]:
@@ -102,27 +91,7 @@ def format_camilladsp_routed(profile: CalibrationProfile, *, fs: int | None = No
             names.append(nm)
         if names:
             mid_steps.append((k, names))
-    steps: list[tuple[int, list[str]]] = []
-    for s in profile.speakers:
-        names = ["preamp"]
-        if s.trim_db or s.polarity < 0:
-            L += [f"  trim_{s.name}:", "    type: Gain", "    parameters:", f"      gain: {s.trim_db:.4f}",
-                  f"      inverted: {'true' if s.polarity < 0 else 'false'}"]
-            names.append(f"trim_{s.name}")
-        if s.delay_s:
-            L += [f"  delay_{s.name}:", "    type: Delay", "    parameters:", f"      delay: {1e3 * s.delay_s:.6f}",
-                  "      unit: ms", "      subsample: true"]
-            names.append(f"delay_{s.name}")
-        if use_fir and rate in s.fir:
-            L += [f"  fir_{s.name}:", "    type: Conv", "    parameters:", "      type: Wav",
-                  f"      filename: {_q(f'fir_{s.name}_{rate}.wav')}", "      channel: 0"]
-            names.append(f"fir_{s.name}")
-        else:
-            for i, b in enumerate(s.peq, start=1):
-                nm = f"peq_{s.name}_{i}"
-                _biquad(L, nm, b)
-                names.append(nm)
-        steps.append((s.output_channel, names))
+    steps = speaker_filter_steps(L, profile, rate=rate, use_fir=use_fir, digits=6)
     L += ["", "mixers:", "  bass_split:", "    channels:", f"      in: {len(ins)}", f"      out: {len(groups)}",
           "    mapping:"]
     for k, (out, srcs, _b) in enumerate(groups):

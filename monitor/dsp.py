@@ -202,7 +202,16 @@ class AlignmentDelay:
         self._from = 0            # delay being faded out
         self._ramp: np.ndarray | None = None
         self._fade_pos = 0
-        self.pos = 0
+        self._pos_a = np.zeros(1, np.int64)   # write position, kept in an array (the one-call period writes it)
+
+    @property
+    def pos(self) -> int:
+        """Write position in the ring (samples)."""
+        return int(self._pos_a[0])
+
+    @pos.setter
+    def pos(self, value: int) -> None:
+        self._pos_a[0] = value
 
     @property
     def fading(self) -> bool:

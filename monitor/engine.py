@@ -28,9 +28,14 @@ from calib.errors import ConfigError, ProfileError
 from calib.profile import CalibrationProfile
 from monitor import kernels as _kernels
 from monitor import limkernels as _limkernels
+from monitor import period_kernel as _pk
 from monitor.chain import Chain, build_chain, fir_bulk_latency_samples, loudness_gain_db
 from monitor.dsp import FRACTIONAL_LATENCY_SAMPLES
 from monitor.limiter import Limiter
+from monitor.period_plan import chain_process as _chain_process
+from monitor.period_plan import make_plan as _make_plan
+from monitor.period_plan import peak as _peak
+from monitor.period_plan import warm_chain_run as _warm_chain_run
 
 __all__ = ["Chain", "build_chain", "Engine", "SLOTS", "loudness_gain_db", "fir_bulk_latency_samples"]
 
@@ -123,6 +128,7 @@ class Engine:
         _kernels.warm_up()                  # compiled kernels ready before any audio (no-op without)
         _limkernels.warm_up()               # the compiled safety stage likewise
         _warm_chain_run()
+        _pk.warm_up()                       # and the one-call period (monitor.period_kernel)
         self.fs = int(fs)
         self.n_channels = int(n_channels)
         self.block = int(block)
@@ -162,6 +168,8 @@ class Engine:
         self._yf = np.zeros((C, N), np.float32)
         self._x = np.zeros((C, N), np.float32)
         self._mix = np.zeros((C, N), np.float32)
+        self._out = np.zeros((C, N), np.float32)     # limiter output of the one-call host period
+        self._plan = None                   # table of the steady period (monitor.period_plan)
         self.in_peak = np.zeros(C, np.float32)
         self.out_peak = np.zeros(C, np.float32)
         self.swaps = 0
@@ -228,6 +236,7 @@ class Engine:
         idx = SLOTS.index(slot)
         self._check_alignable(chain, idx)
         if not self._running and self._warming is None and idx != 2:
+            self._plan = None
             self._slots[idx] = chain   # first load: install directly, no fade from silence
             if activate:
                 self._active = idx
@@ -358,7 +367,32 @@ class Engine:
     routing = None
 
     def process(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Process one block: ``x`` and ``out`` are ``(n_channels, n)`` float32, n a multiple of block."""
+        """Process one block: ``x`` and ``out`` are ``(n_channels, n)`` float32, n a multiple of block.
+
+        In the steady state (no command waiting, nothing fading, warming or ramping) the whole
+        period is one compiled call (:mod:`monitor.period_kernel`); otherwise each stage runs
+        on its own (:meth:`_process_stages`), and the table of the one-call period is made
+        again once the state is steady.  Both run the same kernels in the same order.
+        """
+        plan = self._plan
+        if plan is not None and self._mailbox is None and self.routing is None:
+            _pk.engine_period(x, out, x.shape[1], plan.tab)
+            return out
+        return self._process_stages(x, out)
+
+    def process_host(self, indata: np.ndarray, outdata: np.ndarray, n: int, n_in: int, n_out: int) -> bool:
+        """The real-time callback's period in one compiled call when the engine is steady:
+        ``indata``/``outdata`` ``(frames, channels)`` (input ``c < n_in`` feeds channel ``c``,
+        channel ``c < n_out`` plays on output ``c``, the rest silence).  False (nothing done)
+        when the state is not steady: the caller then runs :meth:`process`."""
+        plan = self._plan
+        if plan is None or self._mailbox is not None or self.routing is not None:
+            return False
+        return _pk.host_period(indata, outdata, n, n_in, n_out, plan.tab)
+
+    def _process_stages(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """One block, stage by stage (transitions; the numpy reference path)."""
+        self._plan = None
         n = x.shape[1]
         if self.routing is not None:        # x holds the programme channels (routing.n_inputs)
             x = self.routing.process(x, np.empty((self.n_channels, n), np.float32))
@@ -439,6 +473,8 @@ class Engine:
                 self._realign()
         self.limiter.process(mix, out)
         _peak(out, self.out_peak)
+        if self._mailbox is None and self._from is None and self._warming is None:
+            self._plan = _make_plan(self)
         return out
 
     def status(self) -> dict:
@@ -461,91 +497,6 @@ class Engine:
                         "limited_samples": lim.limited_samples, "clipped_samples": lim.clipped_samples,
                         "nonfinite_samples": lim.nonfinite_samples, "jumps": lim.jumps},
         }
-
-
-# placeholders of conv_run's arrays for a chain without FIR (the compiled call's types stay
-# the same, so one compiled version serves every chain)
-_NO_CONV = (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32), np.zeros(1, np.complex64),
-            np.zeros(1, np.complex64), np.zeros(1, np.complex64), np.zeros(1, np.float32),
-            np.zeros(1, np.complex64), np.zeros(1, np.float32), np.zeros((1, 10), np.int64),
-            np.zeros((1, 3), np.int64), np.zeros(2, np.int64), np.zeros(3, np.int64))
-
-
-def _fast_args(ch: Chain):
-    """The static arguments of :func:`monitor.kernels.chain_run` for ``ch`` (kept on the chain),
-    or None when the chain needs the Python path (several FIR groups, numpy convolver)."""
-    args = getattr(ch, "_fast_args", None)
-    if args is not None:
-        return args or None
-    from monitor.fastconv import ScheduledConvolver
-
-    ok = _kernels.available() and len(ch.groups) <= 1 and \
-        all(isinstance(g.conv, ScheduledConvolver) for g in ch.groups)
-    if not ok:
-        ch._fast_args = ()
-        return None
-    if ch.groups:
-        g = ch.groups[0]
-        conv = (True, g.a, g.b) + g.conv.kernel_args()
-    else:
-        conv = (False, 0, 0) + _NO_CONV
-    iir = ch.iir
-    ch._fast_args = (ch.delay.buf, ch.delay.delays, ch.delay._pos, ch._gains1,
-                     iir.active, iir.sos_all, iir.sec_ptr, iir.zi_all) + conv + \
-        (np.asarray(ch._plain, np.int64),)
-    return ch._fast_args
-
-
-_CHAIN_WARM = [False]
-
-
-def _warm_chain_run() -> None:
-    """Compile (or load from numba's cache) :func:`monitor.kernels.chain_run` for whole and
-    part blocks, with and without a FIR, before any audio (never in the callback)."""
-    if _CHAIN_WARM[0] or not _kernels.available():
-        return
-    h = np.zeros(8)
-    h[0] = 1.0
-    for firs in ([h, None], [None, None]):
-        ch = Chain(name="warm", content_hash="warm", fs=48000, n_channels=2, block=2, max_block=4,
-                   gains=np.ones(2), delays_s=np.array([0.0, 0.3 / 48000]), sos=[None, None], firs=firs,
-                   align_capacity=4)
-        for n in (4, 2):              # contiguous blocks, and column slices of the buffers
-            x = np.ones((2, 4), np.float32)[:, :n]
-            y = np.zeros((2, 4), np.float32)[:, :n]
-            _chain_process(ch, x, y)
-        ch.close()
-    _CHAIN_WARM[0] = True
-
-
-def _chain_process(ch: Chain, x: np.ndarray, out: np.ndarray) -> None:
-    """``ch.process(x, out)`` as one compiled call in the steady state (see
-    :func:`monitor.kernels.chain_run`); the Python chain otherwise.  Same operations."""
-    args = _fast_args(ch)
-    al = ch.align
-    if args is None or al._ramp is not None:
-        ch.process(x, out)
-        return
-    target = 10.0 ** (ch.match_db / 20.0)            # monitor.dsp.db_to_gain
-    if target != ch._match_now:
-        ch.process(x, out)                             # the match gain ramps (Python path)
-        return
-    n = x.shape[1]
-    w = ch._work[:, :n] if ch.groups else out
-    p = al.pos
-    _kernels.chain_run(x, w, out, *args, np.float32(target), al.buf, p, al.delay if al.capacity else -1)
-    if al.capacity:
-        al.pos = (p + n) % al.size
-
-
-def _peak(x: np.ndarray, out: np.ndarray) -> None:
-    """Per-channel peak magnitude into ``out`` without a full-size temporary."""
-    if _kernels.available():
-        _kernels.peak_run(x, out)       # one compiled pass (numpy: 3 calls, 2 temporaries)
-        return
-    hi = x.max(axis=1)
-    lo = x.min(axis=1)
-    np.maximum(hi, -lo, out=out)
 
 
 def render_chunks(engine: Engine, chunks, n_samples: int, *, copy: bool = True):

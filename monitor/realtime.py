@@ -47,6 +47,10 @@ import numpy as np
 
 from monitor.engine import Engine
 
+_perf = time.perf_counter
+_thread_time = time.thread_time
+_F32 = np.dtype(np.float32)
+
 __all__ = ["RealtimeProcessor", "EVENT_OVERLOAD", "EVENT_XRUN", "EVENT_ERROR", "EVENT_BAD_FRAMES"]
 
 EVENT_OVERLOAD = 1
@@ -106,6 +110,7 @@ class RealtimeProcessor:
         self.cpu_load_max = 0.0
         self.cpu_overloads = 0
         self._alpha = 0.05
+        self._inv_fs = 1.0 / engine.fs
         # event ring: (kind, callback index, value); written by the audio thread only
         self._ev_kind = np.zeros(RING, np.int32)
         self._ev_when = np.zeros(RING, np.int64)
@@ -122,17 +127,12 @@ class RealtimeProcessor:
 
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int) -> None:
         """The audio-thread entry point; see THE CONTRACT at the top of this module."""
-        t0 = time.perf_counter()
-        c0 = time.thread_time()
+        t0 = _perf()
+        c0 = _thread_time()
         try:
             self.callbacks += 1
             if status_flags:
-                self.xruns += 1
-                if self.callbacks - self._last_overload <= BLAME_WINDOW:
-                    self.xruns_processing += 1
-                else:
-                    self.xruns_host += 1
-                self._event(EVENT_XRUN, float(status_flags))
+                self._xrun(status_flags)
             eng = self.engine
             n = int(frames)
             if n <= 0 or n % eng.block or n > eng.max_block:
@@ -140,16 +140,10 @@ class RealtimeProcessor:
                 self.bad_frames += 1
                 self._event(EVENT_BAD_FRAMES, float(n))
                 return
-            x = self._x[:, :n]
-            if self._n_in < x.shape[0]:
-                x.fill(0.0)
-            np.copyto(x[: self._n_in], indata[:n, : self._n_in].T)
-            y = self._y[:, :n]
-            with np.errstate(all="ignore"):   # hostile input overflows: nothing printed from here
-                eng.process(x, y)
-            if self._n_out < outdata.shape[1]:
-                outdata.fill(0.0)
-            np.copyto(outdata[:n, : self._n_out], y[: self._n_out].T)
+            # the steady state: the whole period in one compiled call (monitor.period_kernel)
+            if indata.dtype != _F32 or outdata.dtype != _F32 or \
+                    not eng.process_host(indata, outdata, n, self._n_in, self._n_out):
+                self._stages(indata, outdata, n)
         except BaseException as exc:  # noqa: BLE001 - nothing escapes the audio thread
             try:
                 outdata.fill(0.0)
@@ -159,23 +153,47 @@ class RealtimeProcessor:
             self.last_error = type(exc).__name__
             self._event(EVENT_ERROR, 0.0)
         finally:
-            dt = time.perf_counter() - t0
-            budget = max(int(frames), 1) / self.engine.fs
-            cpu = (time.thread_time() - c0) / budget
-            self.cpu_load += self._alpha * (cpu - self.cpu_load)
-            if cpu > self.cpu_load_max:
-                self.cpu_load_max = cpu
-            if cpu > self.overload_threshold:
-                self.cpu_overloads += 1
-            load = dt / budget
-            self.last_load = load
-            self.load += self._alpha * (load - self.load)
-            if load > self.load_max:
-                self.load_max = load
-            if load > self.overload_threshold:
-                self.overloads += 1
-                self._last_overload = self.callbacks
-                self._event(EVENT_OVERLOAD, load)
+            self._account(_perf() - t0, _thread_time() - c0, frames)
+
+    def _xrun(self, status_flags: int) -> None:
+        self.xruns += 1
+        if self.callbacks - self._last_overload <= BLAME_WINDOW:
+            self.xruns_processing += 1
+        else:
+            self.xruns_host += 1
+        self._event(EVENT_XRUN, float(status_flags))
+
+    def _stages(self, indata: np.ndarray, outdata: np.ndarray, n: int) -> None:
+        """A period stage by stage (transitions, other layouts): staged copies, ``Engine.process``."""
+        x = self._x[:, :n]
+        if self._n_in < x.shape[0]:
+            x.fill(0.0)
+        np.copyto(x[: self._n_in], indata[:n, : self._n_in].T)
+        y = self._y[:, :n]
+        with np.errstate(all="ignore"):   # hostile input overflows: nothing printed from here
+            self.engine.process(x, y)
+        if self._n_out < outdata.shape[1]:
+            outdata.fill(0.0)
+        np.copyto(outdata[:n, : self._n_out], y[: self._n_out].T)
+
+    def _account(self, dt: float, dcpu: float, frames: int) -> None:
+        """Load bookkeeping of one period: wall time ``dt`` and thread CPU ``dcpu`` (s)."""
+        budget = max(int(frames), 1) * self._inv_fs
+        cpu = dcpu / budget
+        self.cpu_load += self._alpha * (cpu - self.cpu_load)
+        if cpu > self.cpu_load_max:
+            self.cpu_load_max = cpu
+        if cpu > self.overload_threshold:
+            self.cpu_overloads += 1
+        load = dt / budget
+        self.last_load = load
+        self.load += self._alpha * (load - self.load)
+        if load > self.load_max:
+            self.load_max = load
+        if load > self.overload_threshold:
+            self.overloads += 1
+            self._last_overload = self.callbacks
+            self._event(EVENT_OVERLOAD, load)
 
     def drain_events(self) -> list[tuple[str, int, float]]:
         """Events since the last drain, oldest first (UI thread): ``(name, callback, value)``.

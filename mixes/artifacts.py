@@ -19,6 +19,9 @@ one-sentence ``detail``:
     against the quieter of the two hops before, so a drum stroke just before does not hide
     it) - acoustic sounds decay, garbage stops.  A burst that starts a louder sound, overall or
     below ~200 Hz (a drum's beater noise before its body), is music.  ``level_db``: the burst's RMS (dBFS).
+    A few ms requantised to 2-6 bits or clipped flat below the file's ceiling can stay under
+    that energy jump in loud, bright material; :mod:`mixes.artifact_crush` finds those by the
+    exact repeats of sample values they leave (reported with the same kind).
 ``truncation``
     Word length reduced to 16 bits without dither, audible in quiet fades as granular
     distortion that follows the signal down.  In quiet blocks (between ~-90 and -60 dBFS) whose
@@ -43,6 +46,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from mixes.artifact_crush import held_bursts
 from mixes.types import RenderEvent
 
 __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
@@ -320,6 +324,11 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     if not out:
         out += polarity_inverted(x, fs=fs)
     out += truncation(x, fs=fs)
-    out += digital_distortion(x, fs=fs)
+    bursts = digital_distortion(x, fs=fs)
+    for ev in held_bursts(x, fs=fs):           # requantised / clipped stretches (mixes.artifact_crush)
+        if not any(b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
+                   for b in bursts):
+            bursts.append(ev)
+    out += bursts
     out.sort(key=lambda ev: ev.time_s)
     return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from calib.audio_io import refuse_mpeg_audio, wav_frames_declared
+from calib.audio_io import refuse_mpeg_audio, sf_name, wav_frames_declared
 from calib.errors import SignalError
 from mixes.programme import as_programme
 from mixes import ltas as _ltas
@@ -45,7 +45,7 @@ def _open_info(path: Path) -> sf._SoundFileInfo:
         raise SignalError(f"{path} is a folder, expected an audio file")
     refuse_mpeg_audio(path)   # before libsndfile: its MPEG decoder writes notes to stderr itself
     try:
-        return sf.info(str(path))
+        return sf.info(sf_name(path))   # bytes: names need not be UTF-8
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise SignalError(f"{path} is not a readable audio file: {exc}") from None
 
@@ -78,7 +78,7 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
     # NaN/Inf poisons; the exact place is searched only when it is)
     check = str(info.subtype).upper() in ("FLOAT", "DOUBLE")
     try:
-        with sf.SoundFile(str(p)) as fh:
+        with sf.SoundFile(sf_name(p)) as fh:
             buf = np.empty((READ_FRAMES, n_ch), dtype=np.float32)
             while pos < n:
                 data = fh.read(min(READ_FRAMES, n - pos), dtype="float32", always_2d=True,
@@ -169,7 +169,7 @@ def _extras(x: np.ndarray, fs: int, meters) -> tuple:
 def _spectrum(x: np.ndarray, fs: int) -> tuple[int, np.ndarray]:
     """``(nfft, mean power spectrum)`` for the LTAS."""
     nfft = _ltas.spectrum_nfft(fs)          # ~1.5 Hz bins: band levels and band floors in one pass
-    power = _ltas._segment_power(x, nfft, overlap=True)
+    power = _ltas._segment_power(x, nfft, overlap=True, floors_fs=fs)   # frame floors for floor_db
     return nfft, power
 
 

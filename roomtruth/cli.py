@@ -94,10 +94,12 @@ def _usage_error_line(exc: BaseException) -> str:
 def _tolerate_undecodable_names() -> None:
     """File names are bytes on Linux; one that is not UTF-8 reaches Python with surrogate
     escapes and would make every message that names it fail to print.  Such characters are
-    printed as backslash escapes instead (e.g. ``seat\\udce9.wav``)."""
+    printed as backslash escapes instead (e.g. ``seat\\udce9.wav``).  Under a C/POSIX or
+    C.UTF-8 locale Python's streams use ``surrogateescape``, which would write the raw byte
+    (invalid UTF-8 in a table, CSV or log): those are escaped too."""
     for stream in (sys.stdout, sys.stderr):
         reconf = getattr(stream, "reconfigure", None)
-        if reconf is not None and getattr(stream, "errors", "") == "strict":
+        if reconf is not None and getattr(stream, "errors", "") in ("strict", "surrogateescape"):
             try:
                 reconf(errors="backslashreplace")
             except (ValueError, OSError):  # pragma: no cover - a stream that cannot change

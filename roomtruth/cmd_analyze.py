@@ -67,7 +67,9 @@ def _load(path: Path, raw_fs: Optional[int], names: Optional[str]) -> tuple[Any,
         import soundfile as sf
 
         try:
-            info = sf.info(str(path))
+            from calib.audio_io import sf_name
+
+            info = sf.info(sf_name(path))   # bytes: the name need not be UTF-8
         except Exception:   # not a sound file soundfile knows: headerless PCM, as --raw-fs expects
             info = None
         if info is not None:

@@ -334,7 +334,9 @@ def measure_cmd(
         import soundfile as sf
 
         try:
-            fs = int(sf.info(str(simulate_ir)).samplerate)
+            from calib.audio_io import sf_name
+
+            fs = int(sf.info(sf_name(simulate_ir)).samplerate)   # bytes: the name need not be UTF-8
         except Exception:
             from calib.audio_io import read_audio
 

@@ -35,9 +35,12 @@ from roomtruth.cmd_mix_show import _e, _fmt  # noqa: E402  (one spelling of name
 
 
 def _write_out(path: Path, text: str) -> None:
-    from calib.audio_io import atomic_write_text
+    """Write ``text`` atomically as UTF-8; a file name that is not UTF-8 (surrogate escapes in
+    the CSV's file column) is written as a backslash escape, as on the console."""
+    from calib.audio_io import atomic_write_bytes
 
-    atomic_write_text(path, text if text.endswith("\n") else text + "\n")
+    text = text if text.endswith("\n") else text + "\n"
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 @mix_app.command("analyze")
@@ -150,8 +153,13 @@ def _fail_files(failed) -> None:
     if not failed:
         return
     for f in failed:
-        sys.stderr.write(f"error: {f.error}\n")
+        sys.stderr.write(_error_line(f.error))
     raise typer.Exit(code=2)
+
+
+def _error_line(msg: str) -> str:
+    """``error: msg`` as ONE line (a file name may hold a newline or tab)."""
+    return "error: " + " ".join(str(msg).split()) + "\n"
 
 
 def _compare_all(results, refs):
@@ -260,8 +268,8 @@ def fingerprint(
         import sys
 
         for f in failed:
-            sys.stderr.write(f"error: {f.error}\n")
-        sys.stderr.write(f"error: {kept}\n")
+            sys.stderr.write(_error_line(f.error))
+        sys.stderr.write(_error_line(kept))
         raise typer.Exit(code=2)
     _fail_files(failed)
 

@@ -105,7 +105,7 @@ def _open_input(path: Path):
 
     refuse_truncated_wav(path)       # the one reader rule: a WAV cut short is refused
     try:
-        f = sf.SoundFile(str(path))
+        f = sf.SoundFile(os.fsencode(path))   # bytes: the name need not be UTF-8
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise SignalError(f"{path} is not a readable audio file: {exc}") from None
     if f.frames == 0:

@@ -101,7 +101,9 @@ def rig_start(
             import soundfile as sf
 
             try:
-                fs = int(sf.info(str(ir)).samplerate)   # the rig runs at the room IR's own rate
+                from calib.audio_io import sf_name
+
+                fs = int(sf.info(sf_name(ir)).samplerate)   # the rig runs at the room IR's own rate
             except Exception:
                 pass   # start_rig's reader gives the clear error
     names = None

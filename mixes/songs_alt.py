@@ -323,12 +323,15 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     total = sum(stems.values())
     gain = np.ones(n)
     if style in ("rock", "electronic") and rng.random() < 0.6:
-        env = signal.sosfilt(signal.butter(1, 20.0, fs=fs, output="sos"), np.max(np.abs(total), axis=0))
-        lvl = 20 * np.log10(np.maximum(env, 1e-9))
+        # level in 10 ms blocks (peak), gain reduction above the 75th percentile, smoothed
+        blk = int(0.01 * fs)
+        nb = n // blk
+        pk = np.max(np.abs(total[:, :nb * blk]).reshape(2, nb, blk), axis=(0, 2))
+        lvl = 20 * np.log10(np.maximum(pk, 1e-9))
         thr = np.percentile(lvl[lvl > np.max(lvl) - 40], 75)
         gr = -np.maximum(lvl - thr, 0.0) * (1.0 - 1.0 / rng.uniform(2.0, 4.0))
-        gr = signal.sosfiltfilt(signal.butter(1, 8.0, fs=fs, output="sos"), gr)
-        gain *= 10.0 ** (gr / 20.0)
+        gr = signal.sosfiltfilt(signal.butter(1, 6.0, fs=100.0, output="sos"), gr)
+        gain *= 10.0 ** (np.interp(np.arange(n), (np.arange(nb) + 0.5) * blk, gr) / 20.0)
     if fade:
         f0 = sections[-1][1]
         i0 = int(f0 * fs)

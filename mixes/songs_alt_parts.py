@@ -124,7 +124,7 @@ def _keys(rng, fs, n, style, chords, voicings, beat, swung, section_at, sec_gain
     fsl = lay.fs
     cache: dict = {}
     if style == "ballad":
-        max_len = min(max(c1 - c0 for c0, c1, _r, _t in chords) + 0.4, 4.0)
+        max_len = min(max(c1 - c0 for c0, c1, _r, _t in chords) + 0.4, 3.0)
         m_max = int(max_len * fsl)
         broken = rng.random() < 0.5
         for (c0, c1, root, _t), v in zip(chords, voicings):
@@ -309,39 +309,33 @@ def _reverb(rng, fs, n, style, stems, lead_mono, lead_notes, beat, rt_lo, rt_hi)
         "electronic": {"drums": (-18, -18), "keys": (-20, -8), "pads": (-30, -8), "voice": (-20, -9)},
         "acoustic": {"drums": (-12, -20), "keys": (-14, -13), "pads": (-24, -10), "voice": (-15, -13)},
     }[style]
-    names = list(sends)
+    names = [k for k in sends if np.any(stems[k])]
     n_fft = sp_fft.next_fast_len(n + L, True)
-    room_f = sp_fft.rfft(room.astype(np.float32), n_fft, axis=1)
-    hall_f = sp_fft.rfft(hall.astype(np.float32), n_fft, axis=1)
-    for name in names:
-        x = stems[name]
-        if not np.any(x):
-            continue
+    irs_f = sp_fft.rfft(np.concatenate([room, hall]).astype(np.float32), n_fft, axis=1)   # (4, F)
+    sends_f = sp_fft.rfft(np.stack([0.5 * (stems[k][0] + stems[k][1]) for k in names]).astype(np.float32),
+                          n_fft, axis=1)
+    for i, name in enumerate(names):
         jr, jh = (rng.uniform(-2, 2) for _ in range(2))
         gr, gh = 10 ** ((sends[name][0] + jr) / 20), 10 ** ((sends[name][1] + jh) / 20)
-        send = (0.5 * (x[0] + x[1])).astype(np.float32)
-        sf_ = sp_fft.rfft(send, n_fft)
-        wet = sp_fft.irfft(sf_[None, :] * (gr * room_f + gh * hall_f), n_fft, axis=1)[:, :n]
-        stems[name] = x + wet
+        spec = sends_f[i][None, :] * (np.float32(gr) * irs_f[:2] + np.float32(gh) * irs_f[2:])
+        stems[name] = stems[name] + sp_fft.irfft(spec, n_fft, axis=1)[:, :n]
     if lead_mono is not None and style != "acoustic" and rng.random() < 0.6 and lead_notes:
         # delay throws: the end of some phrases echoes left-right, darker each time
-        d_s = beat * float(rng.choice([0.5, 0.75, 1.0]))
+        dn = int(beat * float(rng.choice([0.5, 0.75, 1.0])) * fs)
         ends = [b for (a, b, _m), nxt in zip(lead_notes, lead_notes[1:] + [(1e9, 0, 0)]) if nxt[0] - b > 0.3]
-        thr = np.zeros(n)
+        wet = np.zeros((2, n))
         for e in ends:
-            if rng.random() < 0.4:
-                i0, i1 = int((e - 0.5) * fs), int(e * fs)
-                if i0 > 0:
-                    seg = lead_mono[i0:i1] * np.hanning(i1 - i0) ** 0.3
-                    thr[i0:i1] += seg
-        if np.any(thr):
-            thr = signal.sosfilt(_sos(fs, "band", [300.0, 5000.0], 1), thr)
-            wet = np.zeros((2, n))
-            dn = int(d_s * fs)
-            y = thr
+            if rng.random() >= 0.4:
+                continue
+            i0, i1 = int((e - 0.5) * fs), min(int(e * fs), n)
+            if i0 <= 0 or i1 - i0 < 16:
+                continue
+            y = signal.sosfilt(_sos(fs, "band", [300.0, 5000.0], 1), lead_mono[i0:i1] * np.hanning(i1 - i0) ** 0.3)
             for k in range(1, 5):
                 y = signal.sosfilt(_sos(fs, "low", 6000.0 / k, 1), y)
-                if k * dn >= n:
+                j0 = i0 + k * dn
+                m = min(y.size, n - j0)
+                if m <= 0:
                     break
-                wet[(k + 1) % 2, k * dn:] += 0.45 ** k * y[: n - k * dn]
-            stems["voice"] = stems["voice"] + 0.6 * wet
+                wet[(k + 1) % 2, j0:j0 + m] += 0.45 ** k * y[:m]
+        stems["voice"] = stems["voice"] + 0.6 * wet

@@ -17,6 +17,8 @@ Every function returns a mono (or ``(2, n)``) float64 signal at ``fs``; levels a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import signal
 
@@ -32,8 +34,15 @@ def midi_hz(note: float) -> float:
 
 
 def _sos(fs: int, kind: str, f_hz, order: int = 2):
-    """Butterworth second-order sections, edges kept inside (0, 0.45 fs)."""
-    f = np.atleast_1d(np.asarray(f_hz, dtype=float))
+    """Butterworth second-order sections, edges kept inside (0, 0.45 fs) (designs are cached:
+    a song asks for the same few filters hundreds of times)."""
+    key = tuple(np.round(np.atleast_1d(np.asarray(f_hz, dtype=float)), 3))
+    return _sos_cached(int(fs), kind, key, int(order))
+
+
+@functools.lru_cache(maxsize=512)
+def _sos_cached(fs: int, kind: str, f_hz: tuple, order: int):
+    f = np.asarray(f_hz, dtype=float)
     f = np.clip(f, 10.0, 0.45 * fs)
     if kind == "band" and f[1] <= f[0] * 1.05:
         f = np.array([min(f[0], 0.4 * fs), 0.45 * fs])
@@ -141,21 +150,21 @@ def piano_note(midi: float, n: int, fs: int, rng: np.random.Generator) -> tuple[
     b_inh = 2.5e-4 * 2.0 ** ((midi - 60.0) / 12.0 * 0.9)
     k = np.arange(1, 40)
     fk = k * f0 * np.sqrt(1.0 + b_inh * k * k)
-    k = k[fk < min(0.45 * fs, 9000.0)][:18]
+    k = k[fk < min(0.45 * fs, 9000.0)][:14]
     fk = fk[: k.size]
     amp = np.abs(np.sin(np.pi * k * rng.uniform(0.11, 0.14))) / k ** 0.9
     tau0 = float(np.clip(9.0 * 2.0 ** (-(midi - 40.0) / 18.0), 0.8, 9.0))
     step = 32
     ts = np.arange(0, n + step, step) / fs
-    t = np.arange(n) / fs
-    body = np.zeros(n)
-    bright = np.zeros(n)
+    t = (np.arange(n) / fs).astype(np.float32)
+    body = np.zeros(n, dtype=np.float32)
+    bright = np.zeros(n, dtype=np.float32)
     for i, (kk, f, a) in enumerate(zip(k, fk, amp)):
         tau = tau0 / (1.0 + 0.12 * kk ** 1.3)
         beat = np.cos(np.pi * rng.uniform(0.3, 1.5) * 1e-3 * f * ts) ** 2 * 0.6 + 0.4
         env_s = (0.65 * np.exp(-ts / (0.18 * tau)) + 0.35 * np.exp(-ts / tau)) * beat
-        env = np.repeat(env_s, step)[:n]
-        x = a * env * np.sin(2.0 * np.pi * f * t + rng.uniform(0, 6.28))
+        env = np.repeat(env_s.astype(np.float32), step)[:n]
+        x = np.float32(a) * env * np.sin(np.float32(2.0 * np.pi * f) * t + np.float32(rng.uniform(0, 6.28)))
         if kk <= 4:
             body += x
         else:
@@ -165,7 +174,7 @@ def piano_note(midi: float, n: int, fs: int, rng: np.random.Generator) -> tuple[
     ham *= np.exp(-np.arange(m) / (0.0015 * fs)) * np.sin(np.pi * np.minimum(np.arange(m) / (0.0008 * fs), 0.5))
     bright[:m] += 0.12 * ham / max(np.max(np.abs(ham)), 1e-9)
     att = np.minimum(1.0, np.arange(n) / max(1, int(0.0015 * fs)))
-    return body * att, bright * att
+    return body.astype(float) * att, bright.astype(float) * att
 
 
 # ----------------------------------------------------------------------------- bass
@@ -375,19 +384,35 @@ class DrumKit:
         return fade_edges(x + 0.3 * nz / np.std(nz), self.fs, 0.0005, 0.03)
 
     def shaker(self) -> np.ndarray:
+        """One of four pre-rendered shaker strokes."""
+        if not hasattr(self, "_shakers"):
+            self._shakers = [self._shaker() for _ in range(4)]
+        return self._shakers[int(self.rng.integers(4))]
+
+    def _shaker(self) -> np.ndarray:
         t = self._t(0.09)
         x = signal.sosfilt(_sos(self.fs, "band", [4500.0, 11000.0]), self._noise(t.size))
         env = np.minimum(1.0, t / 0.012) * np.exp(-np.maximum(t - 0.012, 0) / 0.025)
         return fade_edges(x / np.std(x) * env, self.fs, 0.001, 0.01)
 
     def brush_tap(self) -> np.ndarray:
+        """One of three pre-rendered brush taps."""
+        if not hasattr(self, "_taps"):
+            self._taps = [self._brush_tap() for _ in range(3)]
+        return self._taps[int(self.rng.integers(3))]
+
+    def _brush_tap(self) -> np.ndarray:
         t = self._t(0.25)
         x = signal.sosfilt(_sos(self.fs, "band", [1500.0, 8000.0]), self._noise(t.size))
         return fade_edges(x / np.std(x) * np.exp(-t / 0.06) * np.minimum(1.0, t / 0.003), self.fs, 0.001, 0.02)
 
     def brush_swish(self, dur_s: float) -> np.ndarray:
+        """A swish of ``dur_s``: a slice of a pre-filtered noise with a sine-squared swell."""
         n = int(dur_s * self.fs)
-        x = signal.sosfilt(_sos(self.fs, "band", [2000.0, 7000.0]), self._noise(n))
+        if getattr(self, "_swish", np.zeros(0)).size < 4 * n:
+            self._swish = signal.sosfilt(_sos(self.fs, "band", [2000.0, 7000.0]), self._noise(max(4 * n, self.fs)))
+        i0 = int(self.rng.integers(0, self._swish.size - n))
+        x = self._swish[i0:i0 + n]
         env = np.sin(np.pi * np.arange(n) / n) ** 2
         return x / np.std(x) * env
 

@@ -28,7 +28,11 @@ The rule (stated, and the same for every measure)
       balance figures scatter well under the minimum effects on matched material), so a chance
       pattern is rare: 8 of 10 gives p = 4e-4, 4 of 4 gives 0.004, 3 of 3 (0.016) is not enough.
 
-    Its figure is the median over the tracks that have it; the evidence lists every track.
+    Its figure is the median over the tracks that have it; the evidence lists every track.  A
+    track analysed against references where the vocal's level could not be measured (no vocal
+    found, or its level unsure) has no figure: ``n`` counts the tracks with one, and the
+    sentence says how many had none and which (``"... on 8 of 9 tracks with a vocal level (no
+    vocal level on 1: track05.wav)"``); the evidence lists them with ``"with": null``.
     A spectral pattern that a balance pattern explains (the low end's level and the sub-bass /
     low-end ranges; the vocal and the midrange / presence ranges, same direction) is folded
     into it (``also``), so one cause is said once.
@@ -258,11 +262,15 @@ def find_patterns(records: Sequence[Mapping[str, Any]]) -> list[Pattern]:
     out: list[Pattern] = []
     for measure, min_effect, get, text in _measures():
         vals = []
+        missing = []      # tracks analysed against references where this figure could not be given
         for r in records:
             v = get(r)
+            name = str(r.get("name") or r.get("file") or "?")
             if v is None:
+                if measure == "vocal_vs_reference" and r.get("references") and isinstance(r.get("balance"), Mapping):
+                    missing.append(name)
                 continue
-            vals.append((str(r.get("name") or r.get("file") or "?"), v))
+            vals.append((name, v))
         n = len(vals)
         if n < MIN_TRACKS:
             continue
@@ -285,7 +293,13 @@ def find_patterns(records: Sequence[Mapping[str, Any]]) -> list[Pattern]:
                 med = statistics.median(float(v) for (_, v), w in zip(vals, flags) if w)
                 ev = tuple({"file": name, "value_db": round(float(v), 2), "with": w}
                            for (name, v), w in zip(vals, flags))
-                out.append(Pattern(measure, text(med, s, k, n, refs), med, k, n, p, ev))
+                what = text(med, s, k, n, refs)
+                if missing:
+                    # said, not hidden: "8 of 9 tracks" is over the tracks with a figure
+                    ev += tuple({"file": name, "value_db": None, "with": None} for name in missing)
+                    what += (f" with a vocal level (no vocal level on {len(missing)}: "
+                             f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})")
+                out.append(Pattern(measure, what, med, k, n, p, ev))
     out = _explain_away(out)
     out.sort(key=lambda p: (-p.tracks_with / p.tracks_total, -(abs(p.value_db) if p.value_db is not None else 0)))
     return out

@@ -95,6 +95,9 @@ def test_small_albums_and_missing_figures():
         r["balance"]["vocal_found"] = False
     p = find_patterns(recs)[0]
     assert (p.tracks_with, p.tracks_total) == (8, 8)
+    # ... and the sentence says so, with the tracks that have no vocal level in the evidence
+    assert "8 tracks with a vocal level (no vocal level on 2: track00.wav, track01.wav)" in p.what
+    assert [e["file"] for e in p.evidence if e["with"] is None] == ["track00.wav", "track01.wav"]
     # records without references or balance (an older run) do not break it
     assert find_patterns([{"file": "a.wav"}, {"file": "b.wav", "balance": None}]) == []
     assert binomial_tail(0, 5, 0.25) == 1.0 and binomial_tail(5, 5, 0.5) == pytest.approx(1 / 32)

@@ -33,7 +33,13 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    the host's (``xruns_host``: the server, other clients, the machine).  The thread's own
    CPU time (``time.thread_time``) is measured too: ``cpu_overloads`` counts blocks whose
    processing alone exceeded the threshold, so an xrun without one was caused by something
-   else on the machine (preemption), not by the engine.
+   else on the machine (preemption), not by the engine (read once per period and a second
+   time only when the wall clock says it matters: :meth:`RealtimeProcessor._account`).
+7. In the steady state (nothing fading, warming or ramping, no command waiting) the whole
+   period -- host block in, every chain, limiter, meters, host block out -- is one compiled
+   call (:meth:`monitor.engine.Engine.process_host`, :mod:`monitor.period_kernel`); the
+   Python here is the counters and the two clocks.  Otherwise the period runs stage by
+   stage (:meth:`RealtimeProcessor._stages`).
 
 A new profile is built off the audio thread (``Engine.load``) and swapped in at a block
 boundary with a crossfade (see :mod:`monitor.engine`).
@@ -109,6 +115,9 @@ class RealtimeProcessor:
         self.cpu_load = 0.0
         self.cpu_load_max = 0.0
         self.cpu_overloads = 0
+        self.last_cpu_load = 0.0  # thread CPU from the previous period's start to this one's / period
+        self._c_prev = -1.0
+        self._budget_prev = 1.0
         self._alpha = 0.05
         self._inv_fs = 1.0 / engine.fs
         # event ring: (kind, callback index, value); written by the audio thread only
@@ -153,7 +162,7 @@ class RealtimeProcessor:
             self.last_error = type(exc).__name__
             self._event(EVENT_ERROR, 0.0)
         finally:
-            self._account(_perf() - t0, _thread_time() - c0, frames)
+            self._account(_perf() - t0, c0, frames)
 
     def _xrun(self, status_flags: int) -> None:
         self.xruns += 1
@@ -176,18 +185,34 @@ class RealtimeProcessor:
             outdata.fill(0.0)
         np.copyto(outdata[:n, : self._n_out], y[: self._n_out].T)
 
-    def _account(self, dt: float, dcpu: float, frames: int) -> None:
-        """Load bookkeeping of one period: wall time ``dt`` and thread CPU ``dcpu`` (s)."""
+    def _account(self, dt: float, c0: float, frames: int) -> None:
+        """Load bookkeeping of one period: wall time ``dt`` (s), thread CPU clock ``c0`` (s) at
+        its start.
+
+        Reading the thread's CPU clock is a system call (~0.6-1.3 us here, a few per cent of a
+        small period), so it is read once per period, at the start: the smoothed
+        ``cpu_load`` follows the CPU from one period's start to the next (the callback plus
+        the host's own code around it).  The thread's CPU within a period never exceeds the
+        wall time, so the end is read only when the wall-clock load could make a new
+        ``cpu_load_max`` or a ``cpu_overload``: those two stay exact.
+        """
         budget = max(int(frames), 1) * self._inv_fs
-        cpu = dcpu / budget
-        self.cpu_load += self._alpha * (cpu - self.cpu_load)
-        if cpu > self.cpu_load_max:
-            self.cpu_load_max = cpu
-        if cpu > self.overload_threshold:
-            self.cpu_overloads += 1
         load = dt / budget
         self.last_load = load
         self.load += self._alpha * (load - self.load)
+        prev = self._c_prev
+        self._c_prev = c0
+        if prev >= 0.0:
+            cpu_ss = (c0 - prev) / self._budget_prev
+            self.last_cpu_load = cpu_ss
+            self.cpu_load += self._alpha * (cpu_ss - self.cpu_load)
+        self._budget_prev = budget
+        if load > self.cpu_load_max or load > self.overload_threshold:
+            cpu = (_thread_time() - c0) / budget
+            if cpu > self.cpu_load_max:
+                self.cpu_load_max = cpu
+            if cpu > self.overload_threshold:
+                self.cpu_overloads += 1
         if load > self.load_max:
             self.load_max = load
         if load > self.overload_threshold:

@@ -23,7 +23,10 @@ second (only stage 1 touches every sample):
    piano's notes and a hi-hat's top, where an order-16 model cannot follow the dip) lights up
    some ~750 Hz bin of 1.3 ms frames ``HOLE_DB`` above the medians before and after it.
    Events that fill the whole ±1 ms (``MAX_WIDTH_S``) or that start a sound at least
-   ``ONSET_RISE`` louder over the next 10 ms (a drum's beater, a plucked note) are music.
+   ``ONSET_RISE`` louder over the next 10 ms (a drum's beater, a plucked note) are music, and
+   so is an event whose matched-filter excursion comes back (``REPEAT_FRACTION`` of it or
+   more, 2-12 ms later): a plucked string's excitation returns one period later (a
+   Karplus-Strong guitar under a band carries no level rise), a click does not.
    *Low-band path*: a click inside a hi-hat stroke can be masked above ~4 kHz yet audible in
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``
@@ -68,6 +71,8 @@ MERGE_S = 0.002
 POP_MIN_S = 0.001
 MAX_WIDTH_S = 0.0015       # excursions longer than this are music (bursts of garbage: mixes.artifacts)
 MAX_CANDIDATES = 20_000
+REPEAT_GAP_S = 0.002       # the after-range of the repeat test starts this long after the event
+REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) after it: a plucked string
 CAND_ORDER = 2
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
@@ -133,6 +138,7 @@ def _stage1(x: np.ndarray, sub: int, gap: int, ratio: float = CANDIDATE_RATIO, o
     if n_sub < 3:
         return np.zeros(0, dtype=np.int64)
     rms = np.empty(n_sub)
+    own_rms = np.empty(n_sub)
     v = np.empty((n_sub, 2))
     j = np.empty((n_sub, 2), dtype=np.int64)
     per = max((1 << 16) // sub, 1)
@@ -145,13 +151,17 @@ def _stage1(x: np.ndarray, sub: int, gap: int, ratio: float = CANDIDATE_RATIO, o
         k1 = e.argmax(axis=1)
         v[i0:i1, 0] = e[rows, k1]
         e[np.abs(cols[None, :] - k1[:, None]) <= gap] = 0.0
+        # the sub-block's own RMS without its strongest event (a loud click raises its own
+        # sub-block's RMS: at 8 kHz a click's whitened energy is a good part of 10 ms)
+        rest = np.maximum(sub - np.count_nonzero(e == 0.0, axis=1), 1)
+        own_rms[i0:i1] = np.sqrt(np.einsum("ij,ij->i", e, e) / rest)
         k2 = e.argmax(axis=1)
         v[i0:i1, 1] = e[rows, k2]
         j[i0:i1, 0], j[i0:i1, 1] = k1, k2
     bg = ndimage.median_filter(rms, size=21, mode="nearest")
     nb = np.minimum(np.r_[rms[1:], np.inf], np.r_[np.inf, rms[:-1]])
     floor = 10 ** (-110 / 20)
-    thr = np.maximum(ratio * np.maximum(np.minimum(bg, nb), floor), own * rms)
+    thr = np.maximum(ratio * np.maximum(np.minimum(bg, nb), floor), own * own_rms)
     hot = v > thr[:, None]
     blk, which = np.nonzero(hot)
     if blk.size > MAX_CANDIDATES:
@@ -299,11 +309,24 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         d += A[:, k:k + 1] * e[:, s0 + k: s0 + k + 2 * guard]
     core = np.abs(d) / (ra0 * s_ref)[:, None]
     peak = core.max(axis=1)
+    # the same matched filter after the event (REPEAT_GAP_S on, to the window's end, other
+    # candidates masked): a plucked string's excitation comes back one period later, a click
+    # does not
+    g0 = c + guard + int(REPEAT_GAP_S * fs) - p       # da[j] <-> an impulse at S index g0 + p + j
+    n_after = e.shape[1] - p - g0
+    again = np.zeros(K)
+    if n_after > 8:
+        da = A[:, 0:1] * e[:, g0: g0 + n_after]
+        for k in range(1, p + 1):
+            da += A[:, k:k + 1] * e[:, g0 + k: g0 + k + n_after]
+        da *= ke[:, g0: g0 + n_after]
+        again = np.abs(da).max(axis=1) / (ra0 * s_ref)
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard)
+    hit &= again <= REPEAT_FRACTION * peak
     for h in np.flatnonzero(hit):
         # the excursion: above half the detection threshold and within 34 dB of its own peak
         over = np.flatnonzero(core[h] > max(0.5 * min(peak[h], click_ratio), 0.02 * peak[h]))

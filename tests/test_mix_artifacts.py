@@ -144,3 +144,45 @@ def test_artifact_json(songs):
     assert d and set(d[0]) >= {"kind", "time_s", "channel", "detail"}
     json.dumps(d)                                         # plain types only
     assert isinstance(d[0]["time_s"], float) and d[0]["level_db"] is None
+
+
+def _loud(a):
+    return a / np.abs(a).max() * 0.98
+
+
+@pytest.mark.parametrize("bits,dur_s", [(3, 0.003), (4, 0.006), (6, 0.006)])
+def test_short_bit_crush_is_digital_distortion(songs, bits, dur_s):
+    # a few ms of a loud song requantised to 3-6 bits: under the first-difference jump of the
+    # garbage-burst test, found by the exact repeats of sample values (mixes.artifact_crush).
+    # (At 2 bits a -19 dBFS passage rounds to all zeros: a dropout, find_dropouts' business.)
+    y = _loud(songs[0])
+    t0 = 5.321
+    p, m = int(t0 * FS), int(dur_s * FS)
+    step = 2.0 ** (bits - 1)
+    y[:, p:p + m] = np.round(y[:, p:p + m] * step) / step
+    ev = [e for e in render_checks(y, fs=FS).artifacts if e.kind == "digital_distortion"]
+    assert ev and all(t0 - 0.001 <= e.time_s <= t0 + dur_s for e in ev), ev
+    assert {e.channel for e in ev} <= {0, 1}
+
+
+def test_clipped_stretch_below_the_ceiling_is_digital_distortion(songs):
+    y = _loud(songs[0])
+    p, m = int(7.5 * FS), int(0.004 * FS)
+    c = 0.5 * np.abs(y[:, p:p + m]).max()
+    y[:, p:p + m] = np.clip(y[:, p:p + m], -c, c)                     # 4 ms clipped flat
+    ev = [e for e in find_artifacts(y, fs=FS) if e.kind == "digital_distortion"]
+    assert ev and all(abs(e.time_s - 7.5) < 0.005 for e in ev), ev
+
+
+def test_saturation_limiting_and_16_bit_are_not_digital_distortion(songs):
+    # music that is meant to sound so: a tanh drive on the whole mix, a master clipped at its
+    # ceiling throughout (find_clipping's business), 16 bits with and without dither, quiet
+    from mixes.artifact_crush import held_bursts
+    rng = np.random.default_rng(2)
+    for a in songs:
+        y = _loud(a)
+        versions = [np.tanh(3 * y), np.clip(4 * y, -1, 1), np.clip(4 * y, -0.9, 0.9),
+                    np.round(y * 32768 + rng.random(y.shape) - rng.random(y.shape)) / 32768,
+                    np.round(y * 32768) / 32768, np.round(y * 0.01 * 32768) / 32768, y.astype(np.float32)]
+        for v in versions:
+            assert held_bursts(v, fs=FS) == []

@@ -70,7 +70,7 @@ import numpy as np
 from calib.audio_io import atomic_write_json, read_audio
 from calib.errors import ProfileError, SignalError
 from calib.types import FrequencyResponse
-from mixes.envelope import FLOOR_PERCENTILE
+from mixes.envelope import FRAME_PERCENTILE
 from mixes.ltas import LtasReference, band_centres_hz
 from mixes.types import Ltas, RoomFingerprint
 
@@ -88,7 +88,10 @@ __all__ = [
 
 ALIGN_BAND_HZ = (40.0, 12_000.0)        # bands whose mean deviation is removed (level)
 INTERVAL_LEVEL = 0.90                   # coverage of interval_db
-FLOOR_WEIGHT = 0.7                      # compared per band: 0.7 floor_db + 0.3 level_db (dB)
+FLOOR_WEIGHT = 1.0                      # compared per band: FLOOR_WEIGHT floor_db + the rest level_db (dB)
+MISS_SHARE = 0.5                        # the t quantile is taken for this share of the nominal misses
+PRIOR_WEIGHT = 1.0                      # neighbours' variance counts as this many times a band's own dof
+SHRINK_FROM_HZ = 45.0                   # bands below keep their own variance (another floor rule there)
 HUBER_C = 3.0                           # robust standard deviations before a track is down-weighted
 MEASURED_CONFIDENCE = 0.8
 MEASURED_BAND_HZ = (30.0, 10_000.0)
@@ -177,19 +180,45 @@ def _huber(x: np.ndarray, c: float | None = None) -> tuple[np.ndarray, np.ndarra
     return mu, var
 
 
-def _interval(d: np.ndarray, var_m: np.ndarray, dof_m: float, var_r: np.ndarray, dof_r: float,
+def _moderated(var: np.ndarray, dof: float, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Variance per band shrunk towards its neighbours' (a moderated t, Smyth 2004).
+
+    The prior for a band is the geometric mean of its two neighbours' variances (one at the
+    ends), worth ``PRIOR_WEIGHT * dof`` degrees of freedom: ``(dof v + d0 v0) / (dof + d0)``
+    with ``dof + d0`` degrees of freedom.  Bands below ``SHRINK_FROM_HZ`` (read with another
+    floor rule, see :mod:`mixes.envelope`) keep their own variance and ``dof``.
+    """
+    v = np.asarray(var, dtype=np.float64)
+    ok = np.flatnonzero((freqs >= SHRINK_FROM_HZ) & np.isfinite(v) & (v > 0))
+    out, dofs = v.copy(), np.full(v.shape, float(dof))
+    if ok.size < 3 or not math.isfinite(dof) or PRIOR_WEIGHT <= 0:
+        return out, dofs
+    lv = np.log(v[ok])
+    prior = np.empty_like(lv)
+    prior[1:-1] = 0.5 * (lv[:-2] + lv[2:])
+    prior[0], prior[-1] = lv[1], lv[-2]
+    d0 = PRIOR_WEIGHT * dof
+    out[ok] = (dof * v[ok] + d0 * np.exp(prior)) / (dof + d0)
+    dofs[ok] = dof + d0
+    return out, dofs
+
+
+def _interval(d: np.ndarray, var_m: np.ndarray, dof_m, var_r: np.ndarray, dof_r,
               level: float) -> tuple[np.ndarray, np.ndarray]:
     """Half-width of the two-sided ``level`` interval and the standard error, per band.
 
     Student's t with Welch-Satterthwaite degrees of freedom for the difference of the mixes'
-    and the references' location estimates (``dof_r`` infinite for a fixed target).
+    and the references' location estimates (``dof_r`` infinite for a fixed target), at the
+    quantile for ``MISS_SHARE`` of the nominal misses (see the module docstring).
     """
     se2 = var_m + var_r
-    den = var_m ** 2 / dof_m + (var_r ** 2 / dof_r if math.isfinite(dof_r) else 0.0)
+    dof_r = np.asarray(dof_r, dtype=np.float64)
+    den = var_m ** 2 / np.asarray(dof_m, dtype=np.float64) + np.where(
+        np.isfinite(dof_r), var_r ** 2 / np.where(np.isfinite(dof_r), dof_r, 1.0), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         dof = np.where(den > 0, se2 ** 2 / np.maximum(den, 1e-300), 1e6)
     dof = np.clip(np.nan_to_num(dof, nan=1e6), 1.0, 1e6)
-    half = _t_quantile(0.5 + level / 2, dof) * np.sqrt(se2)
+    half = _t_quantile(1.0 - (1.0 - level) * MISS_SHARE / 2.0, dof) * np.sqrt(se2)
     return half, np.sqrt(se2)
 
 
@@ -262,7 +291,7 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     use_floor = have_floor and isinstance(reference, list) and estimator != "mean"
 
     def rows(spectra: list[Ltas]) -> np.ndarray:
-        if use_floor:   # mostly the floor, a little of the mean: their song-to-song errors differ
+        if use_floor:
             x = np.vstack([FLOOR_WEIGHT * s.floor_db + (1.0 - FLOOR_WEIGHT) * s.level_db for s in spectra])
         else:
             x = np.vstack([s.level_db for s in spectra])
@@ -287,7 +316,13 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     dev = mix_levels - ref_loc
     shift = mix_loc - ref_loc
     d = _level_free(shift, f)
-    half, se = _interval(d, mix_var, float(len(mixes) - 1), np.asarray(ref_var, dtype=np.float64), ref_dof, level)
+    ref_var = np.asarray(ref_var, dtype=np.float64) * np.ones(f.size)
+    if use_floor:   # song-to-song variances of neighbouring bands are alike: borrow strength
+        mix_var, mix_dof = _moderated(mix_var, float(len(mixes) - 1), f)
+        ref_var, ref_dof = _moderated(ref_var, ref_dof, f)
+    else:
+        mix_dof = float(len(mixes) - 1)
+    half, se = _interval(d, mix_var, mix_dof, ref_var, ref_dof, level)
     spread = dev.std(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)
@@ -299,7 +334,7 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         spread_db=np.nan_to_num(spread, nan=0.0), n_mixes=len(mixes), source="mixes",
         reference=ref_desc, created=_now(), files=tuple(files),
         meta={"standard_error_db": [round(float(v), 3) for v in np.nan_to_num(se, nan=99.0)],
-              "estimator": (f"{FLOOR_WEIGHT:g} band floor ({FLOOR_PERCENTILE:g}th percentile of ~1.5 Hz bins) + {1 - FLOOR_WEIGHT:.1f} band mean" if use_floor else "band mean power")
+              "estimator": (f"band floor (mean of the frames' {FRAME_PERCENTILE:g}th percentiles of ~1.5 Hz bins per half band)" if use_floor else "band mean power")
               + ", Huber location over tracks",
               "interval_level": level},
         per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.fft
 
 from calib.errors import ConfigError, SignalError
-from mixes.envelope import band_floor_db, floor_nfft
+from mixes.envelope import FloorGrid, band_floor_db, floor_grid, floor_nfft, floors_from_frames, frame_floors
 from mixes.programme import as_programme
 from mixes.types import Ltas
 
@@ -43,6 +43,8 @@ __all__ = [
     "compare",
     "DEFAULT_NORMALISE_LUFS",
     "spectrum_nfft",
+    "SpectrumFrames",
+    "third_octave_floor_grid",
 ]
 
 DEFAULT_NORMALISE_LUFS = -23.0
@@ -65,7 +67,33 @@ def band_centres_hz(bands_per_octave: int = 3, *, f_lo_hz: float = 20.0, f_hi_hz
     return fc[(fc >= f_lo_hz / tol) & (fc <= f_hi_hz * tol)]
 
 
-def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False) -> np.ndarray:
+@dataclass(frozen=True)
+class SpectrumFrames:
+    """A mean power spectrum with the frame floors read while it was taken.
+
+    ``power``: as :func:`_segment_power` returns it; ``frames``: (n_frames, n_sub) half-band
+    floors of each frame (:func:`mixes.envelope.frame_floors`) on ``grid``, the third-octave
+    grid of :func:`third_octave_floor_grid`.
+    """
+
+    power: np.ndarray
+    frames: np.ndarray
+    grid: FloorGrid
+
+
+def _band_edges(fs: int, bands_per_octave: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fc = band_centres_hz(bands_per_octave, f_hi_hz=min(20_000.0, 0.45 * fs))
+    return fc, fc * _G ** (-1 / (2 * bands_per_octave)), fc * _G ** (1 / (2 * bands_per_octave))
+
+
+def third_octave_floor_grid(fs: int, nfft: int) -> FloorGrid:
+    """The frame-floor grid of the third-octave bands :func:`ltas_from_power` reports."""
+    _, lo, hi = _band_edges(fs, 3)
+    return floor_grid(fs, nfft, lo, hi)
+
+
+def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False,
+                   floors_fs: int | None = None) -> np.ndarray | SpectrumFrames:
     """Mean |FFT|^2 of Hann-windowed segments, averaged over channels.
 
     Scaled by Parseval (``sum_k |X_k|^2 = nfft * sum(w^2) * mean square``) so the bins of one
@@ -77,15 +105,25 @@ def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False) -> np.nda
     (At 48 kHz a 32768-point window is one beat at 87.9 bpm: a song on a click at 88 bpm keeps
     its kicks at one window phase for minutes.)  Costs twice the FFTs: about +0.2 s CPU on a
     10-minute stereo file.
+
+    ``floors_fs``: the sample rate; when given, each frame's (segment's, channels averaged)
+    half-band floors on the third-octave grid are read too (:mod:`mixes.envelope`) and a
+    :class:`SpectrumFrames` is returned.
     """
     n_ch, n = x.shape
     w = np.hanning(nfft).astype(x.dtype if x.dtype == np.float32 else np.float64)
+    norm = nfft * np.sum(w.astype(np.float64) ** 2)
+    grid = third_octave_floor_grid(floors_fs, nfft) if floors_fs else None
     acc = np.zeros(nfft // 2 + 1)
+    frames: list[np.ndarray] = []
     if n < nfft:
         pad = np.zeros((n_ch, nfft), dtype=w.dtype)
         pad[:, :n] = x
         spec = scipy.fft.rfft(pad * w, axis=-1)
-        return (np.abs(spec) ** 2).mean(axis=0) / (nfft * np.sum(w * w)) * (nfft / max(n, 1))
+        power = (np.abs(spec) ** 2).mean(axis=0) / norm * (nfft / max(n, 1))
+        if grid is None:
+            return power
+        return SpectrumFrames(power, frame_floors(power[np.newaxis, :], grid), grid)
     # overlap: the segments at 0, nfft, 2 nfft, ... and those half a segment later, each set a
     # reshaped view of the signal (no copy before the window)
     offsets = (0, nfft // 2) if overlap else (0,)
@@ -93,16 +131,24 @@ def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False) -> np.nda
     total = sum(counts)
     step = max(1, total // 4096) if total > 4096 else 1
     used = 0
-    for c in range(n_ch):
-        for o, cnt in zip(offsets, counts):
-            if cnt <= 0:
-                continue
-            segs = x[c, o: o + cnt * nfft].reshape(cnt, nfft)[::step]
-            used += segs.shape[0]
-            for i in range(0, segs.shape[0], 16):
-                spec = scipy.fft.rfft(segs[i:i + 16] * w, axis=-1)
-                acc += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
-    return acc / (used * nfft * np.sum(w.astype(np.float64) ** 2))
+    for o, cnt in zip(offsets, counts):
+        if cnt <= 0:
+            continue
+        segs = [x[c, o: o + cnt * nfft].reshape(cnt, nfft)[::step] for c in range(n_ch)]
+        n_seg = segs[0].shape[0]
+        used += n_seg * n_ch
+        for i in range(0, n_seg, 16):
+            block = np.zeros((min(16, n_seg - i), nfft // 2 + 1))
+            for c in range(n_ch):
+                spec = scipy.fft.rfft(segs[c][i:i + 16] * w, axis=-1)
+                block += spec.real ** 2 + spec.imag ** 2
+            acc += block.sum(axis=0)
+            if grid is not None:
+                frames.append(frame_floors(block / (n_ch * norm), grid))
+    power = acc / (used * norm)
+    if grid is None:
+        return power
+    return SpectrumFrames(power, np.concatenate(frames, axis=0), grid)
 
 
 def spectrum_nfft(fs: int) -> int:
@@ -112,30 +158,35 @@ def spectrum_nfft(fs: int) -> int:
     return floor_nfft(fs)
 
 
-def ltas_from_power(power: np.ndarray, *, fs: int, nfft: int, bands_per_octave: int = 3,
+def ltas_from_power(power: np.ndarray | SpectrumFrames, *, fs: int, nfft: int, bands_per_octave: int = 3,
                     gain_db: float = 0.0, normalised_to_lufs: float = DEFAULT_NORMALISE_LUFS,
                     with_floor: bool | None = None) -> Ltas:
     """Band levels from a one-sided mean-square spectrum (bins of ``fs/nfft`` Hz).
 
     ``power[k]`` is the mean square contributed per bin (a full-scale sine gives 0.5 total
-    in its bins, split by the Hann window's leakage).  ``with_floor`` (default: when the
-    bins are at most 1.5 Hz wide) also reads each band's broadband floor
-    (:func:`mixes.envelope.band_floor_db`).
+    in its bins, split by the Hann window's leakage).  Given a :class:`SpectrumFrames`
+    (third-octaves), each band's broadband floor ``floor_db`` is read from its frame floors
+    (:func:`mixes.envelope.floors_from_frames`).  Without frames, ``with_floor=True`` reads
+    the older floor of the time-averaged spectrum (:func:`mixes.envelope.band_floor_db`, a
+    different estimator: do not mix the two in one fingerprint); the default then is none.
     """
+    frames = power if isinstance(power, SpectrumFrames) else None
+    power = frames.power if frames is not None else np.asarray(power)
     df = fs / nfft
     one_sided = power.copy()
     one_sided[1:-1] *= 2.0
     # running integral at bin edges (bin k covers (k - 1/2) df .. (k + 1/2) df)
     edges = (np.arange(one_sided.size + 1) - 0.5) * df
     cum = np.concatenate(([0.0], np.cumsum(one_sided)))
-    fc = band_centres_hz(bands_per_octave, f_hi_hz=min(20_000.0, 0.45 * fs))
-    lo = fc * _G ** (-1 / (2 * bands_per_octave))
-    hi = fc * _G ** (1 / (2 * bands_per_octave))
+    fc, lo, hi = _band_edges(fs, bands_per_octave)
     p = np.interp(hi, edges, cum) - np.interp(lo, edges, cum)
     # floor at -200 dB (an empty band, e.g. above a tone): finite, so differences stay defined
     level = 10.0 * np.log10(np.maximum(p, 1e-20)) + gain_db
     floor = gap = None
-    if with_floor or (with_floor is None and df <= 1.5):
+    if frames is not None and bands_per_octave == 3 and frames.grid.n_bands == fc.size:
+        floor = floors_from_frames(frames.frames, frames.grid, gain_db=gain_db)
+        gap = np.maximum(level - floor, 0.0)
+    elif with_floor:
         floor, gap = band_floor_db(power, fs=fs, nfft=nfft, lo_hz=lo, hi_hz=hi, gain_db=gain_db)
     return Ltas(freqs_hz=fc, level_db=level, bands_per_octave=bands_per_octave,
                 normalised_to_lufs=normalised_to_lufs, floor_db=floor, floor_gap_db=gap)
@@ -177,7 +228,7 @@ def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: in
     if not math.isfinite(integrated_lufs):
         raise SignalError("the programme has no measurable loudness (silence?); no spectrum to normalise")
     nfft = 1 << int(math.ceil(math.log2(fs / resolution_hz)))
-    power = _segment_power(arr, nfft, overlap=True)
+    power = _segment_power(arr, nfft, overlap=True, floors_fs=fs)
     return ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
                            gain_db=normalise_to_lufs - integrated_lufs, normalised_to_lufs=normalise_to_lufs)
 

@@ -48,7 +48,7 @@ from mixes.programme import as_programme
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
                                 VOICE_MOVEMENT_CENTS, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
                                 COMMON_EVIDENCE_S, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
-                                MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_AGREE, VoiceFrames, _db,
+                                MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_CORR, VoiceFrames, _db,
                                 _common_fm_time, _harmonic_energy, _level_sums, _movement_cents,
                                 _segments, _vibrato_hz, _voice_frames, frame_pass)
 
@@ -117,9 +117,9 @@ class Balance:
 
 def _matched(a: "VoiceFrames", b: "VoiceFrames") -> np.ndarray | None:
     """Frames where two analyses of *the same song* track the same sung pitch, or None when
-    they are not the same song's frames (other length or hop, or the tracked pitches agree on
-    less than ``MATCH_MIN_S`` or on less than ``MATCH_MIN_AGREE`` of the frames tracked in
-    both: two different songs share a pitch at the same moment only by chance)."""
+    they are not the same song's frames (other length or hop; the accompaniment's frame
+    energies correlate (log) below ``MATCH_MIN_CORR``; or the tracked pitches agree on less
+    than ``MATCH_MIN_S``)."""
     if a.f0_hz.size != b.f0_hz.size or abs(a.hop_s - b.hop_s) > 1e-9:
         return None
     both = np.isfinite(a.f0_hz) & np.isfinite(b.f0_hz) & a.gated & b.gated
@@ -129,7 +129,15 @@ def _matched(a: "VoiceFrames", b: "VoiceFrames") -> np.ndarray | None:
     with np.errstate(invalid="ignore", divide="ignore"):
         agree = both & (np.abs(1200.0 * np.log2(a.f0_hz / b.f0_hz)) <= MATCH_CENTS)
     n = int(np.count_nonzero(agree))
-    if n * a.hop_s < MATCH_MIN_S or n < MATCH_MIN_AGREE * n_both:
+    if n * a.hop_s < MATCH_MIN_S:
+        return None
+    # the same song: its accompaniment rises and falls at the same frames (log energy
+    # correlation over the frames gated in both)
+    g = a.gated & b.gated
+    if np.count_nonzero(g) < 8:
+        return None
+    la, lb = (np.log10(np.maximum(f.e_acc[g], 1e-30)) for f in (a, b))
+    if float(np.corrcoef(la, lb)[0, 1]) < MATCH_MIN_CORR:
         return None
     return agree & (a.e_voice > 0) & (b.e_voice > 0)
 
@@ -165,8 +173,12 @@ def compare_balance(mix: Balance, refs: Sequence[Balance]) -> tuple[float | None
         same = mf is not None and rf is not None and _same_frames(mf, rf)
         if same:
             g = mf.gated & rf.gated
+            # against the accompaniment where neither tracks a voice (a vocal fader moves the rest)
+            quiet = g & ~np.isfinite(mf.f0_hz) & ~np.isfinite(rf.f0_hz)
+            if np.count_nonzero(quiet) * mf.hop_s < MATCH_MIN_S:
+                quiet = g
             num = [float(np.sum(f.e_low_tonal[g])) for f in (mf, rf)]
-            den = [float(np.sum(f.e_acc[g])) for f in (mf, rf)]
+            den = [float(np.sum(f.e_acc[quiet])) for f in (mf, rf)]
             if min(num) > 0 and min(den) > 0:
                 bass_d.append(_db(num[0] / den[0]) - _db(num[1] / den[1]))
         elif math.isfinite(mix.bass_to_rest_db) and math.isfinite(r.bass_to_rest_db):
@@ -174,7 +186,12 @@ def compare_balance(mix: Balance, refs: Sequence[Balance]) -> tuple[float | None
         m = _matched(mf, rf) if same else None
         if m is not None and (mix.vocal_found or r.vocal_found) and np.count_nonzero(m) * mf.hop_s >= MATCH_MIN_S:
             v = [float(np.sum(f.e_voice[m])) for f in (mf, rf)]
-            a = [float(np.sum(f.e_acc[m])) for f in (mf, rf)]
+            # the accompaniment's level from the frames where neither tracks a voice (in the
+            # sung frames it holds some of the voice: its reverb, its unvoiced sounds)
+            quiet = mf.gated & rf.gated & ~np.isfinite(mf.f0_hz) & ~np.isfinite(rf.f0_hz)
+            if np.count_nonzero(quiet) * mf.hop_s < MATCH_MIN_S:
+                quiet = m
+            a = [float(np.sum(f.e_acc[quiet])) for f in (mf, rf)]
             if min(v) > 0 and min(a) > 0:
                 vocal_d.append(_db(v[0] / a[0]) - _db(v[1] / a[1]))
                 continue

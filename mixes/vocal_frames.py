@@ -135,7 +135,7 @@ ACC_LOW_HZ = 250.0                 # the accompaniment is measured from here up 
 BASS_MEDIAN_S = 0.35               # running median that keeps the held bass notes, not the kick
 MATCH_CENTS = 50.0                 # same-song comparison: tracked pitches agree within this
 MATCH_MIN_S = 0.5                  # ... on at least this much time
-MATCH_MIN_AGREE = 0.5              # ... and this share of the frames tracked in both
+MATCH_MIN_CORR = 0.9               # same song: the accompaniment's frame energies correlate (log)
 CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
 _REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 

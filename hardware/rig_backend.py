@@ -48,10 +48,14 @@ class RigBackend(PortAudioBackend):
 
     Parameters
     ----------
-    routing : {"room", "loopback"}
+    routing : {"room", "speakers", "loopback"}
         ``"room"``: outputs ``0..n-1`` feed the room's speakers, the room's mic feeds input 0,
-        and input 1 is the loopback reference.  ``"loopback"``: output ``k`` is wired
-        straight to input ``k`` for every ``k`` (a bit-exact wire, one period late).
+        and input 1 is the loopback reference.  ``"speakers"``: outputs ``0..n-1`` feed the
+        room's speakers and nothing of the rig is wired to any input (``monitor run`` without
+        a watch mic: its inputs carry programme from another JACK client only; the mic or the
+        loopback there would feed the room's sound back into the monitor).  ``"loopback"``:
+        output ``k`` is wired straight to input ``k`` for every ``k`` (a bit-exact wire, one
+        period late).
     loopback : {"speakers", "dedicated", "none"}
         What input 1 carries in ``"room"`` routing: ``"speakers"`` (default) the sum of the
         speaker outputs -- the played sweep, exactly as :class:`hardware.simulated.SimulatedRoom`
@@ -83,8 +87,8 @@ class RigBackend(PortAudioBackend):
 
     def __init__(self, *, routing: str = "room", loopback: str = "speakers", server: str | None = None,
                  timeout_margin_s: float = 5.0, mic_input: int | None = None) -> None:
-        if routing not in ("room", "loopback"):
-            raise ConfigError(f"rig routing {routing!r} is unknown; use 'room' or 'loopback'")
+        if routing not in ("room", "speakers", "loopback"):
+            raise ConfigError(f"rig routing {routing!r} is unknown; use 'room', 'speakers' or 'loopback'")
         if loopback not in ("speakers", "dedicated", "none"):
             raise ConfigError(f"rig loopback {loopback!r} is unknown; use 'speakers', 'dedicated' or 'none'")
         if mic_input is not None and not (isinstance(mic_input, int) and 0 <= mic_input < 256):
@@ -106,6 +110,10 @@ class RigBackend(PortAudioBackend):
         self.loopback_output = self.state.loopback_output if loopback == "dedicated" else None
         self.mic_input = self.state.mic_input if mic_input is None else mic_input
         self.loopback_input = None if loopback == "none" else self.state.loopback_input
+        if routing == "speakers":   # no input hears the rig (see the class notes)
+            if mic_input is not None or loopback not in ("speakers", "none"):
+                raise ConfigError("rig routing 'speakers' wires no input; drop mic_input/loopback or use routing 'room'")
+            self.mic_input = self.loopback_input = None
         if self.loopback_input is not None and self.loopback_input == self.mic_input:
             raise ConfigError(f"the rig's mic cannot feed input {self.mic_input + 1}: the loopback reference does; "
                               "use loopback='none' or another input")
@@ -156,7 +164,7 @@ class RigBackend(PortAudioBackend):
             return [(f"{pa}:out_{k}", f"{pa}:in_{k}") for k in range(min(n_inputs, n_outputs))]
         for i in range(min(s.n_speakers, n_outputs)):
             pairs.append((f"{pa}:out_{i}", f"{s.room_client}:spk{i + 1}"))
-        if n_inputs > self.mic_input:
+        if self.mic_input is not None and n_inputs > self.mic_input:
             pairs.append((f"{s.room_client}:mic", f"{pa}:in_{self.mic_input}"))
         if self.loopback_input is not None and n_inputs > self.loopback_input:
             if self.loopback == "speakers":   # JACK sums every connection into one input
@@ -205,6 +213,8 @@ class RigBackend(PortAudioBackend):
         s = self.state
         if self.routing == "loopback":
             return {k: [(k, None)] for k in range(n_outputs)}
+        if self.routing == "speakers":
+            return {}
         if self._ir is None or self._ir_key != (s.jackd_pid, s.ir_path):
             self._ir, self._ir_key = read_audio(s.ir_path)[0], (s.jackd_pid, s.ir_path)
         table = {self.mic_input: [(i, self._ir[i]) for i in range(s.n_speakers)]}

@@ -83,7 +83,7 @@ def make_backend(input_dev: Optional[str], output_dev: Optional[str], watch_mic:
     if (input_dev or "").lower() == "rig" or (output_dev or "").lower() == "rig":
         if watch_mic is not None:
             return RigBackend(routing="room", loopback="none", mic_input=int(watch_mic))
-        return RigBackend(routing="room")
+        return RigBackend(routing="speakers")   # programme inputs hear only the programme (no mic feedback)
     if input_dev is None and output_dev is None:
         return device_backend(None)
     return PortAudioBackend(input_device=_spec(input_dev), output_device=_spec(output_dev), latency="low")

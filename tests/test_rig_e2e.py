@@ -226,7 +226,7 @@ def test_backend_refuses_bad_requests_before_any_audio(rig):  # noqa: F811
         b.play_record(np.full((1, 10), 1.5), fs=RIG_FS, output_channels=(0,), input_channels=(0,))
     with pytest.raises(SignalError, match="2 output channels were given"):
         b.play_record(x, fs=RIG_FS, output_channels=(0, 1), input_channels=(0,))
-    with pytest.raises(ConfigError, match="unknown; use 'room' or 'loopback'"):
+    with pytest.raises(ConfigError, match="unknown; use 'room', 'speakers' or 'loopback'"):
         RigBackend(routing="sideways")
 
 

@@ -8,7 +8,8 @@ answered by comparison, in the same run, on the same server, for the same durati
 
 1. ``idle``: the rig alone (jackd + the room's jconvolver), nobody monitoring;
 2. ``jconvolver``: zita-convolver's JACK client doing the same monitor job in C++ with real-time
-   threads: 2 channels x 65,536 taps, partition = the period (256), the peer in this field;
+   threads: ``--channels`` speakers (default 2) x 65,536 taps, partition = the period, the peer
+   in this field;
 3. ``roomtruth``: ``roomtruth monitor run PROFILE --input rig --output rig --duration T --json``
    with the same FIRs (audio process + worker threads, see roomtruth/monitor_live.py).
 
@@ -20,9 +21,18 @@ and the server's count is in the range of the idle and jconvolver phases.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--block 256] [--phases idle,jconvolver,roomtruth] [--json]
+    .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--block 256] [--channels 2]
+        [--phases idle,jconvolver,roomtruth] [--server NAME] [--json]
 
-Starts the rig when it is not running (and stops it again afterwards).
+The immersive job of issue 15 (16 speakers x 65,536 taps at a 128-sample period)::
+
+    .venv/bin/python benchmarks/bench_live.py --channels 16 --block 128 --seconds 600 --json
+
+Runs on its own JACK server (``--server``, default ``roomtruth-bench``, so a rig someone else
+started is never touched): started with a room of ``--channels`` speakers (a short synthetic
+room IR per speaker, the mic their sum: the dummy interface has 22 ports, so up to 20
+speakers) when it is not running, and stopped again afterwards.  A rig already running under
+that name must have at least ``--channels`` speakers.
 """
 
 from __future__ import annotations
@@ -49,22 +59,34 @@ BLOCK = 256
 PEER_CLIENT = "roomtruth-bench-zita"
 
 
-def make_filters(folder: Path, taps: int) -> Path:
-    """A 2-speaker profile with decaying random FIRs (what a correction FIR costs), plus the
-    same taps as mono WAVs for jconvolver; returns the profile folder."""
+def make_filters(folder: Path, taps: int, channels: int = 2) -> Path:
+    """A ``channels``-speaker profile with decaying random FIRs (what a correction FIR costs),
+    plus the same taps as mono WAVs for jconvolver; returns the profile folder."""
     from calib.profile import CalibrationProfile, SpeakerCorrection
 
     rng = np.random.default_rng(11)
     t = np.arange(taps)
-    h = rng.standard_normal((2, taps)) * np.exp(-t / (taps / 8)) * 0.02
+    h = rng.standard_normal((channels, taps)) * np.exp(-t / (taps / 8)) * 0.02
     h[:, 0] = 0.5
-    for c in range(2):
+    for c in range(channels):
         sf.write(folder / f"fir{c + 1}.wav", h[c].astype(np.float32), FS, subtype="FLOAT")
-    prof = CalibrationProfile(name="bench-live", speakers=(SpeakerCorrection("L", 0, fir={FS: h[0]}),
-                                                           SpeakerCorrection("R", 1, fir={FS: h[1]})),
-                              design_fs=FS)
+    names = ("L", "R") if channels == 2 else tuple(f"S{c + 1}" for c in range(channels))
+    prof = CalibrationProfile(name="bench-live", speakers=tuple(
+        SpeakerCorrection(names[c], c, fir={FS: h[c]}) for c in range(channels)), design_fs=FS)
     prof.save(folder / "profile")
     return folder / "profile"
+
+
+def make_room(folder: Path, channels: int) -> Path:
+    """A short synthetic room (50 ms decaying noise per speaker) for a rig of ``channels``
+    speakers: the room's convolver costs the same in every phase, so it stays small."""
+    rng = np.random.default_rng(5)
+    n = FS // 20
+    ir = rng.standard_normal((n, channels)) * np.exp(-np.arange(n) / (n / 6))[:, None] * 0.05
+    ir[0] = 0.3
+    path = folder / f"room{channels}.wav"
+    sf.write(path, ir.astype(np.float32), FS, subtype="FLOAT")
+    return path
 
 
 def set_block(block: int) -> None:
@@ -92,19 +114,20 @@ def phase_idle(server: str, seconds: float) -> dict:
     return {"server_xruns": xruns_logged(server) - a, "cpu_s": 0.0}
 
 
-def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int) -> dict:
+def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int, channels: int = 2) -> dict:
     import jack
 
     from hardware.jackrig import ROOM_CLIENT
 
     size = 1 << int(np.ceil(np.log2(taps)))
     conf = folder / "monitor.conf"
+    C = int(channels)
     conf.write_text("\n".join([
         f"/jack/client {PEER_CLIENT}", f"/jack/server {server}",
-        f"/convolver/new 2 2 {BLOCK} {size} 1.0",
-        "/input/name 1 in1", "/input/name 2 in2", "/output/name 1 out1", "/output/name 2 out2",
-        f"/impulse/read 1 1 1.0 0 0 0 1 {folder / 'fir1.wav'}",
-        f"/impulse/read 2 2 1.0 0 0 0 1 {folder / 'fir2.wav'}"]) + "\n")
+        f"/convolver/new {C} {C} {BLOCK} {size} 1.0",
+        *[f"/input/name {c + 1} in{c + 1}" for c in range(C)],
+        *[f"/output/name {c + 1} out{c + 1}" for c in range(C)],
+        *[f"/impulse/read {c + 1} {c + 1} 1.0 0 0 0 1 {folder / f'fir{c + 1}.wav'}" for c in range(C)]]) + "\n")
     log = open(folder / "jconvolver.log", "wb")
     p = subprocess.Popen([shutil.which("jconvolver") or "jconvolver", "-s", server, str(conf)],
                          stdout=log, stderr=subprocess.STDOUT, cwd=folder)
@@ -114,14 +137,14 @@ def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int) -> di
         while time.monotonic() < deadline:
             if p.poll() is not None:
                 raise SystemExit(f"jconvolver exited: {(folder / 'jconvolver.log').read_text()[-300:]}")
-            if len(client.get_ports(f"{PEER_CLIENT}:")) >= 4:
+            if len(client.get_ports(f"{PEER_CLIENT}:")) >= 2 * C:
                 break
             time.sleep(0.1)
-        # wired as monitor run is: the room's mic and the loopback in, the room's speakers out
-        client.connect(f"{ROOM_CLIENT}:mic", f"{PEER_CLIENT}:in1")
-        client.connect("system:capture_2", f"{PEER_CLIENT}:in2")
-        client.connect(f"{PEER_CLIENT}:out1", f"{ROOM_CLIENT}:spk1")
-        client.connect(f"{PEER_CLIENT}:out2", f"{ROOM_CLIENT}:spk2")
+        # wired as monitor run is: programme inputs in (the interface's captures), the room's
+        # speakers out
+        for c in range(C):
+            client.connect(f"system:capture_{c + 1}", f"{PEER_CLIENT}:in{c + 1}")
+            client.connect(f"{PEER_CLIENT}:out{c + 1}", f"{ROOM_CLIENT}:spk{c + 1}")
         time.sleep(2.0)                       # jconvolver loads and settles
         a = xruns_logged(server)
         c0 = cpu_seconds(p.pid)
@@ -164,30 +187,40 @@ def main() -> int:
     ap.add_argument("--taps", type=int, default=TAPS)
     ap.add_argument("--phases", default="idle,jconvolver,roomtruth")
     ap.add_argument("--block", type=int, default=BLOCK, help="JACK period = partition (samples)")
+    ap.add_argument("--channels", type=int, default=2, help="speakers: FIRs in the profile, jconvolver's channels")
+    ap.add_argument("--server", default="roomtruth-bench", help="JACK server name of the rig used")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     set_block(args.block)
-    from hardware.jackrig import rig_server_name, rig_status, start_rig, stop_rig
+    if not 1 <= args.channels <= 20:
+        raise SystemExit(f"--channels {args.channels} is outside 1..20 (the rig's interface has 22 ports)")
+    os.environ["ROOMTRUTH_RIG_SERVER"] = args.server      # monitor run (a child) uses the same rig
+    from hardware.jackrig import rig_status, start_rig, stop_rig
 
     for tool in ("jackd", "jconvolver"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (bash scripts/run.sh setup installs it)")
-    server = rig_server_name()
+    server = args.server
     started = False
-    if not rig_status(server).running:
-        start_rig(fs=FS, period=BLOCK, server=server)
-        started = True
-    res: dict = {"seconds": args.seconds, "taps": args.taps, "block": BLOCK, "fs": FS,
+    res: dict = {"seconds": args.seconds, "taps": args.taps, "block": BLOCK, "fs": FS, "channels": args.channels,
                  "load_average_before": os.getloadavg()[0], "phases": {}}
     try:
         with tempfile.TemporaryDirectory(prefix="roomtruth-bench-live-") as tmp:
             folder = Path(tmp)
-            profile = make_filters(folder, args.taps)
+            st = rig_status(server)
+            if not st.running:
+                start_rig(make_room(folder, args.channels), fs=FS, period=BLOCK, server=server)
+                started = True
+            elif st.state is not None and (st.state.n_speakers < args.channels or st.state.period != BLOCK):
+                raise SystemExit(f"the rig '{server}' runs {st.state.n_speakers} speakers at period "
+                                 f"{st.state.period}; stop it (roomtruth rig stop) or use --server")
+            res["rig_realtime"] = rig_status(server).state.realtime if rig_status(server).state else None
+            profile = make_filters(folder, args.taps, args.channels)
             for ph in [p.strip() for p in args.phases.split(",") if p.strip()]:
                 if ph == "idle":
                     r = phase_idle(server, args.seconds)
                 elif ph == "jconvolver":
-                    r = phase_jconvolver(server, args.seconds, folder, args.taps)
+                    r = phase_jconvolver(server, args.seconds, folder, args.taps, args.channels)
                 elif ph == "roomtruth":
                     r = phase_roomtruth(server, args.seconds, profile)
                 else:
@@ -202,7 +235,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
-    print(f"monitor live on the JACK rig: {args.taps} taps x 2 channels, {BLOCK}-sample period, "
+    print(f"monitor live on the JACK rig: {args.taps} taps x {args.channels} channels, {BLOCK}-sample period, "
           f"{args.seconds:.0f} s per phase")
     print(f"{'phase':<12} {'server xruns':>12} {'per min':>8} {'CPU s':>7}")
     for ph, r in res["phases"].items():

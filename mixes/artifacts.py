@@ -55,11 +55,13 @@ __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "di
 SPLICE_WINDOW_S = 0.001
 SPLICE_RATIO = 2.5
 SPLICE_NET_SAMPLES = 3
+SPLICE_RETURN_S = 0.0025      # an opposite jump this close: a pulse (a click), not a splice
 BURST_HOP_S = 0.0025
 BURST_RISE_DB = 20.0
 BURST_EDGE_DB = 10.0
 BURST_MAX_S = 0.030
 BURST_MIN_S = 0.001
+BURST_MIN_JUMPS = 4           # garbage jumps often; a pulse (a click of two edges) jumps twice
 BURST_MIN_DBFS = -50.0
 BURST_ONSET_RISE = 4.0        # energy ratio after/before: the burst starts a louder sound
 LSB16 = 1.0 / 32768.0
@@ -233,8 +235,8 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             dd = np.abs(np.diff(seg))
             big = np.flatnonzero(dd > 0.3 * dd.max())
             dur = (big[-1] - big[0] + 1) / fs
-            if dur < BURST_MIN_S:
-                continue                               # a click: mixes.clicks judges it
+            if dur < BURST_MIN_S or big.size < BURST_MIN_JUMPS:
+                continue                               # a click or a pulse: mixes.clicks judges it
             w = int(0.010 * fs)
             after = xc[b + hop: b + hop + w].astype(np.float64)
             before = xc[max(a - hop - w, 0): a - hop].astype(np.float64)
@@ -274,15 +276,25 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
     a, b = max(onset - w, 0), min(onset + span + w, x.size)
     seg = x[a:b].astype(np.float64)
     best = (0.0, math.inf)
+    back = max(int(SPLICE_RETURN_S * fs), 4)
     for order in (1, 2):
         d = np.diff(seg, order)
         if d.size < 3:
             continue
         med = float(np.median(d))
-        d = np.abs(d - med)                            # the local slope (curvature) is music
+        ds = d - med
+        d = np.abs(ds)                                 # the local slope (curvature) is music
         i = int(np.argmax(d))
         top = float(d[i])
         if order == 1:
+            # a held step that comes back (the waveform returns within SPLICE_RETURN_S: a
+            # rectangular pulse, a click of two edges) is not a splice
+            i0, i1 = a + i + 1 - back, a + i + 1 + back
+            if i0 >= 1 and i1 < x.size:
+                dd = np.diff(x[i0 - 1: i1 + 1].astype(np.float64)) - med
+                dd[back - 1: back + 2] = 0.0           # the jump itself
+                if np.any(dd * np.sign(ds[i]) < -0.5 * top):
+                    continue
             # a step stays: the waveform 3 samples after it is displaced from the line through
             # the samples before by about the step; after a click it is back on the line
             k = SPLICE_NET_SAMPLES

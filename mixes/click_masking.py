@@ -29,6 +29,11 @@ ATTACK_RISE = 10 ** (6 / 10)
 ATTACK_HF_HZ = 6000.0
 ATTACK_HF_FRACTION = 0.02
 ATTACK_FRAMES_S = (0.003, 0.011)
+# an event judged against the sound that follows it (frames from NEXT_START_S after its onset,
+# the forward window mirrored) that does not stand NEXT_MARGIN_DB above that masker is the
+# start of that sound
+NEXT_START_S = 0.002
+NEXT_MARGIN_DB = 0.0
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
 # this SPL.  Mastering rooms play -14 dBFS RMS pink noise at ~83-86 dB SPL per speaker [U].
@@ -103,6 +108,10 @@ class _Bands:
         w = np.where(t < 0, np.maximum(roex(TW_BEFORE_S), 10 ** (TW_SKIRT_DB / 10) * roex(TW_SKIRT_S)),
                      roex(TW_AFTER_S))
         self.tw = w * self.hop                          # weight x samples per frame
+        # the following sound as masker: the forward window mirrored, from NEXT_START_S on
+        tn = t - NEXT_START_S
+        gn = np.abs(tn)
+        self.tw_next = np.where(tn >= 0, (1 + 2 * gn / TW_BEFORE_S) * np.exp(-2 * gn / TW_BEFORE_S), 0.0) * self.hop
         self.hfb = fc > ATTACK_HF_HZ
         self.after = (t >= ATTACK_FRAMES_S[0]) & (t <= ATTACK_FRAMES_S[1])
         self.before = (t <= -ATTACK_FRAMES_S[0]) & (t >= -ATTACK_FRAMES_S[1])
@@ -141,7 +150,15 @@ class _Bands:
         rise = np.max(np.where(heard, aft / (bef + 1e-30), 0.0), axis=1)
         hf = E[:, self.hfb].sum(axis=1) / (E.sum(axis=1) + 1e-30)
         smooth = (hf < ATTACK_HF_FRACTION) | ~full_band   # low-band events have no top octaves
-        return np.where(smooth & (rise > ATTACK_RISE), -np.inf, m)
+        # the sound that follows: an event that does not stand out of the next few ms, masker
+        # weighted by the forward window mirrored, is the start of that sound (a pluck's
+        # excitation, a clap's first burst, a brush's tap), not a click added to the music
+        Ma = np.einsum("kfb,f->kb", P, self.tw_next)
+        Ta = (Ma @ self.spread.T) * self.offset + self.quiet[None, :]
+        with np.errstate(divide="ignore"):
+            m_next = np.max(10 * np.log10(np.maximum(E, 1e-30) / Ta), axis=1)
+        part = m_next < NEXT_MARGIN_DB
+        return np.where((smooth & (rise > ATTACK_RISE)) | part, -np.inf, m)
 
     def segment_bounds(self, onset: int) -> tuple[int, int]:
         a = onset + self.f0 * self.hop - self.nfft // 2

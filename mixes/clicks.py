@@ -321,12 +321,27 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
             da += A[:, k:k + 1] * e[:, g0 + k: g0 + k + n_after]
         da *= ke[:, g0: g0 + n_after]
         again = np.abs(da).max(axis=1) / (ra0 * s_ref)
+    # and over the whole window with nothing masked: a waveform whose corner recurs every
+    # period (a sawtooth or square bass, whose next edges are candidates too) shows two or
+    # more excursions like the event's; a click, or a pair of clicks, at most one more
+    n_all = e.shape[1] - p
+    dw = A[:, 0:1] * e[:, 0:n_all]
+    for k in range(1, p + 1):
+        dw += A[:, k:k + 1] * e[:, k: k + n_all]
+    big = np.abs(dw) / (ra0 * s_ref)[:, None] > REPEAT_FRACTION * peak[:, None]
+    pos = np.arange(n_all) + p                          # S index of each dw entry
+    big &= np.abs(pos - c)[None, :] > guard + int(REPEAT_GAP_S * fs)
+    sep = max(int(MERGE_S * fs), 1)
+    recurs = np.zeros(K, dtype=bool)
+    for k in np.flatnonzero(big.sum(axis=1) >= 2):
+        j = np.flatnonzero(big[k])
+        recurs[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard)
-    hit &= again <= REPEAT_FRACTION * peak
+    hit &= (again <= REPEAT_FRACTION * peak) & ~recurs
     for h in np.flatnonzero(hit):
         # the excursion: above half the detection threshold and within 34 dB of its own peak
         over = np.flatnonzero(core[h] > max(0.5 * min(peak[h], click_ratio), 0.02 * peak[h]))

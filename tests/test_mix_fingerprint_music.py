@@ -104,13 +104,12 @@ def test_issue_studio_truth_inside_intervals_and_sure_bands_within_1_db(refs, is
     fp = fingerprint_from_mixes("Studio Nord", mixes, refs[0])
     truth = _truth(_issue_room, fp.freqs_hz)
     s = _score(fp, truth)
-    # issue 12 "done means": >= 85 % of third-octaves 40 Hz-12 kHz hold the truth (measured 0.88)
+    # issue 12 "done means": >= 85 % of third-octaves 40 Hz-12 kHz hold the truth (measured 1.00)
     assert s["cover"] >= 0.85, s
-    # over the sure bands (90 % interval <= 3 dB wide) within 1.0 dB rms (measured 0.57 dB)
+    # over the sure bands (90 % interval <= 3 dB wide) within 1.0 dB rms (measured 0.35 dB)
     assert s["rms_sure"] <= 1.0, s
-    # the issue asks for >= 80 % sure bands; 20 s excerpts of these songs give 0.72-0.80 (see
-    # the module docstring of mixes.fingerprint and the issue note): held to 0.70 here
-    assert s["sure"] >= 0.70, s
+    # >= 80 % sure bands (measured 0.88; 0.76 with the time-averaged floor of the last session)
+    assert s["sure"] >= 0.80, s
     f = fp.freqs_hz
     i63, i160, i3k = (int(np.argmin(np.abs(f - v))) for v in (63, 160, 3150))
     # the dip the old method got wrong where it was most sure: inside, sure, and not zero
@@ -128,7 +127,7 @@ def test_random_studio_other_keys_and_deviation(refs, studio_a):
     mixes, _ = studio_a
     fp = fingerprint_from_mixes("B-side", mixes, refs[0])
     s = _score(fp, _truth(_random_room(1), fp.freqs_hz))
-    assert s["cover"] >= 0.85 and s["rms_sure"] <= 1.0 and s["sure"] >= 0.70, s   # measured 0.96, 0.58, 0.72
+    assert s["cover"] >= 0.85 and s["rms_sure"] <= 1.0 and s["sure"] >= 0.80, s   # measured 1.00, 0.47, 0.88
 
 
 def test_intervals_narrow_as_mixes_are_added(refs, issue_studio):
@@ -304,3 +303,56 @@ def test_fingerprint_argument_errors():
         fingerprint_from_mixes("s", a, a, estimator="median")
     fp = fingerprint_from_mixes("s", a, a)            # without floors: the mean band power
     assert fp.meta["estimator"].startswith("band mean power") and fp.interval_db.shape == (4, 2)
+
+
+def _noise_ltas(x, fs=FS):
+    """Band levels and frame floors of a stereo signal, no loudness normalisation."""
+    from mixes.ltas import _segment_power, ltas_from_power, spectrum_nfft
+
+    nfft = spectrum_nfft(fs)
+    return ltas_from_power(_segment_power(x, nfft, overlap=True, floors_fs=fs), fs=fs, nfft=nfft)
+
+
+def test_frame_floor_stays_on_the_noise_under_moving_notes_and_follows_a_slope_in_the_band():
+    """Analytic cases for mixes.envelope: white noise of known density under notes, and a
+    density step inside one band."""
+    from mixes.envelope import frame_floors
+    from mixes.ltas import spectrum_nfft, third_octave_floor_grid
+
+    rng = np.random.default_rng(3)
+    n = 12 * FS
+    noise = 0.01 * rng.standard_normal((2, n))
+    t = np.arange(n) / FS
+    # a melody through the 250 Hz third-octave (224-282 Hz): four notes a semitone apart,
+    # 2.1 s each with 0.25 s fades (held notes), 41 dB over the noise per bin, 32 dB in the band
+    k = np.floor(t / 2.1)
+    tl = t - 2.1 * k
+    env = np.sin(0.5 * np.pi * np.clip(np.minimum(tl, 2.1 - tl) / 0.25, 0.0, 1.0)) ** 2
+    tune = 0.03 * env * np.sin(2 * np.pi * 228.0 * 2 ** ((k % 4) / 12) * tl)
+    base = _noise_ltas(noise)
+    with_notes = _noise_ltas(noise + tune)
+    i = int(np.argmin(np.abs(base.freqs_hz - 250)))
+    assert with_notes.level_db[i] - base.level_db[i] > 30.0            # the notes own the band's power
+    # the frame floor stays on the noise: measured +1.2 dB (the notes' fades and skirts; the
+    # scatter of the noise's own floor over 12 s is a few tenths)
+    assert abs(with_notes.floor_db[i] - base.floor_db[i]) < 2.0, (with_notes.floor_db[i], base.floor_db[i])
+    nfft = spectrum_nfft(FS)
+    # the frame percentile equals numpy's (linear interpolation) on half bands up to 96 bins
+    grid = third_octave_floor_grid(FS, nfft)
+    frames = rng.exponential(size=(5, nfft // 2 + 1))
+    got = frame_floors(frames, grid)
+    for j in np.flatnonzero(grid.stops - grid.starts <= 96):
+        np.testing.assert_allclose(got[:, j], np.percentile(frames[:, grid.starts[j]:grid.stops[j]], 10, axis=1),
+                                   rtol=1e-12)
+    # a +6 dB density step at 1 kHz, the middle of the 1 kHz third-octave (891-1122 Hz): the
+    # floor rises like the band's power average (+4.1 dB: the upper half is 122 of 231 Hz wide),
+    # not like the lower bins a single percentile would read (measured +4.0 dB; +1.7 dB without
+    # the half bands)
+    spec = np.fft.rfft(noise, axis=-1)
+    spec[:, np.fft.rfftfreq(n, 1 / FS) >= 1000.0] *= 10 ** (6.0 / 20)
+    step = _noise_ltas(np.fft.irfft(spec, n=n, axis=-1))
+    k = int(np.argmin(np.abs(base.freqs_hz - 1000)))
+    rise_level = step.level_db[k] - base.level_db[k]
+    rise_floor = step.floor_db[k] - base.floor_db[k]
+    assert rise_level == pytest.approx(4.10, abs=0.2)
+    assert rise_floor == pytest.approx(rise_level, abs=0.4), (rise_floor, rise_level)

@@ -71,6 +71,16 @@ try:
 except Exception:  # noqa: BLE001 - no numba: the per-stage path runs
     _nb = None
 
+if _nb is not None:
+    # the kernels below compile the chain, convolution, meter and limiter kernels into
+    # themselves: their cached machine code must follow those modules' sources too
+    import os as _os
+
+    from monitor.period_cache import depend_on as _depend_on
+
+    _HERE = _os.path.dirname(_os.path.abspath(__file__))
+    _depend_on(__file__, [_os.path.join(_HERE, f) for f in ("kernels.py", "conv_kernels.py", "limkernels.py")])
+
 
 def available() -> bool:
     """True when the one-call period can run (the compiled engine and limiter are there)."""

@@ -15,22 +15,29 @@ before); where they are not found, nothing is registered and numba's default app
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
 __all__ = ["depend_on"]
 
 
-def _stamp(paths) -> str:
-    h = hashlib.sha256()
+@functools.lru_cache(maxsize=64)
+def _file_hash(path: str, mtime_ns: int, size: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _stamp(paths) -> tuple:
+    """Content hashes of ``paths`` ("" for a missing file), re-read when a file changes."""
+    out = []
     for p in paths:
         try:
-            with open(p, "rb") as f:
-                h.update(f.read())
+            st = os.stat(p)
+            out.append(_file_hash(p, st.st_mtime_ns, st.st_size))
         except OSError:
-            h.update(b"-")
-        h.update(os.path.basename(p).encode())
-    return h.hexdigest()
+            out.append("")
+    return tuple(out)
 
 
 def depend_on(module_file: str, dependencies) -> bool:
@@ -52,12 +59,11 @@ def depend_on(module_file: str, dependencies) -> bool:
         return False
     this = os.path.realpath(module_file)
     deps = tuple(os.path.realpath(p) for p in dependencies)
-    extra = _stamp(deps)
     made = []
     for base in bases:
         class _Locator(base):
             def get_source_stamp(self):
-                return (super().get_source_stamp(), extra)
+                return (super().get_source_stamp(), _stamp(deps))
 
             @classmethod
             def from_function(cls, py_func, py_file):

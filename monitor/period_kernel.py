@@ -187,7 +187,7 @@ if _nb is not None:
         for c in range(C):
             for i in range(n):
                 xe[c, i] = x[c, i]
-        _core(t, xe, out, n)
+        _core(t, xe, out[:, :n], n)          # a slice: one compiled _core for every layout
 
     @_jit
     def host_period(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled

@@ -204,7 +204,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         voicings.append(v)
 
     stems: dict[str, np.ndarray] = {}
-    notes: dict[str, list] = {"bass": [], "voice": [], "backing": [],
+    notes: dict[str, list] = {"bass": [], "voice": [], "backing": [], "drums": [],
                               "chords": [(a, b, tuple(v)) for (a, b, _r, _t), v in zip(chords, voicings)],
                               "style": [style]}
 
@@ -272,7 +272,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     # ---------------------------------------------------------------- drums
     stems["drums"] = np.zeros((2, n))
     if drums:
-        stems["drums"] = _drums(rng, fs, n, style, sections, beat, bar, swung, duration_s)
+        stems["drums"] = _drums(rng, fs, n, style, sections, beat, bar, swung, duration_s, notes["drums"])
 
     # ---------------------------------------------------------------- keys
     stems["keys"] = _keys(rng, fs, n, style, chords, voicings, beat, swung, section_at, sec_gain, duration_s, tonic)

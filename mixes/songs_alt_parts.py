@@ -48,7 +48,8 @@ class Layer:
 
 
 # ----------------------------------------------------------------------------- drums
-def _drums(rng, fs, n, style, sections, beat, bar, swung, dur_s):
+def _drums(rng, fs, n, style, sections, beat, bar, swung, dur_s, log=None):
+    """The drum stem; each hit is appended to ``log`` as ``(time_s, kind)``."""
     flav = {"rock": "rock", "electronic": "electronic"}.get(style, "soft")
     kit = DrumKit(fs, rng, flav)
     lay = Layer(n, fs, 1)
@@ -56,17 +57,24 @@ def _drums(rng, fs, n, style, sections, beat, bar, swung, dur_s):
     jit = 0.0 if style == "electronic" else 0.005
     brushes = style == "acoustic" or (style == "ballad" and rng.random() < 0.4)
 
-    def hit(x, t, vel, pan=0.0):
-        if 0.0 <= t < dur_s:
-            lay.add(x * vel * 10 ** (rng.normal(0, 1.2) / 20), t + rng.normal(0, jit) if jit else t, pan)
+    names = {}
 
+    def hit(x, t, vel, pan=0.0, kind=None):
+        if 0.0 <= t < dur_s:
+            t = t + rng.normal(0, jit) if jit else t
+            lay.add(x * vel * 10 ** (rng.normal(0, 1.2) / 20), t, pan)
+            if log is not None:
+                log.append((max(t, 0.0), kind or names.get(id(x), "hit")))
+
+    names.update({id(kit.kick): "kick", id(kit.snare[0]): "ghost", id(kit.snare[1]): "snare",
+                  id(kit.xstick): "cross-stick", id(kit.clap): "clap"})
     for si, (name, a, b) in enumerate(sections):
         if name == "intro" and style != "electronic":
             continue
         g = {"verse": 0.85, "chorus": 1.0, "bridge": 0.8, "breakdown": 0.7, "outro": 1.0, "intro": 0.6}[name]
         if name in ("chorus", "outro") or (name == "verse" and si > 1):
             if style != "acoustic":
-                hit(kit.crash(), a, 0.5 * g)
+                hit(kit.crash(), a, 0.5 * g, kind="crash")
         n_bars = int(np.ceil((b - a) / bar - 1e-6))
         for k in range(n_bars):
             t_bar = a + k * bar
@@ -84,12 +92,12 @@ def _drums(rng, fs, n, style, sections, beat, bar, swung, dur_s):
                     if on_beat and bt in (1, 3) and name != "intro":
                         hit(kit.clap, t, 0.55 * g)
                     if s16 % 4 == 2 and name not in ("intro",):
-                        hit(kit.hat(True), t, 0.22 * g, hat_pan)
+                        hit(kit.hat(True), t, 0.22 * g, hat_pan, "open hat")
                     if name != "intro":
-                        hit(kit.shaker(), t_bar + s16 * beat / 4 + (0.02 * beat if s16 % 2 else 0), (0.12 if s16 % 2 else 0.18) * g, -hat_pan)
+                        hit(kit.shaker(), t_bar + s16 * beat / 4 + (0.02 * beat if s16 % 2 else 0), (0.12 if s16 % 2 else 0.18) * g, -hat_pan, "shaker")
                     continue
                 if last_bar and bt >= 2 and style == "rock" and s16 % 2 == 0:      # a tom fill
-                    hit(kit.tom(2 - (s16 - 8) // 3), t, 0.6 * g, [0.4, 0.0, -0.4][min(2, (s16 - 8) // 3)])
+                    hit(kit.tom(2 - (s16 - 8) // 3), t, 0.6 * g, [0.4, 0.0, -0.4][min(2, (s16 - 8) // 3)], "tom")
                     continue
                 kick_here = (on_beat and bt in (0, 2)) or (style == "rock" and s16 == 10 and rng.random() < 0.6)
                 if kick_here:
@@ -98,23 +106,23 @@ def _drums(rng, fs, n, style, sections, beat, bar, swung, dur_s):
                     if style == "ballad" and name == "verse":
                         hit(kit.xstick, t, 0.3 * g, 0.1)
                     elif brushes:
-                        hit(kit.brush_tap(), t, 0.35 * g, 0.1)
+                        hit(kit.brush_tap(), t, 0.35 * g, 0.1, "brush")
                     else:
                         hit(kit.snare[1], t, 0.7 * g, 0.05)
                 elif style == "rock" and s16 % 2 == 1 and rng.random() < 0.1:
                     hit(kit.snare[0], t, 0.12, 0.05)                                  # ghost note
                 if brushes and on_beat:
                     sw = kit.brush_swish(beat * 0.9)
-                    hit(sw, t, 0.1 * g, -0.2)
+                    hit(sw, t, 0.1 * g, -0.2, "swish")
                 elif eighth and not brushes:
                     if name == "bridge" and style == "rock" or (style == "ballad" and name == "chorus"):
                         if on_beat or style == "rock":
-                            hit(kit.ride(), t, 0.2 * g, ride_pan)
+                            hit(kit.ride(), t, 0.2 * g, ride_pan, "ride")
                     elif style != "ballad" or name == "chorus":
                         open_ = style == "rock" and name == "chorus" and s16 == 14
-                        hit(kit.hat(open_), t, (0.28 if on_beat else 0.18) * g, hat_pan)
+                        hit(kit.hat(open_), t, (0.28 if on_beat else 0.18) * g, hat_pan, "open hat" if open_ else "hat")
                 if style == "acoustic" and name == "chorus" and s16 % 2 == 1:
-                    hit(kit.shaker(), t, 0.1 * g, -hat_pan)
+                    hit(kit.shaker(), t, 0.1 * g, -hat_pan, "shaker")
     return lay.full(n)
 
 
@@ -227,12 +235,17 @@ def _pads(rng, fs, n, style, chords, voicings, beat, section_at, sec_gain, dur_s
                 cache[key_] = ensemble_chord(v, m, fsl, rng, attack_s=rng.uniform(0.3, 0.8), cutoff_hz=3200.0)
             else:
                 cache[key_] = ensemble_chord(v, m, fsl, rng, attack_s=0.05, cutoff_hz=4500.0, vib_hz=0.3)
-        lay.add(0.1 * sec_gain[name] * cache[key_][:, :m], c0)
+        lay.add(0.1 * sec_gain[name] * fade_edges(cache[key_][:, :m], fsl, 0.0, 0.03), c0)
     if style == "electronic":          # side-chain pumping to the four-on-the-floor kick
         t = np.arange(lay.x.shape[1]) / fsl
         ph = (t / beat) % 1.0
         depth = rng.uniform(0.5, 0.8)
-        pump = 1.0 - depth * (1.0 - np.minimum(1.0, ph / 0.55)) ** 2
+        # gain falls in ~8 ms (the compressor's attack) at each beat, recovers over ~half a beat
+        att = 0.008 / beat
+        rec = np.clip((ph - att) / 0.55, 0.0, 1.0)
+        pump = np.where(ph < att, 1.0 - depth * (0.5 - 0.5 * np.cos(np.pi * ph / att)),
+                        1.0 - depth * (1.0 - rec) ** 2)
+        # the end of the previous beat's recovery meets the next attack: both at 1 - 0 ... continuous
         lay.x *= pump
     return lay.full(n)
 

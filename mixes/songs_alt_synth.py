@@ -125,20 +125,29 @@ def ks_pluck(f0_hz: float, n: int, fs: int, rng: np.random.Generator, *, t60_s: 
     c = 0.04 + 0.2 * (1.0 - brightness)
     h = np.convolve([1.0 - d, d], [c, 1.0 - 2.0 * c, c])
     g = 10.0 ** (-3.0 / (t60_s * f0_hz))
-    exc = rng.standard_normal(L)
-    exc = signal.lfilter([1.0 - 0.85 * (1 - brightness)], [1.0, -0.85 * (1 - brightness)], exc)
-    k = max(1, int(pick_pos * L))
-    exc = exc - np.roll(exc, k)
-    exc *= np.minimum(1.0, np.arange(L) / max(2, int(0.0004 * fs)))
-    exc -= exc.mean()
+    # initial displacement: the string's triangle at the plucking point (a finger or pick pulls
+    # it aside, then lets go), as its Fourier series at the loop's exact period p (so the first
+    # period joins the recursion without a seam), low-passed by ``brightness``, plus a little
+    # noise (the nail or pick)
+    kk = np.arange(1, int(p / 2))
+    fc = (800.0 + 5000.0 * brightness) / f0_hz
+    a_k = np.sin(np.pi * kk * pick_pos) / kk ** 2 / (1.0 + (kk / fc) ** 2)
+    i = np.arange(L + 3) - 3
+    hist = np.cos(2.0 * np.pi * np.outer(i, kk) / p) @ a_k
+    hist += 0.02 * np.max(np.abs(hist)) * signal.lfilter([0.5], [1.0, -0.5], rng.standard_normal(L + 3))
+    hist -= hist.mean()
+    exc = hist[3:]
     nb = n // L + 2
     y = np.zeros((nb + 1) * L + 3)
-    y[3:3 + L] = exc
+    y[:3 + L] = hist
     for b in range(1, nb):
         s = 3 + b * L
         pe = y[s - L - 3:s]
         y[s:s + L] = g * (h[0] * pe[3:] + h[1] * pe[2:-1] + h[2] * pe[1:-2] + h[3] * pe[:-3])
-    return y[3:3 + n] / max(np.max(np.abs(exc)), 1e-9)
+    out = y[3:3 + n] / max(np.max(np.abs(exc)), 1e-9)
+    m = min(n, max(2, int(0.0012 * fs)))             # the pick leaves the string over ~1 ms
+    out[:m] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(m) / m)
+    return out
 
 
 def piano_note(midi: float, n: int, fs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +172,7 @@ def piano_note(midi: float, n: int, fs: int, rng: np.random.Generator) -> tuple[
         tau = tau0 / (1.0 + 0.12 * kk ** 1.3)
         beat = np.cos(np.pi * rng.uniform(0.3, 1.5) * 1e-3 * f * ts) ** 2 * 0.6 + 0.4
         env_s = (0.65 * np.exp(-ts / (0.18 * tau)) + 0.35 * np.exp(-ts / tau)) * beat
-        env = np.repeat(env_s.astype(np.float32), step)[:n]
+        env = np.interp(t, ts, env_s).astype(np.float32)          # smooth (a staircase would modulate)
         x = np.float32(a) * env * np.sin(np.float32(2.0 * np.pi * f) * t + np.float32(rng.uniform(0, 6.28)))
         if kk <= 4:
             body += x
@@ -217,7 +226,7 @@ def bass_note(kind: str, f0_hz, n: int, fs: int, rng: np.random.Generator, vel: 
         ts = np.arange(0, n + step, step) / fs
         x = np.zeros(n)
         for kk, aa, tt in zip(k, a, tau):
-            x += aa * np.repeat(np.exp(-ts / tt), step)[:n] * np.sin(kk * ph)
+            x += aa * np.interp(t, ts, np.exp(-ts / tt)) * np.sin(kk * ph)
         m = int(0.004 * fs)
         tr = signal.sosfilt(_sos(fs, "band", [600.0, 4000.0] if kind == "pick" else [150.0, 900.0]),
                             rng.standard_normal(m))
@@ -253,12 +262,18 @@ def ensemble_chord(notes, n: int, fs: int, rng: np.random.Generator, *, attack_s
     per note with slow vibrato, low-passed, slow (curved) attack."""
     t = np.arange(n) / fs
     out = np.zeros((2, n))
+    # every player has their own vibrato (rate, phase, depth ~5-12 cents): a section's vibrato is
+    # incoherent across notes and channels, unlike a single voice's
+    step = 64
+    ts = np.arange(0, n + step, step) / fs
     for c in range(2):
-        vib = 1.0 + 0.002 * np.sin(2.0 * np.pi * (vib_hz + rng.uniform(-0.6, 0.6)) * t + rng.uniform(0, 6.28))
         for note in notes:
             f0 = midi_hz(note)
             for v in range(voices):
                 det = 2.0 ** (rng.uniform(-12.0, 12.0) / 1200.0)
+                cents = rng.uniform(5.0, 12.0) * np.sin(2.0 * np.pi * max(vib_hz + rng.uniform(-0.8, 0.8), 0.1) * ts
+                                                        + rng.uniform(0, 6.28))
+                vib = np.interp(t, ts, 2.0 ** (cents / 1200.0))
                 out[c] += blep_saw(f0 * det * vib, n, fs, rng.uniform())
     out = signal.sosfilt(_sos(fs, "low", cutoff_hz, 2), out, axis=1)
     env = adsr(n, fs, attack_s, 2.0, 0.85, min(0.4, n / fs / 3), curve=1.8)
@@ -444,14 +459,18 @@ def fdn_ir(rng: np.random.Generator, fs: int, rt60_s: float, *, hf_ratio: float 
     # absorption per line: two-tap FIR b0 + b1 z^-1 with gains g_dc at 0 Hz and g_ny at fs/2
     b0, b1 = (0.5 * (g_dc + g_ny))[:, None], (0.5 * (g_dc - g_ny))[:, None]
     pre = int(predelay_s * fs)
+    # early reflections: per channel, diffuse (each a 1-3 ms decaying noise burst, walls are
+    # not mirrors at all frequencies), darker with delay
     er = np.zeros((2, n))
     for c in range(2):
         times = np.sort(rng.uniform(0.003, 0.045, n_reflections)) + predelay_s
         for tt in times:
             i = int(tt * fs)
-            if i < n:
-                er[c, i] += rng.choice([-1.0, 1.0]) * 0.8 * np.exp(-(tt - predelay_s) / 0.03)
-    er = signal.sosfilt(_sos(fs, "low", 7000.0, 1), er, axis=1)
+            m = int(rng.uniform(0.001, 0.003) * fs)
+            if i + m < n:
+                burst = rng.standard_normal(m) * np.exp(-np.arange(m) / (0.3 * m)) * np.hanning(m + 2)[1:-1] ** 0.5
+                er[c, i:i + m] += burst / np.sqrt(np.sum(burst ** 2)) * 0.8 * np.exp(-(tt - predelay_s) / 0.03)
+    er = signal.sosfilt(_sos(fs, "low", 5000.0, 2), er, axis=1)
     inp = np.zeros(n + blk)
     inp[pre] = 1.0
     inp[:n] += 0.5 * er.sum(axis=0)

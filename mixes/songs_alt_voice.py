@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from mixes.songs_alt_synth import _sos, midi_hz
+from mixes.songs_alt_synth import _sos, fade_edges, midi_hz
 
 __all__ = ["VOWELS", "sing"]
 
@@ -35,6 +35,10 @@ VOWELS = {
     "uh": (640.0, 1190.0, 2390.0), "er": (490.0, 1350.0, 1690.0),
 }
 _BW = np.array([70.0, 100.0, 140.0, 220.0, 280.0])
+VIBRATO_RATE_HZ = (4.5, 7.0)       # drawn per note
+VIBRATO_DEPTH_ST = (0.1, 1.0)      # peak to peak, semitones, drawn per note
+DRIFT_ST = 0.08                    # rms slow pitch drift (semitones)
+JITTER_ST = 0.08                   # rms fast pitch jitter (semitones, ~0.5 % in f0)
 
 
 def _formants(vowel: str, female: bool) -> np.ndarray:
@@ -69,15 +73,15 @@ def _pitch_contour(notes, p0: int, m: int, fs: int, rng) -> np.ndarray:
             p -= rng.uniform(0.7, 2.0) * (0.5 + 0.5 * np.cos(np.pi * w))
         dur = t1 - t0
         if dur > 0.3:
-            rate = rng.uniform(4.5, 7.0)
-            depth_pp = rng.uniform(0.1, 1.0)
+            rate = rng.uniform(*VIBRATO_RATE_HZ)
+            depth_pp = rng.uniform(*VIBRATO_DEPTH_ST)
             onset = rng.uniform(0.12, 0.35) * min(1.0, dur / 0.8)
             ramp = np.clip((t - onset) / 0.25, 0.0, 1.0)
             p += 0.5 * depth_pp * ramp * np.sin(2 * np.pi * rate * t + rng.uniform(0, 6.28))
         pitch[a:b] = p
         prev = midi
-    pitch += 0.08 * _smooth_noise(rng, m, fs, 3.0)                # slow drift, ~8 cents
-    pitch += 0.08 * _smooth_noise(rng, m, fs, 300.0)              # jitter, ~0.5 % in f0
+    pitch += DRIFT_ST * _smooth_noise(rng, m, fs, 3.0)            # slow drift, ~8 cents
+    pitch += JITTER_ST * _smooth_noise(rng, m, fs, 300.0)         # jitter, ~0.5 % in f0
     return pitch
 
 
@@ -131,10 +135,10 @@ def _consonant(kind: str, fs: int, rng) -> np.ndarray:
     if kind == "t":
         n = int(0.03 * fs)
         x = signal.sosfilt(_sos(fs, "high", 3000.0, 2), rng.standard_normal(n))
-        return 0.9 * x / np.std(x) * np.exp(-np.arange(n) / (0.006 * fs)) * np.minimum(1.0, np.arange(n) / (0.0007 * fs))
+        return 0.9 * x / np.std(x) * np.exp(-np.arange(n) / (0.006 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
     n = int(0.035 * fs)                                            # "k"
     x = signal.sosfilt(_sos(fs, "band", [1400.0, 3600.0], 2), rng.standard_normal(n))
-    return 0.8 * x / np.std(x) * np.exp(-np.arange(n) / (0.008 * fs)) * np.minimum(1.0, np.arange(n) / (0.0008 * fs))
+    return 0.8 * x / np.std(x) * np.exp(-np.arange(n) / (0.008 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
 
 
 def sing(notes, n_total: int, fs: int, rng: np.random.Generator, *, female: bool,
@@ -207,9 +211,17 @@ def sing(notes, n_total: int, fs: int, rng: np.random.Generator, *, female: bool
             kt.append(b - min(0.03, 0.2 * (b - a)))
             kf.append(_formants(v2 or v, fem))
         kt = np.maximum.accumulate(np.asarray(kt))
-        y = _formant_filter(src * amp, fs_v, kt, np.log(np.array(kf)), np.log(f0[::64][np.minimum(
-            (kt * fs_v / 64).astype(int), f0[::64].size - 1)]))
-        low[p0:p0 + m] += y / max(np.sqrt(np.mean(y[amp > 0.3 * np.max(amp)] ** 2)), 1e-12)
+        # 40 ms of silence on both sides: the frame-wise filter smears a few ms, and the phrase
+        # must start and end at zero (a truncated tail would be a step)
+        pad = int(0.04 * fs_v)
+        y = _formant_filter(np.pad(src * amp, pad), fs_v, kt + pad / fs_v, np.log(np.array(kf)),
+                            np.log(f0[::64][np.minimum((kt * fs_v / 64).astype(int), f0[::64].size - 1)]))
+        y = fade_edges(y, fs_v, 0.01, 0.01)
+        y /= max(np.sqrt(np.mean(y[pad:pad + m][amp > 0.3 * np.max(amp)] ** 2)), 1e-12)
+        q0 = p0 - pad
+        a0 = max(0, -q0)
+        q1 = min(low.size, q0 + y.size)
+        low[q0 + a0:q1] += y[a0:q1 - q0]
         # consonants and the inhale (full rate)
         for (t0, _t1, _midi, _v, _v2, cons, vel) in ph:
             if cons:

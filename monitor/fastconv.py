@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from calib.errors import ConfigError, SignalError
+from monitor import conv_kernels as _ck
 from monitor import kernels as _k
 from monitor.convolver import Level, _min_offset, plan_partitions
 
@@ -45,6 +46,10 @@ __all__ = ["ScheduledConvolver", "plan_scheduled"]
 # planner favours fewer, larger partitions than the numpy model does).
 _COST_FFT = 0.11
 _COST_MAC = 1.0
+_COST_PASS = 0.5
+# levels with partitions of at least this many samples pass over their filter spectra once
+# per two blocks (see monitor.conv_kernels)
+_PAIR_MIN = 2048
 
 
 def fft_size(n: int) -> int:
@@ -77,36 +82,39 @@ def plan_scheduled(n_taps: int, *, block: int) -> tuple[Level, ...]:
     return plan_partitions(n_taps, block=block, async_min=2 * block, level_cost=cost)
 
 
-def _schedule(levels: list[tuple[list[float], int]]) -> list[list[int]]:
-    """Deal every level's tasks to its phases so that the modelled cost of the busiest period
-    is as small as possible (greedy water-filling).
+def _schedule(windows: list[tuple[list[float], int, int, int]]) -> list[list[int]]:
+    """Deal every block window's tasks to its phases so that the modelled cost of the busiest
+    period is as small as possible (greedy water-filling).
 
-    ``levels``: per level, the costs of its tasks in their required order and its number of
-    phases ``r`` (powers of two: each divides the largest).  Period ``u`` of
-    the hyper-period ``R = max r`` runs phase ``u mod r`` of every level, so a level's phase
-    ``s`` loads periods ``s, s + r, ...``.  Levels with the most phases (the largest FFTs) are
-    placed first; each task goes to the least loaded phase that keeps the order (>= the
-    previous task's) and does not run ahead of the level's proportional schedule (so later
-    tasks always keep room); ties go to the earliest phase.  Returns the phase of every task.
+    ``windows``: per window, the costs of its tasks in their required order, the level's
+    number of phases ``r`` per block, its group size ``G`` (1, or 2 for levels that pass over
+    their filter spectra once for two blocks: blocks ``j`` with ``j % G == g`` run window
+    ``g``) and ``g``.  ``G r`` are powers of two, so each divides the hyper-period
+    ``R = max G r``; period ``u`` of it runs phase ``u mod r`` of window ``(u div r) mod G``,
+    so a window's phase ``s`` loads periods ``g r + s + k G r``.  Windows of the largest
+    levels are placed first; each task goes to the least loaded phase that keeps the order
+    (>= the previous task's) and does not run ahead of the window's proportional schedule (so
+    later tasks always keep room); ties go to the earliest phase.  Returns the phase of every
+    task.
     """
-    R = max(r for _, r in levels)
+    R = max(G * r for _, r, G, _ in windows)
     load = np.zeros(R)
-    out: list[list[int]] = [[] for _ in levels]
-    for li in sorted(range(len(levels)), key=lambda i: -levels[i][1]):
-        costs, r = levels[li]
-        view = load.reshape(R // r, r)           # view[:, s]: the periods running phase s
+    out: list[list[int]] = [[] for _ in windows]
+    for wi in sorted(range(len(windows)), key=lambda i: (-windows[i][1], i)):
+        costs, r, G, g = windows[wi]
+        view = load.reshape(R // (G * r), G * r)[:, g * r:(g + 1) * r]   # [:, s]: periods of phase s
         total = sum(costs) or 1.0
         prev, acc = 0, 0.0
         phases = []
         for c in costs:
             hi = max(prev, min(r - 1, int((acc + c) * r / total)))
             col = view[:, prev:hi + 1].max(axis=0)
-            s = prev + int(np.argmin(col))
-            view[:, s] += c
-            phases.append(s)
-            prev = s
+            s_ = prev + int(np.argmin(col))
+            view[:, s_] += c
+            phases.append(s_)
+            prev = s_
             acc += c
-        out[li] = phases
+        out[wi] = phases
     return out
 
 
@@ -136,7 +144,8 @@ class ScheduledConvolver:
     """
 
     def __init__(self, h: np.ndarray, *, block: int, max_block: int | None = None,
-                 levels: tuple[Level, ...] | None = None, _warm: bool = False) -> None:
+                 levels: tuple[Level, ...] | None = None, _warm: bool = False,
+                 _pair_min: int | None = None) -> None:
         if not _k.available():
             raise ConfigError(f"the compiled engine is unavailable: {_k.why_unavailable()}")
         if not _warm:
@@ -159,6 +168,7 @@ class ScheduledConvolver:
         self.block, self.max_block = B, max_block
         self.levels = plan_scheduled(N, block=B) if levels is None else tuple(levels)
         self._check_levels()
+        self._pair_min = _PAIR_MIN if _pair_min is None else int(_pair_min)
         self.late_waits = 0             # interface of PartitionedConvolver: no workers here
         self.async_min = None
         self.worker_realtime = False
@@ -177,40 +187,61 @@ class ScheduledConvolver:
         self._xring = np.zeros((C, B * -(-(2 * F_max + 2 * P_max) // B)), np.float32)
         reach = max(lv.offset + lv.size for lv in self.levels)
         self._acc = np.zeros((C, B * -(-(reach + 2 * P_max + 2 * B) // B)), np.float32)
-        ilv = np.zeros((len(self.levels), 10), np.int64)
-        Hs, tasks, tptr, per_level = [], [], [0], []
+        ilv = np.zeros((len(self.levels), _ck.ILV_COLS), np.int64)
+        Hs, windows, kinds_of = [], [], []
         x_off = y_off = 0
         for li, lv in enumerate(self.levels):
             P, M = lv.size, lv.n_parts
             r = P // B
             F = fft_size(2 * P)
             K = F // 2 + 1
+            Kp = -(-K // 8) * 8          # slots on 64-byte boundaries (FFTW's new-array execute)
+            G = 2 if (M >= 3 and P >= self._pair_min) else 1
             seg = np.zeros((C, M * P))
             part = h[:, lv.offset:lv.end]
             seg[:, :part.shape[1]] = part
             pad = np.zeros((C, M, F))
             pad[:, :, :P] = seg.reshape(C, M, P)
             # FFTW's inverse is unnormalised: fold 1/F into the filter spectra
-            Hs.append((np.fft.rfft(pad, axis=-1) / F).astype(np.complex64).ravel())
+            Hl = np.zeros((C, M, Kp), np.complex64)
+            Hl[:, :, :K] = np.fft.rfft(pad, axis=-1) / F
+            Hs.append(Hl.ravel())
             plan_f = self._fftw.r2c(F, self._sin, self._sspec)
             plan_i = self._fftw.c2r(F, self._sspec, self._stime)
-            ilv[li] = (P, M, r, lv.offset, x_off, y_off, plan_f, plan_i, 0, F)
-            x_off += C * M * K
-            y_off += C * K
-            kinds, costs = [], []
             fft_cost = _COST_FFT * F * math.log2(F)
-            for c in range(C):
-                kinds.append((0, c, 0))
-                costs.append(fft_cost)
-                for m in range(M):
-                    kinds.append((1, c, m))
-                    costs.append(_COST_MAC * K)
-                kinds.append((2, c, 0))
-                costs.append(fft_cost)
-            per_level.append((kinds, costs, r))
-        phases = _schedule([(costs, r) for _, costs, r in per_level])
-        for li, ((kinds, _, r), phase) in enumerate(zip(per_level, phases)):
-            ilv[li, 8] = len(tptr) - 1
+            # the multiply-accumulates are cut into bin ranges of about one FFT's cost each
+            mac_cost = (_COST_PASS * 2 if G == 2 else _COST_MAC) * M * K
+            n_ch = max(1, round(mac_cost / fft_cost)) if r > 1 else 1
+            CH = -(-(-(-K // n_ch)) // 8) * 8
+            n_ch = -(-K // CH)
+            ilv[li] = (P, M, r, lv.offset, x_off, y_off, plan_f, plan_i, 0, F, Kp, G, CH)
+            x_off += C * M * Kp
+            y_off += C * G * Kp
+            for g in range(G):
+                kinds, costs = [], []
+                for c in range(C):
+                    kinds.append((0, c, 0))
+                    costs.append(fft_cost)
+                    if G == 1:
+                        for k in range(n_ch):
+                            kinds.append((1, c, k))
+                            costs.append(_COST_MAC * M * min(CH, K - k * CH))
+                    elif c % 2 == g:
+                        for k in range(n_ch):
+                            kinds.append((3, c, k))
+                            costs.append(_COST_PASS * 2 * M * min(CH, K - k * CH))
+                    else:
+                        kinds.append((4, c, 0))
+                        costs.append(_COST_MAC * K)
+                    kinds.append((2, c, 0))
+                    costs.append(fft_cost)
+                windows.append((costs, r, G, g))
+                kinds_of.append((li, kinds))
+        phases = _schedule(windows)
+        tasks, tptr = [], [0]
+        for (li, kinds), (_, r, G, g), phase in zip(kinds_of, windows, phases):
+            if g == 0:
+                ilv[li, _ck.I_PB] = len(tptr) - 1
             order = sorted(range(len(kinds)), key=lambda i: (phase[i], i))
             counts = np.bincount(phase, minlength=r)
             tasks.extend(kinds[i] for i in order)
@@ -218,13 +249,15 @@ class ScheduledConvolver:
             for s_ in range(r):
                 start += int(counts[s_])
                 tptr.append(start)
-        self._H = np.concatenate(Hs)
-        self._X = np.zeros(x_off, np.complex64)
-        self._Y = np.zeros(y_off, np.complex64)
+        self._H = _k.aligned_zeros((x_off,), np.complex64)
+        self._H[:] = np.concatenate(Hs)
+        self._X = _k.aligned_zeros((x_off,), np.complex64)
+        self._Y = _k.aligned_zeros((y_off,), np.complex64)
         self._ilv = ilv
         self._tasks = np.asarray(tasks, np.int64).reshape(-1, 3)
         self._tptr = np.asarray(tptr, np.int64)
-        self._state = np.array([0, B, self._fftw.execute_address], np.int64)
+        ex_f, ex_i = self._fftw.execute_dft_addresses
+        self._state = np.array([0, B, self._fftw.execute_address, ex_f, ex_i], np.int64)
         self._fftw.keep_wisdom()
         self.reset()     # writes every buffer once: no page is first touched in the callback
 

@@ -54,6 +54,10 @@ try:  # pragma: no branch
     from numba import types as _types
     from numba.extending import intrinsic as _intrinsic
     _NUMBA_ERR = ""
+    from monitor import conv_kernels as _conv_kernels
+    from monitor.period_cache import depend_on as _depend_on
+    # chain_run compiles conv_run into itself: its cache must follow conv_kernels.py too
+    _depend_on(__file__, [os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_kernels.py")])
 except Exception as exc:  # noqa: BLE001 - any import problem means "use the numpy path"
     _nb = None
     _NUMBA_ERR = f"numba unavailable ({type(exc).__name__}: {exc})"
@@ -165,6 +169,9 @@ class Fftw:
             raise RuntimeError(_FFTW_ERR)
         self._plans: list[int] = []
         self.execute_address = ctypes.cast(_FFTW.fftwf_execute, ctypes.c_void_p).value
+        # new-array execution (same alignment as at planning): fftwf_execute_dft_r2c / _c2r
+        self.execute_dft_addresses = tuple(ctypes.cast(f, ctypes.c_void_p).value for f in
+                                           (_FFTW.fftwf_execute_dft_r2c, _FFTW.fftwf_execute_dft_c2r))
         self._measure = bool(measure) and _MEASURE
         self._flags = _FFTW_MEASURE if self._measure else _FFTW_ESTIMATE
         self.planning_s = 0.0           # time spent planning (large: new measurements made)
@@ -222,16 +229,6 @@ if _nb is not None:
     _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
 
     @_jit
-    def _mul(y, x, h):  # pragma: no cover - compiled
-        for k in range(y.shape[0]):
-            y[k] = x[k] * h[k]
-
-    @_jit
-    def _mac(y, x, h):  # pragma: no cover - compiled
-        for k in range(y.shape[0]):
-            y[k] += x[k] * h[k]
-
-    @_jit
     def _copy(dst, src):  # pragma: no cover - compiled
         for k in range(dst.shape[0]):
             dst[k] = src[k]
@@ -241,82 +238,7 @@ if _nb is not None:
         for k in range(dst.shape[0]):
             dst[k] += src[k]
 
-    @_jit
-    def conv_run(x, out, n, xring, acc, X, H, Y, sin, sspec, stime, ilv, tasks, tptr, state):  # pragma: no cover - compiled
-        """Run ``n`` samples (a multiple of the block) of a scheduled partitioned convolution.
-
-        ``x``/``out`` ``(C, >= n)`` float32; ``xring`` ``(C, L)`` input history (time ``t`` at
-        ``t % L``); ``acc`` ``(C, Lout)`` output accumulator (likewise); ``X``, ``H``, ``Y``
-        flat complex64 (per level: spectra ring ``(C, M, K)``, filter ``(C, M, K)`` scaled by
-        ``1/F``, accumulator ``(C, K)``, ``K = F/2 + 1`` bins of the FFT size ``F >= 2P``);
-        ``sin``/``sspec``/``stime`` FFTW scratch; ``ilv[l] = (P, M, r, o, x_off, y_off,
-        plan_r2c, plan_c2r, phase_base, F)``; ``tasks[i] = (kind, c, m)`` (0 forward FFT, 1
-        multiply-accumulate of partition m, 2 inverse FFT + output), the tasks of level ``l``
-        at phase ``s`` are ``tptr[phase_base + s] .. tptr[phase_base + s + 1]``;
-        ``state = (t, block, fftw_execute address)``.  Overlap-save (Wefers 2015, sec. 3.3).
-        """
-        C = x.shape[0]
-        L = xring.shape[1]
-        Lout = acc.shape[1]
-        B = state[1]
-        fexec = state[2]
-        NL = ilv.shape[0]
-        for b in range(n // B):
-            t = state[0]
-            p = t % L
-            for c in range(C):
-                _copy(xring[c, p:p + B], x[c, b * B:(b + 1) * B])
-            t += B
-            state[0] = t
-            q = t // B - 1                       # index of this period
-            for li in range(NL):
-                P = ilv[li, 0]
-                M = ilv[li, 1]
-                r = ilv[li, 2]
-                o = ilv[li, 3]
-                xo = ilv[li, 4]
-                yo = ilv[li, 5]
-                F = ilv[li, 9]
-                K = F // 2 + 1
-                s = (q + 1) % r                  # phase: 0 in the period that completes a block
-                j = (q + 1 - s) // r - 1         # the block whose work runs in this period
-                if j < 0:
-                    continue
-                pb = ilv[li, 8]
-                for ti in range(tptr[pb + s], tptr[pb + s + 1]):
-                    kind = tasks[ti, 0]
-                    c = tasks[ti, 1]
-                    if kind == 0:
-                        # frame [(j+1)P - F, (j+1)P) of channel c -> spectrum into slot j % M
-                        s0 = ((j + 1) * P - F) % L
-                        n1 = min(F, L - s0)
-                        _copy(sin[:n1], xring[c, s0:s0 + n1])
-                        _copy(sin[n1:F], xring[c, :F - n1])
-                        _call_void_1(fexec, ilv[li, 6])
-                        base = xo + (c * M + j % M) * K
-                        _copy(X[base:base + K], sspec[:K])
-                    elif kind == 1:
-                        m = tasks[ti, 2]
-                        xb = xo + (c * M + (j - m) % M) * K
-                        hb = xo + (c * M + m) * K
-                        yb = yo + c * K
-                        if m == 0:
-                            _mul(Y[yb:yb + K], X[xb:xb + K], H[hb:hb + K])
-                        else:
-                            _mac(Y[yb:yb + K], X[xb:xb + K], H[hb:hb + K])
-                    else:
-                        yb = yo + c * K
-                        _copy(sspec[:K], Y[yb:yb + K])
-                        _call_void_1(fexec, ilv[li, 7])
-                        # overlap-save: the last P samples are valid; they sound from jP + o
-                        d0 = (j * P + o) % Lout
-                        n1 = min(P, Lout - d0)
-                        _add(acc[c, d0:d0 + n1], stime[F - P:F - P + n1])
-                        _add(acc[c, :P - n1], stime[F - P + n1:F])
-            p0 = (t - B) % Lout
-            for c in range(C):
-                _copy(out[c, b * B:(b + 1) * B], acc[c, p0:p0 + B])
-                acc[c, p0:p0 + B] = 0.0
+    conv_run = _conv_kernels.conv_run   # the scheduled convolution (monitor/conv_kernels.py)
 
     @_jit
     def delay_run(x, out, buf, delays, pos, gains):  # pragma: no cover - compiled

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_fingerprint_music.py [--lengths 15,20,30,60] [--gens songs,songs_alt]
-        [--bank 32] [--studios 200] [--e2e 3] [--json benchmarks/results/fingerprint_music.json]
+        [--bank 32] [--studios 200] [--e2e 3] [--e2e-lengths 20] [--json benchmarks/results/fingerprint_music.json]
 
 1. End to end (``--e2e`` studios per length and generator, the issue's studio first): eight
    songs filtered by the studio's room (FFT filter of the audio) and eight reference songs, each
@@ -213,6 +213,7 @@ def main() -> None:
     ap.add_argument("--bank", type=int, default=32)
     ap.add_argument("--studios", type=int, default=200)
     ap.add_argument("--e2e", type=int, default=3)
+    ap.add_argument("--e2e-lengths", default="20", help="song lengths (s) of the end-to-end studios")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     t0 = time.time()
@@ -222,7 +223,7 @@ def main() -> None:
         for sec in (float(v) for v in a.lengths.split(",")):
             key = f"{gen} {sec:g} s"
             entry = {}
-            if a.e2e:
+            if a.e2e and sec in [float(v) for v in a.e2e_lengths.split(",")]:
                 entry["end_to_end"] = end_to_end(gen, sec, a.e2e)
                 for row in entry["end_to_end"]:
                     print(f"{key:18s} e2e {row['studio']:8s} cover {row['cover']:.2f} sure {row['sure']:.2f} "

@@ -365,3 +365,25 @@ def test_meter_and_input_cleaning_kernels_match_numpy():
         kernels.peak_run(clean, q)
         assert np.array_equal(q, np.abs(clean).max(axis=1))
 
+
+
+# the paired pass over the filter spectra (monitor/conv_kernels.py, G = 2): forced on for every
+# level with >= 3 partitions, odd blocks and odd channel counts (channels alternate the parity
+# of their pass block, so an odd count leaves one window with more passes)
+@pytest.mark.parametrize("C,block,taps", [(1, 37, 6000), (3, 127, 20000), (5, 64, 9000)])
+def test_paired_passes_null_against_exact_convolution(C, block, taps):
+    rng = np.random.default_rng(C * 77 + block)
+    h = decaying_firs(rng, C, taps)
+    n = block * (taps // block + 60)
+    x = rng.standard_normal((C, n)).astype(np.float32)
+    paired = ScheduledConvolver(h, block=block, max_block=4 * block, _pair_min=1)
+    single = ScheduledConvolver(h, block=block, max_block=4 * block, _pair_min=10 ** 9)
+    assert set(paired._ilv[:, ck.I_G]) == {2} and set(single._ilv[:, ck.I_G]) == {1}
+    yp = stream(paired, x, [block, 4 * block, 2 * block])
+    ys = stream(single, x, [block])
+    for c in range(C):
+        ref = ss.oaconvolve(x[c].astype(np.float64), h[c])[:n]
+        assert null_db(yp[c], ref) <= -120.0, (C, block, c)
+        assert null_db(ys[c], ref) <= -120.0, (C, block, c)
+    paired.reset()
+    assert np.array_equal(stream(paired, x, [block]), yp)      # reset: the pass slots restart too

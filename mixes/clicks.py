@@ -72,7 +72,10 @@ POP_MIN_S = 0.001
 MAX_WIDTH_S = 0.0015       # excursions longer than this are music (bursts of garbage: mixes.artifacts)
 MAX_CANDIDATES = 20_000
 REPEAT_GAP_S = 0.002       # the after-range of the repeat test starts this long after the event
-REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) after it: a plucked string
+REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) 2-12 ms after it: a plucked string
+RECUR_SPAN_S = 0.030      # recurrence looked for this far either side (a 35 Hz period)
+RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter height
+LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
 CAND_ORDER = 2
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
@@ -257,6 +260,42 @@ def _hole_test(S: np.ndarray, c: int, guard: int) -> np.ndarray:
     return out
 
 
+def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarray, guard: int,
+                 fs: int) -> np.ndarray:
+    """Does the event's excursion recur over +-``RECUR_SPAN_S``?  (A waveform corner that comes
+    back every period - a sawtooth bass at 40-100 Hz, a plucked string - is the instrument's;
+    a click comes once, a pair of clicks twice.)
+
+    The prediction error of the event's own model over the longer span, through the same
+    matched filter: True when two or more excursions beside the event's own reach ``level``
+    (a fraction of its height, matched-filter units).
+    """
+    K, p1 = A.shape
+    p = p1 - 1
+    if K == 0:
+        return np.zeros(0, dtype=bool)
+    L = int(RECUR_SPAN_S * fs)
+    idx = np.clip(cand[:, None] + np.arange(-L - 2 * p, L + 2 * p)[None, :], 0, x.size - 1)
+    S = x[idx].astype(np.float64)
+    n_e = S.shape[1] - p
+    e = A[:, 0:1] * S[:, p:]
+    for k in range(1, p + 1):
+        e += A[:, k:k + 1] * S[:, p - k: p - k + n_e]
+    n_d = n_e - p
+    d = A[:, 0:1] * e[:, :n_d]
+    for k in range(1, p + 1):
+        d += A[:, k:k + 1] * e[:, k: k + n_d]
+    pos = np.arange(n_d) + p - (L + 2 * p)               # impulse position relative to the event
+    big = np.abs(d) > level[:, None]
+    big &= (np.abs(pos) > guard + int(REPEAT_GAP_S * fs))[None, :]
+    sep = max(int(MERGE_S * fs), 1)
+    out = np.zeros(K, dtype=bool)
+    for k in np.flatnonzero(big.sum(axis=1) >= 2):
+        j = np.flatnonzero(big[k])
+        out[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
+    return out
+
+
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
             max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO) -> None:
     """Stage 2 (and the LSAR isolation) for a batch of candidates, vectorised across them.
@@ -342,6 +381,10 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard)
     hit &= (again <= REPEAT_FRACTION * peak) & ~recurs
+    # (at the low-band path's ~8 kHz a periodic corner's height varies with its sub-sample
+    # phase, so the recurrence is looked for at a lower fraction there)
+    frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
+    hit[hit] &= ~_recurs_long(x, cand[hit], A[hit], (ra0 * s_ref * peak * frac)[hit], guard, fs)
     for h in np.flatnonzero(hit):
         # the excursion: above half the detection threshold and within 34 dB of its own peak
         over = np.flatnonzero(core[h] > max(0.5 * min(peak[h], click_ratio), 0.02 * peak[h]))

@@ -125,7 +125,11 @@ def test_low_band_path_finds_clicks_inside_hat_strokes():
             low += sum(imp.low[k] and any(abs(imp.onset[k] / fs - e.time_s) < 1e-6 and e.channel == c for e in ev)
                        for k in range(len(imp.onset)))
     assert n_aud >= 50 and false == 0
-    assert hits >= 14 and low >= 10, (hits, low, n_aud)      # measured 17 and 13
+    # measured 17 and 13 before the recurrence rule (an excursion that comes back twice within
+    # +-30 ms is an instrument's periodic corner, e.g. a sawtooth bass); it costs 4 of these
+    # weak in-stroke clicks (hat noise reaches 40 % of their height) and removes ~90 % of the
+    # reports on a sawtooth bass (test below): measured now 13 and 9
+    assert hits >= 12 and low >= 8, (hits, low, n_aud)
 
 
 def test_note_attacks_under_a_pad_are_not_clicks():
@@ -251,3 +255,37 @@ def test_low_band_decimation_is_the_direct_filter(fs):
     _, r = freqz(h.astype(np.float64), worN=[1000.0, 2000.0, 3000.0, 6000.0, 9000.0], fs=fs)
     g = 20 * np.log10(np.abs(r))
     assert np.all(np.abs(g[:2]) < 1.0) and g[2] > -4.0 and np.all(g[3:] < -60.0), g
+
+
+def test_sawtooth_bass_and_pulses():
+    # a band-limited sawtooth bass (41-62 Hz, harmonics to 20 kHz) under a sawtooth pad: its
+    # edge comes back every period, which an order-16 model over +-12 ms cannot predict; the
+    # recurrence rule (two or more like excursions within +-30 ms) says it is the instrument's.
+    # Measured 0 + 8 + 6 + 10 reports on four 6 s cases (268 without the rule).
+    fs = 48_000
+    n_rep = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        t = np.arange(6 * fs) / fs
+        x = np.zeros((2, t.size))
+        for f in (220 * 2 ** (rng.integers(0, 12) / 12), 277.2, 329.6):
+            for h in range(1, 60):
+                if h * f < 20000:
+                    x += 0.015 / h * np.sin(2 * np.pi * h * f * t + rng.uniform(0, 6) * (seed % 2))
+        fb = 41.2 * 2 ** (rng.integers(0, 12) / 12)
+        for h in range(1, 400):
+            if h * fb < 20000:
+                x += 0.1 / h * np.sin(2 * np.pi * h * fb * t)
+        n_rep += len(render_checks(x, fs=fs).clicks)
+    assert n_rep <= 30, n_rep
+    # a held step that returns (rectangular pulses of 0.5 and 1.2 ms) is a click, not a splice
+    x, fs = _piano()
+    y = x.copy()
+    for t0, m in ((2.5, 24), (7.1, 53)):
+        p = int(t0 * fs)
+        y[0, p:p + m] += 10 ** (-35 / 20)
+        assert click_audibility_db(x[0], np.full(m, 10 ** (-35 / 20)), p, fs=fs) > 3.0
+    r = render_checks(y, fs=fs)
+    for t0 in (2.5, 7.1):
+        assert any(abs(e.time_s - t0) < 0.002 and e.channel == 0 for e in r.clicks), r.clicks
+    assert r.artifacts == ()

@@ -47,9 +47,9 @@ from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
                                 VOICE_MOVEMENT_CENTS, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
-                                COMMON_EVIDENCE_S, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
-                                MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_CORR, VoiceFrames, _db,
-                                _common_fm_time, _harmonic_energy, _level_sums, _movement_cents,
+                                COMMON_EVIDENCE_S, DETECT_MIN_COHERENCE, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
+                                MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_CORR, MATCH_MIN_MOVE_CORR, VoiceFrames, _db,
+                                _coherence, _common_fm_time, _harmonic_energy, _level_sums, _movement_cents,
                                 _segments, _vibrato_hz, _voice_frames, frame_pass)
 
 __all__ = ["Balance", "VoiceFrames", "measure_balance", "compare_balance", "BASS_BAND_HZ", "VOICE_F0_RANGE_HZ"]
@@ -87,6 +87,9 @@ class Balance:
         Dominant rate of the pitch modulation in the voice-like segments (Hz), NaN if none.
     analysed_s : float
         Programme duration analysed (s); shorter than the file when excerpts were taken.
+    voice_evidence_s : float
+        Seconds of voice-like evidence (coherently moving centred pitch: the detection
+        segments plus the common-FM segments); found at ``VOICE_MIN_S`` / ``COMMON_EVIDENCE_S``.
     """
 
     bass_db: float
@@ -100,6 +103,7 @@ class Balance:
     voice_movement_cents: float = math.nan
     vibrato_hz: float = math.nan
     analysed_s: float = 0.0
+    voice_evidence_s: float = 0.0
     frames: "VoiceFrames | None" = field(default=None, repr=False, compare=False)
 
     def to_dict(self, bass_vs_reference_db: float | None = None,
@@ -140,6 +144,18 @@ def _matched(a: "VoiceFrames", b: "VoiceFrames") -> np.ndarray | None:
     if float(np.corrcoef(la, lb)[0, 1]) < MATCH_MIN_CORR:
         return None
     return agree & (a.e_voice > 0) & (b.e_voice > 0)
+
+
+def _same_movement(a: "VoiceFrames", b: "VoiceFrames", m: np.ndarray) -> bool:
+    """True when the two tracks move together over the matched frames ``m``: the correlation of
+    their frame-to-frame pitch changes (cents) is at least ``MATCH_MIN_MOVE_CORR``."""
+    pair = m[1:] & m[:-1]
+    if np.count_nonzero(pair) < 8:
+        return False
+    da, db = (np.diff(1200.0 * np.log2(f.f0_hz.astype(np.float64)))[pair] for f in (a, b))
+    if np.std(da) == 0 or np.std(db) == 0:
+        return False
+    return float(np.corrcoef(da, db)[0, 1]) >= MATCH_MIN_MOVE_CORR
 
 
 def _same_frames(a: "VoiceFrames", b: "VoiceFrames") -> bool:
@@ -184,7 +200,11 @@ def compare_balance(mix: Balance, refs: Sequence[Balance]) -> tuple[float | None
         elif math.isfinite(mix.bass_to_rest_db) and math.isfinite(r.bass_to_rest_db):
             bass_d.append(mix.bass_to_rest_db - r.bass_to_rest_db)
         m = _matched(mf, rf) if same else None
-        if m is not None and (mix.vocal_found or r.vocal_found) and np.count_nonzero(m) * mf.hop_s >= MATCH_MIN_S:
+        # both found the vocal, or one did and the other's track follows the same pitch
+        # movement (vibrato) in the matched frames: not a held note of another part at the pitch
+        if m is not None and (mix.vocal_found and r.vocal_found
+                              or (mix.vocal_found or r.vocal_found) and _same_movement(mf, rf, m)) \
+                and np.count_nonzero(m) * mf.hop_s >= MATCH_MIN_S:
             v = [float(np.sum(f.e_voice[m])) for f in (mf, rf)]
             # the accompaniment's level from the frames where neither tracks a voice (in the
             # sung frames it holds some of the voice: its reverb, its unvoiced sounds)
@@ -263,7 +283,10 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     cand = (gated & np.isfinite(f0d) & (f0d >= lo) & (f0d <= hi) & (share > 10.0 ** (MIN_FRAME_SHARE_DB / 10.0)))
     segs = _segments(fr, cand, f0d)
     moves = [_movement_cents(fr, s, f0d) for s in segs]
-    voice_segs = [s for s, (m, _) in zip(segs, moves) if m >= VOICE_MOVEMENT_CENTS]
+    # voice-like: the pitch moves (vibrato, glides) and all its partials move together (common
+    # FM; without it reverb-smeared pads and keys' onsets passed on 6 of 40 no-voice songs)
+    voice_segs = [s for s, (m, _) in zip(segs, moves)
+                  if m >= VOICE_MOVEMENT_CENTS and _coherence(fr, s, fr.detect_idx)[0] >= DETECT_MIN_COHERENCE]
     movement = float(np.median([m for m, _ in moves])) if moves else math.nan
     vib = _vibrato_hz([d for m, d in moves if m >= VOICE_MOVEMENT_CENTS], fr.hop_s)
     v_idx = np.concatenate(voice_segs) if voice_segs else np.zeros(0, dtype=np.int64)
@@ -273,6 +296,7 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
                   vibrato_hz=vib, analysed_s=analysed_s, vocal_time_s=v_time)
     pitched_time = sum(s.size for s in segs) * fr.hop_s
     common_fm_s = _common_fm_time(fr, gated) if arr.shape[0] == 2 else 0.0
+    common["voice_evidence_s"] = v_time + common_fm_s
     detected = v_time >= VOICE_MIN_S and v_idx.size >= VOICE_MIN_FRACTION * max(n_gated, 1)
     def not_found(**extra) -> Balance:
         if pitched_time >= VOICE_MIN_S:

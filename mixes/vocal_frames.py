@@ -110,7 +110,7 @@ VOICE_MOVEMENT_CENTS = 8.0          # rms deviation from the running median: voi
 MOVEMENT_MEDIAN_S = 0.2             # running median that follows the notes, not the vibrato
 SEGMENT_MIN_S = 0.12                # shortest pitch-continuous segment considered
 SEGMENT_MAX_STEP_ST = 1.0           # a larger step between frames starts a new segment
-VOICE_MIN_S = 0.4                   # voice-like time needed to say "vocal found"
+VOICE_MIN_S = 0.5                   # voice-like time needed to say "vocal found"
 VOICE_MIN_FRACTION = 0.015          # ... and its share of the gated frames
 CENTRE_MAX_DB = 6.0                 # |L/R| of the voice's partials: centred within this
 MIN_FRAME_SHARE_DB = -25.0          # a pitched frame's partials must carry this share of the frame
@@ -129,12 +129,14 @@ COMMON_KEEP_RATIO = 0.5            # moving salience, followed while >= 0.5 of t
 COMMON_MIN_CENTS = 12.0            # a segment counts when it moves >= 12 cents rms,
 COMMON_MIN_S = 0.25                # lasts >= 0.25 s,
 COMMON_MIN_COHERENCE = 0.92        # its partials move together (see _common_fm_time),
-COMMON_EVIDENCE_S = 0.25           # ... and such segments add up to this over the file
+COMMON_EVIDENCE_S = 0.6            # ... and such segments add up to this over the file
+DETECT_MIN_COHERENCE = 0.85        # a voice-like detection segment's partials move together too
 ACC_LOW_HZ = 250.0                 # the accompaniment is measured from here up (the bass's
                                     # harmonics 2-3 lie below: a bass fader does not move it)
 BASS_MEDIAN_S = 0.35               # running median that keeps the held bass notes, not the kick
 MATCH_CENTS = 50.0                 # same-song comparison: tracked pitches agree within this
 MATCH_MIN_S = 0.5                  # ... on at least this much time
+MATCH_MIN_MOVE_CORR = 0.5          # ... one file found no vocal: its track follows the other's vibrato
 MATCH_MIN_CORR = 0.9               # same song: the accompaniment's frame energies correlate (log)
 CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
 _REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
@@ -183,6 +185,7 @@ class _Frames:
     hop_s: float
     ms_scale: float         # frame energy -> mean square per channel sum
     f0_detect_hz: np.ndarray   # pitch of the detection contours (NaN outside)
+    detect_idx: np.ndarray     # ... as candidate index (-1 outside)
     ev_detect: np.ndarray
     sal: np.ndarray            # salience (frames x candidates) of the centre
     sal_moving: np.ndarray     # ... of its moving partials only
@@ -334,7 +337,7 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
     if vd.size:
         ev_det[vd] = _harmonic_energy(f0_det[vd], [hc[vd]], df)[0]
     ms_scale = 2.0 / (nfft * float(np.sum(win.astype(np.float64) ** 2)))
-    return _Frames(etot=etot, ebass=ebass, pbass=pbass, etot_mid=etot_mid, run=run, hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det,
+    return _Frames(etot=etot, ebass=ebass, pbass=pbass, etot_mid=etot_mid, run=run, hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det, detect_idx=det,
                    ev_detect=ev_det, sal=sal_all, sal_moving=sal_fm, f0_grid_hz=f0_grid, breaks=breaks,
                    harm_spectra=(hc, hl, hr), df_hz=df, fm_signed=fm_signed, fm_weight=fm_weight,
                    sal_matrix=smat)

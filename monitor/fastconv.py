@@ -4,19 +4,28 @@ Same algorithm and partition rules as :mod:`monitor.convolver` (the pure-numpy r
 Gardner 1995; Garcia 2002; Wefers 2015 ch. 5), different execution:
 
 * **All channels in one call.**  :meth:`ScheduledConvolver.process` is one call of the numba
-  kernel :func:`monitor.kernels.conv_run` for all channels and all levels; the FFTs are FFTW
-  plans executed from inside it (see :mod:`monitor.kernels` for why that route).
+  kernel :func:`monitor.conv_kernels.conv_run` (also ``monitor.kernels.conv_run``) for all
+  channels and all levels; the FFTs are FFTW plans executed from inside it, straight into and
+  out of the spectra (see :mod:`monitor.kernels` for why that route, :mod:`monitor.conv_kernels`
+  for the memory layout and the task kinds).
 * **Large partitions spread over the periods before their deadline** (the role of
   zita-convolver's level threads, done here by a schedule instead of threads).  Every level
   of ``P = r * block`` samples except the head starts at tap ``o >= 2P - block`` (the rule of
   the worker levels in :mod:`monitor.convolver`), so the block ``j`` of input, complete at
   the end of period ``(j+1) r - 1``, first sounds in period ``(j+2) r - 1``: there are ``r``
-  periods to compute it.  Its work (per channel: forward FFT of ``2P``, ``M`` spectral
-  multiply-accumulates, inverse FFT) is cut into tasks in that order and dealt to the ``r``
-  phases by modelled cost (cumulative cost x ``r`` / total), so each period does about
+  periods to compute it.  Its work (per channel: forward FFT of ``2P``, the ``M`` spectral
+  multiply-accumulates cut into bin ranges of about one FFT's cost, inverse FFT) is cut into
+  tasks in that order and dealt to the ``r`` phases by modelled cost, so each period does about
   ``1/r`` of every level instead of one period doing a whole level's FFTs.  With 16
   channels and a 4096-sample level at a 128 period that is half a channel's worth of work per
   period instead of 16 channels' every 32nd period.
+* **Two blocks per pass over the filter spectra** for levels of >= 2048-sample partitions
+  (``G = 2``, :mod:`monitor.conv_kernels`): half the memory traffic of their
+  multiply-accumulates; channels alternate the parity of their pass block, and the schedule's
+  hyper-period covers two blocks of such levels.  Measured (``benchmarks/results/
+  engine3_2026-12-07.json``, convolver alone, interleaved rounds at load 7-10): 5 % less CPU
+  per period at 16 channels than one pass per block, about 0-12 % at 24 channels; no gain
+  with 1-2 channels, whose spectra stay in the cache.
 * **Nothing allocated per call, nothing waited for**: no worker threads, no locks, no pipes;
   the kernel releases the GIL.
 
@@ -40,10 +49,12 @@ from monitor.convolver import Level, _min_offset, plan_partitions
 __all__ = ["ScheduledConvolver", "plan_scheduled"]
 
 # Cost model of the compiled path (ns, measured on the project machine): an FFTW real FFT of F
-# points (forward or inverse, FFTW_ESTIMATE) costs about 0.11 F log2 F; a complex64
-# multiply-accumulate about 1 ns per bin once the spectra no longer fit the cache (16 channels
-# x 65,536 taps hold 8 MB of filter spectra: the multiply-accumulates are memory-bound, so the
-# planner favours fewer, larger partitions than the numpy model does).
+# points (forward or inverse) costs 0.08 F log2 F in the cache, ~0.11 inside the kernel; a
+# complex64 multiply-accumulate 0.2-0.3 ns per bin in the cache and up to ~1 ns once the
+# spectra no longer fit it (16 channels x 65,536 taps: ~9 MB of filter spectra and as much of
+# input spectra).  Schemes chosen with other constants were measured (engine3 results):
+# the default scheme is within 5 % of the best of eight at 16 channels.  _COST_PASS: per bin
+# and block of the paired pass (half the memory traffic of a single pass).
 _COST_FFT = 0.11
 _COST_MAC = 1.0
 _COST_PASS = 0.5

@@ -98,13 +98,15 @@ def room_truth(room, fc):
 def part_fingerprint(a) -> None:
     from mixes.fingerprint import fingerprint_from_mixes
     for secs in a.fp_seconds:
-        refs = [analyze_array(make_song(1 + i, key=FIFTHS[(i + 5) % 12], duration_s=secs).mix(), fs=FS,
+        st = a.fp_style
+        refs = [analyze_array(make_song(1 + i, key=FIFTHS[(i + 5) % 12], duration_s=secs, style=st).mix(), fs=FS,
                               checks=False).ltas for i in range(8)]
-        print(f"fingerprint, {secs:g} s alt songs, 8 mixes vs 8 references (third-octaves 40 Hz-12 kHz)")
-        print(f"  {'studio':8s} {'cover':>6s} {'sure':>5s} {'rms sure':>9s} {'rms all':>8s}   worst sure band")
+        print(f"fingerprint, {secs:g} s alt songs ({st or 'all four styles mixed'}), 8 mixes vs 8 references "
+              "(third-octaves 40 Hz-12 kHz)")
+        print(f"  {'studio':8s} {'cover':>6s} {'sure':>5s} {'rms sure':>9s} {'rms all':>8s} {'width':>6s}   worst sure band")
         for k in range(a.studios):
             room = issue_room if k == 0 else random_room(k)
-            mixes = [analyze_array(colour(make_song(11 + 10 * k + i, key=FIFTHS[i], duration_s=secs).mix(), room),
+            mixes = [analyze_array(colour(make_song(11 + 10 * k + i, key=FIFTHS[i], duration_s=secs, style=st).mix(), room),
                                    fs=FS, checks=False).ltas for i in range(8)]
             fp = fingerprint_from_mixes("s", mixes, refs)
             f = fp.freqs_hz
@@ -122,7 +124,8 @@ def part_fingerprint(a) -> None:
             out = [fc for fc, ok in zip(f[sel], inside[sel]) if not ok]
             name = "issue" if k == 0 else f"random{k}"
             ok = "PASS" if (c >= 0.85 and s >= 0.8 and rs <= 1.0) else "FAIL"
-            print(f"  {name:8s} {c:6.2f} {s:5.2f} {rs:8.2f}  {ra:7.2f}   {worst}  [{ok}]"
+            wid = float(np.median(iv[sel, 1] - iv[sel, 0]))
+            print(f"  {name:8s} {c:6.2f} {s:5.2f} {rs:8.2f}  {ra:7.2f} {wid:6.2f}   {worst}  [{ok}]"
                   + (f"  truth outside the interval at {', '.join(f'{x:.0f}' for x in out)} Hz" if out else ""),
                   flush=True)
 
@@ -326,6 +329,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--studios", type=int, default=4)
     ap.add_argument("--fp-seconds", type=float, nargs="+", default=[20.0, 30.0])
+    ap.add_argument("--fp-style", default=None, help="one style for a studio's mixes and references")
     ap.add_argument("--bal-seconds", type=float, nargs="+", default=[12.0, 20.0, 30.0])
     ap.add_argument("--clicks", type=int, default=60)
     ap.add_argument("--verbose", action="store_true")

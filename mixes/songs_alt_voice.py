@@ -135,10 +135,10 @@ def _consonant(kind: str, fs: int, rng) -> np.ndarray:
     if kind == "t":
         n = int(0.03 * fs)
         x = signal.sosfilt(_sos(fs, "high", 3000.0, 2), rng.standard_normal(n))
-        return 0.9 * x / np.std(x) * np.exp(-np.arange(n) / (0.006 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
+        return 0.45 * x / np.std(x) * np.exp(-np.arange(n) / (0.006 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
     n = int(0.035 * fs)                                            # "k"
     x = signal.sosfilt(_sos(fs, "band", [1400.0, 3600.0], 2), rng.standard_normal(n))
-    return 0.8 * x / np.std(x) * np.exp(-np.arange(n) / (0.008 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
+    return 0.4 * x / np.std(x) * np.exp(-np.arange(n) / (0.008 * fs)) * np.minimum(1.0, np.arange(n) / (0.0012 * fs))
 
 
 def sing(notes, n_total: int, fs: int, rng: np.random.Generator, *, female: bool,

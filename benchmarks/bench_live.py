@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,6 +151,7 @@ def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int, chann
         c0 = cpu_seconds(p.pid)
         time.sleep(seconds)
         res = {"server_xruns": xruns_logged(server) - a, "cpu_s": cpu_seconds(p.pid) - c0}
+        res["cpu_s_per_audio_s"] = res["cpu_s"] / seconds
     finally:
         client.close()
         p.terminate()
@@ -172,10 +174,19 @@ def phase_roomtruth(server: str, seconds: float, profile: Path) -> dict:
     if out.returncode != 0:
         raise SystemExit(f"monitor run failed ({out.returncode}): {out.stderr.strip()[-400:]}")
     d = json.loads(out.stdout)
-    return {"server_xruns": xruns_logged(server) - a,
+    # the engine's events as monitor run logged them (stderr): when the overloads happened
+    ev = re.findall(r"(overload|xrun) at callback (\d+)(?: \(load (\d+) %\))?", out.stderr)
+    return {"overload_events": [[int(cb), int(ld)] for k, cb, ld in ev if k == "overload"],
+            "xrun_events": [int(cb) for k, cb, _ in ev if k == "xrun"],
+            "server_xruns": xruns_logged(server) - a,
             "cpu_s": (r1.children_user + r1.children_system) - (r0.children_user + r0.children_system),
             "callbacks": d["callbacks"], "host_xruns": d["xruns"], "xruns_processing": d["xruns_processing"],
             "xruns_host": d["xruns_host"], "overloads": d["overloads"], "cpu_overloads": d["cpu_overloads"],
+            # the audio process's CPU while streaming (start-up excluded; the phase's own
+            # cpu_s includes building the engine), per second of audio
+            "cpu_s_streaming": d.get("process_cpu_s_streaming"),
+            "cpu_s_per_audio_s": (d["process_cpu_s_streaming"] / (d["callbacks"] * BLOCK / FS)
+                                  if d.get("process_cpu_s_streaming") is not None and d["callbacks"] else None),
             "dsp_load_mean": d["dsp_load"], "dsp_load_max": d["dsp_load_max"], "cpu_load_max": d["cpu_load_max"],
             "fir_workers": d.get("fir_workers"), "fir_workers_realtime": d.get("fir_workers_realtime"),
             "fir_late_waits": d.get("fir_late_waits"), "errors": d["errors"]}
@@ -249,7 +260,9 @@ def main() -> int:
               f"late waits {rt['fir_late_waits']}, errors {rt['errors']}")
         zc = res["phases"].get("jconvolver")
         if zc and zc["cpu_s"] > 0:
-            print(f"CPU ratio roomtruth / jconvolver: {rt['cpu_s'] / zc['cpu_s']:.2f}")
+            print(f"CPU ratio roomtruth / jconvolver: {rt['cpu_s'] / zc['cpu_s']:.2f} (roomtruth's start-up "
+                  f"included); per second of audio while streaming: "
+                  f"{(rt['cpu_s_per_audio_s'] or 0) / zc['cpu_s_per_audio_s']:.2f}")
     return 0
 
 

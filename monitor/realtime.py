@@ -117,6 +117,7 @@ class RealtimeProcessor:
         self.cpu_overloads = 0
         self.last_cpu_load = 0.0  # thread CPU from the previous period's start to this one's / period
         self._c_prev = -1.0
+        self._process_cpu0 = None
         self._budget_prev = 1.0
         self._alpha = 0.05
         self._inv_fs = 1.0 / engine.fs
@@ -140,6 +141,8 @@ class RealtimeProcessor:
         c0 = _thread_time()
         try:
             self.callbacks += 1
+            if self.callbacks == 1:
+                self._process_cpu0 = time.process_time()   # once: CPU of the whole process from here
             if status_flags:
                 self._xrun(status_flags)
             eng = self.engine
@@ -242,6 +245,10 @@ class RealtimeProcessor:
             "errors": self.errors, "last_error": self.last_error, "bad_frames": self.bad_frames,
             "dsp_load": self.load, "dsp_load_max": self.load_max,
             "cpu_load": self.cpu_load, "cpu_load_max": self.cpu_load_max, "cpu_overloads": self.cpu_overloads,
+            # CPU seconds of the whole process (every thread) since the first callback: what
+            # running the stream costs, start-up excluded (None before the first callback)
+            "process_cpu_s_streaming": (None if self._process_cpu0 is None
+                                        else time.process_time() - self._process_cpu0),
             "in_peak_dbfs": [_db(v) for v in self.engine.in_peak],
             "out_peak_dbfs": [_db(v) for v in self.engine.out_peak],
         }

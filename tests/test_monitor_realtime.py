@@ -84,6 +84,11 @@ def test_xruns_and_overloads_are_counted_for_the_ui():
         proc.callback(np.zeros((64, 2), np.float32), y, 64, flags)
     assert proc.xruns == 2
     assert proc.overloads == 4
+    # the thread CPU of a block is read whenever the wall clock passes the threshold: exact
+    assert proc.cpu_overloads == 4 and 0.0 < proc.cpu_load_max <= proc.load_max
+    st = proc.stats()
+    assert st["process_cpu_s_streaming"] is not None and st["process_cpu_s_streaming"] >= 0.0
+    assert RealtimeProcessor(eng, n_inputs=2, n_outputs=2).stats()["process_cpu_s_streaming"] is None
     names = [e[0] for e in proc.drain_events()]
     assert names.count("xrun") == 2 and names.count("overload") == 4
 
@@ -198,13 +203,15 @@ def test_a_million_hostile_blocks():
 
 def test_xruns_after_an_overload_are_blamed_on_processing_the_others_on_the_host():
     eng = simple_engine(block=64)
-    proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=2)
+    # a threshold no block reaches (a stalled shared machine must not add overloads), except
+    # the one forced below
+    proc = RealtimeProcessor(eng, n_inputs=2, n_outputs=2, overload_threshold=1e9)
     y = np.zeros((64, 2), np.float32)
     x = np.zeros((64, 2), np.float32)
     proc.callback(x, y, 64, 2)                   # host xrun, nothing heavy before it
     proc.overload_threshold = -1.0               # the next block counts as an overload
     proc.callback(x, y, 64, 0)
-    proc.overload_threshold = 0.8
+    proc.overload_threshold = 1e9
     proc.callback(x, y, 64, 2)                   # 1 callback after the overload: processing
     proc.callback(x, y, 64, 0)
     proc.callback(x, y, 64, 0)

@@ -85,7 +85,8 @@ def test_xruns_and_overloads_are_counted_for_the_ui():
     assert proc.xruns == 2
     assert proc.overloads == 4
     # the thread CPU of a block is read whenever the wall clock passes the threshold: exact
-    assert proc.cpu_overloads == 4 and 0.0 < proc.cpu_load_max <= proc.load_max
+    # (read just after the wall clock: up to a few us more, 2 % of this 1.3 ms block)
+    assert proc.cpu_overloads == 4 and 0.0 < proc.cpu_load_max <= proc.load_max + 0.02
     st = proc.stats()
     assert st["process_cpu_s_streaming"] is not None and st["process_cpu_s_streaming"] >= 0.0
     assert RealtimeProcessor(eng, n_inputs=2, n_outputs=2).stats()["process_cpu_s_streaming"] is None

@@ -26,8 +26,8 @@ class Layer:
     def add(self, x: np.ndarray, t_s: float, pan: float = 0.0) -> None:
         """Add mono or stereo ``x`` at ``t_s`` (s), mono ones with a constant-power pan."""
         i0 = int(round(t_s * self.fs))
-        if i0 < 0:
-            x, i0 = x[..., -i0:], 0
+        if i0 < 0:            # a humanised note before the song's start: cut, faded in (no step)
+            x, i0 = fade_edges(x[..., -i0:], self.fs, 0.003, 0.0), 0
         m = min(x.shape[-1], self.x.shape[1] - i0)
         if m <= 0:
             return

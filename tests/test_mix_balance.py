@@ -61,13 +61,44 @@ def test_low_end_offsets_are_read_within_1_db(songs, seed):
         assert np.sign(bass_vs) == np.sign(offset_db)
 
 
-def test_bass_stem_alone_moves_the_low_end_the_same_way(songs):
+def test_bass_stem_alone_reads_its_offset(songs):
     song = songs[1]
     ref = _balance(song.mix())
     up, _ = compare_balance(_balance(song.mix({"bass": 3.0})), [ref])
     down, _ = compare_balance(_balance(song.mix({"bass": -3.0})), [ref])
-    # the kick holds about half the 40-120 Hz energy, so a bass-only move reads about half
-    assert 0.5 < up < 3.0 and -3.0 < down < -0.5
+    # the held (tonal) part of the low end is the bass instrument, the kick is left out by the
+    # running median: a bass-only fader reads itself (issue 12: within +-1 dB)
+    assert up == pytest.approx(3.0, abs=1.0) and down == pytest.approx(-3.0, abs=1.0)
+
+
+# 15-s songs on seeds not chosen for the detector (C# major, A minor, G minor), the vocal and the
+# bass moved together and the mix brought to another loudness, against the same song at its
+# nominal balance (issue 12's "otherwise identical references")
+MOVES = ((1500, 2.0, -3.0, -23.0), (1504, -1.9, 2.5, -12.0), (1505, 2.0, -1.0, -30.0))
+
+
+@pytest.mark.parametrize("seed,vocal_db,bass_db,lufs", MOVES)
+def test_vocal_and_bass_moved_together_each_read_their_offset(seed, vocal_db, bass_db, lufs):
+    song = make_song(seed, duration_s=15.0, fs=FS)
+    ref = _balance(song.mix())
+    x = song.mix({"voice": vocal_db, "bass": bass_db})
+    x = x * 10 ** ((lufs - loudness(x, fs=FS).integrated_lufs) / 20)
+    mix = _balance(x)
+    assert ref.vocal_found and mix.vocal_found
+    bass_vs, vocal_vs = compare_balance(mix, [ref])
+    # done-means: within +-1 dB of each offset (measured: errors <= 0.42 dB on these three)
+    assert vocal_vs == pytest.approx(vocal_db, abs=1.0)
+    assert bass_vs == pytest.approx(bass_db, abs=1.0)
+
+
+@pytest.mark.parametrize("seed,dur_s", [(3012, 30.0), (2025, 20.0)])
+def test_no_voice_songs_that_fooled_the_detector(seed, dur_s):
+    # without the common-FM check on the detection segments, these no-voice songs (reverb on
+    # pads, keys and snare) were taken for a voice: pitch contours that move with the pads'
+    # beating in the reverb
+    song = make_song(seed, duration_s=dur_s, fs=FS, voice=False)
+    b = _balance(song.mix())
+    assert not b.vocal_found and b.vocal_db != b.vocal_db and b.notes
 
 
 @pytest.mark.parametrize("seed", SEEDS)

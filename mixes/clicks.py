@@ -141,7 +141,6 @@ def _stage1(x: np.ndarray, sub: int, gap: int, ratio: float = CANDIDATE_RATIO, o
     if n_sub < 3:
         return np.zeros(0, dtype=np.int64)
     rms = np.empty(n_sub)
-    own_rms = np.empty(n_sub)
     v = np.empty((n_sub, 2))
     j = np.empty((n_sub, 2), dtype=np.int64)
     per = max((1 << 16) // sub, 1)
@@ -154,17 +153,13 @@ def _stage1(x: np.ndarray, sub: int, gap: int, ratio: float = CANDIDATE_RATIO, o
         k1 = e.argmax(axis=1)
         v[i0:i1, 0] = e[rows, k1]
         e[np.abs(cols[None, :] - k1[:, None]) <= gap] = 0.0
-        # the sub-block's own RMS without its strongest event (a loud click raises its own
-        # sub-block's RMS: at 8 kHz a click's whitened energy is a good part of 10 ms)
-        rest = np.maximum(sub - np.count_nonzero(e == 0.0, axis=1), 1)
-        own_rms[i0:i1] = np.sqrt(np.einsum("ij,ij->i", e, e) / rest)
         k2 = e.argmax(axis=1)
         v[i0:i1, 1] = e[rows, k2]
         j[i0:i1, 0], j[i0:i1, 1] = k1, k2
     bg = ndimage.median_filter(rms, size=21, mode="nearest")
     nb = np.minimum(np.r_[rms[1:], np.inf], np.r_[np.inf, rms[:-1]])
     floor = 10 ** (-110 / 20)
-    thr = np.maximum(ratio * np.maximum(np.minimum(bg, nb), floor), own * own_rms)
+    thr = np.maximum(ratio * np.maximum(np.minimum(bg, nb), floor), own * rms)
     hot = v > thr[:, None]
     blk, which = np.nonzero(hot)
     if blk.size > MAX_CANDIDATES:
@@ -348,43 +343,48 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         d += A[:, k:k + 1] * e[:, s0 + k: s0 + k + 2 * guard]
     core = np.abs(d) / (ra0 * s_ref)[:, None]
     peak = core.max(axis=1)
-    # the same matched filter after the event (REPEAT_GAP_S on, to the window's end, other
-    # candidates masked): a plucked string's excitation comes back one period later, a click
-    # does not
-    g0 = c + guard + int(REPEAT_GAP_S * fs) - p       # da[j] <-> an impulse at S index g0 + p + j
-    n_after = e.shape[1] - p - g0
-    again = np.zeros(K)
-    if n_after > 8:
-        da = A[:, 0:1] * e[:, g0: g0 + n_after]
-        for k in range(1, p + 1):
-            da += A[:, k:k + 1] * e[:, g0 + k: g0 + k + n_after]
-        da *= ke[:, g0: g0 + n_after]
-        again = np.abs(da).max(axis=1) / (ra0 * s_ref)
-    # and over the whole window with nothing masked: a waveform whose corner recurs every
-    # period (a sawtooth or square bass, whose next edges are candidates too) shows two or
-    # more excursions like the event's; a click, or a pair of clicks, at most one more
-    n_all = e.shape[1] - p
-    dw = A[:, 0:1] * e[:, 0:n_all]
-    for k in range(1, p + 1):
-        dw += A[:, k:k + 1] * e[:, k: k + n_all]
-    big = np.abs(dw) / (ra0 * s_ref)[:, None] > REPEAT_FRACTION * peak[:, None]
-    pos = np.arange(n_all) + p                          # S index of each dw entry
-    big &= np.abs(pos - c)[None, :] > guard + int(REPEAT_GAP_S * fs)
-    sep = max(int(MERGE_S * fs), 1)
-    recurs = np.zeros(K, dtype=bool)
-    for k in np.flatnonzero(big.sum(axis=1) >= 2):
-        j = np.flatnonzero(big[k])
-        recurs[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard)
-    hit &= (again <= REPEAT_FRACTION * peak) & ~recurs
-    # (at the low-band path's ~8 kHz a periodic corner's height varies with its sub-sample
-    # phase, so the recurrence is looked for at a lower fraction there)
-    frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
-    hit[hit] &= ~_recurs_long(x, cand[hit], A[hit], (ra0 * s_ref * peak * frac)[hit], guard, fs)
+    H = np.flatnonzero(hit)                             # the rest is for the hits only (cost)
+    if H.size:
+        eh, Ah, lev = e[H], A[H], (ra0 * s_ref)[H]
+        # the same matched filter after the event (REPEAT_GAP_S on, to the window's end, other
+        # candidates masked): a plucked string's excitation comes back one period later, a
+        # click does not
+        g0 = c + guard + int(REPEAT_GAP_S * fs) - p   # da[j] <-> an impulse at S index g0 + p + j
+        n_after = e.shape[1] - p - g0
+        again = np.zeros(H.size)
+        if n_after > 8:
+            da = Ah[:, 0:1] * eh[:, g0: g0 + n_after]
+            for k in range(1, p + 1):
+                da += Ah[:, k:k + 1] * eh[:, g0 + k: g0 + k + n_after]
+            da *= ke[H, g0: g0 + n_after]
+            again = np.abs(da).max(axis=1) / lev
+        # and over the whole window with nothing masked: a waveform whose corner recurs every
+        # period (a sawtooth or square bass, whose next edges are candidates too) shows two or
+        # more excursions like the event's; a click, or a pair of clicks, at most one more
+        n_all = e.shape[1] - p
+        dw = Ah[:, 0:1] * eh[:, 0:n_all]
+        for k in range(1, p + 1):
+            dw += Ah[:, k:k + 1] * eh[:, k: k + n_all]
+        big = np.abs(dw) / lev[:, None] > REPEAT_FRACTION * peak[H][:, None]
+        pos = np.arange(n_all) + p                      # S index of each dw entry
+        big &= np.abs(pos - c)[None, :] > guard + int(REPEAT_GAP_S * fs)
+        sep = max(int(MERGE_S * fs), 1)
+        recurs = np.zeros(H.size, dtype=bool)
+        for k in np.flatnonzero(big.sum(axis=1) >= 2):
+            j = np.flatnonzero(big[k])
+            recurs[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
+        ok = (again <= REPEAT_FRACTION * peak[H]) & ~recurs
+        # (at the low-band path's ~8 kHz a periodic corner's height varies with its sub-sample
+        # phase, so the recurrence is looked for at a lower fraction there)
+        frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
+        if ok.any():
+            ok[ok] &= ~_recurs_long(x, cand[H[ok]], Ah[ok], (lev * peak[H] * frac)[ok], guard, fs)
+        hit[H] = ok
     for h in np.flatnonzero(hit):
         # the excursion: above half the detection threshold and within 34 dB of its own peak
         over = np.flatnonzero(core[h] > max(0.5 * min(peak[h], click_ratio), 0.02 * peak[h]))

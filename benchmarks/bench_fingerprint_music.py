@@ -237,11 +237,20 @@ def main() -> None:
                           f"  sure {s['sure_mean']:.2f} (>=.80 {s['sure_ge_080']:.0%})  rms sure {s['rms_sure_mean_db']:.2f} dB"
                           f" (<=1 {s['rms_sure_le_1']:.0%})  all three {s['all_three']:.0%}", flush=True)
             results[key] = entry
-    results["wall_s"] = round(time.time() - t0, 1)
+            results["wall_s"] = round(time.time() - t0, 1)
+            save(a.json, results)
     print(f"({results['wall_s']:.0f} s)")
-    if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(results, indent=1) + "\n")
+
+
+def save(path, results):
+    """Write (merge into) the results JSON after every entry, so a long run keeps what it has."""
+    if not path:
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(p.read_text()) if p.is_file() else {}
+    old.update(results)
+    p.write_text(json.dumps(old, indent=1) + "\n")
 
 
 if __name__ == "__main__":

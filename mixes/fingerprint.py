@@ -50,7 +50,7 @@ Interval and confidence
       least that often; it is not narrower than a 90 % interval.
 
     Measured on held-out studios (``benchmarks/bench_fingerprint_music.py``, results in
-    ``benchmarks/results/fingerprint_music_2026-12-07.json``; rooms with 3-6 dips and peaks of
+    ``benchmarks/results/fingerprint_music_songs*_2026-12-07.json``; rooms with 3-6 dips and peaks of
     -6..+4 dB, 0.08-1 octave wide, and tilts; 8 mixes and 8 references drawn from banks of
     songs; third-octaves 40 Hz-10 kHz), see the module notes there and the issue note for the
     full table.  On a second, independent generator (``mixes.songs_alt``: ballad, rock,

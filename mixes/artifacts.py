@@ -61,7 +61,6 @@ BURST_RISE_DB = 20.0
 BURST_EDGE_DB = 10.0
 BURST_MAX_S = 0.030
 BURST_MIN_S = 0.001
-BURST_MIN_JUMPS = 4           # garbage jumps often; a pulse (a click of two edges) jumps twice
 BURST_MIN_DBFS = -50.0
 BURST_ONSET_RISE = 4.0        # energy ratio after/before: the burst starts a louder sound
 LSB16 = 1.0 / 32768.0
@@ -235,8 +234,8 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             dd = np.abs(np.diff(seg))
             big = np.flatnonzero(dd > 0.3 * dd.max())
             dur = (big[-1] - big[0] + 1) / fs
-            if dur < BURST_MIN_S or big.size < BURST_MIN_JUMPS:
-                continue                               # a click or a pulse: mixes.clicks judges it
+            if dur < BURST_MIN_S:
+                continue                               # a click: mixes.clicks judges it
             w = int(0.010 * fs)
             after = xc[b + hop: b + hop + w].astype(np.float64)
             before = xc[max(a - hop - w, 0): a - hop].astype(np.float64)

@@ -37,6 +37,7 @@ CLIP_LEVEL = 0.99995
 MIN_CLIP_SAMPLES = 3
 DC_WARN_DBFS = -40.0
 SPLICE_MERGE_S = 0.003
+PULSE_MAX_S = 0.0025
 
 
 @dataclass(frozen=True)
@@ -205,9 +206,15 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
         raise SignalError("programme contains NaN or Inf samples")
     clicks, splices = _clicks_and_splices(x, fs)
     artifacts = find_artifacts(x, fs=fs)
-    bursts = [(a.channel, a.time_s - 0.002, a.time_s + a.duration_s + 0.002)
-              for a in artifacts if a.kind == "digital_distortion"]
-    clicks = [ev for ev in clicks if not any(ch == ev.channel and t0 <= ev.time_s <= t1 for ch, t0, t1 in bursts)]
+    # a "burst" of at most PULSE_MAX_S around a click the click detector verified is that click
+    # (a held step of 1-2 ms, a short noise burst); longer bursts swallow the clicks inside them
+    def inside(ev, b):
+        return b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
+
+    artifacts = [a for a in artifacts if not (a.kind == "digital_distortion" and a.duration_s <= PULSE_MAX_S
+                                              and any(inside(ev, a) for ev in clicks))]
+    bursts = [a for a in artifacts if a.kind == "digital_distortion"]
+    clicks = [ev for ev in clicks if not any(inside(ev, b) for b in bursts)]
     artifacts = sorted(artifacts + splices, key=lambda ev: ev.time_s)
     dc = dc_offset_dbfs(x)
     warnings = []

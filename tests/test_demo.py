@@ -17,12 +17,11 @@ needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="Debian pack
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    from roomtruth.cli import main
+    # `roomtruth demo -o DIR --json` through the CLI, run once per test process and shared with
+    # tests/test_web_browser.py (each module gets its own copy): tests/demo_workspace.py
+    from demo_workspace import demo_workspace
 
-    out = tmp_path_factory.mktemp("demo") / "room"
-    code = main(["demo", "-o", str(out), "--json"])
-    assert code == 0
-    return out
+    return demo_workspace(tmp_path_factory.mktemp("demo") / "room")
 
 
 def test_demo_writes_a_complete_workspace(demo_dir):

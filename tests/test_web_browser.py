@@ -37,11 +37,11 @@ def runtime():
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    from roomtruth.demo import run_demo
+    # the demo's workspace, run once per test process and shared with tests/test_demo.py (this
+    # module gets its own copy, which its guided measurement and activation change)
+    from demo_workspace import demo_workspace
 
-    w = tmp_path_factory.mktemp("webdemo") / "demo"
-    run_demo(w)
-    return w
+    return demo_workspace(tmp_path_factory.mktemp("webdemo") / "demo")
 
 
 @pytest.fixture(scope="module")

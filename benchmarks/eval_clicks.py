@@ -1,17 +1,20 @@
 """Accuracy of the click detector on real and synthesized music (recall / precision by audibility).
 
-Clicks of every shape (single sample, doublet, bursts of 0.1-1 ms, either sign) at -45 to
--12 dBFS are planted in: the real piano recording with synthetic hi-hats and drums; songs from
-:mod:`mixes.songs` (several seeds and keys); the same songs 30 dB quieter; fades into
-near-silence (reverb-tail-like decays).  Some clicks come in pairs 10-50 ms apart.  The truth
-for "should be found" is the audibility of the planted click computed from the clean programme
-and the known click (:func:`mixes.clicks.click_audibility_db`); recall counts clicks above
-0 dB, precision counts reports that match no planted click (reports the clean material already
-gives are listed as its own clicks and left out: song 105's kick has a rectangular 2 ms
-beater-noise burst, reported as a pop where pads and voice carry the level).  Clicks reported
-as a splice (``discontinuity``) are found but mis-sorted: a second recall figure counts them.
+Clicks of every shape (single sample, doublets 2-6 samples apart, a 3-sample shape, windowed
+noise bursts of 0.2-2 ms, steps held 0.2-2 ms; either sign) at -45 to -12 dBFS are planted in:
+the real piano recording, alone, with loud synthetic drums, and with hi-hat-like strokes (the
+issue's case); songs from :mod:`mixes.songs` (several seeds and keys) at full level, 30 dB
+quieter and fading into near-silence; near-silence; songs from :mod:`mixes.songs_alt` (when
+present).  A quarter come in pairs 10-50 ms apart (half at 16 ms).  The truth for "should be
+found" is the audibility of the planted click computed from the clean programme and the known
+click (:func:`mixes.clicks.click_audibility_db`, independent of the detector); recall counts
+clicks above 0 dB, precision counts reports that match no planted click (reports the clean
+material already gives are counted apart, per class, as "clean reports").  A second recall
+figure also counts a click reported under another kind (``discontinuity`` or
+``digital_distortion``).  The per-class table is printed and written as JSON.
 
-    .venv/bin/python benchmarks/eval_clicks.py [--songs 6] [--clicks 80]
+    .venv/bin/python benchmarks/eval_clicks.py [--songs 6] [--clicks 80] [--verbose] [--json PATH]
+    EVAL_CLICKS_ROOT=/path/to/other/checkout .venv/bin/python benchmarks/eval_clicks.py --json ""
 """
 
 from __future__ import annotations

@@ -244,6 +244,11 @@ def audibility(x: np.ndarray, imp, *, fs: int) -> np.ndarray:
     top octaves to judge by and are taken as smooth) and, 3-11 ms later, the programme is
     ``ATTACK_RISE`` louder than 3-11 ms before in some critical band.  This catches the attacks
     the level rule of stage 2 misses because a louder sustained sound (a pad) carries the level.
+    Also -inf: an event that does not stand above the masking threshold of the sound that
+    follows it (from ``NEXT_START_S`` on, the forward window mirrored: the start of that sound),
+    and a transient at least ``WIDE_MIN_S`` wide with under ``WIDE_HF_FRACTION`` of its energy
+    above ``ATTACK_HF_HZ`` (the onset of a drum or a pluck, which the interpolation across the
+    gap cannot tell from a new sound).
     """
     if not imp.onset:
         return np.zeros(0)

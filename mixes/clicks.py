@@ -26,7 +26,9 @@ second (only stage 1 touches every sample):
    ``ONSET_RISE`` louder over the next 10 ms (a drum's beater, a plucked note) are music, and
    so is an event whose matched-filter excursion comes back (``REPEAT_FRACTION`` of it or
    more, 2-12 ms later): a plucked string's excitation returns one period later (a
-   Karplus-Strong guitar under a band carries no level rise), a click does not.
+   Karplus-Strong guitar under a band carries no level rise), a click does not; and so is an
+   event with two or more like excursions within +-30 ms (``RECUR_*``: a sawtooth or square
+   bass, whose edge comes back every period, longer than the 12 ms model window).
    *Low-band path*: a click inside a hi-hat stroke can be masked above ~4 kHz yet audible in
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``

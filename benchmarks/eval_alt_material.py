@@ -44,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mixes.analysis import analyze_array  # noqa: E402
-from mixes.artifacts import find_artifacts  # noqa: E402
 from mixes.balance import compare_balance  # noqa: E402
 from mixes.renderchecks import render_checks  # noqa: E402
 from mixes.songs_alt import make_song  # noqa: E402

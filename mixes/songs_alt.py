@@ -16,9 +16,10 @@ Styles (``seed % 4`` unless given), each with its own tempo range, instruments a
   verses, open hits in choruses) in *keys*, an organ sometimes in *pads*, pick or filtered
   square/saw bass in eighths with octave jumps and passing notes, a full kit (open hats, ghost
   notes, ride in the bridge, crashes on section starts, tom fills);
-* **electronic** — 40–60 Hz sine sub or FM/saw bass in offbeat or sixteenth patterns (held in
-  the breakdown), side-chain-pumped supersaw pads, an FM electric piano, four-on-the-floor
-  long kick, claps, offbeat open hats, sixteenth shakers, slight sixteenth swing, delay throws;
+* **electronic** — lightly saturated sine sub (roots 41–78 Hz) or FM/saw bass in
+  offbeat or sixteenth patterns (held in the breakdown), side-chain-pumped supersaw pads, an FM
+  electric piano, four-on-the-floor long kick, claps, offbeat open hats, sixteenth shakers, a
+  slight swing of the offbeat eighths, delay throws on the vocal;
 * **acoustic** — Karplus–Strong guitar picking (thumb bass + fingers), upright-like finger
   bass walking with approach notes and slides, brushes (swishes and taps), shaker, swing.
 

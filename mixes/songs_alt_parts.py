@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sp_fft, signal
 
-from mixes.songs_alt_synth import (DrumKit, _sos, adsr, blep_saw, ensemble_chord, fade_edges, fdn_ir,
+from mixes.songs_alt_synth import (DrumKit, _sos, adsr, ensemble_chord, fade_edges, fdn_ir,
                                    guitar_chord, ks_pluck, midi_hz, organ_chord, piano_note)
 from mixes.songs_alt_voice import VOWELS, sing
 

@@ -38,7 +38,7 @@ finds it:
    is voice-like when its pitch deviates from its own running median (~0.2 s) by more than
    ``VOICE_MOVEMENT_CENTS`` rms (vibrato, glides) *and* its partials move together
    (common-FM coherence, see 2., >= ``DETECT_MIN_COHERENCE``: without it reverb-smeared pads
-   and keys passed on 6 of 40 no-voice songs of 20 s and 11 of 40 of 30 s); the vocal is found
+   and keys passed on 8 of 160 no-voice songs of 12-30 s, 5 of 40 at 30 s); the vocal is found
    with at least ``VOICE_MIN_S`` and ``VOICE_MIN_FRACTION`` of the gated time voice-like.
    This needs the voice to be the strongest pitch of many frames.
 2. *Common frequency modulation, accumulated over the file* (:func:`_common_fm_time`).

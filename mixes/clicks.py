@@ -78,6 +78,7 @@ REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) 2-12 ms af
 RECUR_SPAN_S = 0.030      # recurrence looked for this far either side (a 35 Hz period)
 RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter height
 LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
+RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) within this
 CAND_ORDER = 2
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
@@ -264,8 +265,10 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
     a click comes once, a pair of clicks twice.)
 
     The prediction error of the event's own model over the longer span, through the same
-    matched filter: True when two or more excursions beside the event's own reach ``level``
-    (a fraction of its height, matched-filter units).
+    matched filter: True when two excursions beside the event's own reach ``level`` (a
+    fraction of its height, matched-filter units) at positions a period apart: -T and +T, or
+    T and 2T on one side (within ``RECUR_TOL_S``).  Percussion's noise reaches that height at
+    random positions, a periodic waveform at multiples of its period.
     """
     K, p1 = A.shape
     p = p1 - 1
@@ -286,10 +289,18 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
     big = np.abs(d) > level[:, None]
     big &= (np.abs(pos) > guard + int(REPEAT_GAP_S * fs))[None, :]
     sep = max(int(MERGE_S * fs), 1)
+    tol = max(int(RECUR_TOL_S * fs), 1)
     out = np.zeros(K, dtype=bool)
     for k in np.flatnonzero(big.sum(axis=1) >= 2):
         j = np.flatnonzero(big[k])
-        out[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
+        # one position per excursion (its largest sample), relative to the event
+        groups = np.split(j, np.flatnonzero(np.diff(j) > sep) + 1)
+        if len(groups) < 2:
+            continue
+        cpos = np.array([pos[g[np.argmax(np.abs(d[k, g]))]] for g in groups])
+        # periodic: one period before and one after (-T, +T), or T and 2T on one side
+        a_, b_ = cpos[:, None], cpos[None, :]
+        out[k] = bool(np.any((np.abs(a_ + b_) <= tol) | (np.abs(b_ - 2 * a_) <= tol)))
     return out
 
 

@@ -261,7 +261,8 @@ def test_sawtooth_bass_and_pulses():
     # a band-limited sawtooth bass (41-62 Hz, harmonics to 20 kHz) under a sawtooth pad: its
     # edge comes back every period, which an order-16 model over +-12 ms cannot predict; the
     # recurrence rule (two or more like excursions within +-30 ms) says it is the instrument's.
-    # Measured 24 reports over four 6 s cases (1532 without the rule).
+    # Measured 38 reports over four 6 s cases (1532 without the rule; 24 when any two
+    # excursions counted, periodic or not, which cost 1.8 points of recall under percussion).
     fs = 48_000
     n_rep = 0
 
@@ -280,7 +281,7 @@ def test_sawtooth_bass_and_pulses():
             x += saw(f, t, 0.015, rng.uniform(0, 6) * (seed % 2))
         x += saw(41.2 * 2 ** (rng.integers(0, 12) / 12), t, 0.1)
         n_rep += len(render_checks(x, fs=fs).clicks)
-    assert n_rep <= 30, n_rep
+    assert n_rep <= 45, n_rep
     # a held step that returns (rectangular pulses of 0.5 and 1.2 ms) is a click, not a splice
     x, fs = _piano()
     y = x.copy()

@@ -61,6 +61,7 @@ BURST_RISE_DB = 20.0
 BURST_EDGE_DB = 10.0
 BURST_MAX_S = 0.030
 BURST_MIN_S = 0.001
+BURST_FOLLOW_HOPS = 8         # a louder sound within this many hops after: the burst belongs to it
 BURST_MIN_DBFS = -50.0
 BURST_ONSET_RISE = 4.0        # energy ratio after/before: the burst starts a louder sound
 LSB16 = 1.0 / 32768.0
@@ -229,6 +230,8 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             # stroke just before the burst is not a gradual start); the stop against the next hop
             if not (min(E[s - 1], E[s - 2]) * edge < top and E[e] * edge < top):
                 continue                               # gradual start or decay: acoustic
+            if E[e: e + BURST_FOLLOW_HOPS].max(initial=0.0) > top:
+                continue                               # a louder sound follows at once: a clap's first burst
             a, b = s * hop, e * hop
             seg = xc[a - hop: b + hop].astype(np.float64)
             dd = np.abs(np.diff(seg))

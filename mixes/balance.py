@@ -70,7 +70,7 @@ from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
                                 VOICE_MOVEMENT_CENTS, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
-                                COMMON_EVIDENCE_S, DETECT_MIN_COHERENCE, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
+                                COMMON_EVIDENCE_S, DETECT_MIN_COHERENCE, EVIDENCE_MIN_SHARE, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
                                 MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_CORR, MATCH_MIN_MOVE_CORR, VoiceFrames, _db,
                                 _coherence, _common_fm_time, _harmonic_energy, _level_sums, _movement_cents,
                                 _segments, _vibrato_hz, _voice_frames, frame_pass)
@@ -339,7 +339,11 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     common["frames"] = vf
     e_acc = float(np.sum(vf.e_acc[gated]))
     common["bass_to_rest_db"] = _db(float(np.sum(vf.e_low_tonal[gated])) / e_acc) if e_acc > 0 else math.nan
-    if not detected and common_fm_s < COMMON_EVIDENCE_S:
+    # chance coherent movements of instruments (bent or plucked strings, organ, FM keys, chorused
+    # pads) add up with the length of the file: a floor on the evidence's share of the analysed
+    # time (EVIDENCE_MIN_SHARE, off: see its comment for the measured trade)
+    enough = v_time + common_fm_s >= EVIDENCE_MIN_SHARE * analysed_s
+    if (not detected and common_fm_s < COMMON_EVIDENCE_S) or not enough:
         return not_found()
     ev, et, el, er, n_lev = (sum(x[i] for x in sums) for i in range(5))
     if n_lev == 0:                      # no level contour: fall back on the detection frames

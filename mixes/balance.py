@@ -48,8 +48,8 @@ same song at 0 dB): the vocal's offset given and within 1 dB on 62 % (12 s), 78 
 reference read 1.7 and 2.9 dB off).  The low end within 1 dB on every song (rms 0.31-0.38,
 worst 0.91).  No voice: not found on 0 of 160 songs (8 before; 1 of 40 at 30 s when the bass
 was also moved), nor on the real piano.  On :mod:`mixes.songs_alt` (24 songs each, other styles) the
-detector is NOT reliable: no-voice songs taken for a voice on 3 (12 s), 10 (20 s), 16 (30 s)
-of 24 (plucked guitars, strings, slides), the vocal within 1 dB on 62-83 %, the bass on
+detector is NOT reliable: no-voice songs taken for a voice on 1 (12 s), 4 (20 s), 6 (30 s)
+of 24 (centred pads and keys whose pitch moves: guitars, organ, FM piano, strings), the vocal within 1 dB on 62-83 %, the bass on
 some songs 1.3-2.5 dB off (moving, short bass notes).
 Against *other* songs the vocal-to-rest figure carries each song's arrangement: its bias
 against a stem-based truth varies by 1.6 dB (std) from song to song.

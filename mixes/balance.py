@@ -131,14 +131,26 @@ class Balance:
 
     def to_dict(self, bass_vs_reference_db: float | None = None,
                 vocal_vs_reference_db: float | None = None) -> dict[str, Any]:
-        """The ``balance`` object of ``mix analyze --json`` (non-finite values become None)."""
+        """The ``balance`` object of ``mix analyze --json`` (non-finite values become None).
+
+        A mix whose vocal was not found on its own but was compared with a same-song reference
+        that found it (:func:`compare_balance`: the same sung pitches at the same frames, moving
+        alike) is reported found, with a note saying so; its own ``vocal_db`` stays null."""
+        vocal_vs = _num(vocal_vs_reference_db)
+        found = bool(self.vocal_found)
+        notes = list(self.notes)
+        if vocal_vs is not None and not found:
+            found = True
+            notes = [n for n in notes if not n.startswith("no vocal found")]
+            notes.append("the vocal was found through the reference (the same song: the same sung "
+                         "pitches at the same times), not in this mix on its own; no level of its own is given")
         return {
             "bass_db": _num(self.bass_db),
             "vocal_db": _num(self.vocal_db) if self.vocal_found else None,
             "bass_vs_reference_db": _num(bass_vs_reference_db),
-            "vocal_vs_reference_db": _num(vocal_vs_reference_db),
-            "vocal_found": bool(self.vocal_found),
-            "notes": list(self.notes),
+            "vocal_vs_reference_db": vocal_vs,
+            "vocal_found": found,
+            "notes": notes,
         }
 
 

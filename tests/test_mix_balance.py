@@ -168,6 +168,15 @@ def test_to_dict_and_compare_contract():
     assert compare_balance(no_voice, [b])[1] is None
 
 
+def test_found_through_a_same_song_reference_is_said():
+    b = Balance(bass_db=-6.0, vocal_db=math.nan, vocal_found=False, notes=("no vocal found",))
+    d = b.to_dict(bass_vs_reference_db=0.1, vocal_vs_reference_db=-2.3)
+    assert d["vocal_found"] is True and d["vocal_db"] is None and d["vocal_vs_reference_db"] == -2.3
+    assert d["notes"] == [n for n in d["notes"] if not n.startswith("no vocal found")]
+    assert "found through the reference" in d["notes"][-1]
+    assert b.to_dict()["vocal_found"] is False and b.to_dict()["notes"] == ["no vocal found"]
+
+
 def test_silence_and_bad_input():
     b = measure_balance(np.zeros((2, FS)), fs=FS, integrated_lufs=-math.inf)
     assert not b.vocal_found and "silent" in b.notes[0]

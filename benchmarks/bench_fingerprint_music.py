@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mixes import fingerprint as _fp  # noqa: E402
 from mixes import ltas as _ltas  # noqa: E402
+from mixes import studio_curves  # noqa: E402
 from mixes.analysis import analyze_array  # noqa: E402
 from mixes.envelope import band_floor_db, frame_floors  # noqa: E402
 from mixes.fingerprint import fingerprint_from_mixes  # noqa: E402
@@ -63,33 +64,17 @@ FIFTHS = (0, 7, 2, 9, 4, 11, 6, 1, 8, 3, 10, 5)
 SEL = (39.0, 12_000.0)
 
 
-def bump(f, fc, a, s):
-    return a * np.exp(-0.5 * (np.log2(np.maximum(f, 1.0) / fc) / s) ** 2)
-
-
-def issue_room(f):
-    return bump(f, 63, -5.0, 0.35) + bump(f, 160, 2.5, 0.3) + bump(f, 3000, 3.0, 0.5)
-
-
-def random_room(seed):
-    """3-6 dips/peaks of -6..+4 dB, 0.08-1 octave (sigma), 30 Hz-14 kHz, and a +-3 dB tilt."""
-    r = np.random.default_rng(seed)
-    tilt = float(r.uniform(-3, 3))
-    comps = [(float(np.exp(r.uniform(np.log(30), np.log(14_000)))), float(r.uniform(-6, 4)),
-              float(np.exp(r.uniform(np.log(0.08), np.log(1.0))))) for _ in range(int(r.integers(3, 7)))]
-    return lambda f: tilt * np.log2(np.maximum(f, 20.0) / 630.0) / 8.4 + sum(bump(f, *c) for c in comps)
+bump = studio_curves.bump_db
+issue_room = studio_curves.issue_room
+random_room = studio_curves.varied_room
 
 
 def colour(x, room):
-    spec = np.fft.rfft(x, axis=-1)
-    return np.fft.irfft(spec * 10 ** (room(np.fft.rfftfreq(x.shape[-1], 1 / FS)) / 20), n=x.shape[-1], axis=-1)
+    return studio_curves.colour(x, room, FS)
 
 
 def truth(room, fc):
-    t = np.array([10 * np.log10(np.mean(10 ** (room(np.geomspace(c * 10 ** -0.05, c * 10 ** 0.05, 64)) / 10)))
-                  for c in fc])
-    sel = (fc >= SEL[0]) & (fc <= SEL[1])
-    return t - t[sel].mean()
+    return studio_curves.band_truth_db(room, fc, SEL)
 
 
 def score(fp, t):

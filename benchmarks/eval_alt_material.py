@@ -43,6 +43,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mixes import studio_curves  # noqa: E402
 from mixes.analysis import analyze_array  # noqa: E402
 from mixes.balance import compare_balance  # noqa: E402
 from mixes.renderchecks import render_checks  # noqa: E402
@@ -64,34 +65,17 @@ def _load(name: str):
 SEL_HZ = (39.0, 12_100.0)      # third-octave centres 40 Hz-12 kHz
 
 
-def _bump(f, fc, a, s):
-    return a * np.exp(-0.5 * (np.log2(np.maximum(f, 1.0) / fc) / s) ** 2)
-
-
-def issue_room(f):
-    """The issue's studio: -5 dB at 63 Hz, +2.5 dB at 160 Hz, +3 dB at 3 kHz (smooth)."""
-    return _bump(f, 63, -5.0, 0.35) + _bump(f, 160, 2.5, 0.3) + _bump(f, 3000, 3.0, 0.5)
-
-
-def random_room(seed):
-    """Five smooth bumps, +-5 dB, 0.3-1 octave wide, anywhere in 40 Hz-12 kHz."""
-    r = np.random.default_rng(seed)
-    comps = [(float(np.exp(r.uniform(np.log(40), np.log(12_000)))), float(r.uniform(-5, 5)),
-              float(r.uniform(0.3, 1.0))) for _ in range(5)]
-    return lambda f: sum(_bump(f, *c) for c in comps)
+issue_room = studio_curves.issue_room
+random_room = studio_curves.smooth_room
 
 
 def colour(x, room):
-    spec = np.fft.rfft(x, axis=-1)
-    return np.fft.irfft(spec * 10 ** (room(np.fft.rfftfreq(x.shape[-1], 1 / FS)) / 20), n=x.shape[-1], axis=-1)
+    return studio_curves.colour(x, room, FS)
 
 
 def room_truth(room, fc):
     """The room's deviation per third-octave (power mean over the band), level-aligned over 40 Hz-12 kHz."""
-    t = np.array([10 * np.log10(np.mean(10 ** (room(np.geomspace(c * 10 ** -0.05, c * 10 ** 0.05, 64)) / 10)))
-                  for c in fc])
-    sel = (fc >= SEL_HZ[0]) & (fc <= SEL_HZ[1])
-    return t - t[sel].mean()
+    return studio_curves.band_truth_db(room, fc, SEL_HZ)
 
 
 def part_fingerprint(a) -> None:

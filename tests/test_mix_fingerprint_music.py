@@ -23,6 +23,7 @@ import soundfile as sf
 from mixes.analysis import analyze_array
 from mixes.correct import band_decisions, design_correction, fir_response_db
 from mixes.fingerprint import fingerprint_from_mixes, load_fingerprint, save_fingerprint
+from mixes import studio_curves
 from mixes.songs import make_song
 from mixes.types import Ltas, RoomFingerprint
 
@@ -32,34 +33,16 @@ FIFTHS = (0, 7, 2, 9, 4, 11, 6, 1, 8, 3, 10, 5)     # every song of a set in its
 BANDS = (39.0, 12_100.0)                             # third-octaves 40 Hz .. 10 kHz (12.5 kHz > 12 kHz)
 
 
-def _bump(f, fc, a_db, width_oct):
-    return a_db * np.exp(-0.5 * (np.log2(np.maximum(f, 1.0) / fc) / width_oct) ** 2)
-
-
-def _issue_room(f):
-    """The issue's studio: mixes -5 dB at 63 Hz, +2.5 dB at 160 Hz, +3 dB at 3 kHz."""
-    return _bump(f, 63, -5.0, 0.35) + _bump(f, 160, 2.5, 0.3) + _bump(f, 3000, 3.0, 0.5)
-
-
-def _random_room(seed):
-    """Five smooth bumps and dips (+-5 dB, 0.3-1 octave wide) anywhere in 40 Hz-12 kHz."""
-    r = np.random.default_rng(seed)
-    comps = [(float(np.exp(r.uniform(np.log(40), np.log(12_000)))), float(r.uniform(-5, 5)),
-              float(r.uniform(0.3, 1.0))) for _ in range(5)]
-    return lambda f: sum(_bump(f, *c) for c in comps)
+_issue_room = studio_curves.issue_room
+_random_room = studio_curves.smooth_room
 
 
 def _colour(x, room):
-    spec = np.fft.rfft(x, axis=-1)
-    f = np.fft.rfftfreq(x.shape[-1], 1 / FS)
-    return np.fft.irfft(spec * 10 ** (room(f) / 20), n=x.shape[-1], axis=-1)
+    return studio_curves.colour(x, room, FS)
 
 
 def _truth(room, fc):
-    t = np.array([10 * np.log10(np.mean(10 ** (room(np.geomspace(c * 10 ** -0.05, c * 10 ** 0.05, 64)) / 10)))
-                  for c in fc])
-    sel = (fc >= BANDS[0]) & (fc <= BANDS[1])
-    return t - t[sel].mean()
+    return studio_curves.band_truth_db(room, fc, BANDS)
 
 
 def _score(fp, truth):
@@ -270,9 +253,7 @@ def test_fewer_shorter_songs_at_44k1():
     fs = 44_100
 
     def colour(x):
-        spec = np.fft.rfft(x, axis=-1)
-        f = np.fft.rfftfreq(x.shape[-1], 1 / fs)
-        return np.fft.irfft(spec * 10 ** (_issue_room(f) / 20), n=x.shape[-1], axis=-1)
+        return studio_curves.colour(x, _issue_room, fs)
 
     mixes = [analyze_array(colour(make_song(71 + i, key=FIFTHS[i + 3], duration_s=12.0, fs=fs).mix()), fs=fs,
                            checks=False).ltas for i in range(4)]

@@ -55,6 +55,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db
 from mixes.types import RenderEvent
 
@@ -122,7 +123,7 @@ def _whitened_abs(x: np.ndarray, a: int, b: int, sub: int) -> np.ndarray:
     for k in range(P + 1):
         r[:, k] = np.einsum("ij,ij->i", D[0], D[k])
     r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-30
-    A = _levinson(r).astype(x.dtype)
+    A = levinson_rows(r).astype(x.dtype)
     e = D[0].copy()
     t = t[: n_rows * sub].reshape(n_rows, sub)       # reuse as scratch
     for k in range(1, P + 1):
@@ -177,30 +178,6 @@ def _candidates(x: np.ndarray, fs: int, ratio: float = CANDIDATE_RATIO, own: flo
 
 
 # --- stage 2 --------------------------------------------------------------------------------
-
-def _levinson(r: np.ndarray) -> np.ndarray:
-    """Levinson-Durbin for many autocorrelations at once: (K, p+1) -> filters [1, a_1..a_p]."""
-    K, p1 = r.shape
-    A = np.zeros((K, p1))
-    A[:, 0] = 1.0
-    err = r[:, 0].copy()
-    for i in range(1, p1):
-        acc = np.einsum("kj,kj->k", A[:, :i], r[:, i:0:-1])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.where(err > 0, -acc / err, 0.0)
-        A[:, 1:i + 1] = A[:, 1:i + 1] + k[:, None] * A[:, i - 1::-1][:, :i]
-        err = err * (1.0 - k * k)
-    return A
-
-
-def _autocorr_rows(w: np.ndarray, order: int) -> np.ndarray:
-    """Autocorrelation of each row at lags 0..order: (K, n) -> (K, order + 1)."""
-    n = w.shape[1]
-    out = np.empty((w.shape[0], order + 1))
-    for k in range(order + 1):
-        out[:, k] = np.einsum("ij,ij->i", w[:, : n - k], w[:, k:])
-    return out
-
 
 class Impulsive:
     """Verified impulsive events of one channel (arrays, one entry per event).
@@ -329,9 +306,9 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     pre = (S * keep)[:, : c - guard]
     post = (S * keep)[:, c + guard + p:]
     hp, hq = np.hanning(pre.shape[1]), np.hanning(post.shape[1])
-    r = _autocorr_rows(pre * hp, p) + _autocorr_rows(post * hq, p)
+    r = autocorr_rows(pre * hp, p) + autocorr_rows(post * hq, p)
     r[:, 0] *= 1.0 + 1e-9                               # white-noise correction
-    A = _levinson(r)
+    A = levinson_rows(r)
     # prediction error e[i] = sum_k A_k S[i + p - k]   (e index i <-> S index i + p)
     e = A[:, 0:1] * S[:, p:]
     for k in range(1, p + 1):

@@ -443,7 +443,7 @@ def run(
     from roomtruth.watch_run import live_watch_for   # the programme watch (issue 13), None without a mic
 
     lw = live_watch_for(prof_a, fs=rate, watch_mic=watch_mic, room=room, confirm_with_sweep=confirm_with_sweep,
-                        watch_gain_db=watch_gain_db, profile_dir=profile_dir)
+                        watch_gain_db=watch_gain_db, profile_dir=profile_dir, n_programme=n_prog)
     if lw is not None:
         from dataclasses import replace as _replace
 

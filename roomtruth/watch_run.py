@@ -247,13 +247,23 @@ class LiveWatch:
         return st
 
 
+def mic_on_programme_error(mic: int, n_programme: int):
+    """The error for a watch mic (1-based input ``mic``) on one of the programme inputs."""
+    from calib.errors import ConfigError
+
+    return ConfigError(f"--watch-mic {mic} is one of the programme inputs (1..{n_programme}): the mic would play "
+                       f"as programme; plug the watch mic into input {n_programme + 1} or above")
+
+
 def live_watch_for(profile: Any, *, fs: int, watch_mic: Optional[int], room: Optional[Path],
                    confirm_with_sweep: bool, watch_gain_db: Optional[float] = None,
-                   profile_dir: Optional[Path] = None) -> Optional[LiveWatch]:
+                   profile_dir: Optional[Path] = None, n_programme: Optional[int] = None) -> Optional[LiveWatch]:
     """The watch ``monitor run`` asked for: ``--watch-mic`` or room.toml's ``interface.watch_mic``
     (``--room``); None when neither names a mic.  With ``--room`` the watch entries go to the
     room's ``history.sqlite``.  ``watch_gain_db`` (or room.toml's ``interface.watch_gain_db``):
     the watch mic's known gain against the baseline's mic (dB), else locked at the first judgement.
+    ``n_programme``: the programme inputs (1..n) the mic must not be on (checked here, before the
+    audio process builds its engine).
 
     Raises
     ------
@@ -275,6 +285,8 @@ def live_watch_for(profile: Any, *, fs: int, watch_mic: Optional[int], room: Opt
         if gain_given is not None:
             raise ConfigError("--watch-gain-db needs a watch mic: --watch-mic N or interface.watch_mic in room.toml")
         return None
+    if n_programme is not None and isinstance(mic, int) and 1 <= mic <= n_programme:
+        raise mic_on_programme_error(mic, n_programme)
     # --confirm-with-sweep with --room: the sweep runs at the next pause (verify needs room.toml's
     # interface); without --room it stays a request in the status
     sweeper = (SweepOnPause(Path(room), Path(profile_dir)) if confirm_with_sweep and room is not None

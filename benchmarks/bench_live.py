@@ -22,7 +22,11 @@ and the server's count is in the range of the idle and jconvolver phases.
 Usage::
 
     .venv/bin/python benchmarks/bench_live.py [--seconds 600] [--block 256] [--channels 2]
-        [--phases idle,jconvolver,roomtruth] [--server NAME] [--json]
+        [--phases idle,jconvolver,roomtruth[,roomtruth-plain]] [--server NAME] [--json]
+
+``roomtruth-plain``: the same as ``roomtruth`` with the audio process's control thread left an
+ordinary thread (``ROOMTRUTH_RT_CONTROL=0``; default: SCHED_FIFO 1, see
+``monitor.realtime.shield_control_thread``), to compare both in one run.
 
 The immersive job of issue 15 (16 speakers x 65,536 taps at a 128-sample period)::
 
@@ -163,13 +167,16 @@ def phase_jconvolver(server: str, seconds: float, folder: Path, taps: int, chann
     return res
 
 
-def phase_roomtruth(server: str, seconds: float, profile: Path) -> dict:
+def phase_roomtruth(server: str, seconds: float, profile: Path, rt_control: bool = True) -> dict:
+    """``monitor run`` on the rig; ``rt_control=False`` (phase ``roomtruth-plain``) leaves the audio
+    process's control thread an ordinary thread (``ROOMTRUTH_RT_CONTROL=0``), for comparison."""
     exe = ROOT / ".venv" / "bin" / "roomtruth"
     cmd = [str(exe) if exe.exists() else "roomtruth", "monitor", "run", str(profile), "--input", "rig",
            "--output", "rig", "--block", str(BLOCK), "--duration", str(seconds), "--json"]
     a = xruns_logged(server)
     r0 = os.times()
-    out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    env = {**os.environ, "ROOMTRUTH_RT_CONTROL": "1" if rt_control else "0"}
+    out = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
     r1 = os.times()
     if out.returncode != 0:
         raise SystemExit(f"monitor run failed ({out.returncode}): {out.stderr.strip()[-400:]}")
@@ -232,8 +239,8 @@ def main() -> int:
                     r = phase_idle(server, args.seconds)
                 elif ph == "jconvolver":
                     r = phase_jconvolver(server, args.seconds, folder, args.taps, args.channels)
-                elif ph == "roomtruth":
-                    r = phase_roomtruth(server, args.seconds, profile)
+                elif ph in ("roomtruth", "roomtruth-plain"):
+                    r = phase_roomtruth(server, args.seconds, profile, rt_control=ph == "roomtruth")
                 else:
                     raise SystemExit(f"unknown phase {ph!r}")
                 r["server_xruns_per_min"] = 60.0 * r["server_xruns"] / args.seconds

@@ -17,17 +17,16 @@ parent -> child: ``("select", slot)``, ``("toggle",)`` (A <-> B), ``("bypass",)`
 the slot it left), ``("reload",)``, ``("stop",)``
 child -> parent: ``("ready", info)`` once the stream runs, ``("status", snap)`` about ten times
 a second, ``("log", text)``, ``("error", class_name, message)`` (start-up failures, raised again
-in the parent as the same :mod:`calib.errors` class), ``("final", snap)`` after the stream
-stopped.
+in the parent as the same :mod:`calib.errors` class), ``("final", snap)`` after the stream stopped.
 
 Toggles are decided here, against the slot the user last asked for (``requested`` in the
 status), not in the parent against the newest status: a status is up to a tenth of a second
 old, and two keys typed within it would both have toggled from the same state ("x x" ended
 on B).  Engine commands the audio thread has not taken yet (it takes one per block, and none
 during a crossfade or while a reloaded profile warms up) wait in a queue here instead of
-blocking this thread, so no key is lost behind a crossfade.  If the parent disappears, the child stops the stream and exits: audio never keeps
-running unattended.  The child ignores SIGINT and SIGHUP (a Ctrl-C or a closed terminal reaches
-the whole process group; the parent handles them and stops the child in order).
+blocking this thread, so no key is lost behind a crossfade.  If the parent disappears, the child
+stops the stream and exits: audio never keeps running unattended.  The child ignores SIGINT and
+SIGHUP (a Ctrl-C or a closed terminal reaches the whole process group; the parent stops it).
 """
 
 from __future__ import annotations
@@ -220,7 +219,7 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
 
     from calib.profile import CalibrationProfile
     from monitor.engine import Engine
-    from monitor.realtime import RealtimeProcessor
+    from monitor.realtime import RealtimeProcessor, shield_control_thread
 
     prof_a = CalibrationProfile.load(Path(spec.profile_dir))
     prof_b = CalibrationProfile.load(Path(spec.profile_b)) if spec.profile_b else None
@@ -239,8 +238,7 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     backend = make_backend(spec.input_dev, spec.output_dev, spec.watch_mic if spec.watch_ring else None)
     # warm-up: every partition level fires once, so FFT plans and caches exist before the stream
     warm = RealtimeProcessor(engine, n_inputs=n_prog, n_outputs=n_ch)
-    zin = np.zeros((block, n_prog), np.float32)
-    zout = np.zeros((block, n_ch), np.float32)
+    zin, zout = np.zeros((block, n_prog), np.float32), np.zeros((block, n_ch), np.float32)
     largest = max((lv.size for ch in engine._slots if ch is not None for lv in ch.levels), default=block)
     for _ in range(2 * (largest // block) + 2):
         warm.callback(zin, zout, block, 0)
@@ -253,21 +251,21 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
         callback = WatchTap(proc.callback, ring, mic_input=spec.watch_mic, outputs=spec.watch_outputs).callback
         n_inputs = max(n_prog, spec.watch_mic + 1)
     stream = backend.open_duplex(callback, fs=spec.fs, block_size=block, n_inputs=n_inputs, n_outputs=n_ch)
-    # This process's other thread only waits for commands; hand the GIL back to the callback
-    # quickly anyway, and keep the cyclic collector from pausing it (young generation only,
-    # collected here between status messages).
+    # The control thread (this one) hands the GIL back quickly, is not preempted while it holds it
+    # (SCHED_FIFO 1, below the audio thread: shield_control_thread), and the cyclic collector is
+    # off (young generation collected here between status messages).
     sys.setswitchinterval(0.0005)
+    rt_control = os.environ.get("ROOMTRUTH_RT_CONTROL", "1") != "0" and shield_control_thread()
     gc.collect()
     gc.freeze()
     gc.disable()
     ctl = _Control(engine, spec, lambda m: _send(conn, m))
     stream.start()
     try:
-        _send(conn, ("ready", {"pid": os.getpid(), "latency_s": list(stream.stats.latency_s),
-                               "levels": [[lv.size, lv.n_parts, lv.offset] for lv in (engine._slots[0].levels
-                                          if engine._slots[0] is not None else ())]}))
-        last_status = 0.0
-        last_gc = time.monotonic()
+        levels = engine._slots[0].levels if engine._slots[0] is not None else ()
+        _send(conn, ("ready", {"pid": os.getpid(), "rt_control": rt_control, "latency_s": list(stream.stats.latency_s),
+                               "levels": [[lv.size, lv.n_parts, lv.offset] for lv in levels]}))
+        last_status, last_gc = 0.0, time.monotonic()
         while True:
             # queued engine commands: look again after about a block
             if conn.poll(STATUS_PERIOD_S if not ctl.queue else max(block / spec.fs, 0.002)):

@@ -264,3 +264,31 @@ def test_hostile_blocks_and_swaps_with_fir_workers_as_monitor_run_uses_them():
     gc.collect()                    # chains built but never taken are freed with their threads
     time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t.name == "roomtruth-fir-worker"]
+
+
+def test_shield_control_thread_sets_only_the_calling_thread():
+    """The audio process's control thread goes to SCHED_FIFO 1 (not preempted by ordinary
+    processes while it holds the GIL); other threads of the process keep their policy."""
+    import os
+    import threading
+
+    from monitor.realtime import shield_control_thread
+
+    if not hasattr(os, "sched_getscheduler"):
+        pytest.skip("no POSIX scheduling interface")
+    before = os.sched_getscheduler(0)
+    seen = {}
+
+    def body():
+        seen["ok"] = shield_control_thread(1)
+        seen["policy"] = os.sched_getscheduler(0)
+        seen["prio"] = os.sched_getparam(0).sched_priority
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    if seen["ok"]:
+        assert seen["policy"] == os.SCHED_FIFO and seen["prio"] == 1
+    else:   # no permission: nothing changed, no exception
+        assert seen["policy"] == before
+    assert os.sched_getscheduler(0) == before   # the caller's thread only (Linux: per thread)

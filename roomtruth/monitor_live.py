@@ -231,10 +231,9 @@ def _serve_inner(conn, spec: LiveSpec) -> None:
     if prof_b is not None:
         engine.load(prof_b, "B", activate=False)
     if spec.watch_ring and spec.watch_mic is not None and spec.watch_mic < n_prog:
-        from calib.errors import ConfigError
+        from roomtruth.watch_run import mic_on_programme_error   # the parent checks first; kept as a guard
 
-        raise ConfigError(f"--watch-mic {spec.watch_mic + 1} is one of the programme inputs (1..{n_prog}): the mic "
-                          f"would play as programme; plug the watch mic into input {n_prog + 1} or above")
+        raise mic_on_programme_error(spec.watch_mic + 1, n_prog)
     backend = make_backend(spec.input_dev, spec.output_dev, spec.watch_mic if spec.watch_ring else None)
     # warm-up: every partition level fires once, so FFT plans and caches exist before the stream
     warm = RealtimeProcessor(engine, n_inputs=n_prog, n_outputs=n_ch)

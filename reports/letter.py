@@ -312,13 +312,21 @@ def pattern_paragraphs(patterns: Any, *, intro: str = "") -> list[str]:
         what = str(p.get("what", "")).strip()
         if not what:
             continue
-        with_ = [str(e.get("file")) for e in p.get("evidence") or [] if isinstance(e, Mapping) and e.get("with")]
-        without = [str(e.get("file")) for e in p.get("evidence") or [] if isinstance(e, Mapping) and not e.get("with")]
+        evidence = [e for e in p.get("evidence") or [] if isinstance(e, Mapping)]
+        with_ = [str(e.get("file")) for e in evidence if e.get("with")]
+        # "with": null = the track has no figure for this measure (e.g. no vocal level could be
+        # measured): neither with nor without the pattern
+        without = [str(e.get("file")) for e in evidence if not e.get("with") and e.get("with") is not None]
+        no_value = [str(e.get("file")) for e in evidence if e.get("with") is None]
         text = what[0].upper() + what[1:] + "."
         if without and len(without) <= 3:
             text += f" The exception{'s' if len(without) > 1 else ''}: {', '.join(without)}."
         elif with_ and len(with_) <= 3:
             text += f" ({', '.join(with_)}.)"
+        if no_value and not all(f in what for f in no_value):   # mixes.patterns' sentence may name them
+            label = "vocal level" if str(p.get("measure", "")).startswith("vocal") else "figure"
+            shown = ", ".join(no_value[:3]) + (", ..." if len(no_value) > 3 else "")
+            text += f" No {label} on {shown}."
         also = [str(a) for a in p.get("also") or [] if a]
         if also:
             text += " The spectrum says the same: " + "; ".join(also) + "."

@@ -9,13 +9,13 @@ Everything here is checked before any process of the rig starts.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
 from calib.audio_io import read_audio
 from calib.errors import ConfigError, SignalError
+from calib.names import check_names
 
 __all__ = ["MAX_IR_SAMPLES", "N_DEVICE_CHANNELS", "SUPPORTED_FS", "synthetic_room_ir"]
 
@@ -104,21 +104,13 @@ def _check_params(fs: int, period: int) -> None:
                           "(jconvolver's partition equals the period)")
 
 
-_SPEAKER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,15}$")
-
-
 def _check_speaker_names(names, n: int, source: str) -> tuple[str, ...]:
-    """Speaker names for the rig: one per IR channel, distinct, usable as file names."""
+    """Speaker names for the rig: one per IR channel, distinct, usable as file names
+    (the rule of :func:`calib.names.check_names`, shared with ``measure --channels``)."""
     if not names:
         return ()
     names = tuple(str(x).strip() for x in names)
     if len(names) != n:
         raise ConfigError(f"--channels names {len(names)} speaker(s) ({', '.join(names)}) but the room IR "
                           f"({source}) has {n} channel(s); give one name per channel")
-    bad = [x for x in names if not _SPEAKER_NAME_RE.match(x)]
-    if bad:
-        raise ConfigError(f"speaker name {bad[0]!r} is not usable: start with a letter, then letters, digits, "
-                          "_ or - (at most 16)")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"speaker names repeat: {', '.join(names)}")
-    return names
+    return check_names(names, noun="speaker", given=f"rig start --channels {','.join(names)!r}")

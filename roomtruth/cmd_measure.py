@@ -34,18 +34,12 @@ def _names(spec: str | None) -> list[str] | None:
     if spec is None:
         return None
     from calib.errors import ConfigError
-    from roomtruth.config import NAME_RE
+    from calib.names import check_names
 
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise ConfigError(f"--channels {spec!r} names no channel; give names such as L,R")
-    bad = [n for n in names if not NAME_RE.match(n)]
-    if bad:
-        raise ConfigError(f"--channels: {', '.join(map(repr, bad))} is not a usable channel name; "
-                          "use letters, digits, _ or - (at most 16, starting with a letter)")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"--channels {spec!r} names a channel twice")
-    return names
+    return list(check_names(names, noun="channel", given=f"--channels {spec!r}"))
 
 
 # ------------------------------------------------------------------------------------- init

@@ -29,8 +29,9 @@ import numpy as np
 
 from monitor import kernels as _kernels
 from monitor import limkernels as _lk
+from monitor import rt_account as _ra
 
-__all__ = ["available", "engine_period", "host_period", "warm_up", "E_HDR", "CH_HDR", "CH_ARRAYS",
+__all__ = ["available", "engine_period", "host_period", "rt_period", "warm_up", "E_HDR", "CH_HDR", "CH_ARRAYS",
            "E_ARRAYS"]
 
 # --- table layout -------------------------------------------------------------------------
@@ -79,7 +80,8 @@ if _nb is not None:
     from monitor.period_cache import depend_on as _depend_on
 
     _HERE = _os.path.dirname(_os.path.abspath(__file__))
-    _depend_on(__file__, [_os.path.join(_HERE, f) for f in ("kernels.py", "conv_kernels.py", "limkernels.py")])
+    _depend_on(__file__, [_os.path.join(_HERE, f) for f in ("kernels.py", "conv_kernels.py", "limkernels.py",
+                                                                  "rt_account.py")])
 
 
 def available() -> bool:
@@ -190,17 +192,15 @@ if _nb is not None:
         _core(t, xe, out[:, :n], n)          # a slice: one compiled _core for every layout
 
     @_jit
-    def host_period(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled
-        """The real-time callback's period in the steady state: ``indata``/``outdata``
-        ``(frames, channels)`` as the host gives them; input ``c < n_in`` feeds engine channel
-        ``c`` (the others are silence), engine channel ``c < n_out`` plays on output ``c``
-        (the other outputs are silent).  False (nothing done) when the blocks do not have
-        those shapes."""
+    def _host_fits(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled
+        C = t[E_C]
+        return not (n > t[E_N] or indata.shape[0] < n or indata.shape[1] < n_in or outdata.shape[0] < n
+                    or outdata.shape[1] < n_out or n_in > C or n_out > C)
+
+    @_jit
+    def _host_body(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled
         xe = _f32_2(t, A_X)[:, :n]
         C = xe.shape[0]
-        if indata.shape[0] < n or indata.shape[1] < n_in or outdata.shape[0] < n or outdata.shape[1] < n_out \
-                or n_in > C or n_out > C:
-            return False                     # not the stream's shape: the caller's general path
         for c in range(n_in):
             for i in range(n):
                 xe[c, i] = indata[i, c]
@@ -215,9 +215,41 @@ if _nb is not None:
                 outdata[i, c] = out[c, i]
             for c in range(n_out, W):
                 outdata[i, c] = 0.0
+
+    @_jit
+    def host_period(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled
+        """The real-time callback's period in the steady state: ``indata``/``outdata``
+        ``(frames, channels)`` as the host gives them; input ``c < n_in`` feeds engine channel
+        ``c`` (the others are silence), engine channel ``c < n_out`` plays on output ``c``
+        (the other outputs are silent).  False (nothing done) when the blocks do not have
+        those shapes."""
+        if not _host_fits(indata, outdata, n, n_in, n_out, t):
+            return False                     # not the stream's shape: the caller's general path
+        _host_body(indata, outdata, n, n_in, n_out, t)
         return True
+
+    @_jit
+    def rt_period(indata, outdata, n, n_in, n_out, t, acc, t0):  # pragma: no cover - compiled
+        """:func:`host_period` with the real-time callback's bookkeeping
+        (:meth:`monitor.realtime.RealtimeProcessor._account`) in the same call: ``acc`` holds
+        the processor's counters and clocks (:mod:`monitor.rt_account`), ``t0`` the wall clock
+        (``time.perf_counter``, s) the callback read on entry.  0: nothing done (not the
+        stream's shape, or ``n`` not a multiple of the engine's block: the caller's general
+        path); 1: done; 2: done and the period was an overload (the caller logs the event)."""
+        blk = np.int64(acc[_ra.BLOCK])
+        if n <= 0 or n % blk != 0 or not _host_fits(indata, outdata, n, n_in, n_out, t):
+            return 0
+        fn = acc.view(np.int64)[_ra.CLOCK_FN]
+        c0 = np.float64(_ra.clock_ns(fn, _ra.CLOCK_THREAD)) / 1e9
+        cb = acc[_ra.CALLBACKS] + 1.0
+        acc[_ra.CALLBACKS] = cb
+        if cb == 1.0:
+            acc[_ra.PROCESS_CPU0] = np.float64(_ra.clock_ns(fn, _ra.CLOCK_PROCESS)) / 1e9
+        _host_body(indata, outdata, n, n_in, n_out, t)
+        dt = np.float64(_ra.clock_ns(fn, _ra.CLOCK_MONO)) / 1e9 - t0
+        return _ra.account(acc, dt, c0, n)
 else:  # pragma: no cover
-    engine_period = host_period = None
+    engine_period = host_period = rt_period = None
 
 
 _WARM = [False]

@@ -52,7 +52,14 @@ import time
 
 import numpy as np
 
+from monitor import rt_account as _ra
 from monitor.engine import Engine
+
+try:
+    from monitor import period_kernel as _pk
+    _rt_period = _pk.rt_period if (_pk.available() and _ra.compiled()) else None
+except Exception:  # noqa: BLE001 - no compiled period: the staged path runs
+    _rt_period = None
 
 _perf = time.perf_counter
 _thread_time = time.thread_time
@@ -84,9 +91,13 @@ class RealtimeProcessor:
         channel ``c`` plays on output ``c``; missing inputs are silence, extra outputs are silent.
     overload_threshold : float
         DSP load (0..1) above which a block counts as an overload; default 0.8.
+    trace_periods : int
+        Keep the first ``trace_periods`` periods' ``last_load`` and ``last_cpu_load``
+        (:meth:`trace`; for benchmarks: nothing read per period from Python).
     """
 
-    def __init__(self, engine: Engine, *, n_inputs: int, n_outputs: int, overload_threshold: float = 0.8) -> None:
+    def __init__(self, engine: Engine, *, n_inputs: int, n_outputs: int, overload_threshold: float = 0.8,
+                 trace_periods: int = 0) -> None:
         self.engine = engine
         self.n_inputs = int(n_inputs)
         self.n_outputs = int(n_outputs)
@@ -98,31 +109,18 @@ class RealtimeProcessor:
         self._y = np.zeros((C, B), np.float32)
         self._n_in = min(self.n_inputs, C_in)
         self._n_out = min(self.n_outputs, C)
-        self.overload_threshold = float(overload_threshold)
-        # counters, read by the UI thread
-        self.callbacks = 0
+        # counters and load figures (read by the UI thread through the properties below) live in
+        # one float64 array that the compiled period updates in place (monitor.rt_account)
+        _ra.warm_up()
+        self._acc = _ra.new_state(fs=engine.fs, block=engine.block, overload_threshold=overload_threshold,
+                                  blame_window=BLAME_WINDOW, trace_periods=trace_periods)
+        self._rt = _rt_period
         self.xruns = 0
         self.xruns_processing = 0
         self.xruns_host = 0
-        self._last_overload = -(BLAME_WINDOW + 1)   # callback index of the last overload
-        self.overloads = 0
         self.errors = 0
         self.bad_frames = 0
         self.last_error = ""
-        self.load = 0.0          # smoothed DSP load (0..1)
-        self.load_max = 0.0
-        self.last_load = 0.0
-        # the audio thread's own CPU time per block / block duration: what processing costs,
-        # without the time the OS gave to other processes (an overload here is ours)
-        self.cpu_load = 0.0
-        self.cpu_load_max = 0.0
-        self.cpu_overloads = 0
-        self.last_cpu_load = 0.0  # thread CPU from the previous period's start to this one's / period
-        self._c_prev = -1.0
-        self._process_cpu0 = None
-        self._budget_prev = 1.0
-        self._alpha = 0.05
-        self._inv_fs = 1.0 / engine.fs
         # event ring: (kind, callback index, value); written by the audio thread only
         self._ev_kind = np.zeros(RING, np.int32)
         self._ev_when = np.zeros(RING, np.int64)
@@ -133,18 +131,40 @@ class RealtimeProcessor:
     def _event(self, kind: int, value: float) -> None:
         i = self._ev_w % RING
         self._ev_kind[i] = kind
-        self._ev_when[i] = self.callbacks
+        self._ev_when[i] = int(self._acc[_ra.CALLBACKS])
         self._ev_val[i] = value
         self._ev_w += 1
 
     def callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int) -> None:
         """The audio-thread entry point; see THE CONTRACT at the top of this module."""
         t0 = _perf()
+        eng = self.engine
+        plan = eng._plan
+        # the steady state: period and bookkeeping in one compiled call (monitor.period_kernel);
+        # an xrun flag, a transition, another dtype or shape take the general path below
+        if plan is not None and not status_flags and eng._mailbox is None and eng.routing is None \
+                and indata.dtype is _F32 and outdata.dtype is _F32 and self._rt is not None:
+            try:
+                r = self._rt(indata, outdata, frames, self._n_in, self._n_out, plan.tab, self._acc, t0)
+            except BaseException:  # noqa: BLE001 - never again here: the general path from now on
+                self._rt = None
+                r = 0
+            if r == 1:
+                return
+            if r == 2:
+                self._event(EVENT_OVERLOAD, float(self._acc[_ra.LAST_LOAD]))
+                return
+        self._callback(indata, outdata, frames, status_flags, t0)
+
+    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, status_flags: int,
+                  t0: float) -> None:
+        """The general path: xrun flags, transitions (stage by stage), odd blocks."""
         c0 = _thread_time()
+        acc = self._acc
         try:
-            self.callbacks += 1
-            if self.callbacks == 1:
-                self._process_cpu0 = time.process_time()   # once: CPU of the whole process from here
+            acc[_ra.CALLBACKS] += 1.0
+            if acc[_ra.CALLBACKS] == 1.0:
+                acc[_ra.PROCESS_CPU0] = time.process_time()   # once: CPU of the whole process from here
             if status_flags:
                 self._xrun(status_flags)
             eng = self.engine
@@ -154,7 +174,6 @@ class RealtimeProcessor:
                 self.bad_frames += 1
                 self._event(EVENT_BAD_FRAMES, float(n))
                 return
-            # the steady state: the whole period in one compiled call (monitor.period_kernel)
             if indata.dtype != _F32 or outdata.dtype != _F32 or \
                     not eng.process_host(indata, outdata, n, self._n_in, self._n_out):
                 self._stages(indata, outdata, n)
@@ -171,7 +190,7 @@ class RealtimeProcessor:
 
     def _xrun(self, status_flags: int) -> None:
         self.xruns += 1
-        if self.callbacks - self._last_overload <= BLAME_WINDOW:
+        if self._acc[_ra.CALLBACKS] - self._acc[_ra.LAST_OVERLOAD] <= BLAME_WINDOW:
             self.xruns_processing += 1
         else:
             self.xruns_host += 1
@@ -192,7 +211,7 @@ class RealtimeProcessor:
 
     def _account(self, dt: float, c0: float, frames: int) -> None:
         """Load bookkeeping of one period: wall time ``dt`` (s), thread CPU clock ``c0`` (s) at
-        its start.
+        its start (:func:`monitor.rt_account.account`, the arithmetic the compiled period runs).
 
         Reading the thread's CPU clock is a system call (~0.6-1.3 us here, a few per cent of a
         small period), so it is read once per period, at the start: the smoothed
@@ -201,29 +220,35 @@ class RealtimeProcessor:
         wall time, so the end is read only when the wall-clock load could make a new
         ``cpu_load_max`` or a ``cpu_overload``: those two stay exact.
         """
-        budget = max(int(frames), 1) * self._inv_fs
-        load = dt / budget
-        self.last_load = load
-        self.load += self._alpha * (load - self.load)
-        prev = self._c_prev
-        self._c_prev = c0
-        if prev >= 0.0:
-            cpu_ss = (c0 - prev) / self._budget_prev
-            self.last_cpu_load = cpu_ss
-            self.cpu_load += self._alpha * (cpu_ss - self.cpu_load)
-        self._budget_prev = budget
-        if load > self.cpu_load_max or load > self.overload_threshold:
-            cpu = (_thread_time() - c0) / budget
-            if cpu > self.cpu_load_max:
-                self.cpu_load_max = cpu
-            if cpu > self.overload_threshold:
-                self.cpu_overloads += 1
-        if load > self.load_max:
-            self.load_max = load
-        if load > self.overload_threshold:
-            self.overloads += 1
-            self._last_overload = self.callbacks
-            self._event(EVENT_OVERLOAD, load)
+        if _ra.account(self._acc, float(dt), float(c0), max(int(frames), 1)) == 2:
+            self._event(EVENT_OVERLOAD, float(self._acc[_ra.LAST_LOAD]))
+
+    # counters and figures (UI thread; the audio thread writes them in self._acc)
+    callbacks = property(lambda self: int(self._acc[_ra.CALLBACKS]))
+    overloads = property(lambda self: int(self._acc[_ra.OVERLOADS]))
+    cpu_overloads = property(lambda self: int(self._acc[_ra.CPU_OVERLOADS]))
+    load = property(lambda self: float(self._acc[_ra.LOAD]), doc="smoothed DSP load (0..1)")
+    load_max = property(lambda self: float(self._acc[_ra.LOAD_MAX]))
+    last_load = property(lambda self: float(self._acc[_ra.LAST_LOAD]))
+    cpu_load = property(lambda self: float(self._acc[_ra.CPU_LOAD]),
+                        doc="the audio thread's own CPU time per block / block duration (smoothed)")
+    cpu_load_max = property(lambda self: float(self._acc[_ra.CPU_LOAD_MAX]))
+    last_cpu_load = property(lambda self: float(self._acc[_ra.LAST_CPU_LOAD]),
+                             doc="thread CPU from the previous period's start to this one's / period")
+
+    @property
+    def overload_threshold(self) -> float:
+        """DSP load (0..1) above which a block counts as an overload."""
+        return float(self._acc[_ra.THRESHOLD])
+
+    @overload_threshold.setter
+    def overload_threshold(self, value: float) -> None:
+        self._acc[_ra.THRESHOLD] = float(value)
+
+    def trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """The traced periods' ``last_load`` and ``last_cpu_load`` (views; ``trace_periods`` each)."""
+        tn = int(self._acc[_ra.TRACE_N])
+        return self._acc[_ra.N_ACC:_ra.N_ACC + tn], self._acc[_ra.N_ACC + tn:_ra.N_ACC + 2 * tn]
 
     def drain_events(self) -> list[tuple[str, int, float]]:
         """Events since the last drain, oldest first (UI thread): ``(name, callback, value)``.
@@ -249,8 +274,8 @@ class RealtimeProcessor:
             "cpu_load": self.cpu_load, "cpu_load_max": self.cpu_load_max, "cpu_overloads": self.cpu_overloads,
             # CPU seconds of the whole process (every thread) since the first callback: what
             # running the stream costs, start-up excluded (None before the first callback)
-            "process_cpu_s_streaming": (None if self._process_cpu0 is None
-                                        else time.process_time() - self._process_cpu0),
+            "process_cpu_s_streaming": (None if np.isnan(self._acc[_ra.PROCESS_CPU0])
+                                        else time.process_time() - float(self._acc[_ra.PROCESS_CPU0])),
             "in_peak_dbfs": [_db(v) for v in self.engine.in_peak],
             "out_peak_dbfs": [_db(v) for v in self.engine.out_peak],
         }

@@ -14,6 +14,7 @@ figure also counts a click reported under another kind (``discontinuity`` or
 ``digital_distortion``).  The per-class table is printed and written as JSON.
 
     .venv/bin/python benchmarks/eval_clicks.py [--songs 6] [--clicks 80] [--verbose] [--json PATH]
+    .venv/bin/python benchmarks/eval_clicks.py --clicks-only --json ""    # the detector alone
     EVAL_CLICKS_ROOT=/path/to/other/checkout .venv/bin/python benchmarks/eval_clicks.py --json ""
 """
 
@@ -150,20 +151,32 @@ def material_class(name: str) -> str:
     return name
 
 
+def _clicks_only(x: np.ndarray, *, fs: int):
+    """The click detector alone, shaped like a RenderReport (clicks, artifacts)."""
+    from types import SimpleNamespace
+    from mixes.clicks import find_clicks
+    ev = [e for c in range(x.shape[0]) for e in find_clicks(x[c], fs=fs, channel=c)]
+    return SimpleNamespace(clicks=ev, artifacts=[])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=6)
     ap.add_argument("--clicks", type=int, default=80)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--clicks-only", action="store_true",
+                    help="the click detector alone (mixes.clicks.find_clicks per channel), without the "
+                         "render checks' sorting into splices and bursts: for A/B runs of the detector")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "eval_clicks.json"))
     a = ap.parse_args()
     rng = np.random.default_rng(1)
     classes: dict[str, np.ndarray] = {}
     rows = []
+    check = _clicks_only if a.clicks_only else render_checks
     for name, x, fs in materials(a.songs):
-        clean = render_checks(x, fs=fs)
+        clean = check(x, fs=fs)
         y, truth = plant(x, fs, rng, min(a.clicks, int(x.shape[1] / fs / 0.07)))
-        r = render_checks(y, fs=fs)
+        r = check(y, fs=fs)
         h, n, fa, nf, missed, false = score(r.clicks, truth, clean.clicks)
         # clicks reported as a splice or a burst (found, but under another kind): counted apart
         other = [e for e in r.artifacts if e.kind in ("discontinuity", "digital_distortion")]

@@ -37,6 +37,8 @@ NEXT_MARGIN_DB = 0.0
 # a transient this wide with less than WIDE_HF_FRACTION of its energy above ATTACK_HF_HZ is music
 WIDE_MIN_S = 0.0019
 WIDE_HF_FRACTION = 0.1
+# an event found only by the wide pass of mixes.clicks with less than this above ATTACK_HF_HZ is music
+WIDE_PASS_HF_FRACTION = 0.02
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
 # this SPL.  Mastering rooms play -14 dBFS RMS pink noise at ~83-86 dB SPL per speaker [U].
@@ -121,7 +123,8 @@ class _Bands:
         self.fs = fs
 
     def margin_db(self, clicks: list[np.ndarray], segs: np.ndarray,
-                  full_band: np.ndarray | None = None, width_s: np.ndarray | None = None) -> np.ndarray:
+                  full_band: np.ndarray | None = None, width_s: np.ndarray | None = None,
+                  wide: np.ndarray | None = None) -> np.ndarray:
         """Audibility (dB) of each click against its masker segment.
 
         ``segs`` (K, L): programme around each click onset, clicks removed, the onset at index
@@ -175,6 +178,10 @@ class _Bands:
             # drum, a pluck) that the interpolation across the gap cannot tell from a new
             # note; a click of 1-2 ms (a burst of noise) is broadband
             part |= (hf < WIDE_HF_FRACTION) & (np.asarray(width_s) >= WIDE_MIN_S)
+        if wide is not None:
+            # an event only the wide pass of mixes.clicks found (1-2.5 ms) and smooth: the
+            # onset of a plucked or struck note (a held step or a noise burst has edges)
+            part |= np.asarray(wide, dtype=bool) & (hf < WIDE_PASS_HF_FRACTION)
         return np.where((smooth & (rise > ATTACK_RISE)) | part, -np.inf, m)
 
     def segment_bounds(self, onset: int) -> tuple[int, int]:
@@ -254,4 +261,16 @@ def audibility(x: np.ndarray, imp, *, fs: int) -> np.ndarray:
         return np.zeros(0)
     b = _bands(fs)
     segs = _masker_segments(np.asarray(x, dtype=np.float64), imp.onset, imp.click, b)
-    return b.margin_db(imp.click, segs, full_band=~np.asarray(imp.low, dtype=bool), width_s=np.asarray(imp.width_s))
+    wide = getattr(imp, "wide", None)
+    m = b.margin_db(imp.click, segs, full_band=~np.asarray(imp.low, dtype=bool), width_s=np.asarray(imp.width_s),
+                    wide=None if wide is None or len(wide) != len(imp.onset) else np.asarray(wide, dtype=bool))
+    # a transient that comes back, with what follows it, at another of the channel's
+    # transients is the music's (mixes.click_recur); only the events that would be heard
+    heard = np.flatnonzero(m > 0)
+    partners = getattr(imp, "partners", None)
+    if heard.size and partners is not None and len(partners):
+        from mixes.click_recur import recurs
+        r = recurs(np.asarray(x), np.asarray(imp.onset)[heard], np.asarray(imp.width_s)[heard], partners, fs=fs,
+                   others=np.asarray(imp.onset))
+        m[heard[r]] = -np.inf
+    return m

@@ -81,6 +81,10 @@ RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter h
 LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
 RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) within this
 CAND_ORDER = 2
+WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
+WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
+WIDE_MIN_RATIO = 2.0      # ... for candidates whose first-pass peak reached this
+WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narrow ones are the first pass's)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 # low-band path: the programme decimated to about LOW_FS_HZ through a Kaiser FIR cut at LOW_CUTOFF_HZ
@@ -200,6 +204,8 @@ class Impulsive:
         self.level_db: list[float] = []
         self.width_s: list[float] = []
         self.low: list[bool] = []          # found by the low-band path
+        self.wide: list[bool] = []         # found by the full-band path's wide pass
+        self.partners = np.zeros(0, dtype=np.int64)   # the channel's stage-1 candidates (full rate)
 
 
 def _bh4(n: int) -> np.ndarray:
@@ -282,13 +288,17 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
 
 
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
-            max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO) -> None:
+            max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO,
+            guard_s: float = GUARD_S, peaks: list | None = None) -> None:
     """Stage 2 (and the LSAR isolation) for a batch of candidates, vectorised across them.
 
     ``others`` are all candidates of the channel (sorted): those inside a window are masked.
+    ``guard_s``: half-width of the event's own region (excluded from the fit, searched for the
+    excursion).  ``peaks``: if given, each candidate's matched-filter peak (in units of the
+    reference error) is appended.
     """
     ctx = int(CONTEXT_S * fs)
-    guard = max(int(GUARD_S * fs), 4)
+    guard = max(int(guard_s * fs), 4)
     near = max(int(NEAR_S * fs), 32)
     p = LPC_ORDER
     c = ctx
@@ -333,6 +343,8 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         d += A[:, k:k + 1] * e[:, s0 + k: s0 + k + 2 * guard]
     core = np.abs(d) / (ra0 * s_ref)[:, None]
     peak = core.max(axis=1)
+    if peaks is not None:
+        peaks.extend(peak.tolist())
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
@@ -382,6 +394,8 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         width_s = (j1 - j0 + 1) / fs
         if width_s > max_width_s:
             continue                                    # fills the window: not a local event
+        if guard_s > GUARD_S and width_s < WIDE_MIN_WIDTH_S:
+            continue                                    # the wide pass is for wide events only
         # LSAR: the unknown samples u = S[a:b] minimise the prediction-error energy; with
         # G = B_u^T B_u (Toeplitz of A's autocorrelation) the click is c = G^-1 B_u^T e.
         a = c - guard + j0 - 1
@@ -411,6 +425,7 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         out.click.append(clk[first:])
         out.level_db.append(_db(float(np.abs(clk).max())))
         out.width_s.append(width_s)
+        out.wide.append(guard_s > GUARD_S)
 
 
 def _dedup(out: Impulsive, fs: int) -> Impulsive:
@@ -431,6 +446,7 @@ def _dedup(out: Impulsive, fs: int) -> Impulsive:
         dedup.level_db.append(out.level_db[k])
         dedup.width_s.append(out.width_s[k])
         dedup.low.append(False)
+        dedup.wide.append(out.wide[k])
     return dedup
 
 
@@ -441,9 +457,27 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     cand = _candidates(x, fs, ratio, own)
     ctx = int(CONTEXT_S * fs)
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
+    peaks: list[float] = []
     for i in range(0, cand.size, 256):
-        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio)
-    return _dedup(out, fs)
+        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks)
+    if fs > 2 * LOW_FS_HZ and cand.size:
+        # wide clicks (a 1-2.5 ms burst or held step): their excursion overruns the +-1 ms
+        # region, so the reference error after it holds their own tail.  Candidates that stood
+        # out (WIDE_MIN_RATIO) but were not verified are tried again with a wider region.
+        pk = np.asarray(peaks)
+        known = np.sort(np.asarray(out.onset, dtype=np.int64))
+        j = np.searchsorted(known, cand)
+        near = np.zeros(cand.size, dtype=bool)
+        tol = int(WIDE_GUARD_S * fs)
+        for jj in (j - 1, j):
+            ok = (jj >= 0) & (jj < known.size)
+            near[ok] |= np.abs(known[jj[ok]] - cand[ok]) <= tol
+        w = cand[(pk > WIDE_MIN_RATIO) & ~near]
+        for i in range(0, w.size, 256):
+            _verify(x, w[i:i + 256], cand, fs, out, WIDE_MAX_WIDTH_S, click_ratio, guard_s=WIDE_GUARD_S)
+    res = _dedup(out, fs)
+    res.partners = cand
+    return res
 
 
 _LOWPASS: dict[int, tuple[int, np.ndarray]] = {}
@@ -516,6 +550,7 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
         out.level_db.append(_db(float(np.abs(cf).max())))
         out.width_s.append(max(imp.width_s[k] - L / fs, 0.0))
         out.low.append(True)
+        out.wide.append(False)
     return out
 
 
@@ -533,16 +568,19 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
         full.level_db.append(low.level_db[k])
         full.width_s.append(low.width_s[k])
         full.low.append(True)
+        full.wide.append(False)
     if not low.onset:
         return full
     order = np.argsort(full.onset, kind="stable")
     res = Impulsive()
+    res.partners = full.partners
     for k in order:
         res.onset.append(full.onset[k])
         res.click.append(full.click[k])
         res.level_db.append(full.level_db[k])
         res.width_s.append(full.width_s[k])
         res.low.append(full.low[k])
+        res.wide.append(full.wide[k])
     return res
 
 

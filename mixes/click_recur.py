@@ -1,0 +1,147 @@
+"""Musical context for the click detector: a transient that recurs elsewhere in the song is music.
+
+Percussion and plucks come back: a clap, a sampled snare, a brush tap or a plucked string's
+attack sounds again one or more beats or bars later with nearly the same waveform, *and with
+the same sound after it* (the clap's later bursts, the drum's decay, the string's ringing).  A
+click comes once; another click elsewhere may have the same shape (vinyl clicks are all
+impulses), but the music that follows it does not repeat with it.  So an event is the music's
+when, at some other transient of the same channel, both match (normalised cross-correlation of
+the second difference, the fixed whitening that keeps a clap's or a hat's band and drops the
+bass):
+
+- the *core*: from ``CORE_PRE_S`` before the event to ``CORE_POST_S`` after its end;
+- the *context*: the ``CONTEXT_POST_S`` after the core (the event itself left out, so a
+  click's own shape cannot make its context match).
+
+The other transients are the stage-1 candidates of :mod:`mixes.clicks` (every strong whitened
+peak of the channel) within ``PARTNER_SPAN_S``: drums recur on the song's beat grid, and the
+grid is found without a tempo (live timing jitter of +-10 ms or a swung feel do not matter,
+since each partner is aligned on its own peak within ``ALIGN_S``).  The test runs only on the
+events that would otherwise be reported (tens per file), at about a millisecond each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixes.lpc import autocorr_rows, levinson_rows
+
+__all__ = ["recurs"]
+
+CORE_PRE_S = 0.0005
+CORE_POST_S = 0.0005
+CONTEXT_POST_S = 0.016      # the sound after the event that must come back with it
+PARTNER_SPAN_S = 6.0        # other transients looked at this far either side (a few bars)
+PARTNER_MIN_GAP_S = 0.030   # ... but not the event's own neighbourhood
+MAX_PARTNERS = 192          # nearest ones, per event
+ALIGN_S = 0.002             # each partner aligned on the event within this
+WHITEN_S = 0.010            # the music before the event that the whitening predictor is fitted on
+WHITEN_ORDER = 16
+CORE_RHO = 0.8              # the event's core matches at this normalised correlation
+CONTEXT_RHO = 0.6           # ... and the 16 ms after it at this one (the same lag)
+
+
+def _fir(x: np.ndarray, a: int, b: int, A: np.ndarray) -> np.ndarray:
+    """Prediction error sum_j A_j x[i - j] for samples a..b-1 (zeros outside the signal)."""
+    q = A.size - 1
+    seg = np.zeros(b - a + q)
+    a0, b0 = max(a - q, 0), min(b, x.size)
+    seg[a0 - (a - q): b0 - (a - q)] = x[a0:b0]
+    out = A[0] * seg[q:]
+    for j in range(1, q + 1):
+        out = out + A[j] * seg[q - j: seg.size - j]
+    return out
+
+
+def _ncc(seg: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of template t at every offset of each row of seg: (P, L) -> (P, L - n + 1)."""
+    n = t.size
+    w = np.lib.stride_tricks.sliding_window_view(seg, n, axis=1)      # (P, m, n)
+    num = w @ t
+    c = np.cumsum(np.pad(seg * seg, ((0, 0), (1, 0))), axis=1)
+    en = c[:, n:] - c[:, :-n]
+    return num / np.sqrt(np.maximum(en, 1e-30) * max(float(t @ t), 1e-30))
+
+
+def recurs(x: np.ndarray, onsets: np.ndarray, widths_s: np.ndarray, partners: np.ndarray, *,
+           fs: int, others: np.ndarray | None = None) -> np.ndarray:
+    """True for each event that recurs, with what follows it, at another transient (see module).
+
+    Parameters
+    ----------
+    x : ndarray (n_samples,)
+        One channel.
+    onsets : ndarray of int
+        Event onsets (samples).
+    widths_s : ndarray
+        Event widths (s).
+    partners : ndarray of int
+        Positions of the channel's other strong transients (samples, any order).
+    fs : int
+        Sample rate (Hz), keyword-only.
+    others : ndarray of int, optional
+        Onsets of every verified event of the channel: the +-1 ms around each is left out of
+        the context (a second click 10-16 ms later is not "what follows" the first; two pairs
+        of like clicks 16 ms apart must not match each other).
+    """
+    others = np.sort(np.asarray(others if others is not None else [], dtype=np.int64))
+    g1 = max(int(0.001 * fs), 1)
+    onsets = np.asarray(onsets, dtype=np.int64)
+    out = np.zeros(onsets.size, dtype=bool)
+    partners = np.sort(np.asarray(partners, dtype=np.int64))
+    if onsets.size == 0 or partners.size == 0:
+        return out
+    pre = int(CORE_PRE_S * fs)
+    post_ctx = int(CONTEXT_POST_S * fs)
+    al = int(ALIGN_S * fs)
+    span = int(PARTNER_SPAN_S * fs)
+    gap = int(PARTNER_MIN_GAP_S * fs)
+    for k, o in enumerate(onsets):
+        w = max(int(round(float(widths_s[k]) * fs)), 1)
+        core_n = pre + w + int(CORE_POST_S * fs)
+        n = core_n + post_ctx
+        # whitening: the predictor of the music just before the event (a held chord or a
+        # sustained note is predicted away, so it cannot make two contexts match; what is new
+        # after the event - a drum's decay, a clap's bursts - stays)
+        a0 = max(int(o) - int(WHITEN_S * fs) - pre, 0)
+        hist = x[a0: max(int(o) - pre, a0 + 1)].astype(np.float64)
+        if hist.size > 4 * WHITEN_ORDER:
+            hist = hist * np.hanning(hist.size)
+            r = autocorr_rows(hist[None, :], WHITEN_ORDER)
+            r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-30
+            A = levinson_rows(r)[0]
+        else:
+            A = np.array([1.0, -2.0, 1.0])
+        t = _fir(x, int(o) - pre, int(o) - pre + n, A)
+        tc, tx = t[:core_n], t[core_n:].copy()
+        x0 = int(o) - pre + core_n                                     # tx[0] <-> x[x0]
+        for q in others[np.searchsorted(others, x0 - g1): np.searchsorted(others, x0 + post_ctx + g1)]:
+            tx[max(q - g1 - x0, 0): max(q + g1 - x0, 0)] = 0.0
+        if not tx.any():
+            continue
+        # the event's own whitened peak: partners are stage-1 peaks, aligned on it
+        pk = int(np.argmax(np.abs(tc)))
+        lo, hi = np.searchsorted(partners, [o - span, o + span])
+        p = partners[lo:hi]
+        p = p[np.abs(p - (o - pre + pk)) > gap]
+        if p.size == 0:
+            continue
+        if p.size > MAX_PARTNERS:
+            p = p[np.argsort(np.abs(p - o))[:MAX_PARTNERS]]
+        # segment of each partner: the template's start for alignments -al..+al
+        starts = p - pk - al
+        L = n + 2 * al
+        q = A.size - 1
+        idx = starts[:, None] + np.arange(-q, L)[None, :]
+        ok = (idx >= 0) & (idx < x.size)
+        raw = np.where(ok, x[np.clip(idx, 0, x.size - 1)], 0.0)
+        seg = A[0] * raw[:, q:]
+        for j in range(1, q + 1):
+            seg += A[j] * raw[:, q - j: raw.shape[1] - j]                # (P, L)
+        rc = _ncc(seg[:, : core_n + 2 * al], tc)                        # (P, 2 al + 1)
+        best = rc >= CORE_RHO
+        if not best.any():
+            continue
+        rx = _ncc(seg[:, core_n: core_n + post_ctx + 2 * al], tx)
+        out[k] = bool(np.any(best & (rx >= CONTEXT_RHO)))
+    return out

@@ -48,16 +48,22 @@ from monitor.convolver import Level, _min_offset, plan_partitions
 
 __all__ = ["ScheduledConvolver", "plan_scheduled"]
 
-# Cost model of the compiled path (ns, measured on the project machine): an FFTW real FFT of F
-# points (forward or inverse) costs 0.08 F log2 F in the cache, ~0.11 inside the kernel; a
-# complex64 multiply-accumulate 0.2-0.3 ns per bin in the cache and up to ~1 ns once the
-# spectra no longer fit it (16 channels x 65,536 taps: ~9 MB of filter spectra and as much of
-# input spectra).  Schemes chosen with other constants were measured (engine3 results):
-# the default scheme is within 5 % of the best of eight at 16 channels.  _COST_PASS: per bin
-# and block of the paired pass (half the memory traffic of a single pass).
-_COST_FFT = 0.11
-_COST_MAC = 1.0
-_COST_PASS = 0.5
+# Cost model of the compiled path (ns per input sample and channel), measured inside the kernel
+# on the project machine, each level alone (engine5, benchmarks/bench_engine5_schemes.py): an
+# FFTW real FFT of F points (forward or inverse, with its frame copy) costs ~0.10 F log2 F; a
+# complex64 multiply-accumulate 0.30-0.36 ns per bin (the vector loop is bound by its loads),
+# 0.4 with the other levels' traffic.  It chooses the scheme and the schedule.  The old
+# constants (FFT 0.11, MAC 1.0) over-weighted the MACs: they chose four levels
+# (128x7/512x6/2048x6/8192x7 at 128) where three (128x7/512x14/4096x15) measure 13-16 % less
+# per period at 16 channels and ~14 % at 2 (paired rounds, benchmarks/bench_engine5_ab.py).
+# _COST_PASS: per bin and block of the paired pass (half the memory traffic of a single pass).
+_COST_FFT = 0.10
+_COST_MAC = 0.4
+_COST_PASS = 0.2
+# bins per multiply-accumulate task of the spread levels: long vector loops (the old rule, one
+# FFT's modelled cost per task, made ranges of 88-176 bins for the 512-sample level: one task
+# per ~100 bins and short loops) while the accumulators of a task stay in L1/L2
+_CHUNK_BINS = 1024
 # levels with partitions of at least this many samples pass over their filter spectra once
 # per two blocks (see monitor.conv_kernels)
 _PAIR_MIN = 2048
@@ -85,10 +91,13 @@ def fft_size(n: int) -> int:
 
 def plan_scheduled(n_taps: int, *, block: int) -> tuple[Level, ...]:
     """Partition scheme of the scheduled convolver: every level after the head is spread
-    over its partition's periods, so it starts at ``o >= 2P - block`` (see module docstring)."""
+    over its partition's periods, so it starts at ``o >= 2P - block`` (see module docstring);
+    the cheapest by the cost model (``_COST_FFT``, ``_COST_MAC``)."""
+    mac = _COST_MAC
+
     def cost(P: int, M: int) -> float:   # per input sample of the level
         F = fft_size(2 * P)
-        return (2 * _COST_FFT * F * math.log2(F) + _COST_MAC * M * (F // 2 + 1)) / P
+        return (2 * _COST_FFT * F * math.log2(F) + mac * M * (F // 2 + 1)) / P
 
     return plan_partitions(n_taps, block=block, async_min=2 * block, level_cost=cost)
 
@@ -156,7 +165,7 @@ class ScheduledConvolver:
 
     def __init__(self, h: np.ndarray, *, block: int, max_block: int | None = None,
                  levels: tuple[Level, ...] | None = None, _warm: bool = False,
-                 _pair_min: int | None = None) -> None:
+                 _pair_min: int | None = None, _chunk_bins: int | None = None) -> None:
         if not _k.available():
             raise ConfigError(f"the compiled engine is unavailable: {_k.why_unavailable()}")
         if not _warm:
@@ -220,9 +229,9 @@ class ScheduledConvolver:
             plan_f = self._fftw.r2c(F, self._sin, self._sspec)
             plan_i = self._fftw.c2r(F, self._sspec, self._stime)
             fft_cost = _COST_FFT * F * math.log2(F)
-            # the multiply-accumulates are cut into bin ranges of about one FFT's cost each
-            mac_cost = (_COST_PASS * 2 if G == 2 else _COST_MAC) * M * K
-            n_ch = max(1, round(mac_cost / fft_cost)) if r > 1 else 1
+            # the multiply-accumulates of a spread level are cut into bin ranges of about
+            # _CHUNK_BINS bins (the head level's run in one task: it has one period)
+            n_ch = max(1, round(K / (_CHUNK_BINS if _chunk_bins is None else _chunk_bins))) if r > 1 else 1
             CH = -(-(-(-K // n_ch)) // 8) * 8
             n_ch = -(-K // CH)
             ilv[li] = (P, M, r, lv.offset, x_off, y_off, plan_f, plan_i, 0, F, Kp, G, CH)

@@ -93,6 +93,29 @@ ROOM_CLIENT = "roomtruth-room"
 _JACKD_PREFIX: tuple[str, ...] = ()
 _REGISTRY_FULL = ("JACK's server registry is full (8 servers at most); stop other JACK servers "
                   "and start the rig again")
+# A start whose jackd or jconvolver crashed (killed by a signal; jconvolver gone or silent) is
+# retried: jconvolver was seen to segfault at start while other JACK servers started beside it,
+# and start again cleanly a moment later.
+_START_ATTEMPTS = 3          # the first start and at most two retries
+_RETRY_PAUSE_S = 0.5         # between a crashed start's clean-up and the next attempt
+_SETTLE_S = 0.2              # both must still run this long after jconvolver's ports appeared
+
+
+class _StartCrashed(DeviceError):
+    """A rig process died (or stayed silent) during the start: worth one more attempt."""
+
+
+def _exit_text(program: str, returncode: int) -> str:
+    """``jconvolver exited with code 1`` / ``jconvolver crashed (signal SIGSEGV, exit -11)``."""
+    if returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"{program} crashed ({name}, exit {returncode})"
+    return f"{program} exited with code {returncode}"
 
 
 def rig_server_name() -> str:
@@ -254,6 +277,8 @@ def _wait_server(p: subprocess.Popen, server: str, log: Path) -> str | None:
             tail = _log_tail(log)
             if "Too many servers already active" in tail:
                 return _REGISTRY_FULL
+            if p.returncode < 0:   # killed by a signal: not a refused option, a crash
+                raise _StartCrashed(f"{_exit_text('jackd', p.returncode)}: {tail}")
             return f"jackd exited with code {p.returncode}: {tail}"
         if _server_reachable(server):
             return None
@@ -299,21 +324,72 @@ def _start_jconvolver(server: str, conf: Path, folder: Path, n_spk: int) -> tupl
     try:
         while time.monotonic() < deadline:
             if p.poll() is not None:
-                raise DeviceError(f"jconvolver exited with code {p.returncode}: {_log_tail(log)}")
+                raise _StartCrashed(f"{_exit_text('jconvolver', p.returncode)}: {_log_tail(log)}")
             client = client or _connect_client(server, f"roomtruth-probe-{os.getpid()}")
             if client is not None:
                 names = {q.name for q in client.get_ports(f"{ROOM_CLIENT}:")}
                 want = {f"{ROOM_CLIENT}:spk{i + 1}" for i in range(n_spk)} | {f"{ROOM_CLIENT}:mic"}
                 if want <= names:
+                    time.sleep(_SETTLE_S)   # a crash just after the ports appeared is caught here
+                    if p.poll() is not None:
+                        raise _StartCrashed(f"{_exit_text('jconvolver', p.returncode)} just after its ports "
+                                            f"appeared: {_log_tail(log)}")
                     return p, cmd
             time.sleep(0.1)
-        raise DeviceError(f"jconvolver's ports did not appear within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}")
+        raise _StartCrashed(f"jconvolver's ports did not appear within {_STARTUP_TIMEOUT_S:.0f} s: {_log_tail(log)}")
     except BaseException:
         _terminate(p.pid, "jconvolver", server)
         raise
     finally:
         if client is not None:
             client.close()
+
+
+def _stop_started(started: list[tuple[int, str]], server: str) -> None:
+    """Stop what a failed start attempt started; wait until its server name is free again
+    (a server of the same name still shutting down would refuse the next attempt)."""
+    for pid, prog in started:   # jackd first, as stop_rig does (then jconvolver follows at once)
+        _terminate(pid, prog, server)
+    deadline = time.monotonic() + _STARTUP_TIMEOUT_S / 4
+    while _server_reachable(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _stale_registry_entry(server):
+        _reclaim_registry_slot(server)
+
+
+def _start_processes(server: str, fs: int, period: int, folder: Path, realtime: bool, ir_file: Path,
+                     ir_shape: tuple[int, ...], started: list[tuple[int, str]]) -> tuple:
+    """One attempt: jackd (realtime, else without), then jconvolver; appends each started
+    process to ``started``.  Returns (jackd Popen, its cmd, jconvolver Popen, its cmd, realtime used).
+
+    Raises :class:`_StartCrashed` when a process crashed (worth another attempt), DeviceError
+    when the start cannot work (missing program, full registry, server refused)."""
+    jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, realtime)
+    started.append((jackd_p.pid, "jackd"))
+    why = _wait_server(jackd_p, server, folder / "jackd.log")
+    if realtime and why is None:
+        time.sleep(0.3)   # the driver thread reports a refused SCHED_FIFO just after start
+    used_rt = realtime
+    if realtime and (why is not None or _rt_refused(folder / "jackd.log")):
+        _terminate(jackd_p.pid, "jackd", server)
+        jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, False)
+        started.append((jackd_p.pid, "jackd"))
+        why = _wait_server(jackd_p, server, folder / "jackd.log")
+        used_rt = False
+    if why == _REGISTRY_FULL and _reclaim_stale_registry():
+        # crashed servers held the slots: freed now, try once more
+        jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, used_rt)
+        started.append((jackd_p.pid, "jackd"))
+        why = _wait_server(jackd_p, server, folder / "jackd.log")
+    if why is not None:
+        raise DeviceError(f"the JACK server did not start: {why}")
+    conf = _write_conf(folder, server, ir_file, ir_shape[0], ir_shape[1], period)
+    jconv_p, jconv_cmd = _start_jconvolver(server, conf, folder, ir_shape[0])
+    started.append((jconv_p.pid, "jconvolver"))
+    if jackd_p.poll() is not None:        # the server went while jconvolver started
+        raise _StartCrashed(f"{_exit_text('jackd', jackd_p.returncode)} while jconvolver started: "
+                            f"{_log_tail(folder / 'jackd.log')}")
+    return jackd_p, jackd_cmd, jconv_p, jconv_cmd, used_rt
 
 
 def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000, period: int = 256,
@@ -349,6 +425,8 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
         Unreadable IR, wrong sample rate, too many channels, too long.
     DeviceError
         Already running, a foreign server of that name, missing programs, start-up failure.
+        A start in which jackd or jconvolver crashed (killed by a signal, or jconvolver gone or
+        silent) is stopped and tried again, at most ``_START_ATTEMPTS`` times in all.
     """
     server = server or rig_server_name()
     fs = int(fs)
@@ -373,34 +451,21 @@ def start_rig(ir_path: str | os.PathLike[str] | None = None, *, fs: int = 48_000
         folder.mkdir(parents=True, exist_ok=True)
         ir_file = folder / "room-ir.wav"
         write_wav_atomic(ir_file, ir.astype(np.float32), fs=fs, subtype="FLOAT")
-        started: list[tuple[int, str]] = []   # cleaned up if anything below fails or is interrupted
-        try:
-            jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, realtime)
-            started.append((jackd_p.pid, "jackd"))
-            why = _wait_server(jackd_p, server, folder / "jackd.log")
-            if realtime and why is None:
-                time.sleep(0.3)   # the driver thread reports a refused SCHED_FIFO just after start
-            used_rt = realtime
-            if realtime and (why is not None or _rt_refused(folder / "jackd.log")):
-                _terminate(jackd_p.pid, "jackd", server)
-                jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, False)
-                started.append((jackd_p.pid, "jackd"))
-                why = _wait_server(jackd_p, server, folder / "jackd.log")
-                used_rt = False
-            if why == _REGISTRY_FULL and _reclaim_stale_registry():
-                # crashed servers held the slots: freed now, try once more
-                jackd_p, jackd_cmd = _start_jackd(server, fs, period, folder, used_rt)
-                started.append((jackd_p.pid, "jackd"))
-                why = _wait_server(jackd_p, server, folder / "jackd.log")
-            if why is not None:
-                raise DeviceError(f"the JACK server did not start: {why}")
-            conf = _write_conf(folder, server, ir_file, ir.shape[0], ir.shape[1], period)
-            jconv_p, jconv_cmd = _start_jconvolver(server, conf, folder, ir.shape[0])
-            started.append((jconv_p.pid, "jconvolver"))
-        except BaseException:
-            for pid, prog in started:
-                _terminate(pid, prog, server)
-            raise
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            started: list[tuple[int, str]] = []   # cleaned up if anything below fails or is interrupted
+            try:
+                jackd_p, jackd_cmd, jconv_p, jconv_cmd, used_rt = _start_processes(
+                    server, fs, period, folder, realtime, ir_file, ir.shape, started)
+                break
+            except _StartCrashed as exc:
+                _stop_started(started, server)
+                if attempt == _START_ATTEMPTS:
+                    raise DeviceError(f"the virtual room did not start ({attempt} attempts, the last: {exc}); "
+                                      f"see {folder}/jackd.log and jconvolver.log") from None
+                time.sleep(_RETRY_PAUSE_S)
+            except BaseException:
+                _stop_started(started, server)
+                raise
         state = RigState(
             server=server, jackd_pid=jackd_p.pid, jconvolver_pid=jconv_p.pid, fs=fs, period=period,
             n_speakers=int(ir.shape[0]), ir_path=str(ir_file), ir_source=source,

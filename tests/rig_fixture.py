@@ -9,6 +9,10 @@ Use them from any test module::
         backend = RigBackend()            # routing="loopback" for a straight wire per channel
         ...
 
+``roomtruth_process`` runs ``python -m roomtruth ...`` (e.g. ``monitor run --input rig``) as a
+child for the length of a ``with`` block and kills it if it is still running when the block
+ends; ``stop_and_read_json`` stops it with SIGTERM, checks it exited 0 and returns its JSON.
+
 ``rig`` starts one rig per test module (built-in room, 48 kHz, period 256) on a JACK server
 name unique to this test process, so parallel test runs and a user's own rig never
 collide, and stops it afterwards.  ``rig_env`` only points ``ROOMTRUTH_RIG_DIR`` /
@@ -18,12 +22,21 @@ Both skip with a clear reason when jackd or jconvolver is not installed.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import uuid
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RIG_FS = 48_000
 RIG_PERIOD = 256
@@ -71,9 +84,10 @@ def rig_env(monkeypatch):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def rig():
-    """A running virtual room (built-in room IR, 48 kHz, period 256); yields its RigState."""
+@contextlib.contextmanager
+def running_rig(ir_path: object = None, **start_kw: Any) -> Iterator[Any]:
+    """A rig of its own (``start_rig(ir_path, **start_kw)``) under a private folder and server
+    name for the block; yields its RigState and stops it afterwards."""
     require_jack_tools()
     from hardware.jackrig import start_rig, stop_rig
 
@@ -83,7 +97,7 @@ def rig():
     mp.setenv("ROOMTRUTH_RIG_DIR", folder)
     mp.setenv("ROOMTRUTH_RIG_SERVER", server)
     try:
-        state = start_rig(None, fs=RIG_FS, period=RIG_PERIOD)
+        state = start_rig(ir_path, **start_kw)
         yield state
     finally:
         try:
@@ -91,3 +105,34 @@ def rig():
         finally:
             mp.undo()
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rig():
+    """A running virtual room (built-in room IR, 48 kHz, period 256); yields its RigState."""
+    with running_rig(None, fs=RIG_FS, period=RIG_PERIOD) as state:
+        yield state
+
+
+@contextlib.contextmanager
+def roomtruth_process(*args: object, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """``python -m roomtruth ARGS`` as a child process (stdout and stderr piped) for the block;
+    killed (and reaped) if it still runs when the block ends, whatever happened in it."""
+    proc = subprocess.Popen([sys.executable, "-m", "roomtruth", *map(str, args)], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def stop_and_read_json(proc: subprocess.Popen, *, timeout_s: float = 60.0) -> Any:
+    """SIGTERM ``proc`` (if it still runs), wait up to ``timeout_s``, check it exited 0 (else the
+    test fails with the end of its stderr) and return its stdout's JSON."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=timeout_s)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    return json.loads(out)

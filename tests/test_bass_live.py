@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +19,8 @@ import soundfile as sf
 from calib.correction.bass import BassSettings, routing_table
 from calib.layouts import layout
 from calib.profile import Biquad, CalibrationProfile, SpeakerCorrection
+from rig_fixture import require_jack_tools, roomtruth_process, running_rig, stop_and_read_json
 
-ROOT = Path(__file__).resolve().parents[1]
 FS = 48000
 
 
@@ -130,14 +128,7 @@ NAMES_51 = ("L", "R", "C", "Ls", "Rs", "SUB1", "SUB2")    # 5.1 mains + 2 subs: 
 def rig51(tmp_path_factory):
     """The JACK virtual room with a 7-channel IR (5.1 mains at 1.6..2.4 m, two subs), the
     speakers named; yields (RigState, ImpulseResponse)."""
-    import shutil
-    import tempfile
-    import uuid
-
-    from rig_fixture import require_jack_tools
-
-    require_jack_tools()
-    from hardware.jackrig import start_rig, stop_rig
+    require_jack_tools()                      # skip before the room is computed
     from hardware.simulated import layout_room
 
     mic = (3.0, 2.5, 1.2)
@@ -149,20 +140,8 @@ def rig51(tmp_path_factory):
                      length_s=0.25)
     folder = tmp_path_factory.mktemp("rig51")
     sf.write(folder / "room.wav", ir.samples.T, FS, subtype="FLOAT")
-    mp = pytest.MonkeyPatch()
-    server = f"rt-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    rig_dir = tempfile.mkdtemp(prefix="roomtruth-rig-test-")
-    mp.setenv("ROOMTRUTH_RIG_DIR", rig_dir)
-    mp.setenv("ROOMTRUTH_RIG_SERVER", server)
-    try:
-        st = start_rig(folder / "room.wav", fs=FS, period=256, speaker_names=NAMES_51)
+    with running_rig(folder / "room.wav", fs=FS, period=256, speaker_names=NAMES_51) as st:
         yield st, ir
-    finally:
-        try:
-            stop_rig(server)
-        finally:
-            mp.undo()
-            shutil.rmtree(rig_dir, ignore_errors=True)
 
 
 @pytest.mark.jack
@@ -240,7 +219,6 @@ def test_monitor_run_routes_programme_on_the_rig(rig51, tmp_path):
     offline path's (within 0.05 dB; measured 0.0002 dB): L the tone through its high-pass, R
     silent, the SUB the LFE at +10 dB through its low-pass.  The run publishes the profile's hash
     and removes its status file on exit."""
-    import signal as _signal
     import time
     from dataclasses import replace
 
@@ -263,30 +241,20 @@ def test_monitor_run_routes_programme_on_the_rig(rig51, tmp_path):
     env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
     status = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
     want_hash = prof.content_hash()
-    with RigPlayer(prog) as player:
-        p = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(tmp_path / "p"), "--input",
-                              "rig", "--output", "rig", "--watch-mic", "4", "--block", str(block), "--duration", "30",
-                              "--json"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        try:
-            ports = monitor_ports(player, timeout_s=40.0)
-            player.connect([(f"out_{k + 1}", ports["inputs"][k]) for k in range(3)])
-            seen = None
-            t_end = time.monotonic() + 2.5       # ~2 s of programme through the routing
-            while time.monotonic() < t_end:
-                try:
-                    seen = json.loads(status.read_text()) if seen is None else seen
-                except (OSError, ValueError):
-                    pass
-                time.sleep(0.1)
-            p.send_signal(_signal.SIGTERM)
-            out, err = p.communicate(timeout=40)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-    assert p.returncode == 0, err.decode()[-2000:]
-    res = json.loads(out)
+    with RigPlayer(prog) as player, roomtruth_process(
+            "monitor", "run", tmp_path / "p", "--input", "rig", "--output", "rig", "--watch-mic", "4", "--block", block,
+            "--duration", "30", "--json", env=env) as p:
+        ports = monitor_ports(player, timeout_s=40.0)
+        player.connect([(f"out_{k + 1}", ports["inputs"][k]) for k in range(3)])
+        seen = None
+        t_end = time.monotonic() + 2.5       # ~2 s of programme through the routing
+        while time.monotonic() < t_end:
+            try:
+                seen = json.loads(status.read_text()) if seen is None else seen
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        res = stop_and_read_json(p, timeout_s=40)
     assert ports["mic"].endswith(":in_3") and res["input_channels"] == 3 and res["errors"] == 0
     got = np.array([-np.inf if v is None else v for v in res["out_peak_dbfs"]])   # JSON: -inf as null
     assert got[1] < -100.0, got                                   # R: nothing in, nothing out

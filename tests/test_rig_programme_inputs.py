@@ -12,18 +12,13 @@ Truth here is the JACK graph itself, read by an independent JACK client while th
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from rig_fixture import roomtruth_process, stop_and_read_json
 ROOM = "roomtruth-room"
 
 
@@ -73,36 +68,25 @@ def test_monitor_run_on_the_rig_takes_programme_only_from_the_programme_source(r
     prof = _rig_profile(rig, tmp_path)
     song = make_song(21, duration_s=4.0, fs=rig.fs, drums=False).mix()
     env = dict(os.environ, ROOMTRUTH_RUNTIME_DIR=str(tmp_path / "runtime"))
-    with RigPlayer(0.3 * song / np.max(np.abs(song))) as player:
+    with RigPlayer(0.3 * song / np.max(np.abs(song))) as player, roomtruth_process(
+            "monitor", "run", prof, "--input", "rig", "--output", "rig", "--duration", "60", "--json", env=env) as proc:
         c = player.client
-        proc = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(prof), "--input", "rig",
-                                 "--output", "rig", "--duration", "60", "--json"],
-                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            mon = _monitor_client(c, 60.0)
-            ins = sorted((p.name for p in c.get_ports(f"^{mon}:in_", is_audio=True)),
-                         key=lambda s: int(s.rsplit("_", 1)[1]))
-            outs = sorted((p.name for p in c.get_ports(f"^{mon}:out_", is_audio=True)),
-                          key=lambda s: int(s.rsplit("_", 1)[1]))
-            assert len(ins) == 2 and len(outs) == 2
-            time.sleep(0.5)                        # the routing is made before the stream starts
-            assert [p.name for p in c.get_all_connections(f"{ROOM}:mic")] == []      # the mic: nowhere
-            assert {p: [q.name for q in c.get_all_connections(p)] for p in ins} == {p: [] for p in ins}
-            assert [[q.name for q in c.get_all_connections(o)] for o in outs] == [[f"{ROOM}:spk1"], [f"{ROOM}:spk2"]]
-            # the programme source plugged in: it is all the inputs hear
-            player.connect([("out_1", ins[0]), ("out_2", ins[1])])
-            assert {p: [q.name for q in c.get_all_connections(p)] for p in ins} == {
-                ins[0]: [f"{player.name}:out_1"], ins[1]: [f"{player.name}:out_2"]}
-            time.sleep(1.0)
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    res = json.loads(out)
+        mon = _monitor_client(c, 60.0)
+        ins = sorted((p.name for p in c.get_ports(f"^{mon}:in_", is_audio=True)),
+                     key=lambda s: int(s.rsplit("_", 1)[1]))
+        outs = sorted((p.name for p in c.get_ports(f"^{mon}:out_", is_audio=True)),
+                      key=lambda s: int(s.rsplit("_", 1)[1]))
+        assert len(ins) == 2 and len(outs) == 2
+        time.sleep(0.5)                        # the routing is made before the stream starts
+        assert [p.name for p in c.get_all_connections(f"{ROOM}:mic")] == []      # the mic: nowhere
+        assert {p: [q.name for q in c.get_all_connections(p)] for p in ins} == {p: [] for p in ins}
+        assert [[q.name for q in c.get_all_connections(o)] for o in outs] == [[f"{ROOM}:spk1"], [f"{ROOM}:spk2"]]
+        # the programme source plugged in: it is all the inputs hear
+        player.connect([("out_1", ins[0]), ("out_2", ins[1])])
+        assert {p: [q.name for q in c.get_all_connections(p)] for p in ins} == {
+            ins[0]: [f"{player.name}:out_1"], ins[1]: [f"{player.name}:out_2"]}
+        time.sleep(1.0)
+        res = stop_and_read_json(proc)
     assert res["stopped_by"] == "terminate" and res["callbacks"] > 0 and res["errors"] == 0
 
 

@@ -38,7 +38,7 @@ def _material(kind: str, channels: int, n: int, fs: int):
         return (rng.standard_normal((n, channels)) * 0.05).astype(np.float32)
     from mixes.songs import make_song
 
-    song = make_song(3, duration_s=n / fs + 0.1, fs=fs).mix()
+    song = make_song(3, duration_s=max(2.5, n / fs + 0.1), fs=fs).mix()
     x = song[:, :n].T
     x = x / np.max(np.abs(x))                     # 0 dBFS sample peak
     if kind == "song":

@@ -92,7 +92,7 @@ if _nb is not None:
         """Replace NaN/Inf in ``x`` ``(C, n)`` float32 by 0 in place; how many there were."""
         C, n = x.shape
         nb = 0
-        if not _has_nonfinite(x):
+        if _absmax_bits(x, n) < np.uint32(0x7f800000):   # no NaN/Inf (exponent all ones)
             return 0
         for c in range(C):
             for i in range(n):
@@ -144,8 +144,20 @@ if _nb is not None:
                     x[c, i] *= gi
 
     @_jit
-    def _raw_required(xin, n, fir, span, peak, accp, raw, prm):  # pragma: no cover - compiled
-        """``Limiter._raw_required_db``: fills ``raw[:n]``; False when nothing is near the ceiling."""
+    def _raw_required(xin, n, fir, span, peak, accp, raw, prm, flag, tight):  # pragma: no cover - compiled
+        """``Limiter._raw_required_db``: fills ``raw[:n]``; False when nothing is near the ceiling.
+
+        ``flag`` (float64, >= n) is scratch.  ``tight`` (needs ``raw.shape[0] > K``): windows
+        whose oversampled values provably stay under the aim are not interpolated.  The bound:
+        every interpolated value of window ``w`` (any channel, any phase ``p``) is
+        ``|sum_k f[k, p] x[w + k]| <= sum_k g_k span[w + k]`` with ``g_k = max_p |f[k, p]|`` and
+        ``span`` the channel-linked ``|x|``; the float32 accumulation adds at most
+        ``32 * 2**-24`` of that sum.  A window is skipped when that bound and its centre sample
+        are both under ``aim * (1 - 1e-4)``: then, interpolated or not, its peak stays under the
+        aim by more than float32 ``log10``'s error, so its required attenuation is exactly 0
+        either way and the output is the same bit for bit (tested against ``tight=False``).
+        Windows with no sample above ``aim / DET_GAIN_MAX`` within reach are skipped as before.
+        """
         C = xin.shape[0]
         K = fir.shape[0] - 1
         NP = fir.shape[1]
@@ -164,32 +176,47 @@ if _nb is not None:
                     span[i] = v
         for i in range(n):
             peak[i] = span[half - 1 + i]
-        # runs of windows with a loud sample within reach: interpolate those (all 7 phases,
-        # taps accumulated in order 0..K in float32, as the numpy path)
-        i = 0
-        while i < n:
-            # window i covers span[i .. i + K]
-            hit = False
-            for j in range(i, i + K + 1):
+        # which windows to interpolate: a loud sample within reach (window i covers
+        # span[i .. i + K]) and, when tight, a bound or a centre not provably under the aim
+        tight = tight and raw.shape[0] > K
+        if tight:
+            for k in range(K + 1):
+                g = 0.0
+                for p in range(NP):
+                    a = abs(np.float64(fir[k, p]))
+                    if a > g:
+                        g = a
+                raw[k] = g
+            for w in range(n):
+                flag[w] = 0.0
+            for k in range(K + 1):
+                gk = raw[k]
+                for w in range(n):
+                    flag[w] += gk * np.float64(span[w + k])
+        aim_lo = np.float64(aim) * (1.0 - 1e-4)
+        ll = -1                         # last loud sample seen
+        j = 0
+        any_w = False
+        for i in range(n):
+            while j <= i + K:
                 if span[j] > thr:
-                    hit = True
-                    break
-            if not hit:
+                    ll = j
+                j += 1
+            want = ll >= i
+            if want and tight:
+                want = flag[i] > aim_lo or np.float64(peak[i]) > aim_lo
+            flag[i] = 1.0 if want else 0.0
+            any_w = any_w or want
+        # runs of windows to interpolate (all 7 phases, taps accumulated in order 0..K in
+        # float32, as the numpy path)
+        i = 0
+        while any_w and i < n:
+            if flag[i] == 0.0:
                 i += 1
                 continue
             lo = i
             hi = i + 1
-            while hi < n:
-                if span[hi + K] > thr:
-                    hi += 1
-                    continue
-                ok = False                  # still hit if a loud sample remains in reach
-                for j in range(hi, hi + K):
-                    if span[j] > thr:
-                        ok = True
-                        break
-                if not ok:
-                    break
+            while hi < n and flag[hi] != 0.0:
                 hi += 1
             for c in range(C):
                 for p in range(NP):
@@ -238,7 +265,7 @@ if _nb is not None:
             for i in range(n):
                 xin[c, K + i] = x[c, i]
         # required attenuation, held over +-SPREAD (Limiter._required_db)
-        have_raw = _raw_required(xin, n, fir, span, peak, accp, raw, prm)
+        have_raw = _raw_required(xin, n, fir, span, peak, accp, raw, prm, req, True)
         have_req = False
         if have_raw or st[S_A_LIVE] != 0.0:
             for i in range(n):

@@ -99,6 +99,16 @@ def run_peer(h: np.ndarray, x: np.ndarray, *, fs: int, block: int) -> dict:
             "peer_cpu_whole_run_s": float(np.median(longs))}
 
 
+def _steal_s() -> float:
+    """CPU seconds the VM's host took from this machine so far (``/proc/stat`` steal, all
+    CPUs; 0 where there is none)."""
+    try:
+        with open("/proc/stat") as f:
+            return int(f.readline().split()[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _set_fifo(priority: int | None):
     """Make the calling thread SCHED_FIFO ``priority`` (as JACK's audio thread); the old policy
     to restore, or None when refused or not asked."""
@@ -136,10 +146,11 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     largest = max(lv.size for lv in eng._slots[0].levels)
     for _ in range(2 * (largest // block) + 2):
         warm.callback(zin, zout, block, 0)
-    proc = RealtimeProcessor(eng, n_inputs=channels, n_outputs=channels)
+    proc = RealtimeProcessor(eng, n_inputs=channels, n_outputs=channels, trace_periods=n_blocks)
     outb = np.zeros((block, channels), np.float32)
-    per = np.empty(n_blocks)           # wall time / period
-    per_cpu = np.empty(n_blocks)       # thread CPU (previous period start to start) / period
+    blocks = [x[b * block:(b + 1) * block] for b in range(n_blocks)]   # views, made before the clock
+    per_s = max(1, fs // block)        # periods per second of audio: the host's steal read once a second
+    steal = [_steal_s()]
     budget = block / fs
     import gc
 
@@ -147,6 +158,7 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
     gc.freeze()
     gc.disable()
     old_policy = _set_fifo(rt_priority)
+    cb = proc.callback
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -157,14 +169,19 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
             d = next_t - time.perf_counter()
             if d > 0:
                 time.sleep(d)
-        # the callback's own measurements (wall time of the period; its thread's CPU from
-        # the previous period's start to this one's): no clock read added to what monitor run runs
-        proc.callback(x[b * block:(b + 1) * block], outb, block, 0)
-        per[b] = proc.last_load
-        per_cpu[b] = proc.last_cpu_load
+        # the callback keeps its own measurements (wall time of the period; its thread's CPU
+        # from the previous period's start to this one's) in its trace: nothing read or
+        # added here per period, so the process CPU is what monitor run spends
+        cb(blocks[b], outb, block, 0)
+        if b % per_s == per_s - 1:
+            steal.append(_steal_s())
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    steal.append(_steal_s())
+    per, per_cpu = (np.array(a) for a in proc.trace())
+    over = np.flatnonzero(per > 1.0)
+    steal_sec = np.diff(np.array(steal))          # the host's steal in each second of audio
     if old_policy is not None:
         os.sched_setscheduler(0, old_policy[0], old_policy[1])
     gc.enable()
@@ -185,6 +202,13 @@ def run_bench(*, channels: int, taps: int, block: int, seconds: float, fs: int, 
         "overloads": int(np.count_nonzero(per > 1.0)),
         "overloads_80": int(np.count_nonzero(per > 0.8)),
         "cpu_overloads": int(np.count_nonzero(per_cpu[1:] > 1.0)),
+        # the VM host's steal (/proc/stat, all CPUs, 10-ms ticks) during the run, and each
+        # wall-clock overload's time (s of audio) with the steal of its second: an overload
+        # with our own CPU far below the period and steal in its second is the host's
+        "steal_s": float(steal[-1] - steal[0]),
+        "overload_events": [[round(int(i) * budget, 3), round(float(per[i]), 2), round(float(per_cpu[i]), 3),
+                             round(float(steal_sec[min(int(i) // per_s, len(steal_sec) - 1)]), 2)]
+                            for i in over[:50]],
         "callback_us_mean": 1e6 * float(per.mean()) * budget,
         # the callback thread's own CPU per period (us): what a period costs, queueing excluded
         "callback_cpu_us_mean": 1e6 * float(per_cpu[1:].mean()) * budget,

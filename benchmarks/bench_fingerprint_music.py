@@ -19,9 +19,9 @@ Usage::
    dips and peaks of -6..+4 dB at random frequencies 30 Hz-14 kHz, 0.08-1 octave wide (standard
    deviation of a Gaussian on log frequency; narrow ones are narrower than a third-octave),
    plus a tilt of -3..+3 dB over 40 Hz-12 kHz.
-3. The previous session's method on the same studios (``before``): 0.7 x the 10th percentile
-   of the time-averaged spectrum + 0.3 x the mean band power, Huber over tracks, Welch-t at the
-   nominal quantile without the neighbours' prior.
+3. The method without the tonal-gap covariates on the same studios (``before``: session 4's
+   plain comparison, ``mixes.fingerprint.COVARIATES = False``).  ``--alt-style`` makes the
+   songs_alt bank of one style (mixes and references of one kind of music).
 
 Scores per studio, third-octaves 40 Hz-10 kHz (centres <= 12 kHz): ``cover`` = share of bands
 whose 90 % interval holds the truth (the room's power average over the band, level-aligned),
@@ -52,10 +52,9 @@ from mixes import fingerprint as _fp  # noqa: E402
 from mixes import ltas as _ltas  # noqa: E402
 from mixes import studio_curves  # noqa: E402
 from mixes.analysis import analyze_array  # noqa: E402
-from mixes.envelope import band_floor_db, frame_floors  # noqa: E402
+from mixes.envelope import frame_floors  # noqa: E402
 from mixes.fingerprint import fingerprint_from_mixes  # noqa: E402
 from mixes.loudness import loudness  # noqa: E402
-from mixes.types import Ltas  # noqa: E402
 
 FS = 48000
 NFFT = 32768
@@ -89,13 +88,13 @@ def score(fp, t):
 
 
 def previous(fn, *args, **kw):
-    """Run ``fn`` with the previous session's interval (nominal quantile, no neighbours' prior)."""
-    saved = (_fp.MISS_SHARE, _fp.PRIOR_WEIGHT)
-    _fp.MISS_SHARE, _fp.PRIOR_WEIGHT = 1.0, 0.0
+    """Run ``fn`` without the tonal-gap covariates (the method before session 5)."""
+    saved = _fp.COVARIATES
+    _fp.COVARIATES = False
     try:
         return fn(*args, **kw)
     finally:
-        _fp.MISS_SHARE, _fp.PRIOR_WEIGHT = saved
+        _fp.COVARIATES = saved
 
 
 def frame_spectra(x):
@@ -110,24 +109,22 @@ def frame_spectra(x):
 
 
 def spectra_from_frames(P, gain_db, room_pow=None):
-    """(new Ltas, previous-method Ltas) of one track from its frame spectra."""
+    """The Ltas of one track from its frame spectra (twice: the comparison uses the same)."""
     full = np.zeros((P.shape[0], NFFT // 2 + 1))
     full[:, :KEEP_BINS] = P if room_pow is None else P * room_pow
     grid = _ltas.third_octave_floor_grid(FS, NFFT)
     power = full.mean(0)
     new = _ltas.ltas_from_power(_ltas.SpectrumFrames(power, frame_floors(full, grid), grid), fs=FS, nfft=NFFT,
                                 gain_db=gain_db)
-    fc, lo, hi = _ltas._band_edges(FS, 3)
-    p10, _ = band_floor_db(power, fs=FS, nfft=NFFT, lo_hz=lo, hi_hz=hi, gain_db=gain_db)
-    old = Ltas(new.freqs_hz, new.level_db, 3, -23.0, 0.7 * p10 + 0.3 * new.level_db)
-    return new, old
+    return new, new
 
 
-def bank(gen, seconds, n, first_seed):
+def bank(gen, seconds, n, first_seed, style=None):
     mod = importlib.import_module(f"mixes.{gen}")
     out = []
     for i in range(n):
-        x = mod.make_song(first_seed + i, duration_s=seconds).mix()
+        kw = {"style": style} if style else {}
+        x = mod.make_song(first_seed + i, duration_s=seconds, **kw).mix()
         out.append((frame_spectra(x), -23.0 - loudness(x, fs=FS).integrated_lufs))
     return out
 
@@ -200,6 +197,7 @@ def main() -> None:
     ap.add_argument("--e2e", type=int, default=3)
     ap.add_argument("--e2e-lengths", default="20", help="song lengths (s) of the end-to-end studios")
     ap.add_argument("--json", default="")
+    ap.add_argument("--alt-style", default="", help="songs_alt: one style for the whole bank (ballad, rock, ...)")
     a = ap.parse_args()
     t0 = time.time()
     results = {"speed": speed()}
@@ -214,7 +212,10 @@ def main() -> None:
                     print(f"{key:18s} e2e {row['studio']:8s} cover {row['cover']:.2f} sure {row['sure']:.2f} "
                           f"rms sure {row['rms_sure_db']:.2f} dB")
             if a.bank and a.studios:
-                res = many_studios(bank(gen, sec, a.bank, 20_000 + int(sec) * 100), a.studios, int(sec))
+                style = a.alt_style if gen == "songs_alt" else ""
+                if style:
+                    key += f" {style}"
+                res = many_studios(bank(gen, sec, a.bank, 20_000 + int(sec) * 100, style or None), a.studios, int(sec))
                 for which in ("before", "after"):
                     s = summary(res[which])
                     entry[which] = s

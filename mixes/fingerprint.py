@@ -105,6 +105,7 @@ from calib.audio_io import atomic_write_json, read_audio
 from calib.errors import ProfileError, SignalError
 from calib.types import FrequencyResponse
 from mixes.envelope import FRAME_PERCENTILE
+from mixes.fingerprint_covariates import MAX_COMPONENTS, MIN_RESIDUAL_DOF, SURE_WIDTH_DB, adjusted_shift, gap_components
 from mixes.ltas import LtasReference, band_centres_hz
 from mixes.types import Ltas, RoomFingerprint
 
@@ -126,6 +127,7 @@ FLOOR_WEIGHT = 1.0                      # compared per band: FLOOR_WEIGHT floor_
 MISS_SHARE = 0.5                        # the t quantile is taken for this share of the nominal misses
 PRIOR_WEIGHT = 1.0                      # neighbours' variance counts as this many times a band's own dof
 SHRINK_FROM_HZ = 45.0                   # bands below keep their own variance (another floor rule there)
+COVARIATES = True                       # adjust for the tracks' tonal-gap profiles (mixes.fingerprint_covariates)
 HUBER_C = 3.0                           # robust standard deviations before a track is down-weighted
 MEASURED_CONFIDENCE = 0.8
 MEASURED_BAND_HZ = (30.0, 10_000.0)
@@ -262,6 +264,32 @@ def _t_quantile(p: float, dof: np.ndarray) -> np.ndarray:
     return stats.t.ppf(p, dof)
 
 
+def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level):
+    """The plain comparison (``k = 0``) or the one adjusted for ``k`` tonal-gap components,
+    whichever leaves the most bands with an interval <= ``SURE_WIDTH_DB`` (see
+    :mod:`mixes.fingerprint_covariates`).  Returns ``(d, half, se, k)``."""
+    sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
+    y = np.vstack([mix_levels, ref_levels])
+    is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
+    gaps = np.vstack([s.level_db - s.floor_db for s in list(mixes) + list(tracks)])
+    z = gap_components(gaps, sel & np.all(np.isfinite(gaps), axis=0))
+    k_max = min(MAX_COMPONENTS, z.shape[1], y.shape[0] - 2 - MIN_RESIDUAL_DOF)
+
+    def n_sure(h):
+        return int(np.sum(np.nan_to_num(2.0 * h[sel], nan=99.0) <= SURE_WIDTH_DB))
+
+    best = (n_sure(half), d, half, se, 0)
+    p = 1.0 - (1.0 - level) * MISS_SHARE / 2.0
+    for k in range(1, k_max + 1):
+        shift, se2, dof = adjusted_shift(y, is_mix, z[:, :k])
+        var, dofs = _moderated(np.nan_to_num(se2, nan=np.inf), dof, f)
+        h = _t_quantile(p, dofs) * np.sqrt(var)
+        cand = (n_sure(h), _level_free(shift, f), h, np.sqrt(var), k)
+        if cand[0] > best[0]:
+            best = cand
+    return best[1], best[2], best[3], best[4]
+
+
 def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasReference | list[Ltas], *,
                            files: tuple[str, ...] = (), level: float = INTERVAL_LEVEL,
                            estimator: str = "auto") -> RoomFingerprint:
@@ -357,6 +385,9 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     else:
         mix_dof = float(len(mixes) - 1)
     half, se = _interval(d, mix_var, mix_dof, ref_var, ref_dof, level)
+    n_cov = 0
+    if use_floor and len(tracks) >= 2 and COVARIATES:
+        d, half, se, n_cov = _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
     spread = dev.std(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)
@@ -369,7 +400,9 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         reference=ref_desc, created=_now(), files=tuple(files),
         meta={"standard_error_db": [round(float(v), 3) for v in np.nan_to_num(se, nan=99.0)],
               "estimator": (f"band floor (mean of the frames' {FRAME_PERCENTILE:g}th percentiles of ~1.5 Hz bins per half band)" if use_floor else "band mean power")
-              + ", Huber location over tracks",
+              + (f", adjusted for {n_cov} tonal-gap component(s) of the tracks (analysis of covariance)"
+                 if n_cov else ", Huber location over tracks"),
+              "covariates": n_cov,
               "interval_level": level},
         per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),
         interval_db=np.column_stack([d - half, d + half]),

@@ -1,0 +1,115 @@
+"""Adjusting a studio fingerprint for the kind of music: covariates the room cannot move.
+
+Why
+    The fingerprint compares the mixes' band floors with the references' (:mod:`mixes.fingerprint`).
+    When the two sets hold different kinds of music (ballads against electronic tracks), each
+    band differs by the arrangement as much as by the room: on the second song generator
+    (``mixes.songs_alt``, four styles) the styles' own balance differs by up to +-10 dB per
+    band, the song-to-song spread of a band is 2.5-3.5 dB and only 2-7 % of the bands get an
+    interval <= 3 dB wide.  An estimator of the room cannot remove that without knowing what
+    kind of music each track is; but part of it can be *seen* in each track without the room.
+
+Room-invariant descriptors
+    A room multiplies everything in a band by (nearly) one gain, so a ratio of two quantities
+    of the same band does not see it.  The tonal gap of a band, ``level_db - floor_db`` (the
+    mean power over the broadband floor, :mod:`mixes.envelope`), is such a ratio: near 1-2 dB
+    for noise-like content (cymbals, reverb), 10 dB and more where sustained partials dominate
+    (a sub bass, a piano, a voice).  The profile of gaps across the bands describes the
+    arrangement (how tonal the low end is, where the voice and keys sit) and is the same
+    whether the track went through the studio's room or not.
+
+The model (analysis of covariance)
+    Per band, over the ``n`` tracks (mixes and references together)::
+
+        y_tb = a_b + D_b * [t is a mix] + sum_j beta_bj z_tj + e_tb
+
+    ``y`` the level-aligned band floor, ``z_t1..z_tk`` the first ``k`` principal components of
+    the tracks' gap profiles (bands of ``ALIGN_BAND_HZ``, each band's gap centred and scaled
+    over the tracks), ``D_b`` the room's deviation.  Ordinary least squares per band; the
+    interval of ``D_b`` is Student's t on the residual variance with ``n - 2 - k`` degrees of
+    freedom (moderated with the neighbouring bands' as in :mod:`mixes.fingerprint`) and the
+    ``(A'A)^-1`` element of the indicator, so an imbalance of the kinds of music between mixes
+    and references (the covariates correlate with the indicator) widens the interval instead
+    of biasing it.  The covariates come from the tracks alone (no use of ``y``).
+
+Choosing k
+    ``k = 0`` is the plain comparison (:func:`mixes.fingerprint.fingerprint_from_mixes`'s
+    Huber/Welch intervals).  For ``k = 1 .. MAX_COMPONENTS`` the adjusted intervals are
+    computed and the ``k`` giving the most bands with an interval of at most
+    ``SURE_WIDTH_DB`` wins (ties: the smaller ``k``).  This choice looks at the widths, so it
+    could flatter the intervals; on held-out studios (``benchmarks/bench_fingerprint_music.py``)
+    the coverage did not drop (figures in the module docstring of :mod:`mixes.fingerprint`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MAX_COMPONENTS", "SURE_WIDTH_DB", "MIN_RESIDUAL_DOF", "gap_components", "adjusted_shift"]
+
+MAX_COMPONENTS = 5          # at most this many gap-profile components as covariates
+SURE_WIDTH_DB = 3.0         # an interval at most this wide counts as "sure" when choosing k
+MIN_RESIDUAL_DOF = 5        # k is limited so that n - 2 - k stays at least this
+
+
+def gap_components(gaps_db: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Principal components of the tracks' tonal-gap profiles (scores, largest first).
+
+    Parameters
+    ----------
+    gaps_db : ndarray (n_tracks, n_bands)
+        ``level_db - floor_db`` per track and band (dB).
+    sel : ndarray of bool (n_bands,)
+        Bands used (those of the level alignment, finite on every track).
+
+    Returns
+    -------
+    ndarray (n_tracks, r)
+        Left singular vectors of the centred, per-band scaled gap matrix (unit-norm columns),
+        ``r = min(n_tracks - 1, n_bands used)``.
+    """
+    x = np.asarray(gaps_db, dtype=np.float64)[:, sel]
+    x = x[:, np.all(np.isfinite(x), axis=0)]
+    if x.shape[1] == 0 or x.shape[0] < 3:
+        return np.zeros((x.shape[0], 0))
+    x = x - x.mean(axis=0)
+    sd = x.std(axis=0)
+    x = x / np.where(sd > 1e-6, sd, 1.0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    r = min(x.shape[0] - 1, int(np.sum(s > 1e-9 * max(float(s[0]), 1e-30))))
+    return u[:, :r]
+
+
+def adjusted_shift(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The mixes' shift per band adjusted for covariates ``z``, its variance factor and dof.
+
+    Parameters
+    ----------
+    y : ndarray (n_tracks, n_bands)
+        Level-aligned band values (dB); non-finite columns give NaN.
+    is_mix : ndarray of bool (n_tracks,)
+    z : ndarray (n_tracks, k)
+        Covariates (k may be 0).
+
+    Returns
+    -------
+    shift : ndarray (n_bands,)
+        OLS coefficient of the mix indicator per band (dB); NaN where a track's value is not finite.
+    se2 : ndarray (n_bands,)
+        Its squared standard error: residual variance times the indicator's element of
+        ``(A'A)^-1`` (dB^2).
+    dof : float
+        Residual degrees of freedom, ``n - 2 - k``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = y.shape[0]
+    a = np.column_stack([np.ones(n), np.asarray(is_mix, dtype=np.float64), z])
+    dof = n - a.shape[1]
+    ok = np.all(np.isfinite(y), axis=0)
+    yy = np.where(ok, y, 0.0)
+    coef, *_ = np.linalg.lstsq(a, yy, rcond=None)
+    res = yy - a @ coef
+    c11 = float(np.linalg.pinv(a.T @ a)[1, 1])
+    rv = np.sum(res * res, axis=0) / max(dof, 1)
+    shift = np.where(ok, coef[1], np.nan)
+    return shift, np.where(ok, rv * c11, np.nan), float(dof)

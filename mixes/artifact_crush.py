@@ -38,7 +38,11 @@ CRUSH_ZERO_DBFS = -30.0      # a hop holding exact zeros counts only this loud
 CRUSH_MAX_S = 0.030
 CRUSH_CLEAN_S = 0.100        # no held hop this long before and after the burst
 CRUSH_BRIDGE = 3             # held hops this many hops apart belong to one burst
-CRUSH_CEILING = 0.98         # holds at the file's own ceiling (a clipped master) do not count
+CRUSH_CEILING = 0.98         # holds at the file's own ceiling (a clipped master) count only ...
+CRUSH_CEILING_MAX_HOPS = 40  # ... in a file with at most this many hops holding it ...
+CRUSH_ABOVE = 1.4            # ... where the programme around stays this far below the ceiling
+CRUSH_GUARD_S = 0.002
+CRUSH_AROUND_S = 0.050
 
 
 def _db(v: float) -> float:
@@ -82,7 +86,11 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         # a hold counts at a level (not the quiet end of a 16-bit passage) or at exact zero (a
         # 2-bit grid rounds the quiet half of a loud waveform to 0), not at the file's ceiling
         # (a clipped or brick-walled master: find_clipping's business)
-        keep = (v >= CRUSH_MIN_LEVEL) & (v < CRUSH_CEILING * ceiling)
+        at_ceiling = v >= CRUSH_CEILING * ceiling
+        ceil_hops = np.unique(eq[at_ceiling] // hop)
+        keep = v >= CRUSH_MIN_LEVEL
+        if ceil_hops.size > CRUSH_CEILING_MAX_HOPS:
+            keep &= ~at_ceiling                  # clipped all through: a loud master
         zero = eq[(v == 0) & (eq < n_h * hop)] // hop
         eq = eq[keep]
         eq = eq[eq < n_h * hop]
@@ -114,6 +122,13 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             inside = eq_all[(eq_all >= s * hop) & (eq_all < e * hop)]
             i0, i1 = int(inside[0]) - 1, int(inside[-1]) + 1
             burst = xc[i0:i1].astype(np.float64)
+            if np.any(np.isin(np.arange(s, e), ceil_hops)):
+                # held at the file's ceiling: a digital error only if the programme around never
+                # comes near that level (a sudden gain jump into the clipper), not a loud passage
+                g, r = int(CRUSH_GUARD_S * fs), int(CRUSH_AROUND_S * fs)
+                around = np.r_[xc[max(i0 - r, 0): max(i0 - g, 0)], xc[i1 + g: i1 + r]]
+                if around.size == 0 or CRUSH_ABOVE * float(np.max(np.abs(around))) > ceiling:
+                    continue
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs
             n_vals = np.unique(burst).size

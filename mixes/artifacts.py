@@ -6,7 +6,10 @@ Each detector is cheap (a few passes over the samples) and each finding is a
 one-sentence ``detail``:
 
 ``discontinuity``
-    A bad edit: the waveform (or its slope) jumps at one sample.  Found among the impulsive
+    A bad edit: the waveform (or its slope) jumps at one sample.  Found on its own by
+    :func:`mixes.artifact_splice.find_splices` (a one-sample jump of the waveform in all
+    channels at once, whatever the level after it: a join into a louder chorus is still a
+    splice; ``channel`` -1), and among the impulsive
     events of :mod:`mixes.clicks` (which also says whether it is audible): within 1 ms of the
     event exactly one first difference (a step of the waveform, which stays: 3 samples on, the
     waveform is still displaced by about the step) or one second difference (a step of its
@@ -47,6 +50,7 @@ import numpy as np
 from scipy import ndimage
 
 from mixes.artifact_crush import held_bursts
+from mixes.artifact_splice import BG_HOPS, DiffStats, diff_stats, find_splices
 from mixes.types import RenderEvent
 
 __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
@@ -56,9 +60,9 @@ SPLICE_WINDOW_S = 0.001
 SPLICE_RATIO = 2.5
 SPLICE_NET_SAMPLES = 3
 SPLICE_RETURN_S = 0.0025      # an opposite jump this close: a pulse (a click), not a splice
-BURST_HOP_S = 0.0025
 BURST_RISE_DB = 20.0
 BURST_EDGE_DB = 10.0
+BURST_EDGE_STEP = 4.0         # a run is extended by one partly filled hop only before a drop this large
 BURST_MAX_S = 0.030
 BURST_MIN_S = 0.001
 BURST_FOLLOW_HOPS = 8         # a louder sound within this many hops after: the burst belongs to it
@@ -197,32 +201,42 @@ def _low_ms(w: np.ndarray, fs: int) -> float:
     return float(np.dot(m, m) / m.size)
 
 
-def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
-    """Short bursts of broadband garbage with abrupt start and stop (per channel)."""
-    hop = max(int(BURST_HOP_S * fs), 8)
+def digital_distortion(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
+                       bg: np.ndarray | None = None) -> list[RenderEvent]:
+    """Short bursts of broadband garbage with abrupt start and stop (per channel).
+
+    ``stats`` / ``bg``: :func:`mixes.artifact_splice.diff_stats` of ``x`` and its hop energy
+    median-filtered over ``BG_HOPS``, if the caller has them (``find_artifacts`` shares them
+    with the splice detector).
+    """
+    if stats is None:
+        stats = diff_stats(x, fs=fs)
+    hop = stats.hop
+    if bg is None:
+        bg = ndimage.median_filter(stats.energy, size=(1, BG_HOPS), mode="nearest")
     out = []
     rise = 10 ** (BURST_RISE_DB / 10)
     edge = 10 ** (BURST_EDGE_DB / 10)
     max_hops = int(BURST_MAX_S * fs / hop) + 1
     for c in range(x.shape[0]):
         xc = x[c]
-        n_h = (xc.size - 1) // hop
+        E = stats.energy[c]
+        n_h = E.size
         if n_h < 8:
             continue
-        E = np.empty(n_h)
-        ones = np.ones(hop, dtype=xc.dtype)
-        step = max((1 << 16) // hop, 1)
-        for i0 in range(0, n_h, step):
-            i1 = min(i0 + step, n_h)
-            d = np.diff(xc[i0 * hop: i1 * hop + 1])
-            d *= d
-            E[i0:i1] = d.reshape(i1 - i0, hop) @ ones
-        bg = ndimage.median_filter(E, size=41, mode="nearest") + 1e-20
-        hot = E > rise * bg
+        bgc = bg[c] + 1e-20
+        hot = E > rise * bgc
         if not hot.any():
             continue
         idx = np.flatnonzero(np.diff(np.r_[0, hot.view(np.int8), 0]))
         for s, e in zip(idx[::2], idx[1::2]):        # runs of hot hops [s, e)
+            # a burst over two hops can leave one of them below the rise: the run takes in the
+            # hop beside it within BURST_EDGE_DB of its top, if the energy then drops abruptly
+            top = E[s:e].max()
+            if s > 2 and E[s - 1] * edge > top:
+                s -= 1
+            if e < n_h - 1 and E[e] * edge > top and E[e] > BURST_EDGE_STEP * E[e + 1]:
+                e += 1
             if e - s > max_hops or s < 2 or e >= n_h:
                 continue
             top = E[s:e].max()
@@ -254,7 +268,7 @@ def digital_distortion(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             out.append(RenderEvent(
                 "digital_distortion", t0, lvl, c, dur,
                 detail=f"at {t0:.3f} s a {dur * 1000:.1f} ms burst of broadband garbage at {lvl:.0f} dBFS "
-                       f"rises {10 * math.log10(top / bg[s]):.0f} dB above the programme and stops "
+                       f"rises {10 * math.log10(top / bgc[s]):.0f} dB above the programme and stops "
                        "abruptly (a digital error: clipped, bit-crushed or corrupt samples); re-render or "
                        "repair the passage"))
     return out
@@ -322,10 +336,12 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
 
 
 def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
-    """Bursts of digital distortion, missing dither, inverted polarity and dual mono.
+    """Splices, bursts of digital distortion, missing dither, inverted polarity and dual mono.
 
-    Splices (``discontinuity``) come from :func:`mixes.renderchecks.render_checks`, which sorts
-    the impulsive events of :mod:`mixes.clicks` into clicks and splices with :func:`splice_jump`.
+    Splices (``discontinuity``) here are the one-sample jumps of
+    :func:`mixes.artifact_splice.find_splices`; :func:`mixes.renderchecks.render_checks` adds
+    those it finds among the impulsive events of :mod:`mixes.clicks` (sorted into clicks and
+    splices with :func:`splice_jump`).
 
     Parameters
     ----------
@@ -338,7 +354,12 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     if not out:
         out += polarity_inverted(x, fs=fs)
     out += truncation(x, fs=fs)
-    bursts = digital_distortion(x, fs=fs)
+    stats = diff_stats(x, fs=fs)
+    bursts: list[RenderEvent] = []
+    if stats.energy.shape[1] >= 8:
+        bg = ndimage.median_filter(stats.energy, size=(1, BG_HOPS), mode="nearest")
+        out += find_splices(x, fs=fs, stats=stats, bg=bg)
+        bursts = digital_distortion(x, fs=fs, stats=stats, bg=bg)
     for ev in held_bursts(x, fs=fs):           # requantised / clipped stretches (mixes.artifact_crush)
         if not any(b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
                    for b in bursts):

@@ -165,6 +165,7 @@ BASS_MEDIAN_S = 0.35               # running median that keeps the held bass not
 MATCH_CENTS = 50.0                 # same-song comparison: tracked pitches agree within this
 MATCH_MIN_S = 0.5                  # ... on at least this much time
 MATCH_MIN_MOVE_CORR = 0.5          # ... one file found no vocal: its track follows the other's vibrato
+ACC_MODE_WIDTH_DB = 0.3            # same song: the accompaniment's gain = the densest 0.3-dB cluster
 MATCH_MIN_CORR = 0.9               # same song: the accompaniment's frame energies correlate (log)
 CONTOUR_STEP_CENTS = 60.0           # largest pitch step between frames (vibrato: ~40 cents/frame)
 _REGION_EDGES_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
@@ -224,6 +225,7 @@ class _Frames:
     fm_signed: np.ndarray      # centre magnitude x signed relative frequency change, at peaks
     fm_weight: np.ndarray      # centre magnitude at peaks
     sal_matrix: np.ndarray
+    e_bands: np.ndarray        # K-weighted energy per third octave from ACC_LOW_HZ up (frames x bands)
 
 
 def _harmonic_energy(f0: np.ndarray, spectra: list[np.ndarray], df: float) -> list[np.ndarray]:
@@ -275,6 +277,19 @@ def _moving_partials(mag: np.ndarray, inst_hz: np.ndarray, breaks: np.ndarray) -
     return w * peak
 
 
+def _band_matrix(fk: np.ndarray) -> np.ndarray:
+    """0/1 matrix (bins x bands) of the third octaves from ``ACC_LOW_HZ`` to 16 kHz (or the
+    Nyquist frequency) that the bins ``fk`` (Hz) fall in."""
+    top = min(16000.0, float(fk[-1]))
+    n_b = max(int(math.floor(3.0 * math.log2(top / ACC_LOW_HZ))), 1)
+    edges = ACC_LOW_HZ * 2.0 ** (np.arange(n_b + 1) / 3.0)
+    b = np.searchsorted(edges, fk, side="right") - 1
+    m = np.zeros((fk.size, n_b), dtype=np.float32)
+    ok = (b >= 0) & (b < n_b)
+    m[np.nonzero(ok)[0], b[ok]] = 1.0
+    return m
+
+
 def frame_pass(x: np.ndarray, fs: int) -> _Frames:
     n_ch, n = x.shape
     nfft = _nfft(fs)
@@ -301,6 +316,8 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
     etot = np.empty(F)
     ebass = np.empty(F)
     etot_mid = np.empty(F)
+    band_of = _band_matrix(fk)
+    e_bands = np.empty((F, band_of.shape[1]), dtype=np.float32)
     pbass = np.empty((F, int(np.count_nonzero(bass_bins))), dtype=np.float32)
     sal_all = np.empty((F, f0_grid.size), dtype=np.float32)
     cmag = np.empty((F, n_pitch), dtype=np.float32)
@@ -336,6 +353,7 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
         pbass[sl] = p_sum[:, bass_bins] * kw[bass_bins]
         ebass[sl] = pbass[sl].sum(axis=1)
         etot_mid[sl] = p_sum[:, fk >= ACC_LOW_HZ] @ kw[fk >= ACC_LOW_HZ]
+        e_bands[sl] = (p_sum * kw).astype(np.float32) @ band_of
         mag = np.sqrt(np.maximum(cross[:, :n_pitch], 0.0)) * pw
         sal_all[sl] = salience(mag, smat)
         cmag[sl] = mag
@@ -368,7 +386,7 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
     return _Frames(etot=etot, ebass=ebass, pbass=pbass, etot_mid=etot_mid, run=run, hop_s=hop / fs, ms_scale=ms_scale, f0_detect_hz=f0_det, detect_idx=det,
                    ev_detect=ev_det, sal=sal_all, sal_moving=sal_fm, f0_grid_hz=f0_grid, breaks=breaks,
                    harm_spectra=(hc, hl, hr), df_hz=df, fm_signed=fm_signed, fm_weight=fm_weight,
-                   sal_matrix=smat)
+                   sal_matrix=smat, e_bands=e_bands)
 
 
 def _level_sums(fr: _Frames, seed_ratio: float, usable: np.ndarray) -> tuple[float, float, float, float, int]:
@@ -512,6 +530,8 @@ class VoiceFrames:
     e_low_tonal : the sustained (tonal) part of the low end: the bass instrument, not the kick
     gated : frames above the loudness gate
     hop_s : frame hop (s)
+    e_bands : K-weighted energy per third octave from ``ACC_LOW_HZ`` up (frames x bands),
+        float32: what a same-song comparison reads the accompaniment's gain from
     """
 
     f0_hz: np.ndarray
@@ -520,6 +540,7 @@ class VoiceFrames:
     e_low_tonal: np.ndarray
     gated: np.ndarray
     hop_s: float
+    e_bands: np.ndarray | None = None
 
 
 def _voice_frames(fr: _Frames, gated: np.ndarray, sums: list, v_idx: np.ndarray) -> VoiceFrames:
@@ -547,7 +568,7 @@ def _voice_frames(fr: _Frames, gated: np.ndarray, sums: list, v_idx: np.ndarray)
     e_low_tonal = np.minimum(pb, med).sum(axis=1)
     e_acc = np.maximum(fr.etot_mid - e_v, 0.0)
     return VoiceFrames(f0_hz=track.astype(np.float32), e_voice=e_v, e_acc=e_acc, e_low_tonal=e_low_tonal,
-                       gated=gated, hop_s=fr.hop_s)
+                       gated=gated, hop_s=fr.hop_s, e_bands=fr.e_bands)
 
 
 def _vibrato_hz(devs: list[np.ndarray], hop_s: float) -> float:

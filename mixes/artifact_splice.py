@@ -14,7 +14,7 @@ rightly takes a sudden rise in level for a musical onset.  It is, per candidate 
 (all channels at the same ``n``, summed over channels so a channel whose step happens to be
 small does not hide it):
 
-* size: the jump ``|d[n] - m|`` (``m`` the median first difference around: the local slope)
+* size: the jump ``|d[n] - m|`` (``m`` the mean first difference around: the local slope)
   is at least ``SPLICE_MIN_RATIO`` times the rms first difference over ``SPLICE_CONTEXT_S``
   before it, over as long after it (the louder side counts: a step into a chorus is judged
   against the chorus), and over the ``SPLICE_NEAR_S`` beside it (a drum's noisy attack, whose
@@ -60,7 +60,7 @@ __all__ = ["DiffStats", "diff_stats", "find_splices"]
 
 HOP_S = 0.0025
 BG_HOPS = 41                   # median background over ~100 ms
-SPLICE_CAND_RATIO = 4.0        # the hop's largest |d| against the hop-energy background rms
+SPLICE_CAND_RATIO = 5.0        # the hop's largest |d| against the background rms (and its hop's)
 SPLICE_MIN_RATIO = 5.5         # the jump against the rms first difference around it
 SPLICE_ISOLATION = 1.5         # ... and against every other first difference within the window
 SPLICE_WINDOW_S = 0.003
@@ -167,9 +167,15 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
     if stats.energy.shape[1] < 8:
         return []
     if bg is None:
-        bg = ndimage.median_filter(stats.energy, size=(1, BG_HOPS), mode="nearest")
+        bg = np.vstack([ndimage.median_filter(e, size=BG_HOPS, mode="nearest") for e in stats.energy])
     sig2 = bg / hop + 1e-24                            # background mean square of d per sample
     cand = stats.peak_sq > SPLICE_CAND_RATIO ** 2 * sig2
+    # ... and against the rest of its hop and the hops beside it (the context test, cheaply)
+    E, Q = stats.energy, stats.peak_sq
+    nb = np.maximum(E - Q, 0.0) / (hop - 1)
+    nb[:, 1:] = np.maximum(nb[:, 1:], E[:, :-1] / hop)
+    nb[:, :-1] = np.maximum(nb[:, :-1], E[:, 1:] / hop)
+    cand &= Q > SPLICE_CAND_RATIO ** 2 * nb
     pos = np.unique(stats.peak_pos[cand])
     if pos.size == 0:
         return []
@@ -192,7 +198,7 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
         idx = pc[:, None] + off[None, :]
         # windows of d around the candidates, all channels: (n_ch, n_cand, 2 ctx + 1)
         d = x[:, idx + 1].astype(np.float64) - x[:, idx].astype(np.float64)
-        med = np.median(d[:, :, near], axis=2, keepdims=True)
+        med = d[:, :, near].mean(axis=2, keepdims=True)
         dd = d - med                                    # the local slope is music
         jump2 = (dd[:, :, mid] ** 2).sum(axis=0)        # summed over channels
         p2 = (dd ** 2).sum(axis=0)                      # (n_cand, 2 ctx + 1)
@@ -228,7 +234,7 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
         # one and two periods on one side
         seg = x[:, p - rec: p + rec + 2].astype(np.float64)
         dq = np.diff(seg, axis=1)
-        dq -= np.median(dq[:, rec - w: rec + w + 1], axis=1, keepdims=True)
+        dq -= dq[:, rec - w: rec + w + 1].mean(axis=1, keepdims=True)
         q2 = (dq ** 2).sum(axis=0)
         big = np.flatnonzero(q2 >= SPLICE_RECUR_FRACTION ** 2 * q2[rec]) - rec
         big = big[np.abs(big) > w]

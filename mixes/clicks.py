@@ -83,7 +83,7 @@ RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) with
 CAND_ORDER = 2
 WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
 WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
-WIDE_MIN_RATIO = 2.0      # ... for candidates whose first-pass peak reached this
+WIDE_MIN_RATIO = 7.0      # ... for candidates whose first-pass peak against the error before it reached this
 WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narrow ones are the first pass's)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
@@ -344,7 +344,8 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     core = np.abs(d) / (ra0 * s_ref)[:, None]
     peak = core.max(axis=1)
     if peaks is not None:
-        peaks.extend(peak.tolist())
+        # against the error before the event only (a wide event's tail spoils the after side)
+        peaks.extend((peak * s_ref / np.maximum(np.sqrt(ms_pre), 1e-12)).tolist())
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
@@ -463,7 +464,8 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     if fs > 2 * LOW_FS_HZ and cand.size:
         # wide clicks (a 1-2.5 ms burst or held step): their excursion overruns the +-1 ms
         # region, so the reference error after it holds their own tail.  Candidates that stood
-        # out (WIDE_MIN_RATIO) but were not verified are tried again with a wider region.
+        # out of the error before them (WIDE_MIN_RATIO) but were not verified are tried again
+        # with a wider region.
         pk = np.asarray(peaks)
         known = np.sort(np.asarray(out.onset, dtype=np.int64))
         j = np.searchsorted(known, cand)
@@ -473,6 +475,14 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
             ok = (jj >= 0) & (jj < known.size)
             near[ok] |= np.abs(known[jj[ok]] - cand[ok]) <= tol
         w = cand[(pk > WIDE_MIN_RATIO) & ~near]
+        # (and not the start of a louder sound: the stage-2 onset rule, applied before the
+        # verification because most strong candidates are musical onsets)
+        g, win = int(WIDE_GUARD_S * fs), max(int(ONSET_WINDOW_S * fs), 8)
+        w = w[(w - g - win >= 0) & (w + g + win <= x.size)]
+        if w.size:
+            seg = x[w[:, None] + np.arange(-g - win, g + win)[None, :]].astype(np.float64)
+            seg *= seg
+            w = w[seg[:, 2 * g + win:].sum(axis=1) <= ONSET_RISE * seg[:, :win].sum(axis=1)]
         for i in range(0, w.size, 256):
             _verify(x, w[i:i + 256], cand, fs, out, WIDE_MAX_WIDTH_S, click_ratio, guard_s=WIDE_GUARD_S)
     res = _dedup(out, fs)

@@ -67,6 +67,59 @@ if _nb is not None:
 
         return sig, codegen
 
+    def _cmul8(builder, x, h):
+        """``x * h`` for 8 interleaved complex64 values in a ``<16 x float>``, with in-lane
+        shuffles only (``re = xr hr - xi hi``, ``im = xi hr + xr hi``, the same products and
+        sums as a scalar complex multiply)."""
+        i32 = _ir.IntType(32)
+
+        def m(lanes):
+            return _ir.Constant(_ir.VectorType(i32, 16), lanes)
+
+        hre = builder.shuffle_vector(h, h, m([i & ~1 for i in range(16)]))
+        him = builder.shuffle_vector(h, h, m([i | 1 for i in range(16)]))
+        xsw = builder.shuffle_vector(x, x, m([i ^ 1 for i in range(16)]))
+        t1 = builder.fmul(x, hre)
+        t2 = builder.fmul(xsw, him)
+        return builder.shuffle_vector(builder.fsub(t1, t2), builder.fadd(t1, t2),
+                                      m([i if i % 2 == 0 else 16 + i for i in range(16)]))
+
+    def _make_cmac8(n_terms, init):
+        """Intrinsic ``f(y, xs, hs)``: ``y[0:8] (+)= sum_t xs[t][0:8] * hs[t][0:8]`` (complex64
+        by address, ``n_terms`` products summed in registers, ``y`` loaded and stored once;
+        ``init``: ``=`` instead of ``+=``)."""
+        @_intrinsic
+        def cmac8(typingctx, ya, xs, hs):
+            sig = _types.void(_types.int64, _types.UniTuple(_types.int64, n_terms),
+                              _types.UniTuple(_types.int64, n_terms))
+
+            def codegen(context, builder, signature, args):
+                vty = _ir.VectorType(_ir.FloatType(), 16)
+
+                def ld(a):
+                    return builder.load(builder.inttoptr(a, vty.as_pointer()), align=4)
+
+                acc = None
+                for t in range(n_terms):
+                    p = _cmul8(builder, ld(builder.extract_value(args[1], t)),
+                               ld(builder.extract_value(args[2], t)))
+                    acc = p if acc is None else builder.fadd(acc, p)
+                if not init:
+                    acc = builder.fadd(ld(args[0]), acc)
+                builder.store(acc, builder.inttoptr(args[0], vty.as_pointer()), align=4)
+                return context.get_dummy_value()
+
+            return sig, codegen
+
+        return cmac8
+
+    _cm1 = _make_cmac8(1, False)
+    _cm2 = _make_cmac8(2, False)
+    _cm4 = _make_cmac8(4, False)
+    _cm1i = _make_cmac8(1, True)
+    _cm2i = _make_cmac8(2, True)
+    _cm4i = _make_cmac8(4, True)
+
     _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
 
     @_jit
@@ -80,64 +133,87 @@ if _nb is not None:
             dst[k] += src[k]
 
     @_jit
-    def _mul(y, x, h, n):  # pragma: no cover - compiled
-        for k in range(n):
-            y[k] = x[k] * h[k]
+    def _dot(X, H, Y, xb, hb, yb, j, M, Kp, n, nt, hs, add):  # pragma: no cover - compiled
+        """``Y[yb + k] (+)= sum_{m < nt} X[xb + ((j - m) % M) Kp + k] H[hb + (m + hs) Kp + k]``
+        for ``k < n`` (``nt >= 1``; ``+=`` when ``add``): one channel's bin range of a block's
+        sum over partitions.
 
-    @_jit
-    def _mac(y, x, h, n):  # pragma: no cover - compiled
-        for k in range(n):
-            y[k] += x[k] * h[k]
-
-    @_jit
-    def _mul2(y0, y1, x, h0, h1, n):  # pragma: no cover - compiled
-        for k in range(n):
-            v = x[k]
-            y0[k] = v * h0[k]
-            y1[k] = v * h1[k]
-
-    @_jit
-    def _mac2(y0, y1, x, h0, h1, n):  # pragma: no cover - compiled
-        for k in range(n):
-            v = x[k]
-            y0[k] += v * h0[k]
-            y1[k] += v * h1[k]
+        Eight bins at a time, up to four partitions summed in registers before the
+        accumulator is loaded and stored once (the loop is bound by its loads and stores;
+        the old one-partition-per-sweep loop also shuffled across lanes to split re/im);
+        the accumulator chunk stays in the cache while every partition is added.  The last
+        ``n % 8`` bins run scalar."""
+        Xa = X.ctypes.data
+        Ha = H.ctypes.data
+        ya = Y.ctypes.data + 8 * yb
+        h0b = hb + hs * Kp
+        n8 = n // 8
+        m = 0
+        while m < nt:
+            g = nt - m
+            if g >= 4:
+                g = 4
+            elif g == 3:
+                g = 2
+            x0 = Xa + 8 * (xb + ((j - m) % M) * Kp)
+            h0 = Ha + 8 * (h0b + m * Kp)
+            if g == 4:
+                x1 = Xa + 8 * (xb + ((j - m - 1) % M) * Kp)
+                x2 = Xa + 8 * (xb + ((j - m - 2) % M) * Kp)
+                x3 = Xa + 8 * (xb + ((j - m - 3) % M) * Kp)
+                for i in range(n8):
+                    o = 64 * i
+                    xs = (x0 + o, x1 + o, x2 + o, x3 + o)
+                    hv = (h0 + o, h0 + 8 * Kp + o, h0 + 16 * Kp + o, h0 + 24 * Kp + o)
+                    if m == 0 and not add:
+                        _cm4i(ya + o, xs, hv)
+                    else:
+                        _cm4(ya + o, xs, hv)
+            elif g == 2:
+                x1 = Xa + 8 * (xb + ((j - m - 1) % M) * Kp)
+                for i in range(n8):
+                    o = 64 * i
+                    if m == 0 and not add:
+                        _cm2i(ya + o, (x0 + o, x1 + o), (h0 + o, h0 + 8 * Kp + o))
+                    else:
+                        _cm2(ya + o, (x0 + o, x1 + o), (h0 + o, h0 + 8 * Kp + o))
+            else:
+                for i in range(n8):
+                    o = 64 * i
+                    if m == 0 and not add:
+                        _cm1i(ya + o, (x0 + o,), (h0 + o,))
+                    else:
+                        _cm1(ya + o, (x0 + o,), (h0 + o,))
+            m += g
+        for k in range(n8 * 8, n):
+            v = X[xb + (j % M) * Kp + k] * H[h0b + k]
+            for mm in range(1, nt):
+                v += X[xb + ((j - mm) % M) * Kp + k] * H[h0b + mm * Kp + k]
+            if add:
+                Y[yb + k] += v
+            else:
+                Y[yb + k] = v
 
     @_jit
     def _accum(X, H, Y, xo, yb, c, j, M, Kp, k0, n):  # pragma: no cover - compiled
-        """Bins ``k0:k0+n`` of ``Y[yb:] = sum_m X[j-m] H[m]`` for channel ``c`` (the
-        accumulator stays in the cache while every partition is added)."""
-        y = Y[yb:]
-        hb = xo + c * M * Kp + k0
-        for m in range(M):
-            xs = X[xo + (c * M + (j - m) % M) * Kp + k0:]
-            if m == 0:
-                _mul(y, xs, H[hb:], n)
-            else:
-                _mac(y, xs, H[hb + m * Kp:], n)
+        """Bins ``k0:k0+n`` of ``Y[yb:] = sum_m X[j-m] H[m]`` for channel ``c``."""
+        xb = xo + c * M * Kp + k0
+        _dot(X, H, Y, xb, xb, yb, j, M, Kp, n, M, 0, False)
 
     @_jit
     def _pass(X, H, Y, xo, yo, c, j, M, Kp, k0, n):  # pragma: no cover - compiled
         """Bins ``k0:k0+n`` of block ``j`` (complete) and of block ``j+1`` (all terms but
-        ``X[j+1] H[0]``), channel ``c``, one read of every ``X[j-m]`` and ``H[m]``."""
-        y0 = Y[yo + (c * 2 + j % 2) * Kp + k0:]
-        y1 = Y[yo + (c * 2 + (j + 1) % 2) * Kp + k0:]
-        hb = xo + c * M * Kp + k0
-        for m in range(M):
-            xs = X[xo + (c * M + (j - m) % M) * Kp + k0:]
-            h0 = H[hb + m * Kp:]
-            if m + 1 < M:
-                h1 = H[hb + (m + 1) * Kp:]
-                if m == 0:
-                    _mul2(y0, y1, xs, h0, h1, n)
-                else:
-                    _mac2(y0, y1, xs, h0, h1, n)
-            elif m == 0:                       # M == 1: block j+1 has no earlier terms
-                _mul(y0, xs, h0, n)
-                for k in range(n):
-                    y1[k] = 0.0
-            else:
-                _mac(y0, xs, h0, n)
+        ``X[j+1] H[0]``), channel ``c``: two sums over the same ``X[j-m]``, the second read
+        from the cache (a bin range of every partition fits in L2)."""
+        xb = xo + c * M * Kp + k0
+        y0 = yo + (c * 2 + j % 2) * Kp + k0
+        y1 = yo + (c * 2 + (j + 1) % 2) * Kp + k0
+        _dot(X, H, Y, xb, xb, y0, j, M, Kp, n, M, 0, False)
+        if M > 1:
+            _dot(X, H, Y, xb, xb, y1, j, M, Kp, n, M - 1, 1, False)
+        else:                                  # M == 1: block j+1 has no earlier terms
+            for k in range(n):
+                Y[y1 + k] = 0.0
 
     @_jit
     def conv_run(x, out, n, xring, acc, X, H, Y, sin, sspec, stime, ilv, tasks, tptr, state):  # pragma: no cover - compiled
@@ -206,9 +282,8 @@ if _nb is not None:
                         k0 = tasks[ti, 2] * CH
                         _accum(X, H, Y, xo, yo + c * Kp + k0, c, j, M, Kp, k0, min(CH, K - k0))
                     elif kind == 4:
-                        xb = xo + (c * M + j % M) * Kp
-                        hb = xo + c * M * Kp
-                        _mac(Y[yo + (c * 2 + j % 2) * Kp:], X[xb:], H[hb:], K)
+                        xb = xo + c * M * Kp
+                        _dot(X, H, Y, xb, xb, yo + (c * 2 + j % 2) * Kp, j, M, Kp, K, 1, 0, True)
                     else:
                         yb = yo + (c * G + j % G) * Kp
                         _call_3(ex_i, ilv[li, I_PLAN_I], Y_a + 8 * yb, stime_a)

@@ -56,7 +56,7 @@ def _parts(t, indata, outdata, n, R, which):  # pragma: no cover - compiled
         elif which == 9:
             L._raw_required(pk._f32_2(t, pk.A_XIN), n, pk._f32_2(t, pk.A_FIR), pk._f32_1(t, pk.A_SPAN),
                             pk._f32_1(t, pk.A_PEAK), pk._f32_1(t, pk.A_CACC), pk._f64_1(t, pk.A_REQ),
-                            pk._f64_1(t, pk.A_PRM))
+                            pk._f64_1(t, pk.A_PRM), pk._f64_1(t, pk.A_REQ2), True)
         elif which == 6:
             W = outdata.shape[1]
             for i in range(n):

@@ -163,11 +163,18 @@ if _nb is not None:
             apos[0] = (p + n) % abuf.shape[1]
 
     @_jit
-    def _core(t, x, out, n):  # pragma: no cover - compiled
+    def _core(t, x, out, n, host):  # pragma: no cover - compiled
         """Input cleaning + meter, every loaded chain, the limiter, the output meter: the
-        steady-state ``Engine.process`` on the engine's input buffer ``x`` into ``out``."""
+        steady-state ``Engine.process`` on the engine's input buffer ``x`` into ``out``
+        (``host``: ``out`` is the plan's own output buffer).  The meters and the cleaning
+        run on the whole buffers when the period fills them (contiguous rows: the integer
+        maxima vectorise, 2.5x faster; the same values)."""
         st = _f64_1(t, A_ST)
-        nb = _kernels.sanitise_peak_run(x, _f32_1(t, A_INPK))
+        xf = _f32_2(t, A_X)
+        if n == xf.shape[1]:
+            nb = _kernels.sanitise_peak_run(xf, _f32_1(t, A_INPK))
+        else:
+            nb = _kernels.sanitise_peak_run(x, _f32_1(t, A_INPK))
         if nb:
             st[_lk.S_NONFINITE] += nb
         for k in range(3):
@@ -179,7 +186,11 @@ if _nb is not None:
                         _f64_1(t, A_HH), _f32_2(t, A_FIR), _f32_1(t, A_SPAN), _f32_1(t, A_PEAK),
                         _f32_1(t, A_CACC), _f64_1(t, A_REQ), _f64_1(t, A_REQ2), _f64_1(t, A_CS), st,
                         _f64_1(t, A_PRM))
-        _kernels.peak_run(out, _f32_1(t, A_OUTPK))
+        of = _f32_2(t, A_OUT)
+        if host and n == of.shape[1]:
+            _kernels.peak_run(of, _f32_1(t, A_OUTPK))
+        else:
+            _kernels.peak_run(out, _f32_1(t, A_OUTPK))
 
     @_jit
     def engine_period(x, out, n, t):  # pragma: no cover - compiled
@@ -189,7 +200,7 @@ if _nb is not None:
         for c in range(C):
             for i in range(n):
                 xe[c, i] = x[c, i]
-        _core(t, xe, out[:, :n], n)          # a slice: one compiled _core for every layout
+        _core(t, xe, out[:, :n], n, False)   # a slice: one compiled _core for every layout
 
     @_jit
     def _host_fits(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled
@@ -207,14 +218,19 @@ if _nb is not None:
         for c in range(n_in, C):
             for i in range(n):
                 xe[c, i] = 0.0
-        out = _f32_2(t, A_OUT)[:, :n]
-        _core(t, xe, out, n)
+        of = _f32_2(t, A_OUT)
+        _core(t, xe, of[:, :n], n, True)
         W = outdata.shape[1]
-        for i in range(n):
-            for c in range(n_out):
-                outdata[i, c] = out[c, i]
-            for c in range(n_out, W):
-                outdata[i, c] = 0.0
+        if n_out == W:
+            for i in range(n):
+                for c in range(n_out):
+                    outdata[i, c] = of[c, i]
+        else:
+            for i in range(n):
+                for c in range(n_out):
+                    outdata[i, c] = of[c, i]
+                for c in range(n_out, W):
+                    outdata[i, c] = 0.0
 
     @_jit
     def host_period(indata, outdata, n, n_in, n_out, t):  # pragma: no cover - compiled

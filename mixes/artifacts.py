@@ -370,6 +370,9 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         if not any(b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
                    for b in bursts):
             bursts.append(ev)
+    # the edges of a burst are jumps too: the burst is the one event
+    out = [ev for ev in out if not (ev.kind == "discontinuity" and any(
+        b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002 for b in bursts))]
     out += bursts
     out.sort(key=lambda ev: ev.time_s)
     return out

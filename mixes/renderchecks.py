@@ -215,11 +215,7 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
                                               and any(inside(ev, a) for ev in clicks))]
     bursts = [a for a in artifacts if a.kind == "digital_distortion"]
     clicks = [ev for ev in clicks if not any(inside(ev, b) for b in bursts)]
-    # a splice found both among the impulsive events and by the jump test is one event; a jump
-    # that the click detector verified as a click returning to the waveform (splice_jump) is
-    # that click
-    artifacts = [a for a in artifacts if not (a.kind == "discontinuity" and any(
-        abs(ev.time_s - a.time_s) <= SPLICE_MERGE_S for ev in clicks))]
+    # a splice found both among the impulsive events and by the jump test is one event
     near_new = [a.time_s for a in artifacts if a.kind == "discontinuity"]
     splices = [sp for sp in splices if not any(abs(t - sp.time_s) <= SPLICE_MERGE_S for t in near_new)]
     clicks = [ev for ev in clicks if not any(abs(t - ev.time_s) <= SPLICE_MERGE_S for t in near_new)]

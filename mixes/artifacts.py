@@ -27,12 +27,16 @@ one-sentence ``detail``:
     exact repeats of sample values they leave (reported with the same kind).
 ``truncation``
     Word length reduced to 16 bits without dither, audible in quiet fades as granular
-    distortion that follows the signal down.  In quiet blocks (between ~-90 and -60 dBFS) whose
+    distortion that follows the signal down.  In quiet blocks (between -100 and -60 dBFS) whose
     samples all lie on the 16-bit grid, the second difference of the sample values (in LSB)
     measures the noise riding on the signal: TPDF dither alone gives a variance of 1.5 LSB^2
     (6 x 1/4), undithered rounding or truncation far less because the error follows the signal
-    as a staircase.  Blocks below ``TRUNC_MAX_H_VAR`` over at least ``TRUNC_MIN_S`` are
-    reported.  ``level_db``: level of the quiet passage (dBFS).
+    as a staircase.  Bright material (hi-hats, a crash) keeps that variance high down to
+    ~-85 dBFS, and a song's own fade can cross the rest of the range in a second; the tail
+    below, where an undithered signal lives on its last 2-4 values and changes value only
+    when the waveform crosses a step (``TRUNC_MAX_CHANGE`` of its samples; TPDF dither changes
+    it at ~40 % even with no signal), is the second test.  Blocks meeting either over at least
+    ``TRUNC_MIN_S`` are reported.  ``level_db``: level of the quiet passage (dBFS).
 ``polarity_inverted``
     One channel inverted: the correlation of L and R below ~150 Hz (boxcar-decimated to
     400 Hz), over the whole file or over ``POLARITY_MIN_S`` of consecutive 5 s sections, is
@@ -72,7 +76,9 @@ LSB16 = 1.0 / 32768.0
 TRUNC_BLOCK = 4096
 TRUNC_MAX_H_VAR = 0.75        # LSB^2; TPDF dither alone gives 1.5
 TRUNC_MIN_S = 0.25
-TRUNC_LEVELS_DBFS = (-90.0, -60.0)
+TRUNC_LEVELS_DBFS = (-100.0, -60.0)
+TRUNC_TAIL_VALUES = 4         # a block on this few 16-bit values ...
+TRUNC_MAX_CHANGE = 0.2        # ... changing value at fewer of its samples: an undithered tail
 POLARITY_RATE_HZ = 400
 POLARITY_SECTION_S = 5.0
 POLARITY_MIN_S = 10.0
@@ -175,7 +181,12 @@ def truncation(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                 continue                              # finer than 16 bits here: not truncated
             h = q[2:] - 2.0 * q[1:-1] + q[:-2]
             hv = float(np.mean(h * h))
-            if hv < TRUNC_MAX_H_VAR and np.unique(q).size >= 3:
+            n_vals = np.unique(q).size
+            # at the last bits (a few LSB) undithered samples hold a value until the signal
+            # crosses the next step (a slow staircase of 2-4 values); TPDF dither changes the
+            # value at ~40 % of the samples even with no signal at all
+            slow = n_vals <= TRUNC_TAIL_VALUES and float(np.mean(q[1:] != q[:-1])) < TRUNC_MAX_CHANGE
+            if (hv < TRUNC_MAX_H_VAR and n_vals >= 3) or (n_vals >= 2 and slow):
                 flagged.append(int(b))
                 h_vars.append(hv)
                 levels.append(0.5 * _db(ms[b]))

@@ -316,8 +316,8 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
     etot = np.empty(F)
     ebass = np.empty(F)
     etot_mid = np.empty(F)
-    band_of = _band_matrix(fk)
-    e_bands = np.empty((F, band_of.shape[1]), dtype=np.float32)
+    band_kw = _band_matrix(fk) * kw[:, None]           # K weighting folded into the band sums
+    e_bands = np.empty((F, band_kw.shape[1]), dtype=np.float32)
     pbass = np.empty((F, int(np.count_nonzero(bass_bins))), dtype=np.float32)
     sal_all = np.empty((F, f0_grid.size), dtype=np.float32)
     cmag = np.empty((F, n_pitch), dtype=np.float32)
@@ -353,7 +353,7 @@ def frame_pass(x: np.ndarray, fs: int) -> _Frames:
         pbass[sl] = p_sum[:, bass_bins] * kw[bass_bins]
         ebass[sl] = pbass[sl].sum(axis=1)
         etot_mid[sl] = p_sum[:, fk >= ACC_LOW_HZ] @ kw[fk >= ACC_LOW_HZ]
-        e_bands[sl] = (p_sum * kw).astype(np.float32) @ band_of
+        e_bands[sl] = p_sum @ band_kw
         mag = np.sqrt(np.maximum(cross[:, :n_pitch], 0.0)) * pw
         sal_all[sl] = salience(mag, smat)
         cmag[sl] = mag
@@ -559,13 +559,11 @@ def _voice_frames(fr: _Frames, gated: np.ndarray, sums: list, v_idx: np.ndarray)
     tr = np.nonzero(np.isfinite(track))[0]
     if tr.size:
         e_v[tr] = np.maximum(_harmonic_energy(track[tr], [fr.harm_spectra[0][tr]], fr.df_hz)[0], 0.0)
-    # the bass instrument holds its notes, the kick is a burst: per low-end bin, the lower of
-    # the frame's power and its running median over BASS_MEDIAN_S (harmonic/percussive
-    # separation by median filtering, FitzGerald, DAFx 2010, in its simplest form)
-    width = max(int(round(BASS_MEDIAN_S / fr.hop_s)) | 1, 3)
-    pb = fr.pbass.astype(np.float64)
-    med = ndimage.median_filter(pb, size=(width, 1), mode="nearest")
-    e_low_tonal = np.minimum(pb, med).sum(axis=1)
+    # the held low end: the bass instrument, the kick's bursts cut (mixes.bass_tonal: a rank
+    # filter along time per bin, on the bins below 80 Hz; hook by bass5)
+    from mixes.bass_tonal import held_low_energy
+    k0 = math.ceil(BASS_BAND_HZ[0] / fr.df_hz)
+    e_low_tonal = held_low_energy(fr.pbass, (k0 + np.arange(fr.pbass.shape[1])) * fr.df_hz, fr.hop_s)
     e_acc = np.maximum(fr.etot_mid - e_v, 0.0)
     return VoiceFrames(f0_hz=track.astype(np.float32), e_voice=e_v, e_acc=e_acc, e_low_tonal=e_low_tonal,
                        gated=gated, hop_s=fr.hop_s, e_bands=fr.e_bands)

@@ -83,7 +83,7 @@ RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) with
 CAND_ORDER = 2
 WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
 WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
-WIDE_MIN_RATIO = 7.0      # ... for candidates whose first-pass peak against the error before it reached this
+WIDE_MIN_RATIO = 40.0     # ... for candidates whose first-pass peak against the error before it reached this
 WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narrow ones are the first pass's)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
@@ -348,7 +348,9 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         peaks.extend((peak * s_ref / np.maximum(np.sqrt(ms_pre), 1e-12)).tolist())
     onset_win = max(int(ONSET_WINDOW_S * fs), 8)
     hit = peak > click_ratio
-    weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO else np.zeros(0, int)
+    # (the spectral-hole path is for narrow clicks: not in the low band, nor in the wide pass)
+    weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO and guard_s <= GUARD_S \
+        else np.zeros(0, int)
     if weak.size:
         hit[weak] = _hole_test(S[weak], c, guard)
     H = np.flatnonzero(hit)                             # the rest is for the hits only (cost)

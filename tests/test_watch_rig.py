@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 
 import watch_synth as W
+from rig_fixture import RIG_FS, RIG_PERIOD, roomtruth_process, stop_and_read_json
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 
 
 def _rig_profile(state, tmp_path: Path, *, drift_db: dict | None = None) -> Path:
@@ -41,43 +42,36 @@ def _rig_profile(state, tmp_path: Path, *, drift_db: dict | None = None) -> Path
 
 
 def _run_live(tmp_path: Path, prof: Path, programme: np.ndarray, *, stop_when, max_s: float = 60.0,
-              extra: tuple[str, ...] = ()):
-    """``monitor run`` on the rig with a player feeding its programme inputs; stops it with
-    SIGTERM once ``stop_when(watch_status, player)`` holds (or after ``max_s``); returns (final
-    JSON, the statuses seen, the player's ports)."""
+              extra: tuple[str, ...] = (), server: str | None = None):
+    """``monitor run`` on the rig (``server``: another rig's JACK server name) with a player
+    feeding its programme inputs; stops it with SIGTERM once ``stop_when(watch_status, player)``
+    holds (or after ``max_s``); returns (final JSON, the statuses seen, the player's ports)."""
     from hardware.rig_player import RigPlayer, monitor_ports
 
     env = dict(os.environ)
     env["ROOMTRUTH_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    if server:
+        env["ROOMTRUTH_RIG_SERVER"] = server
     status = tmp_path / "runtime" / "monitor-live.json"
     seen: list[dict] = []
-    with RigPlayer(programme) as player:
-        proc = subprocess.Popen([sys.executable, "-m", "roomtruth", "monitor", "run", str(prof), "--input", "rig",
-                                 "--output", "rig", "--watch-mic", "3", "--duration", str(max_s), "--json", *extra],
-                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        try:
-            ports = monitor_ports(player, timeout_s=60.0)
-            player.connect([("out_1", ports["inputs"][0]), ("out_2", ports["inputs"][1])])
-            while proc.poll() is None:
-                try:
-                    doc = json.loads(status.read_text())
-                except (OSError, ValueError):
-                    doc = {}
-                w = doc.get("watch")
-                if w and (not seen or w.get("programme_s") != seen[-1].get("programme_s")):
-                    seen.append(w)
-                    if stop_when(w, player):
-                        proc.send_signal(signal.SIGTERM)
-                        break
-                time.sleep(0.25)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    return json.loads(out), seen, ports
+    with RigPlayer(programme, server=server) as player, roomtruth_process(
+            "monitor", "run", prof, "--input", "rig", "--output", "rig", "--watch-mic", "3", "--duration", max_s,
+            "--json", *extra, env=env) as proc:
+        ports = monitor_ports(player, timeout_s=60.0)
+        player.connect([("out_1", ports["inputs"][0]), ("out_2", ports["inputs"][1])])
+        while proc.poll() is None:
+            try:
+                doc = json.loads(status.read_text())
+            except (OSError, ValueError):
+                doc = {}
+            w = doc.get("watch")
+            if w and (not seen or w.get("programme_s") != seen[-1].get("programme_s")):
+                seen.append(w)
+                if stop_when(w, player):
+                    break
+            time.sleep(0.25)
+        res = stop_and_read_json(proc)
+    return res, seen, ports
 
 
 def _judged_twice(w: dict, player=None) -> bool:
@@ -85,15 +79,136 @@ def _judged_twice(w: dict, player=None) -> bool:
     return w.get("state") == "watching" and (w.get("evaluations") or 0) >= 2
 
 
-@pytest.mark.jack
-def test_monitor_run_on_the_rig_judges_the_room_from_programme(tmp_path, rig):  # noqa: F811
+class _Background:
+    """A live run in a thread; :meth:`result` waits for it and returns its value (or raises its
+    exception)."""
+
+    def __init__(self, fn) -> None:
+        self._out: dict = {}
+
+        def run() -> None:
+            t0 = time.monotonic()
+            try:
+                self._out["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the test that waits for it
+                self._out["error"] = exc
+            self._out["wall_s"] = time.monotonic() - t0
+
+        self._thread = threading.Thread(target=run, name="watch-rig-live", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    @property
+    def wall_s(self) -> float:
+        return self._out.get("wall_s", float("nan"))
+
+
+def _unchanged_run(rig, tmp_path: Path):
     from mixes.songs import make_song
 
     prof = _rig_profile(rig, tmp_path)
     song = 0.5 * make_song(5, duration_s=45.0, fs=rig.fs).mix()
-    t0 = time.monotonic()
-    res, seen, ports = _run_live(tmp_path, prof, song, stop_when=_judged_twice, max_s=50.0)
-    wall_s = time.monotonic() - t0
+    return _run_live(tmp_path, prof, song, stop_when=_judged_twice, max_s=50.0)
+
+
+def _drift_run(rig, tmp_path: Path, server: str):
+    """The room plays L 2 dB louder than the profile's baseline (see the test's docstring)."""
+    import roomtruth.config as cfgmod
+    from mixes.songs import make_song
+
+    ws = tmp_path / "room"
+    for d in ("measurements", "profiles", "reports"):
+        (ws / d).mkdir(parents=True)
+    (ws / "room.toml").write_text(cfgmod.room_template(device="rig", fs=rig.fs))
+    prof = _rig_profile(rig, tmp_path, drift_db={0: -2.0})
+    song = 0.5 * make_song(9, duration_s=45.0, fs=rig.fs, key=2, minor=True).mix()
+
+    def drift_then_pause(w: dict, player) -> bool:
+        if w.get("sweep_requested") and player.playing:
+            player.playing = False                  # the engineer stops the music
+        return (w.get("sweep") or {}).get("state") not in (None, "running")
+
+    res, seen, _ = _run_live(tmp_path, prof, song, stop_when=drift_then_pause, max_s=150.0, server=server,
+                             extra=("--watch-gain-db", "0", "--room", str(ws), "--confirm-with-sweep"))
+    return res, seen, ws
+
+
+def _drift_child(out: str, ir_path: str) -> None:
+    """The drift run in a process of its own, on a rig of its own (``$ROOMTRUTH_RIG_SERVER``):
+    JACK's client library serves one server per process (two in one process crashed it), so
+    the second rig's clients (start, player) never share a process with the first's.
+    Writes ``{"res", "seen", "ws"}`` as JSON to ``out``."""
+    from hardware.jackrig import rig_server_name, start_rig, stop_rig
+
+    server = rig_server_name()
+    st = start_rig(ir_path, fs=RIG_FS, period=RIG_PERIOD)   # the module rig's room (its IR file)
+    try:
+        res, seen, ws = _drift_run(st, Path(out).parent, server)
+    finally:
+        stop_rig(server)
+    Path(out).write_text(json.dumps({"res": res, "seen": seen, "ws": str(ws)}))
+
+
+def _drift_in_child(rig, tmp_path: Path):
+    """Runs :func:`_drift_child` (a second rig next to ``rig``, in the same rig folder) and
+    returns its (final JSON, statuses seen, workspace); stops that rig whatever happened."""
+    env = dict(os.environ, ROOMTRUTH_RIG_SERVER=f"{rig.server}-b", PYTHONPATH=os.pathsep.join(
+        [str(HERE), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "drift.json"
+    code = f"import test_watch_rig as m; m._drift_child({str(out)!r}, {rig.ir_path!r})"
+    try:
+        p = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, env=env, capture_output=True,
+                           timeout=420)
+        assert p.returncode == 0 and out.exists(), p.stderr.decode(errors="replace")[-3000:]
+    finally:
+        subprocess.run([sys.executable, "-m", "roomtruth", "rig", "stop"], cwd=HERE.parent, env=env,
+                       capture_output=True, timeout=60)          # nothing to do when the child stopped it
+    doc = json.loads(out.read_text())
+    return doc["res"], doc["seen"], Path(doc["ws"])
+
+
+@pytest.fixture(scope="module")
+def live_runs(rig, tmp_path_factory, request):  # noqa: F811
+    """The module's two live runs, started together: each waits in real time (start-up, the
+    watch's acquisition and judgements, the pause, the sweep), so they play at the same time,
+    the unchanged room on the module's rig and the drift on a second rig of its own (another
+    JACK server, driven from another process: each room hears only its own monitor).  The
+    drift run starts only when its test was selected (it is marked slow).  Yields
+    {"unchanged": _Background or None, "drift": _Background or None}."""
+    wanted = {item.name for item in request.session.items if item.module is request.module}
+    runs: dict[str, _Background | None] = {"unchanged": None, "drift": None}
+    try:
+        if "test_a_drift_is_reported_live_and_confirmed_by_a_sweep_at_the_pause" in wanted:
+            drift_dir = tmp_path_factory.mktemp("drift")
+            runs["drift"] = _Background(lambda: _drift_in_child(rig, drift_dir))
+            # the drift run is the longer one: the other starts once its monitor is up (its
+            # status file), so the two monitors' start-ups (CPU-bound) do not slow each other
+            deadline = time.monotonic() + 60.0
+            while (not (drift_dir / "runtime" / "monitor-live.json").exists() and not runs["drift"].done
+                   and time.monotonic() < deadline):
+                time.sleep(0.25)
+        if "test_monitor_run_on_the_rig_judges_the_room_from_programme" in wanted:
+            runs["unchanged"] = _Background(lambda: _unchanged_run(rig, tmp_path_factory.mktemp("unchanged")))
+        yield runs
+    finally:
+        for run in runs.values():
+            if run is not None:
+                run._thread.join()          # each run ends by itself (its --duration, then a kill)
+
+
+@pytest.mark.jack
+def test_monitor_run_on_the_rig_judges_the_room_from_programme(live_runs):
+    res, seen, ports = live_runs["unchanged"].result()
+    wall_s = live_runs["unchanged"].wall_s
     # the rig routed the mic to input 3, nothing else into the programme inputs but the player
     assert ports["mic"].endswith(":in_2")
     assert res["stopped_by"] == "terminate", json.dumps({k: v for k, v in res["watch"].items() if k != "result"})
@@ -116,31 +231,17 @@ def test_monitor_run_on_the_rig_judges_the_room_from_programme(tmp_path, rig):  
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_a_drift_is_reported_live_and_confirmed_by_a_sweep_at_the_pause(tmp_path, rig):  # noqa: F811
+def test_a_drift_is_reported_live_and_confirmed_by_a_sweep_at_the_pause(live_runs):
     """The room plays L 2 dB louder than the profile's baseline (its baseline L is the rig's L
     at -2 dB), R unchanged; the mic's gain is known (``--watch-gain-db 0``: the rig's mic chain
     is the baseline's), so the drift present from the start is judged absolutely.  With
     ``--room`` and ``--confirm-with-sweep`` the programme's pause (the player stops once the
     drift is in the status file) runs ``roomtruth verify`` on the rig: its sweep verification
-    lands in the room's history beside the watch's entries.  About 80 s (marked slow)."""
-    import roomtruth.config as cfgmod
-    from mixes.songs import make_song
+    lands in the room's history beside the watch's entries.  About 80 s (marked slow); it plays
+    on a second rig while the unchanged room's run plays on the first (:func:`live_runs`)."""
     from monitor.history import History
 
-    ws = tmp_path / "room"
-    for d in ("measurements", "profiles", "reports"):
-        (ws / d).mkdir(parents=True)
-    (ws / "room.toml").write_text(cfgmod.room_template(device="rig", fs=rig.fs))
-    prof = _rig_profile(rig, tmp_path, drift_db={0: -2.0})
-    song = 0.5 * make_song(9, duration_s=45.0, fs=rig.fs, key=2, minor=True).mix()
-
-    def drift_then_pause(w: dict, player) -> bool:
-        if w.get("sweep_requested") and player.playing:
-            player.playing = False                  # the engineer stops the music
-        return (w.get("sweep") or {}).get("state") not in (None, "running")
-
-    res, seen, _ = _run_live(tmp_path, prof, song, stop_when=drift_then_pause, max_s=150.0,
-                             extra=("--watch-gain-db", "0", "--room", str(ws), "--confirm-with-sweep"))
+    (res, seen, ws) = live_runs["drift"].result()
     w = res["watch"]
     r = w["result"]
     assert res["stopped_by"] == "terminate", json.dumps({k: v for k, v in w.items() if k != "result"})

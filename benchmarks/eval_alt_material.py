@@ -14,8 +14,11 @@ instruments, voice and reverb) and prints one table per criterion:
   rate; no-voice songs;
 * ``stereo`` — normal songs report no image problem; planted inverted polarity, out-of-phase
   and Haas-widened low end, 2 dB imbalance are found;
-* ``artifacts`` — clean songs report no artifact; planted dual mono, polarity, truncation in
-  a fade, digital distortion burst, splice are found;
+* ``artifacts`` — clean music (alt songs of every style, mixes.songs, the dense rock and
+  sparse ballad of :mod:`mixes.artifact_material`, the real piano) reports no artifact;
+  planted dual mono, polarity, truncation in fast and slow fades (floored and rounded),
+  bursts (clipped 30x and 10x, random samples, 4-bit) and splices cut at random points are
+  found;
 * ``patterns`` — an album of 10 alt songs, the vocal 2.5 dB low on 8, through the CLI
   (``mix analyze --client``, ``mix patterns``): exactly that pattern; a clean album: none.
 
@@ -231,43 +234,100 @@ def part_stereo(a) -> None:
 
 
 # ----------------------------------------------------------------------------- artifacts
-def part_artifacts(a) -> None:
-    print("artifacts: none on clean alt songs; each planted kind found")
-    n_false = 0
-    miss = {}
+SPLICE_REAL_RATIO = 6.0       # a splice of realistic size (mixes.artifact_splice): r >= 6
+
+
+def _splice_ratio(z, c0, fs):
+    """The join's step against the rms first difference over 10 ms on the louder side."""
+    w = int(0.010 * fs)
+    step = z[:, c0] - z[:, c0 - 1]
+    left = np.mean(np.diff(z[:, c0 - w: c0], axis=1) ** 2, axis=1).sum()
+    right = np.mean(np.diff(z[:, c0: c0 + w], axis=1) ** 2, axis=1).sum()
+    return math.sqrt(float(np.sum(step ** 2)) / max(left, right, 1e-30))
+
+
+def _artifact_material(a):
+    """(name, x, fs): alt songs of every style, mixes.songs songs, own rock/ballad, the real piano."""
+    from mixes.artifact_material import dense_rock, sparse_ballad
+    from mixes.songs import make_song as make_song_a
+    out = []
     for seed in range(a.seeds):
         s = make_song(400 + seed, duration_s=a.seconds)
-        x = s.mix()
-        r = render_checks(x, fs=FS)
+        out.append((f"alt{400 + seed} {s.notes['style'][0]}", s.mix(), FS))
+    for seed in range(a.seeds):
+        out.append((f"songs{seed}", make_song_a(seed, duration_s=a.seconds).mix(), FS))
+    for seed in (1, 2):
+        out.append((f"rock{seed}", dense_rock(seed, duration_s=a.seconds), FS))
+        out.append((f"ballad{seed}", sparse_ballad(seed, duration_s=a.seconds), FS))
+    piano = ROOT.parent / "shared" / "data" / "pyloudnorm-piano" / "piano.wav"
+    if piano.exists():
+        x, fs = sf.read(str(piano), dtype="float64", always_2d=True)
+        out.append(("piano", x.T.copy(), fs))
+    return out
+
+
+def part_artifacts(a) -> None:
+    """Every kind planted several times in every piece; clean pieces through render_checks."""
+    from mixes.artifacts import find_artifacts
+    print("artifacts: none on clean music (render_checks); each planted kind found (find_artifacts)")
+    rng = np.random.default_rng(12)
+    tally: dict[str, list[int]] = {}
+    n_false = 0
+    small = [0, 0]
+
+    def hit(kind, y, fs, t=None, tol=0.005):
+        ev = [e for e in find_artifacts(y, fs=fs) if e.kind == kind]
+        return bool(ev) if t is None else any(abs(e.time_s - t) <= tol for e in ev)
+
+    for name, x, fs in _artifact_material(a):
+        r = render_checks(x, fs=fs)
         n_false += bool(r.artifacts)
-        planted = {}
-        planted["dual_mono"] = np.vstack([x[0], x[0]])
-        planted["polarity_inverted"] = x * np.array([[1.0], [-1.0]])
-        t = np.arange(x.shape[1]) / FS
-        t0 = 0.6 * a.seconds
-        f = x * np.where(t < t0, 1.0, 10 ** (-100 / 20 * (t - t0) / (a.seconds - t0)))
-        planted["truncation"] = np.floor(f * 32768) / 32768
-        y = x.copy()
-        p, m = int(0.45 * a.seconds * FS), int(0.004 * FS)
-        y[:, p:p + m] = np.clip(30 * y[:, p:p + m], -1, 1)
-        planted["digital_distortion"] = y
-        planted["discontinuity"] = np.concatenate([x[:, :int(0.3 * a.seconds * FS)],
-                                                   x[:, int(0.55 * a.seconds * FS) + 37:]], axis=1)
-        c0 = int(0.3 * a.seconds * FS)
-        z = planted["discontinuity"]
-        ratio = np.abs(z[:, c0] - z[:, c0 - 1]) / np.sqrt(np.mean(np.diff(z[:, c0 - 480:c0], axis=1) ** 2, axis=1))
-        seg = y[:, p:p + m]
-        edges = int(np.max(np.sum(np.abs(np.diff(seg, axis=1)) > 0.3, axis=1)))
-        got = [f"(splice step {ratio.max():.0f}x the local slope rms; burst has {edges} big jumps)"]
-        for kind, y in planted.items():
-            kinds = {e.kind for e in render_checks(y, fs=FS).artifacts}
-            ok = kind in kinds
-            miss[kind] = miss.get(kind, 0) + (not ok)
-            got.append(f"{kind}: {'found' if ok else 'MISSED'}" + (f" (+{sorted(kinds - {kind})})" if kinds - {kind} else ""))
-        print(f"  seed {400 + seed} {s.notes['style'][0]:10s} clean: "
-              + (f"REPORTED {[(e.kind, round(e.time_s, 2), e.detail) for e in r.artifacts]}" if r.artifacts else "none")
-              + " | " + "; ".join(got))
-    print(f"  ALL: clean songs with artifact reports {n_false}/{a.seeds}; missed per kind {miss}")
+        dur = x.shape[1] / fs
+        res: dict[str, list[bool]] = {k: [] for k in ("dual_mono", "polarity_inverted", "truncation",
+                                                       "digital_distortion", "discontinuity")}
+        res["dual_mono"].append(hit("dual_mono", np.vstack([x[0], x[0]]), fs))
+        res["polarity_inverted"].append(hit("polarity_inverted", x * np.array([[1.0], [-1.0]]), fs))
+        t = np.arange(x.shape[1]) / fs
+        for fade_s in (2.0, 6.0):                              # -100 dB fades, fast and slow
+            t0 = dur - 0.5 - fade_s
+            f = x * np.where(t < t0, 1.0, 10 ** (-100 / 20 * (t - t0) / fade_s))
+            for q in (np.floor, np.round):
+                res["truncation"].append(hit("truncation", q(f * 32768) / 32768, fs))
+        for k in range(4):                                     # 3-4 ms bursts at random places
+            p = int(rng.uniform(0.1, 0.9) * dur * fs)
+            y = x.copy()
+            if k < 2:
+                m = int(0.004 * fs)
+                y[:, p:p + m] = np.clip((30 if k == 0 else 10) * y[:, p:p + m], -1, 1)
+            elif k == 2:
+                m = int(0.003 * fs)
+                y[:, p:p + m] = rng.uniform(-0.5, 0.5, (x.shape[0], m))
+            else:
+                m = int(0.004 * fs)
+                y[:, p:p + m] = np.round(y[:, p:p + m] * 8) / 8       # 4 bits
+            res["digital_distortion"].append(hit("digital_distortion", y, fs, p / fs))
+        for k in range(6):                                     # bad edits at random points
+            t1 = rng.uniform(0.15, 0.45) * dur
+            t2 = rng.uniform(t1 + 0.5, 0.95 * dur)
+            c0 = int(t1 * fs)
+            z = np.concatenate([x[:, :c0], x[:, int(t2 * fs):]], axis=1)
+            found = hit("discontinuity", z, fs, c0 / fs, 0.001)
+            if _splice_ratio(z, c0, fs) >= SPLICE_REAL_RATIO:
+                res["discontinuity"].append(found)
+            else:
+                small[0] += found
+                small[1] += 1
+        for kind, v in res.items():
+            tt = tally.setdefault(kind, [0, 0])
+            tt[0] += sum(v)
+            tt[1] += len(v)
+        print(f"  {name:16s} clean: "
+              + (f"REPORTED {[(e.kind, round(e.time_s, 3)) for e in r.artifacts]}" if r.artifacts else "none")
+              + " | " + "; ".join(f"{k} {sum(v)}/{len(v)}" for k, v in res.items()), flush=True)
+    print(f"  ALL: clean pieces with artifact reports {n_false}; found per kind "
+          + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in tally.items())
+          + f" (splices of realistic size, step >= {SPLICE_REAL_RATIO:g}x the louder side's rms first"
+          f" difference); smaller splices found {small[0]}/{small[1]}")
 
 
 # ----------------------------------------------------------------------------- patterns

@@ -18,6 +18,13 @@ digital silence and the quiet end of a 16-bit fade do not count) and the hop's R
 clipped at full scale everywhere (a loud master: :func:`mixes.renderchecks.find_clipping`
 reports that), is not a short digital error.  Smooth saturation (a tanh-like drive on a
 guitar or a bus, a look-ahead limiter) never holds a value exactly and is not reported.
+
+Holds at the file's own ceiling (its largest magnitude) are what a clipped master looks like,
+so they count only in a file with few of them (``CRUSH_CEILING_MAX_HOPS``), and only where the
+ceiling stands out: the programme within ``CRUSH_AROUND_S`` stays ``CRUSH_ABOVE`` below it, or
+the rest of the file never comes within ``CRUSH_REST`` of it.  A few ms of a song pushed 10-30x
+into a clipper (a gain or DSP glitch) hold there; a master that clips on its loud hits does not
+qualify.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ CRUSH_CLEAN_S = 0.100        # no held hop this long before and after the burst
 CRUSH_BRIDGE = 3             # held hops this many hops apart belong to one burst
 CRUSH_CEILING = 0.98         # holds at the file's own ceiling (a clipped master) count only ...
 CRUSH_CEILING_MAX_HOPS = 40  # ... in a file with at most this many hops holding it ...
-CRUSH_ABOVE = 1.4            # ... where the programme around stays this far below the ceiling
+CRUSH_ABOVE = 1.4            # ... where the programme around stays this far below the ceiling,
+CRUSH_REST = 0.97            # ... or where the rest of the file stays this far below it
 CRUSH_GUARD_S = 0.002
 CRUSH_AROUND_S = 0.050
 
@@ -125,10 +133,17 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             if np.any(np.isin(np.arange(s, e), ceil_hops)):
                 # held at the file's ceiling: a digital error only if the programme around never
                 # comes near that level (a sudden gain jump into the clipper), not a loud passage
+                # or never reaches it anywhere else in the file (a loud master limited below
+                # full scale that hits it only here)
                 g, r = int(CRUSH_GUARD_S * fs), int(CRUSH_AROUND_S * fs)
                 around = np.r_[xc[max(i0 - r, 0): max(i0 - g, 0)], xc[i1 + g: i1 + r]]
-                if around.size == 0 or CRUSH_ABOVE * float(np.max(np.abs(around))) > ceiling:
+                if around.size == 0:
                     continue
+                if CRUSH_ABOVE * float(np.max(np.abs(around))) > ceiling:
+                    rest = max(float(np.max(np.abs(xc[: max(i0 - g, 0)]), initial=0.0)),
+                               float(np.max(np.abs(xc[i1 + g:]), initial=0.0)))
+                    if rest > CRUSH_REST * ceiling:
+                        continue
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs
             n_vals = np.unique(burst).size

@@ -112,6 +112,7 @@ def part_fingerprint(a) -> None:
             ok = "PASS" if (c >= 0.85 and s >= 0.8 and rs <= 1.0) else "FAIL"
             wid = float(np.median(iv[sel, 1] - iv[sel, 0]))
             print(f"  {name:8s} {c:6.2f} {s:5.2f} {rs:8.2f}  {ra:7.2f} {wid:6.2f}   {worst}  [{ok}]"
+                  f"  (covariates {fp.meta.get('covariates', 0)})"
                   + (f"  truth outside the interval at {', '.join(f'{x:.0f}' for x in out)} Hz" if out else ""),
                   flush=True)
 

@@ -260,7 +260,7 @@ if _nb is not None:
         if pre:
             st[S_NONFINITE] += sanitise_run(x)
             if prm[P_JUMP_DB] > 0:
-                _jump_one(x, st, prm)
+                _jump_one(x[:, :n], st, prm)   # one compiled version for every layout: the same sum order
         for c in range(C):
             for i in range(n):
                 xin[c, K + i] = x[c, i]

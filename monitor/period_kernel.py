@@ -181,12 +181,20 @@ if _nb is not None:
             b = t[E_OFF0 + k]
             if b >= 0:
                 _chain(t, b, x, _f32_2(t, A_Y0 + 3 * k)[:, :n], n)
-        mix = _f32_2(t, A_Y0 + 3 * t[E_ACTIVE])[:, :n]
-        _lk.limiter_run(mix, out, True, _f32_2(t, A_XIN), _f32_2(t, A_XD), _f64_1(t, A_AH), _f64_1(t, A_RH),
-                        _f64_1(t, A_HH), _f32_2(t, A_FIR), _f32_1(t, A_SPAN), _f32_1(t, A_PEAK),
-                        _f32_1(t, A_CACC), _f64_1(t, A_REQ), _f64_1(t, A_REQ2), _f64_1(t, A_CS), st,
-                        _f64_1(t, A_PRM))
+        mixf = _f32_2(t, A_Y0 + 3 * t[E_ACTIVE])
         of = _f32_2(t, A_OUT)
+        if host and n == of.shape[1] and n == mixf.shape[1]:
+            # whole contiguous buffers: the limiter's copies and maxima vectorise (its float
+            # arithmetic runs in the same order for every layout: the same output)
+            _lk.limiter_run(mixf, of, True, _f32_2(t, A_XIN), _f32_2(t, A_XD), _f64_1(t, A_AH),
+                            _f64_1(t, A_RH), _f64_1(t, A_HH), _f32_2(t, A_FIR), _f32_1(t, A_SPAN),
+                            _f32_1(t, A_PEAK), _f32_1(t, A_CACC), _f64_1(t, A_REQ), _f64_1(t, A_REQ2),
+                            _f64_1(t, A_CS), st, _f64_1(t, A_PRM))
+        else:
+            _lk.limiter_run(mixf[:, :n], out, True, _f32_2(t, A_XIN), _f32_2(t, A_XD), _f64_1(t, A_AH),
+                            _f64_1(t, A_RH), _f64_1(t, A_HH), _f32_2(t, A_FIR), _f32_1(t, A_SPAN),
+                            _f32_1(t, A_PEAK), _f32_1(t, A_CACC), _f64_1(t, A_REQ), _f64_1(t, A_REQ2),
+                            _f64_1(t, A_CS), st, _f64_1(t, A_PRM))
         if host and n == of.shape[1]:
             _kernels.peak_run(of, _f32_1(t, A_OUTPK))
         else:

@@ -4,8 +4,8 @@ Clicks of every shape (single sample, doublets 2-6 samples apart, a 3-sample sha
 noise bursts of 0.2-2 ms, steps held 0.2-2 ms; either sign) at -45 to -12 dBFS are planted in:
 the real piano recording, alone, with loud synthetic drums, and with hi-hat-like strokes (the
 issue's case); songs from :mod:`mixes.songs` (several seeds and keys) at full level, 30 dB
-quieter and fading into near-silence; near-silence; songs from :mod:`mixes.songs_alt` (when
-present).  A quarter come in pairs 10-50 ms apart (half at 16 ms).  The truth for "should be
+quieter and fading into near-silence; near-silence; a breakbeat of sampled hits played with
++-10 ms timing jitter (:func:`kit`); songs from :mod:`mixes.songs_alt` (when present).  A quarter come in pairs 10-50 ms apart (half at 16 ms).  The truth for "should be
 found" is the audibility of the planted click computed from the clean programme and the known
 click (:func:`mixes.clicks.click_audibility_db`, independent of the detector); recall counts
 clicks above 0 dB, precision counts reports that match no planted click (reports the clean
@@ -56,6 +56,43 @@ def drums(n: int, fs: int, rng, *, bpm: float = 120.0, level: float = 0.15, kick
         if k % 4 == 2 and kick_snare:
             y[:, p:p + t.size] += 1.2 * level * rng.standard_normal(t.size) * np.exp(-t / 0.08)
     return y
+
+
+def kit(seed: int, fs: int = 48000, dur_s: float = 12.0) -> np.ndarray:
+    """A breakbeat of *sampled* hits (the same waveform every time, as in most produced music):
+    kick with a beater click, snare, ghost snares, hats, a rim click with a 3-sample spike;
+    played with +-10 ms timing jitter over a pad and a sine bass.  Stereo (2, n)."""
+    from scipy import signal
+    rng = np.random.default_rng(1000 + seed)
+    n = int(dur_s * fs)
+    y = np.zeros(n)
+    six = 60.0 / rng.uniform(85, 120) / 4
+    t = np.arange(int(0.3 * fs)) / fs
+    rim = signal.sosfilt(signal.butter(2, [1500, 6000], "band", fs=fs, output="sos"),
+                         rng.standard_normal(t.size)) * np.exp(-t / 0.006)
+    rim[:3] += [0.8, -0.5, 0.2]
+    kick = np.sin(2 * np.pi * (55 * t + 30 * (1 - np.exp(-t / 0.03)))) * np.exp(-t / 0.15)
+    kick[:int(0.0008 * fs)] += 0.4 * rng.standard_normal(int(0.0008 * fs))
+    snare = np.tanh(1.5 * (0.5 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05)
+                           + 0.5 * rng.standard_normal(t.size) * np.exp(-t / 0.07)))
+    hat = signal.sosfilt(signal.butter(4, 7000, "hp", fs=fs, output="sos"), rng.standard_normal(t.size)) \
+        * np.exp(-t / 0.03)
+    k = 0
+    while True:
+        i = int((k * six + rng.uniform(-0.01, 0.01) + 0.02) * fs)
+        if i + t.size >= n:
+            break
+        st = k % 16
+        hits = [(kick, 0.3)] * (st in (0, 10)) + [(snare, 0.25)] * (st in (4, 12)) \
+            + [(snare, 0.05)] * (st in (7, 15) and rng.random() < 0.6) + [(hat, 0.05)] * (st % 2 == 0) \
+            + [(rim, 0.15 * rng.uniform(0.7, 1.0))] * (st in (3, 11, 14))
+        for h, g in hits:
+            y[i:i + h.size] += g * h
+        k += 1
+    tt = np.arange(n) / fs
+    pad = sum(np.sin(2 * np.pi * f * tt) / (j + 1) for j, f in enumerate([220, 277.2, 329.6, 440, 554.4])) * 0.03
+    x = y + pad + 0.1 * np.sin(2 * np.pi * 55 * tt)
+    return np.vstack([x, 0.9 * x + 0.01 * pad])
 
 
 def click_shape(rng, fs: int) -> np.ndarray:
@@ -133,6 +170,8 @@ def materials(n_songs: int):
         if seed == 0:
             q = np.zeros_like(m) + 10 ** (-100 / 20) * rng.standard_normal(m.shape)
             yield "near-silence", q, 48000
+    for seed in range(3):
+        yield f"kit{seed} (sampled, jitter)", kit(seed), 48000
     try:
         from mixes.songs_alt import make_song as make_alt
     except ImportError:
@@ -146,6 +185,8 @@ def material_class(name: str) -> str:
     """The class a material belongs to, for the per-class table."""
     if name.startswith("alt"):
         return "songs_alt (full level)"
+    if name.startswith("kit"):
+        return "sampled kit + jitter"
     if name.startswith("song"):
         return "songs " + ("-30 dB" if "-30" in name else "fade" if "fade" in name else "(full level)")
     return name

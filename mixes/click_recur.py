@@ -37,8 +37,8 @@ MAX_PARTNERS = 192          # nearest ones, per event
 ALIGN_S = 0.002             # each partner aligned on the event within this
 WHITEN_S = 0.010            # the music before the event that the whitening predictor is fitted on
 WHITEN_ORDER = 16
-CORE_RHO = 0.8              # the event's core matches at this normalised correlation
-CONTEXT_RHO = 0.6           # ... and the 16 ms after it at this one (the same lag)
+CORE_RHO = 0.85             # the event's core matches at this normalised correlation
+CONTEXT_RHO = 0.7           # ... and the 16 ms after it at this one (the same lag)
 
 
 def _fir(x: np.ndarray, a: int, b: int, A: np.ndarray) -> np.ndarray:

@@ -256,16 +256,73 @@ def test_slot_b_missing_is_said_and_changes_nothing():
 
 
 # ------------------------------------------------------------------------------ jack tests
-@pytest.mark.jack
-def test_keys_on_a_tty_switch_what_plays(profiles, tmp_path, rig):  # noqa: F811
-    """x -> B, b -> bypass, a -> A, r -> reload (logged), fast double keys, q -> exit 0."""
-    pa, pb, ha, hb = profiles
-    env = _env(tmp_path)
-    sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    run = TtyRun(["monitor", "run", pa, "--b", pb, "--input", "rig", "--output", "rig", "--block", "256", "--json"],
-                 env=env)
+# Each `monitor run` below takes seconds to start (imports, the engine's compiled kernels, the
+# JACK client), then a test drives it for a moment.  The runs of the tests that drive a running
+# monitor start together when the first of them begins (``live_runs``): their start-ups overlap
+# instead of adding up.  Each is its own process on its own terminal with its own status file;
+# the monitors all feed the one room, which none of these tests listens to.
+START_S = 60.0     # for a run to come up: four start together, each with its engine
+
+
+class _LiveRuns:
+    """The started runs by test name; a test :meth:`take` s its own (and closes it), the rest
+    are closed at the end of the module."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, tuple] = {}
+
+    def take(self, name: str) -> tuple:
+        return self.runs.pop(name)
+
+    def close(self) -> None:
+        for run, _sp, out in self.runs.values():
+            run.close()
+            if out is not None:
+                out.close()
+
+
+@pytest.fixture(scope="module")
+def live_runs(rig, tmp_path_factory, request):  # noqa: F811
+    """{test name: (TtyRun, status file, stdout file or None)} for the selected jack tests that
+    drive a running monitor (started together), and the profiles (pa, pb, ha, hb)."""
+    base = tmp_path_factory.mktemp("live")
+    a, b = fir_profile("A", 0.5), fir_profile("B", 0.25)     # -6.02 dB and -12.04 dB
+    a.save(base / "A")
+    b.save(base / "B")
+    pa, pb = base / "A", base / "B"
+    wanted = {item.name for item in request.session.items if item.module is request.module}
+    plan = {
+        "test_keys_on_a_tty_switch_what_plays":
+            ["monitor", "run", pa, "--b", pb, "--input", "rig", "--output", "rig", "--block", "256", "--json"],
+        "test_ctrl_c_stops_cleanly": ["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"],
+        "test_sigterm_stops_cleanly": ["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"],
+        "test_terminal_hang_up_stops_cleanly": ["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"],
+    }
+    runs = _LiveRuns()
     try:
-        doc = wait_status(sp, 30.0, run, running_hash=ha, active="A")
+        for name, args in plan.items():
+            if name not in wanted:
+                continue
+            d = base / name
+            d.mkdir()
+            env = _env(d)
+            # `--json > stats.json` keeps its file when the terminal goes
+            out = open(d / "stats.json", "w+") if name == "test_terminal_hang_up_stops_cleanly" else None
+            runs.runs[name] = (TtyRun(args, env=env, stdout=out), Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json",
+                               out)
+        yield runs, (pa, pb, a.content_hash(), b.content_hash())
+    finally:
+        runs.close()
+
+
+@pytest.mark.jack
+def test_keys_on_a_tty_switch_what_plays(live_runs):
+    """x -> B, b -> bypass, a -> A, r -> reload (logged), fast double keys, q -> exit 0."""
+    runs, (pa, pb, ha, hb) = live_runs
+    run, sp, _ = runs.take("test_keys_on_a_tty_switch_what_plays")
+    try:
+        assert ha != hb
+        doc = wait_status(sp, START_S, run, running_hash=ha, active="A")
         assert read_live_status(sp)["running_hash"] == ha    # what verify reads: fresh, pid alive
         assert doc["slots"]["A"] == ha and doc["slots"]["B"] == hb
         assert doc["pid"] == run.proc.pid                    # the parent publishes, not the audio child
@@ -326,15 +383,13 @@ def test_without_a_tty_keys_are_ignored_and_duration_stops_it(profiles, tmp_path
 
 
 @pytest.mark.jack
-def test_ctrl_c_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
+def test_ctrl_c_stops_cleanly(live_runs):
     """^C on the terminal (SIGINT to the whole foreground group): stopped_by "interrupt",
     exit 0 with the statistics, terminal mode restored, status file removed, no traceback."""
-    pa, _, ha, _ = profiles
-    env = _env(tmp_path)
-    sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"], env=env)
+    runs, (_, _, ha, _) = live_runs
+    run, sp, _ = runs.take("test_ctrl_c_stops_cleanly")
     try:
-        wait_status(sp, 30.0, run, running_hash=ha)
+        wait_status(sp, START_S, run, running_hash=ha)
         run.key("\x03")
         code = run.wait_exit(10.0)
         text = run.text()
@@ -350,16 +405,14 @@ def test_ctrl_c_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
 
 
 @pytest.mark.jack
-def test_sigterm_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
+def test_sigterm_stops_cleanly(live_runs):
     """``kill PID`` (SIGTERM to the parent only) stops like q: the audio process is stopped in
     order, the terminal leaves cbreak mode and the status file goes.  Was: the parent died on
     the spot, leaving the terminal without echo and a status file behind."""
-    pa, _, ha, _ = profiles
-    env = _env(tmp_path)
-    sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"], env=env)
+    runs, (_, _, ha, _) = live_runs
+    run, sp, _ = runs.take("test_sigterm_stops_cleanly")
     try:
-        wait_status(sp, 30.0, run, running_hash=ha)
+        wait_status(sp, START_S, run, running_hash=ha)
         os.kill(run.proc.pid, signal.SIGTERM)
         assert run.wait_exit(10.0) == 0, run.text()[-3000:]
         assert run.final_json()["stopped_by"] == "terminate"
@@ -370,21 +423,18 @@ def test_sigterm_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
 
 
 @pytest.mark.jack
-def test_terminal_hang_up_stops_cleanly(profiles, tmp_path, rig):  # noqa: F811
+def test_terminal_hang_up_stops_cleanly(live_runs):
     """The terminal window closed under it: SIGHUP, and writes to the terminal fail with EIO.
     It stops in order and exits 0 (was: exit 1, 'internal error (OSError: [Errno 5] ...)' from
     the live view's last write)."""
-    pa, _, ha, _ = profiles
-    env = _env(tmp_path)
-    sp = Path(env["ROOMTRUTH_RUNTIME_DIR"]) / "monitor-live.json"
-    out = open(tmp_path / "stats.json", "w+")               # `--json > stats.json` keeps its file
-    run = TtyRun(["monitor", "run", pa, "--input", "rig", "--output", "rig", "--json"], env=env, stdout=out)
+    runs, (_, _, ha, _) = live_runs
+    run, sp, out = runs.take("test_terminal_hang_up_stops_cleanly")
     try:
-        wait_status(sp, 30.0, run, running_hash=ha)
+        wait_status(sp, START_S, run, running_hash=ha)
         run.hang_up()
         assert run.proc.wait(10.0) == 0
         assert not sp.exists()
-        res = json.loads((tmp_path / "stats.json").read_text())
+        res = json.loads(Path(out.name).read_text())
         assert res["stopped_by"] == "hangup" and res["callbacks"] > 0 and res["errors"] == 0
     finally:
         run.close()

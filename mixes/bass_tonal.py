@@ -16,8 +16,8 @@ Method (per file, on the frame pass's K-weighted power of the low-end bins, fram
    fast plucked bass line (sixteenths, decaying notes, gaps) by its quietest moments, where
    the kick's and the room's share is largest (bass5's own "slap" material: +3.6 dB read
    +1.5); higher (50 %) keeps more of a long kick.  35 % and 50 % read alike end to end
-   (52 of 63 songs each, bins below 100 Hz); 35 % also holds the analytic cases of the tests (a loud short kick
-   under notes that change bins) within 0.75 dB, 50 % does not (1.0 dB).
+   (52 of 63 songs each, bins below 100 Hz); 35 % also holds the analytic cases of the tests
+   (a loud short kick under notes that change bins) within 0.75 dB, 50 % does not (1.0 dB).
 2. **Bins below ``CORE_MAX_HZ`` (100 Hz).**  Above it guitars (low E 82 Hz, its first
    partials), a piano's left hand and low voices reach down (on the mixes.songs_alt rock and
    acoustic songs the keys stem holds -1...-10 dB of the 94 and 117 Hz bins, -11...-35 dB of

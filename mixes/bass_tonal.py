@@ -37,9 +37,9 @@ and 1.16).  Better on mixes.songs (rms 0.44 -> 0.16 dB), songs_alt acoustic (6/9
 rock, ballad and a held sub bass under a four-on-the-floor kick; worse on fast plucked
 sixteenths with octave jumps (5/6 -> 3/6) and a kick tuned to the key's tonic (4/6 -> 2/6).
 Per style in ``/work/notes/bass5-note.md``.  NOT solved: a four-on-the-floor kick whose
-0.25-0.4 s tail lasts most of the beat (mixes.songs_alt electronic, 2 of 9 either way): it dominates the low
-bins all the time and no rank filter removes it.  A beat-synchronous median over +-8 beats
-subtracted from the power (REPET-like, Rafii & Pardo 2013) read 13 of 14 electronic songs
+0.25-0.4 s tail lasts most of the beat (mixes.songs_alt electronic, 2 of 9 either way): it
+dominates the low bins all the time and no rank filter removes it.  A beat-synchronous
+median over +-8 beats subtracted from the power (REPET-like, Rafii & Pardo 2013) read 13 of 14 electronic songs
 within 1 dB *with the true beat period*, but ruins the other styles (their bass lines repeat
 with the beat and are removed with the kick), the period estimated from the low band was wrong
 on 4 of 14, and no gate that says "four-on-the-floor long kick" robustly under a +-6 dB bass

@@ -29,6 +29,9 @@ second (only stage 1 touches every sample):
    Karplus-Strong guitar under a band carries no level rise), a click does not; and so is an
    event with two or more like excursions within +-30 ms (``RECUR_*``: a sawtooth or square
    bass, whose edge comes back every period, longer than the 12 ms model window).
+   *Wide pass*: a 1-2.5 ms burst or held step overruns the +-1 ms region, so its own tail
+   spoils the reference after it; candidates standing ``WIDE_MIN_RATIO`` out of the error
+   before them, not starting a louder sound, are verified again with a ``WIDE_GUARD_S`` region.
    *Low-band path*: a click inside a hi-hat stroke can be masked above ~4 kHz yet audible in
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``
@@ -43,7 +46,8 @@ second (only stage 1 touches every sample):
    there (method and constants in that module); ``audibility_db`` is the largest band margin.
    A smooth transient after which some band grows louder is a note's attack (a 4 ms keys or
    bass attack under a louder pad, which the broadband level rule of stage 2 cannot see) and
-   is not reported.
+   is not reported, and neither is a transient that recurs with the sound after it at another
+   of the channel's transients (a sampled drum, on the beat grid: :mod:`mixes.click_recur`).
 
 A click is reported when ``audibility_db > min_audibility_db`` (0 dB by default).
 """
@@ -55,6 +59,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db
 from mixes.types import RenderEvent
@@ -87,10 +92,7 @@ WIDE_MIN_RATIO = 40.0     # ... for candidates whose first-pass peak against the
 WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narrow ones are the first pass's)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
-# low-band path: the programme decimated to about LOW_FS_HZ through a Kaiser FIR cut at LOW_CUTOFF_HZ
-LOW_FS_HZ = 8000.0
-LOW_CUTOFF_HZ = 3400.0
-LOW_TAPS_PER_FACTOR = 10
+# low-band path: the programme decimated to about LOW_FS_HZ (mixes.click_decimate)
 LOW_CANDIDATE_RATIO = 5.0
 LOW_OWN_RATIO = 4.0
 LOW_CLICK_RATIO = 7.0
@@ -490,41 +492,6 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     res = _dedup(out, fs)
     res.partners = cand
     return res
-
-
-_LOWPASS: dict[int, tuple[int, np.ndarray]] = {}
-
-
-def _lowpass(fs: int) -> tuple[int, np.ndarray]:
-    """Decimation factor and FIR (``LOW_TAPS_PER_FACTOR`` taps per unit of factor, Kaiser) for the
-    low-band path: the programme below ``LOW_CUTOFF_HZ`` at about ``LOW_FS_HZ``."""
-    if fs not in _LOWPASS:
-        from scipy.signal import firwin
-        d = max(int(fs // LOW_FS_HZ), 1)
-        n = LOW_TAPS_PER_FACTOR * d
-        _LOWPASS[fs] = (d, firwin(n, LOW_CUTOFF_HZ, window=("kaiser", 7.0), fs=fs).astype(np.float32))
-    return _LOWPASS[fs]
-
-
-def _decimate(x: np.ndarray, d: int, h: np.ndarray) -> np.ndarray:
-    """Polyphase FIR decimation: y[i] = sum_j h[j] x[i d + j] (sample i <-> x[i d + (L - 1) / 2]).
-
-    One matrix product per block (``(m, d) @ (d, K)``) and K - 1 shifted adds of the outputs."""
-    L = h.size
-    K = L // d
-    H = h.reshape(K, d).T.copy()                       # H[r, k] = h[k d + r]
-    m = x.size // d
-    out = np.empty(max(m - K + 1, 0), dtype=np.float32)
-    step = 1 << 12                                     # small blocks: BLAS stays on one thread
-    for i0 in range(0, out.size, step):
-        i1 = min(i0 + step, out.size)
-        X = np.asarray(x[i0 * d: (i1 + K - 1) * d], dtype=np.float32).reshape(-1, d)
-        Y = X @ H                                       # (rows, K)
-        acc = Y[: i1 - i0, 0].copy()
-        for k in range(1, K):
-            acc += Y[k: k + i1 - i0, k]
-        out[i0:i1] = acc
-    return out
 
 
 def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:

@@ -32,8 +32,8 @@ small does not hide it):
   oscillator steps every period).
 
 Candidates come from per-hop statistics of the first difference that the burst detector
-(:func:`mixes.artifacts.digital_distortion`) needs anyway (its energy per ``HOP_S`` hop, and
-the largest sample in each hop), so the screen costs one extra pass.
+(:func:`mixes.artifacts.digital_distortion`) needs anyway (its energy per ``HOP_S`` hop), and
+the largest sample in each 10 ms (``PEAK_HOPS`` hops), so the screen costs one extra pass.
 
 What size is a splice an engineer hears?  A step of ``r`` times the rms first difference puts
 ``r**2`` samples' worth of the programme's high-frequency energy into one sample: at ``r = 5``
@@ -62,6 +62,7 @@ from mixes.types import RenderEvent
 __all__ = ["DiffStats", "diff_stats", "find_splices"]
 
 HOP_S = 0.0025
+PEAK_HOPS = 4                  # the largest first difference is taken per this many hops (10 ms)
 BG_HOPS = 41                   # median background over ~100 ms
 SPLICE_CAND_RATIO = 5.0        # the hop's largest |d| against the background rms (and its hop's)
 SPLICE_MIN_RATIO = 5.5         # the jump against the rms first difference around it
@@ -88,17 +89,23 @@ class DiffStats:
         Samples per hop.
     energy : ndarray, shape (n_channels, n_hops)
         Sum of ``d[n]**2`` over each hop (full scale 1.0).
-    peak_pos : ndarray of int, shape (n_channels, n_hops)
-        Index ``n`` of the largest ``|d[n]|`` in each hop (``d[n] = x[n + 1] - x[n]``).
-    peak_sq : ndarray, shape (n_channels, n_hops)
+    peak_pos : ndarray of int, shape (n_channels, n_hops // PEAK_HOPS)
+        Index ``n`` of the largest ``|d[n]|`` in each ``PEAK_HOPS`` hops
+        (``d[n] = x[n + 1] - x[n]``).
+    peak_sq : ndarray, shape (n_channels, n_hops // PEAK_HOPS)
         That largest ``d[n]**2``.
+    mean : ndarray, shape (n_channels, n_hops)
+        Mean of ``x`` over each hop (a boxcar low-pass, for the polarity test: computed while
+        the samples are in cache).
     """
 
-    def __init__(self, hop: int, energy: np.ndarray, peak_pos: np.ndarray, peak_sq: np.ndarray) -> None:
+    def __init__(self, hop: int, energy: np.ndarray, peak_pos: np.ndarray, peak_sq: np.ndarray,
+                 mean: np.ndarray) -> None:
         self.hop = hop
         self.energy = energy
         self.peak_pos = peak_pos
         self.peak_sq = peak_sq
+        self.mean = mean
 
 
 def diff_stats(x: np.ndarray, *, fs: int) -> DiffStats:
@@ -106,23 +113,32 @@ def diff_stats(x: np.ndarray, *, fs: int) -> DiffStats:
     hop = max(int(HOP_S * fs), 8)
     n_ch = x.shape[0]
     n_h = max((x.shape[1] - 1) // hop, 0)
+    n_s = n_h // PEAK_HOPS
     E = np.zeros((n_ch, n_h))
-    P = np.zeros((n_ch, n_h), dtype=np.int64)
-    Q = np.zeros((n_ch, n_h))
+    P = np.zeros((n_ch, n_s), dtype=np.int64)
+    Q = np.zeros((n_ch, n_s))
+    M = np.zeros((n_ch, n_h))
     ones = np.ones(hop, dtype=x.dtype)
-    step = max((1 << 16) // hop, 1)
+    avg = np.full(hop, 1.0 / hop, dtype=x.dtype)
+    step = max((1 << 16) // hop // PEAK_HOPS, 1) * PEAK_HOPS
     for c in range(n_ch):
         xc = x[c]
         for i0 in range(0, n_h, step):
             i1 = min(i0 + step, n_h)
-            d = np.diff(xc[i0 * hop: i1 * hop + 1])
+            seg = xc[i0 * hop: i1 * hop + 1]
+            M[c, i0:i1] = seg[:-1].reshape(i1 - i0, hop) @ avg
+            d = np.diff(seg)
             d *= d
-            D = d.reshape(i1 - i0, hop)
-            E[c, i0:i1] = D @ ones
-            k = np.argmax(D, axis=1)
-            P[c, i0:i1] = k + np.arange(i0, i1) * hop
-            Q[c, i0:i1] = D[np.arange(i1 - i0), k]
-    return DiffStats(hop, E, P, Q)
+            E[c, i0:i1] = d.reshape(i1 - i0, hop) @ ones
+            # the largest d**2 per PEAK_HOPS hops (an arg-max over short rows costs more than
+            # the rest of the pass)
+            s0, s1 = i0 // PEAK_HOPS, min(i1 // PEAK_HOPS, n_s)
+            if s1 > s0:
+                D = d[: (s1 - s0) * PEAK_HOPS * hop].reshape(s1 - s0, PEAK_HOPS * hop)
+                k = np.argmax(D, axis=1)
+                P[c, s0:s1] = k + np.arange(s0, s1) * PEAK_HOPS * hop
+                Q[c, s0:s1] = D[np.arange(s1 - s0), k]
+    return DiffStats(hop, E, P, Q, M)
 
 
 def _db(v: float) -> float:
@@ -159,14 +175,16 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
     if bg is None:
         bg = np.vstack([ndimage.median_filter(e, size=BG_HOPS, mode="nearest") for e in stats.energy])
     sig2 = bg / hop + 1e-24                            # background mean square of d per sample
-    cand = stats.peak_sq > SPLICE_CAND_RATIO ** 2 * sig2
+    E, Q, P = stats.energy, stats.peak_sq, stats.peak_pos
+    h = np.minimum(P // hop, E.shape[1] - 1)           # the hop of each peak
+    rows = np.arange(E.shape[0])[:, None]
+    cand = Q > SPLICE_CAND_RATIO ** 2 * sig2[rows, h]
     # ... and against the rest of its hop and the hops beside it (the context test, cheaply)
-    E, Q = stats.energy, stats.peak_sq
-    nb = np.maximum(E - Q, 0.0) / (hop - 1)
-    nb[:, 1:] = np.maximum(nb[:, 1:], E[:, :-1] / hop)
-    nb[:, :-1] = np.maximum(nb[:, :-1], E[:, 1:] / hop)
+    nb = np.maximum(E[rows, h] - Q, 0.0) / (hop - 1)
+    nb = np.maximum(nb, E[rows, np.maximum(h - 1, 0)] / hop)
+    nb = np.maximum(nb, E[rows, np.minimum(h + 1, E.shape[1] - 1)] / hop)
     cand &= Q > SPLICE_CAND_RATIO ** 2 * nb
-    pos = np.unique(stats.peak_pos[cand])
+    pos = np.unique(P[cand])
     if pos.size == 0:
         return []
     pos = pos[:MAX_CANDIDATES]

@@ -106,17 +106,25 @@ def dual_mono(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                                "two channels (deliver it as mono, or check the bounce's panning)")]
 
 
-def polarity_inverted(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
-    """One channel in inverted polarity (strongly negative L/R correlation at low frequencies)."""
+def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None) -> list[RenderEvent]:
+    """One channel in inverted polarity (strongly negative L/R correlation at low frequencies).
+
+    ``stats``: :func:`mixes.artifact_splice.diff_stats` of ``x`` if the caller has it (its hop
+    means are the boxcar average, when its hop is ``fs // POLARITY_RATE_HZ``).
+    """
     if x.shape[0] != 2:
         return []
     m = max(fs // POLARITY_RATE_HZ, 1)
-    n_b = x.shape[1] // m
+    if stats is not None and stats.hop == m:
+        lo = stats.mean.astype(np.float64)            # boxcar average: < ~150 Hz survives
+        n_b = lo.shape[1]
+    else:
+        n_b = x.shape[1] // m
+        lo = np.empty((2, n_b))
+        for c in range(2):                            # boxcar average: < ~150 Hz survives
+            lo[c] = x[c, : n_b * m].reshape(n_b, m) @ np.full(m, 1.0 / m, dtype=x.dtype)
     if n_b < 8:
         return []
-    lo = np.empty((2, n_b))
-    for c in range(2):                               # boxcar average: < ~150 Hz survives
-        lo[c] = x[c, : n_b * m].reshape(n_b, m) @ np.full(m, 1.0 / m, dtype=x.dtype)
     lo -= lo.mean(axis=1, keepdims=True)
     rate = fs / m
 
@@ -367,11 +375,11 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     fs : int
         Sample rate (Hz), keyword-only.
     """
+    stats = diff_stats(x, fs=fs)
     out = dual_mono(x, fs=fs)
     if not out:
-        out += polarity_inverted(x, fs=fs)
+        out += polarity_inverted(x, fs=fs, stats=stats)
     out += truncation(x, fs=fs)
-    stats = diff_stats(x, fs=fs)
     bursts: list[RenderEvent] = []
     if stats.energy.shape[1] >= 8:
         bg = _median_bg(stats.energy)

@@ -153,10 +153,12 @@ def own_song(seed: int, duration_s: float, kind: str) -> songs.Song:
     bass *= env
     st = dict(base.stems)
     ref_rms = np.sqrt(np.mean(st["voice"] ** 2)) or 0.05
-    st["bass"] = np.stack([bass, bass]) * ref_rms * 10 ** (rng.uniform(-3, 0) / 20) / max(np.sqrt(np.mean(bass ** 2)), 1e-12)
+    bass_gain = ref_rms * 10 ** (rng.uniform(-3, 0) / 20) / max(np.sqrt(np.mean(bass ** 2)), 1e-12)
+    st["bass"] = np.stack([bass, bass]) * bass_gain
     # the kick's peak 0-4 dB above the bass line's (a kick matched in rms would peak far above)
     kick_peak = np.max(np.abs(st["bass"])) * 10 ** (rng.uniform(0, 4) / 20)
-    st["drums"] = np.stack([kick, kick]) * kick_peak / max(np.max(np.abs(kick)), 1e-12) + base.stems["drums"] * 0.3
+    kick = kick * kick_peak / max(np.max(np.abs(kick)), 1e-12)
+    st["drums"] = np.stack([kick, kick]) + base.stems["drums"] * 0.3
     return dataclasses.replace(base, stems=st, tempo_bpm=bpm, notes={"style": [kind]})
 
 
@@ -221,20 +223,24 @@ def main() -> None:
         for k in ("before", "after"):
             e = np.array([r[k] for _, r in lst])
             tot[k].append(e)
-            line += f" | {k} {np.sum(np.abs(e) <= 1)}/{e.size} rms {np.sqrt(np.nanmean(e ** 2)):.2f} worst {np.nanmax(np.abs(e)):.2f}"
+            line += (f" | {k} {np.sum(np.abs(e) <= 1)}/{e.size} rms {np.sqrt(np.nanmean(e ** 2)):.2f} "
+                     f"worst {np.nanmax(np.abs(e)):.2f}")
         print(line)
     for k, v in tot.items():
         e = np.concatenate(v)
-        print(f"  ALL {k}: {np.sum(np.abs(e) <= 1)}/{e.size} ({np.mean(np.abs(e) <= 1):.0%}), rms {np.sqrt(np.nanmean(e ** 2)):.2f}, worst {np.nanmax(np.abs(e)):.2f}")
+        print(f"  ALL {k}: {np.sum(np.abs(e) <= 1)}/{e.size} ({np.mean(np.abs(e) <= 1):.0%}), "
+              f"rms {np.sqrt(np.nanmean(e ** 2)):.2f}, worst {np.nanmax(np.abs(e)):.2f}")
     # CPU of the step on a 10-minute file's frame count (MAX_FRAMES excerpts)
     pb = np.random.default_rng(0).random((VF.MAX_FRAMES, 4)).astype(np.float32) + 0.01
     freqs = np.array([46.875, 70.3125, 93.75, 117.1875])
-    for name, f in (("before", lambda: before_estimator(pb, 0.021333)), ("after", lambda: held_low_energy(pb, freqs, 0.021333))):
+    for name, f in (("before", lambda: before_estimator(pb, 0.021333)),
+                    ("after", lambda: held_low_energy(pb, freqs, 0.021333))):
         f()
         t = time.process_time()
         for _ in range(20):
             f()
-        print(f"  CPU {name}: {(time.process_time() - t) / 20 * 1000:.1f} ms per 10-minute file ({VF.MAX_FRAMES} frames)")
+        print(f"  CPU {name}: {(time.process_time() - t) / 20 * 1000:.1f} ms per 10-minute file "
+              f"({VF.MAX_FRAMES} frames)")
 
 
 if __name__ == "__main__":

@@ -12,19 +12,18 @@ them; they are kept as plain tables (``RoomConfig.sections``) and validated by t
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from calib.errors import ConfigError
+from calib.names import NAME_RE   # the one speaker-name rule (measure, rig start, room.toml)
 
 __all__ = ["RoomConfig", "SpeakerConfig", "load_room_config", "parse_room_config", "room_template",
            "PASS_THROUGH_SECTIONS", "NAME_RE"]
 
 PASS_THROUGH_SECTIONS = ("correction", "verification", "report")
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,15}$")
 SPECIAL_DEVICES = ("simulated", "rig")
 
 

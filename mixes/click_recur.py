@@ -142,6 +142,9 @@ def recurs(x: np.ndarray, onsets: np.ndarray, widths_s: np.ndarray, partners: np
         best = rc >= CORE_RHO
         if not best.any():
             continue
-        rx = _ncc(seg[:, core_n: core_n + post_ctx + 2 * al], tx)
-        out[k] = bool(np.any(best & (rx >= CONTEXT_RHO)))
+        # the context only where the core matched (few alignments: cost)
+        pi, di = np.nonzero(best)
+        wx = seg[pi[:, None], core_n + di[:, None] + np.arange(post_ctx)[None, :]]
+        rx = (wx @ tx) / np.sqrt(np.maximum(np.einsum("ij,ij->i", wx, wx), 1e-30) * max(float(tx @ tx), 1e-30))
+        out[k] = bool(np.any(rx >= CONTEXT_RHO))
     return out

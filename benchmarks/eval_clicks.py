@@ -77,6 +77,8 @@ def kit(seed: int, fs: int = 48000, dur_s: float = 12.0) -> np.ndarray:
                            + 0.5 * rng.standard_normal(t.size) * np.exp(-t / 0.07)))
     hat = signal.sosfilt(signal.butter(4, 7000, "hp", fs=fs, output="sos"), rng.standard_normal(t.size)) \
         * np.exp(-t / 0.03)
+    fade = np.minimum(1.0, (t.size - 1 - np.arange(t.size)) / (0.02 * fs))   # no cut tails (they click)
+    rim, kick, snare, hat = rim * fade, kick * fade, snare * fade, hat * fade
     k = 0
     while True:
         i = int((k * six + rng.uniform(-0.01, 0.01) + 0.02) * fs)

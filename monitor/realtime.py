@@ -37,9 +37,12 @@ THE CONTRACT (every line of code reachable from :meth:`RealtimeProcessor.callbac
    time only when the wall clock says it matters: :meth:`RealtimeProcessor._account`).
 7. In the steady state (nothing fading, warming or ramping, no command waiting) the whole
    period -- host block in, every chain, limiter, meters, host block out -- is one compiled
-   call (:meth:`monitor.engine.Engine.process_host`, :mod:`monitor.period_kernel`); the
-   Python here is the counters and the two clocks.  Otherwise the period runs stage by
-   stage (:meth:`RealtimeProcessor._stages`).
+   call together with this module's bookkeeping (:func:`monitor.period_kernel.rt_period`:
+   the clocks, load, overload and thread-CPU figures of point 6 on one float64 array,
+   :mod:`monitor.rt_account`, the same arithmetic as :meth:`RealtimeProcessor._account`);
+   the Python here is one check of the state and that call.  Otherwise (an xrun flag, a
+   transition, another dtype or block) the period runs the general path
+   (:meth:`RealtimeProcessor._callback`, stage by stage when not steady).
 
 A new profile is built off the audio thread (``Engine.load``) and swapped in at a block
 boundary with a crossfade (see :mod:`monitor.engine`).

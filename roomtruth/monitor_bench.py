@@ -14,7 +14,11 @@ slots A and bypass, the safety limiter, ``fir_worker=True``) and driven through 
   as the callback itself measures them (the loop adds no clock reads of its own, so the
   process CPU is what ``monitor run`` spends); ``overloads``: periods whose processing
   took longer than the period (wall clock); ``overloads_80``: above 80 % (what the live
-  engine counts);
+  engine counts); the per-period figures come from the callback's own trace
+  (``RealtimeProcessor(trace_periods=...)``), so the loop reads nothing per period;
+* ``steal_s``: CPU seconds the VM's host took during the run (``/proc/stat`` steal), and
+  ``overload_events``: each wall-clock overload as [s of audio, wall load, own-CPU load, steal
+  in that second] (the first 50): an overload with a small own-CPU load is a wait for the CPU;
 * with ``--paced`` the periods are spaced in real time (sleep until the next period, as a
   sound card would), so caches are as cold as live; by default they run back to back;
 * with ``--rt-priority N`` the periods run on a SCHED_FIFO thread of priority N, as JACK's

@@ -82,6 +82,7 @@ from calib.errors import SignalError
 from mixes.loudness import LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_LUFS
 from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
+from mixes.vocal_envelope import ENVELOPE_MIN_CHANGE_DB, ENVELOPE_MIN_PAIRS, envelope_change_db
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
                                 VOICE_MOVEMENT_CENTS, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
                                 COMMON_EVIDENCE_S, DETECT_MIN_COHERENCE, DETECT_MAX_SHAPE_STEP_DB, EVIDENCE_MIN_SHARE, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
@@ -388,7 +389,8 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     common = dict(bass_db=bass_db, bass_to_rest_db=bass_rest, voice_movement_cents=movement,
                   vibrato_hz=vib, analysed_s=analysed_s, vocal_time_s=v_time)
     pitched_time = sum(s.size for s in segs) * fr.hop_s
-    common_fm_s = _common_fm_time(fr, gated) if arr.shape[0] == 2 else 0.0
+    cfm_segs: list = []
+    common_fm_s = _common_fm_time(fr, gated, cfm_segs) if arr.shape[0] == 2 else 0.0
     common["voice_evidence_s"] = v_time + common_fm_s
     detected = v_time >= VOICE_MIN_S and v_idx.size >= VOICE_MIN_FRACTION * max(n_gated, 1)
     def not_found(**extra) -> Balance:
@@ -415,6 +417,15 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     enough = v_time + common_fm_s >= EVIDENCE_MIN_SHARE * analysed_s
     if (not detected and common_fm_s < COMMON_EVIDENCE_S) or not enough:
         return not_found()
+    # the vowel cue (mixes.vocal_envelope): a fixed body keeps its partials' envelope from note
+    # to note (violin, bent guitar), a voice changes vowels
+    env_db, env_pairs = envelope_change_db(fr.harm_spectra[0], fr.df_hz,
+                                           [(s, f0d) for s in voice_segs] + cfm_segs)
+    if env_pairs >= ENVELOPE_MIN_PAIRS and env_db < ENVELOPE_MIN_CHANGE_DB:
+        notes.append(f"no vocal found: the pitched centre source keeps one spectral envelope from note to "
+                     f"note ({env_db:.1f} dB of change; a voice changing vowels changes it more), so it is "
+                     f"taken for an instrument")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
     ev, et, el, er, n_lev = (sum(x[i] for x in sums) for i in range(5))
     if n_lev == 0:                      # no level contour: fall back on the detection frames
         e_c, e_l, e_r = _harmonic_energy(fr.f0_detect_hz[v_idx],

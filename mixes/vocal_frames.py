@@ -450,7 +450,7 @@ def _coherence(fr: _Frames, seg: np.ndarray, grid_idx: np.ndarray) -> tuple[floa
     return fm_coherence(fr.fm_signed[seg], fr.fm_weight[seg], fr.sal_matrix, grid_idx[seg])
 
 
-def _common_fm_time(fr: _Frames, gated: np.ndarray) -> float:
+def _common_fm_time(fr: _Frames, gated: np.ndarray, segments: list | None = None) -> float:
     """Seconds of centred pitch segments whose partials move *together* (common frequency
     modulation): the evidence, accumulated over the file, that a centred source sings.
 
@@ -488,6 +488,8 @@ def _common_fm_time(fr: _Frames, gated: np.ndarray) -> float:
         if abs(_db(max(float(e_l.sum()), 1e-30) / max(float(e_r.sum()), 1e-30))) > CENTRE_MAX_DB:
             continue
         total += seg.size * fr.hop_s
+        if segments is not None:        # (frames, f0) of each counted segment, for the vowel cue
+            segments.append((seg, f0))
     return total
 
 

@@ -76,15 +76,19 @@ def envelope_change_db(hc: np.ndarray, df_hz: float, segs: list[tuple[np.ndarray
             continue
         used[seg] = True
         envs.append(_envelope(hc, df_hz, seg, f0))
-    d = []
-    for i in range(len(envs)):
-        for j in range(i + 1, len(envs)):
-            a, b = envs[i], envs[j]
-            ok = np.isfinite(a) & np.isfinite(b) & (np.maximum(a, b) > -ENVELOPE_FLOOR_DB)
-            if np.count_nonzero(ok) < ENVELOPE_MIN_BANDS:
-                continue
-            x = np.maximum(a[ok], -ENVELOPE_FLOOR_DB)
-            y = np.maximum(b[ok], -ENVELOPE_FLOOR_DB)
-            dd = (x - x.mean()) - (y - y.mean())
-            d.append(float(np.sqrt(np.mean(dd ** 2))))
-    return (float(np.median(d)) if d else math.nan), len(d)
+    if len(envs) < 2:
+        return math.nan, 0
+    e = np.array(envs)                                   # segments x bands
+    a, b = e[:, None, :], e[None, :, :]
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(a) & np.isfinite(b) & (np.fmax(a, b) > -ENVELOPE_FLOOR_DB)
+    x = np.where(ok, np.maximum(np.nan_to_num(a, nan=-ENVELOPE_FLOOR_DB), -ENVELOPE_FLOOR_DB), 0.0)
+    y = np.where(ok, np.maximum(np.nan_to_num(b, nan=-ENVELOPE_FLOOR_DB), -ENVELOPE_FLOOR_DB), 0.0)
+    cnt = ok.sum(axis=-1)
+    n_ok = np.maximum(cnt, 1)[..., None]
+    dd = np.where(ok, (x - x.sum(-1, keepdims=True) / n_ok) - (y - y.sum(-1, keepdims=True) / n_ok), 0.0)
+    rms = np.sqrt((dd ** 2).sum(-1) / np.maximum(cnt, 1))
+    iu = np.triu_indices(len(envs), k=1)
+    sel = cnt[iu] >= ENVELOPE_MIN_BANDS
+    d = rms[iu][sel]
+    return (float(np.median(d)) if d.size else math.nan), int(d.size)

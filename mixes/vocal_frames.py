@@ -74,10 +74,15 @@ finds it:
    mixes): the rms change of the pattern within a segment after removing each partial's mean
    and linear trend (a formant/vowel-change cue): voice 2-7 dB, the fooling segments 3-7 dB.
 
+4. *A changing spectral envelope* (:mod:`mixes.vocal_envelope`, applied in
+   :func:`mixes.balance.measure_balance` to the segments of both paths): a source whose
+   partials keep one envelope from segment to segment (median change < 2 dB over >= 3 pairs) is
+   a fixed body (violin, bent guitar), not a singer changing vowels.
+
 Cues relied on (none specific to :mod:`mixes.songs`; a real singer has them): a harmonic
 source at the centre, f0 80-1000 Hz, whose pitch moves by >= 8-12 cents rms around its notes
 (vibrato, glides, scoops) with all partials moving together, for at least a few tenths of a
-second over the file.  Not relied on: vibrato rate, phrase structure, formants.  A singer with
+second over the file.  Not relied on: vibrato rate, phrase structure, the formants' positions (only that they change, 4.).  A singer with
 a straight tone and no glides is not found ("no vocal found"); otherwise the notes say what was
 seen ("no vocal found", "a pitched source at the centre holds its notes", "a voice-like source
 sits off centre").  Limit: a source whose partials move *all the time* (a synth lead with a

@@ -48,6 +48,20 @@ except Exception:  # noqa: BLE001 - no numba: the numpy limiter runs
 if _nb is not None:
     _jit = _nb.njit(cache=True, nogil=True, boundscheck=False)
 
+    from numba import types as _types
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _p_f32(typingctx, addr):
+        """``(float *) addr``: a typed pointer from an address (cacheable)."""
+        ptr_t = _types.CPointer(_types.float32)
+        sig = ptr_t(_types.int64)
+
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(ptr_t))
+
+        return sig, codegen
+
     # reductions LLVM may vectorise: "reassoc" lets it reorder a sum (only a NaN test and the
     # jump guard's block power use it)
     _jit_sum = _nb.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc"})
@@ -260,7 +274,13 @@ if _nb is not None:
         if pre:
             st[S_NONFINITE] += sanitise_run(x)
             if prm[P_JUMP_DB] > 0:
-                _jump_one(x[:, :n], st, prm)   # one compiled version for every layout: the same sum order
+                # one sum order wherever the block lies the same way in memory (contiguous rows
+                # of n: the whole-buffer one-call period and the staged period alike), whatever
+                # array type the caller has: a contiguous view vectorises the power sum
+                if x.strides[1] == 4 and (C == 1 or x.strides[0] == 4 * n):
+                    _jump_one(_nb.carray(_p_f32(np.int64(x.ctypes.data)), (C, n)), st, prm)
+                else:
+                    _jump_one(x[:, :n], st, prm)
         for c in range(C):
             for i in range(n):
                 xin[c, K + i] = x[c, i]

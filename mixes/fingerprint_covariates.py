@@ -55,7 +55,7 @@ import numpy as np
 
 __all__ = ["MAX_COMPONENTS", "SURE_WIDTH_DB", "MIN_RESIDUAL_DOF", "gap_components", "adjusted_shift"]
 
-MAX_COMPONENTS = 8          # at most this many gap-profile components as covariates
+MAX_COMPONENTS = 5          # at most this many gap-profile components as covariates
 SURE_WIDTH_DB = 3.0         # an interval at most this wide counts as "sure" when choosing k
 MIN_RESIDUAL_DOF = 5        # k is limited so that n - 2 - k stays at least this
 

@@ -41,7 +41,7 @@ Choosing k
     the coverage dropped by 0-3 points of bands (figures in :mod:`mixes.fingerprint`).
 
     Measured alternatives (songs_alt, four styles mixed, 20 s, 50 held-out studios; cover /
-    sure): plain 0.946 / 0.04; this choice (k <= 8) 0.924 / 0.24; components taken by a pooled
+    sure): plain 0.946 / 0.04; this choice with k <= 8 0.924 / 0.24; components taken by a pooled
     F test instead of by the widths (0.01, 0.001, 1e-4) 0.909-0.918 / 0.18-0.20 (so the loss of
     coverage is the model's, not the choice's: the styles' residual spreads differ, the pooled
     residual variance is a compromise); heteroscedasticity-consistent (HC3) standard errors

@@ -254,6 +254,8 @@ def digital_distortion(x: np.ndarray, *, fs: int, stats: DiffStats | None = None
         if not hot.any():
             continue
         idx = np.flatnonzero(np.diff(np.r_[0, hot.view(np.int8), 0]))
+        found: list[tuple[int, float]] = []
+        n_before = len(out)
         for s, e in zip(idx[::2], idx[1::2]):        # runs of hot hops [s, e)
             # a burst over two hops can leave one of them below the rise: the run takes in the
             # hop beside it within BURST_EDGE_DB of its top, if the energy then drops abruptly
@@ -290,12 +292,24 @@ def digital_distortion(x: np.ndarray, *, fs: int, stats: DiffStats | None = None
             if lvl < BURST_MIN_DBFS:
                 continue
             t0 = (a - hop + big[0]) / fs
+            found.append((a - hop + big[0], dur))
             out.append(RenderEvent(
                 "digital_distortion", t0, lvl, c, dur,
                 detail=f"at {t0:.3f} s a {dur * 1000:.1f} ms burst of broadband garbage at {lvl:.0f} dBFS "
                        f"rises {10 * math.log10(top / bgc[s]):.0f} dB above the programme and stops "
                        "abruptly (a digital error: clipped, bit-crushed or corrupt samples); re-render or "
                        "repair the passage"))
+        if found:
+            # a burst that comes back, with the sound after it, at another of the channel's
+            # transients is the music's (a sampled kick's beater noise, a clap sample): the
+            # musical-context test of the click detector (mixes.click_recur); a digital error
+            # does not recur with the music that follows it
+            from mixes.click_recur import recurs
+            partners = np.array([s0 * hop + int(np.argmax(np.abs(np.diff(xc[s0 * hop: e0 * hop + 1]))))
+                                 for s0, e0 in zip(idx[::2], idx[1::2]) if e0 > s0], dtype=np.int64)
+            r = recurs(xc, np.array([f[0] for f in found], dtype=np.int64),
+                       np.array([f[1] for f in found]), partners, fs=fs)
+            out[n_before:] = [ev for ev, rec in zip(out[n_before:], r) if not rec]
     return out
 
 

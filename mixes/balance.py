@@ -21,7 +21,8 @@ against the *accompaniment* (the mix without the low end and the tracked voice, 
 ``ACC_LOW_HZ`` up, above the bass line's strong harmonics), so a vocal 2 dB louder on the fader
 reads +2 dB even though the whole mix also rose, and a vocal and a bass moved together each
 read their own offset.  The low end compared is its *held* part (the bass instrument; the
-kick's bursts are cut by a running median per bin), so a bass fader alone reads itself.
+kick's bursts are cut per bin by a running rank filter, :mod:`mixes.bass_tonal`), so a bass
+fader alone reads itself.
 
 *Same-song references* (an earlier mix of the song, the reference mix it was built from: the
 issue's "otherwise identical references").  Each :class:`Balance` keeps a per-frame record

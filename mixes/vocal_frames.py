@@ -103,7 +103,8 @@ several dB.
 The per-frame record kept for the comparison with references (:class:`VoiceFrames`): the
 tracked pitch, its harmonic energy, the accompaniment from ``ACC_LOW_HZ`` up (above the bass
 line's strong harmonics, so a bass fader does not move the vocal's figure) and the tonal
-(held) part of the low end, separated from the kick by a running median per bin.
+(held) part of the low end, separated from the kick per bin by a running rank filter
+(:func:`mixes.bass_tonal.held_low_energy`).
 """
 
 from __future__ import annotations
@@ -166,7 +167,6 @@ SHAPE_MAX_HZ = 5000.0
 SHAPE_FLOOR_DB = 40.0               # partials weaker than the pattern's strongest by more: floored
 ACC_LOW_HZ = 250.0                 # the accompaniment is measured from here up (the bass's
                                     # harmonics 2-3 lie below: a bass fader does not move it)
-BASS_MEDIAN_S = 0.35               # running median that keeps the held bass notes, not the kick
 MATCH_CENTS = 50.0                 # same-song comparison: tracked pitches agree within this
 MATCH_MIN_S = 0.5                  # ... on at least this much time
 MATCH_MIN_MOVE_CORR = 0.5          # ... one file found no vocal: its track follows the other's vibrato

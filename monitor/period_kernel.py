@@ -316,4 +316,8 @@ def _warm_run() -> None:
         for outd in (_np.zeros((4, 2), _np.float32), _np.zeros((6, 3), _np.float32)[:4, :2]):
             proc.callback(ind, outd, 4, 0)
             proc.callback(ind, outd, 4, 0)
+            # an xrun flag takes the general path (Engine.process_host): without this its first
+            # call in a live run loaded the kernels from numba's cache inside the callback
+            # (~35 ms of the audio thread's CPU: an overload and an xrun at the first host xrun)
+            proc.callback(ind, outd, 4, 1)
     eng.close()

@@ -14,6 +14,7 @@ figure also counts a click reported under another kind (``discontinuity`` or
 ``digital_distortion``).  The per-class table is printed and written as JSON.
 
     .venv/bin/python benchmarks/eval_clicks.py [--songs 6] [--clicks 80] [--verbose] [--json PATH]
+        [--tol-ms 2] [--only piano,kit]    # match tolerance; a subset of the materials (same plants)
     .venv/bin/python benchmarks/eval_clicks.py --clicks-only --json ""    # the detector alone
     EVAL_CLICKS_ROOT=/path/to/other/checkout .venv/bin/python benchmarks/eval_clicks.py --json ""
 """
@@ -100,6 +101,15 @@ def kit(seed: int, fs: int = 48000, dur_s: float = 12.0) -> np.ndarray:
 def click_shape(rng, fs: int) -> np.ndarray:
     """Single sample, doublet (2-6 samples apart), a 3-sample shape, a windowed-noise burst of
     0.2-2 ms, or a step held 0.2-2 ms (a rectangular pulse: two discontinuities); either sign."""
+    return click_shape_named(rng, fs)[1]
+
+
+SHAPES = ("single", "doublet", "3-sample", "burst", "step")
+
+
+def click_shape_named(rng, fs: int) -> tuple[str, np.ndarray]:
+    """:func:`click_shape` with the shape's name (``SHAPES``; bursts and steps get their width
+    class: ``burst<1ms``, ``burst>=1ms``, ``step<1ms``, ``step>=1ms``)."""
     kind = rng.integers(5)
     if kind == 0:
         c = np.array([1.0])
@@ -114,11 +124,14 @@ def click_shape(rng, fs: int) -> np.ndarray:
     else:                                       # a step held 0.2-2 ms
         c = np.ones(int(rng.uniform(0.0002, 0.002) * fs) + 1)
     c = c / np.abs(c).max()
-    return c * rng.choice([-1.0, 1.0])
+    name = SHAPES[int(kind)]
+    if kind >= 3:
+        name += "<1ms" if c.size < 0.001 * fs else ">=1ms"
+    return name, c * rng.choice([-1.0, 1.0])
 
 
 def plant(x: np.ndarray, fs: int, rng, n_clicks: int, levels=(-45.0, -12.0)):
-    """Add clicks; returns the dirty programme and [(time_s, channel, audibility_db)]."""
+    """Add clicks; returns the dirty programme and [(time_s, channel, audibility_db, shape)]."""
     y = x.copy()
     margin = int(0.06 * fs)
     truth = []
@@ -131,19 +144,25 @@ def plant(x: np.ndarray, fs: int, rng, n_clicks: int, levels=(-45.0, -12.0)):
         for q in group:
             if q + 64 >= x.shape[1]:
                 continue
-            c = click_shape(rng, fs) * 10 ** (rng.uniform(*levels) / 20)
+            shape, c = click_shape_named(rng, fs)
+            c = c * 10 ** (rng.uniform(*levels) / 20)
             aud = click_audibility_db(x[ch], c, q, fs=fs)
             y[ch, q:q + c.size] += c
-            truth.append((q / fs, ch, aud))
+            truth.append((q / fs, ch, aud, shape))
     return y, truth
 
 
-def score(found, truth, own=(), tol_s=0.002):
-    """Recall over audible planted clicks; false = reports matching neither a planted click nor
-    one of the material's own clicks (``own``: what the clean material already reports)."""
-    audible = [t for t in truth if t[2] > 0]
-    hit = [any(abs(t - f.time_s) <= tol_s and f.channel == c for f in found) for t, c, _ in audible]
-    known = list(truth) + [(o.time_s, o.channel, 0.0) for o in own]
+TOL_S = 0.002
+
+
+def score(found, truth, own=(), tol_s=None, min_db=0.0):
+    """Recall over audible planted clicks (audibility > ``min_db``); false = reports matching
+    neither a planted click nor one of the material's own clicks (``own``: what the clean
+    material already reports)."""
+    tol_s = TOL_S if tol_s is None else tol_s
+    audible = [t for t in truth if t[2] > min_db]
+    hit = [any(abs(t[0] - f.time_s) <= tol_s and f.channel == t[1] for f in found) for t in audible]
+    known = [t[:3] for t in truth] + [(o.time_s, o.channel, 0.0) for o in own]
     found = [f for f in found if not any(abs(o.time_s - f.time_s) <= tol_s and o.channel == f.channel for o in own)]
     false = [f for f in found if not any(abs(t - f.time_s) <= tol_s and f.channel == c for t, c, _ in known)]
     missed = [a for a, h in zip(audible, hit) if not h]
@@ -181,10 +200,25 @@ def materials(n_songs: int):
     for seed in range(n_songs):
         s = make_alt(300 + seed, duration_s=12.0)
         yield f"alt{seed} ({s.key})", s.mix(), 48000
+    try:
+        from mixes.songs3 import make_song as make3
+    except ImportError:
+        return
+    if os.environ.get("EVAL_CLICKS_NO_SONGS3"):
+        return
+    for seed in range(n_songs):
+        try:
+            s = make3(500 + seed, duration_s=12.0)
+        except Exception as exc:      # (songs3 is new and written by another helper)
+            print(f"songs3 seed {500 + seed}: {exc!r}", file=sys.stderr)
+            continue
+        yield f"s3_{seed} ({s.key})", s.mix(), 48000
 
 
 def material_class(name: str) -> str:
     """The class a material belongs to, for the per-class table."""
+    if name.startswith("s3_"):
+        return "songs3 (full level)"
     if name.startswith("alt"):
         return "songs_alt (full level)"
     if name.startswith("kit"):
@@ -202,7 +236,35 @@ def _clicks_only(x: np.ndarray, *, fs: int):
     return SimpleNamespace(clicks=ev, artifacts=[])
 
 
+def _nearest(found, t: float, ch: int, span_s: float = 0.005):
+    """Signed offset (s) of the report nearest to a planted click on its channel, or None."""
+    d = [f.time_s - t for f in found if f.channel == ch and abs(f.time_s - t) <= span_s]
+    return min(d, key=abs) if d else None
+
+
+def _recall_rows(recs: list[dict], key: str) -> dict:
+    """Recall over planted clicks above 0, 1 and 3 dB of audibility, grouped by ``key``."""
+    out: dict = {}
+    for g in sorted({r[key] for r in recs}):
+        rs = [r for r in recs if r[key] == g]
+        row = {}
+        for lim in (0.0, 1.0, 3.0):
+            sel = [r for r in rs if r["aud"] > lim]
+            row[f"n>{lim:g}dB"] = len(sel)
+            row[f"recall>{lim:g}dB"] = sum(r["hit"] for r in sel) / max(len(sel), 1)
+        out[g] = row
+    return out
+
+
+def _print_recall(title: str, table: dict) -> None:
+    print(f"\n{title:26s} {'n>0dB':>6s} {'rec>0':>6s} {'n>1dB':>6s} {'rec>1':>6s} {'n>3dB':>6s} {'rec>3':>6s}")
+    for g, r in table.items():
+        print(f"{g:26s} {r['n>0dB']:6d} {r['recall>0dB']:6.3f} {r['n>1dB']:6d} {r['recall>1dB']:6.3f} "
+              f"{r['n>3dB']:6d} {r['recall>3dB']:6.3f}")
+
+
 def main() -> None:
+    global TOL_S
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=6)
     ap.add_argument("--clicks", type=int, default=80)
@@ -210,13 +272,23 @@ def main() -> None:
     ap.add_argument("--clicks-only", action="store_true",
                     help="the click detector alone (mixes.clicks.find_clicks per channel), without the "
                          "render checks' sorting into splices and bursts: for A/B runs of the detector")
+    ap.add_argument("--tol-ms", type=float, default=2.0,
+                    help="a report matches a planted click when within this of its start (ms)")
+    ap.add_argument("--only", default="", help="comma-separated material-name prefixes (quick runs)")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "eval_clicks.json"))
     a = ap.parse_args()
+    TOL_S = a.tol_ms / 1000.0
     rng = np.random.default_rng(1)
     classes: dict[str, np.ndarray] = {}
     rows = []
+    recs: list[dict] = []
     check = _clicks_only if a.clicks_only else render_checks
+    only = [p for p in a.only.split(",") if p]
     for name, x, fs in materials(a.songs):
+        skip = bool(only) and not any(name.startswith(p) for p in only)
+        if skip:   # (the plants still draw from rng, so a subset sees the same clicks as a full run)
+            plant(x, fs, rng, min(a.clicks, int(x.shape[1] / fs / 0.07)))
+            continue
         clean = check(x, fs=fs)
         y, truth = plant(x, fs, rng, min(a.clicks, int(x.shape[1] / fs / 0.07)))
         r = check(y, fs=fs)
@@ -228,15 +300,24 @@ def main() -> None:
         v = np.array([h, n, fa, nf, h2, own])
         cls = material_class(name)
         classes[cls] = classes.get(cls, 0) + v
+        for t in truth:
+            if t[2] > 0:
+                off = _nearest(r.clicks, t[0], t[1])
+                recs.append({"material": name, "class": cls, "shape": t[3], "aud": float(t[2]),
+                             "hit": off is not None and abs(off) <= TOL_S, "offset_s": off})
         rows.append({"material": name, "class": cls, "audible": n, "found": h, "found_any_kind": h2,
                      "reports": nf, "false": fa, "clean_reports": own})
         print(f"{name:24s} clean: {own} reports | planted {len(truth)}, audible {n}: recall {h / max(n, 1):.3f} "
-              f"(any kind {h2 / max(n, 1):.3f}), false {fa}/{nf} (precision {(nf - fa) / max(nf, 1):.3f})")
+              f"(any kind {h2 / max(n, 1):.3f}), false {fa}/{nf} (precision {(nf - fa) / max(nf, 1):.3f})",
+              flush=True)
         if a.verbose:
             for m in missed:
-                print("   missed", m)
+                print(f"   missed {m[0]:.4f} ch{m[1]} {m[2]:+.1f} dB {m[3]}  nearest report "
+                      f"{_nearest(r.clicks, m[0], m[1])}")
             for f in false:
-                print("   false", f)
+                near = [(round(t[0] - f.time_s, 4), t[3], round(t[2], 1)) for t in truth
+                        if t[1] == f.channel and abs(t[0] - f.time_s) < 0.02]
+                print("   false", f, "planted within 20 ms (offset s, shape, dB):", near)
             for ev in list(clean.clicks) + list(clean.artifacts):
                 print("   clean", ev)
     print()
@@ -252,9 +333,19 @@ def main() -> None:
     print(f"{'ALL':26s} {n:7d} {h / max(n, 1):7.3f} {h2 / max(n, 1):8.3f} {(nf - fa) / max(nf, 1):9.3f} {own:13d}")
     table["ALL"] = {"audible": int(n), "recall": h / max(n, 1), "recall_any_kind": h2 / max(n, 1),
                     "precision": (nf - fa) / max(nf, 1), "clean_reports": int(own)}
+    by_class = _recall_rows(recs + [dict(r, **{"class": "ALL"}) for r in recs], "class")
+    by_shape = _recall_rows(recs, "shape")
+    _print_recall("class (recall by margin)", by_class)
+    _print_recall("shape (recall by margin)", by_shape)
+    offs = np.array([r["offset_s"] for r in recs if r["hit"]]) * 1000
+    if offs.size:
+        print(f"\nreport time - planted start over found clicks (ms): median {np.median(offs):+.3f}, "
+              f"|offset| > 0.5 ms: {np.mean(np.abs(offs) > 0.5):.3f}, > 1 ms: {np.mean(np.abs(offs) > 1):.3f}, "
+              f"max {offs.max():+.2f} / min {offs.min():+.2f}")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"classes": table, "materials": rows}, indent=1))
+        Path(a.json).write_text(json.dumps({"classes": table, "recall_by_margin": by_class,
+                                            "recall_by_shape": by_shape, "materials": rows}, indent=1))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,11 @@ WIDE_MIN_S = 0.0019
 WIDE_HF_FRACTION = 0.1
 # an event found only by the wide pass of mixes.clicks with less than this above ATTACK_HF_HZ is music
 WIDE_PASS_HF_FRACTION = 0.02
+# an event whose energy above ATTACK_HF_HZ reaches this fraction of what one ideal edge of its
+# peak height leaves there (peak^2 fs / (2 pi^2 f) per edge; a rectangular pulse has two) has a
+# sharp edge: a held step or a digital pulse, never a smooth note onset (clicks5)
+EDGE_FRACTION = 0.5    # held steps: 0.62-0.96; music events that are flat enough: 0.06-0.48
+RECT_FRACTION = 0.97   # held steps found in the eval: 0.984-1.000; music events 0.34-0.93
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
 # this SPL.  Mastering rooms play -14 dBFS RMS pink noise at ~83-86 dB SPL per speaker [U].
@@ -66,6 +71,18 @@ TW_SPAN_S = (-0.040, 0.010)   # masker frames considered, relative to the click 
 MAX_FREQ_HZ = 20_000.0        # bands above this are not heard
 
 # --- stage 3: audibility --------------------------------------------------------------------
+
+def _rect_fraction(c: np.ndarray) -> float:
+    """Fraction of the energy of ``c`` that one rectangle (a constant over a run of >= 2
+    samples, zero elsewhere) explains at best: 1.0 for a held step, ~0.8 for a half-sine hump,
+    low for a burst of noise or a ringing transient."""
+    c = np.asarray(c, dtype=np.float64)
+    cs = np.concatenate([[0.0], np.cumsum(c)])
+    ln = np.arange(cs.size)[None, :] - np.arange(cs.size)[:, None]
+    s = cs[None, :] - cs[:, None]
+    ex = np.where(ln >= 2, s * s / np.maximum(ln, 1), 0.0)
+    return float(ex.max() / max(float(np.dot(c, c)), 1e-30))
+
 
 def _bark(f_hz: np.ndarray) -> np.ndarray:
     """Critical-band rate (Bark), Zwicker & Terhardt (1980)."""
@@ -155,7 +172,17 @@ class _Bands:
         heard = aft > self.quiet[None, :] / (QUIET_INTEGRATION_S * self.fs)
         rise = np.max(np.where(heard, aft / (bef + 1e-30), 0.0), axis=1)
         hf = E[:, self.hfb].sum(axis=1) / (E.sum(axis=1) + 1e-30)
-        smooth = (hf < ATTACK_HF_FRACTION) | ~full_band   # low-band events have no top octaves
+        # a sharp edge (a held step's, a rectangular pulse's) puts about peak^2 fs / (pi^2 f) of
+        # energy above f whatever the event's width, which a smooth onset's hump never does:
+        # such an event is not smooth even when most of a wide pulse's energy lies low
+        pk2 = np.array([float(np.max(np.abs(c[:n]))) ** 2 if c.size else 0.0 for c in clicks])
+        edged = E[:, self.hfb].sum(axis=1) >= EDGE_FRACTION * pk2 * self.fs / (np.pi ** 2 * ATTACK_HF_HZ)
+        # ... and held flat between its edges (a step held 0.2-2.5 ms: most of its energy is one
+        # rectangle; a drum's or a pluck's onset, whose isolated waveform is the interpolation's
+        # error across the gap, is not)
+        for k in np.flatnonzero(edged):
+            edged[k] = _rect_fraction(clicks[k][:n]) >= RECT_FRACTION
+        smooth = ((hf < ATTACK_HF_FRACTION) & ~edged) | ~full_band   # low-band events have no top octaves
         # the sound that follows: an event that does not stand out of the next few ms, masker
         # weighted by the forward window mirrored, is the start of that sound (a pluck's
         # excitation, a clap's first burst, a brush's tap), not a click added to the music
@@ -177,11 +204,11 @@ class _Bands:
             # a wide transient with almost nothing above ATTACK_HF_HZ: the onset of a sound (a
             # drum, a pluck) that the interpolation across the gap cannot tell from a new
             # note; a click of 1-2 ms (a burst of noise) is broadband
-            part |= (hf < WIDE_HF_FRACTION) & (np.asarray(width_s) >= WIDE_MIN_S)
+            part |= (hf < WIDE_HF_FRACTION) & (np.asarray(width_s) >= WIDE_MIN_S) & ~edged
         if wide is not None:
             # an event only the wide pass of mixes.clicks found (1-2.5 ms) and smooth: the
             # onset of a plucked or struck note (a held step or a noise burst has edges)
-            part |= np.asarray(wide, dtype=bool) & (hf < WIDE_PASS_HF_FRACTION)
+            part |= np.asarray(wide, dtype=bool) & (hf < WIDE_PASS_HF_FRACTION) & ~edged
         return np.where((smooth & (rise > ATTACK_RISE)) | part, -np.inf, m)
 
     def segment_bounds(self, onset: int) -> tuple[int, int]:

@@ -257,10 +257,20 @@ def mix_dict(result: MixAnalysis, refs: list[MixAnalysis] = (), *, ltas_vs_refer
     d["ltas_vs_reference"] = ltas_vs_reference
     ref_bal = [r.balance for r in refs if r.balance is not None]
     if result.balance is not None and ref_bal:
-        from mixes.balance import compare_balance
+        # a same-song reference is compared by the null test (mixes.balance_null; the audio is
+        # read again only when the frame records say it may be the same song)
+        from mixes.analysis import read_mix
+        from mixes.balance_null import compare_balance_null
 
-        bass_vs, vocal_vs = compare_balance(result.balance, ref_bal)
+        rb = [r for r in refs if r.balance is not None]
+        bass_vs, vocal_vs, by_null, null_notes = compare_balance_null(
+            result.balance, ref_bal, lambda: read_mix(result.file), [lambda p=r.file: read_mix(p) for r in rb],
+            [Path(r.file).name for r in rb])
         d["balance"] = result.balance.to_dict(bass_vs_reference_db=bass_vs, vocal_vs_reference_db=vocal_vs)
+        if by_null:
+            d["balance"]["vocal_found"] = True
+            d["balance"]["notes"] = [n for n in d["balance"]["notes"] if not n.startswith(("no vocal found", "the vocal was found through"))]
+        d["balance"]["notes"] += null_notes
     ref_dyn = [r.dynamics for r in refs if r.dynamics is not None]
     if result.dynamics is not None and d.get("dynamics") is not None:
         cmp = None

@@ -1,0 +1,611 @@
+"""The null test: bass and vocal balance against a reference that is *the same song*.
+
+Method
+------
+A mastering engineer compares versions of one mix all the time (a vocal-up / vocal-down
+alternate, revision 2 against revision 1, the approved mix).  When the reference ``r`` is the
+same song, sample-aligned (or at a constant lag) and linearly related to the mix ``m``, the
+difference signal holds only what changed:
+
+    m = c (A + g_v V + g_b B),  r = A + V + B   =>   d = m / c - r = (g_v - 1) V + (g_b - 1) B
+
+(``A`` the unchanged accompaniment, the kick included; ``c`` the overall gain).  So
+
+1. *the gate* (:func:`null_gate`) finds the integer lag by cross-correlating a
+   ``LAG_EXCERPT_S`` excerpt of the mix against the reference (up to ``MAX_LAG_S`` either way;
+   the lengths may differ), reads ``c`` from the (frame, third-octave) cells that all share one
+   ratio (the densest ``GAIN_CLUSTER_DB`` cluster of cell ratios, refined by least squares on
+   those cells), and accepts the pair only when it is linearly related: a share
+   >= ``NULL_MIN_SHARE`` of the cells null to ``NULL_DEPTH_DB`` (a limiter, a compressor or
+   clipping leave no deep nulls: their gain moves with the music), the bands are coherent
+   (>= ``COHERENCE_MIN`` in >= ``COHERENT_BAND_SHARE`` of the bands with energy) and no band
+   above ``EQ_MIN_HZ`` keeps a constant offset from ``c`` without ever nulling (an EQ: it
+   changes every frame of its band by the same ratio, a fader only the frames where the part
+   plays).  Anything else (another song, another sample rate or channel count, a re-EQ'd or
+   limited master, a fractional lag) is refused with the reason, and the caller keeps the
+   frame-energy comparison of :mod:`mixes.balance`.
+2. *the bass*: in ``BASS_NULL_HZ`` the kick cancels in ``d``, which holds the bass's change
+   alone; coherently over the cells, ``g_b - 1 = sum|d|^2 / Re sum conj(r) d`` (the cross
+   terms of the bass with the unchanged parts average out; the sign comes out right).
+3. *the vocal*: the voice detector of :mod:`mixes.vocal_frames` runs on ``d`` (brought to a
+   nominal loudness), where the changed voice stands clear of the accompaniment that hid it in
+   the mix.  When it is found there, ``g_v - 1`` is read the same way over the cells on its
+   harmonic comb (its tracked pitch in ``d``), keeping clear of the bins near the bass's
+   partials.  When ``d`` holds no voice, the vocal did not move: 0 dB when the vocal was found
+   in either file, no figure otherwise; a song without a voice stays ``vocal_found`` false.
+
+Why: the frame-energy comparison needs the voice found and tracked in the files; the null
+test needs it only in the difference, where nothing else is left, and it cancels the kick that
+the held-low-end rank filter cannot separate from a bass on every beat.
+
+Accuracy: see the figures in the module's tests and /work/notes/null6-note.md (filled in
+below after measurement).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from calib.errors import RoomtruthError
+from mixes.programme import as_programme
+
+__all__ = ["NullGate", "NullBalance", "null_gate", "null_balance", "may_be_same_song", "compare_balance_null",
+           "MAX_LAG_S"]
+
+MAX_LAG_S = 2.0               # the reference may start up to this much earlier or later
+LAG_EXCERPT_S = 12.0          # the mix excerpt cross-correlated against the reference
+LAG_MIN_CORR = 0.5            # normalised cross-correlation peak: below, not the same song
+MAX_NULL_S = 120.0            # at most this much of the overlap is analysed (the middle)
+GAIN_CLUSTER_DB = 0.3         # the common gain: densest cluster of the cell ratios
+NULL_DEPTH_DB = -40.0         # a cell nulls when |m/c - r|^2 is this far under |r|^2
+NULL_MIN_SHARE = 0.10         # ... and at least this share of the cells with energy must null
+COHERENCE_MIN = 0.8           # magnitude-squared coherence of a band over the frames
+COHERENT_BAND_SHARE = 0.7     # ... in this share of the bands with energy
+EQ_MIN_HZ = 150.0             # an EQ'd band: above this,
+EQ_MIN_CHANGE_DB = -30.0      # ... whose change from c is at least this (against |r|^2)
+EQ_MAX_LTI_DB = -22.0         # ... and a fixed filter per bin leaves at most this of it
+EQ_MIN_BANDS = 2              # this many such bands make an EQ
+BASS_NULL_HZ = (30.0, 100.0)  # the bass's change alone in d (the kick cancels)
+CHANGE_FLOOR_DB = -60.0       # sum|d|^2 this far under sum|r|^2: nothing changed (0 dB)
+VOICE_MAX_HZ = 8000.0         # the voice's comb is counted up to here
+COMB_REL = 0.03               # a partial h f0 covers +-3 % (vibrato) and at least +-1.5 bins
+COMB_MIN_BINS = 1.5
+BASS_CLEAR_BINS = 1           # comb bins within this of a bass partial are left out,
+BASS_CLEAR_MAX_HZ = 1000.0    # ... up to here
+NOMINAL_LUFS = -23.0          # d is brought to this loudness for the voice detector
+FLOOR_REL = 1e-7              # cells this far under the loudest are not counted (-70 dB)
+PRECHECK_MIN_CORR = 0.8       # the cheap test on the frame records (see may_be_same_song)
+
+
+@dataclass(frozen=True)
+class NullGate:
+    """The verdict on a mix / reference pair.
+
+    Attributes
+    ----------
+    same : bool
+        True when the pair is the same song, linearly related at an integer lag.
+    reason : str
+        One sentence: why it is (not) the same song.
+    lag_samples : int
+        The reference sample that lines up with the mix's first sample (``r[n + lag]`` with
+        ``m[n]``).
+    gain_db : float
+        The overall gain ``c`` of the mix against the reference (dB), NaN when refused.
+    null_share : float
+        Share of the cells with energy that null to ``NULL_DEPTH_DB``.
+    coherent_share : float
+        Share of the bands with energy whose coherence is >= ``COHERENCE_MIN``.
+    eq_bands_hz : tuple of float
+        Centres of the bands that look filtered (constant offset, no null).
+    """
+
+    same: bool
+    reason: str
+    lag_samples: int = 0
+    gain_db: float = math.nan
+    gain_sign: float = 1.0
+    corr: float = math.nan
+    null_share: float = math.nan
+    coherent_share: float = math.nan
+    eq_bands_hz: tuple = ()
+
+
+@dataclass(frozen=True)
+class NullBalance:
+    """Bass and vocal of a mix against a same-song reference, by the null test.
+
+    Attributes
+    ----------
+    gate : NullGate
+    bass_vs_reference_db : float or None
+        The bass's change (dB) against the accompaniment; None when refused.
+    vocal_vs_reference_db : float or None
+        The vocal's change (dB); 0.0 when the difference holds no voice; None when refused.
+    vocal_in_difference : bool
+        A voice was found in the difference signal (the vocal moved).
+    voice_seconds : float
+        Time the voice was tracked in the difference (s).
+    """
+
+    gate: NullGate
+    bass_vs_reference_db: float | None = None
+    vocal_vs_reference_db: float | None = None
+    vocal_in_difference: bool = False
+    voice_seconds: float = 0.0
+    notes: tuple = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _nfft(fs: int) -> int:
+    """Twice the frame of :mod:`mixes.vocal_frames` (4096 at 48 kHz: 11.7-Hz bins)."""
+    from mixes.vocal_frames import _nfft as vf_nfft
+    return 2 * vf_nfft(fs)
+
+
+def _stft(x: np.ndarray, nfft: int, hop: int, pad: int) -> np.ndarray:
+    """Hann STFT of each channel, frames starting at ``j*hop - pad``: (ch, frames, bins), c64."""
+    xp = np.pad(x, ((0, 0), (pad, nfft)))
+    n_fr = 1 + (x.shape[1] + pad - nfft // 2) // hop if x.shape[1] > 0 else 0
+    n_fr = max(1, min(n_fr, 1 + (xp.shape[1] - nfft) // hop))
+    win = (np.hanning(nfft + 1)[:-1]).astype(np.float32)
+    out = np.empty((x.shape[0], n_fr, nfft // 2 + 1), dtype=np.complex64)
+    for c in range(x.shape[0]):
+        v = np.lib.stride_tricks.sliding_window_view(xp[c].astype(np.float32), nfft)[::hop][:n_fr]
+        for i in range(0, n_fr, 512):
+            out[c, i:i + 512] = np.fft.rfft(v[i:i + 512] * win, axis=-1)
+    return out
+
+
+def _third_octave_edges(fs: int) -> np.ndarray:
+    centres = 1000.0 * 2.0 ** (np.arange(-15, 14) / 3.0)          # 31.5 Hz .. 16 kHz
+    centres = centres[centres * 2 ** (1 / 6) < 0.45 * fs]
+    return np.stack([centres * 2 ** (-1 / 6), centres * 2 ** (1 / 6)], axis=1)
+
+
+def _band_sum(p: np.ndarray, idx: list[np.ndarray]) -> np.ndarray:
+    """(frames, bins) -> (frames, bands) sums over the bins of each band."""
+    return np.stack([p[:, i].sum(axis=1) for i in idx], axis=1)
+
+
+def _find_lag(m: np.ndarray, r: np.ndarray, fs: int) -> tuple[int, float]:
+    """Integer lag of ``r`` against ``m`` (``r[n + lag] ~ m[n]``) and the normalised
+    cross-correlation at it (signed), from a ``LAG_EXCERPT_S`` excerpt in the middle of the mix."""
+    mm = m.sum(axis=0)
+    rr = r.sum(axis=0)
+    L = min(int(LAG_EXCERPT_S * fs), mm.size)
+    s0 = max((mm.size - L) // 2, 0)
+    e = mm[s0:s0 + L]
+    max_lag = int(MAX_LAG_S * fs)
+    lo = max(s0 - max_lag, 0)
+    hi = min(s0 + L + max_lag, rr.size)
+    seg = rr[lo:hi]
+    if seg.size < L // 2 or not np.any(e):
+        return 0, 0.0
+    n = 1 << int(math.ceil(math.log2(seg.size + L)))
+    xc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(e, n)), n)[:seg.size]
+    # the reference's energy in the window under each lag (sliding sum of squares)
+    cs = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
+    k = np.arange(seg.size)
+    k_end = np.minimum(k + L, seg.size)
+    er = cs[k_end] - cs[k]
+    # lags where the excerpt lies wholly inside the reference segment; lag = lo + k - s0
+    valid = (k + L <= seg.size) & (np.abs(lo + k - s0) <= max_lag)
+    if not np.any(valid):
+        valid = np.abs(lo + k - s0) <= max_lag
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = xc / np.sqrt(float(np.dot(e, e)) * np.maximum(er, 1e-300))
+    rho = np.where(valid, rho, 0.0)
+    i = int(np.argmax(np.abs(rho)))
+    return int(lo + i - s0), float(rho[i])
+
+
+def _overlap(m: np.ndarray, r: np.ndarray, lag: int, fs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned common stretch (at most ``MAX_NULL_S``, from the middle)."""
+    i0 = max(0, -lag)
+    j0 = i0 + lag
+    n = min(m.shape[1] - i0, r.shape[1] - j0)
+    if n <= 0:
+        return m[:, :0], r[:, :0]
+    cap = int(MAX_NULL_S * fs)
+    if n > cap:
+        off = (n - cap) // 2
+        i0, j0, n = i0 + off, j0 + off, cap
+    return m[:, i0:i0 + n], r[:, j0:j0 + n]
+
+
+@dataclass
+class _Spec:
+    M: np.ndarray
+    R: np.ndarray
+    fk: np.ndarray
+    fs: int
+    nfft: int
+    hop: int
+    m: np.ndarray
+    r: np.ndarray
+
+
+def _spectra(m: np.ndarray, r: np.ndarray, fs: int) -> _Spec:
+    nfft = _nfft(fs)
+    hop = nfft // 4                      # = the hop of mixes.vocal_frames (its frame / 2)
+    pad = nfft // 4                      # frame j centred where vocal_frames' frame j is
+    M = _stft(m, nfft, hop, pad)
+    R = _stft(r, nfft, hop, pad)
+    return _Spec(M=M, R=R, fk=np.arange(nfft // 2 + 1) * fs / nfft, fs=fs, nfft=nfft, hop=hop, m=m, r=r)
+
+
+# --------------------------------------------------------------------------- the gate
+
+def _refuse(reason: str, **kw) -> NullGate:
+    return NullGate(same=False, reason=reason, **kw)
+
+
+def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = None,
+              _spec_out: list | None = None) -> NullGate:
+    """Is ``r`` the same song as ``m``, linearly related at an integer lag?
+
+    Parameters
+    ----------
+    m, r : ndarray, shape (n_channels, n_samples)
+        Mix and reference, full scale 1.0.
+    fs : int
+        The mix's sample rate (Hz), keyword-only.
+    fs_ref : int, optional
+        The reference's (default ``fs``).  Different rates are refused (nothing resamples
+        silently).
+
+    Returns
+    -------
+    NullGate
+        ``same`` and the reason; the lag and gain when accepted.
+    """
+    m = as_programme(m)
+    r = as_programme(r)
+    fs = int(fs)
+    fs_ref = fs if fs_ref is None else int(fs_ref)
+    if fs != fs_ref:
+        return _refuse(f"the reference's sample rate ({fs_ref} Hz) differs from the mix's ({fs} Hz)")
+    if m.shape[0] != r.shape[0]:
+        return _refuse(f"the reference has {r.shape[0]} channel(s), the mix {m.shape[0]}")
+    if m.shape[0] > 2:
+        return _refuse(f"the null test compares mono or stereo mixes; this one has {m.shape[0]} channels")
+    if min(m.shape[1], r.shape[1]) < 2 * fs:
+        return _refuse("shorter than 2 s")
+    lag, rho = _find_lag(m, r, fs)
+    if not abs(rho) >= LAG_MIN_CORR:
+        return _refuse(f"the waveforms do not line up (cross-correlation {abs(rho):.2f} < {LAG_MIN_CORR}): "
+                       "not the same song, or not the same render", lag_samples=lag, corr=rho)
+    mo, ro = _overlap(m, r, lag, fs)
+    if mo.shape[1] < 2 * fs:
+        return _refuse("the aligned overlap is shorter than 2 s", lag_samples=lag, corr=rho)
+    sp = _spectra(mo, ro, fs)
+    edges = _third_octave_edges(fs)
+    idx = [np.nonzero((sp.fk >= lo) & (sp.fk < hi))[0] for lo, hi in edges]
+    keep = [i for i, ix in enumerate(idx) if ix.size]
+    idx = [idx[i] for i in keep]
+    centres = np.sqrt(edges[keep, 0] * edges[keep, 1])
+    pm = (np.abs(sp.M) ** 2).sum(axis=0)
+    pr = (np.abs(sp.R) ** 2).sum(axis=0)
+    x = (np.conj(sp.R) * sp.M).sum(axis=0)
+    Em, Er = _band_sum(pm, idx), _band_sum(pr, idx)
+    Xr = _band_sum(x.real, idx)
+    floor = FLOOR_REL * max(float(Er.max(initial=0.0)), float(Em.max(initial=0.0)))
+    ok = (Em > floor) & (Er > floor)
+    if np.count_nonzero(ok) < 16:
+        return _refuse("too little signal to compare", lag_samples=lag, corr=rho)
+    d = np.sort(10.0 * np.log10(Em[ok] / Er[ok]))
+    hi = np.searchsorted(d, d + GAIN_CLUSTER_DB, side="right")
+    i = int(np.argmax(hi - np.arange(d.size)))
+    c_db0 = float(np.median(d[i:hi[i]]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cell_db = 10.0 * np.log10(Em / Er)
+    near = ok & (np.abs(cell_db - c_db0) <= GAIN_CLUSTER_DB / 2)
+    c = float(Xr[near].sum() / Er[near].sum())
+    if not c != 0.0 or not math.isfinite(c):
+        return _refuse("no common gain", lag_samples=lag, corr=rho)
+    # residual per cell after the gain: |m/c - r|^2 = |m|^2/c^2 - 2 Re(r* m)/c + |r|^2
+    res = np.maximum(Em / c ** 2 - 2.0 * Xr / c + Er, 0.0)
+    deep = ok & (res <= 10.0 ** (NULL_DEPTH_DB / 10.0) * Er)
+    null_share = float(np.count_nonzero(deep) / np.count_nonzero(ok))
+    # coherence per band over the frames: |sum r* m|^2 / (sum |m|^2 sum |r|^2)
+    xb = np.array([x[:, ix].sum() for ix in idx])
+    sm, sr = Em.sum(axis=0), Er.sum(axis=0)
+    live = (sr > floor * Er.shape[0] * 1e-3) & (sm > 0)
+    coh = np.abs(xb[live]) ** 2 / (sm[live] * sr[live])
+    coherent_share = float(np.mean(coh >= COHERENCE_MIN)) if coh.size else 0.0
+    # an EQ: a band whose change from c a per-bin time-invariant filter explains (the least
+    # squares H(k) = sum_t r* m / sum_t |r|^2 leaves EQ_MAX_LTI_DB of it); a fader moves only
+    # the bins and frames where its part plays, which no fixed H(k) follows
+    eq = []
+    c_db = 20.0 * math.log10(abs(c))
+    smm_k, srr_k = pm.sum(axis=0), pr.sum(axis=0)
+    srm_k = x.sum(axis=0)
+    for b, ix in enumerate(idx):
+        if centres[b] < EQ_MIN_HZ:
+            continue
+        srr = float(srr_k[ix].sum())
+        if srr <= floor:
+            continue
+        e_c = float(np.sum(smm_k[ix] / c ** 2 - 2.0 * srm_k[ix].real / c + srr_k[ix]))
+        e_h = float(np.sum(smm_k[ix] - np.abs(srm_k[ix]) ** 2 / np.maximum(srr_k[ix], 1e-30))) / c ** 2
+        if e_c >= 10.0 ** (EQ_MIN_CHANGE_DB / 10.0) * srr and e_h <= 10.0 ** (EQ_MAX_LTI_DB / 10.0) * e_c:
+            eq.append(float(centres[b]))
+    kw = dict(lag_samples=lag, gain_db=c_db, gain_sign=1.0 if c > 0 else -1.0, corr=rho,
+              null_share=null_share, coherent_share=coherent_share, eq_bands_hz=tuple(eq))
+    if null_share < NULL_MIN_SHARE:
+        return _refuse(f"only {100 * null_share:.0f} % of the time-frequency cells null after the gain "
+                       f"(needs {100 * NULL_MIN_SHARE:.0f} %): processed differently (a limiter, compressor, "
+                       "clipping or another mix)", **kw)
+    if coherent_share < COHERENT_BAND_SHARE:
+        return _refuse(f"only {100 * coherent_share:.0f} % of the bands are coherent (needs "
+                       f"{100 * COHERENT_BAND_SHARE:.0f} %)", **kw)
+    if len(eq) >= EQ_MIN_BANDS:
+        return _refuse("the reference differs by a filter (EQ) at " + ", ".join(f"{f:.0f} Hz" for f in eq), **kw)
+    if _spec_out is not None:
+        _spec_out.append(sp)
+    return NullGate(same=True, reason=f"the same song at a lag of {lag} samples, {c_db:+.2f} dB overall, "
+                    f"{100 * null_share:.0f} % of the cells null", **kw)
+
+
+# --------------------------------------------------------------------------- the figures
+
+def _gain_db(sdd: float, srd: float, srr: float) -> float | None:
+    """``20 log10(1 + sum|d|^2 / Re sum r* d)``: the part's change (dB); 0.0 when ``d`` is
+    ``CHANGE_FLOOR_DB`` under ``r``; None when undefined."""
+    if srr <= 0:
+        return None
+    if sdd <= 10.0 ** (CHANGE_FLOOR_DB / 10.0) * srr:
+        return 0.0
+    if srd == 0:
+        return None
+    g = 1.0 + sdd / srd
+    return 20.0 * math.log10(max(g, 1e-3))
+
+
+def _bass_f0_hz(P: np.ndarray, fk: np.ndarray) -> np.ndarray:
+    """Per frame, the bass's fundamental (Hz): the lowest peak in 35-130 Hz of ``P`` (frames x
+    bins) within 10 dB of the strongest there (the octave above is often stronger), refined by
+    parabolic interpolation; NaN in frames without a low end."""
+    sel = np.nonzero((fk >= 35.0) & (fk <= 130.0))[0]
+    pb = np.log(np.maximum(P[:, sel], 1e-30))
+    top = pb.max(axis=1)
+    pk = np.zeros_like(pb, dtype=bool)
+    pk[:, 1:-1] = (pb[:, 1:-1] >= pb[:, :-2]) & (pb[:, 1:-1] >= pb[:, 2:]) & (pb[:, 1:-1] >= top[:, None] - math.log(10.0))
+    has = pk.any(axis=1)
+    k = np.where(has, np.argmax(pk, axis=1), np.argmax(pb, axis=1))
+    k = np.clip(k, 1, sel.size - 2)
+    rows = np.arange(pb.shape[0])
+    a, b, cc = pb[rows, k - 1], pb[rows, k], pb[rows, k + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dlt = 0.5 * (a - cc) / (a - 2 * b + cc)
+    dlt = np.where(np.isfinite(dlt) & (np.abs(dlt) <= 0.5), dlt, 0.0)
+    f = fk[sel][k] + dlt * (fk[1] - fk[0])
+    quiet = top <= math.log(1e-6) + float(top.max(initial=0.0)) if top.size else np.zeros(0, bool)
+    return np.where(quiet, np.nan, f)
+
+
+def _bass_notch(D: np.ndarray, fk: np.ndarray, f_bass: np.ndarray) -> np.ndarray:
+    """``D`` (ch, frames, bins) with the bins below 150 Hz and within ``BASS_CLEAR_BINS`` of
+    the bass's partials (up to ``BASS_CLEAR_MAX_HZ``) set to zero: what the voice detector
+    reads (a moved bass's harmonics, a held pitched source, otherwise hide the voice)."""
+    df = fk[1] - fk[0]
+    out = D.copy()
+    out[:, :, fk < 150.0] = 0
+    h = np.arange(1, int(BASS_CLEAR_MAX_HZ / 35.0) + 1)
+    for t in np.nonzero(np.isfinite(f_bass))[0]:
+        fh = h * f_bass[t]
+        kb = np.round(fh[fh <= BASS_CLEAR_MAX_HZ] / df).astype(int)
+        for j in range(-BASS_CLEAR_BINS, BASS_CLEAR_BINS + 1):
+            out[:, t, np.clip(kb + j, 0, fk.size - 1)] = 0
+    return out
+
+
+def _istft(S: np.ndarray, nfft: int, hop: int, pad: int, n: int) -> np.ndarray:
+    """Inverse of :func:`_stft` (weighted overlap-add, Hann analysis and synthesis)."""
+    win = np.hanning(nfft + 1)[:-1]
+    n_ch, F, _ = S.shape
+    L = (F - 1) * hop + nfft
+    y = np.zeros((n_ch, L))
+    wsum = np.zeros(L)
+    frames = np.fft.irfft(S, nfft, axis=-1) * win
+    for t in range(F):
+        y[:, t * hop:t * hop + nfft] += frames[:, t]
+        wsum[t * hop:t * hop + nfft] += win ** 2
+    y = y / np.maximum(wsum, 1e-3)
+    return y[:, pad:pad + n]
+
+
+def _comb_mask(f0: np.ndarray, fk: np.ndarray, f_bass: np.ndarray) -> np.ndarray:
+    """(frames, bins) True on the voice's partials ``h f0`` (+-``COMB_REL``, >= ``COMB_MIN_BINS``)
+    below ``VOICE_MAX_HZ``, off the bins within ``BASS_CLEAR_BINS`` of the bass's partials
+    (multiples of its strongest low partial up to ``BASS_CLEAR_MAX_HZ``)."""
+    df = fk[1] - fk[0]
+    F = f0.size
+    mask = np.zeros((F, fk.size), dtype=bool)
+    kmax = int(min(VOICE_MAX_HZ, fk[-1]) / df)
+    for t in np.nonzero(np.isfinite(f0))[0]:
+        h = np.arange(1, int(VOICE_MAX_HZ / f0[t]) + 1)
+        fh = h * f0[t]
+        w = np.maximum(COMB_REL * fh, COMB_MIN_BINS * df)
+        lo = np.clip(np.ceil((fh - w) / df).astype(int), 0, kmax)
+        hi = np.clip(np.floor((fh + w) / df).astype(int) + 1, 0, kmax)
+        for a, b in zip(lo, hi):
+            mask[t, a:b] = True
+        fb = f_bass[t] if t < f_bass.size else np.nan
+        if np.isfinite(fb):
+            kb = np.round(np.arange(1, int(BASS_CLEAR_MAX_HZ / fb) + 1) * fb / df).astype(int)
+            for kk in kb:
+                mask[t, max(kk - BASS_CLEAR_BINS, 0):kk + BASS_CLEAR_BINS + 1] = False
+    mask[:, fk < 150.0] = False
+    return mask
+
+
+def _voice_track(d: np.ndarray, fs: int):
+    """The voice detector of :mod:`mixes.balance` on ``d`` brought to ``NOMINAL_LUFS``: its
+    per-frame record when a vocal is found, else None."""
+    from mixes.balance import measure_balance
+    from mixes.loudness import loudness
+    if not float(np.max(np.abs(d), initial=0.0)) > 0:
+        return None
+    lufs = loudness(d, fs=fs).integrated_lufs
+    if not math.isfinite(lufs):
+        return None
+    bal = measure_balance(d * 10.0 ** ((NOMINAL_LUFS - lufs) / 20.0), fs=fs, integrated_lufs=NOMINAL_LUFS)
+    return bal.frames if bal.vocal_found else None
+
+
+def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = None,
+                 vocal_in_files: bool = False) -> NullBalance:
+    """Bass and vocal of mix ``m`` against reference ``r`` by the null test.
+
+    Parameters
+    ----------
+    m, r : ndarray, shape (n_channels, n_samples)
+    fs, fs_ref : int
+        Sample rates (Hz); see :func:`null_gate`.
+    vocal_in_files : bool
+        The vocal was found in the mix or the reference on its own (then a difference without
+        a voice reads 0 dB: the vocal did not move).
+
+    Returns
+    -------
+    NullBalance
+        Refused pairs (``gate.same`` false) carry no figures.
+    """
+    spec: list = []
+    gate = null_gate(m, r, fs=fs, fs_ref=fs_ref, _spec_out=spec)
+    if not gate.same:
+        return NullBalance(gate=gate)
+    sp: _Spec = spec[0]
+    c = gate.gain_sign * 10.0 ** (gate.gain_db / 20.0)
+    D = sp.M / np.complex64(c) - sp.R                           # (ch, frames, bins)
+    fk = sp.fk
+    # the bass: its change alone in BASS_NULL_HZ
+    bb = (fk >= BASS_NULL_HZ[0]) & (fk <= BASS_NULL_HZ[1])
+    Db, Rb = D[:, :, bb], sp.R[:, :, bb]
+    bass = _gain_db(float(np.sum(np.abs(Db) ** 2)), float(np.sum((np.conj(Rb) * Db).real)),
+                    float(np.sum(np.abs(Rb) ** 2)))
+    # the bass's pitch: from d's low end when the bass moved (no kick there), else from r's
+    pd_low = (np.abs(D) ** 2).sum(axis=0)
+    moved = bass is not None and bass != 0.0
+    f_bass = _bass_f0_hz(pd_low if moved else (np.abs(sp.R) ** 2).sum(axis=0), fk)
+    # the vocal: the voice detector on d without the bass's partials (then on d itself: the
+    # notches can leave a voice's envelope too even for the vowel cue), at a nominal loudness
+    notes: list[str] = []
+    vocal, found, v_s, vf = None, False, 0.0, None
+    for DD in (_bass_notch(D, fk, f_bass), D):
+        vf = _voice_track(_istft(DD, sp.nfft, sp.hop, sp.nfft // 4, sp.m.shape[1]), fs)
+        if vf is not None:
+            break
+    if vf is not None:
+        f0 = np.asarray(vf.f0_hz, dtype=np.float64)
+        n = min(f0.size, D.shape[1])
+        f0 = np.where(np.asarray(vf.gated[:n]), f0[:n], np.nan)
+        mask = _comb_mask(f0, fk, f_bass[:n])
+        if np.any(mask):
+            Dv = D[:, :n][:, mask]
+            Rv = sp.R[:, :n][:, mask]
+            vocal = _gain_db(float(np.sum(np.abs(Dv) ** 2)), float(np.sum((np.conj(Rv) * Dv).real)),
+                             float(np.sum(np.abs(Rv) ** 2)))
+            found = vocal is not None
+            v_s = float(np.count_nonzero(np.isfinite(f0)) * sp.hop / fs)
+    if not found:
+        vocal = 0.0 if vocal_in_files else None
+    return NullBalance(gate=gate, bass_vs_reference_db=bass, vocal_vs_reference_db=vocal,
+                       vocal_in_difference=found, voice_seconds=v_s, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- with references
+
+def may_be_same_song(mix_frames, ref_frames) -> bool:
+    """The cheap test, on the frame records the balance analysis already keeps (no audio read):
+    the accompaniment's log frame energies of the two files correlate >= ``PRECHECK_MIN_CORR``
+    at the best frame lag within ``MAX_LAG_S``.  False when either record is missing."""
+    if mix_frames is None or ref_frames is None or abs(mix_frames.hop_s - ref_frames.hop_s) > 1e-9:
+        return False
+    a = np.log10(np.maximum(np.asarray(mix_frames.e_acc, dtype=np.float64), 1e-30))
+    b = np.log10(np.maximum(np.asarray(ref_frames.e_acc, dtype=np.float64), 1e-30))
+    ga, gb = np.asarray(mix_frames.gated), np.asarray(ref_frames.gated)
+    max_lag = int(math.ceil(MAX_LAG_S / mix_frames.hop_s)) + 1
+    best = -1.0
+    for lag in range(-max_lag, max_lag + 1):
+        i0 = max(0, -lag)
+        n = min(a.size - i0, b.size - i0 - lag)
+        if n < 16:
+            continue
+        g = ga[i0:i0 + n] & gb[i0 + lag:i0 + lag + n]
+        if np.count_nonzero(g) < 16:
+            continue
+        x, y = a[i0:i0 + n][g], b[i0 + lag:i0 + lag + n][g]
+        if np.std(x) == 0 or np.std(y) == 0:
+            continue
+        best = max(best, float(np.corrcoef(x, y)[0, 1]))
+    return best >= PRECHECK_MIN_CORR
+
+
+def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_names):
+    """:func:`mixes.balance.compare_balance` with the null test for same-song references.
+
+    Parameters
+    ----------
+    mix_balance : mixes.balance.Balance
+    ref_balances : sequence of Balance
+    load_mix : callable
+        ``load_mix() -> (x, fs)``: the mix's audio, read only when a reference may be the
+        same song (:func:`may_be_same_song`).
+    load_refs : sequence of callable
+        The same for each reference.
+    ref_names : sequence of str
+        Named in the notes.
+
+    Returns
+    -------
+    bass_vs_reference_db, vocal_vs_reference_db : float or None
+        The mean over the references (dB), as ``compare_balance``.
+    vocal_by_null : bool
+        The vocal was found in the difference against a same-song reference.
+    notes : list of str
+        What the null test said, per reference where it was tried.
+    """
+    from mixes.balance import compare_balance
+    bass_d, vocal_d, notes = [], [], []
+    by_null = False
+    mix_audio = None
+    for rb, load_ref, name in zip(ref_balances, load_refs, ref_names):
+        res = None
+        if may_be_same_song(getattr(mix_balance, "frames", None), getattr(rb, "frames", None)):
+            try:
+                if mix_audio is None:
+                    mix_audio = load_mix()
+                r, fs_r = load_ref()
+            except (RoomtruthError, OSError) as exc:        # e.g. an array, not a file
+                notes.append(f"not compared by the null test against {name}: {exc}")
+                r = None
+            res = None if r is None else null_balance(mix_audio[0], r, fs=mix_audio[1], fs_ref=fs_r,
+                               vocal_in_files=bool(mix_balance.vocal_found or rb.vocal_found))
+            if res is not None and not res.gate.same:
+                notes.append(f"not compared by the null test against {name}: {res.gate.reason}")
+                res = None
+        if res is None:
+            b, v = compare_balance(mix_balance, [rb])
+        else:
+            b, v = res.bass_vs_reference_db, res.vocal_vs_reference_db
+            notes.append(f"compared with {name} by the null test: {res.gate.reason}")
+            if res.vocal_in_difference:
+                by_null = True
+                notes.append(f"vocal found by the null test against {name} (the same song: the "
+                             f"difference holds the changed voice, {res.voice_seconds:.1f} s tracked)")
+            elif v is not None:
+                notes.append(f"the null test against {name} finds no change of the vocal")
+        if b is not None:
+            bass_d.append(b)
+        if v is not None:
+            vocal_d.append(v)
+    bass = float(np.mean(bass_d)) if bass_d else None
+    vocal = float(np.mean(vocal_d)) if vocal_d else None
+    return bass, vocal, by_null, notes

@@ -141,8 +141,9 @@ def _rng(seed: int, part: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, 3, part])
 
 
-def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int | None = None, voice: bool = True,
-              drums: bool = True, reverb: bool = True, style: str | None = None) -> Song3:
+def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int | None = None,
+              minor: bool | None = None, tempo_bpm: float | None = None, voice: bool = True, drums: bool = True,
+              reverb: bool = True, style: str | None = None) -> Song3:
     """Synthesise a song.
 
     Parameters
@@ -156,6 +157,10 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         Sample rate (Hz), keyword-only.
     key : int, optional
         Tonic pitch class 0-11 (0 = C).
+    minor : bool, optional
+        Mode (default drawn: minor more often in the hip-hop and EDM styles).
+    tempo_bpm : float, optional
+        Tempo (default drawn in the style's range, 70-140 BPM).
     voice, drums, reverb : bool
         Leave the voice or the drums out (their stems are then zeros; the other stems are
         unchanged) or render everything dry.
@@ -169,7 +174,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     Raises
     ------
     ValueError
-        ``duration_s`` below 2 s or an unknown style.
+        ``duration_s`` below 2 s, a tempo outside 40-240 BPM or an unknown style.
     """
     if not duration_s >= 2.0:
         raise ValueError(f"duration_s must be at least 2 s, got {duration_s}")
@@ -177,11 +182,15 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; styles: {', '.join(STYLES)}")
     bpm_r, sw_r, period, bass_kinds, chord_insts, p_sampled, rt_r, feel, levels = _STYLE[style]
+    if tempo_bpm is not None and not 40.0 <= float(tempo_bpm) <= 240.0:
+        raise ValueError(f"tempo_bpm must be 40-240 BPM, got {tempo_bpm}")
     rng = _rng(seed, 0)
     pc_drawn = int(rng.integers(12))
     pc = pc_drawn if key is None else int(key) % 12
-    minor = bool(rng.random() < (0.6 if style in ("boombap", "club") else 0.4))
-    bpm = float(rng.uniform(*bpm_r))
+    minor_drawn = bool(rng.random() < (0.6 if style in ("boombap", "club") else 0.4))
+    minor = minor_drawn if minor is None else bool(minor)
+    bpm_drawn = float(rng.uniform(*bpm_r))
+    bpm = bpm_drawn if tempo_bpm is None else float(tempo_bpm)
     swing = float(rng.uniform(*sw_r))
     groove = int(rng.integers(2))
     bass_kind = bass_kinds[int(rng.integers(len(bass_kinds)))]
@@ -254,7 +263,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
                 v_st += fx.pan(render_line(r_v, fs, n, take, s2), sgn * side) * g
             notes_out["harmony"] = [(a, b, m) for a, b, m, _, _ in harm]
     stems["voice"] = v_st
-    sends["voice"] = vox * r_v.uniform(0.25, 0.45)
+    sends["voice"] = vox * r_v.uniform(0.15, 0.3)
     if vdelay:
         stems["voice"] += fx.ping_pong(vox, fs, 0.75 * 4 * step_s, r_v.uniform(0.25, 0.45)) * r_v.uniform(0.2, 0.35)
 
@@ -264,7 +273,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     b_notes = []
     for bar, step, dur, mid, vel in bl:
         t0 = at(bar, step, 0.004 if live else 0.0, r_b)
-        t1 = at(bar, step + dur) - (0.0 if bass_kind == "sub" else r_b.uniform(0.005, 0.03))
+        t1 = t0 + at(bar, step + dur) - at(bar, step)
         if t0 < duration_s:
             b_notes.append((t0, t1, mid, vel))
     bass = np.zeros(n)
@@ -275,7 +284,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
                r_b.uniform(300, 800), r_b.uniform(4, 12))
         for t0, t1, mid, vel in b_notes:
             i0 = int(t0 * fs)
-            ln = int(round((t1 - t0) * fs / 240.0)) * 240 + 240                 # cached lengths
+            ln = int(round((t1 - t0) * fs / 480.0)) * 480                      # cached lengths
             if bass_kind == "picked":
                 x = inst.picked(mid, ln, fs, prm[0], prm[1] * (0.5 if style == "lounge" else 1.0), prm[2], 0.025)
             elif bass_kind in ("808", "fm"):
@@ -288,7 +297,6 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     if bass_kind in ("picked", "saw"):
         bass = np.tanh(1.5 * bass / (np.max(np.abs(bass)) + 1e-12))
     stems["bass"] = fx.pan(bass, 0.0) * np.sqrt(2.0)
-    sends["bass"] = bass * 0.05
     notes_out["bass"] = [(a, b, m) for a, b, m, _ in b_notes]
 
     # ---- drums
@@ -364,7 +372,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
             buf = buf * np.stack([1 - lfo, 1 + lfo])
         stem = _STEM_OF[ins]
         stems[stem] += buf
-        sends[stem] += 0.5 * (buf[0] + buf[1]) * (0.35 if stem != "guitar" else 0.2)
+        sends[stem] += 0.5 * (buf[0] + buf[1]) * (0.25 if stem != "guitar" else 0.15)
         if ins == "pluck":
             stems[stem] += fx.ping_pong(0.5 * (buf[0] + buf[1]), fs, 3 * step_s, 0.45) * 0.4
 

@@ -111,17 +111,12 @@ class Kit:
         self.rng, self.fs, self.sampled = rng, fs, sampled
         deep = style in ("boombap", "club")
         self.p = {"k_hi": rng.uniform(150, 260), "k_lo": rng.uniform(42, 62), "k_tp": rng.uniform(0.015, 0.04),
-                  "k_ta": rng.uniform(0.25, 0.5) if deep else rng.uniform(0.12, 0.3), "k_click": rng.uniform(0.2, 0.8),
+                  "k_ta": rng.uniform(0.15, 0.35) if deep else rng.uniform(0.12, 0.3), "k_click": rng.uniform(0.2, 0.8),
                   "k_drive": rng.uniform(1.0, 2.5), "s_f": rng.uniform(170, 230), "s_tn": rng.uniform(0.08, 0.2),
                   "s_wire": rng.uniform(0.6, 1.4), "c_n": int(rng.integers(3, 5)), "h_f": rng.uniform(280, 420),
                   "h_hp": rng.uniform(6000, 8500), "toms": sorted(rng.uniform(85, 230, 3))}
         self.pan_flip = -1.0 if rng.random() < 0.5 else 1.0          # drummer's or audience's view
         self._cache: dict[str, np.ndarray] = {}
-
-    def _jit(self, rel):
-        if self.sampled:
-            return lambda s: 1.0
-        return lambda s: float(np.exp(self.rng.normal(0, s * rel / max(s, 1e-9))))
 
     def sound(self, piece: str) -> np.ndarray:
         """The mono waveform of one hit of ``piece`` (peak 1)."""

@@ -90,15 +90,16 @@ def convolve_sends(sends: list[np.ndarray], ir: np.ndarray) -> list[np.ndarray]:
 
 
 def ping_pong(x: np.ndarray, fs: int, delay_s: float, feedback: float, n_taps: int = 4) -> np.ndarray:
-    """Echoes of mono ``x`` alternating right/left every ``delay_s``, each ``feedback`` quieter and darker."""
+    """Echoes of mono ``x`` alternating right/left every ``delay_s``, each pair ``feedback`` quieter, each
+    tap darker (a first-order low-pass at 3.5 kHz); ``(2, n)``."""
     n = x.size
     out = np.zeros((2, n))
     d = int(delay_s * fs)
     y = x
     sos = signal.butter(1, min(3500.0, 0.4 * fs) / (fs / 2.0), output="sos")
-    for k in range(1, n_taps + 1):
+    for k in range(1, n_taps + 1):                  # right at d, 3d, ...; left at 2d, 4d, ...
         if k * d >= n:
             break
-        y = signal.sosfilt(sos, y) * feedback
+        y = signal.sosfilt(sos, y) * (feedback if k % 2 else 1.0)     # equal energy left and right
         out[k % 2, k * d:] += y[: n - k * d]
     return out

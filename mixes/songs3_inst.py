@@ -62,15 +62,20 @@ def picked(midi: int, n: int, fs: int, beta: float, tau_s: float, bright: float,
     ``bright`` 0-1 (decay of high partials and attack noise).
     """
     f0 = hz(midi)
-    k = np.arange(1, int(min(40, max_hz / f0)) + 1)[:, None]
+    n_k = int(min(28, max_hz / f0))
     inh = 1e-4 if midi < 50 else 3e-5
-    fk = k * f0 * np.sqrt(1.0 + inh * k * k)
-    keep = fk[:, 0] < 0.45 * fs
-    k, fk = k[keep], fk[keep]
-    amp = np.abs(np.sin(np.pi * k * beta)) / k ** (1.3 - 0.5 * bright)
-    tauk = tau_s / (1.0 + (0.02 - 0.015 * bright) * k * k)
-    t = np.arange(n) / fs
-    y = np.sum(amp * np.exp(-t / tauk) * np.sin(2 * np.pi * fk * t), axis=0)
+    t = np.arange(n, dtype=np.float32) / np.float32(fs)
+    y = np.zeros(n, dtype=np.float32)
+    for k in range(1, n_k + 1):
+        fk = k * f0 * np.sqrt(1.0 + inh * k * k)
+        if fk >= 0.45 * fs:
+            break
+        amp = abs(np.sin(np.pi * k * beta)) / k ** (1.3 - 0.5 * bright)
+        tauk = tau_s / (1.0 + (0.02 - 0.015 * bright) * k * k)
+        m = min(n, int(7.0 * tauk * fs))                    # to -60 dB, then nothing
+        tt = t[:m]
+        y[:m] += np.float32(amp) * np.exp(tt * np.float32(-1.0 / tauk)) * np.sin(tt * np.float32(2 * np.pi * fk))
+    y = y.astype(np.float64)
     y *= np.minimum(t / 0.002, 1.0)
     nd = min(int(damp_s * fs), n)
     if nd:

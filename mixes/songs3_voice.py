@@ -40,7 +40,6 @@ VOWELS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 VOWEL_NAMES = tuple(VOWELS)
 CONSONANTS = ("s", "sh", "t", "k", "h", "m")
-BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -138,9 +137,8 @@ def render_line(rng: np.random.Generator, fs: int, n_samples: int, notes: list[t
         return out
     st = np.full(n, np.nan)
     env = np.zeros(n)
-    vowel_at = np.full(n // BLOCK + 2, -1, dtype=int)
+    spans: list[tuple[int, int, int, float]] = []
     asp_gain = np.full(n, singer.breathiness)
-    t_all = None
     cons_events = []
     prev_mid, prev_end = None, -1.0
     for (t0, t1, mid, vowel, cons) in notes:
@@ -175,8 +173,7 @@ def render_line(rng: np.random.Generator, fs: int, n_samples: int, notes: list[t
         if seg_end > i1:
             env[i1:seg_end] = np.maximum(env[i1:seg_end], e[-1] * (1 - _smoothstep(np.arange(seg_end - i1) / nr)))
             st[i1:seg_end] = np.where(np.isnan(st[i1:seg_end]), pitch[-1], st[i1:seg_end])
-        b0, b1 = i0 // BLOCK, i1 // BLOCK + 1
-        vowel_at[b0:b1] = VOWEL_NAMES.index(vowel)
+        spans.append((i0, seg_end, VOWEL_NAMES.index(vowel), mid))
         if cons in CONSONANTS:
             cons_events.append((i0, cons))
             if cons in ("t", "k"):                   # closure, then the burst at the onset
@@ -188,54 +185,51 @@ def render_line(rng: np.random.Generator, fs: int, n_samples: int, notes: list[t
             elif cons == "m":                        # nasal murmur: weak, dark onset
                 k = int(0.06 * fs)
                 env[i0:i0 + k] *= 0.35
-                vowel_at[b0:b0 + max(k // BLOCK, 1)] = VOWEL_NAMES.index("u")
         prev_mid, prev_end = mid, t1
-    del t_all
-    # fill unvoiced gaps so the phase runs on; slow drift
-    idx = np.where(~np.isnan(st), np.arange(n), 0)
-    np.maximum.accumulate(idx, out=idx)
-    st = st[idx]
-    first = np.flatnonzero(env > 0)
-    if first.size == 0:
+    act = np.flatnonzero(env > 1e-4)                 # voiced samples only from here on
+    if act.size == 0:
         return out
-    st[:first[0]] = st[first[0]]
     k = n // 2400 + 3
-    drift = np.interp(np.arange(n) / 2400.0, np.arange(k), np.cumsum(rng.standard_normal(k)) * 0.35)
+    drift = np.interp(act / 2400.0, np.arange(k), np.cumsum(rng.standard_normal(k)) * 0.35)
     drift = (drift - drift.mean()) / (drift.std() + 1e-9) * singer.drift_st
-    f0 = 440.0 * 2.0 ** ((st + drift - 69.0) / 12.0)
+    f0 = 440.0 * 2.0 ** ((st[act] + drift - 69.0) / 12.0)
     # Rosenberg pulse on the running phase; its derivative radiates
     phase = np.cumsum(f0 / fs) % 1.0
     tp, tn = 0.66 * singer.oq, 0.34 * singer.oq
-    flow = np.where(phase < tp, 0.5 * (1 - np.cos(np.pi * phase / tp)),
-                    np.where(phase < tp + tn, np.cos(0.5 * np.pi * (phase - tp) / tn), 0.0))
-    src = np.diff(flow, prepend=0.0) * (fs / 2000.0)
-    src = src / (np.sqrt(np.mean(src[env > 0.5] ** 2)) + 1e-12) if np.any(env > 0.5) else src
-    asp = rng.standard_normal(n) * asp_gain * np.where(phase < tp + tn, 1.0, 0.35)
-    exc = (src + asp) * env
-    # formant trajectories per block, smoothed over ~40 ms (vowel glides)
-    nb = vowel_at.size
-    known = vowel_at >= 0
-    vi = np.where(known, vowel_at, 0)
-    fa = np.array([VOWELS[v][0] for v in VOWEL_NAMES])[vi] * singer.formant_scale
-    ba = np.array([VOWELS[v][1] for v in VOWEL_NAMES])[vi]
-    ker = np.hanning(9)
-    ker /= ker.sum()
-    fa = np.stack([np.convolve(np.pad(fa[:, j], 4, mode="edge"), ker, "valid") for j in range(5)], axis=1)
-    f0_blk = f0[np.minimum(np.arange(nb) * BLOCK + BLOCK // 2, n - 1)]
-    fa[:, 0] = np.maximum(fa[:, 0], 1.08 * f0_blk)           # F1 tuning on high notes
-    fa[:, 1] = np.maximum(fa[:, 1], fa[:, 0] + 250.0)
-    sos = _resonator_sos(fa, ba, fs)
-    active = np.convolve(np.add.reduceat(np.abs(exc), np.arange(0, n, BLOCK)) > 0, np.ones(5), "full")[:nb] > 0
-    zi = np.zeros((5, 2))
-    last = -2
-    for b in np.flatnonzero(active):
-        s0, s1 = b * BLOCK, min(b * BLOCK + BLOCK, n)
-        if s0 >= n:
-            break
-        if b != last + 1:
-            zi[:] = 0.0
-        out[s0:s1], zi = signal.sosfilt(sos[b], exc[s0:s1], zi=zi)
-        last = b
+    flow = np.where(phase < tp, 0.5 * (1 - np.cos(np.pi / tp * phase)),
+                    np.where(phase < tp + tn, np.cos(0.5 * np.pi / tn * (phase - tp)), 0.0))
+    src = np.diff(flow, prepend=0.0)
+    ea = env[act]
+    loud = ea > 0.5
+    src /= (np.sqrt(np.mean(src[loud] ** 2)) if np.any(loud) else np.std(src)) + 1e-12
+    asp = rng.standard_normal(act.size) * asp_gain[act] * np.where(phase < tp + tn, 1.0, 0.35)
+    exc = np.zeros(n)
+    exc[act] = (src + asp) * ea
+    # vocal tract: each syllable through its vowel's cascade, crossfaded over 2 xf samples
+    # at the syllable boundaries (a formant glide of ~50 ms)
+    xf, ring = int(0.025 * fs), int(0.03 * fs)
+    fsc = singer.formant_scale
+    for j, (i0, i_end, vi, mid) in enumerate(spans):
+        fr = np.array(VOWELS[VOWEL_NAMES[vi]][0]) * fsc
+        bw = np.array(VOWELS[VOWEL_NAMES[vi]][1])
+        fr[0] = max(fr[0], 1.08 * 440.0 * 2.0 ** ((mid - 69.0) / 12.0))      # F1 tuning on high notes
+        fr[1] = max(fr[1], fr[0] + 250.0)
+        sos = _resonator_sos(fr, bw, fs)
+        first = j == 0 or spans[j - 1][1] + ring < i0 - xf
+        nxt = spans[j + 1][0] if j + 1 < len(spans) else n
+        last = j + 1 == len(spans) or i_end + ring < nxt - xf
+        lo = i0 if first else max(i0 - xf - ring, 0)
+        hi = min(i_end + ring, n) if last else min(nxt + xf, n)
+        if hi <= lo:
+            continue
+        y = signal.sosfilt(sos, exc[lo:hi])
+        tt = np.arange(lo, hi)
+        w = np.ones(hi - lo)
+        if not first:
+            w *= _smoothstep((tt - (i0 - xf)) / (2.0 * xf))
+        if not last:
+            w *= 1.0 - _smoothstep((tt - (nxt - xf)) / (2.0 * xf))
+        out[lo:hi] += w * y
     pk = np.max(np.abs(out)) + 1e-12
     out /= pk
     # consonant bursts (not shaped by the vowel's formants) and breaths before phrases

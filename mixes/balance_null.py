@@ -75,6 +75,7 @@ COMB_REL = 0.03               # a partial h f0 covers +-3 % (vibrato) and at lea
 COMB_MIN_BINS = 1.5
 BASS_CLEAR_BINS = 1           # comb bins within this of a bass partial are left out,
 BASS_CLEAR_MAX_HZ = 1000.0    # ... up to here
+VIBRATO_HZ = (4.0, 8.0)       # the voice found in d must show a vibrato in this range
 NOMINAL_LUFS = -23.0          # d is brought to this loudness for the voice detector
 FLOOR_REL = 1e-7              # cells this far under the loudest are not counted (-70 dB)
 PRECHECK_MIN_CORR = 0.8       # the cheap test on the frame records (see may_be_same_song)
@@ -447,7 +448,7 @@ def _comb_mask(f0: np.ndarray, fk: np.ndarray, f_bass: np.ndarray) -> np.ndarray
 
 def _voice_track(d: np.ndarray, fs: int):
     """The voice detector of :mod:`mixes.balance` on ``d`` brought to ``NOMINAL_LUFS``: its
-    per-frame record when a vocal is found, else None."""
+    per-frame record when a vocal with a vibrato of ``VIBRATO_HZ`` is found, else None."""
     from mixes.balance import measure_balance
     from mixes.loudness import loudness
     if not float(np.max(np.abs(d), initial=0.0)) > 0:
@@ -456,7 +457,10 @@ def _voice_track(d: np.ndarray, fs: int):
     if not math.isfinite(lufs):
         return None
     bal = measure_balance(d * 10.0 ** ((NOMINAL_LUFS - lufs) / 20.0), fs=fs, integrated_lufs=NOMINAL_LUFS)
-    return bal.frames if bal.vocal_found else None
+    # the difference is clean: a moved bass alone (its note changes, slides) can pass the
+    # detector's common-FM path; a voice in it shows a vibrato (4-8 Hz) as well
+    ok = bal.vocal_found and VIBRATO_HZ[0] <= bal.vibrato_hz <= VIBRATO_HZ[1]
+    return bal.frames if ok else None
 
 
 def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = None,

@@ -281,12 +281,13 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         bass = inst.sub_line(fs, n, b_notes, r_b.uniform(0.03, 0.09))
     else:
         prm = (r_b.uniform(0.12, 0.25), r_b.uniform(0.8, 2.0), r_b.uniform(0.1, 0.6), r_b.uniform(1.2, 3.0),
-               r_b.uniform(300, 800), r_b.uniform(4, 12))
+               r_b.uniform(300, 800), r_b.uniform(4, 12), r_b.choice([0.001, 0.002, 0.004, 0.006]))
         for t0, t1, mid, vel in b_notes:
             i0 = int(t0 * fs)
             ln = int(round((t1 - t0) * fs / 480.0)) * 480                      # cached lengths
             if bass_kind == "picked":
-                x = inst.picked(mid, ln, fs, prm[0], prm[1] * (0.5 if style == "lounge" else 1.0), prm[2], 0.025)
+                x = inst.picked(mid, ln, fs, prm[0], prm[1] * (0.5 if style == "lounge" else 1.0), prm[2], 0.025,
+                                5000.0, prm[6])
             elif bass_kind in ("808", "fm"):
                 x = inst.bass808(mid, ln, fs, 7.0 + 5.0 * prm[2], 0.6 + 0.5 * prm[1], prm[3], bass_kind == "fm")
             else:

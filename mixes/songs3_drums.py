@@ -7,7 +7,8 @@ Pieces (all synthesised, no samples from elsewhere):
 * snare — two damped body modes (~190 and ~330 Hz, pitch dropping slightly) plus band-passed
   noise (the wires); rim/brush variants;
 * clap — three or four band-passed noise bursts ~10 ms apart and a short tail;
-* hats — high-passed noise plus six inharmonic square-ish partials (a metallic cluster),
+* hats — high-passed noise plus six inharmonic band-limited square waves (a metallic cluster,
+  rendered once per kit; each hit takes its own stretch of it),
   closed (~40 ms) and open (~300 ms); crash — long, decorrelated L/R;
 * toms — sines with a small pitch drop and a little noise.
 
@@ -40,19 +41,19 @@ def _sos(kind: str, lo: float, hi: float, fs: int) -> np.ndarray:
 
 
 def _kick(rng, fs, p, jit):
-    n = int(0.5 * fs)
+    n = int(6.5 * p["k_ta"] * 1.3 * fs)
     t = np.arange(n) / fs
     f = p["k_lo"] * jit(0.02) + (p["k_hi"] * jit(0.04) - p["k_lo"]) * np.exp(-t / p["k_tp"])
     body = np.sin(2 * np.pi * np.cumsum(f) / fs) * np.exp(-t / (p["k_ta"] * jit(0.08)))
-    m = int(0.002 * fs)
+    m = int(0.004 * fs)                                      # beater: ~1 ms of high-passed noise
+    z = signal.sosfilt(_sos("hp", 1500.0, 0, fs), rng.standard_normal(m))
     click = np.zeros(n)
-    click[:m] = signal.sosfilt(_sos("hp", 1500.0, 0, fs), rng.standard_normal(m)) * np.linspace(1, 0, m)
-    y = np.tanh(p["k_drive"] * (body + p["k_click"] * click)) / np.tanh(p["k_drive"])
-    return y
+    click[:m] = z / (np.max(np.abs(z)) + 1e-12) * np.minimum(t[:m] / 0.0003, 1.0) * np.exp(-t[:m] / 0.0008)
+    return np.tanh(p["k_drive"] * (body + p["k_click"] * click)) / np.tanh(p["k_drive"])
 
 
 def _snare(rng, fs, p, jit, wires=1.0, body=1.0, length=1.0):
-    n = int(0.35 * length * fs)
+    n = int((0.2 + 6.0 * p["s_tn"]) * length * fs)
     t = np.arange(n) / fs
     f1 = p["s_f"] * jit(0.03) * (1 + 0.15 * np.exp(-t / 0.01))
     b = (np.sin(2 * np.pi * np.cumsum(f1) / fs) + 0.5 * np.sin(2 * np.pi * np.cumsum(1.72 * f1) / fs))
@@ -65,7 +66,7 @@ def _snare(rng, fs, p, jit, wires=1.0, body=1.0, length=1.0):
 
 
 def _clap(rng, fs, p, jit):
-    n = int(0.3 * fs)
+    n = int(0.6 * fs)
     t = np.arange(n) / fs
     env = np.exp(-t / 0.09) * 0.5
     for k in range(p["c_n"]):
@@ -74,18 +75,29 @@ def _clap(rng, fs, p, jit):
     return signal.sosfilt(_sos("bp", 800.0, 3200.0, fs), rng.standard_normal(n)) * env
 
 
-def _metal(rng, fs, p, jit, tau_s):
-    n = int(min(6 * tau_s, 1.8) * fs)
+def metal_cluster(rng: np.random.Generator, fs: int, base_hz: float, seconds: float = 2.5) -> np.ndarray:
+    """Six inharmonic PolyBLEP square waves summed (an 808-like metallic cluster), ``seconds`` long."""
+    from mixes.songs3_inst import polyblep_saw
+    n = int(seconds * fs)
+    y = np.zeros(n)
+    for r in (1.0, 1.4836, 1.8009, 2.5452, 2.6306, 3.8964):
+        ph = rng.uniform(0, 1)
+        y += 0.25 * (polyblep_saw(base_hz * r, n, fs, ph) - polyblep_saw(base_hz * r, n, fs, (ph + 0.5) % 1.0))
+    return y
+
+
+def _metal(rng, fs, p, jit, tau_s, cluster):
+    n = int(6.5 * tau_s * fs)
     t = np.arange(n) / fs
+    i = int(rng.integers(0, cluster.size - n)) if cluster.size > n else 0
     y = rng.standard_normal(n) * 0.7
-    for r in (1.0, 1.4836, 1.8009, 2.5452, 2.6306, 3.8964):     # inharmonic cluster
-        y += np.sign(np.sin(2 * np.pi * p["h_f"] * r * t + rng.uniform(0, 6.3))) * 0.25
+    y[: min(n, cluster.size - i)] += cluster[i:i + n]
     y = signal.sosfilt(_sos("hp", p["h_hp"], 0, fs), y)
     return y * np.exp(-t / (tau_s * jit(0.1))) * np.minimum(t / 0.0007, 1)
 
 
 def _tom(rng, fs, p, jit, f_hz):
-    n = int(0.45 * fs)
+    n = int(1.3 * fs)
     t = np.arange(n) / fs
     f = f_hz * jit(0.02) * (1 + 0.25 * np.exp(-t / 0.05))
     y = np.sin(2 * np.pi * np.cumsum(f) / fs) * np.exp(-t / 0.22)
@@ -111,11 +123,12 @@ class Kit:
         self.rng, self.fs, self.sampled = rng, fs, sampled
         deep = style in ("boombap", "club")
         self.p = {"k_hi": rng.uniform(150, 260), "k_lo": rng.uniform(42, 62), "k_tp": rng.uniform(0.015, 0.04),
-                  "k_ta": rng.uniform(0.15, 0.35) if deep else rng.uniform(0.12, 0.3), "k_click": rng.uniform(0.2, 0.8),
+                  "k_ta": rng.uniform(0.15, 0.35) if deep else rng.uniform(0.12, 0.3), "k_click": rng.uniform(0.1, 0.35),
                   "k_drive": rng.uniform(1.0, 2.5), "s_f": rng.uniform(170, 230), "s_tn": rng.uniform(0.08, 0.2),
                   "s_wire": rng.uniform(0.6, 1.4), "c_n": int(rng.integers(3, 5)), "h_f": rng.uniform(280, 420),
                   "h_hp": rng.uniform(6000, 8500), "toms": sorted(rng.uniform(85, 230, 3))}
         self.pan_flip = -1.0 if rng.random() < 0.5 else 1.0          # drummer's or audience's view
+        self.cluster = metal_cluster(rng, fs, self.p["h_f"], 3.0)
         self._cache: dict[str, np.ndarray] = {}
 
     def sound(self, piece: str) -> np.ndarray:
@@ -135,13 +148,15 @@ class Kit:
         elif piece == "clap":
             y = _clap(rng, fs, p, jit)
         elif piece in ("hat", "shaker"):
-            y = _metal(rng, fs, p, jit, 0.035 if piece == "hat" else 0.02)
+            y = _metal(rng, fs, p, jit, 0.035 if piece == "hat" else 0.02, self.cluster)
         elif piece == "open":
-            y = _metal(rng, fs, p, jit, 0.28)
+            y = _metal(rng, fs, p, jit, 0.28, self.cluster)
         elif piece == "crash":
-            y = _metal(rng, fs, p, jit, 1.1)
+            y = _metal(rng, fs, p, jit, 1.1, self.cluster)
         else:
             y = _tom(rng, fs, p, jit, p["toms"][("tom_lo", "tom_mid", "tom_hi").index(piece)])
+        nf = min(int(0.02 * fs), y.size)                     # every sample ends in a fade, never a step
+        y[y.size - nf:] *= np.cos(0.5 * np.pi * np.arange(nf) / nf) ** 2
         y = y / (np.max(np.abs(y)) + 1e-12)
         if self.sampled:
             y.setflags(write=False)

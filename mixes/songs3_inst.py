@@ -55,11 +55,12 @@ def _lp(fc_hz: float, fs: int, order: int = 2) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def picked(midi: int, n: int, fs: int, beta: float, tau_s: float, bright: float, damp_s: float = 0.03,
-           max_hz: float = 5000.0) -> np.ndarray:
+           max_hz: float = 5000.0, attack_s: float = 0.002) -> np.ndarray:
     """A plucked string of ``n`` samples (the last ``damp_s`` damped to silence).
 
     ``beta`` pluck position (fraction of the string), ``tau_s`` decay of the fundamental (s),
-    ``bright`` 0-1 (decay of high partials and attack noise).
+    ``bright`` 0-1 (slope of the partials' amplitudes and decays), ``attack_s`` the pick's or
+    finger's release time (s: ~1 ms pick, ~5 ms finger).
     """
     f0 = hz(midi)
     n_k = int(min(28, max_hz / f0))
@@ -76,7 +77,7 @@ def picked(midi: int, n: int, fs: int, beta: float, tau_s: float, bright: float,
         tt = t[:m]
         y[:m] += np.float32(amp) * np.exp(tt * np.float32(-1.0 / tauk)) * np.sin(tt * np.float32(2 * np.pi * fk))
     y = y.astype(np.float64)
-    y *= np.minimum(t / 0.002, 1.0)
+    y *= np.minimum(t / attack_s, 1.0)
     nd = min(int(damp_s * fs), n)
     if nd:
         y[n - nd:] *= np.cos(0.5 * np.pi * np.arange(nd) / nd) ** 2

@@ -94,6 +94,17 @@ def _noise_sos(kind: str, fs: int) -> np.ndarray:
     return signal.butter(2, [lo / nyq, min(hi, 0.45 * fs) / nyq], btype="band", output="sos")
 
 
+def _dip(x: np.ndarray, a: int, b: int, depth: float, ramp: int) -> None:
+    """Multiply ``x[a:b]`` by ``1 - depth`` with raised-cosine ramps of ``ramp`` samples (in place):
+    an envelope never steps (a step would be a click)."""
+    a0, b1 = max(a - ramp, 0), min(b + ramp, x.size)
+    if b1 <= a0:
+        return
+    i = np.arange(a0, b1)
+    w = np.clip(np.minimum((i - (a - ramp)) / max(ramp, 1), ((b + ramp) - i) / max(ramp, 1)), 0.0, 1.0)
+    x[a0:b1] *= 1.0 - depth * _smoothstep(w)
+
+
 def _resonator_sos(freqs_hz: np.ndarray, bws_hz: np.ndarray, fs: int) -> np.ndarray:
     """Klatt (1980) resonators, unity DC gain: ``y[n] = A x[n] + B y[n-1] + C y[n-2]``.
 
@@ -177,14 +188,11 @@ def render_line(rng: np.random.Generator, fs: int, n_samples: int, notes: list[t
         if cons in CONSONANTS:
             cons_events.append((i0, cons))
             if cons in ("t", "k"):                   # closure, then the burst at the onset
-                c0 = max(i0 - int(0.035 * fs), 0)
-                env[c0:i0] *= 0.05
-                env[i0:i0 + int(0.012 * fs)] *= 0.2
+                _dip(env, i0 - int(0.04 * fs), i0 + int(0.012 * fs), 0.95, int(0.008 * fs))
             elif cons == "h":
-                asp_gain[i0:i0 + int(0.07 * fs)] = 0.8
+                _dip(asp_gain, i0, i0 + int(0.07 * fs), -0.8 / max(singer.breathiness, 1e-3), int(0.01 * fs))
             elif cons == "m":                        # nasal murmur: weak, dark onset
-                k = int(0.06 * fs)
-                env[i0:i0 + k] *= 0.35
+                _dip(env, i0, i0 + int(0.06 * fs), 0.65, int(0.015 * fs))
         prev_mid, prev_end = mid, t1
     act = np.flatnonzero(env > 1e-4)                 # voiced samples only from here on
     if act.size == 0:

@@ -178,10 +178,11 @@ def _find_lag(m: np.ndarray, r: np.ndarray, fs: int) -> tuple[int, float]:
     cross-correlation at it (signed), from a ``LAG_EXCERPT_S`` excerpt in the middle of the mix."""
     mm = m.sum(axis=0)
     rr = r.sum(axis=0)
-    L = min(int(LAG_EXCERPT_S * fs), mm.size)
+    max_lag = int(MAX_LAG_S * fs)
+    # an excerpt that leaves room for a lag either way (at least half the mix)
+    L = min(int(LAG_EXCERPT_S * fs), max(mm.size - 2 * max_lag, mm.size // 2))
     s0 = max((mm.size - L) // 2, 0)
     e = mm[s0:s0 + L]
-    max_lag = int(MAX_LAG_S * fs)
     lo = max(s0 - max_lag, 0)
     hi = min(s0 + L + max_lag, rr.size)
     seg = rr[lo:hi]
@@ -242,6 +243,22 @@ def _spectra(m: np.ndarray, r: np.ndarray, fs: int) -> _Spec:
 
 # --------------------------------------------------------------------------- the gate
 
+def _cluster_modes(v_db: np.ndarray, n_modes: int = 5) -> list[float]:
+    """Centres (dB) of the ``n_modes`` densest ``GAIN_CLUSTER_DB`` windows of the values,
+    at least 0.5 dB apart."""
+    d = np.sort(v_db)
+    hi = np.searchsorted(d, d + GAIN_CLUSTER_DB, side="right")
+    count = hi - np.arange(d.size)
+    out: list[float] = []
+    for i in np.argsort(-count, kind="stable"):
+        centre = float(np.median(d[i:hi[i]]))
+        if all(abs(centre - o) >= 0.5 for o in out):
+            out.append(centre)
+            if len(out) == n_modes:
+                break
+    return out
+
+
 def _refuse(reason: str, **kw) -> NullGate:
     return NullGate(same=False, reason=reason, **kw)
 
@@ -299,19 +316,26 @@ def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = Non
     ok = (Em > floor) & (Er > floor)
     if np.count_nonzero(ok) < 16:
         return _refuse("too little signal to compare", lag_samples=lag, corr=rho)
-    d = np.sort(10.0 * np.log10(Em[ok] / Er[ok]))
-    hi = np.searchsorted(d, d + GAIN_CLUSTER_DB, side="right")
-    i = int(np.argmax(hi - np.arange(d.size)))
-    c_db0 = float(np.median(d[i:hi[i]]))
     with np.errstate(divide="ignore", invalid="ignore"):
         cell_db = 10.0 * np.log10(Em / Er)
-    near = ok & (np.abs(cell_db - c_db0) <= GAIN_CLUSTER_DB / 2)
-    c = float(Xr[near].sum() / Er[near].sum())
-    if not c != 0.0 or not math.isfinite(c):
+    # the common gain: of the densest clusters of cell ratios (GAIN_CLUSTER_DB wide), the one
+    # whose gain nulls the most cells (a part that dominates many cells, e.g. a loud voice in a
+    # sparse arrangement, forms a cluster of its own at its offset, but nulls only where the
+    # rest is 40 dB under it)
+    best = None
+    for c_db0 in _cluster_modes(cell_db[ok]):
+        near = ok & (np.abs(cell_db - c_db0) <= GAIN_CLUSTER_DB / 2)
+        c_try = float(Xr[near].sum() / Er[near].sum())
+        if not c_try != 0.0 or not math.isfinite(c_try):
+            continue
+        # residual per cell after the gain: |m/c - r|^2 = |m|^2/c^2 - 2 Re(r* m)/c + |r|^2
+        res = np.maximum(Em / c_try ** 2 - 2.0 * Xr / c_try + Er, 0.0)
+        deep_try = ok & (res <= 10.0 ** (NULL_DEPTH_DB / 10.0) * Er)
+        if best is None or np.count_nonzero(deep_try) > np.count_nonzero(best[1]):
+            best = (c_try, deep_try)
+    if best is None:
         return _refuse("no common gain", lag_samples=lag, corr=rho)
-    # residual per cell after the gain: |m/c - r|^2 = |m|^2/c^2 - 2 Re(r* m)/c + |r|^2
-    res = np.maximum(Em / c ** 2 - 2.0 * Xr / c + Er, 0.0)
-    deep = ok & (res <= 10.0 ** (NULL_DEPTH_DB / 10.0) * Er)
+    c, deep = best
     null_share = float(np.count_nonzero(deep) / np.count_nonzero(ok))
     # coherence per band over the frames: |sum r* m|^2 / (sum |m|^2 sum |r|^2)
     xb = np.array([x[:, ix].sum() for ix in idx])

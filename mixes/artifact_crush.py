@@ -25,6 +25,22 @@ ceiling stands out: the programme within ``CRUSH_AROUND_S`` stays ``CRUSH_ABOVE`
 the rest of the file never comes within ``CRUSH_REST`` of it.  A few ms of a song pushed 10-30x
 into a clipper (a gain or DSP glitch) hold there; a master that clips on its loud hits does not
 qualify.
+
+A file on a fine grid holds values too: a 16-bit recording made louder (the real piano +12 dB
+and more: ``k * g / 32768``) repeats a value wherever its waveform moves less than one step in
+a sample, at -45...-30 dBFS on low notes.  Those holds are its word length, not a
+requantisation: :func:`quantisation_holds` reads the file's grid around the stretch
+(:func:`file_grid`) and drops a stretch whose held values have no common factor of
+``GRID_COARSE`` steps or more (a 2-6-bit grid in a 16-bit file is 1024-16384 of its steps) and
+are not one clipped magnitude.
+
+A *hard-clipped master* (driven into a clipper: flat tops on every loud hit) is digital
+distortion too, but not a short error: it is reported once per file (:func:`_flat_tops`:
+``CLIPPED_MIN_RUNS`` runs of ``CLIPPED_RUN`` or more equal samples at the file's largest
+magnitude, ``duration_s`` 0 so it hides nothing else), whether the flat tops are at full scale
+(where :func:`mixes.renderchecks.find_clipping` also lists every run) or below it (a clipped
+master turned down, which ``clipping`` does not see).  A true-peak (look-ahead) limiter's
+smooth gain holds no value that long and is not reported.
 """
 
 from __future__ import annotations
@@ -35,7 +51,7 @@ import numpy as np
 
 from mixes.types import RenderEvent
 
-__all__ = ["held_bursts"]
+__all__ = ["held_bursts", "file_grid", "quantisation_holds"]
 
 CRUSH_HOP_S = 0.001          # 1 ms hops: a 2 ms burst fills at least one hop
 CRUSH_MIN_FRACTION = 0.25    # of the hop's consecutive pairs exactly equal
@@ -51,10 +67,81 @@ CRUSH_ABOVE = 1.4            # ... where the programme around stays this far bel
 CRUSH_REST = 0.97            # ... or where the rest of the file stays this far below it
 CRUSH_GUARD_S = 0.002
 CRUSH_AROUND_S = 0.050
+CLIPPED_RUN = 6              # equal samples in a row at the ceiling: a clipper's flat top ...
+CLIPPED_MIN_RUNS = 8         # ... this many in a file: a hard-clipped master
+CLIPPED_MIN_LEVEL = 0.1      # ... with its ceiling at least -20 dBFS
+GRID_CONTEXT_S = 0.250       # the file's own word length is read from this much around the burst
+GRID_TOL = 0.01              # of a step: float32 storage of a 16-bit value times a gain
+GRID_MIN_VALUES = 32         # distinct values needed to read a grid
+GRID_COARSE = 16             # held values on a grid this many file steps apart: requantised
+CLIP_SHARE = 0.5             # one held magnitude this share of the holds: clipped flat
 
 
 def _db(v: float) -> float:
     return 20.0 * math.log10(v) if v > 0 else -math.inf
+
+
+def file_grid(v: np.ndarray) -> float:
+    """The quantisation step ``q`` of samples ``v`` when they all lie on a grid ``k * q``, else 0.
+
+    A 16-bit file read as floats and scaled by any gain lies on ``k * g / 32768``: its step is
+    the smallest difference between its distinct values, and every value is a whole number of
+    steps (within ``GRID_TOL``); the largest magnitude is left out (a clipper's ceiling, 1.0,
+    is off a scaled grid).  Float material, or too few distinct values, gives 0.
+    """
+    u = np.unique(np.abs(v[v != 0]))[:-1]           # the top value may be a clipper's ceiling
+    if u.size < GRID_MIN_VALUES:
+        return 0.0
+    q = float(np.min(np.diff(u)))
+    if q <= 0.0 or q < 1e-7 * float(u[-1]):
+        return 0.0                                   # finer than 24 bits: float material
+    # refine the step on ever larger values (float32 storage blurs a difference of two large
+    # values by ~1e-7 of them, so the smallest difference alone is not exact enough)
+    for lim in (64.0, 4096.0, math.inf):
+        w = u[u <= lim * q]
+        k = np.round(w / q)
+        kk = float(np.dot(k, k))
+        if kk <= 0.0:
+            return 0.0
+        q = float(np.dot(w, k)) / kk
+    if not q > 0.0:
+        return 0.0
+    k = u / q
+    if float(np.max(np.abs(k - np.round(k)))) > GRID_TOL:
+        return 0.0
+    return q
+
+
+def quantisation_holds(burst: np.ndarray, held: np.ndarray, context: np.ndarray) -> bool:
+    """Whether the holds of a stretch are the file's own word length, not a requantisation.
+
+    A file on a fine grid ``q`` (16 bits, then a gain: ``q`` = ``g`` / 32768) holds a value
+    wherever the waveform moves less than ``q`` in a sample (the crest of a low note at -40
+    dBFS): the held values are many, each a whole number of steps with no common factor.  A
+    stretch requantised to a few bits holds values on its own coarse grid (their greatest common
+    divisor is ``>= GRID_COARSE`` steps: a 2-6-bit grid in a 16-bit file is 1024-16384 steps),
+    and a clipped one holds one magnitude (``CLIP_SHARE`` of the holds).
+
+    Parameters
+    ----------
+    burst : ndarray
+        The stretch's samples.
+    held : ndarray
+        The values of its held pairs.
+    context : ndarray
+        Samples around it (the file's grid is read there and in the stretch).
+    """
+    mag = np.abs(held[held != 0])
+    if mag.size == 0:
+        return False
+    vals, counts = np.unique(mag, return_counts=True)
+    if counts.max() >= CLIP_SHARE * mag.size:
+        return False                                 # clipped flat at one level
+    q = file_grid(np.r_[context, burst])
+    if q == 0.0:
+        return False
+    g = int(np.gcd.reduce(np.round(vals / q).astype(np.int64)))
+    return g < GRID_COARSE
 
 
 def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
@@ -78,6 +165,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     max_hops = int(CRUSH_MAX_S * fs / hop) + 1
     min_ms = 10 ** (CRUSH_MIN_DBFS / 10)
     out: list[RenderEvent] = []
+    tops: list[tuple[int, int, int, int, float]] = []     # per channel: runs, first, last, longest, level
     for c in range(x.shape[0]):
         xc = x[c]
         n_h = (xc.size - 1) // hop
@@ -89,6 +177,9 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         if eq.size < int(CRUSH_MIN_FRACTION * hop):
             continue
         eq_all = eq
+        top = _flat_tops(xc, eq)
+        if top is not None:
+            tops.append(top)
         v = np.abs(xc[eq])
         ceiling = float(np.max(np.abs(xc)))
         # a hold counts at a level (not the quiet end of a 16-bit passage) or at exact zero (a
@@ -144,6 +235,11 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                                float(np.max(np.abs(xc[i1 + g:]), initial=0.0)))
                     if rest > CRUSH_REST * ceiling:
                         continue
+            gc = int(GRID_CONTEXT_S * fs)
+            pairs = inside[(inside > i0) & (inside < i1)]
+            if quantisation_holds(burst, xc[pairs].astype(np.float64),
+                                  np.r_[xc[max(i0 - gc, 0): i0], xc[i1: i1 + gc]].astype(np.float64)):
+                continue                               # the file's word length after a gain
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs
             n_vals = np.unique(burst).size
@@ -152,4 +248,46 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                 detail=f"at {i0 / fs:.3f} s a {dur * 1000:.1f} ms stretch at {lvl:.0f} dBFS holds its "
                        f"samples on {n_vals} values (requantised to a few bits or clipped flat) inside "
                        "clean programme: a digital error; re-render or repair the passage"))
+    if tops:
+        n_runs = sum(t[0] for t in tops)
+        t0, t1 = min(t[1] for t in tops) / fs, max(t[2] for t in tops) / fs
+        longest = max(t[3] for t in tops) / fs
+        lvl = max(t[4] for t in tops)
+        # one finding for the file (duration 0: it must not swallow splices or clicks elsewhere)
+        out.append(RenderEvent(
+            "digital_distortion", t0, lvl, -1 if len(tops) > 1 else 0, 0.0,
+            detail=f"hard-clipped: {n_runs} flat tops of {CLIPPED_RUN} or more equal samples at "
+                   f"{lvl:.1f} dBFS from {t0:.1f} s to {t1:.1f} s (the longest {longest * 1000:.1f} ms): "
+                   "the master was driven into a clipper, and its flat tops are digital distortion; "
+                   "use a true-peak limiter or less drive"))
     return out
+
+
+def _flat_tops(xc: np.ndarray, eq: np.ndarray) -> tuple[int, int, int, int, float] | None:
+    """Flat tops of a hard clipper in one channel, from its equal pairs ``eq`` (positions ``i``
+    with ``x[i] == x[i - 1]``): runs of ``CLIPPED_RUN`` equal samples at its largest magnitude.
+
+    A smooth (look-ahead, true-peak) limiter never holds a value that long: a 16-bit sample
+    repeats at a crest only where the waveform moves less than an LSB over the run (below
+    ~20 Hz for six samples at full scale).
+
+    Returns
+    -------
+    (n_runs, first, last, longest, level_db) or None
+        Sample indices of the first and last flat top, the longest in samples, the ceiling (dBFS).
+    """
+    if eq.size < CLIPPED_MIN_RUNS * (CLIPPED_RUN - 1):
+        return None
+    ceiling = float(np.max(np.abs(xc[eq])))
+    if ceiling < CLIPPED_MIN_LEVEL:
+        return None
+    top = eq[np.abs(xc[eq]) >= 0.999 * ceiling]
+    if top.size < CLIPPED_MIN_RUNS * (CLIPPED_RUN - 1):
+        return None
+    brk = np.flatnonzero(np.diff(top) != 1)
+    starts = top[np.r_[0, brk + 1]]
+    lens = np.diff(np.r_[0, brk + 1, top.size]) + 1          # samples per run of equal pairs
+    long_ = lens >= CLIPPED_RUN
+    if int(long_.sum()) < CLIPPED_MIN_RUNS:
+        return None
+    return int(long_.sum()), int(starts[long_][0]) - 1, int(starts[long_][-1]) - 1, int(lens.max()), _db(ceiling)

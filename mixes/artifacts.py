@@ -58,7 +58,7 @@ from mixes.artifact_splice import BG_HOPS, DiffStats, diff_stats, find_splices
 from mixes.types import RenderEvent
 
 __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
-           "splice_jump"]
+           "splice_jump", "at_flat_top"]
 
 SPLICE_WINDOW_S = 0.001
 SPLICE_RATIO = 2.5
@@ -311,6 +311,38 @@ def digital_distortion(x: np.ndarray, *, fs: int, stats: DiffStats | None = None
                        np.array([f[1] for f in found]), partners, fs=fs)
             out[n_before:] = [ev for ev, rec in zip(out[n_before:], r) if not rec]
     return out
+
+
+FLAT_RUN = 3                  # equal samples in a row: a clipper's flat top
+FLAT_MIN = 0.1                # ... at least this level (-20 dBFS)
+FLAT_NEAR_S = 0.0002          # ... this close to the event
+FLAT_AROUND_S = 0.010         # ... and the top of the waveform over this much either side
+
+
+def at_flat_top(xc: np.ndarray, onset: int, span: int, *, fs: int) -> bool:
+    """Whether an event sits at the corner of a clipped (flat-topped) stretch of ``xc``.
+
+    A hard clipper bends the waveform at one sample into a run of equal samples: its slope
+    steps, which :func:`splice_jump` would take for an edit.  The corner is the clipping's
+    (``clipping`` in :mod:`mixes.renderchecks`, a clipped master's ``digital_distortion`` in
+    :mod:`mixes.artifact_crush`): a run of ``FLAT_RUN`` equal samples of at least ``FLAT_MIN``
+    within ``FLAT_NEAR_S`` of the event, at the largest magnitude within ``FLAT_AROUND_S``.
+    """
+    w = max(int(FLAT_NEAR_S * fs), FLAT_RUN + 1)
+    a, b = max(onset - w, 0), min(onset + span + w, xc.size)
+    seg = xc[a:b]
+    if seg.size < FLAT_RUN:
+        return False
+    eq = seg[1:] == seg[:-1]
+    run = eq[:-1] & eq[1:] if FLAT_RUN == 3 else eq
+    for i in np.flatnonzero(run):
+        v = abs(float(seg[i]))
+        if v < FLAT_MIN:
+            continue
+        r = int(FLAT_AROUND_S * fs)
+        if v >= 0.999 * float(np.max(np.abs(xc[max(onset - r, 0): onset + span + r]))):
+            return True
+    return False
 
 
 def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float, float]:

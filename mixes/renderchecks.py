@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.errors import SignalError
-from mixes.artifacts import SPLICE_RATIO, find_artifacts, splice_jump
+from mixes.artifacts import SPLICE_RATIO, at_flat_top, find_artifacts, splice_jump
 from mixes.clicks import POP_MIN_S, audibility, detect_impulsive, find_clicks
 from mixes.programme import as_programme
 from mixes.types import RenderEvent
@@ -170,6 +170,8 @@ def _clicks_and_splices(x: np.ndarray, fs: int) -> tuple[list[RenderEvent], list
                 continue
             t = imp.onset[k] / fs
             jump, res = splice_jump(x[c], imp.onset[k], imp.click[k].size, fs=fs)
+            if jump > SPLICE_RATIO * res and at_flat_top(x[c], imp.onset[k], imp.click[k].size, fs=fs):
+                continue                  # a clipper's corner: the clipping's, not an edit (artifacts5)
             if jump > SPLICE_RATIO * res:
                 splices.append(RenderEvent(
                     "discontinuity", t, _db(jump), c, 0.0, audibility_db=float(aud[k]),

@@ -184,5 +184,9 @@ def test_saturation_limiting_and_16_bit_are_not_digital_distortion(songs):
         versions = [np.tanh(3 * y), np.clip(4 * y, -1, 1), np.clip(4 * y, -0.9, 0.9),
                     np.round(y * 32768 + rng.random(y.shape) - rng.random(y.shape)) / 32768,
                     np.round(y * 32768) / 32768, np.round(y * 0.01 * 32768) / 32768, y.astype(np.float32)]
-        for v in versions:
-            assert held_bursts(v, fs=FS) == []
+        for k, v in enumerate(versions):
+            ev = held_bursts(v, fs=FS)
+            if k in (1, 2):   # clipped throughout: one file-level "hard-clipped" finding, no burst (artifacts5)
+                assert len(ev) == 1 and ev[0].detail.startswith("hard-clipped") and ev[0].duration_s == 0.0
+            else:
+                assert ev == []

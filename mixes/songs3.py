@@ -321,7 +321,9 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         buf = np.zeros((2, n))
         bright = r_c.uniform(0.3, 1.0)
         width = r_c.uniform(0.3, 0.8)
-        side = r_c.choice([-1.0, 1.0]) * r_c.uniform(0.2, 0.5)
+        side = -kit.pan_flip * r_c.uniform(0.15, 0.4)          # across from the hi-hat
+        double = ins == "guitar_ac" and r_c.random() < 0.6       # two takes, hard left and right
+        d_off = int(r_c.uniform(0.008, 0.02) * fs)
         for bar in range(n_bars):
             v = parts.voice_lead(prev, chords[bar], lo, hi, ctr)
             prev = v
@@ -350,9 +352,13 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
                     x = sum(inst.saw_note(mid, ln, fs, 1400.0, 0.05, 9.0, 0.002, 0.03, 0.12) for mid in v)
                     y = fx.pan(x, side)
                 elif ins == "guitar_ac":
-                    down = step % 4 == 0 or step in (6.0, 12.0) and False
+                    down = step % 4 == 0
                     x = inst.strum(fs, tuple(v), ln, down=down, vel=vel, spread_s=0.012, tau_s=1.2, bright=0.7)
-                    y = fx.pan(x, side * 1.5)
+                    if double:
+                        x2 = inst.strum(fs, tuple(v), ln, down=down, vel=vel, spread_s=0.016, tau_s=1.1, bright=0.6)
+                        y = fx.pan(x, -0.75) + fx.pan(np.concatenate([np.zeros(d_off), x2[:ln - d_off]]), 0.75)
+                    else:
+                        y = fx.pan(x, side)
                 else:                                                             # double-tracked distortion
                     x = inst.strum(fs, tuple(v), ln, down=True, vel=vel, spread_s=0.004, tau_s=0.3, bright=0.9)
                     y = np.stack([x, np.roll(x, int(r_c.uniform(0.006, 0.018) * fs))])
@@ -380,7 +386,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
     # ---- levels: each stem to its rms relative to the voice, then the full mix to its peak
     r_m = _rng(seed, 7)
     rt = r_m.uniform(*rt_r)
-    ir = fx.stereo_ir(r_m, fs, rt, r_m.uniform(0.008, 0.04))
+    ir = fx.stereo_ir(r_m, fs, rt, r_m.uniform(0.008, 0.04), r_m.uniform(100.0, 200.0))
     wet = fx.convolve_sends([sends[k] for k in STEMS], ir) if reverb else [np.zeros((2, n))] * len(STEMS)
     v_rms = np.sqrt(np.mean(stems["voice"] ** 2)) + 1e-12
     for k, w in zip(STEMS, wet):

@@ -28,7 +28,7 @@ from scipy import signal
 
 PAN = {"kick": 0.0, "snare": 0.05, "clap": 0.0, "hat": 0.35, "open": 0.35, "tom_hi": -0.35, "tom_mid": 0.1,
        "tom_lo": 0.45, "crash": -0.4, "brush": 0.05, "rim": 0.05, "shaker": -0.3}
-SEND = {"kick": 0.05, "snare": 0.5, "clap": 0.5, "hat": 0.15, "open": 0.2, "tom_hi": 0.4, "tom_mid": 0.4,
+SEND = {"kick": 0.0, "snare": 0.5, "clap": 0.5, "hat": 0.15, "open": 0.2, "tom_hi": 0.4, "tom_mid": 0.4,
         "tom_lo": 0.4, "crash": 0.3, "brush": 0.4, "rim": 0.4, "shaker": 0.2}
 
 

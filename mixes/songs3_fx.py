@@ -5,7 +5,7 @@
   reflections at different times and signs in the two channels, and a late tail of independent
   (decorrelated) noise per channel whose decay differs per band (four bands, the low ones
   decaying slower, as in a real room: RT60 per band, amplitude ``exp(-6.91 t / RT60)``).
-  Sends are mono and convolved with both channels of the IR by FFT (one forward transform per
+  The return is high-passed (100-200 Hz per song) as mixers do.  Sends are mono and convolved with both channels of the IR by FFT (one forward transform per
   send, one inverse per channel), float32 inside (the tail is 60 dB down within 1.2 RT60).
 * Delay: a tempo-synced ping-pong echo (taps alternating left/right, each darker and quieter).
 """
@@ -23,7 +23,7 @@ def pan(x: np.ndarray, position: float) -> np.ndarray:
     return np.stack([np.cos(th) * x, np.sin(th) * x])
 
 
-def stereo_ir(rng: np.random.Generator, fs: int, rt60_s: float, predelay_s: float) -> np.ndarray:
+def stereo_ir(rng: np.random.Generator, fs: int, rt60_s: float, predelay_s: float, highpass_hz: float = 0.0) -> np.ndarray:
     """A synthetic stereo room impulse response ``(2, m)``, each channel of unit energy.
 
     Parameters
@@ -36,6 +36,9 @@ def stereo_ir(rng: np.random.Generator, fs: int, rt60_s: float, predelay_s: floa
         0.7x and above 6 kHz 0.45x.
     predelay_s : float
         Time from the direct sound to the first reflection (s).
+    highpass_hz : float
+        The return's high-pass (2nd-order Butterworth; 0: none), as mixers EQ a reverb return
+        so it does not muddy or lean the low end.
     """
     m = int((predelay_s + 1.25 * rt60_s * 1.25) * fs)
     t = np.arange(m) / fs
@@ -67,6 +70,8 @@ def stereo_ir(rng: np.random.Generator, fs: int, rt60_s: float, predelay_s: floa
         er /= np.sqrt(np.sum(er ** 2)) + 1e-12
         ir[ch] = 0.45 * er + late
         ir[ch, :p0] = 0.0
+        if highpass_hz > 0:
+            ir[ch] = signal.sosfilt(signal.butter(2, highpass_hz / nyq, btype="high", output="sos"), ir[ch])
         ir[ch] /= np.sqrt(np.sum(ir[ch] ** 2)) + 1e-12
     return ir
 

@@ -19,9 +19,12 @@ Usage::
    dips and peaks of -6..+4 dB at random frequencies 30 Hz-14 kHz, 0.08-1 octave wide (standard
    deviation of a Gaussian on log frequency; narrow ones are narrower than a third-octave),
    plus a tilt of -3..+3 dB over 40 Hz-12 kHz.
-3. The method without the tonal-gap covariates on the same studios (``before``: session 4's
-   plain comparison, ``mixes.fingerprint.COVARIATES = False``).  ``--alt-style`` makes the
-   songs_alt bank of one style (mixes and references of one kind of music).
+3. Earlier methods on the same studios: ``plain`` (session 4's comparison without covariates,
+   ``mixes.fingerprint.COVARIATES = False``) and ``before`` (session 5's shipped code: the
+   tonal-gap covariates alone, ``FLOOR_MODULATION = False``); ``after`` is the current code
+   (covariates from the tonal gaps and the floors' modulation, :mod:`mixes.fingerprint_features`).
+   ``--alt-style`` makes the songs_alt bank of one style (mixes and references of one kind of
+   music); ``--gens`` takes any generator module with ``make_song`` (``songs3`` too).
 
 Scores per studio, third-octaves 40 Hz-10 kHz (centres <= 12 kHz): ``cover`` = share of bands
 whose 90 % interval holds the truth (the room's power average over the band, level-aligned),
@@ -87,14 +90,15 @@ def score(fp, t):
     return float(inside[sel].mean()), float(sure[sel].mean()), rs
 
 
-def previous(fn, *args, **kw):
-    """Run ``fn`` without the tonal-gap covariates (the method before session 5)."""
-    saved = _fp.COVARIATES
-    _fp.COVARIATES = False
+def previous(fn, *args, covariates=False, modulation=False, **kw):
+    """Run ``fn`` as an earlier session shipped it: ``covariates=False`` the plain comparison
+    (session 4), ``covariates=True, modulation=False`` the tonal-gap covariates alone (session 5)."""
+    saved = _fp.COVARIATES, _fp.FLOOR_MODULATION
+    _fp.COVARIATES, _fp.FLOOR_MODULATION = covariates, modulation
     try:
         return fn(*args, **kw)
     finally:
-        _fp.COVARIATES = saved
+        _fp.COVARIATES, _fp.FLOOR_MODULATION = saved
 
 
 def frame_spectra(x):
@@ -133,7 +137,7 @@ def many_studios(bk, n_studios, seed):
     fb = np.arange(KEEP_BINS) * FS / NFFT
     base = [spectra_from_frames(P, g) for P, g in bk]
     rng = np.random.default_rng(seed)
-    res = {"after": [], "before": []}
+    res = {"after": [], "before": [], "plain": []}
     for k in range(n_studios):
         room = random_room(10_000 + k)
         rp = (10 ** (room(fb) / 10)).astype(np.float32)
@@ -142,7 +146,9 @@ def many_studios(bk, n_studios, seed):
         refs = [base[i] for i in idx[8:16]]
         t = truth(room, base[0][0].freqs_hz)
         res["after"].append(score(fingerprint_from_mixes("s", [m[0] for m in mixes], [r[0] for r in refs]), t))
-        res["before"].append(score(previous(fingerprint_from_mixes, "s", [m[1] for m in mixes], [r[1] for r in refs]), t))
+        res["before"].append(score(previous(fingerprint_from_mixes, "s", [m[1] for m in mixes], [r[1] for r in refs],
+                                            covariates=True), t))
+        res["plain"].append(score(previous(fingerprint_from_mixes, "s", [m[1] for m in mixes], [r[1] for r in refs]), t))
     return res
 
 
@@ -216,7 +222,7 @@ def main() -> None:
                 if style:
                     key += f" {style}"
                 res = many_studios(bank(gen, sec, a.bank, 20_000 + int(sec) * 100, style or None), a.studios, int(sec))
-                for which in ("before", "after"):
+                for which in ("plain", "before", "after"):
                     s = summary(res[which])
                     entry[which] = s
                     print(f"{key:18s} {which:6s} {s['n']} studios: cover {s['cover_mean']:.3f} (>=.85 {s['cover_ge_085']:.0%})"

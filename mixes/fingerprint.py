@@ -134,7 +134,8 @@ from calib.audio_io import atomic_write_json, read_audio
 from calib.errors import ProfileError, SignalError
 from calib.types import FrequencyResponse
 from mixes.envelope import FRAME_PERCENTILE
-from mixes.fingerprint_covariates import MAX_COMPONENTS, MIN_RESIDUAL_DOF, SURE_WIDTH_DB, adjusted_shift, gap_components
+from mixes.fingerprint_covariates import (MAX_COMPONENTS, MIN_RESIDUAL_DOF, SURE_WIDTH_DB, adjusted_shift,
+                                          profile_components)
 from mixes.ltas import LtasReference, band_centres_hz
 from mixes.types import Ltas, RoomFingerprint
 
@@ -157,6 +158,7 @@ MISS_SHARE = 0.5                        # the t quantile is taken for this share
 PRIOR_WEIGHT = 1.0                      # neighbours' variance counts as this many times a band's own dof
 SHRINK_FROM_HZ = 45.0                   # bands below keep their own variance (another floor rule there)
 COVARIATES = True                       # adjust for the tracks' tonal-gap profiles (mixes.fingerprint_covariates)
+FLOOR_MODULATION = True                 # ... and for their floors' modulation over time (mixes.fingerprint_features)
 HUBER_C = 3.0                           # robust standard deviations before a track is down-weighted
 MEASURED_CONFIDENCE = 0.8
 MEASURED_BAND_HZ = (30.0, 10_000.0)
@@ -300,8 +302,11 @@ def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, leve
     sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
     y = np.vstack([mix_levels, ref_levels])
     is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
-    gaps = np.vstack([s.level_db - s.floor_db for s in list(mixes) + list(tracks)])
-    z = gap_components(gaps, sel & np.all(np.isfinite(gaps), axis=0))
+    spectra = list(mixes) + list(tracks)
+    profiles = [np.vstack([s.level_db - s.floor_db for s in spectra])]
+    if FLOOR_MODULATION and all(s.floor_mod_db is not None for s in spectra):
+        profiles.append(np.vstack([s.floor_mod_db for s in spectra]))
+    z = profile_components(profiles, sel)
     k_max = min(MAX_COMPONENTS, z.shape[1], y.shape[0] - 2 - MIN_RESIDUAL_DOF)
 
     def n_sure(h):
@@ -430,7 +435,8 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         reference=ref_desc, created=_now(), files=tuple(files),
         meta={"standard_error_db": [round(float(v), 3) for v in np.nan_to_num(se, nan=99.0)],
               "estimator": (f"band floor (mean of the frames' {FRAME_PERCENTILE:g}th percentiles of ~1.5 Hz bins per half band)" if use_floor else "band mean power")
-              + (f", adjusted for {n_cov} tonal-gap component(s) of the tracks (analysis of covariance)"
+              + (f", adjusted for {n_cov} component(s) of the tracks' tonal-gap"
+                 f"{' and floor-modulation' if FLOOR_MODULATION else ''} profiles (analysis of covariance)"
                  if n_cov else ", Huber location over tracks"),
               "covariates": n_cov,
               "interval_level": level},

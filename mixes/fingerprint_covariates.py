@@ -53,7 +53,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_COMPONENTS", "SURE_WIDTH_DB", "MIN_RESIDUAL_DOF", "gap_components", "adjusted_shift"]
+__all__ = ["MAX_COMPONENTS", "SURE_WIDTH_DB", "MIN_RESIDUAL_DOF", "gap_components", "profile_components",
+           "adjusted_shift"]
 
 MAX_COMPONENTS = 5          # at most this many gap-profile components as covariates
 SURE_WIDTH_DB = 3.0         # an interval at most this wide counts as "sure" when choosing k
@@ -83,6 +84,43 @@ def gap_components(gaps_db: np.ndarray, sel: np.ndarray) -> np.ndarray:
     x = x - x.mean(axis=0)
     sd = x.std(axis=0)
     x = x / np.where(sd > 1e-6, sd, 1.0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    r = min(x.shape[0] - 1, int(np.sum(s > 1e-9 * max(float(s[0]), 1e-30))))
+    return u[:, :r]
+
+
+def profile_components(profiles_db: list[np.ndarray], sel: np.ndarray) -> np.ndarray:
+    """Principal components of several room-invariant profiles of the tracks together.
+
+    Each profile (``(n_tracks, n_bands)``: the tonal gap, the floor's modulation over time,
+    :mod:`mixes.fingerprint_features`) is centred and scaled per band over the tracks, then
+    divided by the square root of its number of bands, so every kind of profile weighs the
+    same whatever its band count; the blocks side by side are decomposed as in
+    :func:`gap_components` (which is the case of the gap profile alone).
+
+    Parameters
+    ----------
+    profiles_db : list of ndarray (n_tracks, n_bands)
+    sel : ndarray of bool (n_bands,)
+        Bands used; a band not finite on every track is left out of its profile.
+
+    Returns
+    -------
+    ndarray (n_tracks, r)
+        Left singular vectors (unit-norm columns), largest first.
+    """
+    blocks = []
+    for prof in profiles_db:
+        x = np.asarray(prof, dtype=np.float64)[:, sel]
+        x = x[:, np.all(np.isfinite(x), axis=0)]
+        if x.shape[1] == 0:
+            continue
+        x = x - x.mean(axis=0)
+        sd = x.std(axis=0)
+        blocks.append(x / np.where(sd > 1e-6, sd, 1.0) / np.sqrt(x.shape[1]))
+    if not blocks or blocks[0].shape[0] < 3:
+        return np.zeros((len(profiles_db[0]) if profiles_db else 0, 0))
+    x = np.hstack(blocks)
     u, s, _ = np.linalg.svd(x, full_matrices=False)
     r = min(x.shape[0] - 1, int(np.sum(s > 1e-9 * max(float(s[0]), 1e-30))))
     return u[:, :r]

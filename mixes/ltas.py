@@ -31,6 +31,7 @@ import scipy.fft
 
 from calib.errors import ConfigError, SignalError
 from mixes.envelope import FloorGrid, band_floor_db, floor_grid, floor_nfft, floors_from_frames, frame_floors
+from mixes.fingerprint_features import floor_modulation_db
 from mixes.programme import as_programme
 from mixes.types import Ltas
 
@@ -183,14 +184,15 @@ def ltas_from_power(power: np.ndarray | SpectrumFrames, *, fs: int, nfft: int, b
     p = np.interp(hi, edges, cum) - np.interp(lo, edges, cum)
     # floor at -200 dB (an empty band, e.g. above a tone): finite, so differences stay defined
     level = 10.0 * np.log10(np.maximum(p, 1e-20)) + gain_db
-    floor = gap = None
+    floor = gap = mod = None
     if frames is not None and bands_per_octave == 3 and frames.grid.n_bands == fc.size:
         floor = floors_from_frames(frames.frames, frames.grid, gain_db=gain_db)
         gap = np.maximum(level - floor, 0.0)
+        mod = floor_modulation_db(frames.frames, frames.grid)
     elif with_floor:
         floor, gap = band_floor_db(power, fs=fs, nfft=nfft, lo_hz=lo, hi_hz=hi, gain_db=gain_db)
     return Ltas(freqs_hz=fc, level_db=level, bands_per_octave=bands_per_octave,
-                normalised_to_lufs=normalised_to_lufs, floor_db=floor, floor_gap_db=gap)
+                normalised_to_lufs=normalised_to_lufs, floor_db=floor, floor_gap_db=gap, floor_mod_db=mod)
 
 
 def ltas(x: np.ndarray, *, fs: int, integrated_lufs: float, bands_per_octave: int = 3,

@@ -139,6 +139,9 @@ class Ltas:
         spectrum was too coarse to read it.
     floor_gap_db : ndarray (n_bands,) or None
         Mean band power over the floor (dB): how tonal the band was.
+    floor_mod_db : ndarray (n_bands,) or None
+        Interquartile range over time of the band's frame floor (dB; a descriptor of the
+        arrangement the room does not move, :mod:`mixes.fingerprint_features`).  Not stored.
     """
 
     freqs_hz: np.ndarray
@@ -147,11 +150,12 @@ class Ltas:
     normalised_to_lufs: float
     floor_db: np.ndarray | None = None
     floor_gap_db: np.ndarray | None = None
+    floor_mod_db: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "freqs_hz", _ro(self.freqs_hz))
         object.__setattr__(self, "level_db", _ro(self.level_db))
-        for name in ("floor_db", "floor_gap_db"):
+        for name in ("floor_db", "floor_gap_db", "floor_mod_db"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _ro(getattr(self, name)))
 

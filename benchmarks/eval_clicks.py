@@ -304,6 +304,7 @@ def main() -> None:
             if t[2] > 0:
                 off = _nearest(r.clicks, t[0], t[1])
                 recs.append({"material": name, "class": cls, "shape": t[3], "aud": float(t[2]),
+                             "time_s": float(t[0]), "channel": int(t[1]),
                              "hit": off is not None and abs(off) <= TOL_S, "offset_s": off})
         rows.append({"material": name, "class": cls, "audible": n, "found": h, "found_any_kind": h2,
                      "reports": nf, "false": fa, "clean_reports": own})
@@ -345,7 +346,8 @@ def main() -> None:
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps({"classes": table, "recall_by_margin": by_class,
-                                            "recall_by_shape": by_shape, "materials": rows}, indent=1))
+                                            "recall_by_shape": by_shape, "materials": rows,
+                                            "planted_audible": recs}, indent=1))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ WIDE_PASS_HF_FRACTION = 0.02
 # an event whose energy above ATTACK_HF_HZ reaches this fraction of what one ideal edge of its
 # peak height leaves there (peak^2 fs / (2 pi^2 f) per edge; a rectangular pulse has two) has a
 # sharp edge: a held step or a digital pulse, never a smooth note onset (clicks5)
-EDGE_FRACTION = 0.5    # held steps: 0.62-0.96; music events that are flat enough: 0.06-0.48
+EDGE_FRACTION = 0.2    # held steps: 0.26-0.96; music events that are flat enough: 0.06-0.48
 RECT_FRACTION = 0.97   # held steps found in the eval: 0.984-1.000; music events 0.34-0.93
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
@@ -82,6 +82,26 @@ def _rect_fraction(c: np.ndarray) -> float:
     s = cs[None, :] - cs[:, None]
     ex = np.where(ln >= 2, s * s / np.maximum(ln, 1), 0.0)
     return float(ex.max() / max(float(np.dot(c, c)), 1e-30))
+
+
+def held_step(click: np.ndarray, *, fs: int) -> bool:
+    """Is an isolated event a held step (a rectangular pulse: two sharp edges, flat between)?
+
+    Both must hold: its energy above ``ATTACK_HF_HZ`` reaches ``EDGE_FRACTION`` of what two
+    ideal edges of its peak height leave there (a sharp edge, never a smooth onset's hump), and
+    one rectangle explains ``RECT_FRACTION`` of its energy (a drum's or a pluck's onset, whose
+    isolated waveform is the interpolation's error across the gap, is not flat).  The same
+    test as :meth:`_Bands.margin_db` applies (over one analysis frame).
+    """
+    b = _bands(fs)
+    c = np.asarray(click, dtype=np.float64)[: b.nfft]
+    if c.size < 2:
+        return False
+    E = (np.abs(np.fft.rfft(c, b.nfft)) ** 2 / b.nfft) @ b.M
+    pk2 = float(np.max(np.abs(c))) ** 2
+    if E[b.hfb].sum() < EDGE_FRACTION * pk2 * fs / (np.pi ** 2 * ATTACK_HF_HZ):
+        return False
+    return _rect_fraction(c) >= RECT_FRACTION
 
 
 def _bark(f_hz: np.ndarray) -> np.ndarray:
@@ -175,11 +195,9 @@ class _Bands:
         # a sharp edge (a held step's, a rectangular pulse's) puts about peak^2 fs / (pi^2 f) of
         # energy above f whatever the event's width, which a smooth onset's hump never does:
         # such an event is not smooth even when most of a wide pulse's energy lies low
+        # (and held flat between its edges: see held_step)
         pk2 = np.array([float(np.max(np.abs(c[:n]))) ** 2 if c.size else 0.0 for c in clicks])
         edged = E[:, self.hfb].sum(axis=1) >= EDGE_FRACTION * pk2 * self.fs / (np.pi ** 2 * ATTACK_HF_HZ)
-        # ... and held flat between its edges (a step held 0.2-2.5 ms: most of its energy is one
-        # rectangle; a drum's or a pluck's onset, whose isolated waveform is the interpolation's
-        # error across the gap, is not)
         for k in np.flatnonzero(edged):
             edged[k] = _rect_fraction(clicks[k][:n]) >= RECT_FRACTION
         smooth = ((hf < ATTACK_HF_FRACTION) & ~edged) | ~full_band   # low-band events have no top octaves

@@ -61,7 +61,7 @@ from scipy import ndimage
 
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
-from mixes.click_masking import audibility, click_audibility_db
+from mixes.click_masking import audibility, click_audibility_db, held_step
 from mixes.types import RenderEvent
 
 __all__ = ["find_clicks", "detect_impulsive", "click_audibility_db", "Impulsive"]
@@ -90,6 +90,7 @@ WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own exc
 WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
 WIDE_MIN_RATIO = 40.0     # ... for candidates whose first-pass peak against the error before it reached this
 WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narrow ones are the first pass's)
+WIDE_FIRST_EDGE_S = 0.0002  # ... also candidates this far or more before a known event (a step's first edge)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 # low-band path: the programme decimated to about LOW_FS_HZ (mixes.click_decimate)
@@ -438,9 +439,22 @@ def _dedup(out: Impulsive, fs: int) -> Impulsive:
     order = np.argsort(out.onset, kind="stable")
     gap = max(int(MERGE_S * fs), 1)
     keep: list[int] = []
+    step = [bool(w) and held_step(c, fs=fs) for w, c in zip(out.wide, out.click)]
     for k in order:
+        if keep and step[keep[-1]] and out.onset[k] - out.onset[keep[-1]] <= out.click[keep[-1]].size + gap // 4:
+            continue                                    # the held step's second edge
         if keep and out.onset[k] - out.onset[keep[-1]] <= gap:
-            if out.level_db[k] > out.level_db[keep[-1]]:
+            # a held step found whole by the wide pass is reported at its first edge, over the
+            # first pass's event at its second edge; otherwise the first pass's, or the louder
+            if step[keep[-1]] and not step[k]:
+                continue
+            if step[k] and not step[keep[-1]]:
+                keep[-1] = int(k)
+            elif out.wide[k] != out.wide[keep[-1]]:
+                # (a wide-pass event that is not a clean step: the first pass's event is kept)
+                if out.wide[keep[-1]]:
+                    keep[-1] = int(k)
+            elif out.level_db[k] > out.level_db[keep[-1]]:
                 keep[-1] = int(k)
             continue
         keep.append(int(k))
@@ -453,6 +467,37 @@ def _dedup(out: Impulsive, fs: int) -> Impulsive:
         dedup.low.append(False)
         dedup.wide.append(out.wide[k])
     return dedup
+
+
+def _first_edges(x: np.ndarray, onsets: list[int], fs: int) -> np.ndarray:
+    """Where a verified event may be the *second* edge of a held step: the first edge.
+
+    Stage 1 keeps one peak per ``MERGE_S``, so of a step held 0.2-2 ms only the stronger edge
+    may be a candidate, and the first pass then reports the step at its end.  The third
+    difference turns an edge of height h into (h, -2h, h); a held step's two edges have
+    opposite signs and like heights.  For each event, the strongest third-difference sample
+    ``WIDE_FIRST_EDGE_S`` to ``WIDE_GUARD_S`` before it is returned when its sign is opposite
+    to the event's and its height within a factor of 2 of it (the wide pass then decides).
+    """
+    lo, hi = int(WIDE_FIRST_EDGE_S * fs), int(WIDE_GUARD_S * fs)
+    out = []
+    for o in onsets:
+        a, b = o - hi - 4, o + 6
+        if a < 0 or b > x.size:
+            continue
+        seg = x[a:b].astype(np.float64)
+        d3 = seg[3:] - 3 * seg[2:-1] + 3 * seg[1:-2] - seg[:-3]     # d3[i] <-> x[a + 3 + i]
+        e0 = o - 2 - (a + 3)
+        ev = d3[e0: e0 + 6]
+        ie = int(np.argmax(np.abs(ev)))
+        before = d3[: e0 - lo]
+        if before.size == 0:
+            continue
+        ib = int(np.argmax(np.abs(before)))
+        hb, he = before[ib], ev[ie]
+        if hb * he < 0 and 0.5 <= abs(hb) / max(abs(he), 1e-30) <= 2.0:
+            out.append(a + 3 + ib - 1)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
@@ -475,10 +520,14 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
         j = np.searchsorted(known, cand)
         near = np.zeros(cand.size, dtype=bool)
         tol = int(WIDE_GUARD_S * fs)
+        first = int(WIDE_FIRST_EDGE_S * fs)
         for jj in (j - 1, j):
             ok = (jj >= 0) & (jj < known.size)
-            near[ok] |= np.abs(known[jj[ok]] - cand[ok]) <= tol
-        w = cand[(pk > WIDE_MIN_RATIO) & ~near]
+            dd = known[jj[ok]] - cand[ok]
+            # (a candidate just before a known event may be a held step's first edge, whose
+            # second edge was verified: it is tried, and _dedup keeps it if it is that step)
+            near[ok] |= (np.abs(dd) <= tol) & ~(dd >= first)
+        w = np.union1d(cand[(pk > WIDE_MIN_RATIO) & ~near], _first_edges(x, out.onset, fs))
         # (and not the start of a louder sound: the stage-2 onset rule, applied before the
         # verification because most strong candidates are musical onsets)
         g, win = int(WIDE_GUARD_S * fs), max(int(ONSET_WINDOW_S * fs), 8)
@@ -488,7 +537,10 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
             seg *= seg
             w = w[seg[:, 2 * g + win:].sum(axis=1) <= ONSET_RISE * seg[:, :win].sum(axis=1)]
         for i in range(0, w.size, 256):
-            _verify(x, w[i:i + 256], cand, fs, out, WIDE_MAX_WIDTH_S, click_ratio, guard_s=WIDE_GUARD_S)
+            # (the width is that of the matched filter's excursion, which spreads an edge by up
+            # to the predictor's order either side when the step stands far out)
+            _verify(x, w[i:i + 256], cand, fs, out, WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / fs, click_ratio,
+                    guard_s=WIDE_GUARD_S)
     res = _dedup(out, fs)
     res.partners = cand
     return res

@@ -16,8 +16,10 @@ consecutive samples at ``CLIP_LEVEL`` or above.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,7 +29,8 @@ from mixes.clicks import POP_MIN_S, audibility, detect_impulsive, find_clicks
 from mixes.programme import as_programme
 from mixes.types import RenderEvent
 
-__all__ = ["RenderReport", "render_checks", "find_clicks", "find_dropouts", "find_clipping", "dc_offset_dbfs"]
+__all__ = ["RenderReport", "render_checks", "render_check_parts", "find_clicks", "find_dropouts", "find_clipping",
+           "dc_offset_dbfs"]
 
 MIN_SILENCE_S = 0.002
 MIN_HELD_S = 0.001
@@ -158,11 +161,14 @@ def dc_offset_dbfs(x: np.ndarray) -> tuple[float, ...]:
     return tuple(_db(abs(float(np.mean(x[c], dtype=np.float64)))) for c in range(x.shape[0]))
 
 
-def _clicks_and_splices(x: np.ndarray, fs: int) -> tuple[list[RenderEvent], list[RenderEvent]]:
-    """Audible impulsive events of every channel, sorted into clicks and splices (discontinuities)."""
+def _clicks_and_splices(x: np.ndarray, fs: int, channels=None,
+                        merge: bool = True) -> tuple[list[RenderEvent], list[RenderEvent]]:
+    """Audible impulsive events of every channel (or of ``channels``), sorted into clicks and
+    splices (discontinuities); ``merge=False`` leaves out the merge across channels
+    (:func:`_merge_splices`), for channels analysed apart and merged later."""
     clicks: list[RenderEvent] = []
     splices: list[RenderEvent] = []
-    for c in range(x.shape[0]):
+    for c in (range(x.shape[0]) if channels is None else channels):
         imp = detect_impulsive(x[c], fs=fs)
         aud = audibility(x[c], imp, fs=fs)
         for k in range(len(imp.onset)):
@@ -181,8 +187,12 @@ def _clicks_and_splices(x: np.ndarray, fs: int) -> tuple[list[RenderEvent], list
             else:
                 kind = "pop" if imp.width_s[k] >= POP_MIN_S else "click"
                 clicks.append(RenderEvent(kind, t, imp.level_db[k], c, audibility_db=float(aud[k])))
-    # one splice is one event: impulsive events just beside it (in any channel: an edit cuts
-    # them all) belong to it
+    return _merge_splices(clicks, splices) if merge else (clicks, splices)
+
+
+def _merge_splices(clicks: list[RenderEvent], splices: list[RenderEvent]) -> tuple[list[RenderEvent], list[RenderEvent]]:
+    """One splice is one event: impulsive events just beside it (in any channel: an edit cuts
+    them all) belong to it."""
     clicks = [ev for ev in clicks if not any(abs(sp.time_s - ev.time_s) <= SPLICE_MERGE_S for sp in splices)]
     clicks.sort(key=lambda ev: ev.time_s)
     return clicks, splices
@@ -206,8 +216,35 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
     x = _check(x)
     if not math.isfinite(float(np.sum(x, dtype=np.float64))):   # any NaN/Inf poisons the sum
         raise SignalError("programme contains NaN or Inf samples")
-    clicks, splices = _clicks_and_splices(x, fs)
-    artifacts = find_artifacts(x, fs=fs)
+    parts, combine = render_check_parts(x, fs=fs)
+    return combine([part() for part in parts])
+
+
+def render_check_parts(x: np.ndarray, *, fs: int) -> tuple[list[Callable[[], Any]], Callable[[list], RenderReport]]:
+    """:func:`render_checks` as independent parts, for threads: ``(parts, combine)``;
+    ``combine([part() for part in parts])`` is the :class:`RenderReport` (the same whichever
+    thread ran each part, and in whatever order).  ``x`` must already be finite (not checked
+    here).  Parts: the impulsive events of each channel (:mod:`mixes.clicks`, the largest),
+    the digital artifacts (:mod:`mixes.artifacts`), then dropouts, clipping and DC offset."""
+    x = _check(x)
+    n_ch = x.shape[0]
+    parts: list[Callable[[], Any]] = [
+        functools.partial(_clicks_and_splices, x, fs, (c,), False) for c in range(n_ch)]
+    parts.append(functools.partial(find_artifacts, x, fs=fs))
+    parts.append(lambda: (find_dropouts(x, fs=fs), find_clipping(x, fs=fs), dc_offset_dbfs(x)))
+
+    def combine(results: list) -> RenderReport:
+        per_channel = results[:n_ch]
+        clicks, splices = _merge_splices([ev for cl, _ in per_channel for ev in cl],
+                                         [ev for _, sp in per_channel for ev in sp])
+        return _combine(clicks, splices, results[n_ch], *results[n_ch + 1])
+
+    return parts, combine
+
+
+def _combine(clicks: list[RenderEvent], splices: list[RenderEvent], artifacts: list[RenderEvent],
+             dropouts: list[RenderEvent], clipping: list[RenderEvent], dc: tuple[float, ...]) -> RenderReport:
+    """The render report from its parts (events found by two detectors are one)."""
     # a "burst" of at most PULSE_MAX_S around a click the click detector verified is that click
     # (a held step of 1-2 ms, a short noise burst); longer bursts swallow the clicks inside them
     def inside(ev, b):
@@ -222,7 +259,6 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
     splices = [sp for sp in splices if not any(abs(t - sp.time_s) <= SPLICE_MERGE_S for t in near_new)]
     clicks = [ev for ev in clicks if not any(abs(t - ev.time_s) <= SPLICE_MERGE_S for t in near_new)]
     artifacts = sorted(artifacts + splices, key=lambda ev: ev.time_s)
-    dc = dc_offset_dbfs(x)
     warnings = []
     for c, v in enumerate(dc):
         if v > DC_WARN_DBFS:
@@ -231,8 +267,8 @@ def render_checks(x: np.ndarray, *, fs: int) -> RenderReport:
     return RenderReport(
         clicks=tuple(clicks),
         artifacts=tuple(artifacts),
-        dropouts=tuple(find_dropouts(x, fs=fs)),
-        clipping=tuple(find_clipping(x, fs=fs)),
+        dropouts=tuple(dropouts),
+        clipping=tuple(clipping),
         dc_offset_dbfs=dc,
         warnings=tuple(warnings),
     )

@@ -30,9 +30,8 @@ A file on a fine grid holds values too: a 16-bit recording made louder (the real
 and more: ``k * g / 32768``) repeats a value wherever its waveform moves less than one step in
 a sample, at -45...-30 dBFS on low notes.  Those holds are its word length, not a
 requantisation: :func:`quantisation_holds` reads the file's grid around the stretch
-(:func:`file_grid`) and drops a stretch whose held values have no common factor of
-``GRID_COARSE`` steps or more (a 2-6-bit grid in a 16-bit file is 1024-16384 of its steps) and
-are not one clipped magnitude.
+(:func:`file_grid`) and drops a stretch whose holds are entered and left by a step or two of
+that grid (a few-bit grid or a clipper enters them by hundreds or thousands of steps).
 
 A *hard-clipped master* (driven into a clipper: flat tops on every loud hit) is digital
 distortion too, but not a short error: it is reported once per file (:func:`_flat_tops`:
@@ -73,8 +72,7 @@ CLIPPED_MIN_LEVEL = 0.1      # ... with its ceiling at least -20 dBFS
 GRID_CONTEXT_S = 0.250       # the file's own word length is read from this much around the burst
 GRID_TOL = 0.01              # of a step: float32 storage of a 16-bit value times a gain
 GRID_MIN_VALUES = 32         # distinct values needed to read a grid
-GRID_COARSE = 16             # held values on a grid this many file steps apart: requantised
-CLIP_SHARE = 0.5             # one held magnitude this share of the holds: clipped flat
+GRID_EDGE = 4.0              # holds entered and left by at most this many grid steps: the word length
 
 
 def _db(v: float) -> float:
@@ -112,36 +110,38 @@ def file_grid(v: np.ndarray) -> float:
     return q
 
 
-def quantisation_holds(burst: np.ndarray, held: np.ndarray, context: np.ndarray) -> bool:
+def quantisation_holds(burst: np.ndarray, context: np.ndarray) -> bool:
     """Whether the holds of a stretch are the file's own word length, not a requantisation.
 
     A file on a fine grid ``q`` (16 bits, then a gain: ``q`` = ``g`` / 32768) holds a value
-    wherever the waveform moves less than ``q`` in a sample (the crest of a low note at -40
-    dBFS): the held values are many, each a whole number of steps with no common factor.  A
-    stretch requantised to a few bits holds values on its own coarse grid (their greatest common
-    divisor is ``>= GRID_COARSE`` steps: a 2-6-bit grid in a 16-bit file is 1024-16384 steps),
-    and a clipped one holds one magnitude (``CLIP_SHARE`` of the holds).
+    wherever its waveform moves less than ``q`` in a sample (the crest of a low note at -40
+    dBFS), so it enters and leaves each hold by a step or two of its grid.  A stretch
+    requantised to a few bits moves between the levels of its own coarse grid (a 2-6-bit grid in
+    a 16-bit file is 1024-16384 of its steps), and a clipper cuts into a waveform moving fast:
+    both enter and leave their holds by many steps.  So: the median step into and out of the
+    holds is at most ``GRID_EDGE`` steps of the grid read around the stretch (:func:`file_grid`).
 
     Parameters
     ----------
     burst : ndarray
         The stretch's samples.
-    held : ndarray
-        The values of its held pairs.
     context : ndarray
         Samples around it (the file's grid is read there and in the stretch).
     """
-    mag = np.abs(held[held != 0])
-    if mag.size == 0:
+    eq = burst[1:] == burst[:-1]
+    if not eq.any():
         return False
-    vals, counts = np.unique(mag, return_counts=True)
-    if counts.max() >= CLIP_SHARE * mag.size:
-        return False                                 # clipped flat at one level
+    d = np.abs(np.diff(burst))
+    # runs of equal pairs: the step before each run starts and after each run ends
+    start = np.flatnonzero(eq & ~np.r_[False, eq[:-1]])
+    end = np.flatnonzero(eq & ~np.r_[eq[1:], False])
+    edges = np.r_[d[start[start >= 1] - 1], d[end[end + 1 < d.size] + 1]]
+    if edges.size == 0:
+        return False
     q = file_grid(np.r_[context, burst])
     if q == 0.0:
         return False
-    g = int(np.gcd.reduce(np.round(vals / q).astype(np.int64)))
-    return g < GRID_COARSE
+    return float(np.median(edges)) <= GRID_EDGE * q
 
 
 def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
@@ -236,9 +236,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                     if rest > CRUSH_REST * ceiling:
                         continue
             gc = int(GRID_CONTEXT_S * fs)
-            pairs = inside[(inside > i0) & (inside < i1)]
-            if quantisation_holds(burst, xc[pairs].astype(np.float64),
-                                  np.r_[xc[max(i0 - gc, 0): i0], xc[i1: i1 + gc]].astype(np.float64)):
+            if quantisation_holds(burst, np.r_[xc[max(i0 - gc, 0): i0], xc[i1: i1 + gc]].astype(np.float64)):
                 continue                               # the file's word length after a gain
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs

@@ -47,6 +47,8 @@ def test_a_16_bit_recording_made_louder_holds_values_but_has_no_burst(piano, gai
     # the holds of a 16-bit file after a gain are its word length (before: 2-6 reports here)
     assert held_bursts(y, fs=fs) == []
     assert held_bursts(y.astype(np.float32), fs=fs) == []
+    for shift in (17, 29):                       # other hop alignments hold other samples
+        assert held_bursts(y[:, shift:], fs=fs) == []
     assert not [e for e in find_artifacts(y, fs=fs) if e.kind == "digital_distortion"]
 
 
@@ -61,6 +63,13 @@ def test_a_crushed_stretch_in_the_louder_16_bit_recording_is_still_found(piano):
                 y[:, p:p + m] = np.round(y[:, p:p + m] / q) * q
                 ev = [e for e in held_bursts(y, fs=fs) if abs(e.time_s - t) < 0.01]
                 assert ev, (g_db, bits, t)
+        # clipped flat at half the local peak, then written at 16 bits (the file's grid)
+        y = x * 10 ** (g_db / 20)
+        p, m = int(4.3 * fs), int(0.004 * fs)
+        c = 0.5 * np.abs(y[:, p:p + m]).max()
+        y[:, p:p + m] = np.clip(y[:, p:p + m], -c, c)
+        y = np.round(y / 10 ** (g_db / 20) * 32768) * 10 ** (g_db / 20) / 32768
+        assert [e for e in held_bursts(y, fs=fs) if abs(e.time_s - 4.3) < 0.01], g_db
 
 
 def test_hard_clipped_masters_are_one_finding_and_limited_masters_none(piano, songs):

@@ -97,8 +97,12 @@ def test_gate_refusals():
         b, a = _peq(f0, g, 1.0)
         gate = null_gate(signal.lfilter(b, a, ref, axis=1), ref, fs=FS)
         assert not gate.same and "filter" in gate.reason or "cells null" in gate.reason, gate.reason
-    # NOT refused yet (see /work/notes/null6-note.md): a slow limiter acting on 40 % of the
-    # time, light clipping of the peaks; they leave most cells nulling
+    # clipped 3 dB (flat tops)
+    peak = np.max(np.abs(ref))
+    gate = null_gate(np.clip(ref, -0.7 * peak, 0.7 * peak), ref, fs=FS)
+    assert not gate.same and "clipped" in gate.reason
+    # NOT refused (see /work/notes/null6-note.md): a smooth limiter (no flat tops) acting on
+    # the loudest 10-30 % of the time leaves enough cells nulling to pass the gate
     gate = null_gate(ref, ref, fs=FS, fs_ref=44100)
     assert not gate.same and "sample rate" in gate.reason
     gate = null_gate(ref[:1], ref, fs=FS)

@@ -25,7 +25,8 @@ The model (analysis of covariance)
 
     ``y`` the level-aligned band floor, ``z_t1..z_tk`` the first ``k`` principal components of
     the tracks' gap profiles (bands of ``ALIGN_BAND_HZ``, each band's gap centred and scaled
-    over the tracks), ``D_b`` the room's deviation.  Ordinary least squares per band; the
+    over the tracks) and, since session 6, of their floors' modulation over time
+    (:mod:`mixes.fingerprint_features`, :func:`profile_components`), ``D_b`` the room's deviation.  Ordinary least squares per band; the
     interval of ``D_b`` is Student's t on the residual variance with ``n - 2 - k`` degrees of
     freedom (moderated with the neighbouring bands' as in :mod:`mixes.fingerprint`) and the
     ``(A'A)^-1`` element of the indicator, so an imbalance of the kinds of music between mixes

@@ -31,7 +31,10 @@ second (only stage 1 touches every sample):
    bass, whose edge comes back every period, longer than the 12 ms model window).
    *Wide pass*: a 1-2.5 ms burst or held step overruns the +-1 ms region, so its own tail
    spoils the reference after it; candidates standing ``WIDE_MIN_RATIO`` out of the error
-   before them, not starting a louder sound, are verified again with a ``WIDE_GUARD_S`` region.
+   before them, not starting a louder sound, are verified again with a ``WIDE_GUARD_S`` region,
+   and so is the first edge of a held step whose second edge alone was verified
+   (:func:`mixes.click_shapes.first_edges`): a step found whole (flat between two sharp edges,
+   :func:`mixes.click_masking.held_step`) is reported where it starts.
    *Low-band path*: a click inside a hi-hat stroke can be masked above ~4 kHz yet audible in
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``
@@ -62,6 +65,7 @@ from scipy import ndimage
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
+from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
 from mixes.types import RenderEvent
 
 __all__ = ["find_clicks", "detect_impulsive", "click_audibility_db", "Impulsive"]
@@ -70,7 +74,6 @@ CANDIDATE_RATIO = 5.0
 OWN_RATIO = 4.0
 CLICK_RATIO = 7.0
 HOLE_MIN_RATIO = 3.0      # weaker AR excursions go to the spectral-hole test
-HOLE_DB = 20.0
 LPC_ORDER = 16
 CONTEXT_S = 0.012
 GUARD_S = 0.001
@@ -211,39 +214,6 @@ class Impulsive:
         self.partners = np.zeros(0, dtype=np.int64)   # the channel's stage-1 candidates (full rate)
 
 
-def _bh4(n: int) -> np.ndarray:
-    """4-term Blackman-Harris window (sidelobes -92 dB: a hi-hat does not leak into the gap)."""
-    t = 2 * np.pi * np.arange(n) / n
-    return 0.35875 - 0.48829 * np.cos(t) + 0.14128 * np.cos(2 * t) - 0.01168 * np.cos(3 * t)
-
-
-def _hole_test(S: np.ndarray, c: int, guard: int) -> np.ndarray:
-    """Second verification path: does the event light up a band the music leaves empty?
-
-    Short frames (~1.3 ms, 4-term Blackman-Harris, hop 1/4) across the window; per FFT bin, the
-    frame at the event (the strongest within +-``guard``) against the median of the frames
-    before and the median of the frames after.  A click in a spectral hole
-    (between a piano's notes and a hi-hat's top) stands ``HOLE_DB`` above both in some bin; a
-    musical onset does not stand above what follows it, and noise in a band does not stand
-    20 dB above its own median.
-    """
-    K, N = S.shape
-    n = 64 if N >= 512 else 32
-    hop = n // 4
-    starts = np.arange(0, N - n + 1, hop)
-    centre = starts + n // 2
-    fr = np.lib.stride_tricks.sliding_window_view(S, n, axis=1)[:, starts]          # (K, F, n)
-    P = np.abs(np.fft.rfft(fr * _bh4(n), axis=2)[:, :, 1:]) ** 2                    # (K, F, bins)
-    at = np.abs(centre - c) <= guard
-    pre = centre < c - guard - n // 2
-    post = centre > c + guard + n // 2
-    # (other candidates in the window are one frame or two among ~30: the medians ignore them)
-    ev = P[:, at].max(axis=1)
-    ref = np.maximum(np.median(P[:, pre], axis=1), np.median(P[:, post], axis=1)) + 1e-30
-    out = np.max(ev / ref, axis=1) > 10 ** (HOLE_DB / 10)
-    return out
-
-
 def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarray, guard: int,
                  fs: int) -> np.ndarray:
     """Does the event's excursion recur over +-``RECUR_SPAN_S``?  (A waveform corner that comes
@@ -355,7 +325,7 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     weak = np.flatnonzero(~hit & (peak > HOLE_MIN_RATIO)) if click_ratio == CLICK_RATIO and guard_s <= GUARD_S \
         else np.zeros(0, int)
     if weak.size:
-        hit[weak] = _hole_test(S[weak], c, guard)
+        hit[weak] = hole_test(S[weak], c, guard)
     H = np.flatnonzero(hit)                             # the rest is for the hits only (cost)
     if H.size:
         eh, Ah, lev = e[H], A[H], (ra0 * s_ref)[H]
@@ -469,37 +439,6 @@ def _dedup(out: Impulsive, fs: int) -> Impulsive:
     return dedup
 
 
-def _first_edges(x: np.ndarray, onsets: list[int], fs: int) -> np.ndarray:
-    """Where a verified event may be the *second* edge of a held step: the first edge.
-
-    Stage 1 keeps one peak per ``MERGE_S``, so of a step held 0.2-2 ms only the stronger edge
-    may be a candidate, and the first pass then reports the step at its end.  The third
-    difference turns an edge of height h into (h, -2h, h); a held step's two edges have
-    opposite signs and like heights.  For each event, the strongest third-difference sample
-    ``WIDE_FIRST_EDGE_S`` to ``WIDE_GUARD_S`` before it is returned when its sign is opposite
-    to the event's and its height within a factor of 2 of it (the wide pass then decides).
-    """
-    lo, hi = int(WIDE_FIRST_EDGE_S * fs), int(WIDE_GUARD_S * fs)
-    out = []
-    for o in onsets:
-        a, b = o - hi - 4, o + 6
-        if a < 0 or b > x.size:
-            continue
-        seg = x[a:b].astype(np.float64)
-        d3 = seg[3:] - 3 * seg[2:-1] + 3 * seg[1:-2] - seg[:-3]     # d3[i] <-> x[a + 3 + i]
-        e0 = o - 2 - (a + 3)
-        ev = d3[e0: e0 + 6]
-        ie = int(np.argmax(np.abs(ev)))
-        before = d3[: e0 - lo]
-        if before.size == 0:
-            continue
-        ib = int(np.argmax(np.abs(before)))
-        hb, he = before[ib], ev[ie]
-        if hb * he < 0 and 0.5 <= abs(hb) / max(abs(he), 1e-30) <= 2.0:
-            out.append(a + 3 + ib - 1)
-    return np.asarray(out, dtype=np.int64)
-
-
 def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
                  ratio: float = CANDIDATE_RATIO, own: float = OWN_RATIO,
                  click_ratio: float = CLICK_RATIO) -> Impulsive:
@@ -527,7 +466,8 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
             # (a candidate just before a known event may be a held step's first edge, whose
             # second edge was verified: it is tried, and _dedup keeps it if it is that step)
             near[ok] |= (np.abs(dd) <= tol) & ~(dd >= first)
-        w = np.union1d(cand[(pk > WIDE_MIN_RATIO) & ~near], _first_edges(x, out.onset, fs))
+        w = np.union1d(cand[(pk > WIDE_MIN_RATIO) & ~near],
+                       first_edges(x, out.onset, fs, WIDE_FIRST_EDGE_S, WIDE_GUARD_S))
         # (and not the start of a louder sound: the stage-2 onset rule, applied before the
         # verification because most strong candidates are musical onsets)
         g, win = int(WIDE_GUARD_S * fs), max(int(ONSET_WINDOW_S * fs), 8)

@@ -48,6 +48,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft
 
 from calib.errors import RoomtruthError
 from mixes.programme import as_programme
@@ -159,7 +160,7 @@ def _stft(x: np.ndarray, nfft: int, hop: int, pad: int) -> np.ndarray:
     for c in range(x.shape[0]):
         v = np.lib.stride_tricks.sliding_window_view(xp[c].astype(np.float32), nfft)[::hop][:n_fr]
         for i in range(0, n_fr, 512):
-            out[c, i:i + 512] = np.fft.rfft(v[i:i + 512] * win, axis=-1)
+            out[c, i:i + 512] = scipy.fft.rfft(v[i:i + 512] * win, axis=-1)
     return out
 
 
@@ -252,7 +253,7 @@ def _cluster_modes(v_db: np.ndarray, n_modes: int = 5) -> list[float]:
     count = hi - np.arange(d.size)
     out: list[float] = []
     for i in np.argsort(-count, kind="stable"):
-        centre = float(np.median(d[i:hi[i]]))
+        centre = float(d[(i + hi[i] - 1) // 2])          # the window's median value
         if all(abs(centre - o) >= 0.5 for o in out):
             out.append(centre)
             if len(out) == n_modes:
@@ -452,13 +453,16 @@ def _istft(S: np.ndarray, nfft: int, hop: int, pad: int, n: int) -> np.ndarray:
     """Inverse of :func:`_stft` (weighted overlap-add, Hann analysis and synthesis)."""
     win = np.hanning(nfft + 1)[:-1]
     n_ch, F, _ = S.shape
-    L = (F - 1) * hop + nfft
+    step = nfft // hop                        # frames t, t + step, ... do not overlap
+    L = (F - 1) * hop + nfft + nfft
     y = np.zeros((n_ch, L))
     wsum = np.zeros(L)
-    frames = np.fft.irfft(S, nfft, axis=-1) * win
-    for t in range(F):
-        y[:, t * hop:t * hop + nfft] += frames[:, t]
-        wsum[t * hop:t * hop + nfft] += win ** 2
+    frames = scipy.fft.irfft(S, nfft, axis=-1) * win.astype(np.float32)
+    for p in range(step):
+        blk = frames[:, p::step]
+        k = blk.shape[1]
+        y[:, p * hop:p * hop + k * nfft] += blk.reshape(n_ch, -1)
+        wsum[p * hop:p * hop + k * nfft] += np.tile(win ** 2, k)
     y = y / np.maximum(wsum, 1e-3)
     return y[:, pad:pad + n]
 

@@ -466,21 +466,32 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
             # (a candidate just before a known event may be a held step's first edge, whose
             # second edge was verified: it is tried, and _dedup keeps it if it is that step)
             near[ok] |= (np.abs(dd) <= tol) & ~(dd >= first)
-        w = np.union1d(cand[(pk > WIDE_MIN_RATIO) & ~near],
-                       first_edges(x, out.onset, fs, WIDE_FIRST_EDGE_S, WIDE_GUARD_S))
+        w = cand[(pk > WIDE_MIN_RATIO) & ~near]
+        fe = first_edges(x, out.onset, fs, WIDE_FIRST_EDGE_S, WIDE_GUARD_S)
         # (and not the start of a louder sound: the stage-2 onset rule, applied before the
         # verification because most strong candidates are musical onsets)
         g, win = int(WIDE_GUARD_S * fs), max(int(ONSET_WINDOW_S * fs), 8)
-        w = w[(w - g - win >= 0) & (w + g + win <= x.size)]
-        if w.size:
-            seg = x[w[:, None] + np.arange(-g - win, g + win)[None, :]].astype(np.float64)
-            seg *= seg
-            w = w[seg[:, 2 * g + win:].sum(axis=1) <= ONSET_RISE * seg[:, :win].sum(axis=1)]
-        for i in range(0, w.size, 256):
-            # (the width is that of the matched filter's excursion, which spreads an edge by up
-            # to the predictor's order either side when the step stands far out)
-            _verify(x, w[i:i + 256], cand, fs, out, WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / fs, click_ratio,
-                    guard_s=WIDE_GUARD_S)
+        # (the width is that of the matched filter's excursion, which spreads an edge by up to
+        # the predictor's order either side when the step stands far out)
+        wmax = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / fs
+        for w, only_steps in ((w, False), (fe, True)):
+            w = w[(w - g - win >= 0) & (w + g + win <= x.size)]
+            if w.size:
+                seg = x[w[:, None] + np.arange(-g - win, g + win)[None, :]].astype(np.float64)
+                seg *= seg
+                w = w[seg[:, 2 * g + win:].sum(axis=1) <= ONSET_RISE * seg[:, :win].sum(axis=1)]
+            dst = Impulsive() if only_steps else out
+            for i in range(0, w.size, 256):
+                _verify(x, w[i:i + 256], cand, fs, dst, wmax, click_ratio, guard_s=WIDE_GUARD_S)
+            # a first edge is tried only to report a held step where it starts: other events
+            # found there are dropped (the first pass's event stands)
+            for k in range(len(dst.onset) if only_steps else 0):
+                if held_step(dst.click[k], fs=fs):
+                    out.onset.append(dst.onset[k])
+                    out.click.append(dst.click[k])
+                    out.level_db.append(dst.level_db[k])
+                    out.width_s.append(dst.width_s[k])
+                    out.wide.append(True)
     res = _dedup(out, fs)
     res.partners = cand
     return res

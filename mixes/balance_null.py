@@ -11,35 +11,50 @@ difference signal holds only what changed:
 
 (``A`` the unchanged accompaniment, the kick included; ``c`` the overall gain).  So
 
-1. *the gate* (:func:`null_gate`) finds the integer lag by cross-correlating a
-   ``LAG_EXCERPT_S`` excerpt of the mix against the reference (up to ``MAX_LAG_S`` either way;
-   the lengths may differ), reads ``c`` from the (frame, third-octave) cells that all share one
-   ratio (the densest ``GAIN_CLUSTER_DB`` cluster of cell ratios, refined by least squares on
-   those cells), and accepts the pair only when it is linearly related: a share
-   >= ``NULL_MIN_SHARE`` of the cells null to ``NULL_DEPTH_DB`` (a limiter, a compressor or
-   clipping leave no deep nulls: their gain moves with the music), the bands are coherent
-   (>= ``COHERENCE_MIN`` in >= ``COHERENT_BAND_SHARE`` of the bands with energy) and no band
-   above ``EQ_MIN_HZ`` keeps a constant offset from ``c`` without ever nulling (an EQ: it
-   changes every frame of its band by the same ratio, a fader only the frames where the part
-   plays).  Anything else (another song, another sample rate or channel count, a re-EQ'd or
-   limited master, a fractional lag) is refused with the reason, and the caller keeps the
-   frame-energy comparison of :mod:`mixes.balance`.
+1. *the gate* (:func:`null_gate`) refuses a mix with flat-topped peaks that the reference
+   lacks (clipping: its distortion fills the difference; a -3 dB vocal read -11.5 dB on a mix
+   clipped by 3 dB), finds the integer lag by cross-correlating an excerpt (``LAG_EXCERPT_S``)
+   of the mix against the reference (up to ``MAX_LAG_S`` either way; the lengths may differ),
+   and reads ``c`` from the (frame, third-octave) cells: of the densest ``GAIN_CLUSTER_DB``
+   clusters of cell ratios, the one whose least-squares gain nulls the most cells (a loud voice
+   in a sparse arrangement forms a cluster of its own at its offset, and a plain densest
+   cluster took it).  The pair is accepted only when it is linearly related: >= ``NULL_MIN_SHARE``
+   of the cells with energy null to ``NULL_DEPTH_DB`` (a limiter or compressor acting on much
+   of the song, another mix, a fractional lag leave few deep nulls), the bands are coherent
+   (>= ``COHERENCE_MIN`` in >= ``COHERENT_BAND_SHARE`` of them) and fewer than ``EQ_MIN_BANDS``
+   bands above ``EQ_MIN_HZ`` change in a way that a fixed filter per bin explains (an EQ: the
+   least-squares ``H(k)`` over time leaves <= ``EQ_MAX_LTI_DB`` of the change; a fader moves
+   only the bins and frames where its part plays: measured >= -17 dB on the generators' songs,
+   <= -20 dB for bells of 1-3 dB at 80 Hz-8 kHz).  Different sample rates or channel counts
+   are refused (nothing resamples silently).  A refused pair keeps the frame comparison of
+   :mod:`mixes.balance`, and the note says why.
 2. *the bass*: in ``BASS_NULL_HZ`` the kick cancels in ``d``, which holds the bass's change
    alone; coherently over the cells, ``g_b - 1 = sum|d|^2 / Re sum conj(r) d`` (the cross
-   terms of the bass with the unchanged parts average out; the sign comes out right).
+   terms of the bass with the unchanged parts average out; the sign comes out right).  Below
+   ``CHANGE_FLOOR_DB`` of change it reads 0 dB.
 3. *the vocal*: the voice detector of :mod:`mixes.vocal_frames` runs on ``d`` (brought to a
-   nominal loudness), where the changed voice stands clear of the accompaniment that hid it in
-   the mix.  When it is found there, ``g_v - 1`` is read the same way over the cells on its
-   harmonic comb (its tracked pitch in ``d``), keeping clear of the bins near the bass's
-   partials.  When ``d`` holds no voice, the vocal did not move: 0 dB when the vocal was found
-   in either file, no figure otherwise; a song without a voice stays ``vocal_found`` false.
+   nominal loudness) with the bass's partials notched out (then on ``d`` itself), where the
+   changed voice stands clear of the accompaniment that hid it in the mix.  The voice found
+   there must show a vibrato of ``VIBRATO_HZ`` (a moved bass alone, clean in ``d``, passed
+   the detector's common-FM path on a mixes.songs song and read its own +2.1 dB as the
+   vocal's).  Then ``g_v - 1`` is read the same way over the cells on its harmonic comb (its
+   pitch tracked in ``d``), off the bins near the bass's partials.  When ``d`` holds no voice
+   the vocal did not move, or too little to be found there: the frame comparison's figure when
+   it has one, else 0 dB when either file found the vocal, else none; a song without a voice
+   stays ``vocal_found`` false.
 
 Why: the frame-energy comparison needs the voice found and tracked in the files; the null
 test needs it only in the difference, where nothing else is left, and it cancels the kick that
 the held-low-end rank filter cannot separate from a bass on every beat.
 
-Accuracy: see the figures in the module's tests and /work/notes/null6-note.md (filled in
-below after measurement).
+Cost: only with a reference, and only when :func:`may_be_same_song` (the frame records the
+balance analysis keeps: accompaniment envelopes correlating >= ``PRECHECK_MIN_CORR`` at a lag
+within ``MAX_LAG_S``) says it may be the same song; then both files are read again and at most
+``MAX_NULL_S`` of their overlap is analysed.  ``mix analyze`` without references is unchanged.
+
+Accuracy (benchmarks/bench_null6.py; vocal and bass offsets U(-6, 6) dB drawn together, one
+song with the vocal at 0, one with the bass at 0, one at +0.3 / -0.3; the mix at U(-30, -8)
+LUFS; reverb on; 8 songs per generator and length): see ACCURACY below.
 """
 
 from __future__ import annotations
@@ -57,10 +72,10 @@ __all__ = ["NullGate", "NullBalance", "null_gate", "null_balance", "may_be_same_
            "MAX_LAG_S"]
 
 MAX_LAG_S = 2.0               # the reference may start up to this much earlier or later
-LAG_EXCERPT_S = 12.0          # the mix excerpt cross-correlated against the reference
+LAG_EXCERPT_S = 5.0           # the mix excerpt cross-correlated against the reference
 LAG_MIN_CORR = 0.5            # normalised cross-correlation peak: below, not the same song
 CLIP_MIN_PAIRS = 20           # flat-topped sample pairs that make a mix "clipped"
-MAX_NULL_S = 120.0            # at most this much of the overlap is analysed (the middle)
+MAX_NULL_S = 60.0             # at most this much of the overlap is analysed (the middle)
 GAIN_CLUSTER_DB = 0.3         # the common gain: densest cluster of the cell ratios
 NULL_DEPTH_DB = -40.0         # a cell nulls when |m/c - r|^2 is this far under |r|^2
 NULL_MIN_SHARE = 0.10         # ... and at least this share of the cells with energy must null
@@ -190,8 +205,8 @@ def _find_lag(m: np.ndarray, r: np.ndarray, fs: int) -> tuple[int, float]:
     seg = rr[lo:hi]
     if seg.size < L // 2 or not np.any(e):
         return 0, 0.0
-    n = 1 << int(math.ceil(math.log2(seg.size + L)))
-    xc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(e, n)), n)[:seg.size]
+    n = scipy.fft.next_fast_len(seg.size + L, real=True)
+    xc = scipy.fft.irfft(scipy.fft.rfft(seg, n) * np.conj(scipy.fft.rfft(e, n)), n)[:seg.size]
     # the reference's energy in the window under each lag (sliding sum of squares)
     cs = np.concatenate([[0.0], np.cumsum(seg.astype(np.float64) ** 2)])
     k = np.arange(seg.size)

@@ -84,8 +84,9 @@ from mixes.loudness import LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_L
 from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
 from mixes.vocal_envelope import ENVELOPE_MIN_CHANGE_DB, ENVELOPE_MIN_PAIRS, envelope_change_db
+from mixes.vocal_movement import DECAY_MAX_SHARE, DECAY_SLOPE_DB_PER_S, decay_share, voice_movement_cents
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
-                                VOICE_MOVEMENT_CENTS, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
+                                VOICE_MOVEMENT_CENTS, MOVEMENT_MEDIAN_S, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
                                 COMMON_EVIDENCE_S, DETECT_MIN_COHERENCE, DETECT_MAX_SHAPE_STEP_DB, EVIDENCE_MIN_SHARE, LEVEL_SEED_RATIOS, LEVEL_MAX_SPREAD_DB,
                                 ACC_MODE_WIDTH_DB, MATCH_CENTS, MATCH_MIN_S, MATCH_MIN_CORR, MATCH_MIN_MOVE_CORR, VoiceFrames, _db,
                                 _coherence, _common_fm_time, _harmonic_energy, _level_sums, _movement_cents,
@@ -378,8 +379,11 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     segs = _segments(fr, cand, f0d)
     moves = [_movement_cents(fr, s, f0d) for s in segs]
     # voice-like: the pitch moves (vibrato, glides) and all its partials move together (common
-    # FM; without it reverb-smeared pads and keys' onsets passed on 6 of 40 no-voice songs)
-    voice_segs = [s for s, (m, _) in zip(segs, moves)
+    # FM; without it reverb-smeared pads and keys' onsets passed on 6 of 40 no-voice songs).
+    # The movement is also read from the partials' reassigned frequencies, and must be periodic
+    # at a vibrato rate (mixes.vocal_movement: the salience's pitch misses most of a vibrato)
+    v_moves = [voice_movement_cents(fr, s, f0d, m, MOVEMENT_MEDIAN_S) for s, m in zip(segs, moves)]
+    voice_segs = [s for s, m in zip(segs, v_moves)
                   if m >= VOICE_MOVEMENT_CENTS and _coherence(fr, s, fr.detect_idx)[0] >= DETECT_MIN_COHERENCE
                   and not _shape_step_db(fr, s, f0d) > DETECT_MAX_SHAPE_STEP_DB]
     movement = float(np.median([m for m, _ in moves])) if moves else math.nan
@@ -395,7 +399,11 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     common["voice_evidence_s"] = v_time + common_fm_s
     detected = v_time >= VOICE_MIN_S and v_idx.size >= VOICE_MIN_FRACTION * max(n_gated, 1)
     def not_found(**extra) -> Balance:
-        if pitched_time >= VOICE_MIN_S:
+        if pitched_time >= VOICE_MIN_S and movement >= VOICE_MOVEMENT_CENTS:
+            notes.append(f"no vocal found: a pitched source at the centre moves its pitch ({movement:.0f} cents) "
+                         f"but not as a voice does (a vibrato's regular 4-8 Hz swing with all partials moving "
+                         f"together), so it is taken for an instrument")
+        elif pitched_time >= VOICE_MIN_S:
             notes.append(f"no vocal found: a pitched source at the centre holds its notes "
                          f"({movement:.0f} cents of pitch movement; a voice moves more), so it "
                          f"is taken for an instrument")
@@ -426,6 +434,14 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
         notes.append(f"no vocal found: the pitched centre source keeps one spectral envelope from note to "
                      f"note ({env_db:.1f} dB of change; a voice changing vowels changes it more), so it is "
                      f"taken for an instrument")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
+    # the pluck cue (mixes.vocal_movement): a plucked or struck string decays through its notes,
+    # a voice holds them
+    dec = decay_share(fr, [(s, f0d) for s in voice_segs] + cfm_segs)
+    if dec >= DECAY_MAX_SHARE:
+        notes.append(f"no vocal found: the pitched centre source decays through its notes like a plucked or "
+                     f"struck string ({100 * dec:.0f} % of its voice-like time falls faster than "
+                     f"{-DECAY_SLOPE_DB_PER_S:.0f} dB/s; a voice holds its notes), so it is taken for an instrument")
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
     ev, et, el, er, n_lev = (sum(x[i] for x in sums) for i in range(5))
     if n_lev == 0:                      # no level contour: fall back on the detection frames

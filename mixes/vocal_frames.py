@@ -119,6 +119,7 @@ from scipy import ndimage, signal
 
 from mixes.loudness import k_weighting_sos
 from mixes.pitch import fm_coherence, grow_contours, refine, salience, salience_matrix, signed_fm
+from mixes.vocal_movement import COMMON_MIN_PERIODICITY, if_deviation_cents, periodicity
 
 __all__ = ["VoiceFrames", "frame_pass", "BASS_BAND_HZ", "VOICE_F0_RANGE_HZ"]
 
@@ -488,6 +489,9 @@ def _common_fm_time(fr: _Frames, gated: np.ndarray, segments: list | None = None
         # reject the piano's coherent note changes; a smoothness bound on the pitch lost most
         # of the gain: neither is used)
         if _coherence(fr, seg, idx)[0] < COMMON_MIN_COHERENCE:
+            continue
+        # a sung vibrato is periodic; the apparent movement of keys and pads is not (vocal6)
+        if periodicity(if_deviation_cents(fr, seg, f0, MOVEMENT_MEDIAN_S), fr.hop_s) < COMMON_MIN_PERIODICITY:
             continue
         e_l, e_r = _harmonic_energy(f0[seg], [h[seg] for h in fr.harm_spectra[1:]], fr.df_hz)
         if abs(_db(max(float(e_l.sum()), 1e-30) / max(float(e_r.sum()), 1e-30))) > CENTRE_MAX_DB:

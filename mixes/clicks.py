@@ -393,8 +393,12 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         # (energy over ~10 ms, so a low note's cycle does not look like a rise)
         ea = S[h, b + 1: b + 1 + onset_win]
         eb = S[h, max(a - onset_win, 0): a]
-        if np.dot(ea, ea) / max(ea.size, 1) > ONSET_RISE * np.dot(eb, eb) / max(eb.size, 1) + 1e-20:
-            continue
+        mb = np.dot(eb, eb) / max(eb.size, 1)
+        if np.dot(ea, ea) / max(ea.size, 1) > ONSET_RISE * mb + 1e-20:
+            # ... unless the first ms after it is no louder than before (a click ahead of a hit)
+            e1 = S[h, b + 1: b + 1 + max(int(0.001 * fs), 4)]
+            if np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20:
+                continue
 
         first = int(np.flatnonzero(np.abs(clk) >= 0.3 * np.abs(clk).max())[0])
         out.onset.append(int(cand[h] - c + a + first))
@@ -471,8 +475,7 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
         # (and not the start of a louder sound: the stage-2 onset rule, applied before the
         # verification because most strong candidates are musical onsets)
         g, win = int(WIDE_GUARD_S * fs), max(int(ONSET_WINDOW_S * fs), 8)
-        # (the width is that of the matched filter's excursion, which spreads an edge by up to
-        # the predictor's order either side when the step stands far out)
+        # (the width of the matched filter's excursion spreads an edge by up to the order)
         wmax = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / fs
         for w, only_steps in ((w, False), (fe, True)):
             w = w[(w - g - win >= 0) & (w + g + win <= x.size)]

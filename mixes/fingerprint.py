@@ -100,6 +100,10 @@ Interval and confidence
         songs_alt mixed         0.957 (94 %) / 0.05   0.937 (86 %) / 0.20   0.940 (86 %) / 0.22
         songs3 (6 styles) mixed 0.956 (91 %) / 0.04   0.942 (88 %) / 0.11   0.928 (87 %) / 0.19
 
+    One style of songs_alt (80 studios), gaps -> gaps + modulation: rock 0.939 / 0.75 -> 0.935 /
+    0.75, acoustic 0.943 / 0.79 -> 0.941 / 0.80, electronic 0.944 / 0.57 -> 0.943 / 0.57, ballad
+    0.927 / 0.37 -> 0.931 / 0.43 (``benchmarks/results/fingerprint5_music_*_2026-12-07.json``).
+
     ``confidence`` is the shrinkage factor ``D^2 / (D^2 + se^2)`` with the interval's standard
     error ``se``: 0 where the deviation is lost in the song-to-song variation, above
     ``t^2 / (1 + t^2)`` (0.8 or more) wherever the interval excludes 0 (with few tracks and so

@@ -50,7 +50,7 @@ import numpy as np
 
 from mixes.types import RenderEvent
 
-__all__ = ["held_bursts", "file_grid", "quantisation_holds"]
+__all__ = ["held_bursts", "file_grid", "on_grid", "quantisation_holds"]
 
 CRUSH_HOP_S = 0.001          # 1 ms hops: a 2 ms burst fills at least one hop
 CRUSH_MIN_FRACTION = 0.25    # of the hop's consecutive pairs exactly equal
@@ -110,7 +110,15 @@ def file_grid(v: np.ndarray) -> float:
     return q
 
 
-def quantisation_holds(burst: np.ndarray, context: np.ndarray) -> bool:
+def on_grid(v: np.ndarray, q: float) -> bool:
+    """Whether all samples ``v`` but the largest magnitude lie on the grid ``k * q`` (``GRID_TOL``)."""
+    a = np.abs(v)
+    a = a[a < a.max()]
+    k = a / q
+    return bool(a.size) and float(np.max(np.abs(k - np.round(k)))) <= GRID_TOL
+
+
+def quantisation_holds(burst: np.ndarray, q: float) -> bool:
     """Whether the holds of a stretch are the file's own word length, not a requantisation.
 
     A file on a fine grid ``q`` (16 bits, then a gain: ``q`` = ``g`` / 32768) holds a value
@@ -125,9 +133,11 @@ def quantisation_holds(burst: np.ndarray, context: np.ndarray) -> bool:
     ----------
     burst : ndarray
         The stretch's samples.
-    context : ndarray
-        Samples around it (the file's grid is read there and in the stretch).
+    q : float
+        The file's grid around it (:func:`file_grid`; 0: none, the holds are not explained).
     """
+    if q <= 0.0:
+        return False
     eq = burst[1:] == burst[:-1]
     if not eq.any():
         return False
@@ -137,9 +147,6 @@ def quantisation_holds(burst: np.ndarray, context: np.ndarray) -> bool:
     end = np.flatnonzero(eq & ~np.r_[eq[1:], False])
     edges = np.r_[d[start[start >= 1] - 1], d[end[end + 1 < d.size] + 1]]
     if edges.size == 0:
-        return False
-    q = file_grid(np.r_[context, burst])
-    if q == 0.0:
         return False
     return float(np.median(edges)) <= GRID_EDGE * q
 
@@ -177,11 +184,12 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         if eq.size < int(CRUSH_MIN_FRACTION * hop):
             continue
         eq_all = eq
-        top = _flat_tops(xc, eq)
-        if top is not None:
-            tops.append(top)
         v = np.abs(xc[eq])
         ceiling = float(np.max(np.abs(xc)))
+        top = _flat_tops(eq, v, ceiling)
+        if top is not None:
+            tops.append(top)
+        grid = 0.0                               # the channel's grid, read at its first candidate
         # a hold counts at a level (not the quiet end of a 16-bit passage) or at exact zero (a
         # 2-bit grid rounds the quiet half of a loud waveform to 0), not at the file's ceiling
         # (a clipped or brick-walled master: find_clipping's business)
@@ -218,7 +226,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             # no other held hop within CRUSH_CLEAN_S on either side
             if (k > 0 and s - ends[k - 1] < clean) or (k + 1 < starts.size and starts[k + 1] - e < clean):
                 continue
-            inside = eq_all[(eq_all >= s * hop) & (eq_all < e * hop)]
+            inside = eq_all[np.searchsorted(eq_all, s * hop): np.searchsorted(eq_all, e * hop)]
             i0, i1 = int(inside[0]) - 1, int(inside[-1]) + 1
             burst = xc[i0:i1].astype(np.float64)
             if np.any(np.isin(np.arange(s, e), ceil_hops)):
@@ -236,7 +244,10 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                     if rest > CRUSH_REST * ceiling:
                         continue
             gc = int(GRID_CONTEXT_S * fs)
-            if quantisation_holds(burst, np.r_[xc[max(i0 - gc, 0): i0], xc[i1: i1 + gc]].astype(np.float64)):
+            ctx = np.r_[xc[max(i0 - gc, 0): i0], xc[i1: i1 + gc]].astype(np.float64)
+            if not (grid > 0.0 and on_grid(np.r_[ctx, burst], grid)):
+                grid = file_grid(np.r_[ctx, burst])    # read once, again only where it does not fit
+            if quantisation_holds(burst, grid):
                 continue                               # the file's word length after a gain
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs
@@ -261,9 +272,10 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     return out
 
 
-def _flat_tops(xc: np.ndarray, eq: np.ndarray) -> tuple[int, int, int, int, float] | None:
+def _flat_tops(eq: np.ndarray, v: np.ndarray, ceiling: float) -> tuple[int, int, int, int, float] | None:
     """Flat tops of a hard clipper in one channel, from its equal pairs ``eq`` (positions ``i``
-    with ``x[i] == x[i - 1]``): runs of ``CLIPPED_RUN`` equal samples at its largest magnitude.
+    with ``x[i] == x[i - 1]``), their magnitudes ``v`` and the channel's largest magnitude
+    ``ceiling``: runs of ``CLIPPED_RUN`` equal samples at the ceiling.
 
     A smooth (look-ahead, true-peak) limiter never holds a value that long: a 16-bit sample
     repeats at a crest only where the waveform moves less than an LSB over the run (below
@@ -274,12 +286,9 @@ def _flat_tops(xc: np.ndarray, eq: np.ndarray) -> tuple[int, int, int, int, floa
     (n_runs, first, last, longest, level_db) or None
         Sample indices of the first and last flat top, the longest in samples, the ceiling (dBFS).
     """
-    if eq.size < CLIPPED_MIN_RUNS * (CLIPPED_RUN - 1):
+    if eq.size < CLIPPED_MIN_RUNS * (CLIPPED_RUN - 1) or ceiling < CLIPPED_MIN_LEVEL:
         return None
-    ceiling = float(np.max(np.abs(xc[eq])))
-    if ceiling < CLIPPED_MIN_LEVEL:
-        return None
-    top = eq[np.abs(xc[eq]) >= 0.999 * ceiling]
+    top = eq[v >= 0.999 * ceiling]
     if top.size < CLIPPED_MIN_RUNS * (CLIPPED_RUN - 1):
         return None
     brk = np.flatnonzero(np.diff(top) != 1)

@@ -32,6 +32,7 @@ from mixes import ltas as _ltas
 from mixes.loudness import LoudnessMeter
 from mixes.platforms import PlatformTable, preview
 from mixes._blas import single_threaded_blas
+from mixes._heap import heap_kept
 from mixes.renderchecks import render_check_parts
 from mixes.stereo import measure_stereo
 from mixes.truepeak import TruePeakMeter
@@ -277,8 +278,9 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
     each block, as soon as it is read, to the loudness and true-peak meters; then both take
     the whole-array measurements from one queue, the longest first (:func:`_plan`).  NumPy,
     SciPy and libsndfile release the GIL in their loops, so both cores work; BLAS stays on
-    one thread meanwhile (its own threads would only wait for ours).  ``extras`` (default: as
-    ``checks``) switches the stereo image, balance and dynamics.
+    one thread meanwhile (its own threads would only wait for ours), and freed memory stays in
+    the heap (:mod:`mixes._heap`).  ``extras`` (default: as ``checks``) switches the stereo
+    image, balance and dynamics.
 
     Raises
     ------
@@ -316,7 +318,7 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
         tp_fut.set_result(tres)
 
     futs: dict[str, Future] = {}
-    with single_threaded_blas():
+    with single_threaded_blas(), heap_kept():
         with ThreadPoolExecutor(max_workers=1) as pool:
             side = pool.submit(lambda: (meters(), tasks.drain()))
             try:
@@ -356,7 +358,7 @@ def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_oc
         return finish()
 
     tasks = _Tasks()
-    with single_threaded_blas():
+    with single_threaded_blas(), heap_kept():
         lm_fut = tasks.add(lambda: meter(lm, lm.result))
         tp_fut = tasks.add(lambda: meter(tp, tp.finish))
         futs = _plan(tasks, x32, fs, lm_fut, tp_fut, checks=checks, extras=extras)

@@ -395,9 +395,10 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         eb = S[h, max(a - onset_win, 0): a]
         mb = np.dot(eb, eb) / max(eb.size, 1)
         if np.dot(ea, ea) / max(ea.size, 1) > ONSET_RISE * mb + 1e-20:
-            # ... unless the first ms after it is no louder than before (a click ahead of a hit)
+            # ... unless it is narrow and the first ms after it is no louder than before (a
+            # click ahead of a hit; a wider event may be the hit's own first ms)
             e1 = S[h, b + 1: b + 1 + max(int(0.001 * fs), 4)]
-            if np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20:
+            if width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20:
                 continue
 
         first = int(np.flatnonzero(np.abs(clk) >= 0.3 * np.abs(clk).max())[0])

@@ -41,7 +41,7 @@ def run_one(gen, seed, secs, gv, gb, *, voice=True, lag_s=0.0, fs=48000, rng=Non
     bm, br = _bal(mix, fs), _bal(ref, fs)
     t1 = time.process_time()
     b0, v0 = compare_balance(bm, [br])
-    nb = null_balance(mix, ref, fs=fs, vocal_in_files=bool(bm.vocal_found or br.vocal_found), vocal_fallback_db=v0)
+    nb = null_balance(mix, ref, fs=fs, vocal_in_files=bool(bm.vocal_found or br.vocal_found), vocal_fallback_db=v0 if not lag_s else None)
     t2 = time.process_time()
     if nb.gate.same:
         b1, v1 = nb.bass_vs_reference_db, nb.vocal_vs_reference_db

@@ -4,14 +4,13 @@ Used by :func:`mixes.balance.measure_balance` on the detection segments of
 :mod:`mixes.vocal_frames` (path 1) and on all voice-like segments (the pluck cue).
 
 Why the salience's pitch is not enough.  The detection contours' pitch is the peak of a
-harmonic-summation salience on a 10-cent grid, refined by a parabola.  Its kernel at the low
-partials, which carry most of the weight, is a triangle one FFT bin wide (23 Hz at 48 kHz:
-140 cents at 280 Hz), so a sung vibrato of +-20 cents moves the peak by a fraction of a bin
-and the refined pitch by 1-2 cents: on :mod:`mixes.songs` a voice tracked within 5 cents of
-its true pitch read 1.4-2.5 cents rms of movement on notes whose partials swing by +-20 cents
-(measured on the voice stem alone), below ``VOICE_MOVEMENT_CENTS`` (8), and the vocal was "not
-found: a pitched source at the centre holds its notes".  When a pad holds the sung note the
-salience's peak is pinned to the pad as well.
+harmonic-summation salience on a 10-cent grid, refined by a parabola.  On a clean tone it
+follows a vibrato; in the mixes it often does not: on :mod:`mixes.songs` 12-s songs, voices
+tracked within 5 cents of their true pitch read 1.4-2.5 cents rms of movement on notes whose
+partials swing by +-20 cents (measured on the partials of the voice stem), below
+``VOICE_MOVEMENT_CENTS`` (8), and the vocal was "not found: a pitched source at the centre
+holds its notes".  The likely cause: energy held at the note's mean pitch (a pad on the sung
+note, the voice's own reverb) fills the kernel around the partials and pins the peak.
 
 The reassigned instantaneous frequencies of the partials are exact to a small fraction of a
 bin.  :func:`if_track_cents` sums, frame by frame, the signed relative frequency change of the
@@ -62,6 +61,21 @@ DECAY_MAX_HZ = 5000.0              # partials summed for the level (as the stead
 DECAY_HARMONICS = 12
 
 
+_ROWS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _rows(matrix: np.ndarray) -> np.ndarray:
+    """The salience matrix transposed, C-contiguous (one kernel per candidate row), cached per
+    matrix object (:func:`mixes.vocal_frames._salience` keeps a few)."""
+    hit = _ROWS.get(id(matrix))
+    if hit is None or hit[0] is not matrix:
+        if len(_ROWS) > 8:
+            _ROWS.clear()
+        hit = (matrix, np.ascontiguousarray(matrix.T))
+        _ROWS[id(matrix)] = hit
+    return hit[1]
+
+
 def if_track_cents(fr, seg: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
     """Pitch track (cents, starting at 0) of a segment from its partials' reassigned frequencies.
 
@@ -84,9 +98,9 @@ def if_track_cents(fr, seg: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
     step_cents = 1200.0 * math.log2(float(grid[1]) / float(grid[0]))
     g = np.rint(np.log2(f0_hz[seg] / float(grid[0])) * 1200.0 / step_cents).astype(np.int64)
     g = np.clip(g, 0, grid.size - 1)
-    m = fr.sal_matrix[:, g]                                   # (bins, frames)
-    num = np.einsum("tk,kt->t", fr.fm_signed[seg], m)
-    den = np.einsum("tk,kt->t", fr.fm_weight[seg], m)
+    m = _rows(fr.sal_matrix)[g]                               # (frames, bins): each frame's kernel
+    num = np.einsum("tk,tk->t", fr.fm_signed[seg], m)
+    den = np.einsum("tk,tk->t", fr.fm_weight[seg], m)
     d = np.where(den > 0, num / np.maximum(den, 1e-30), 0.0)  # relative change to the next frame
     return np.concatenate(([0.0], np.cumsum(d[:-1]))) * (1200.0 / math.log(2.0))
 
@@ -98,13 +112,12 @@ def periodicity(dev_cents: np.ndarray, hop_s: float) -> float:
     d = d - d.mean()
     if d.size < PERIODICITY_MIN_FRAMES or not np.any(d):
         return 0.0
-    ac = np.correlate(d, d, "full")[d.size - 1:]
-    ac = ac / ac[0]
     lo = int(round(1.0 / PERIODICITY_RATE_HZ[1] / hop_s))
     hi = min(int(round(1.0 / PERIODICITY_RATE_HZ[0] / hop_s)), d.size - 2)
     if hi <= lo:
         return 0.0
-    return float(np.max(ac[lo:hi + 1]))
+    e0 = float(np.dot(d, d))
+    return max(float(np.dot(d[:-lag], d[lag:])) for lag in range(lo, hi + 1)) / e0
 
 
 def if_deviation_cents(fr, seg: np.ndarray, f0_hz: np.ndarray, median_s: float) -> np.ndarray:

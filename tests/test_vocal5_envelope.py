@@ -73,7 +73,8 @@ def test_a_bent_lead_guitar_is_not_a_voice(seed):
     # 5001: only three segment pairs, not judged), 3 of 6 with another draw of the same
     # synthesis: the cue is not a guarantee
     assert not b.vocal_found
-    assert any("spectral envelope" in n for n in b.notes), b.notes
+    # (vocal6: seed 5003 is now rejected first by the pluck cue, mixes.vocal_movement)
+    assert any("spectral envelope" in n or "decays through its notes" in n for n in b.notes), b.notes
 
 
 def test_envelope_change_of_a_fixed_body_and_of_changing_vowels():

@@ -13,8 +13,9 @@ with a slow loudness envelope, transients and a few quiet passages, so every ana
 (gating, true-peak pruning, click candidates) does real work.
 
 Also printed: the CPU time of each analysis stage on the long file (in this process, one
-thread: render checks and clicks, stereo image, loudness + true peak, LTAS, balance,
-dynamics), and an album of ``--album`` files analysed with one worker and with one per core:
+thread each, as mix analyze's task queue cuts them: read, loudness, true peak, clicks per
+channel, artifacts, dropouts/clipping/DC, stereo image, LTAS, balance, dynamics), their sum
+against one in-process analysis on both threads, and an album of ``--album`` files analysed with one worker and with one per core:
 the speed-up and the cores in use (CPU seconds of the whole process tree, sampled from /proc,
 over wall seconds).
 """
@@ -120,11 +121,13 @@ def cores_used(cmd: list[str]) -> tuple[float, float]:
 
 
 def stages(path: Path) -> list[tuple[str, float]]:
-    """CPU seconds of each analysis stage on ``path`` (this process, one thread each)."""
+    """CPU seconds of each analysis stage on ``path`` (this process, one thread each), as the
+    pipeline's task queue cuts them (mixes.analysis._plan), then one in-process
+    ``analyze_file`` (both threads): its wall and CPU seconds."""
     sys.path.insert(0, str(ROOT))
-    from mixes.analysis import _spectrum, read_mix
-    from mixes.loudness import loudness
-    from mixes.renderchecks import render_checks
+    from mixes.analysis import _spectrum, analyze_file, read_mix
+    from mixes.loudness import LoudnessMeter
+    from mixes.renderchecks import render_check_parts
     from mixes.stereo import measure_stereo
     from mixes.truepeak import TruePeakMeter
 
@@ -137,16 +140,22 @@ def stages(path: Path) -> list[tuple[str, float]]:
         return r
 
     x, fs = run("read file", lambda: read_mix(path))
-    run("render checks + clicks + artifacts", lambda: render_checks(x, fs=fs))
+
+    def meter(m, finish):
+        for i in range(0, x.shape[1], 1 << 16):
+            m.feed(x[:, i:i + (1 << 16)])
+        return finish()
+
+    lm = LoudnessMeter(fs=fs, n_channels=x.shape[0])
+    lr = run("loudness (BS.1770, LRA)", lambda: meter(lm, lm.result))
+    tp = TruePeakMeter(fs=fs, n_channels=x.shape[0])
+    tres = run("true peak (8x)", lambda: meter(tp, tp.finish))
+    parts, _ = render_check_parts(x, fs=fs)
+    for c in range(x.shape[0]):
+        run(f"clicks, channel {c + 1}", parts[c])
+    run("artifacts", parts[-2])
+    run("dropouts + clipping + DC", parts[-1])
     run("stereo image", lambda: measure_stereo(x, fs=fs))
-    lr = run("loudness (BS.1770, LRA)", lambda: loudness(x, fs=fs))
-
-    def tp():
-        m = TruePeakMeter(fs=fs, n_channels=x.shape[0])
-        m.feed(x)
-        return m.finish()
-
-    tres = run("true peak (8x)", tp)
     run("LTAS spectrum", lambda: _spectrum(x, fs))
     try:
         from mixes.balance import measure_balance
@@ -161,6 +170,12 @@ def stages(path: Path) -> list[tuple[str, float]]:
                                                  true_peak_dbtp=tres.true_peak_dbtp, short_term_lufs=lr.short_term_lufs))
     except ImportError:
         pass
+    del x
+    out.append(("sum of the stages", sum(sec for _, sec in out)))
+    t, c = time.perf_counter(), time.process_time()
+    analyze_file(path)
+    w = time.perf_counter() - t
+    out.append((f"analyze_file in-process: wall {w:.2f} s, CPU", time.process_time() - c))
     return out
 
 
@@ -224,14 +239,15 @@ def main() -> None:
     cours = cpu["ours_long"] - cpu["ours_short"]
     print(f"CPU time (user+sys, long - short): ffmpeg {cff:.2f} s, roomtruth {cours:.2f} s, ratio {cours / cff:.2f} "
           "(roomtruth uses two threads; on a loaded machine wall time is noisy, CPU time is not)")
-    print("roomtruth also does: 8x true peak, LRA, 10 ms momentary/short-term, clicks/dropouts/overs, LTAS, platforms")
+    print("roomtruth also does: 8x true peak, LRA, 10 ms momentary/short-term, clicks/dropouts/overs, artifacts, "
+          "LTAS, stereo image, bass/vocal balance, dynamics, platforms")
     print(f"integrated: roomtruth {i_ours:.2f} LUFS, ffmpeg {i_ff:.1f} LUFS, difference {abs(i_ours - i_ff):.2f} LU "
           f"({'within' if abs(i_ours - i_ff) <= 0.1 else 'OUTSIDE'} 0.1 LU; ffmpeg prints 0.1 LU steps)")
     print(f"true peak: roomtruth {tp_ours:.2f} dBTP (8x), ffmpeg {tp_ff:.1f} dBFS (ffmpeg's 4x true peak)")
     if not args.no_stages:
         print(f"CPU per stage on the {args.minutes:g}-minute file (one thread each):")
         for name, sec in stages(long_f):
-            print(f"  {name:38s} {sec:6.2f} s")
+            print(f"  {name:46s} {sec:6.2f} s")
     if args.album > 0:
         album = tmp / f"album_{args.album}x{args.album_seconds:g}s"
         album.mkdir(exist_ok=True)
@@ -241,8 +257,9 @@ def main() -> None:
                 make_programme(f, args.album_seconds, seed=100 + i)
         w1, c1 = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", "--jobs", "1", str(album)])
         wn, cn = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", str(album)])
-        print(f"album of {args.album} x {args.album_seconds:g} s: one worker {w1:.1f} s wall ({c1 / w1:.2f} cores), "
-              f"one per core ({os.cpu_count()}) {wn:.1f} s wall ({cn / wn:.2f} cores in use), speed-up {w1 / wn:.2f}")
+        print(f"album of {args.album} x {args.album_seconds:g} s: one worker {w1:.1f} s wall ({c1 / w1:.2f} cores, "
+              f"{c1:.1f} s CPU), one per core ({os.cpu_count()}) {wn:.1f} s wall ({cn / wn:.2f} cores in use, "
+              f"{cn:.1f} s CPU), speed-up {w1 / wn:.2f}")
     if args.keep is None:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -96,8 +96,9 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-# what a worker needs, imported by the fork server before it forks the workers
-PRELOAD = ("mixes.batch", "mixes.balance", "mixes.dynamics")
+# what a worker needs, imported by the fork server before it forks the workers; "__main__":
+# the program's main script too (a worker would import it again, e.g. the whole CLI)
+PRELOAD = ("__main__", "mixes.batch", "mixes.balance", "mixes.dynamics")
 
 
 def _one(path: str, kwargs: dict) -> MixAnalysis:

@@ -50,7 +50,7 @@ Why: the frame-energy comparison needs the voice found and tracked in the files;
 test needs it only in the difference, where nothing else is left, and it cancels the kick that
 the held-low-end rank filter cannot separate from a bass on every beat.
 
-Cost: only with a reference, and only when :func:`may_be_same_song` (the frame records the
+Cost: only with a reference, and only when :func:`mixes.balance_null_refs.may_be_same_song` (the frame records the
 balance analysis keeps: accompaniment envelopes correlating >= ``PRECHECK_MIN_CORR`` at a lag
 within ``MAX_LAG_S``) says it may be the same song; then both files are read again and at most
 ``MAX_NULL_S`` of their overlap is analysed.  ``mix analyze`` without references is unchanged.
@@ -68,11 +68,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.fft
 
-from calib.errors import RoomtruthError
 from mixes.programme import as_programme
 
-__all__ = ["NullGate", "NullBalance", "null_gate", "null_balance", "may_be_same_song", "compare_balance_null",
-           "MAX_LAG_S"]
+__all__ = ["NullGate", "NullBalance", "null_gate", "null_balance", "MAX_LAG_S"]
 
 MAX_LAG_S = 2.0               # the reference may start up to this much earlier or later
 LAG_EXCERPT_S = 5.0           # the mix excerpt cross-correlated against the reference
@@ -99,7 +97,6 @@ BASS_CLEAR_MAX_HZ = 1000.0    # ... up to here
 VIBRATO_HZ = (4.0, 8.0)       # the voice found in d must show a vibrato in this range
 NOMINAL_LUFS = -23.0          # d is brought to this loudness for the voice detector
 FLOOR_REL = 1e-7              # cells this far under the loudest are not counted (-70 dB)
-PRECHECK_MIN_CORR = 0.8       # the cheap test on the frame records (see may_be_same_song)
 
 
 @dataclass(frozen=True)
@@ -618,99 +615,3 @@ def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = 
         vocal = vocal_fallback_db if vocal_fallback_db is not None else (0.0 if vocal_in_files else None)
     return NullBalance(gate=gate, bass_vs_reference_db=bass, vocal_vs_reference_db=vocal,
                        vocal_in_difference=found, voice_seconds=v_s, notes=tuple(notes))
-
-
-# --------------------------------------------------------------------------- with references
-
-def may_be_same_song(mix_frames, ref_frames) -> bool:
-    """The cheap test, on the frame records the balance analysis already keeps (no audio read):
-    the accompaniment's log frame energies of the two files correlate >= ``PRECHECK_MIN_CORR``
-    at the best frame lag within ``MAX_LAG_S``.  False when either record is missing."""
-    if mix_frames is None or ref_frames is None or abs(mix_frames.hop_s - ref_frames.hop_s) > 1e-9:
-        return False
-    a = np.log10(np.maximum(np.asarray(mix_frames.e_acc, dtype=np.float64), 1e-30))
-    b = np.log10(np.maximum(np.asarray(ref_frames.e_acc, dtype=np.float64), 1e-30))
-    ga, gb = np.asarray(mix_frames.gated), np.asarray(ref_frames.gated)
-    max_lag = int(math.ceil(MAX_LAG_S / mix_frames.hop_s)) + 1
-    best = -1.0
-    for lag in range(-max_lag, max_lag + 1):
-        i0 = max(0, -lag)
-        n = min(a.size - i0, b.size - i0 - lag)
-        if n < 16:
-            continue
-        g = ga[i0:i0 + n] & gb[i0 + lag:i0 + lag + n]
-        if np.count_nonzero(g) < 16:
-            continue
-        x, y = a[i0:i0 + n][g], b[i0 + lag:i0 + lag + n][g]
-        if np.std(x) == 0 or np.std(y) == 0:
-            continue
-        best = max(best, float(np.corrcoef(x, y)[0, 1]))
-    return best >= PRECHECK_MIN_CORR
-
-
-def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_names):
-    """:func:`mixes.balance.compare_balance` with the null test for same-song references.
-
-    Parameters
-    ----------
-    mix_balance : mixes.balance.Balance
-    ref_balances : sequence of Balance
-    load_mix : callable
-        ``load_mix() -> (x, fs)``: the mix's audio, read only when a reference may be the
-        same song (:func:`may_be_same_song`).
-    load_refs : sequence of callable
-        The same for each reference.
-    ref_names : sequence of str
-        Named in the notes.
-
-    Returns
-    -------
-    bass_vs_reference_db, vocal_vs_reference_db : float or None
-        The mean over the references (dB), as ``compare_balance``.
-    vocal_by_null : bool
-        The vocal was found in the difference against a same-song reference.
-    notes : list of str
-        What the null test said, per reference where it was tried.
-    """
-    from mixes.balance import _same_frames, compare_balance
-    bass_d, vocal_d, notes = [], [], []
-    by_null = False
-    mix_audio = None
-    for rb, load_ref, name in zip(ref_balances, load_refs, ref_names):
-        res = None
-        b0, v0 = compare_balance(mix_balance, [rb])
-        mf, rf = getattr(mix_balance, "frames", None), getattr(rb, "frames", None)
-        # the frame comparison's vocal is a same-song figure only on the same frames
-        v_same = v0 if mf is not None and rf is not None and _same_frames(mf, rf) else None
-        if may_be_same_song(getattr(mix_balance, "frames", None), getattr(rb, "frames", None)):
-            try:
-                if mix_audio is None:
-                    mix_audio = load_mix()
-                r, fs_r = load_ref()
-            except (RoomtruthError, OSError) as exc:        # e.g. an array, not a file
-                notes.append(f"not compared by the null test against {name}: {exc}")
-                r = None
-            res = None if r is None else null_balance(mix_audio[0], r, fs=mix_audio[1], fs_ref=fs_r,
-                               vocal_in_files=bool(mix_balance.vocal_found or rb.vocal_found),
-                                               vocal_fallback_db=v_same)
-            if res is not None and not res.gate.same:
-                notes.append(f"not compared by the null test against {name}: {res.gate.reason}")
-                res = None
-        if res is None:
-            b, v = b0, v0
-        else:
-            b, v = res.bass_vs_reference_db, res.vocal_vs_reference_db
-            notes.append(f"compared with {name} by the null test: {res.gate.reason}")
-            if res.vocal_in_difference:
-                by_null = True
-                notes.append(f"vocal found by the null test against {name} (the same song: the "
-                             f"difference holds the changed voice, {res.voice_seconds:.1f} s tracked)")
-            elif v is not None:
-                notes.append(f"the null test against {name} finds no change of the vocal")
-        if b is not None:
-            bass_d.append(b)
-        if v is not None:
-            vocal_d.append(v)
-    bass = float(np.mean(bass_d)) if bass_d else None
-    vocal = float(np.mean(vocal_d)) if vocal_d else None
-    return bass, vocal, by_null, notes

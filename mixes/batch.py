@@ -270,7 +270,7 @@ def mix_dict(result: MixAnalysis, refs: list[MixAnalysis] = (), *, ltas_vs_refer
         # a same-song reference is compared by the null test (mixes.balance_null; the audio is
         # read again only when the frame records say it may be the same song)
         from mixes.analysis import read_mix
-        from mixes.balance_null import compare_balance_null
+        from mixes.balance_null_refs import compare_balance_null
 
         rb = [r for r in refs if r.balance is not None]
         bass_vs, vocal_vs, by_null, null_notes = compare_balance_null(

@@ -82,10 +82,29 @@ CELLS = {"plain": [[4, 4, 8], [2, 2, 4, 8], [6, 2, 4, 4], [4, 2, 2, 8], [8, 4, 4
 
 
 def melody(rng: np.random.Generator, sections, chords_by_bar, tonic_pc: int, scale: tuple, lo: int, hi: int,
-           feel: str) -> list[tuple[int, float, int, bool]]:
-    """The lead line as ``(bar, step, midi, dur_steps, strong)`` in 2-bar phrases with rests.
+           feel: str) -> list[tuple[int, float, float, int]]:
+    """The lead line in 2-bar phrases with rests, in the key, chord tones on strong beats.
 
-    Returns a list of ``(bar, step, dur_steps, midi)``.
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    sections : list of (name, first_bar, n_bars)
+        The form (:func:`sections_for`); the intro has no melody, the chorus sits higher.
+    chords_by_bar : list of list of int
+        The chord's pitch classes per bar.
+    tonic_pc : int
+        Tonic pitch class (0 = C).
+    scale : tuple of int
+        Semitones of the scale (:data:`MAJOR` / :data:`MINOR`).
+    lo, hi : int
+        The singer's range (MIDI).
+    feel : str
+        A key of :data:`CELLS` (rhythm cells in 16ths).
+
+    Returns
+    -------
+    list of (bar, step, dur_steps, midi)
+        ``step`` and ``dur_steps`` in 16th notes.
     """
     notes = scale_notes(tonic_pc, scale, lo, hi)
     out = []

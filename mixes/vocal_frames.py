@@ -81,9 +81,9 @@ finds it:
 
 5. *Movement read from the reassigned frequencies, vibrato regularity, the pluck cue*
    (:mod:`mixes.vocal_movement`, vocal6): path 1's movement is also read from the partials'
-   reassigned frequencies (the salience's pitch misses most of a vibrato in a mix), both paths'
-   segments must swing periodically at 4-8 Hz, and a source decaying through its notes is a
-   plucked string.
+   reassigned frequencies (the salience's pitch misses most of a vibrato in a mix) and must
+   swing periodically at 4-8 Hz (the same gate on path 2 is off: ``COMMON_MIN_PERIODICITY``),
+   and a source decaying through its notes is a plucked string.
 
 Cues relied on (none specific to :mod:`mixes.songs`; a real singer has them): a harmonic
 source at the centre, f0 80-1000 Hz, whose pitch moves by >= 8-12 cents rms around its notes

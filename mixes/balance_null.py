@@ -50,7 +50,8 @@ Why: the frame-energy comparison needs the voice found and tracked in the files;
 test needs it only in the difference, where nothing else is left, and it cancels the kick that
 the held-low-end rank filter cannot separate from a bass on every beat.
 
-Cost: only with a reference, and only when :func:`mixes.balance_null_refs.may_be_same_song` (the frame records the
+Cost: only with a reference, and only when :func:`mixes.balance_null_refs.may_be_same_song`
+(the frame records the
 balance analysis keeps: accompaniment envelopes correlating >= ``PRECHECK_MIN_CORR`` at a lag
 within ``MAX_LAG_S``) says it may be the same song; then both files are read again and at most
 ``MAX_NULL_S`` of their overlap is analysed.  ``mix analyze`` without references is unchanged.
@@ -58,10 +59,10 @@ within ``MAX_LAG_S``) says it may be the same song; then both files are read aga
 Accuracy (benchmarks/bench_null6.py; vocal and bass offsets U(-6, 6) dB drawn together, one
 song with the vocal at 0, one with the bass at 0, one at +0.3 / -0.3; the mix at U(-30, -8)
 LUFS; reverb on; 8 songs per generator and length; before = the frame comparison): within
-+-1 dB, vocal 62 -> 72 of 72 songs (mixes.songs, songs_alt, songs3 at 12/20/30 s; 8 had no
-figure before), rms error 0.02-0.09 dB per row, worst 0.18; bass 61 -> 72 of 72, rms
++-1 dB, vocal 60 -> 72 of 72 songs (mixes.songs, songs_alt, songs3 at 12/20/30 s; 8 had no
+figure before), rms error 0.02-0.09 dB per row, worst 0.18; bass 59 -> 72 of 72, rms
 0.01-0.08, worst 0.22 (songs_alt 20 s was 5/8, worst 4.8 dB: electronic kicks on every beat).
-A 0.3-s lag: vocal 11 -> 18 of 18, bass 12 -> 18 of 18; 44.1 kHz 11 -> 12 of 12; voice=False
+A 0.3-s lag: vocal 5 -> 18 of 18, bass 12 -> 18 of 18; 44.1 kHz vocal and bass 11 -> 12 of 12 each; voice=False
 songs with the bass moved: vocal found 0 of 18, bass 18 of 18 (rms 0.01-0.11).  Analytic stems
 (tests): within 0.1 dB.
 """

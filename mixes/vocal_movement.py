@@ -53,9 +53,11 @@ __all__ = ["if_track_cents", "if_deviation_cents", "periodicity", "voice_movemen
            "DETECT_MIN_PERIODICITY", "COMMON_MIN_PERIODICITY", "DECAY_SLOPE_DB_PER_S", "DECAY_MAX_SHARE"]
 
 DETECT_MIN_PERIODICITY = 0.2       # vibrato regularity a moving detection segment needs
-COMMON_MIN_PERIODICITY = 0.0       # ... and a common-FM segment (vocal_frames._common_fm_time): OFF.
-                                   # 0.1 removed songs_alt voice=False 2053 (20 s: 3 -> 2 of 24) but
-                                   # lost 3 of 40 mixes.songs 15-s voices in pairs (27 -> 24 found in both)
+COMMON_MIN_PERIODICITY = 0.0       # ... and a common-FM segment (vocal_frames._common_fm_time): at 0.0
+                                   # only segments anticorrelated at every vibrato lag are dropped (the
+                                   # figures were measured so).  0.1 removed songs_alt voice=False 2053
+                                   # (20 s: 3 -> 2 of 24) but lost 3 of 40 mixes.songs 15-s voices in
+                                   # pairs (27 -> 24 found in both)
 PERIODICITY_RATE_HZ = (4.0, 8.0)   # vibrato rates looked at (lags 1/8 .. 1/4 s)
 PERIODICITY_MIN_FRAMES = 12        # shorter segments read 0 (under ~0.26 s: no vibrato cycle)
 DECAY_SLOPE_DB_PER_S = -8.0        # a segment whose partials fall faster than this decays

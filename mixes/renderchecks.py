@@ -175,9 +175,11 @@ def _clicks_and_splices(x: np.ndarray, fs: int, channels=None,
             if not aud[k] > 0.0:
                 continue
             t = imp.onset[k] / fs
+            if at_flat_top(x[c], imp.onset[k], imp.click[k].size, fs=fs):
+                # a clipper's corner: the clipping's (reported as clipping, or as a hard-clipped
+                # master's digital_distortion), neither an edit nor a click
+                continue
             jump, res = splice_jump(x[c], imp.onset[k], imp.click[k].size, fs=fs)
-            if jump > SPLICE_RATIO * res and at_flat_top(x[c], imp.onset[k], imp.click[k].size, fs=fs):
-                continue                  # a clipper's corner: the clipping's, not an edit (artifacts5)
             if jump > SPLICE_RATIO * res:
                 splices.append(RenderEvent(
                     "discontinuity", t, _db(jump), c, 0.0, audibility_db=float(aud[k]),

@@ -53,8 +53,12 @@ case "$what" in
     exec .venv/bin/roomtruth demo -o "${1:-demo-out}" ;;
   test)
     need_pkgs "${base_pkgs[@]}" "${test_pkgs[@]}"; ensure_venv
+    # two or more cores: pytest-xdist workers (one per core, at most 4; ROOMTRUTH_TEST_WORKERS
+    # overrides, 0 = none); the JACK rig tests all go to one worker (tests/conftest.py)
+    workers="${ROOMTRUTH_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); echo $(( n < 4 ? n : 4 )))}"
+    par=(); [ "$workers" -ge 2 ] && par=(-n "$workers" --dist loadfile)
     set +e
-    .venv/bin/python -m pytest -q "$@"
+    .venv/bin/python -m pytest -q "${par[@]}" "$@"
     rc=$?
     [ $rc -eq 5 ] && { echo "no tests ran" >&2; exit 1; }
     exit $rc ;;

@@ -133,7 +133,7 @@ def test_fingerprint_correct_translate_and_patterns_with_odd_names(run_cli, albu
         [b"caf\xe9 mix.wav", b"m2\xff.wav", os.fsencode(LONG)])
 
 
-def test_render_analyze_and_measure_take_odd_names(run_cli, album, tmp_path):
+def test_render_analyze_and_measure_take_odd_names(run_cli, album, tmp_path, monkeypatch):
     # a 44.1 kHz room IR under a Latin-1 name: measure must run at the IR's own rate
     from test_correction_rooms import room_seats
 
@@ -155,6 +155,9 @@ def test_render_analyze_and_measure_take_odd_names(run_cli, album, tmp_path):
     src = tmp_path / os.fsdecode(b"\xe9cho.wav")
     write_wav_atomic(src, x[:1, : seat.fs], fs=seat.fs)
     dst = tmp_path / os.fsdecode(b"rendu \xff.wav")
+    # the console wraps at 80 columns without a terminal: a longer tmp path (pytest-xdist adds
+    # /popen-gwN) put the line break inside the name; a wide console keeps the name on one line
+    monkeypatch.setenv("COLUMNS", "250")
     code, out, err = run_cli("monitor", "render", tmp_path / "prof", src, dst)
     assert code == 0, err
     assert _utf8_safe(out) and "rendu \\udcff.wav" in out

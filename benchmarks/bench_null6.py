@@ -70,7 +70,7 @@ def speed(minutes: float = 10.0) -> None:
     import soundfile as sf
 
     from mixes.analysis import read_mix
-    from mixes.balance_null import may_be_same_song
+    from mixes.balance_null_refs import may_be_same_song
     from mixes.songs import make_song
 
     s = make_song(4242, duration_s=30.0)

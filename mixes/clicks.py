@@ -61,35 +61,30 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
+from mixes.click_stage1 import CANDIDATE_RATIO, MERGE_S, OWN_RATIO, candidates as _candidates  # noqa: F401
 from mixes.types import RenderEvent
 
 __all__ = ["find_clicks", "detect_impulsive", "click_audibility_db", "Impulsive"]
 
-CANDIDATE_RATIO = 5.0
-OWN_RATIO = 4.0
 CLICK_RATIO = 7.0
 HOLE_MIN_RATIO = 3.0      # weaker AR excursions go to the spectral-hole test
 LPC_ORDER = 16
 CONTEXT_S = 0.012
 GUARD_S = 0.001
 NEAR_S = 0.004            # reference error RMS is taken over this much just before and after
-MERGE_S = 0.002
 POP_MIN_S = 0.001
 MAX_WIDTH_S = 0.0015       # excursions longer than this are music (bursts of garbage: mixes.artifacts)
-MAX_CANDIDATES = 20_000
 REPEAT_GAP_S = 0.002       # the after-range of the repeat test starts this long after the event
 REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) 2-12 ms after it: a plucked string
 RECUR_SPAN_S = 0.030      # recurrence looked for this far either side (a 35 Hz period)
 RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter height
 LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
 RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) within this
-CAND_ORDER = 2
 WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
 WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
 WIDE_MIN_RATIO = 40.0     # ... for candidates whose first-pass peak against the error before it reached this
@@ -105,87 +100,6 @@ LOW_MATCH_S = 0.002       # a low-band event this close to a full-band one is th
 
 def _db(v: float) -> float:
     return 20.0 * math.log10(v) if v > 0 else -math.inf
-
-
-# --- stage 1 --------------------------------------------------------------------------------
-
-def _whitened_abs(x: np.ndarray, a: int, b: int, sub: int) -> np.ndarray:
-    """|whitened programme| for samples a..b-1 (b - a a multiple of ``sub``), shape (n, sub).
-
-    Two cheap whitening steps: the third difference ``(1 - z^-1)^3`` (fixed: takes out the
-    low-frequency bulk of music, -51 dB at 1 kHz re 12 kHz at 48 kHz), then an order-2 linear
-    predictor fitted per 10 ms sub-block on that difference (adaptive: takes out a hi-hat's or
-    cymbal's top octaves while they sound), so a click stands out in whatever band the music
-    leaves free.  Element (i, j) belongs to x[a + i sub + j].
-    """
-    P = CAND_ORDER
-    h = 3 + P                                        # 3 samples for the difference, P for the predictor
-    if a >= h:
-        seg = x[a - h: b]
-    else:
-        seg = np.concatenate([np.zeros(h - a, dtype=x.dtype), x[:b]])
-    d = seg[3:] - seg[:-3]
-    t = seg[1:-2] - seg[2:-1]
-    t *= 3
-    d += t                                           # d[i] belongs to x[a - P + i]
-    n_rows = (b - a) // sub
-    D = [d[P - k: d.size - k].reshape(n_rows, sub) for k in range(P + 1)]
-    r = np.empty((n_rows, P + 1))
-    for k in range(P + 1):
-        r[:, k] = np.einsum("ij,ij->i", D[0], D[k])
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-30
-    A = levinson_rows(r).astype(x.dtype)
-    e = D[0].copy()
-    t = t[: n_rows * sub].reshape(n_rows, sub)       # reuse as scratch
-    for k in range(1, P + 1):
-        np.multiply(D[k], A[:, k:k + 1], out=t)
-        e += t
-    return np.abs(e, out=e)
-
-
-def _stage1(x: np.ndarray, sub: int, gap: int, ratio: float = CANDIDATE_RATIO, own: float = OWN_RATIO) -> np.ndarray:
-    """Indices where ``_whitened_abs(x)`` stands ``CANDIDATE_RATIO`` above its background.
-
-    One pass: per sub-block the RMS and the two strongest peaks at least ``gap`` apart (two
-    clicks in one 10 ms sub-block stay two).  A peak is a candidate when it stands
-    ``CANDIDATE_RATIO`` times above the background (the 210 ms median of the sub-block RMS, or
-    the quieter neighbour sub-block: a click between two hi-hat strokes is judged against the
-    gap, not against the strokes) and ``OWN_RATIO`` times above its own sub-block's RMS.
-    """
-    n_sub = x.size // sub
-    if n_sub < 3:
-        return np.zeros(0, dtype=np.int64)
-    rms = np.empty(n_sub)
-    v = np.empty((n_sub, 2))
-    j = np.empty((n_sub, 2), dtype=np.int64)
-    per = max((1 << 16) // sub, 1)
-    cols = np.arange(sub)
-    for i0 in range(0, n_sub, per):
-        i1 = min(i0 + per, n_sub)
-        e = _whitened_abs(x, i0 * sub, i1 * sub, sub)
-        rows = np.arange(i1 - i0)
-        rms[i0:i1] = np.sqrt(np.einsum("ij,ij->i", e, e) / sub)
-        k1 = e.argmax(axis=1)
-        v[i0:i1, 0] = e[rows, k1]
-        e[np.abs(cols[None, :] - k1[:, None]) <= gap] = 0.0
-        k2 = e.argmax(axis=1)
-        v[i0:i1, 1] = e[rows, k2]
-        j[i0:i1, 0], j[i0:i1, 1] = k1, k2
-    bg = ndimage.median_filter(rms, size=21, mode="nearest")
-    nb = np.minimum(np.r_[rms[1:], np.inf], np.r_[np.inf, rms[:-1]])
-    floor = 10 ** (-110 / 20)
-    thr = np.maximum(ratio * np.maximum(np.minimum(bg, nb), floor), own * rms)
-    hot = v > thr[:, None]
-    blk, which = np.nonzero(hot)
-    if blk.size > MAX_CANDIDATES:
-        keep = np.argsort(-(v[blk, which] / thr[blk]))[:MAX_CANDIDATES]
-        blk, which = blk[keep], which[keep]
-    return np.unique(blk * sub + j[blk, which]).astype(np.int64)
-
-
-def _candidates(x: np.ndarray, fs: int, ratio: float = CANDIDATE_RATIO, own: float = OWN_RATIO) -> np.ndarray:
-    """Stage 1: sample indices where the whitened programme stands out of its local background."""
-    return _stage1(x, max(int(fs // 100), 8), max(int(MERGE_S * fs), 1), ratio, own)
 
 
 # --- stage 2 --------------------------------------------------------------------------------

@@ -126,6 +126,7 @@ from scipy import ndimage, signal
 from mixes.loudness import k_weighting_sos
 from mixes.pitch import fm_coherence, grow_contours, refine, salience, salience_matrix, signed_fm
 from mixes.vocal_movement import COMMON_MIN_PERIODICITY, if_deviation_cents, periodicity
+from mixes.vocal_cues import SHAPE_FLOOR_DB, SHAPE_HARMONICS, SHAPE_MAX_HZ, _shape_step_db, _vibrato_hz  # noqa: F401 (re-exported)
 
 __all__ = ["VoiceFrames", "frame_pass", "BASS_BAND_HZ", "VOICE_F0_RANGE_HZ"]
 
@@ -169,9 +170,6 @@ DETECT_MIN_COHERENCE = 0.85        # a voice-like detection segment's partials m
 DETECT_MAX_SHAPE_STEP_DB = 9.0     # ... and its partials' level pattern is steady between frames
 # (see 3. in the module docstring: 9.0 trades 1 of 40 mixes.songs voices at 20 and 30 s for
 # 3 + 2 of 48 songs_alt no-voice songs; 9.5 lost no voice but fixed 1 + 0)
-SHAPE_HARMONICS = 10                # partials 1..10 below SHAPE_MAX_HZ make the pattern
-SHAPE_MAX_HZ = 5000.0
-SHAPE_FLOOR_DB = 40.0               # partials weaker than the pattern's strongest by more: floored
 ACC_LOW_HZ = 250.0                 # the accompaniment is measured from here up (the bass's
                                     # harmonics 2-3 lie below: a bass fader does not move it)
 MATCH_CENTS = 50.0                 # same-song comparison: tracked pitches agree within this
@@ -508,32 +506,6 @@ def _common_fm_time(fr: _Frames, gated: np.ndarray, segments: list | None = None
     return total
 
 
-def _shape_step_db(fr: _Frames, seg: np.ndarray, f0_hz: np.ndarray) -> float:
-    """Rms change (dB) between consecutive frames of a segment's partial-level pattern.
-
-    The centre power of partials ``h = 1..SHAPE_HARMONICS`` (those below ``SHAPE_MAX_HZ`` in
-    every frame of the segment; the strongest bin within one bin of ``h f0``), in dB, floored
-    ``SHAPE_FLOOR_DB`` below the frame's strongest partial, minus the frame's mean over the
-    partials (the gain): the rms of its frame-to-frame difference.  One glottal source's
-    partials change smoothly (the vowel's formants move over tens of ms); the "partials" of a
-    chorused or detuned ensemble, or of unrelated notes that happen to sit near ``h f0``, beat
-    and jump by ~10 dB between 21-ms hops.  NaN with fewer than four partials (not judged).
-    """
-    f0 = f0_hz[seg].astype(np.float64)
-    n_h = min(SHAPE_HARMONICS, int(SHAPE_MAX_HZ // float(np.max(f0))))
-    if n_h < 4 or seg.size < 2:
-        return math.nan
-    hc = fr.harm_spectra[0]
-    k0 = np.rint(np.arange(1, n_h + 1)[None, :] * f0[:, None] / fr.df_hz).astype(np.int64)
-    k0 = np.clip(k0, 1, hc.shape[1] - 2)
-    rows = seg[:, None]
-    p = np.maximum(np.maximum(hc[rows, k0 - 1], hc[rows, k0]), hc[rows, k0 + 1]).astype(np.float64)
-    a = 10.0 * np.log10(np.maximum(p, 1e-20))
-    a = np.maximum(a, a.max(axis=1, keepdims=True) - SHAPE_FLOOR_DB)
-    a -= a.mean(axis=1, keepdims=True)
-    return float(np.sqrt(np.mean(np.diff(a, axis=0) ** 2)))
-
-
 @dataclass(frozen=True)
 class VoiceFrames:
     """Per-frame record of one analysis, kept for :func:`compare_balance` (not in the JSON).
@@ -584,23 +556,3 @@ def _voice_frames(fr: _Frames, gated: np.ndarray, sums: list, v_idx: np.ndarray)
     e_acc = np.maximum(fr.etot_mid - e_v, 0.0)
     return VoiceFrames(f0_hz=track.astype(np.float32), e_voice=e_v, e_acc=e_acc, e_low_tonal=e_low_tonal,
                        gated=gated, hop_s=fr.hop_s, e_bands=fr.e_bands)
-
-
-def _vibrato_hz(devs: list[np.ndarray], hop_s: float) -> float:
-    """Dominant modulation rate (Hz) of the pitch deviations of segments >= 0.6 s."""
-    n_fft = 64
-    acc = np.zeros(n_fft // 2 + 1)
-    used = 0
-    for d in devs:
-        m = int(0.6 / hop_s)
-        if d.size < m:
-            continue
-        for j in range(0, d.size - m + 1, max(m // 2, 1)):
-            seg = d[j:j + m] - d[j:j + m].mean()
-            acc += np.abs(np.fft.rfft(seg * np.hanning(m), n_fft)) ** 2
-            used += 1
-    if used == 0:
-        return math.nan
-    freqs = np.fft.rfftfreq(n_fft, hop_s)
-    band = (freqs >= 2.0) & (freqs <= 12.0)
-    return float(freqs[band][np.argmax(acc[band])])

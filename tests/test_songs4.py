@@ -1,0 +1,60 @@
+"""The fourth song generator (mixes.songs4): the song contract, determinism, levels, every style."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mixes.songs4 import STEMS, STYLES, make_song
+
+FS = 16000          # a low rate keeps the test fast; the synthesis is rate-independent
+
+
+@pytest.fixture(scope="module")
+def songs():
+    # one short song per style, keys varied
+    return {st: make_song(40 + i, duration_s=3.0, fs=FS, key=(7 * i) % 12, style=st) for i, st in enumerate(STYLES)}
+
+
+def test_every_style_keeps_the_song_contract(songs):
+    for st, s in songs.items():
+        assert s.style == st and set(STEMS) <= set(s.stems)
+        m = s.mix()
+        assert m.shape == (2, 3 * FS) and m.dtype == np.float64 and s.n_samples == 3 * FS
+        assert s.duration_s == pytest.approx(3.0)
+        np.testing.assert_array_equal(sum(s.stems[k] for k in s.stems), m)           # the stems ARE the mix
+        np.testing.assert_allclose(s.mix({"bass": 20 * np.log10(2)}) - m, s.stems["bass"], atol=1e-12)
+        np.testing.assert_allclose(s.mix({"voice": -np.inf}), m - s.stems["voice"], atol=1e-12)
+        assert all(np.isfinite(x).all() and x.shape == (2, 3 * FS) for x in s.stems.values())
+        peak_db = 20 * np.log10(np.max(np.abs(m)))
+        assert -1.6 <= peak_db <= -0.5, (st, peak_db)                                 # mastered near -1 dBFS
+        assert 20 * np.log10(np.std(s.stems["bass"]) + 1e-12) > -50.0, st            # the bass sounds
+        rest = sum(s.stems[k] for k in ("keys", "pads", "guitar"))
+        assert 20 * np.log10(np.std(rest) + 1e-12) > -50.0, st                        # and the harmony
+        assert s.notes["meta"]["master"] in ("none", "comp", "limit", "comp+limit")
+        assert " " in s.key and 48 <= s.tonic_midi <= 59
+    assert not np.any(songs["ambient"].stems["drums"])                                # ambient: no drums
+    with pytest.raises(ValueError, match="no stem named"):
+        songs["funk"].mix({"vocals": 1.0})
+
+
+def test_deterministic_and_parts_independent():
+    a = make_song(3, duration_s=4.0, fs=FS)
+    b = make_song(3, duration_s=4.0, fs=FS)
+    for k in STEMS:
+        np.testing.assert_array_equal(a.stems[k], b.stems[k])
+    c = make_song(3, duration_s=4.0, fs=FS, voice=False)
+    assert not np.any(c.stems["voice"]) and np.any(a.stems["voice"])
+    for k in STEMS:
+        if k != "voice":
+            np.testing.assert_array_equal(a.stems[k], c.stems[k])                    # other stems untouched
+    assert a.style == STYLES[3 % len(STYLES)] and a.key == b.key and a.tempo_bpm == b.tempo_bpm
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown style"):
+        make_song(1, duration_s=1.0, fs=FS, style="polka")
+    with pytest.raises(ValueError, match="duration_s"):
+        make_song(1, duration_s=0.0, fs=FS)
+    with pytest.raises(ValueError, match="key"):
+        make_song(1, duration_s=1.0, fs=FS, key=12)

@@ -48,7 +48,7 @@ def membrane(fs: int, f0: float, decay_s: float, *, sweep: float = 0.0, sweep_s:
             break
         ph = 2 * np.pi * np.cumsum(f * bend) / fs + rng.uniform(0, 6)
         x += np.sin(ph) * np.exp(-t / (decay_s / (1 + 0.8 * i))) / (1 + i) ** tilt
-    return x * _onset(m, fs)
+    return x * _onset(m, fs) * _fade_out(m, fs, 0.03)
 
 
 def plate(fs: int, decay_s: float, lo_hz: float, hi_hz: float, n_modes: int, rng, len_s: float | None = None,
@@ -69,7 +69,7 @@ def plate(fs: int, decay_s: float, lo_hz: float, hi_hz: float, n_modes: int, rng
 def noise_hit(fs: int, decay_s: float, lo: float, hi: float, rng, rise_s: float = 0.0008) -> np.ndarray:
     m = int(decay_s * 8 * fs)
     t = np.arange(m) / fs
-    return _bp(rng.standard_normal(m), fs, lo, hi) * np.exp(-t / decay_s) * _onset(m, fs, rise_s)
+    return _bp(rng.standard_normal(m), fs, lo, hi) * np.exp(-t / decay_s) * _onset(m, fs, rise_s) * _fade_out(m, fs, 0.01)
 
 
 def _norm(x):

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import threading
-from typing import Iterator
+from typing import ContextManager
 
-_lock = threading.Lock()
+from mixes._nested import HeldWhileAny
+
 _api: tuple | None = None
-_depth = 0
 _saved = 0
 
 
@@ -48,23 +47,23 @@ def _find() -> tuple:
     return _api
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the block with OpenBLAS on one thread; restore the previous count afterwards."""
-    global _depth, _saved
+def _one_thread() -> None:
+    global _saved
     s, g = _find()
-    if s is None:
-        yield
-        return
-    with _lock:
-        if _depth == 0:
-            _saved = int(g())
-            s(1)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                s(_saved)
+    _saved = int(g())
+    s(1)
+
+
+def _restore() -> None:
+    s, _ = _find()
+    s(_saved)
+
+
+_held = HeldWhileAny(_one_thread, _restore)
+
+
+def single_threaded_blas() -> ContextManager[None]:
+    """Run the block with OpenBLAS on one thread; restore the previous count afterwards."""
+    if _find()[0] is None:
+        return contextlib.nullcontext()
+    return _held()

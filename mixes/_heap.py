@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import platform
-import threading
-from typing import Iterator
+from typing import ContextManager
+
+from mixes._nested import HeldWhileAny
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -28,8 +29,6 @@ MMAP_THRESHOLD_BYTES = 32 << 20       # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64
 TRIM_DURING_BYTES = 1 << 30
 TRIM_AFTER_BYTES = 64 << 20
 
-_lock = threading.Lock()
-_depth = 0
 _api: tuple | None = None
 
 
@@ -49,24 +48,23 @@ def _find() -> tuple:
     return _api
 
 
-@contextlib.contextmanager
-def heap_kept() -> Iterator[None]:
-    """Run the block with freed memory kept in the heap (see the module docstring)."""
-    global _depth
+def _keep() -> None:
+    mallopt, _ = _find()
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    mallopt(M_TRIM_THRESHOLD, TRIM_DURING_BYTES)
+
+
+def _release() -> None:
     mallopt, trim = _find()
-    if mallopt is None:
-        yield
-        return
-    with _lock:
-        if _depth == 0:
-            mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-            mallopt(M_TRIM_THRESHOLD, TRIM_DURING_BYTES)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                mallopt(M_TRIM_THRESHOLD, TRIM_AFTER_BYTES)
-                trim(0)
+    mallopt(M_TRIM_THRESHOLD, TRIM_AFTER_BYTES)
+    trim(0)
+
+
+_held = HeldWhileAny(_keep, _release)
+
+
+def heap_kept() -> ContextManager[None]:
+    """Run the block with freed memory kept in the heap (see the module docstring)."""
+    if _find()[0] is None:
+        return contextlib.nullcontext()
+    return _held()

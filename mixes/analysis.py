@@ -1,9 +1,10 @@
 """One pass over a mix file: loudness, true peak, render checks, stereo image, LTAS, platform
 preview, bass/vocal balance and dynamics.
 
-The file is read once, in blocks of 65536 float32 frames; every block is transposed into a
-preallocated channels-first array and handed to a second thread that feeds the streaming
-loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  Everything else
+The file is read once, in blocks of 65536 float32 frames, into a preallocated channels-first
+array (a plain PCM/float WAV decoded straight into the rows, :mod:`mixes.wavread`; other
+formats through libsndfile, each block transposed); every block is handed, as soon as it is
+read, to a second thread that feeds the streaming loudness and true-peak meters (BS.1770 K-filter state carried across blocks).  Everything else
 needs the whole array: it is cut into tasks (the spectrum, the impulsive events of each channel,
 balance, dynamics, the digital artifacts, the stereo image, dropouts/clipping/DC) put in one
 queue, longest first, and both threads take the next task whenever they are free: the reading
@@ -37,6 +38,7 @@ from mixes.renderchecks import render_check_parts
 from mixes.stereo import measure_stereo
 from mixes.truepeak import TruePeakMeter
 from mixes.types import MixAnalysis, RenderEvent
+from mixes.wavread import pcm_layout, read_into
 
 __all__ = ["analyze_array", "analyze_file", "read_mix", "BLOCK_S"]
 
@@ -84,6 +86,28 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
     # integer PCM cannot hold NaN/Inf: only float files are checked (by a sum, which any
     # NaN/Inf poisons; the exact place is searched only when it is)
     check = str(info.subtype).upper() in ("FLOAT", "DOUBLE")
+
+    def block(start: int, m: int) -> None:
+        chunk = x[:, start:start + m]
+        if check and not math.isfinite(float(chunk.sum(dtype=np.float64))):
+            bad = np.argwhere(~np.isfinite(chunk))
+            if bad.size:          # (a sum can also overflow on absurd but finite values)
+                raise SignalError(
+                    f"{p} contains NaN or Inf samples (first at channel {bad[0][0] + 1}, "
+                    f"{(start + bad[0][1]) / fs:.3f} s); the file is damaged")
+        if feed is not None:
+            feed(chunk)
+
+    # plain PCM/float WAV: decoded straight into the rows, bit-identical to libsndfile
+    layout = pcm_layout(sf_name(p), n_channels=n_ch, n_frames=n)
+    if layout is not None:
+        try:
+            pos = read_into(sf_name(p), layout, x, block_frames=READ_FRAMES, on_block=block)
+        except OSError as exc:
+            raise SignalError(f"{p} could not be read to the end: {exc}") from None
+        if pos < n:
+            x = x[:, :pos]
+        return x, fs
     try:
         with sf.SoundFile(sf_name(p)) as fh:
             buf = np.empty((READ_FRAMES, n_ch), dtype=np.float32)
@@ -92,16 +116,8 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
                                out=buf[: min(READ_FRAMES, n - pos)])
                 if data.shape[0] == 0:
                     break
-                chunk = x[:, pos:pos + data.shape[0]]
-                chunk[...] = data.T
-                if check and not math.isfinite(float(chunk.sum(dtype=np.float64))):
-                    bad = np.argwhere(~np.isfinite(chunk))
-                    if bad.size:          # (a sum can also overflow on absurd but finite values)
-                        raise SignalError(
-                            f"{p} contains NaN or Inf samples (first at channel {bad[0][0] + 1}, "
-                            f"{(pos + bad[0][1]) / fs:.3f} s); the file is damaged")
-                if feed is not None:
-                    feed(chunk)
+                x[:, pos:pos + data.shape[0]] = data.T
+                block(pos, data.shape[0])
                 pos += data.shape[0]
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise SignalError(f"{p} could not be read to the end: {exc}") from None
@@ -271,7 +287,8 @@ def _check_length(name: str, n: int, fs: int) -> None:
 
 
 def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: PlatformTable | None = None,
-                 checks: bool = True, channel_weights=None, extras: bool | None = None) -> MixAnalysis:
+                 checks: bool = True, channel_weights=None, extras: bool | None = None,
+                 threads: int = 2) -> MixAnalysis:
     """Analyse one mix file (everything ``roomtruth mix analyze`` reports).
 
     Two threads: this one reads the file (libsndfile releases the GIL) while the other feeds
@@ -280,7 +297,9 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
     SciPy and libsndfile release the GIL in their loops, so both cores work; BLAS stays on
     one thread meanwhile (its own threads would only wait for ours), and freed memory stays in
     the heap (:mod:`mixes._heap`).  ``extras`` (default: as ``checks``) switches the stereo
-    image, balance and dynamics.
+    image, balance and dynamics.  ``threads=1``: all on this thread (the meters fed as each
+    block is read, then the queue), for a worker of an album that has a core of its own
+    (:mod:`mixes.batch`); the results are the same.
 
     Raises
     ------
@@ -318,6 +337,20 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
         tp_fut.set_result(tres)
 
     futs: dict[str, Future] = {}
+    if threads <= 1:
+        def feed(chunk: np.ndarray) -> None:
+            lm.feed(chunk)
+            tp.feed(chunk)
+
+        with single_threaded_blas(), heap_kept():
+            x, fs = read_mix(p, feed=feed)
+            _check_length(str(path), x.shape[1], fs)
+            lm_fut.set_result(lm.result())
+            tp_fut.set_result(tp.finish())
+            futs = _plan(tasks, x, fs, lm_fut, tp_fut, checks=checks, extras=extras)
+            tasks.drain()
+            return _result(str(path), x, fs, lm_fut.result(), tp_fut.result(), futs,
+                           bands_per_octave=bands_per_octave, platforms=platforms)
     with single_threaded_blas(), heap_kept():
         with ThreadPoolExecutor(max_workers=1) as pool:
             side = pool.submit(lambda: (meters(), tasks.drain()))
@@ -341,9 +374,9 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
 
 def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_octave: int = 3,
                   platforms: PlatformTable | None = None, checks: bool = True, channel_weights=None,
-                  extras: bool | None = None) -> MixAnalysis:
+                  extras: bool | None = None, threads: int = 2) -> MixAnalysis:
     """Same as :func:`analyze_file` for a ``(n_channels, n_samples)`` array (the meters are
-    two more tasks of the queue)."""
+    two more tasks of the queue; ``threads=1``: the queue drained on this thread alone)."""
     arr = as_programme(x)
     x32 = np.ascontiguousarray(arr, dtype=np.float32)
     extras = checks if extras is None else extras
@@ -362,6 +395,9 @@ def analyze_array(x: np.ndarray, *, fs: int, name: str = "<array>", bands_per_oc
         lm_fut = tasks.add(lambda: meter(lm, lm.result))
         tp_fut = tasks.add(lambda: meter(tp, tp.finish))
         futs = _plan(tasks, x32, fs, lm_fut, tp_fut, checks=checks, extras=extras)
-        _run(tasks)
+        if threads <= 1:
+            tasks.drain()
+        else:
+            _run(tasks)
         return _result(name, x32, fs, lm_fut.result(), tp_fut.result(), futs, bands_per_octave=bands_per_octave,
                        platforms=platforms)

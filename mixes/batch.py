@@ -1,9 +1,14 @@
 """Batch analysis: a folder of mixes (an album) in parallel over the cores, as JSON or CSV.
 
-Files are analysed in a process pool (one file per task, ``jobs`` workers, forkserver start so
-no worker inherits a parent's BLAS or UI threads; the fork server imports the analysis modules
-once, ``PRELOAD``, and the workers are forked with them loaded); results come back in the order
-given.
+Files are analysed in a process pool (one file per task, ``jobs`` workers); results come back
+in the order given.  Each worker analyses its file with ``cores // jobs`` threads (at least
+one): with a worker per core, each file runs on one thread (the two-thread pipeline of
+:func:`mixes.analysis.analyze_file` in every worker put four busy threads on two cores).
+On Linux the workers are forked from this process (they start with everything it has imported:
+no second interpreter importing numpy, scipy and the analysis, which cost ~1.2 s of CPU before
+the first file could start); each worker opens its own stdout/stderr objects, so a lock held
+by another thread of the parent at the fork (a progress bar writing) cannot block it.
+Elsewhere a fork server (``PRELOAD``) as before.
 A single file runs in-process (no pool start-up cost).  ``progress(done, total, name)`` is
 called after each file, for a progress bar.
 
@@ -22,6 +27,7 @@ import io
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -105,6 +111,25 @@ def _one(path: str, kwargs: dict) -> MixAnalysis:
     return analyze_file(path, **kwargs)
 
 
+def _start_method() -> str:
+    """``fork`` where it is safe with this process's libraries (Linux), else ``forkserver``
+    (or spawn where that is all there is).  ``ROOMTRUTH_POOL_START`` overrides (benchmarks)."""
+    methods = mp.get_all_start_methods()
+    want = os.environ.get("ROOMTRUTH_POOL_START", "")
+    if want in methods:
+        return want
+    if sys.platform.startswith("linux") and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def threads_per_file(jobs: int, cores: int | None = None) -> int:
+    """Analysis threads of each file when ``jobs`` files run at once: the cores shared out,
+    at least one, at most two (the pipeline's two threads)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(2, cores // max(jobs, 1)))
+
+
 def analyze_many(paths: list[Path], *, jobs: int | None = None,
                  progress: Callable[[int, int, str], None] | None = None, **kwargs) -> list[MixAnalysis]:
     """Analyse many files, all or nothing; results in input order.
@@ -160,6 +185,7 @@ def analyze_each(paths: list[Path], *, jobs: int | None = None,
     """
     n = len(paths)
     jobs = max(1, min(jobs or os.cpu_count() or 1, n))
+    kwargs.setdefault("threads", threads_per_file(jobs))
     results: list[MixAnalysis | FileFailure | None] = [None] * n
     if jobs == 1:
         for i, p in enumerate(paths):
@@ -170,11 +196,14 @@ def analyze_each(paths: list[Path], *, jobs: int | None = None,
             if progress:
                 progress(i + 1, n, p.name)
         return _split(results)
-    ctx = mp.get_context("forkserver")
-    # the fork server imports the analysis once and every worker is forked from it with those
-    # modules loaded (each worker importing numpy, scipy and mixes itself costs ~1 s of CPU)
-    ctx.set_forkserver_preload(list(PRELOAD))
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_ignore_sigint)
+    method = _start_method()
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        # the fork server imports the analysis once and every worker is forked from it with
+        # those modules loaded (each worker importing numpy, scipy and mixes itself costs ~1 s)
+        ctx.set_forkserver_preload(list(PRELOAD))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start,
+                               initargs=(method == "fork",))
     # Ctrl-C reaches the whole foreground process group: the workers (and the fork server,
     # which passes an ignored SIGINT on to them: SIG_IGN survives fork and exec) must leave it
     # to this process, or each prints its own KeyboardInterrupt traceback
@@ -212,9 +241,17 @@ def _split(results: list) -> tuple[list[MixAnalysis], list[FileFailure]]:
     return good, bad
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is handled by the parent alone."""
+def _worker_start(forked: bool) -> None:
+    """Worker initializer: Ctrl-C is handled by the parent alone; a forked worker gets its
+    own stdout/stderr objects (their locks may have been held by another thread of the parent
+    at the fork)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if forked:
+        for name, fd in (("stdout", 1), ("stderr", 2)):
+            try:
+                setattr(sys, name, open(fd, "w", closefd=False, errors="backslashreplace"))
+            except OSError:
+                pass
 
 
 def _gain(a: MixAnalysis, startswith: str) -> float | None:

@@ -59,7 +59,7 @@ STYLE_SPEC = {
     "cinematic": dict(bpm=(66, 96), modes=("minor", "minor", "major"), rt=(2.2, 3.5), size=1.5, master="none",
                       levels={"bass": -5, "drums": -4, "keys": -10, "pads": -3, "guitar": 0}),
     "metal": dict(bpm=(120, 160), modes=("minor", "phrygian"), rt=(0.8, 1.4), size=0.8, master="comp+limit",
-                  levels={"bass": -4, "drums": 0, "keys": 0, "pads": -14, "guitar": 0}),
+                  levels={"bass": -3, "drums": -2, "keys": 0, "pads": -14, "guitar": 0}),
     "dub": dict(bpm=(66, 84), modes=("minor", "dorian"), rt=(0.6, 1.2), size=0.6, master="comp",
                 levels={"bass": 2, "drums": -3, "keys": -9, "pads": -12, "guitar": -10}),
     "funk": dict(bpm=(96, 118), modes=("dorian", "mixolydian"), rt=(0.5, 1.0), size=0.7, master="comp+limit",

@@ -90,8 +90,9 @@ def _bass(ctx, meta, notes_out):
         if kind in ("picked", "plucked", "upright"):
             br = {"picked": 0.55, "plucked": 0.75, "upright": 0.22}[kind]
             dec = {"picked": 1.6, "plucked": 0.9, "upright": 1.1}[kind]
+            tone = inst.hz(m) * {"picked": 14.0, "plucked": 10.0, "upright": 5.0}[kind]
             x = inst.pluck(fs, m, dur, decay_s=dec, bright=br, pos=0.15 if kind != "upright" else 0.3,
-                           seed=int(r.integers(1000)), release_s=0.025)
+                           seed=int(r.integers(1000)), release_s=0.025, tone_hz=tone)
             if kind == "picked":
                 x = np.tanh(1.8 * x) / np.tanh(1.8)
         elif kind == "808":
@@ -105,8 +106,9 @@ def _bass(ctx, meta, notes_out):
             x = inst.bass808(fs, m, dur + 0.3, drive=0.6)
         put(mono, v * x, i0)
         prev = m
-    if kind == "upright":
-        mono = signal.sosfilt(signal.butter(2, 2500 / (fs / 2), output="sos"), mono)
+    if kind in ("upright", "picked", "plucked"):                                    # the amp / the wood
+        lp = {"upright": 1000.0, "picked": 2500.0, "plucked": 3000.0}[kind]
+        mono = signal.sosfilt(signal.butter(2, lp / (fs / 2), output="sos"), mono)
     pos = float(r.uniform(-0.06, 0.06))
     out = fx.place(mono, fs, pos, 0.0)
     send = out * (0.3 if kind in ("bowed", "bass singer") else 0.0)
@@ -117,7 +119,7 @@ def _bass(ctx, meta, notes_out):
 def _drums(ctx, meta):
     r = ctx.rng(ctx.seed, 2)
     fs, st = ctx.fs, ctx.style
-    kit_name = {"cinematic": "orchestral", "metal": "rock", "dub": "dub", "funk": "rock", "ambient": None,
+    kit_name = {"cinematic": "orchestral", "metal": "metal", "dub": "dub", "funk": "rock", "ambient": None,
                 "trap": "808", "folk": "folk", "acappella": "beatbox", "bigband": "jazz"}[st]
     if st in ("folk", "acappella") and r.random() < 0.5:
         kit_name = None

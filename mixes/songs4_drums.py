@@ -6,7 +6,7 @@ filtered noise part where the instrument has one (snare wires, a brush, a shaker
 No oscillator is a square or a saw; nothing starts or ends with a step (every hit has a
 raised-cosine onset of >= 0.3 ms and decays to < -80 dB before its buffer ends).
 
-Kits: ``"rock"`` (tight kick, snare, closed/open hats, crash), ``"808"`` (long sine kick, clap of
+Kits: ``"rock"`` (tight kick, snare, closed/open hats, crash; ``"metal"``: the same, a shorter kick), ``"808"`` (long sine kick, clap of
 four bursts 8-12 ms apart, ticking hats with rolls), ``"jazz"`` (ride, brushes, feathered kick),
 ``"orchestral"`` (timpani, big toms, a suspended cymbal swell), ``"dub"`` (deep kick, rim shot,
 sparse hats), ``"folk"`` (a stomp, tambourine, shaker), ``"beatbox"`` (mouth kick "b", snare "k"
@@ -87,11 +87,11 @@ def _sum(*xs):
 def kit(name: str, fs: int, rng) -> dict:
     """The kit's pieces: name -> (mono sample, pan position, default level)."""
     p = {}
-    if name in ("rock", "dub", "folk"):
+    if name in ("rock", "metal", "dub", "folk"):
         f_k = rng.uniform(48, 62)
-        k = membrane(fs, f_k, 0.18 if name != "dub" else 0.35, sweep=1.2, sweep_s=0.012, n_modes=3, rng=rng)
+        k = membrane(fs, f_k, {"dub": 0.35, "metal": 0.07}.get(name, 0.16), sweep=1.2, sweep_s=0.012, n_modes=3, rng=rng)
         p["kick"] = (_norm(k), 0.0, 1.0)
-    if name == "rock":
+    if name in ("rock", "metal"):
         sn = membrane(fs, rng.uniform(170, 210), 0.09, sweep=0.15, n_modes=6, rng=rng)
         sn = _sum(_norm(sn), 0.8 * _norm(noise_hit(fs, 0.08, 1800, 9000, rng)))
         p["snare"] = (_norm(sn), rng.uniform(-0.1, 0.1), 0.8)

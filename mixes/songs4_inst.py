@@ -46,7 +46,7 @@ def _smooth_env(m: int, fs: int, attack_s: float, release_s: float) -> np.ndarra
 
 
 @lru_cache(maxsize=512)
-def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, seed: int) -> np.ndarray:
+def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, seed: int, finger: bool) -> np.ndarray:
     rate = fs
     while rate > 6000 and rate / f0_hz > 260 and rate % 2 == 0:       # low notes at a lower rate
         rate //= 2
@@ -56,9 +56,13 @@ def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, s
     frac = period - n_int - 0.5
     c = (1.0 - frac) / (1.0 + frac)
     rng = np.random.default_rng(seed)
-    exc = rng.uniform(-1, 1, n_int)
     p = max(int(pos * n_int), 1)
-    exc = exc - np.concatenate([np.zeros(p), exc[:-p]])                # comb: the pluck position
+    if finger:                             # a finger: the string's triangle shape, a little noise
+        ramp = np.concatenate([np.linspace(0, 1, p, endpoint=False), np.linspace(1, 0, n_int - p)])
+        exc = ramp - ramp.mean() + 0.08 * rng.uniform(-1, 1, n_int)
+    else:                                  # a pick: noise, combed at the pluck position
+        exc = rng.uniform(-1, 1, n_int)
+        exc = exc - np.concatenate([np.zeros(p), exc[:-p]])
     a_b = np.exp(-2 * np.pi * min(bright * 12000.0, 0.45 * rate) / rate)
     exc = signal.lfilter([1 - a_b], [1, -a_b], exc)
     x = np.zeros(mm)
@@ -77,13 +81,18 @@ def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, s
 
 
 def pluck(fs: int, midi: float, dur_s: float, *, decay_s: float = 2.0, bright: float = 0.5, pos: float = 0.2,
-          seed: int = 0, release_s: float = 0.03) -> np.ndarray:
-    """A Karplus-Strong string note (see module docstring); ``decay_s`` ~ the 60 dB time."""
+          seed: int = 0, release_s: float = 0.03, tone_hz: float | None = None) -> np.ndarray:
+    """A Karplus-Strong string note (see module docstring); ``decay_s`` ~ the 60 dB time;
+    the pluck's noise is low-passed at ``bright * 12 kHz``; with ``tone_hz`` (a bass plucked
+    with the finger) the string starts from its triangle shape (harmonics ~ sin(k pi pos) / k^2,
+    a strong fundamental), low-passed at ``tone_hz``."""
+    if tone_hz is not None:
+        bright = tone_hz / 12000.0
     f0 = hz(midi)
     m = max(int(dur_s * fs), 16)
     per_loop = f0
     loss = float(np.clip(10 ** (-3.0 / (decay_s * per_loop)), 0.9, 0.99995))
-    y = _ks(round(f0, 3), m, fs, round(loss, 6), round(bright, 3), round(pos, 3), int(seed) % 7).copy()
+    y = _ks(round(f0, 3), m, fs, round(loss, 6), round(bright, 3), round(pos, 3), int(seed) % 7, tone_hz is not None).copy()
     if y.size < m:
         y = np.concatenate([y, np.zeros(m - y.size)])
     return y * _smooth_env(m, fs, 0.0006, release_s)

@@ -2,8 +2,8 @@
 
 Every function returns a mono note (1-D float64, peak near 1 before the velocity) at ``fs``.
 
-* :func:`pluck` — a Karplus-Strong string: a noise burst (shaped by the pluck position and a
-  brightness low-pass) circulating in a delay loop with a two-point average (the string's
+* :func:`pluck` — a Karplus-Strong string: the string's triangle shape at release plus pick
+  noise (combed at the pluck position, low-passed for brightness) circulating in a delay loop with a two-point average (the string's
   frequency-dependent loss) and a first-order all-pass for the fractional part of the period,
   run as one IIR filter (``lfilter``) whose denominator is the loop; low notes are rendered at
   a lower rate and resampled.  Used for guitars, upright and electric bass, harp.
@@ -57,23 +57,25 @@ def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, s
     c = (1.0 - frac) / (1.0 + frac)
     rng = np.random.default_rng(seed)
     p = max(int(pos * n_int), 1)
-    if finger:                             # a finger: the string's triangle shape, a little noise
-        ramp = np.concatenate([np.linspace(0, 1, p, endpoint=False), np.linspace(1, 0, n_int - p)])
-        exc = ramp - ramp.mean() + 0.08 * rng.uniform(-1, 1, n_int)
-    else:                                  # a pick: noise, combed at the pluck position
-        exc = rng.uniform(-1, 1, n_int)
-        exc = exc - np.concatenate([np.zeros(p), exc[:-p]])
-    a_b = np.exp(-2 * np.pi * min(bright * 12000.0, 0.45 * rate) / rate)
-    exc = signal.lfilter([1 - a_b], [1, -a_b], exc)
-    x = np.zeros(mm)
-    x[:n_int] = exc
+    ramp = np.concatenate([np.linspace(0, 1, p, endpoint=False), np.linspace(1, 0, n_int - p)])
+    noise = rng.uniform(-1, 1, n_int)
+    noise = noise - np.concatenate([np.zeros(p), noise[:-p]])          # combed at the pluck position
+    # the string's triangle shape at release (harmonics ~ sin(k pi pos) / k^2) plus pick noise
+    exc = (ramp - ramp.mean()) * 2.0 + (0.08 if finger else 0.25) * noise
+    a_b = np.exp(-2 * np.pi * min(bright * 8000.0, 0.45 * rate) / rate)
+    # 12 dB/octave, filtered as one period of a periodic signal (no start-up transient in the loop)
+    exc = signal.lfilter([(1 - a_b) ** 2], [1, -2 * a_b, a_b * a_b], np.tile(exc, 4))[-n_int:]
     g = loss
     den = np.zeros(n_int + 3)
     den[0], den[1] = 1.0, c
     den[n_int] += -g * c / 2
     den[n_int + 1] += -g * (1 + c) / 2
     den[n_int + 2] += -g / 2
-    y = signal.lfilter([1.0, c], den, x)
+    # the loop starts full: its past output is the excitation, periodically (the delay line
+    # holds the string's shape at release), so the first recirculation has no start-up step
+    past = np.concatenate([exc[::-1], exc[::-1][:2]])
+    zi = signal.lfiltic([1.0, c], den, past)
+    y = signal.lfilter([1.0, c], den, np.zeros(mm), zi=zi)[0]
     if rate != fs:
         y = signal.resample_poly(y, fs // rate, 1)
     y = y[:m]
@@ -83,11 +85,11 @@ def _ks(f0_hz: float, m: int, fs: int, loss: float, bright: float, pos: float, s
 def pluck(fs: int, midi: float, dur_s: float, *, decay_s: float = 2.0, bright: float = 0.5, pos: float = 0.2,
           seed: int = 0, release_s: float = 0.03, tone_hz: float | None = None) -> np.ndarray:
     """A Karplus-Strong string note (see module docstring); ``decay_s`` ~ the 60 dB time;
-    the pluck's noise is low-passed at ``bright * 12 kHz``; with ``tone_hz`` (a bass plucked
-    with the finger) the string starts from its triangle shape (harmonics ~ sin(k pi pos) / k^2,
-    a strong fundamental), low-passed at ``tone_hz``."""
+    the string starts from its triangle shape (harmonics ~ sin(k pi pos) / k^2) plus pick noise,
+    low-passed (12 dB/octave) at ``bright * 8 kHz``; with ``tone_hz`` (a bass plucked with the finger) little
+    noise and a low-pass at ``tone_hz``."""
     if tone_hz is not None:
-        bright = tone_hz / 12000.0
+        bright = tone_hz / 8000.0
     f0 = hz(midi)
     m = max(int(dur_s * fs), 16)
     per_loop = f0
@@ -95,7 +97,7 @@ def pluck(fs: int, midi: float, dur_s: float, *, decay_s: float = 2.0, bright: f
     y = _ks(round(f0, 3), m, fs, round(loss, 6), round(bright, 3), round(pos, 3), int(seed) % 7, tone_hz is not None).copy()
     if y.size < m:
         y = np.concatenate([y, np.zeros(m - y.size)])
-    return y * _smooth_env(m, fs, 0.0006, release_s)
+    return y * _smooth_env(m, fs, 0.0006 if tone_hz is not None else 0.0012, release_s)
 
 
 def tine(fs: int, midi: float, dur_s: float, vel: float = 0.7, rng=None) -> np.ndarray:

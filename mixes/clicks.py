@@ -40,9 +40,15 @@ second (only stage 1 touches every sample):
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``
    (Kaiser FIR cut at ``LOW_CUTOFF_HZ``, polyphase, about 0.1 s CPU per channel for 10 minutes
-   of 48 kHz); an event found there and not by the full-band path is brought back
-   to the full rate through the same FIR, so its audibility counts only its part below the
-   cut (conservative: anything above is left out of the margin).
+   of 48 kHz); an event found there and not by the full-band path is re-estimated at the full
+   rate over the span the low band located (LSAR, :func:`mixes.click_lsar.isolate`), so stage 3
+   judges it whole, top octaves included (before, it judged only the part below the cut, and
+   took every such event for a smooth attack: a hat stroke after it made it music).  Not when
+   that waveform is a hat stroke's start, of which the low band saw the leakage: when it holds
+   over ``LOW_HF_RATIO_MAX`` times more energy above 6 kHz than below the cut, or starts a
+   louder sound, broadband or in the top octaves (``_starts_louder``); then the low-band
+   waveform is brought back through the same FIR, and its audibility counts only its part
+   below the cut (conservative: anything above is left out of the margin).
 3. *Audibility* (:mod:`mixes.click_masking`): the click is isolated by least-squares AR
    interpolation (LSAR, Godsill & Rayner eq. 5.15): the samples of the event are re-estimated
    from the model and both sides, and the click is the observed minus the interpolated
@@ -65,6 +71,7 @@ import numpy as np
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
+from mixes.click_lsar import isolate
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
 from mixes.click_stage1 import CANDIDATE_RATIO, MERGE_S, OWN_RATIO, candidates as _candidates  # noqa: F401
 from mixes.types import RenderEvent
@@ -97,6 +104,14 @@ LOW_CANDIDATE_RATIO = 5.0
 LOW_OWN_RATIO = 4.0
 LOW_CLICK_RATIO = 7.0
 LOW_MATCH_S = 0.002       # a low-band event this close to a full-band one is the same click
+LOW_WHITEN = None         # stage 1's whitening in the low band (None: mixes.click_stage1._whitened_abs)
+REFINE_LOW = True         # low-band events re-isolated at the full rate (mixes.click_lsar)
+LOW_TRIM = 0.3            # ... the click starts and ends where it reaches this fraction of its peak
+# ... and is kept when its energy above 6 kHz is at most this times its energy below the cut: a
+# click leaves ~5x (white; up to ~40x for a doublet's comb, under hat noise), a hi-hat stroke's
+# start (of which the low band saw the leakage) ~1600x
+LOW_HF_RATIO_MAX = 200.0
+LOW_TOP_GAP_S = 0.005     # ... and when it starts no louder top octaves (from this far before it)
 
 def _db(v: float) -> float:
     return 20.0 * math.log10(v) if v > 0 else -math.inf
@@ -124,7 +139,8 @@ class Impulsive:
         self.click: list[np.ndarray] = []
         self.level_db: list[float] = []
         self.width_s: list[float] = []
-        self.low: list[bool] = []          # found by the low-band path
+        self.low: list[bool] = []          # its waveform is the low-band path's (below LOW_CUTOFF_HZ only)
+        self.from_low: list[bool] = []     # found by the low-band path (full-rate waveform or not)
         self.wide: list[bool] = []         # found by the full-band path's wide pass
         self.partners = np.zeros(0, dtype=np.int64)   # the channel's stage-1 candidates (full rate)
 
@@ -355,15 +371,16 @@ def _dedup(out: Impulsive, fs: int) -> Impulsive:
         dedup.level_db.append(out.level_db[k])
         dedup.width_s.append(out.width_s[k])
         dedup.low.append(False)
+        dedup.from_low.append(False)
         dedup.wide.append(out.wide[k])
     return dedup
 
 
 def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
                  ratio: float = CANDIDATE_RATIO, own: float = OWN_RATIO,
-                 click_ratio: float = CLICK_RATIO) -> Impulsive:
+                 click_ratio: float = CLICK_RATIO, whiten=None) -> Impulsive:
     out = Impulsive()
-    cand = _candidates(x, fs, ratio, own)
+    cand = _candidates(x, fs, ratio, own, whiten)
     ctx = int(CONTEXT_S * fs)
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
     peaks: list[float] = []
@@ -416,6 +433,48 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     return res
 
 
+def _hf_over_low(c: np.ndarray, fs: int) -> float:
+    """Energy of ``c`` above ``ATTACK_HF_HZ`` (6 kHz) over its energy below ``LOW_CUTOFF_HZ``."""
+    n = max(512, 1 << int(np.ceil(np.log2(max(c.size, 1)))))
+    E = np.abs(np.fft.rfft(c, n)) ** 2
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    return float(E[f > 6000.0].sum() / max(E[f < LOW_CUTOFF_HZ].sum(), 1e-300))
+
+
+def _starts_louder(x: np.ndarray, a: int, b: int, width_s: float, fs: int, top: bool = False,
+                   others: np.ndarray | None = None) -> bool:
+    """Stage 2's onset rule at the full rate for the event on ``a .. b-1``: the programme over
+    ``ONSET_WINDOW_S`` after it ``ONSET_RISE`` louder than before it, unless the event is narrow
+    and the first ms after it is no louder than before (a click just ahead of a hit).  ``top``:
+    the programme's third difference instead (its top octaves: a hi-hat stroke's start, which
+    a louder piano carries through the broadband level), before it up to ``LOW_TOP_GAP_S``
+    before the event (the low band may place an event a few ms into a drum hit), the channel's
+    other events (``others``, onsets) left out of it (-1 to +3 ms)."""
+    win = max(int(ONSET_WINDOW_S * fs), 8)
+    ea = np.asarray(x[b: b + win], dtype=np.float64)
+    eb = np.asarray(x[max(a - win - 3, 0): a], dtype=np.float64)
+    if top:
+        g = int(LOW_TOP_GAP_S * fs)
+        b0 = max(a - win - 3 - g, 0)
+        eb = np.asarray(x[b0: max(a - g, 0)], dtype=np.float64)
+        ea = np.asarray(x[b - 3: b + win], dtype=np.float64)
+        ea = ea[3:] - 3 * ea[2:-1] + 3 * ea[1:-2] - ea[:-3]
+        eb = eb[3:] - 3 * eb[2:-1] + 3 * eb[1:-2] - eb[:-3]      # eb[i] <-> x[b0 + 3 + i]
+        if others is not None and len(others) and eb.size:
+            keep = np.ones(eb.size, dtype=bool)
+            for o in others[np.searchsorted(others, b0 - int(0.003 * fs)): np.searchsorted(others, a)]:
+                i = int(o) - b0 - 3
+                keep[max(i - int(0.001 * fs), 0): max(i + int(0.003 * fs), 0)] = False
+            eb = eb[keep]
+    else:
+        eb = eb[3:]
+    mb = np.dot(eb, eb) / max(eb.size, 1)
+    if not np.dot(ea, ea) / max(ea.size, 1) > ONSET_RISE * mb + 1e-20:
+        return False
+    e1 = ea[: max(int(0.001 * fs), 4)]
+    return width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20
+
+
 def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
     """The low-band path: clicks audible below a hi-hat's band (see module docstring).
 
@@ -431,7 +490,7 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
     xd = _decimate(x, d, h)
     L = h.size
     imp = _detect_full(xd, int(round(fd)), MAX_WIDTH_S + L / fs, LOW_CANDIDATE_RATIO, LOW_OWN_RATIO,
-                       LOW_CLICK_RATIO)
+                       LOW_CLICK_RATIO, LOW_WHITEN)
     out = Impulsive()
     known_a = np.sort(np.asarray(known, dtype=np.int64))
     tol = int(LOW_MATCH_S * fs)
@@ -446,12 +505,30 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
         cf = np.convolve(u, h.astype(np.float64))   # cf[n] <-> x[o d + n]
         big = np.flatnonzero(np.abs(cf) >= 1e-3 * np.abs(cf).max())
         start = o * d + int(big[0])
-        out.onset.append(int(start))
-        out.click.append(cf[big[0]: big[-1] + 1])
-        out.level_db.append(_db(float(np.abs(cf).max())))
-        out.width_s.append(max(imp.width_s[k] - L / fs, 0.0))
-        out.low.append(True)
+        width_s = max(imp.width_s[k] - L / fs, 0.0)
+        # the event at the full rate (mixes.click_lsar): its waveform with its top octaves, so
+        # stage 3 judges it whole; the low-band waveform when that fails
+        a = centre - d
+        clk = isolate(x, a, centre + c.size * d + d, fs=fs, others=known_a) if REFINE_LOW else None
+        if clk is not None and np.abs(clk).max() > 0:
+            big = np.flatnonzero(np.abs(clk) >= LOW_TRIM * np.abs(clk).max())
+        if clk is not None and np.abs(clk).max() > 0 and \
+                not _starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs) and \
+                not _starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs, top=True,
+                                   others=known_a) and \
+                _hf_over_low(clk[big[0]: big[-1] + 1], fs) <= LOW_HF_RATIO_MAX:
+            out.onset.append(int(a + big[0]))
+            out.click.append(clk[big[0]: big[-1] + 1])
+            out.level_db.append(_db(float(np.abs(clk).max())))
+            out.low.append(False)
+        else:
+            out.onset.append(int(start))
+            out.click.append(cf[big[0]: big[-1] + 1])
+            out.level_db.append(_db(float(np.abs(cf).max())))
+            out.low.append(True)
+        out.width_s.append(width_s)
         out.wide.append(False)
+        out.from_low.append(True)
     return out
 
 
@@ -468,7 +545,8 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
         full.click.append(low.click[k])
         full.level_db.append(low.level_db[k])
         full.width_s.append(low.width_s[k])
-        full.low.append(True)
+        full.low.append(low.low[k])
+        full.from_low.append(True)
         full.wide.append(False)
     if not low.onset:
         return full
@@ -481,12 +559,13 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
         res.level_db.append(full.level_db[k])
         res.width_s.append(full.width_s[k])
         res.low.append(full.low[k])
+        res.from_low.append(full.from_low[k])
         res.wide.append(full.wide[k])
     return res
 
 
 def find_clicks(x: np.ndarray, *, fs: int, channel: int = 0,
-                min_audibility_db: float | None = 0.0) -> list[RenderEvent]:
+                min_audibility_db: float | None = 0.0, other: np.ndarray | None = None) -> list[RenderEvent]:
     """Audible clicks and pops in one channel (see module docstring).
 
     Parameters
@@ -499,6 +578,9 @@ def find_clicks(x: np.ndarray, *, fs: int, channel: int = 0,
         Channel number written into the events.
     min_audibility_db : float or None
         Report events whose audibility exceeds this (dB); None reports every verified event.
+    other : ndarray, shape (n_samples,), optional
+        The other channel of a stereo file: a drum's or a pluck's attack panned into both
+        channels with the sound it starts is music (:mod:`mixes.click_onset`).
 
     Returns
     -------
@@ -508,7 +590,7 @@ def find_clicks(x: np.ndarray, *, fs: int, channel: int = 0,
         masking threshold (dB).
     """
     imp = detect_impulsive(x, fs=fs)
-    aud = audibility(x, imp, fs=fs)
+    aud = audibility(x, imp, fs=fs, other=other)
     out = []
     for k in range(len(imp.onset)):
         if min_audibility_db is not None and not aud[k] > min_audibility_db:

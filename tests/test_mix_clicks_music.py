@@ -122,14 +122,16 @@ def test_low_band_path_finds_clicks_inside_hat_strokes():
         hits, n_aud, false = hits + h, n_aud + n, false + f
         for c in range(2):
             imp = detect_impulsive(y[c], fs=fs)
-            low += sum(imp.low[k] and any(abs(imp.onset[k] / fs - e.time_s) < 1e-6 and e.channel == c for e in ev)
+            low += sum(imp.from_low[k] and any(abs(imp.onset[k] / fs - e.time_s) < 1e-6 and e.channel == c for e in ev)
                        for k in range(len(imp.onset)))
     assert n_aud >= 50 and false == 0
     # measured 17 and 13 before the recurrence rule (an excursion that comes back twice within
     # +-30 ms is an instrument's periodic corner, e.g. a sawtooth bass); it costs 4 of these
     # weak in-stroke clicks (hat noise reaches 40 % of their height) and removes ~90 % of the
-    # reports on a sawtooth bass (test below): measured now 13 and 9
-    assert hits >= 12 and low >= 8, (hits, low, n_aud)
+    # reports on a sawtooth bass (test below): measured then 13 and 9.  clicks6: a low-band event
+    # is re-estimated at the full rate (mixes.click_lsar) and judged whole, not taken as a smooth
+    # attack: measured 19 and 15 (imp.from_low: found by the low-band path)
+    assert hits >= 17 and low >= 13, (hits, low, n_aud)
 
 
 def test_note_attacks_under_a_pad_are_not_clicks():

@@ -44,6 +44,9 @@ WIDE_PASS_HF_FRACTION = 0.02
 # sharp edge: a held step or a digital pulse, never a smooth note onset (clicks5)
 EDGE_FRACTION = 0.2    # held steps: 0.26-0.96; music events that are flat enough: 0.06-0.48
 RECT_FRACTION = 0.97   # held steps found in the eval: 0.984-1.000; music events 0.34-0.93
+# a sound starts at an event when some third-octave band is this much louder over the ~20 ms
+# after it than before (mixes.click_onset.onset_rise_db; kick onsets under a bass line: 8-31 dB)
+ONSET_RISE_DB = 6.0
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
 # this SPL.  Mastering rooms play -14 dBFS RMS pink noise at ~83-86 dB SPL per speaker [U].
@@ -287,7 +290,7 @@ def click_audibility_db(programme: np.ndarray, click: np.ndarray, onset: int, *,
     return float(b.margin_db([np.asarray(click, dtype=np.float64)], segs)[0])
 
 
-def audibility(x: np.ndarray, imp, *, fs: int) -> np.ndarray:
+def audibility(x: np.ndarray, imp, *, fs: int, other: np.ndarray | None = None) -> np.ndarray:
     """Audibility (dB) of each verified event of one channel (all events removed from the masker).
 
     An event that is a note's attack gets -inf: its isolated waveform has less than
@@ -301,14 +304,43 @@ def audibility(x: np.ndarray, imp, *, fs: int) -> np.ndarray:
     and a transient at least ``WIDE_MIN_S`` wide with under ``WIDE_HF_FRACTION`` of its energy
     above ``ATTACK_HF_HZ`` (the onset of a drum or a pluck, which the interpolation across the
     gap cannot tell from a new sound).
+
+    With ``other`` (the other channel of a stereo file, same length), an event that starts a
+    sound (some third-octave band ``ONSET_RISE_DB`` louder over the ~20 ms after it than in the
+    ~40 ms before, the new energy in the two channels at the event's own level ratio) is judged
+    by the part of it that the other channel does not explain (:mod:`mixes.click_onset`: a
+    drum's or a pluck's attack comes with its sound from where that sound is panned; a click is
+    one channel's).
     """
     if not imp.onset:
         return np.zeros(0)
     b = _bands(fs)
     segs = _masker_segments(np.asarray(x, dtype=np.float64), imp.onset, imp.click, b)
     wide = getattr(imp, "wide", None)
-    m = b.margin_db(imp.click, segs, full_band=~np.asarray(imp.low, dtype=bool), width_s=np.asarray(imp.width_s),
-                    wide=None if wide is None or len(wide) != len(imp.onset) else np.asarray(wide, dtype=bool))
+    wide = None if wide is None or len(wide) != len(imp.onset) else np.asarray(wide, dtype=bool)
+    full_band = ~np.asarray(imp.low, dtype=bool)
+    width_s = np.asarray(imp.width_s)
+    m = b.margin_db(imp.click, segs, full_band=full_band, width_s=width_s, wide=wide)
+    if other is not None and len(other) == len(x):
+        from mixes.click_decimate import _lowpass
+        from mixes.click_onset import coherent_share, onset_rise_db
+        order = np.argsort(imp.onset, kind="stable")
+        known = (np.asarray(imp.onset)[order], [imp.click[k] for k in order])
+        h = _lowpass(fs)[1]
+        sel, share = [], []
+        for k in np.flatnonzero(m > 0):
+            n_k = max(imp.click[k].size, 1)
+            sh, gain_db = coherent_share(x, other, imp.onset[k], n_k, fs=fs, lowpass=None if full_band[k] else h)
+            if sh < 1.0 and onset_rise_db(x, imp.onset[k], n_k, fs=fs, known=known, other=other,
+                                          gain_db=gain_db) >= ONSET_RISE_DB:
+                sel.append(k)
+                share.append(sh)
+        if sel:
+            sel = np.asarray(sel)
+            m2 = b.margin_db([imp.click[k] * share[i] for i, k in enumerate(sel)], segs[sel],
+                             full_band=full_band[sel], width_s=width_s[sel],
+                             wide=None if wide is None else wide[sel])
+            m[sel] = np.minimum(m[sel], m2)
     # a transient that comes back, with what follows it, at another of the channel's
     # transients is the music's (mixes.click_recur); only the events that would be heard
     heard = np.flatnonzero(m > 0)

@@ -273,6 +273,8 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         stems["drums"] = np.zeros((2, n))
     meta.update({"master": chain, "master_settings": comp, "rt60_s": round(rt, 2), "mode": mode,
                  "peak_target_db": round(target_db, 2)})
+    for k in ("voice", "bass", "chords"):                          # what is heard within the song
+        notes[k] = [nt for nt in notes[k] if nt[0] < n / fs]
     notes["meta"] = meta
     secs = tuple((nm, b0 * 4 * beat_s, min((b0 + nb) * 4 * beat_s, n / fs)) for nm, b0, nb in sections
                  if b0 * 4 * beat_s < n / fs)

@@ -9,7 +9,7 @@ the gaps, aspiration noise (band-passed, following the voiced envelope) makes a 
 
 Singers (:func:`random_singer`) differ in range (male 45-64, female 55-76 MIDI, falsetto ~+7),
 tilt (pressed 0.9 ... breathy/falsetto 2.2), vibrato (none = straight tone; or 4.5-6.8 Hz,
-15-70 cents, starting 0.15-0.5 s into a note), scoops, a singer's formant (F3-F5 pulled
+15-70 cents, starting 0.1-0.35 s into a note), scoops, a singer's formant (F3-F5 pulled
 together near 3 kHz: a trained voice), and breath.  ``rap=True`` gives speech rhythm: syllables
 on a 16th grid near a speaking pitch with a falling intonation per phrase, no vibrato, more
 consonants.  Consonants are smooth-edged noise (s, sh, f, h) or short bursts (t, k), never a step.
@@ -60,7 +60,7 @@ def random_singer(rng, *, female=None, rap=False, straight=None, breathy=None, f
     trained = bool(rng.random() < 0.4) if trained is None else trained
     tilt = rng.uniform(0.9, 1.3) + (0.6 if breathy else 0.0) + (0.8 if falsetto else 0.0)
     return Singer(female=female, tilt=tilt, vib_rate_hz=rng.uniform(4.5, 6.8),
-                  vib_cents=0.0 if (straight or rap) else rng.uniform(15, 70), vib_onset_s=rng.uniform(0.15, 0.5),
+                  vib_cents=0.0 if (straight or rap) else rng.uniform(15, 70), vib_onset_s=rng.uniform(0.1, 0.35),
                   breath=rng.uniform(0.3, 0.6) if breathy else rng.uniform(0.03, 0.12),
                   scoop=0.0 if rap else rng.uniform(0.0, 1.0), trained=trained, rap=rap, falsetto=falsetto)
 
@@ -101,7 +101,7 @@ def render_phrase(fs: int, notes: list, singer: Singer, rng, effort: float = 1.0
         amp_c[inside] = 1.0
         if singer.vib_cents > 0:
             age = tc[inside] - t0
-            ramp = np.clip((age - singer.vib_onset_s) / 0.25, 0.0, 1.0)
+            ramp = np.clip((age - singer.vib_onset_s) / 0.15, 0.0, 1.0)
             vib_c[inside] = singer.vib_cents / 100.0 * ramp * np.sin(2 * np.pi * singer.vib_rate_hz * age
                                                                       + rng.uniform(0, 6))
         if j + 1 < len(notes) and notes[j + 1][0] - t1 < 0.08:                   # legato: keep sounding

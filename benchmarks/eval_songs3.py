@@ -92,6 +92,12 @@ def _kind(s) -> str:
     return str(meta.get("bass_kind", "-"))
 
 
+def _voice_kind(s) -> str:
+    """songs4's singer and master chain (empty for the other generators)."""
+    meta = (getattr(s, "notes", None) or {}).get("meta", {}) if isinstance(getattr(s, "notes", None), dict) else {}
+    return f" [{meta['voice_kind']}, master {meta.get('master')}]" if "voice_kind" in meta else ""
+
+
 def _sings_elsewhere(s) -> bool:
     """True when a stem other than "voice" sings (songs4's a cappella choir or bass singer)."""
     meta = (getattr(s, "notes", None) or {}).get("meta", {}) if isinstance(getattr(s, "notes", None), dict) else {}
@@ -171,7 +177,7 @@ def part_balance(a, td: Path) -> None:
                   f"{'none' if vv is None else f'{vv:+5.2f}'}{flag(None if vv is None else vv - ov)} | bass {ob:+5.2f} -> "
                   f"{'none' if bv is None else f'{bv:+5.2f}'}{flag(None if bv is None else bv - ob)} | level {lvl:+5.1f} dB"
                   f" | no voice: found {bn['vocal_found']}" + (" <--" if bn["vocal_found"] and not _sings_elsewhere(s) else "")
-                  + (" (other stems sing)" if _sings_elsewhere(s) else "")
+                  + (" (other stems sing)" if _sings_elsewhere(s) else "") + _voice_kind(s)
                   + (f"  notes: {'; '.join(b['notes'])[:160]}" if a.verbose and b["notes"] else ""), flush=True)
         ev, eb = np.abs(ev), np.abs(eb)
         rms = lambda e: math.sqrt(float(np.mean(np.square(e)))) if len(e) else math.nan   # noqa: E731

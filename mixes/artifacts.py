@@ -54,7 +54,7 @@ import numpy as np
 from scipy import ndimage
 
 from mixes.artifact_crush import held_bursts
-from mixes.artifact_splice import BG_HOPS, DiffStats, diff_stats, find_splices
+from mixes.artifact_splice import BG_HOPS, STAY_MIN, DiffStats, diff_stats, find_splices, stay_fraction
 from mixes.types import RenderEvent
 
 __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
@@ -351,7 +351,11 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
     In the ``SPLICE_WINDOW_S`` around the event, a splice leaves exactly one outstanding first
     difference (the waveform steps) or one outstanding second difference (its slope steps); a
     click leaves several (``a, -a`` for a single sample, ``a, -2a, a`` in the second
-    difference, more for doublets and bursts).
+    difference, more for doublets and bursts).  Both the step and the slope step must stay
+    (:func:`mixes.artifact_splice.stay_fraction` of the first or second difference at least
+    ``STAY_MIN``): a click returns within its few samples, a splice does not (3-sample clicks and
+    doublets in loud, bright music otherwise passed the 3-sample line test and were reported as
+    splices, not clicks).
 
     Returns
     -------
@@ -397,7 +401,7 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
             if i + 1 - k < 0 or i + 1 + k >= seg.size:
                 continue
             net = abs(float(seg[i + 1 + k] - 2 * seg[i + 1] + seg[i + 1 - k]) / k - med * k)
-        if net < 0.5 * top:
+        if net < 0.5 * top or stay_fraction(x, a + i, order=order) < STAY_MIN:
             continue
         d[i] = 0.0
         ref = float(d.max()) + 1e-12

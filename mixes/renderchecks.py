@@ -252,8 +252,13 @@ def _combine(clicks: list[RenderEvent], splices: list[RenderEvent], artifacts: l
     def inside(ev, b):
         return b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
 
+    # (the click starts within the burst or just before it: an edge just after a burst's end is
+    # the burst's own return, e.g. a 4-ms x10 clip burst whose clipped middle is the burst found)
+    def starts_in(ev, b):
+        return b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s
+
     artifacts = [a for a in artifacts if not (a.kind == "digital_distortion" and a.duration_s <= PULSE_MAX_S
-                                              and any(inside(ev, a) for ev in clicks))]
+                                              and any(starts_in(ev, a) for ev in clicks))]
     bursts = [a for a in artifacts if a.kind == "digital_distortion"]
     clicks = [ev for ev in clicks if not any(inside(ev, b) for b in bursts)]
     # a splice found both among the impulsive events and by the jump test is one event

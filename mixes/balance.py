@@ -83,7 +83,8 @@ from calib.errors import SignalError
 from mixes.loudness import LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_LUFS
 from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
-from mixes.vocal_envelope import ENVELOPE_MIN_CHANGE_DB, ENVELOPE_MIN_PAIRS, envelope_change_db
+from mixes.vocal_envelope import (ENVELOPE_MIN_CHANGE_DB, ENVELOPE_MIN_PAIRS, TRACK_MIN_CHANGE_DB,
+                                  TRACK_MIN_PAIRS, envelope_change_db, track_envelope_change_db)
 from mixes.vocal_movement import DECAY_MAX_SHARE, DECAY_SLOPE_DB_PER_S, decay_share, voice_movement_cents
 from mixes.vocal_frames import (BASS_BAND_HZ, VOICE_F0_RANGE_HZ, VOICE_MIN_S, VOICE_MIN_FRACTION,
                                 VOICE_MOVEMENT_CENTS, MOVEMENT_MEDIAN_S, MIN_FRAME_SHARE_DB, CENTRE_MAX_DB,
@@ -318,6 +319,19 @@ def compare_balance(mix: Balance, refs: Sequence[Balance]) -> tuple[float | None
     return bass, vocal
 
 
+def _fixed_envelope(fr, vf: "VoiceFrames") -> str:
+    """A "no vocal found" note when the tracked source keeps one spectral envelope from note to
+    note (:func:`mixes.vocal_envelope.track_envelope_change_db`), else ``""``."""
+    f0 = vf.f0_hz.astype(np.float64)
+    notes = _segments(fr, np.isfinite(f0) & vf.gated, f0)
+    env_db, pairs = track_envelope_change_db(fr.harm_spectra[0], fr.df_hz, notes, f0)
+    if pairs >= TRACK_MIN_PAIRS and env_db < TRACK_MIN_CHANGE_DB:
+        return (f"no vocal found: the pitched centre source keeps one spectral envelope across its notes "
+                f"({env_db:.1f} dB of change over {len(notes)} notes; a voice changing vowels changes it more), "
+                f"like the fixed body of a string or wind instrument, so it is taken for an instrument")
+    return ""
+
+
 def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balance:
     """Bass and vocal levels of a mix against its integrated loudness.
 
@@ -442,6 +456,13 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
         notes.append(f"no vocal found: the pitched centre source decays through its notes like a plucked or "
                      f"struck string ({100 * dec:.0f} % of its voice-like time falls faster than "
                      f"{-DECAY_SLOPE_DB_PER_S:.0f} dB/s; a voice holds its notes), so it is taken for an instrument")
+        return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
+    # the vowel cue again, over every note of the tracked source (mixes.vocal_envelope, vocal7):
+    # the voice-like segments are often one or two notes, too few to judge; the level contours
+    # follow the source through all its notes
+    why = _fixed_envelope(fr, vf)
+    if why:
+        notes.append(why)
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)
     ev, et, el, er, n_lev = (sum(x[i] for x in sums) for i in range(5))
     if n_lev == 0:                      # no level contour: fall back on the detection frames

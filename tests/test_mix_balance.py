@@ -238,29 +238,35 @@ def test_real_piano_is_not_a_voice():
 def _sung_line(fs: int, dur_s: float, *, vibrato: bool, rng) -> np.ndarray:
     """A harmonic line (not from mixes.songs): notes of 0.4-0.9 s in 190-400 Hz, each with a
     5.3 Hz vibrato of +-0.25 semitone after 0.12 s (``vibrato=False``: the same notes held),
-    a -6 dB/octave source with two fixed resonances, rests between some notes; mono, to be
-    centred."""
+    a -6 dB/octave source with two resonances that move with the vowel of each note (vocal7: a
+    source keeping one envelope on every note is taken for an instrument), rests between some
+    notes; mono, to be centred."""
     n = int(dur_s * fs)
     f0 = np.empty(n)
     env = np.zeros(n)
-    i = 0
+    res = np.empty((2, n))
+    vowels = ((700.0, 1200.0), (400.0, 2200.0), (300.0, 900.0), (550.0, 1800.0))
+    i = n_notes = 0
     while i < n:
         m = min(int(rng.uniform(0.4, 0.9) * fs), n - i)
         t = np.arange(m) / fs
         dev = 0.25 * np.sin(2 * np.pi * 5.3 * t) * np.clip((t - 0.12) / 0.2, 0, 1) if vibrato else 0.0
         f0[i:i + m] = 190.0 * 2 ** (rng.integers(0, 13) / 12) * 2 ** (dev / 12)
         env[i:i + m] = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.03)
+        res[:, i:i + m] = np.array(vowels[n_notes % 4])[:, None]
+        n_notes += 1
         i += m
         if rng.random() < 0.4:              # a breath: 0.3-0.8 s of rest
             r = min(int(rng.uniform(0.3, 0.8) * fs), n - i)
             f0[i:i + r] = f0[i - 1]
             env[i:i + r] = 0.0
+            res[:, i:i + r] = res[:, i - 1:i]
             i += r
     ph = 2 * np.pi * np.cumsum(f0) / fs
     out = np.zeros(n)
     for k in range(1, 25):
         fk = k * f0
-        g = 1 / k * (1 + 2 * np.exp(-((fk - 700) / 200) ** 2) + np.exp(-((fk - 2500) / 400) ** 2))
+        g = 1 / k * (1 + 2 * np.exp(-((fk - res[0]) / 200) ** 2) + 2 * np.exp(-((fk - res[1]) / 300) ** 2))
         out += np.where(fk < 0.45 * fs, g, 0.0) * np.sin(k * ph)
     return out * env
 

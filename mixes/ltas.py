@@ -142,16 +142,11 @@ def _segment_power(x: np.ndarray, nfft: int, *, overlap: bool = False,
         for i in range(0, n_seg, 16):
             block = np.zeros((min(16, n_seg - i), nfft // 2 + 1))
             for c in range(n_ch):
-                spec = scipy.fft.rfft(segs[c][i:i + 16] * w, axis=-1, overwrite_x=True)
-                # |X|^2 = re^2 + im^2 in the FFT's own precision, squared in place (the same
-                # values as spec.real ** 2 + spec.imag ** 2, two passes fewer)
-                ri = spec.view(spec.real.dtype).reshape(spec.shape + (2,))
-                np.square(ri, out=ri)
-                block += np.add(ri[..., 0], ri[..., 1])
+                spec = scipy.fft.rfft(segs[c][i:i + 16] * w, axis=-1)
+                block += spec.real ** 2 + spec.imag ** 2
             acc += block.sum(axis=0)
             if grid is not None:
-                block /= n_ch * norm
-                frames.append(frame_floors(block, grid))
+                frames.append(frame_floors(block / (n_ch * norm), grid))
     power = acc / (used * norm)
     if grid is None:
         return power

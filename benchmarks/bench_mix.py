@@ -13,11 +13,14 @@ with a slow loudness envelope, transients and a few quiet passages, so every ana
 (gating, true-peak pruning, click candidates) does real work.
 
 Also printed: the CPU time of each analysis stage on the long file (in this process, one
-thread each, as mix analyze's task queue cuts them: read, loudness, true peak, clicks per
-channel, artifacts, dropouts/clipping/DC, stereo image, LTAS, balance, dynamics), their sum
-against one in-process analysis on both threads, and an album of ``--album`` files analysed with one worker and with one per core:
-the speed-up and the cores in use (CPU seconds of the whole process tree, sampled from /proc,
-over wall seconds).
+thread each, as mix analyze's task queue cuts them and in its order: read, loudness, true
+peak, artifacts, LTAS, clicks of channel 1, balance, clicks of channel 2, dynamics, stereo
+image, dropouts/clipping/DC), their sum against one in-process analysis on both threads, and
+an album of ``--album`` files analysed with one worker (in-process, two threads per file) and
+with one worker process per core (one thread per file), best of ``--repeats`` each: the
+speed-up and the cores in use (CPU seconds of the whole process tree, sampled from /proc, over
+wall seconds).  The load average is printed: on a shared machine only the CPU figures mean
+something.
 """
 
 from __future__ import annotations
@@ -151,18 +154,19 @@ def stages(path: Path) -> list[tuple[str, float]]:
     tp = TruePeakMeter(fs=fs, n_channels=x.shape[0])
     tres = run("true peak (8x)", lambda: meter(tp, tp.finish))
     parts, _ = render_check_parts(x, fs=fs)
-    for c in range(x.shape[0]):
-        run(f"clicks, channel {c + 1}", parts[c])
-    run("artifacts", parts[-2])
-    run("dropouts + clipping + DC", parts[-1])
-    run("stereo image", lambda: measure_stereo(x, fs=fs))
+    n_click = len(parts) - 2
+    # in the order of the task queue (mixes.analysis._plan)
+    run("artifacts", parts[n_click])
     run("LTAS spectrum", lambda: _spectrum(x, fs))
+    run("clicks, channel 1", parts[0])
     try:
         from mixes.balance import measure_balance
 
         run("balance (bass, vocal)", lambda: measure_balance(x, fs=fs, integrated_lufs=lr.integrated_lufs))
     except ImportError:
         pass
+    for c in range(1, n_click):
+        run(f"clicks, channel {c + 1}", parts[c])
     try:
         from mixes.dynamics import measure_dynamics
 
@@ -170,6 +174,9 @@ def stages(path: Path) -> list[tuple[str, float]]:
                                                  true_peak_dbtp=tres.true_peak_dbtp, short_term_lufs=lr.short_term_lufs))
     except ImportError:
         pass
+    run("stereo image", lambda: measure_stereo(x, fs=fs))
+    for part in parts[n_click + 1:]:
+        run("dropouts + clipping + DC", part)
     del x
     out.append(("sum of the stages", sum(sec for _, sec in out)))
     t, c = time.perf_counter(), time.process_time()
@@ -228,7 +235,8 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in runs.items()}
     proc_ff = med["ffmpeg_long"] - med["ffmpeg_short"]
     proc_ours = med["ours_long"] - med["ours_short"]
-    print(f"programme: {args.minutes:g} min stereo 48 kHz PCM24 ({long_f}); {args.repeats} repeats, medians")
+    print(f"programme: {args.minutes:g} min stereo 48 kHz PCM24 ({long_f}); {args.repeats} repeats, medians; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times mean something only near 0)")
     print(f"{'tool':34s} {'wall long':>10s} {'wall 1 s':>9s} {'processing':>11s}")
     print(f"{'ffmpeg ebur128=peak=true':34s} {med['ffmpeg_long']:9.2f}s {med['ffmpeg_short']:8.2f}s {proc_ff:10.2f}s")
     print(f"{'roomtruth mix analyze':34s} {med['ours_long']:9.2f}s {med['ours_short']:8.2f}s {proc_ours:10.2f}s")
@@ -255,11 +263,17 @@ def main() -> None:
             f = album / f"track{i:02d}.wav"
             if not f.exists():
                 make_programme(f, args.album_seconds, seed=100 + i)
-        w1, c1 = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", "--jobs", "1", str(album)])
-        wn, cn = cores_used(ROOMTRUTH + ["mix", "analyze", "--json", str(album)])
-        print(f"album of {args.album} x {args.album_seconds:g} s: one worker {w1:.1f} s wall ({c1 / w1:.2f} cores, "
-              f"{c1:.1f} s CPU), one per core ({os.cpu_count()}) {wn:.1f} s wall ({cn / wn:.2f} cores in use, "
-              f"{cn:.1f} s CPU), speed-up {w1 / wn:.2f}")
+        # interleaved, best of --repeats (one worker: in-process, two threads per file; one per
+        # core: a worker process per core, one thread per file)
+        one, per_core = [], []
+        for _ in range(max(1, args.repeats)):
+            one.append(cores_used(ROOMTRUTH + ["mix", "analyze", "--json", "--jobs", "1", str(album)]))
+            per_core.append(cores_used(ROOMTRUTH + ["mix", "analyze", "--json", str(album)]))
+        w1, c1 = min(one)
+        wn, cn = min(per_core)
+        print(f"album of {args.album} x {args.album_seconds:g} s (best of {len(one)}): one worker {w1:.1f} s wall "
+              f"({c1 / w1:.2f} cores, {c1:.1f} s CPU), one per core ({os.cpu_count()}) {wn:.1f} s wall "
+              f"({cn / wn:.2f} cores in use, {cn:.1f} s CPU), speed-up {w1 / wn:.2f}; load average {os.getloadavg()[0]:.1f}")
     if args.keep is None:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -98,6 +98,12 @@ def _voice_kind(s) -> str:
     return f" [{meta['voice_kind']}, master {meta.get('master')}]" if "voice_kind" in meta else ""
 
 
+def _vibrato_singer(s) -> bool:
+    """songs4: the lead sings with vibrato (the voice the done-means describes)."""
+    meta = (getattr(s, "notes", None) or {}).get("meta", {}) if isinstance(getattr(s, "notes", None), dict) else {}
+    return "vibrato" in str(meta.get("voice_kind", ""))
+
+
 def _sings_elsewhere(s) -> bool:
     """True when a stem other than "voice" sings (songs4's a cappella choir or bass singer)."""
     meta = (getattr(s, "notes", None) or {}).get("meta", {}) if isinstance(getattr(s, "notes", None), dict) else {}
@@ -147,7 +153,7 @@ def part_balance(a, td: Path) -> None:
     print("balance: vocal and bass moved by U(-6,6) dB together, mix level U(-20,0) dB, against the same song at 0 dB")
     rng = np.random.default_rng(12)
     for secs in a.bal_seconds:
-        ev, eb, none_v, nv_found, v_found, nv_sung, n_sung = [], [], 0, 0, 0, 0, 0
+        ev, eb, none_v, nv_found, v_found, nv_sung, n_sung, ev_vib = [], [], 0, 0, 0, 0, 0, []
         n = 0
         for k in range(a.seeds):
             seed = 600 + k + int(secs) * 10
@@ -166,6 +172,8 @@ def part_balance(a, td: Path) -> None:
             else:
                 nv_found += bool(bn["vocal_found"])
             vv, bv = b["vocal_vs_reference_db"], b["bass_vs_reference_db"]
+            if _vibrato_singer(s):
+                ev_vib.append(math.inf if vv is None else abs(vv - ov))
             if vv is None:
                 none_v += 1
             else:
@@ -184,6 +192,10 @@ def part_balance(a, td: Path) -> None:
         row("balance", f"vocal_vs_reference within 1 dB ({secs:g} s)", len(ev) == n and bool(np.all(ev <= 1.0)),
             f"{int(np.sum(ev <= 1.0))}/{n} within 1 dB, {none_v} without a figure, rms {rms(ev):.2f}, "
             f"worst {ev.max() if ev.size else math.nan:.2f} dB")
+        if GEN == "songs4":                  # the done-means' voice: sung, with vibrato (not rap, not straight tone)
+            e = np.asarray(ev_vib)
+            row("balance", f"vocal within 1 dB, singers with vibrato only ({secs:g} s)", bool(np.all(e <= 1.0)),
+                f"{int(np.sum(e <= 1.0))}/{e.size} within 1 dB, {int(np.sum(np.isinf(e)))} without a figure")
         row("balance", f"bass_vs_reference within 1 dB ({secs:g} s)", len(eb) == n and bool(np.all(eb <= 1.0)),
             f"{int(np.sum(eb <= 1.0))}/{n} within 1 dB, rms {rms(eb):.2f}, worst {eb.max() if eb.size else math.nan:.2f} dB")
         row("balance", f"no voice -> vocal_found false ({secs:g} s)", nv_found == 0,

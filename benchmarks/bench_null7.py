@@ -53,7 +53,7 @@ def _apply(x, fs, kind, kw):
 def _null(mix, ref, fs, bm, br, v0, dyn: bool):
     keep = bn.remove_dynamics
     if not dyn:
-        bn.remove_dynamics = lambda m, r, fs: (m, type("T", (), {"spread_db": 0.0, "dynamic": False})())
+        bn.remove_dynamics = lambda m, r, fs, mode="auto": (m, type("T", (), {"spread_db": 0.0, "dynamic": False, "applied": False, "ambiguous": False})())
     try:
         return bn.null_balance(mix, ref, fs=fs, vocal_in_files=bool(bm.vocal_found or br.vocal_found),
                                vocal_fallback_db=v0)
@@ -97,6 +97,7 @@ def run_one(gen, seed, secs, gv, gb, fx, *, rng, voice=True, straight=False, fs=
         out["found" + tag] = bool(bm.vocal_found or v0 is not None or nb.vocal_in_difference)
         out["same" + tag], out["reason" + tag] = nb.gate.same, nb.gate.reason
         out["dyn" + tag] = getattr(nb.gate, "dynamics_db", 0.0)
+        out["unsure" + tag] = bool(getattr(nb, "unsure", False))
     out["style"] = s.notes.get("style", ["songs"])[0] if hasattr(s, "notes") else "songs"
     return out
 
@@ -143,7 +144,7 @@ def main():
                     rows.append(r)
                     print(f"  {gname} {secs:.0f}s {fx} {seed} {r['style'][:9]:9s} v {gv:+.2f} b {gb:+.2f} | before v "
                           f"{fmt(r['v0'])} b {fmt(r['b0'])} | after v {fmt(r['v1'])} b {fmt(r['b1'])} found {r['found1']:d} "
-                          f"same {r['same1']:d} dyn {r['dyn1']:.1f} | null cpu {r['t1']:.2f} s"
+                          f"same {r['same1']:d} dyn {r['dyn1']:.1f}{' UNSURE' if r['unsure1'] else ''} | null cpu {r['t1']:.2f} s"
                           + ("" if r["same1"] else f" [{r['reason1'][:70]}]"), flush=True)
                 tag = f"{gname} {secs:.0f}s {fx}{' straight' if a.straight else ''}"
                 if a.novoice:

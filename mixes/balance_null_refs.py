@@ -108,6 +108,7 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
         else:
             b, v = res.bass_vs_reference_db, res.vocal_vs_reference_db
             notes.append(f"compared with {name} by the null test: {res.gate.reason}")
+            notes.extend(f"against {name}: {n}" for n in res.notes)
             if res.vocal_in_difference:
                 by_null = True
                 notes.append(f"vocal found by the null test against {name} (the same song: the "

@@ -236,8 +236,9 @@ def _crest(x: np.ndarray, fs: int) -> tuple[tuple[float, ...], tuple[float, ...]
     chunk = 512
     for i in range(0, frames.size, chunk):
         rows = frames[i:i + chunk]
+        run = int(rows[-1] - rows[0]) == rows.size - 1       # consecutive frames: a view, no gather
         for c, v in enumerate(views):
-            X = scipy.fft.rfft(v[rows] * win, axis=-1)
+            X = scipy.fft.rfft((v[rows[0]:rows[-1] + 1] if run else v[rows]) * win, axis=-1)
             for b, (fc, k1, k2, L, central, inv_w) in enumerate(bands):
                 xb = X[:, k1:k2 + 1]
                 power[c, b] += float(np.sum(xb.real ** 2 + xb.imag ** 2))

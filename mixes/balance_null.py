@@ -110,6 +110,9 @@ EQ_MIN_HZ = 150.0             # an EQ'd band: above this,
 EQ_MIN_CHANGE_DB = -30.0      # ... whose change from c is at least this (against |r|^2)
 EQ_MAX_LTI_DB = -22.0         # ... and a fixed filter per bin leaves at most this of it
 EQ_MIN_BANDS = 2              # this many such bands make an EQ
+FADER_MIN_BANDS = 2           # an EQ-like band at a fader's gain (see _not_a_fader) is no EQ
+FADER_TOL_DB = 0.5
+FADER_TOL_SHARE = 0.3
 BASS_NULL_HZ = (30.0, 100.0)  # the bass's change alone in d (the kick cancels)
 DYN_AGREE_DB = 1.0           # an ambiguous gain track: with / without it the figures must agree
 CHANGE_FLOOR_DB = -60.0       # sum|d|^2 this far under sum|r|^2: nothing changed (0 dB)
@@ -309,6 +312,40 @@ def _flat_top_pairs(x: np.ndarray) -> int:
     return int(np.count_nonzero(at[:, 1:] & at[:, :-1]))
 
 
+def _not_a_fader(eq: list, eq_gain_db: list, centres: np.ndarray, c: float, cands: list) -> list:
+    """The EQ-like bands that no moved part explains.
+
+    A band that a voice owns all the time (its breath and sibilants in the top octaves of a dark
+    orchestral mix, songs4 720; a voice-dominated sparse song's mid bands, songs3 9) changes by a
+    fixed factor per bin when the vocal moves, as under an EQ.  But then the band's gain equals a
+    fader's: a cluster of cell ratios (another candidate of the common gain, >= 0.5 dB from
+    ``c``) that nulls cells in >= ``FADER_MIN_BANDS`` bands where no EQ is seen (where the part
+    plays with the rest: its change confined to its own cells).  A band whose gain lies within
+    ``FADER_TOL_DB`` of such a cluster, or ``FADER_TOL_SHARE`` of the way from it to ``c`` (a band
+    the part owns not quite alone), is explained; only when every EQ-like band is explained are
+    they all dropped (a shelf's flat top alone could pass for a fader, its slope cannot)."""
+    if not eq:
+        return eq
+    c_db = 20.0 * math.log10(abs(c))
+    eq_idx = {int(np.argmin(np.abs(centres - f))) for f in eq}
+    faders = []
+    for c_try, deep_try, _score, _top in cands:
+        if not c_try > 0:
+            continue
+        f_db = 20.0 * math.log10(c_try)
+        if abs(f_db - c_db) < 0.5:
+            continue
+        per_band = np.count_nonzero(deep_try, axis=0)
+        others = [b for b in np.nonzero(per_band >= 3)[0] if int(b) not in eq_idx]
+        if len(others) >= FADER_MIN_BANDS:
+            faders.append(f_db)
+    for g_db in eq_gain_db:
+        if not any(abs(g_db - f_db) <= max(FADER_TOL_DB, FADER_TOL_SHARE * abs(f_db - c_db))
+                   and (g_db - c_db) * (f_db - c_db) > 0 for f_db in faders):
+            return eq           # one band no fader explains (a shelf's slope, a bell): an EQ
+    return []
+
+
 def _refuse(reason: str, **kw) -> NullGate:
     return NullGate(same=False, reason=reason, **kw)
 
@@ -422,7 +459,7 @@ def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = Non
     # an EQ: a band whose change from c a per-bin time-invariant filter explains (the least
     # squares H(k) = sum_t r* m / sum_t |r|^2 leaves EQ_MAX_LTI_DB of it); a fader moves only
     # the bins and frames where its part plays, which no fixed H(k) follows
-    eq = []
+    eq, eq_gain_db = [], []
     c_db = 20.0 * math.log10(abs(c))
     smm_k, srr_k = pm.sum(axis=0), pr.sum(axis=0)
     srm_k = x.sum(axis=0)
@@ -436,13 +473,15 @@ def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = Non
         e_h = float(np.sum(smm_k[ix] - np.abs(srm_k[ix]) ** 2 / np.maximum(srr_k[ix], 1e-30))) / c ** 2
         if e_c >= 10.0 ** (EQ_MIN_CHANGE_DB / 10.0) * srr and e_h <= 10.0 ** (EQ_MAX_LTI_DB / 10.0) * e_c:
             eq.append(float(centres[b]))
+            eq_gain_db.append(10.0 * math.log10(max(float(smm_k[ix].sum()) / srr, 1e-12)))
+    eq = _not_a_fader(eq, eq_gain_db, centres, c, cands)
     kw = dict(lag_samples=lag, gain_db=c_db, gain_sign=1.0 if c > 0 else -1.0, corr=rho,
               null_share=null_share, coherent_share=coherent_share, eq_bands_hz=tuple(eq),
               dynamics_db=dyn_db, dyn_ambiguous=dyn.ambiguous and not dyn.applied)
     if null_share < NULL_MIN_SHARE and dyn_db > 0:
-        return _refuse(f"a limiter or compressor on one side (its gain moves {dyn_db:.1f} dB over the song) "
-                       f"could not be divided out (only {100 * null_share:.0f} % of the cells null after it): "
-                       "the bass and vocal against this reference are unsure", **kw)
+        return _refuse(f"processed differently on one side (a limiter or compressor: a gain moving {dyn_db:.1f} dB "
+                       f"over the song, or an EQ) and not undone (only {100 * null_share:.0f} % of the cells null "
+                       "after dividing that gain out): the bass and vocal against this reference are unsure", **kw)
     if null_share < NULL_MIN_SHARE:
         return _refuse(f"only {100 * null_share:.0f} % of the time-frequency cells null after the gain "
                        f"(needs {100 * NULL_MIN_SHARE:.0f} %): processed differently (a limiter, compressor, "

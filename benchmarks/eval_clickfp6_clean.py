@@ -2,7 +2,7 @@
 
 Material: mixes.songs seeds 200-211, mixes.songs_alt seeds 0-11, mixes.songs3 seeds 500-505,
 600-605, 700-709 and 900-911 (the seeds whose clean reports were listed by the songs3 eval),
-mixes.songs4 seeds 0-11 when that module exists; 12 s each, full level, both channels through
+mixes.songs4 seeds 700-711 when that module exists (as eval_clicks.py); 12 s each, full level, both channels through
 ``mixes.clicks.find_clicks`` (the detector alone, as ``eval_clicks.py --clicks-only``).
 
     .venv/bin/python benchmarks/eval_clickfp6_clean.py [--sets songs,alt,s3,s4] [--json PATH]
@@ -30,7 +30,7 @@ SETS = {
     "alt": [("mixes.songs_alt", s) for s in range(12)],
     "s3": [("mixes.songs3", s) for s in list(range(500, 506)) + list(range(600, 606)) + list(range(700, 710))
            + list(range(900, 912))],
-    "s4": [("mixes.songs4", s) for s in range(12)],
+    "s4": [("mixes.songs4", s) for s in range(700, 712)],
 }
 
 

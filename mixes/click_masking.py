@@ -327,12 +327,23 @@ def audibility(x: np.ndarray, imp, *, fs: int, other: np.ndarray | None = None) 
         order = np.argsort(imp.onset, kind="stable")
         known = (np.asarray(imp.onset)[order], [imp.click[k] for k in order])
         h = _lowpass(fs)[1]
+        # (an event the low-band path found is compared in that band, whatever its waveform: it
+        # stood out there, under a hi-hat whose top octaves need not be panned like it)
+        fl = getattr(imp, "from_low", None)
+        from_low = ~full_band | (np.asarray(fl, dtype=bool) if fl is not None and len(fl) == len(imp.onset) else False)
         sel, share = [], []
         for k in np.flatnonzero(m > 0):
             n_k = max(imp.click[k].size, 1)
-            sh, gain_db = coherent_share(x, other, imp.onset[k], n_k, fs=fs, lowpass=None if full_band[k] else h)
-            if sh < 1.0 and onset_rise_db(x, imp.onset[k], n_k, fs=fs, known=known, other=other,
-                                          gain_db=gain_db) >= ONSET_RISE_DB:
+            sh, gain_db = coherent_share(x, other, imp.onset[k], n_k, fs=fs, lowpass=h if from_low[k] else None)
+            if sh >= 1.0:
+                continue
+            # (the sound's start is looked for in the channel where the event is louder: a source
+            # panned to the other side shows there, not under this side's own music)
+            if gain_db >= 0.0:
+                rise = onset_rise_db(x, imp.onset[k], n_k, fs=fs, known=known, other=other, gain_db=gain_db)
+            else:
+                rise = onset_rise_db(other, imp.onset[k], n_k, fs=fs, other=x, gain_db=-gain_db)
+            if rise >= ONSET_RISE_DB:
                 sel.append(k)
                 share.append(sh)
         if sel:

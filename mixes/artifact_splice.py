@@ -107,15 +107,23 @@ def stay_fraction(x: np.ndarray, p: int, *, order: int = 1) -> float:
     if a < 0 or b > x2.shape[1]:
         return 1.0
     d = np.diff(x2[:, a:b].astype(np.float64), order, axis=1)      # (n_ch, 2 H + 2 M + 1)
-    win = np.lib.stride_tricks.sliding_window_view(d, 2 * M + 1, axis=1)   # (n_ch, 2 H + 1, 2 M + 1)
-    e = d[:, M: M + 2 * H + 1] - np.median(win, axis=2)
-    j = e[:, H]
-    j2 = float(j @ j)
-    if j2 <= 0.0:
-        return 0.0
-    cs = np.cumsum(e, axis=1)
-    shares = [float((cs[:, H + h] - (cs[:, H - h - 1] if h < H else 0.0)) @ j) / j2 for h in STAY_HORIZONS]
-    return float(np.mean(shares))
+    return float(_stay_shares(d[:, None, :])[0])
+
+
+def _stay_shares(d: np.ndarray) -> np.ndarray:
+    """:func:`stay_fraction` of K jumps at once: ``d`` (n_ch, K, 2 H + 2 M + 1) holds the
+    differences around each jump (the jump in the middle); returns (K,)."""
+    H, M = max(STAY_HORIZONS), STAY_MEDIAN
+    win = np.lib.stride_tricks.sliding_window_view(d, 2 * M + 1, axis=2)   # (n_ch, K, 2 H + 1, 2 M + 1)
+    e = d[:, :, M: M + 2 * H + 1] - np.sort(win, axis=3)[..., M]          # the excess over the median
+    j = e[:, :, H]
+    j2 = (j * j).sum(axis=0)
+    cs = np.cumsum(e, axis=2)
+    out = np.zeros(d.shape[1])
+    for h in STAY_HORIZONS:
+        net = cs[:, :, H + h] - (cs[:, :, H - h - 1] if h < H else 0.0)
+        out += (net * j).sum(axis=0)
+    return np.where(j2 > 0.0, out / (len(STAY_HORIZONS) * np.maximum(j2, 1e-300)), 0.0)
 
 
 class DiffStats:
@@ -261,6 +269,11 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
         others = p2[:, near].copy()
         others[:, w] = 0.0
         ok &= jump2 >= SPLICE_ISOLATION ** 2 * others.max(axis=1)
+        # it stays (stay_fraction, for the candidates left)
+        H, M = max(STAY_HORIZONS), STAY_MEDIAN
+        sel = np.flatnonzero(ok)
+        if sel.size:
+            ok[sel] = _stay_shares(d[:, sel, mid - H - M: mid + H + M + 1]) >= STAY_MIN
         # it stays: the first differences around it (the local slope removed) add up to most
         # of the jump (a click's return, its other samples, a spike of cymbal noise cancel it)
         for j in np.flatnonzero(ok):
@@ -270,6 +283,8 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
     out: list[RenderEvent] = []
     tol = max(int(round(SPLICE_RECUR_TOL_S * fs)), 1)
     for p, r, jump in zip(keep, r_all, jump_all):
+        if _db(jump) < SPLICE_MIN_DBFS:
+            continue
         # periodic (an oscillator's reset): a comparable jump one period before and after, or
         # one and two periods on one side
         seg = x[:, p - rec: p + rec + 2].astype(np.float64)
@@ -288,10 +303,6 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
                    for t in np.unique(np.abs(big)).tolist()):
                 continue
         t_s = (p + 1) / fs
-        if _db(jump) < SPLICE_MIN_DBFS:
-            continue
-        if stay_fraction(x, p) < STAY_MIN:
-            continue                                   # it comes back: a click (mixes.clicks)
         aud = 20.0 * math.log10(r / SPLICE_MIN_RATIO)
         out.append(RenderEvent(
             "discontinuity", t_s, _db(jump), -1 if n_ch > 1 else 0, 0.0, audibility_db=aud,

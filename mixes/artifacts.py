@@ -401,11 +401,14 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
             if i + 1 - k < 0 or i + 1 + k >= seg.size:
                 continue
             net = abs(float(seg[i + 1 + k] - 2 * seg[i + 1] + seg[i + 1 - k]) / k - med * k)
-        if net < 0.5 * top or stay_fraction(x, a + i, order=order) < STAY_MIN:
+        if net < 0.5 * top:
             continue
         d[i] = 0.0
         ref = float(d.max()) + 1e-12
         if top / ref > best[0] / best[1]:
+            # (the stay is asked only of a jump that would be a splice: SPLICE_RATIO)
+            if top / ref > SPLICE_RATIO and stay_fraction(x, a + i, order=order) < STAY_MIN:
+                continue                               # it comes back: a click
             best = (top, ref)
     return best
 

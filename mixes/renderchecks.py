@@ -170,7 +170,7 @@ def _clicks_and_splices(x: np.ndarray, fs: int, channels=None,
     splices: list[RenderEvent] = []
     for c in (range(x.shape[0]) if channels is None else channels):
         imp = detect_impulsive(x[c], fs=fs)
-        aud = audibility(x[c], imp, fs=fs)
+        aud = audibility(x[c], imp, fs=fs, other=x[1 - c] if x.shape[0] == 2 else None)
         for k in range(len(imp.onset)):
             if not aud[k] > 0.0:
                 continue

@@ -77,7 +77,9 @@ finds it:
 4. *A changing spectral envelope* (:mod:`mixes.vocal_envelope`, applied in
    :func:`mixes.balance.measure_balance` to the segments of both paths): a source whose
    partials keep one envelope from segment to segment (median change < 2 dB over >= 3 pairs) is
-   a fixed body (violin, bent guitar), not a singer changing vowels.
+   a fixed body (violin, bent guitar), not a singer changing vowels.  The same over all the
+   notes the level contours track (vocal7, :func:`mixes.vocal_envelope.track_envelope_change_db`:
+   median < 3 dB over >= 6 note pairs): the voice-like segments alone are often too few.
 
 5. *Movement read from the reassigned frequencies, vibrato regularity, the pluck cue*
    (:mod:`mixes.vocal_movement`, vocal6): path 1's movement is also read from the partials'

@@ -251,6 +251,10 @@ def _clicks_only(x: np.ndarray, *, fs: int):
     from types import SimpleNamespace
     from mixes.clicks import find_clicks
     # (the other channel of a stereo file, as render_checks passes it: mixes.click_onset)
+    import inspect
+    if "other" not in inspect.signature(find_clicks).parameters:       # (an older tree: EVAL_CLICKS_ROOT)
+        return SimpleNamespace(clicks=[e for c in range(x.shape[0]) for e in find_clicks(x[c], fs=fs, channel=c)],
+                               artifacts=[])
     ev = [e for c in range(x.shape[0])
           for e in find_clicks(x[c], fs=fs, channel=c, other=x[1 - c] if x.shape[0] == 2 else None)]
     return SimpleNamespace(clicks=ev, artifacts=[])

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixes.lpc import autocorr_rows, levinson_rows
+from functools import lru_cache
+
+from scipy.linalg import solve_toeplitz
+from scipy.signal import lfilter
 
 __all__ = ["isolate"]
 
 ORDER = 16
 CONTEXT_S = 0.012
+
+
+@lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n)
 
 
 def isolate(x: np.ndarray, a: int, b: int, *, fs: int, others: np.ndarray | None = None) -> np.ndarray | None:
@@ -54,29 +62,34 @@ def isolate(x: np.ndarray, a: int, b: int, *, fs: int, others: np.ndarray | None
     keep[a - lo: b - lo] = 0.0
     if others is not None and len(others):
         g = max(int(0.001 * fs), 4)
-        for o in np.asarray(others):
+        others = np.asarray(others)
+        for o in others[np.searchsorted(others, lo - g): np.searchsorted(others, lo + S.size + g)]:
             i = int(o) - lo
-            if -g < i < S.size + g and not (a - g <= int(o) < b + g):
+            if not (a - g <= int(o) < b + g):
                 keep[max(i - g, 0): max(i + g, 0)] = 0.0
-    pre = (S * keep)[: a - lo]
-    post = (S * keep)[b - lo:]
-    r = autocorr_rows((pre * np.hanning(pre.size))[None, :], p) + autocorr_rows((post * np.hanning(post.size))[None, :], p)
-    r[:, 0] *= 1.0 + 1e-9
-    if not r[0, 0] > 0:
+    w = _hann(a - lo)                                # (pre and post have the same length)
+    pre = (S * keep)[: a - lo] * w
+    post = (S * keep)[b - lo:] * w
+    r = np.array([pre[: pre.size - k] @ pre[k:] + post[: post.size - k] @ post[k:] for k in range(p + 1)])
+    r[0] *= 1.0 + 1e-9
+    if not r[0] > 0:
         return None
-    A = levinson_rows(r)[0]
+    try:
+        A = np.r_[1.0, solve_toeplitz(r[:p], -r[1:])]
+    except (np.linalg.LinAlgError, ValueError):
+        return None
     # prediction error e[i] = sum_k A_k S[i + p - k]  (e index i <-> S index i + p)
-    n_e = S.size - p
-    e = A[0] * S[p:]
-    for k in range(1, p + 1):
-        e = e + A[k] * S[p - k: p - k + n_e]
+    e = lfilter(A, [1.0], S)[p:]
+    # G = B_u^T B_u: symmetric Toeplitz, first column A's autocorrelation (zero beyond lag p);
+    # solved by Levinson recursion, O(m^2) and no BLAS threads
     ra = np.array([A[: p + 1 - k] @ A[k:] for k in range(p + 1)])
-    lag = np.abs(np.arange(m)[:, None] - np.arange(m)[None, :])
-    G = np.where(lag <= p, ra[np.minimum(lag, p)], 0.0)
+    col = np.zeros(m)
+    col[: min(m, p + 1)] = ra[: min(m, p + 1)]
     # (B_u^T e)[u] = sum_k A_k e[s_u - p + k], s_u the S index of unknown u
     cols = (np.arange(a - lo, b - lo) - p)[:, None] + np.arange(p + 1)[None, :]
     rhs = e[cols] @ A
     try:
-        return np.linalg.solve(G, rhs)
-    except np.linalg.LinAlgError:
+        out = solve_toeplitz(col, rhs)
+    except (np.linalg.LinAlgError, ValueError):
         return None
+    return out if np.all(np.isfinite(out)) else None

@@ -334,8 +334,8 @@ def _guitar(ctx, meta):
     y = fx.place(mono, fs, pos)
     if kind == "skank":
         y = y + fx.slapback(y, fs, 0.75 * ctx.beat_s, 0.25)
-    if kind == "fingerpicked" and r.random() < 0.5:                              # a second mic across
-        y = y + 0.5 * fx.place(fx.one_pole_lp(mono, fs, 3000), fs, -pos)
+    if kind == "fingerpicked":                       # a second mic across (a lone guitar must not lean the mix)
+        y = y + float(r.uniform(0.6, 0.85)) * fx.place(fx.one_pole_lp(mono, fs, 3000), fs, -pos)
     return y, y * 0.2
 
 

@@ -9,7 +9,8 @@ low band located, by least-squares AR interpolation (LSAR, Godsill & Rayner, *Di
 Restoration*, 1998, eq. 5.15, the same estimator as stage 2 of :mod:`mixes.clicks`): an
 order-``ORDER`` predictor fitted on ``CONTEXT_S`` either side of the span (the span and the
 channel's other events excluded), the span's samples re-estimated from the model and both
-sides, the click the observed minus the interpolated samples.
+sides, the click the observed minus the interpolated samples.  :func:`hf_over_low` and
+:func:`starts_louder` are the tests that refuse it for a hi-hat stroke's start.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import lru_cache
 from scipy.linalg import solve_toeplitz
 from scipy.signal import lfilter
 
-__all__ = ["isolate"]
+__all__ = ["isolate", "hf_over_low", "starts_louder"]
 
 ORDER = 16
 CONTEXT_S = 0.012
@@ -93,3 +94,49 @@ def isolate(x: np.ndarray, a: int, b: int, *, fs: int, others: np.ndarray | None
     except (np.linalg.LinAlgError, ValueError):
         return None
     return out if np.all(np.isfinite(out)) else None
+
+
+def hf_over_low(c: np.ndarray, fs: int, low_hz: float, hf_hz: float = 6000.0) -> float:
+    """Energy of ``c`` above ``hf_hz`` over its energy below ``low_hz``: a click leaves ~5x
+    (white) above 6 kHz what it leaves below 3.4 kHz, a hi-hat stroke's start ~1600x."""
+    n = max(512, 1 << int(np.ceil(np.log2(max(c.size, 1)))))
+    E = np.abs(np.fft.rfft(c, n)) ** 2
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    return float(E[f > hf_hz].sum() / max(E[f < low_hz].sum(), 1e-300))
+
+
+def starts_louder(x: np.ndarray, a: int, b: int, width_s: float, fs: int, *, window_s: float, rise: float,
+                  pop_s: float, top_gap_s: float | None = None, others: np.ndarray | None = None) -> bool:
+    """Stage 2's onset rule of :mod:`mixes.clicks` at the full rate for the event on ``a .. b-1``.
+
+    True when the programme over ``window_s`` after the event is ``rise`` (energy ratio) louder
+    than over ``window_s`` before it, unless the event is narrower than ``pop_s`` and the first
+    ms after it is no louder than before (a click just ahead of a hit).  With ``top_gap_s``: the
+    programme's third difference instead (its top octaves: a hi-hat stroke's start, which a
+    louder piano carries through the broadband level), the window before it ending
+    ``top_gap_s`` before the event (the low band may place an event a few ms into a drum hit),
+    the channel's other events (``others``, sorted onsets) left out of it (-1 to +3 ms).
+    """
+    win = max(int(window_s * fs), 8)
+    ea = np.asarray(x[b: b + win], dtype=np.float64)
+    eb = np.asarray(x[max(a - win - 3, 0): a], dtype=np.float64)
+    if top_gap_s is not None:
+        g = int(top_gap_s * fs)
+        b0 = max(a - win - 3 - g, 0)
+        eb = np.asarray(x[b0: max(a - g, 0)], dtype=np.float64)
+        ea = np.asarray(x[b - 3: b + win], dtype=np.float64)
+        ea = ea[3:] - 3 * ea[2:-1] + 3 * ea[1:-2] - ea[:-3]
+        eb = eb[3:] - 3 * eb[2:-1] + 3 * eb[1:-2] - eb[:-3]      # eb[i] <-> x[b0 + 3 + i]
+        if others is not None and len(others) and eb.size:
+            keep = np.ones(eb.size, dtype=bool)
+            for o in others[np.searchsorted(others, b0 - int(0.003 * fs)): np.searchsorted(others, a)]:
+                i = int(o) - b0 - 3
+                keep[max(i - int(0.001 * fs), 0): max(i + int(0.003 * fs), 0)] = False
+            eb = eb[keep]
+    else:
+        eb = eb[3:]
+    mb = np.dot(eb, eb) / max(eb.size, 1)
+    if not np.dot(ea, ea) / max(ea.size, 1) > rise * mb + 1e-20:
+        return False
+    e1 = ea[: max(int(0.001 * fs), 4)]
+    return width_s >= pop_s or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20

@@ -46,7 +46,7 @@ second (only stage 1 touches every sample):
    took every such event for a smooth attack: a hat stroke after it made it music).  Not when
    that waveform is a hat stroke's start, of which the low band saw the leakage: when it holds
    over ``LOW_HF_RATIO_MAX`` times more energy above 6 kHz than below the cut, or starts a
-   louder sound, broadband or in the top octaves (``_starts_louder``); then the low-band
+   louder sound, broadband or in the top octaves (``starts_louder``); then the low-band
    waveform is brought back through the same FIR, and its audibility counts only its part
    below the cut (conservative: anything above is left out of the margin).
 3. *Audibility* (:mod:`mixes.click_masking`): the click is isolated by least-squares AR
@@ -71,7 +71,7 @@ import numpy as np
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
-from mixes.click_lsar import isolate
+from mixes.click_lsar import hf_over_low, isolate, starts_louder
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
 from mixes.click_stage1 import CANDIDATE_RATIO, MERGE_S, OWN_RATIO, candidates as _candidates  # noqa: F401
 from mixes.types import RenderEvent
@@ -433,48 +433,6 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     return res
 
 
-def _hf_over_low(c: np.ndarray, fs: int) -> float:
-    """Energy of ``c`` above ``ATTACK_HF_HZ`` (6 kHz) over its energy below ``LOW_CUTOFF_HZ``."""
-    n = max(512, 1 << int(np.ceil(np.log2(max(c.size, 1)))))
-    E = np.abs(np.fft.rfft(c, n)) ** 2
-    f = np.fft.rfftfreq(n, 1.0 / fs)
-    return float(E[f > 6000.0].sum() / max(E[f < LOW_CUTOFF_HZ].sum(), 1e-300))
-
-
-def _starts_louder(x: np.ndarray, a: int, b: int, width_s: float, fs: int, top: bool = False,
-                   others: np.ndarray | None = None) -> bool:
-    """Stage 2's onset rule at the full rate for the event on ``a .. b-1``: the programme over
-    ``ONSET_WINDOW_S`` after it ``ONSET_RISE`` louder than before it, unless the event is narrow
-    and the first ms after it is no louder than before (a click just ahead of a hit).  ``top``:
-    the programme's third difference instead (its top octaves: a hi-hat stroke's start, which
-    a louder piano carries through the broadband level), before it up to ``LOW_TOP_GAP_S``
-    before the event (the low band may place an event a few ms into a drum hit), the channel's
-    other events (``others``, onsets) left out of it (-1 to +3 ms)."""
-    win = max(int(ONSET_WINDOW_S * fs), 8)
-    ea = np.asarray(x[b: b + win], dtype=np.float64)
-    eb = np.asarray(x[max(a - win - 3, 0): a], dtype=np.float64)
-    if top:
-        g = int(LOW_TOP_GAP_S * fs)
-        b0 = max(a - win - 3 - g, 0)
-        eb = np.asarray(x[b0: max(a - g, 0)], dtype=np.float64)
-        ea = np.asarray(x[b - 3: b + win], dtype=np.float64)
-        ea = ea[3:] - 3 * ea[2:-1] + 3 * ea[1:-2] - ea[:-3]
-        eb = eb[3:] - 3 * eb[2:-1] + 3 * eb[1:-2] - eb[:-3]      # eb[i] <-> x[b0 + 3 + i]
-        if others is not None and len(others) and eb.size:
-            keep = np.ones(eb.size, dtype=bool)
-            for o in others[np.searchsorted(others, b0 - int(0.003 * fs)): np.searchsorted(others, a)]:
-                i = int(o) - b0 - 3
-                keep[max(i - int(0.001 * fs), 0): max(i + int(0.003 * fs), 0)] = False
-            eb = eb[keep]
-    else:
-        eb = eb[3:]
-    mb = np.dot(eb, eb) / max(eb.size, 1)
-    if not np.dot(ea, ea) / max(ea.size, 1) > ONSET_RISE * mb + 1e-20:
-        return False
-    e1 = ea[: max(int(0.001 * fs), 4)]
-    return width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20
-
-
 def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
     """The low-band path: clicks audible below a hi-hat's band (see module docstring).
 
@@ -513,10 +471,10 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
         if clk is not None and np.abs(clk).max() > 0:
             big = np.flatnonzero(np.abs(clk) >= LOW_TRIM * np.abs(clk).max())
         if clk is not None and np.abs(clk).max() > 0 and \
-                not _starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs) and \
-                not _starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs, top=True,
-                                   others=known_a) and \
-                _hf_over_low(clk[big[0]: big[-1] + 1], fs) <= LOW_HF_RATIO_MAX:
+                not any(starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs, window_s=ONSET_WINDOW_S,
+                                      rise=ONSET_RISE, pop_s=POP_MIN_S, top_gap_s=g, others=known_a)
+                        for g in (None, LOW_TOP_GAP_S)) and \
+                hf_over_low(clk[big[0]: big[-1] + 1], fs, LOW_CUTOFF_HZ) <= LOW_HF_RATIO_MAX:
             out.onset.append(int(a + big[0]))
             out.click.append(clk[big[0]: big[-1] + 1])
             out.level_db.append(_db(float(np.abs(clk).max())))

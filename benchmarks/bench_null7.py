@@ -51,14 +51,16 @@ def _apply(x, fs, kind, kw):
 
 
 def _null(mix, ref, fs, bm, br, v0, dyn: bool):
-    keep = bn.remove_dynamics
-    if not dyn:
-        bn.remove_dynamics = lambda m, r, fs, mode="auto": (m, type("T", (), {"spread_db": 0.0, "dynamic": False, "applied": False, "ambiguous": False})())
+    keep, keep_s, keep_f = bn.remove_dynamics, bn.straight_voice_track, bn._not_a_fader
+    if not dyn:         # session 6: no gain track, no straight-tone voice, the plain EQ check
+        bn.remove_dynamics = lambda m, r, fs, **kw: (m, type("T", (), {"spread_db": 0.0, "dynamic": False, "applied": False, "ambiguous": False})())
+        bn.straight_voice_track = lambda *a, **k: None
+        bn._not_a_fader = lambda eq, *a: eq
     try:
         return bn.null_balance(mix, ref, fs=fs, vocal_in_files=bool(bm.vocal_found or br.vocal_found),
                                vocal_fallback_db=v0)
     finally:
-        bn.remove_dynamics = keep
+        bn.remove_dynamics, bn.straight_voice_track, bn._not_a_fader = keep, keep_s, keep_f
 
 
 def run_one(gen, seed, secs, gv, gb, fx, *, rng, voice=True, straight=False, fs=48000):
@@ -70,6 +72,12 @@ def run_one(gen, seed, secs, gv, gb, fx, *, rng, voice=True, straight=False, fs=
         sv = sv * math.sqrt(0.25 * np.mean(rest ** 2) / max(np.mean(sv ** 2), 1e-30))
         ref = rest + sv
         mix = s.mix({"bass": gb}) + sv * 10 ** (gv / 20)
+    elif not voice:
+        # no voice: the bass and the keys (or what the generator has of them) moved
+        gk = float(rng.uniform(-6, 6))
+        moved = {"bass": gb, **({"keys": gk} if "keys" in s.stems else {})}
+        ref = s.mix()
+        mix = s.mix(moved)
     else:
         ref = s.mix()
         mix = s.mix({"voice": gv, "bass": gb})
@@ -119,7 +127,7 @@ def main():
     ap.add_argument("--seed0", type=int, default=4000)
     ap.add_argument("--fx", default="none,lim3m,lim5r,lim8m,lim8r,comp2r,comp4m")
     ap.add_argument("--straight", action="store_true", help="a straight-tone voice (no vibrato) instead")
-    ap.add_argument("--novoice", action="store_true", help="voice=False, the bass moved (vocal_found must stay false)")
+    ap.add_argument("--novoice", action="store_true", help="voice=False, the bass and keys moved (vocal_found must stay false)")
     a = ap.parse_args()
     fmt = lambda v: "none " if v is None else f"{v:+.2f}"
     for gname in a.gens.split(","):

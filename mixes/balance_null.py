@@ -86,6 +86,7 @@ import scipy.fft
 
 from mixes.programme import as_programme
 from mixes.balance_null_dyn import remove_dynamics
+from mixes.balance_null_straight import straight_voice_track
 from mixes.balance_null_voice import (BASS_CLEAR_BINS, BASS_CLEAR_MAX_HZ, COMB_MIN_BINS, COMB_REL,  # noqa: F401
                                       NOMINAL_LUFS, VIBRATO_HZ, VOICE_MAX_HZ, _bass_f0_hz, _bass_notch,
                                       _comb_mask, _istft, _voice_track)
@@ -601,14 +602,22 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
     # notches can leave a voice's envelope too even for the vowel cue), at a nominal loudness
     notes: list[str] = []
     vocal, found, v_s, vf = None, False, 0.0, None
-    for DD in (_bass_notch(D, fk, f_bass), D):
+    D_notched = _bass_notch(D, fk, f_bass)
+    for DD in (D_notched, D):
         vf = _voice_track(_istft(DD, sp.nfft, sp.hop, sp.nfft // 4, sp.m.shape[1]), fs)
         if vf is not None:
             break
+    f0, straight = None, False
     if vf is not None:
         f0 = np.asarray(vf.f0_hz, dtype=np.float64)
         n = min(f0.size, D.shape[1])
         f0 = np.where(np.asarray(vf.gated[:n]), f0[:n], np.nan)
+    else:
+        # no vibrato voice: a straight-tone singer (mixes.balance_null_straight)
+        f0 = straight_voice_track(D_notched, fk, sp.hop / fs, f_bass, D)
+        straight = f0 is not None
+    if f0 is not None:
+        n = f0.size
         mask = _comb_mask(f0, fk, f_bass[:n])
         # the comb must hold a fair share of d's energy in the frames where it is tracked
         # (measured: a voice moved with a bass 0.11-0.62, the 0.11 a +0.7-dB voice under a -2-dB
@@ -624,6 +633,8 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
                              float(np.sum(np.abs(Rv) ** 2)))
             found = vocal is not None
             v_s = float(np.count_nonzero(np.isfinite(f0)) * sp.hop / fs)
+            if found and straight:
+                notes.append("the vocal in the difference sings with a straight tone (no vibrato)")
     unread = False
     if gate.dynamics_db > 0:
         # after a limiter or compressor was divided out, a part read 30 dB down or more is the

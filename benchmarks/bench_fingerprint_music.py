@@ -20,11 +20,13 @@ Usage::
    deviation of a Gaussian on log frequency; narrow ones are narrower than a third-octave),
    plus a tilt of -3..+3 dB over 40 Hz-12 kHz.
 3. Earlier methods on the same studios: ``plain`` (session 4's comparison without covariates,
-   ``mixes.fingerprint.COVARIATES = False``) and ``before`` (session 5's shipped code: the
-   tonal-gap covariates alone, ``FLOOR_MODULATION = False``); ``after`` is the current code
-   (covariates from the tonal gaps and the floors' modulation, :mod:`mixes.fingerprint_features`).
-   ``--alt-style`` makes the songs_alt bank of one style (mixes and references of one kind of
-   music); ``--gens`` takes any generator module with ``make_song`` (``songs3`` too).
+   ``mixes.fingerprint.COVARIATES = False``) and ``before`` (session 6's shipped code: the
+   covariates from the tonal gaps and the floors' modulation, ``SMOOTH_UNSURE = False``);
+   ``after`` is the current code (unsure bands borrow from their neighbours,
+   :mod:`mixes.fingerprint_smooth`).  ``--style`` makes the bank of one style (mixes and
+   references of one kind of music; any generator whose ``make_song`` takes ``style=``:
+   songs_alt, songs3, songs4); ``--gens`` takes any generator module with ``make_song``.
+   ``--seed0`` moves every song and room seed (held-out material).
 
 Scores per studio, third-octaves 40 Hz-10 kHz (centres <= 12 kHz): ``cover`` = share of bands
 whose 90 % interval holds the truth (the room's power average over the band, level-aligned),
@@ -90,15 +92,16 @@ def score(fp, t):
     return float(inside[sel].mean()), float(sure[sel].mean()), rs
 
 
-def previous(fn, *args, covariates=False, modulation=False, **kw):
+def previous(fn, *args, covariates=False, smooth=False, **kw):
     """Run ``fn`` as an earlier session shipped it: ``covariates=False`` the plain comparison
-    (session 4), ``covariates=True, modulation=False`` the tonal-gap covariates alone (session 5)."""
-    saved = _fp.COVARIATES, _fp.FLOOR_MODULATION
-    _fp.COVARIATES, _fp.FLOOR_MODULATION = covariates, modulation
+    (session 4), ``covariates=True, smooth=False`` session 6 (tonal-gap and floor-modulation
+    covariates, no smoothing across bands)."""
+    saved = _fp.COVARIATES, _fp.SMOOTH_UNSURE
+    _fp.COVARIATES, _fp.SMOOTH_UNSURE = covariates, smooth
     try:
         return fn(*args, **kw)
     finally:
-        _fp.COVARIATES, _fp.FLOOR_MODULATION = saved
+        _fp.COVARIATES, _fp.SMOOTH_UNSURE = saved
 
 
 def frame_spectra(x):
@@ -133,13 +136,13 @@ def bank(gen, seconds, n, first_seed, style=None):
     return out
 
 
-def many_studios(bk, n_studios, seed):
+def many_studios(bk, n_studios, seed, room_seed0=10_000):
     fb = np.arange(KEEP_BINS) * FS / NFFT
     base = [spectra_from_frames(P, g) for P, g in bk]
     rng = np.random.default_rng(seed)
     res = {"after": [], "before": [], "plain": []}
     for k in range(n_studios):
-        room = random_room(10_000 + k)
+        room = random_room(room_seed0 + k)
         rp = (10 ** (room(fb) / 10)).astype(np.float32)
         idx = rng.permutation(len(bk))
         mixes = [spectra_from_frames(bk[i][0], bk[i][1], rp) for i in idx[:8]]
@@ -203,11 +206,15 @@ def main() -> None:
     ap.add_argument("--e2e", type=int, default=3)
     ap.add_argument("--e2e-lengths", default="20", help="song lengths (s) of the end-to-end studios")
     ap.add_argument("--json", default="")
-    ap.add_argument("--alt-style", default="", help="songs_alt: one style for the whole bank (ballad, rock, ...)")
+    ap.add_argument("--style", "--alt-style", default="",
+                    help="one style for the whole bank (songs_alt: ballad, rock, ...; songs3: radio, ...; songs4: funk, ...)")
+    ap.add_argument("--seed0", type=int, default=20_000, help="first song seed of the banks (rooms: seed0 // 2 + ...)")
+    ap.add_argument("--skip-speed", action="store_true", help="leave out the spectrum-pass timing (4.)")
     a = ap.parse_args()
     t0 = time.time()
-    results = {"speed": speed()}
-    print("speed (CPU s):", results["speed"])
+    results = {} if a.skip_speed else {"speed": speed()}
+    if not a.skip_speed:
+        print("speed (CPU s):", results["speed"])
     for gen in a.gens.split(","):
         for sec in (float(v) for v in a.lengths.split(",")):
             key = f"{gen} {sec:g} s"
@@ -218,10 +225,11 @@ def main() -> None:
                     print(f"{key:18s} e2e {row['studio']:8s} cover {row['cover']:.2f} sure {row['sure']:.2f} "
                           f"rms sure {row['rms_sure_db']:.2f} dB")
             if a.bank and a.studios:
-                style = a.alt_style if gen == "songs_alt" else ""
+                style = a.style if gen != "songs" else ""
                 if style:
                     key += f" {style}"
-                res = many_studios(bank(gen, sec, a.bank, 20_000 + int(sec) * 100, style or None), a.studios, int(sec))
+                res = many_studios(bank(gen, sec, a.bank, a.seed0 + int(sec) * 100, style or None), a.studios,
+                                   int(sec) + a.seed0 - 20_000, room_seed0=a.seed0 // 2)
                 for which in ("plain", "before", "after"):
                     s = summary(res[which])
                     entry[which] = s

@@ -104,6 +104,14 @@ Interval and confidence
     0.75, acoustic 0.943 / 0.79 -> 0.941 / 0.80, electronic 0.944 / 0.57 -> 0.943 / 0.57, ballad
     0.927 / 0.37 -> 0.931 / 0.43 (``benchmarks/results/fingerprint5_music_*_2026-12-07.json``).
 
+    Session 7, unsure bands borrow from their neighbours (``SMOOTH_UNSURE``,
+    :mod:`mixes.fingerprint_smooth`): a room's third-octave deviations are smooth across
+    neighbouring bands (correlation 0.81), the songs' floor noise much less (0.2-0.7), so each
+    band whose interval is wider than 3 dB takes the posterior of an empirical-Bayes model of
+    all bands (prior scale and neighbour correlation averaged by their marginal likelihood,
+    the noise's correlation from the tracks); sure bands keep their own.  Held-out figures in
+    :mod:`mixes.fingerprint_smooth` and ``benchmarks/results/fingerprint6_music_*``.
+
     ``confidence`` is the shrinkage factor ``D^2 / (D^2 + se^2)`` with the interval's standard
     error ``se``: 0 where the deviation is lost in the song-to-song variation, above
     ``t^2 / (1 + t^2)`` (0.8 or more) wherever the interval excludes 0 (with few tracks and so
@@ -121,27 +129,27 @@ From a measured response of the studio's room
 
 Fingerprints are stored per studio, ``<workspace>/studios/<folder>/fingerprint.json``, atomically;
 ``<folder>`` is the studio's name made folder-safe (``Studio Nord`` -> ``Studio-Nord``, see
-:func:`studio_folder_name`), the file keeps the name as the user wrote it.
+:func:`studio_folder_name`), the file keeps the name as the user wrote it
+(:mod:`mixes.fingerprint_store`, whose names this module re-exports).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import math
-import re
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-from calib.audio_io import atomic_write_json, read_audio
-from calib.errors import ProfileError, SignalError
+from calib.audio_io import read_audio
+from calib.errors import SignalError
 from calib.types import FrequencyResponse
 from mixes.envelope import FRAME_PERCENTILE
 from mixes.fingerprint_covariates import (MAX_COMPONENTS, MIN_RESIDUAL_DOF, SURE_WIDTH_DB, adjusted_shift,
                                           profile_components)
+from mixes.fingerprint_smooth import smooth_unsure
+from mixes.fingerprint_store import (_name_key, load_fingerprint, save_fingerprint,  # noqa: F401 (re-exported)
+                                     studio_dir, studio_folder_name, valid_studio_name)
 from mixes.ltas import LtasReference, band_centres_hz
 from mixes.types import Ltas, RoomFingerprint
 
@@ -165,52 +173,14 @@ PRIOR_WEIGHT = 1.0                      # neighbours' variance counts as this ma
 SHRINK_FROM_HZ = 45.0                   # bands below keep their own variance (another floor rule there)
 COVARIATES = True                       # adjust for the tracks' tonal-gap profiles (mixes.fingerprint_covariates)
 FLOOR_MODULATION = True                 # ... and for their floors' modulation over time (mixes.fingerprint_features)
+SMOOTH_UNSURE = True                    # unsure bands borrow from their neighbours (mixes.fingerprint_smooth)
 HUBER_C = 3.0                           # robust standard deviations before a track is down-weighted
 MEASURED_CONFIDENCE = 0.8
 MEASURED_BAND_HZ = (30.0, 10_000.0)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def valid_studio_name(name: str) -> str:
-    """The studio's name as the user wrote it (``"Studio Nord"``), stripped of outer blanks.
-
-    Any printable name of 1-100 characters is accepted; the folder it is stored in is
-    :func:`studio_folder_name`.
-
-    Raises
-    ------
-    ProfileError
-        Empty, longer than 100 characters, or holding control characters (tabs, line breaks).
-    """
-    shown = name.strip() if isinstance(name, str) else ""
-    if not shown or len(shown) > 100 or any(unicodedata.category(c).startswith("C") for c in shown):
-        raise ProfileError(
-            f"studio name {name!r} is not usable; give 1-100 printable characters, "
-            "e.g. --studio \"Studio Nord\""
-        )
-    return shown
-
-
-def studio_folder_name(name: str) -> str:
-    """The folder-safe name of a studio: letters, digits, ``.``, ``_``, ``-`` (at most 64).
-
-    A name that already is one is kept as is; otherwise accents are dropped (NFKD), every run
-    of other characters becomes ``-`` and the ends are trimmed (``"Studio Nord"`` ->
-    ``"Studio-Nord"``, ``"../x"`` -> ``"x"``).  A name with no such character at all
-    (``"スタジオ"``) gets ``studio-`` and 10 hex digits of its SHA-1.
-    """
-    shown = valid_studio_name(name)
-    if _NAME.match(shown):
-        return shown
-    ascii_ = unicodedata.normalize("NFKD", shown).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_).strip("-._")[:64].rstrip("-._")
-    if not slug:
-        slug = "studio-" + hashlib.sha1(shown.encode("utf-8")).hexdigest()[:10]
-    return slug
 
 
 def _level_free(d: np.ndarray, freqs: np.ndarray) -> np.ndarray:
@@ -429,6 +399,12 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     n_cov = 0
     if use_floor and len(tracks) >= 2 and COVARIATES:
         d, half, se, n_cov = _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
+    n_smooth, smooth_info = 0, {}
+    if use_floor and len(tracks) >= 2 and SMOOTH_UNSURE:
+        sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
+        d, half, se, n_smooth, smooth_info = smooth_unsure(
+            d, half, se, np.vstack([mix_levels, ref_levels]),
+            np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool), sel, SURE_WIDTH_DB)
     spread = dev.std(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)
@@ -443,8 +419,11 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
               "estimator": (f"band floor (mean of the frames' {FRAME_PERCENTILE:g}th percentiles of ~1.5 Hz bins per half band)" if use_floor else "band mean power")
               + (f", adjusted for {n_cov} component(s) of the tracks' tonal-gap"
                  f"{' and floor-modulation' if FLOOR_MODULATION else ''} profiles (analysis of covariance)"
-                 if n_cov else ", Huber location over tracks"),
+                 if n_cov else ", Huber location over tracks")
+              + (f"; {n_smooth} unsure band(s) borrowing from their neighbours (empirical Bayes)" if n_smooth else ""),
               "covariates": n_cov,
+              "smoothed_bands": n_smooth,
+              "smoothing": smooth_info,
               "interval_level": level},
         per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),
         interval_db=np.column_stack([d - half, d + half]),
@@ -552,61 +531,3 @@ def read_response_file(path: str | Path) -> FrequencyResponse:
     if np.any(np.diff(arr[:, 0]) <= 0):
         raise SignalError(f"{p}: frequencies are not strictly increasing; is it a frequency-response export?")
     return FrequencyResponse(freqs_hz=arr[:, 0], magnitude_db=arr[:, 1][np.newaxis, :], channel_names=("measured",))
-
-
-def _name_key(name: str) -> str:
-    """Letters and digits only (any script), case-folded, accents dropped:
-    ``Studio Nord`` = ``studio_nord`` = ``Studio-Nörd``, but ``Студия A`` != ``A``."""
-    return "".join(c for c in unicodedata.normalize("NFKD", name).casefold() if c.isalnum())
-
-
-def studio_dir(workspace: str | Path, studio: str) -> Path:
-    """``<workspace>/studios/<studio_folder_name(studio)>``."""
-    return Path(workspace) / "studios" / studio_folder_name(studio)
-
-
-def save_fingerprint(fp: RoomFingerprint, workspace: str | Path) -> Path:
-    """Write ``studios/<folder>/fingerprint.json`` atomically; returns its path.
-
-    Raises
-    ------
-    ProfileError
-        The folder already holds the fingerprint of another studio whose name maps to the
-        same folder (``Ton+Art`` and ``Ton Art``); nothing is overwritten.  Spellings of one
-        name (``Studio Nord``, ``studio_nord``) are the same studio and replace it.
-    """
-    path = studio_dir(workspace, fp.studio) / "fingerprint.json"
-    if path.is_file():
-        try:
-            other = str(json.loads(path.read_text(encoding="utf-8")).get("studio", ""))
-        except (OSError, ValueError, AttributeError):
-            other = ""
-        if other and _name_key(other) != _name_key(fp.studio):
-            raise ProfileError(
-                f"{path} holds the fingerprint of studio {other!r}, whose folder name is the same as "
-                f"{fp.studio!r}'s; give this studio a distinct name or move that folder aside")
-    atomic_write_json(path, fp.to_dict())
-    return path
-
-
-def load_fingerprint(workspace: str | Path, studio: str) -> RoomFingerprint:
-    """Read a studio's fingerprint.
-
-    Raises
-    ------
-    ProfileError
-        No fingerprint for that studio, or a malformed file.
-    """
-    import shlex
-
-    path = studio_dir(workspace, studio) / "fingerprint.json"
-    if not path.exists():
-        raise ProfileError(
-            f"no fingerprint for studio {studio!r} in {Path(workspace) / 'studios'}; "
-            f"make one with 'roomtruth mix fingerprint --studio {shlex.quote(studio.strip())} MIX...'"
-        )
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProfileError(f"{path} is not valid JSON ({exc}); rebuild the fingerprint") from None
-    return RoomFingerprint.from_dict(d, origin=str(path))

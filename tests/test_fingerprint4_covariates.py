@@ -97,14 +97,15 @@ def _kinds_studio(seed, n_a_mix=6, n_a_ref=2):
 
 
 def _both(mixes, refs):
-    saved = fpm.COVARIATES
-    try:
+    saved = fpm.COVARIATES, fpm.SMOOTH_UNSURE
+    try:   # the covariates alone (session 7's smoothing across bands: tests/test_fingerprint6_smooth.py)
+        fpm.SMOOTH_UNSURE = False
         fpm.COVARIATES = False
         plain = fpm.fingerprint_from_mixes("s", mixes, refs)
         fpm.COVARIATES = True
         adj = fpm.fingerprint_from_mixes("s", mixes, refs)
     finally:
-        fpm.COVARIATES = saved
+        fpm.COVARIATES, fpm.SMOOTH_UNSURE = saved
     return plain, adj
 
 

@@ -25,7 +25,8 @@ small does not hide it):
 * it stays (:func:`stay_fraction`): the music's own first difference at each sample is the
   running median of the first differences over +-``STAY_MEDIAN`` samples; the excess over it,
   summed over +-1, +-2 and +-4 samples around the jump, keeps on average at least
-  ``STAY_MIN`` of the jump (the waveform stays displaced).  A click returns: its first
+  ``STAY_MIN`` of the jump (the waveform stays displaced), and the excess one sample before or
+  after it does not go back by ``STAY_BACK_MAX`` of it (:func:`splice_stays`).  A click returns: its first
   differences add up to zero over its extent, so a single sample, a doublet up to 5 samples
   apart, a 3-sample shape, or a single large sample of cymbal or hi-hat noise (whose first
   differences are heavy-tailed: one in some thousands stands 5-6 times above their rms)
@@ -65,7 +66,7 @@ from scipy import ndimage
 
 from mixes.types import RenderEvent
 
-__all__ = ["DiffStats", "diff_stats", "find_splices", "stay_fraction"]
+__all__ = ["DiffStats", "diff_stats", "find_splices", "stay_fraction", "splice_stays"]
 
 HOP_S = 0.0025
 PEAK_HOPS = 4                  # the largest first difference is taken per this many hops (10 ms)
@@ -86,6 +87,7 @@ MAX_CANDIDATES = 5000
 STAY_HORIZONS = (1, 2, 4)      # samples either side of the jump over which it must stay
 STAY_MEDIAN = 8                # the music's own difference: running median over +-this many samples
 STAY_MIN = 0.6                 # mean share of the jump left over those horizons
+STAY_BACK_MAX = 0.4            # ... and no sample right beside it going back by this share
 
 
 def stay_fraction(x: np.ndarray, p: int, *, order: int = 1) -> float:
@@ -110,9 +112,26 @@ def stay_fraction(x: np.ndarray, p: int, *, order: int = 1) -> float:
     return float(_stay_shares(d[:, None, :])[0])
 
 
-def _stay_shares(d: np.ndarray) -> np.ndarray:
+def splice_stays(x: np.ndarray, p: int, *, order: int = 1) -> bool:
+    """Whether the jump at ``p`` (as in :func:`stay_fraction`) stays as a splice does: its mean
+    share over ``STAY_HORIZONS`` is at least ``STAY_MIN`` and the excess right beside it (one
+    sample before or after) does not go back by ``STAY_BACK_MAX`` of it or more (a single sample,
+    a doublet's first spike: the pulse returns at the next sample; beside 132 realistic cuts of
+    three generators it went back by at most 0.26, beside clicks in loud music 0.4-0.65)."""
+    x2 = x[None, :] if x.ndim == 1 else x
+    H, M = max(STAY_HORIZONS), STAY_MEDIAN
+    a, b = p - H - M, p + H + M + order + 1
+    if a < 0 or b > x2.shape[1]:
+        return True
+    d = np.diff(x2[:, a:b].astype(np.float64), order, axis=1)
+    stay, back = _stay_shares(d[:, None, :], with_back=True)
+    return bool(stay[0] >= STAY_MIN and back[0] < STAY_BACK_MAX)
+
+
+def _stay_shares(d: np.ndarray, with_back: bool = False):
     """:func:`stay_fraction` of K jumps at once: ``d`` (n_ch, K, 2 H + 2 M + 1) holds the
-    differences around each jump (the jump in the middle); returns (K,)."""
+    differences around each jump (the jump in the middle); returns (K,), and with ``with_back``
+    also the share by which the excess one sample before or after goes back (K,)."""
     H, M = max(STAY_HORIZONS), STAY_MEDIAN
     win = np.lib.stride_tricks.sliding_window_view(d, 2 * M + 1, axis=2)   # (n_ch, K, 2 H + 1, 2 M + 1)
     e = d[:, :, M: M + 2 * H + 1] - np.sort(win, axis=3)[..., M]          # the excess over the median
@@ -123,7 +142,12 @@ def _stay_shares(d: np.ndarray) -> np.ndarray:
     for h in STAY_HORIZONS:
         net = cs[:, :, H + h] - (cs[:, :, H - h - 1] if h < H else 0.0)
         out += (net * j).sum(axis=0)
-    return np.where(j2 > 0.0, out / (len(STAY_HORIZONS) * np.maximum(j2, 1e-300)), 0.0)
+    den = np.maximum(j2, 1e-300)
+    stay = np.where(j2 > 0.0, out / (len(STAY_HORIZONS) * den), 0.0)
+    if not with_back:
+        return stay
+    back = np.maximum(-(e[:, :, H - 1] * j).sum(axis=0), -(e[:, :, H + 1] * j).sum(axis=0)) / den
+    return stay, np.where(j2 > 0.0, back, 1.0)
 
 
 class DiffStats:
@@ -273,7 +297,8 @@ def find_splices(x: np.ndarray, *, fs: int, stats: DiffStats | None = None,
         H, M = max(STAY_HORIZONS), STAY_MEDIAN
         sel = np.flatnonzero(ok)
         if sel.size:
-            ok[sel] = _stay_shares(d[:, sel, mid - H - M: mid + H + M + 1]) >= STAY_MIN
+            stay, back = _stay_shares(d[:, sel, mid - H - M: mid + H + M + 1], with_back=True)
+            ok[sel] = (stay >= STAY_MIN) & (back < STAY_BACK_MAX)
         # it stays: the first differences around it (the local slope removed) add up to most
         # of the jump (a click's return, its other samples, a spike of cymbal noise cancel it)
         for j in np.flatnonzero(ok):

@@ -54,7 +54,7 @@ import numpy as np
 from scipy import ndimage
 
 from mixes.artifact_crush import held_bursts
-from mixes.artifact_splice import BG_HOPS, STAY_MIN, DiffStats, diff_stats, find_splices, stay_fraction
+from mixes.artifact_splice import BG_HOPS, DiffStats, diff_stats, find_splices, splice_stays
 from mixes.types import RenderEvent
 
 __all__ = ["find_artifacts", "dual_mono", "polarity_inverted", "truncation", "digital_distortion",
@@ -352,8 +352,7 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
     difference (the waveform steps) or one outstanding second difference (its slope steps); a
     click leaves several (``a, -a`` for a single sample, ``a, -2a, a`` in the second
     difference, more for doublets and bursts).  Both the step and the slope step must stay
-    (:func:`mixes.artifact_splice.stay_fraction` of the first or second difference at least
-    ``STAY_MIN``): a click returns within its few samples, a splice does not (3-sample clicks and
+    (:func:`mixes.artifact_splice.splice_stays` of the first or second difference): a click returns within its few samples, a splice does not (3-sample clicks and
     doublets in loud, bright music otherwise passed the 3-sample line test and were reported as
     splices, not clicks).
 
@@ -407,7 +406,7 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
         ref = float(d.max()) + 1e-12
         if top / ref > best[0] / best[1]:
             # (the stay is asked only of a jump that would be a splice: SPLICE_RATIO)
-            if top / ref > SPLICE_RATIO and stay_fraction(x, a + i, order=order) < STAY_MIN:
+            if top / ref > SPLICE_RATIO and not splice_stays(x, a + i, order=order):
                 continue                               # it comes back: a click
             best = (top, ref)
     return best

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from mixes.artifact_splice import STAY_MIN, stay_fraction
+from mixes.artifact_splice import STAY_MIN, splice_stays, stay_fraction
 from mixes.renderchecks import render_checks
 
 FS = 48000
@@ -49,6 +49,23 @@ def test_stay_fraction_is_one_for_a_step_and_zero_for_every_click_shape(seed):
         # analytic share 0 at every horizon that holds the click; the horizons shorter than a
         # doublet's spacing hold a part: at most (1 + 1 + 0) / 3 of it on average
         assert stay_fraction(y, q) < STAY_MIN, c
+        assert not splice_stays(y, q), c
+    y = x.copy()
+    y[p + 1:] += 0.05
+    assert splice_stays(y, p) and splice_stays(np.vstack([y, -0.3 * y]), p)
+
+
+def test_a_single_sample_in_bright_music_returns_at_the_next_sample():
+    """A click only ~6x the music's motion, in white-ish high-frequency music: over +-4 samples
+    the music's own excess is +-0.5 of it, but the next sample goes back by ~1 (a splice's
+    neighbours went back by at most 0.26 of the jump on 132 realistic cuts)."""
+    rng = np.random.default_rng(7)
+    n, p = 4000, 2000
+    x = 0.02 * rng.standard_normal(n)                 # rms first difference 0.028
+    for a in (0.17, -0.2):
+        y = x.copy()
+        y[p + 1] += a                                 # d[p] = +a, d[p + 1] = -a
+        assert not splice_stays(y, p) and not splice_stays(y, p + 1)
 
 
 def test_a_slope_step_stays_in_the_second_difference_and_a_click_does_not():

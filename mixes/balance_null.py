@@ -55,6 +55,15 @@ difference signal holds only what changed:
    it has one, else 0 dB when either file found the vocal, else none; a song without a voice
    stays ``vocal_found`` false.
 
+Session 7 (null7): a limiter or bus compressor on one side (a louder master of the same song)
+is a time-varying broadband gain: :mod:`mixes.balance_null_dyn` tracks it per 21-ms frame and
+divides it out before the gate (``NullGate.dynamics_db``); a track between the parts' own
+offsets and a limiter's is read both ways and said to be unsure when they differ
+(``NullBalance.unsure``); a refused pair with such a gain keeps no figure (the frame comparison
+reads the gain reduction as the parts').  The EQ check leaves bands that a moved part owns
+(their gain = a fader's, :mod:`mixes.balance_null_eq`).  A straight-tone voice (no vibrato) is
+found in ``d`` by :mod:`mixes.balance_null_straight` when the vibrato path finds none.
+
 Why: the frame-energy comparison needs the voice found and tracked in the files; the null
 test needs it only in the difference, where nothing else is left, and it cancels the kick that
 the held-low-end rank filter cannot separate from a bass on every beat.
@@ -86,6 +95,7 @@ import scipy.fft
 
 from mixes.programme import as_programme
 from mixes.balance_null_dyn import remove_dynamics
+from mixes.balance_null_eq import _not_a_fader
 from mixes.balance_null_straight import straight_voice_track
 from mixes.balance_null_voice import (BASS_CLEAR_BINS, BASS_CLEAR_MAX_HZ, COMB_MIN_BINS, COMB_REL,  # noqa: F401
                                       NOMINAL_LUFS, VIBRATO_HZ, VOICE_MAX_HZ, _bass_f0_hz, _bass_notch,
@@ -111,9 +121,6 @@ EQ_MIN_HZ = 150.0             # an EQ'd band: above this,
 EQ_MIN_CHANGE_DB = -30.0      # ... whose change from c is at least this (against |r|^2)
 EQ_MAX_LTI_DB = -22.0         # ... and a fixed filter per bin leaves at most this of it
 EQ_MIN_BANDS = 2              # this many such bands make an EQ
-FADER_MIN_BANDS = 2           # an EQ-like band at a fader's gain (see _not_a_fader) is no EQ
-FADER_TOL_DB = 0.5
-FADER_TOL_SHARE = 0.3
 BASS_NULL_HZ = (30.0, 100.0)  # the bass's change alone in d (the kick cancels)
 DYN_AGREE_DB = 1.0           # an ambiguous gain track: with / without it the figures must agree
 CHANGE_FLOOR_DB = -60.0       # sum|d|^2 this far under sum|r|^2: nothing changed (0 dB)
@@ -311,40 +318,6 @@ def _flat_top_pairs(x: np.ndarray) -> int:
         return 0
     at = a >= pk * (1.0 - 1.2e-5)
     return int(np.count_nonzero(at[:, 1:] & at[:, :-1]))
-
-
-def _not_a_fader(eq: list, eq_gain_db: list, centres: np.ndarray, c: float, cands: list) -> list:
-    """The EQ-like bands that no moved part explains.
-
-    A band that a voice owns all the time (its breath and sibilants in the top octaves of a dark
-    orchestral mix, songs4 720; a voice-dominated sparse song's mid bands, songs3 9) changes by a
-    fixed factor per bin when the vocal moves, as under an EQ.  But then the band's gain equals a
-    fader's: a cluster of cell ratios (another candidate of the common gain, >= 0.5 dB from
-    ``c``) that nulls cells in >= ``FADER_MIN_BANDS`` bands where no EQ is seen (where the part
-    plays with the rest: its change confined to its own cells).  A band whose gain lies within
-    ``FADER_TOL_DB`` of such a cluster, or ``FADER_TOL_SHARE`` of the way from it to ``c`` (a band
-    the part owns not quite alone), is explained; only when every EQ-like band is explained are
-    they all dropped (a shelf's flat top alone could pass for a fader, its slope cannot)."""
-    if not eq:
-        return eq
-    c_db = 20.0 * math.log10(abs(c))
-    eq_idx = {int(np.argmin(np.abs(centres - f))) for f in eq}
-    faders = []
-    for c_try, deep_try, _score, _top in cands:
-        if not c_try > 0:
-            continue
-        f_db = 20.0 * math.log10(c_try)
-        if abs(f_db - c_db) < 0.5:
-            continue
-        per_band = np.count_nonzero(deep_try, axis=0)
-        others = [b for b in np.nonzero(per_band >= 3)[0] if int(b) not in eq_idx]
-        if len(others) >= FADER_MIN_BANDS:
-            faders.append(f_db)
-    for g_db in eq_gain_db:
-        if not any(abs(g_db - f_db) <= max(FADER_TOL_DB, FADER_TOL_SHARE * abs(f_db - c_db))
-                   and (g_db - c_db) * (f_db - c_db) > 0 for f_db in faders):
-            return eq           # one band no fader explains (a shelf's slope, a bell): an EQ
-    return []
 
 
 def _refuse(reason: str, **kw) -> NullGate:

@@ -99,6 +99,7 @@ WIDE_MIN_WIDTH_S = 0.0008  # ... and keeps only events at least this wide (narro
 WIDE_FIRST_EDGE_S = 0.0002  # ... also candidates this far or more before a known event (a step's first edge)
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
+ONSET_KEEP_RATIO = 1000.0  # ... unless the event stands this far out of the model (matched-filter units)
 # low-band path: the programme decimated to about LOW_FS_HZ (mixes.click_decimate)
 LOW_CANDIDATE_RATIO = 5.0
 LOW_OWN_RATIO = 4.0
@@ -329,7 +330,10 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
             # ... unless it is narrow and the first ms after it is no louder than before (a
             # click ahead of a hit; a wider event may be the hit's own first ms)
             e1 = S[h, b + 1: b + 1 + max(int(0.001 * fs), 4)]
-            if width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20:
+            # (nor an event standing ONSET_KEEP_RATIO out of the model and twice the programme's
+            # peak over the ms after it: a click on a note's start, not a held step's first edge)
+            keep = peak[h] >= ONSET_KEEP_RATIO and np.max(np.abs(e1), initial=0.0) < 0.5 * np.max(np.abs(clk))
+            if (width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20) and not keep:
                 continue
 
         first = int(np.flatnonzero(np.abs(clk) >= 0.3 * np.abs(clk).max())[0])

@@ -24,7 +24,9 @@ second (only stage 1 touches every sample):
    some ~750 Hz bin of 1.3 ms frames ``HOLE_DB`` above the medians before and after it.
    Events that fill the whole ±1 ms (``MAX_WIDTH_S``) or that start a sound at least
    ``ONSET_RISE`` louder over the next 10 ms (a drum's beater, a plucked note; not a narrow
-   event after which the first ms is no louder: a click just ahead of a hit) are music, and
+   event after which the first ms is no louder: a click just ahead of a hit; nor one standing
+   ``ONSET_KEEP_RATIO`` out of the model at twice the programme's peak after it: a click on a
+   note's start in quiet music) are music, and
    so is an event whose matched-filter excursion comes back (``REPEAT_FRACTION`` of it or
    more, 2-12 ms later): a plucked string's excitation returns one period later (a
    Karplus-Strong guitar under a band carries no level rise), a click does not; and so is an

@@ -87,3 +87,22 @@ def test_no_processing_leaves_the_session6_path(song):
     assert nb.gate.same and nb.gate.dynamics_db == 0.0
     assert nb.vocal_vs_reference_db == pytest.approx(4.0, abs=0.3)
     assert nb.bass_vs_reference_db == pytest.approx(-3.0, abs=0.3)
+
+
+def test_precheck_passes_a_limited_reference_and_not_another_song(song):
+    """The cheap same-song pre-check on the balance frame records (no audio re-read): a
+    reference limited by 8 dB still passes (the ranks of the envelopes: a limiter bends them
+    monotonically; their plain correlation fell to 0.05 on this kind of pair), another song of
+    the same generator does not."""
+    from mixes.balance import measure_balance
+    from mixes.balance_null_refs import may_be_same_song
+    from mixes.loudness import loudness
+    from mixes.songs import make_song
+
+    def frames(x):
+        return measure_balance(x, fs=FS, integrated_lufs=loudness(x, fs=FS).integrated_lufs).frames
+
+    mix = song.mix({"voice": -3.0, "bass": 2.5}) * 0.5
+    fm = frames(mix)
+    assert may_be_same_song(fm, frames(lookahead_limiter(song.mix(), FS, drive_db=8.0)))
+    assert not may_be_same_song(fm, frames(make_song(4106, duration_s=12.0).mix()))

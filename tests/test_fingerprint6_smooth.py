@@ -43,13 +43,13 @@ def test_noise_correlation_recovers_ar1_and_ignores_the_room():
 def test_posterior_is_closer_to_a_smooth_room_and_its_intervals_cover():
     """Smooth rooms (five 0.3-1 octave bumps) seen through independent noise of 1.2 dB per band
     (what a 3.5-dB-wide interval has): the posterior mean is nearer the truth than the raw
-    estimate (rms over 300 draws at least 25 % lower) and its 90 % intervals (normal quantile
+    estimate (rms over 150 draws at least 25 % lower) and its 90 % intervals (normal quantile
     times the posterior sd) hold the truth in 0.85-0.97 of the bands (nominal 0.90; model
     averaging over the prior's scale and correlation makes them slightly wide)."""
     rng = np.random.default_rng(2)
     z = stats.norm.ppf(0.95)
     err_raw, err_post, inside = [], [], []
-    for k in range(300):
+    for k in range(150):
         truth = band_truth_db(varied_room(500 + k), FC, (39.0, 12_000.0))
         se = np.full(FC.size, 1.2)
         d = truth + rng.standard_normal(FC.size) * se
@@ -66,11 +66,11 @@ def test_posterior_is_closer_to_a_smooth_room_and_its_intervals_cover():
 def test_smooth_noise_is_not_taken_for_the_room():
     """When the noise is as smooth as rooms (AR(1) 0.8, known to the smoother), little can be
     borrowed: the posterior's rms error is no more than 10 % below the raw one, and its intervals
-    still cover (>= 0.85 of bands over 200 draws)."""
+    still cover (>= 0.85 of bands over 100 draws)."""
     rng = np.random.default_rng(3)
     z = stats.norm.ppf(0.95)
     e_raw, e_post, inside = [], [], []
-    for k in range(200):
+    for k in range(100):
         truth = band_truth_db(varied_room(900 + k), FC, (39.0, 12_000.0))
         se = np.full(FC.size, 1.2)
         d = truth + _ar1(rng, 1, FC.size, 0.8, 1.2)[0]

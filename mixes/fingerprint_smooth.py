@@ -67,8 +67,11 @@ session 6 -> with this smoothing; ``benchmarks/results/fingerprint6_music_*_2026
     songs4 funk                0.938 (91 %) / 0.64 /  0 %  ->  0.940 (90 %) / 0.74 / 31 %
     songs_alt, styles mixed    0.938 (86 %) / 0.32 /  0 %  ->  0.941 (88 %) / 0.41 /  3 %
     songs3, styles mixed       0.929 (83 %) / 0.11 /  0 %  ->  0.935 (85 %) / 0.15 /  0 %
+    songs3 garage              0.939 (87 %) / 0.68 /  0 %  ->  0.944 (92 %) / 0.76 / 31 %
+    songs4 folk                0.915 (80 %) / 0.07 /  0 %  ->  0.920 (82 %) / 0.10 /  0 %
+    songs4, 9 styles mixed     0.944 (89 %) / 0.00 /  0 %  ->  0.957 (93 %) / 0.00 /  0 %
 
-rms error over the sure bands 0.49-0.75 dB on every row.  Not kept (figures in the session
+rms error over the sure bands 0.49-0.75 dB on every row that has sure bands.  Not kept (figures in the session
 note): mid and side channels combined per band, time selection of the frames (even an oracle of
 the voice's silences), smoothing the sure bands too, the maximum-likelihood prior alone,
 independent noise, a Toeplitz noise model, a leave-one-out outlier test, a full hedge.

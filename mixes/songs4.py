@@ -41,11 +41,11 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
+from mixes.songs3 import Song3
 from mixes import songs4_arrange as arrange
 from mixes import songs4_fx as fx
 from mixes import songs4_parts as parts
@@ -78,7 +78,7 @@ STYLE_SPEC = {
 
 
 @dataclass(frozen=True)
-class Song4:
+class Song4(Song3):
     """A synthesised song and its stems.
 
     Attributes
@@ -104,47 +104,8 @@ class Song4:
         chain, kit, reverb RT60, what sings besides the lead ...).
     """
 
-    fs: int
-    stems: Mapping[str, np.ndarray]
-    key: str
-    tonic_midi: int
-    scale: tuple
-    tempo_bpm: float
-    style: str
-    sections: tuple
-    notes: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def n_samples(self) -> int:
-        return int(next(iter(self.stems.values())).shape[1])
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.fs
-
-    def mix(self, gains_db: Mapping[str, float] | None = None) -> np.ndarray:
-        """The stereo mix ``(2, n_samples)``: the sum of the stems, each times ``10**(gains_db[name]/20)``.
-
-        Parameters
-        ----------
-        gains_db : mapping of str to float, optional
-            Per-stem gain (dB; default 0; ``-inf`` leaves the stem out).
-
-        Raises
-        ------
-        ValueError
-            A gain for a stem this song does not have.
-        """
-        g = dict(gains_db or {})
-        bad = sorted(set(g) - set(self.stems))
-        if bad:
-            raise ValueError(f"no stem named {', '.join(bad)}; stems: {', '.join(self.stems)}")
-        out = np.zeros((2, self.n_samples))
-        for name, x in self.stems.items():
-            v = float(g.get(name, 0.0))
-            if v != -np.inf:
-                out += x * (10.0 ** (v / 20.0))
-        return out
+    # fields, n_samples, duration_s and mix() are the shared Song API of mixes.songs3 (the
+    # generators share only that API, not their synthesis)
 
 
 def _rng(seed: int, part: int) -> np.random.Generator:

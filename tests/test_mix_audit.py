@@ -199,7 +199,7 @@ def test_batch_leaves_ctrl_c_to_the_parent(mixes):
     reports it), and the parent's own handler is back once the pool is running."""
     import signal
 
-    from mixes.batch import _ignore_sigint, analyze_many
+    from mixes.batch import _worker_start, analyze_many
 
     d, files = mixes
     before = signal.getsignal(signal.SIGINT)
@@ -207,7 +207,7 @@ def test_batch_leaves_ctrl_c_to_the_parent(mixes):
     assert [r.file for r in res] == [str(f) for f in files[:2]]   # input order
     assert signal.getsignal(signal.SIGINT) is before
     try:
-        _ignore_sigint()
+        _worker_start(False)   # the pool initializer (not forked: keeps sys.stdout)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)

@@ -84,6 +84,7 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
     """
     from mixes.balance import _same_frames, compare_balance
     bass_d, vocal_d, notes = [], [], []
+    as_other: list[str] = []
     by_null = False
     mix_audio = None
     for rb, load_ref, name in zip(ref_balances, load_refs, ref_names):
@@ -92,7 +93,8 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
         mf, rf = getattr(mix_balance, "frames", None), getattr(rb, "frames", None)
         # the frame comparison's vocal is a same-song figure only on the same frames
         v_same = v0 if mf is not None and rf is not None and _same_frames(mf, rf) else None
-        if may_be_same_song(getattr(mix_balance, "frames", None), getattr(rb, "frames", None)):
+        maybe_same = may_be_same_song(getattr(mix_balance, "frames", None), getattr(rb, "frames", None))
+        if maybe_same:
             try:
                 if mix_audio is None:
                     mix_audio = load_mix()
@@ -112,6 +114,8 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
                 res = None
         if res is None:
             b, v = b0, v0
+            if not maybe_same and (b is not None or v is not None):
+                as_other.append(name)
         else:
             b, v = res.bass_vs_reference_db, res.vocal_vs_reference_db
             notes.append(f"compared with {name} by the null test: {res.gate.reason}")
@@ -126,6 +130,14 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
             bass_d.append(b)
         if v is not None:
             vocal_d.append(v)
+    if as_other:
+        # say what such a figure is: the balance of two songs side by side, not a fader offset
+        # (a same-song reference the cheap check missed would otherwise give an unexplained figure)
+        names = ", ".join(as_other[:3]) + (f" and {len(as_other) - 3} more" if len(as_other) > 3 else "")
+        one = len(as_other) == 1
+        notes.append(f"compared with {names} as {'a different song' if one else 'different songs'}: the bass "
+                     f"and vocal figures are how this mix balances them against its loudness, relative to "
+                     f"{'that song' if one else 'those songs'} (not a fader offset: the same-song check did not pass)")
     bass = float(np.mean(bass_d)) if bass_d else None
     vocal = float(np.mean(vocal_d)) if vocal_d else None
     return bass, vocal, by_null, notes

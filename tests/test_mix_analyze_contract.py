@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,6 +176,12 @@ def test_folder_with_references_and_client_runs_in_parallel(run_cli, album, tmp_
         _check_contract(m, with_refs=True)
         assert m["balance"]["bass_vs_reference_db"] is not None
         assert m["dynamics"]["plr_vs_reference_db"] is not None
+        # a figure against another song says so; the track's own song (song00 ~ ref00) is not named there
+        other = [n for n in m["balance"]["notes"] if "different song" in n]
+        assert len(other) == 1, m["balance"]["notes"]
+        own = "ref" + Path(m["file"]).stem[-2:] + ".wav"
+        named = {r for r in ("ref00.wav", "ref01.wav") if r in other[0]}
+        assert named == {"ref00.wav", "ref01.wav"} - {own}, (m["file"], other)
 
 
 def test_client_errors(run_cli, tmp_path):

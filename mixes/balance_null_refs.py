@@ -23,13 +23,17 @@ PRECHECK_MIN_CORR = 0.5       # accompaniment envelopes correlate at least this 
 # null-tested (vocal read -7.6 from 0.7 s of voice; the null test reads -3.01 / +5.39 for
 # -2.99 / +5.36).  Different songs of one style reached 0.25-0.45; a false pass costs only the
 # re-read and the null test's refusal.
+PRECHECK_CELL_WINDOW_DB = 1.0  # ... or at least PRECHECK_MIN_CELL_SHARE of the e_bands cells
+PRECHECK_MIN_CELL_SHARE = 0.25  # lie in one window this wide (see _cells_agree): same song
+# with a part moved 0.59 (songs4 801), different songs of one style 0.03-0.10
 
 
 def may_be_same_song(mix_frames, ref_frames) -> bool:
     """The cheap test, on the frame records the balance analysis already keeps (no audio read):
     the accompaniment's log frame energies of the two files (or their ranks) correlate >=
-    ``PRECHECK_MIN_CORR`` at the best frame lag within ``MAX_LAG_S``.  False when either
-    record is missing."""
+    ``PRECHECK_MIN_CORR`` at the best frame lag within ``MAX_LAG_S``, or their third-octave
+    cells mostly agree on one ratio (:func:`_cells_agree`).  False when either record is
+    missing."""
     if mix_frames is None or ref_frames is None or abs(mix_frames.hop_s - ref_frames.hop_s) > 1e-9:
         return False
     a = np.log10(np.maximum(np.asarray(mix_frames.e_acc, dtype=np.float64), 1e-30))
@@ -55,7 +59,66 @@ def may_be_same_song(mix_frames, ref_frames) -> bool:
             if np.std(x) == 0 or np.std(y) == 0:
                 continue
             best = max(best, float(np.corrcoef(x, y)[0, 1]))
-    return best >= PRECHECK_MIN_CORR
+    if best >= PRECHECK_MIN_CORR:
+        return True
+    return _cells_agree(mix_frames, ref_frames, max_lag) >= PRECHECK_MIN_CELL_SHARE
+
+
+def _cells_agree(mix_frames, ref_frames, max_lag: int) -> float:
+    """The share of the (frame, third-octave) cells of the two records' ``e_bands`` whose log
+    ratio lies in the densest ``PRECHECK_CELL_WINDOW_DB`` window, at the frame lag where their
+    broadband log energies (the sum over the bands) correlate best within ``max_lag`` frames,
+    and at lag 0.  0.0 when either record has no ``e_bands``.
+
+    The same song with a part moved keeps every cell its accompaniment owns at one ratio (the
+    overall gain); another song spreads the ratios over tens of dB.  Unlike the accompaniment
+    envelope ``e_acc`` (the frame's energy less the *tracked* voice), it does not depend on the
+    voice being tracked: a +4.5-dB voice with its 2.6-s hall in a sparse cinematic song (songs4
+    801, 20 s) left ``e_acc`` uncorrelated (the untracked voice and hall in it) and the pair went
+    to the frame comparison, which read +4.46 dB as -2.06; its cells agree at 0.59, different
+    songs of one style 0.03-0.10 (songs4, 12 pairs)."""
+    ea, eb = getattr(mix_frames, "e_bands", None), getattr(ref_frames, "e_bands", None)
+    if ea is None or eb is None or ea.ndim != 2 or ea.shape[1] != eb.shape[1]:
+        return 0.0
+    A, B = np.asarray(ea, dtype=np.float64), np.asarray(eb, dtype=np.float64)
+    ga, gb = np.asarray(mix_frames.gated, dtype=bool), np.asarray(ref_frames.gated, dtype=bool)
+    if ga.size != A.shape[0] or gb.size != B.shape[0]:
+        return 0.0
+    ta = np.log10(np.maximum(A.sum(axis=1), 1e-30))
+    tb = np.log10(np.maximum(B.sum(axis=1), 1e-30))
+    lags, best, best_lag = [0], -2.0, 0
+    for lag in range(-max_lag, max_lag + 1):
+        i0 = max(0, -lag)
+        n = min(ta.size - i0, tb.size - i0 - lag)
+        if n < 16:
+            continue
+        g = ga[i0:i0 + n] & gb[i0 + lag:i0 + lag + n]
+        x, y = ta[i0:i0 + n][g], tb[i0 + lag:i0 + lag + n][g]
+        if x.size < 16 or np.std(x) == 0 or np.std(y) == 0:
+            continue
+        rho = float(np.corrcoef(x, y)[0, 1])
+        if rho > best:
+            best, best_lag = rho, lag
+    if best_lag != 0:
+        lags.append(best_lag)
+    share = 0.0
+    for lag in lags:
+        i0 = max(0, -lag)
+        n = min(A.shape[0] - i0, B.shape[0] - i0 - lag)
+        if n < 16:
+            continue
+        g = ga[i0:i0 + n] & gb[i0 + lag:i0 + lag + n]
+        a, b = A[i0:i0 + n][g], B[i0 + lag:i0 + lag + n][g]
+        if a.size == 0:
+            continue
+        floor = 1e-6 * max(float(a.max()), float(b.max()))
+        ok = (a > floor) & (b > floor)
+        if np.count_nonzero(ok) < 64:
+            continue
+        d = np.sort(np.log10(a[ok] / b[ok]) * 10.0)
+        hi = np.searchsorted(d, d + PRECHECK_CELL_WINDOW_DB, side="right")
+        share = max(share, float((hi - np.arange(d.size)).max() / d.size))
+    return share
 
 
 def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_names):

@@ -79,6 +79,9 @@ TRUNC_MIN_S = 0.25
 TRUNC_LEVELS_DBFS = (-100.0, -60.0)
 TRUNC_TAIL_VALUES = 4         # a block on this few 16-bit values ...
 TRUNC_MAX_CHANGE = 0.2        # ... changing value at fewer of its samples: an undithered tail
+TRUNC_GRID_TOL = 1.0 / 64     # 16-bit LSB: samples this close to the grid are on it (a 24-bit dither on top)
+TRUNC_SPARSE_MAX = 0.2        # below -100 dBFS: fewer non-zero samples than TPDF dither's 25 %
+TRUNC_MAX_BLOCKS = 400        # quiet blocks examined per channel (the last ones: fades and tails end files)
 POLARITY_RATE_HZ = 400
 POLARITY_SECTION_S = 5.0
 POLARITY_MIN_S = 10.0
@@ -179,14 +182,32 @@ def truncation(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             continue
         X = x[c, : n_b * B].reshape(n_b, B)
         ms = np.einsum("ij,ij->i", X, X).astype(np.float64) / B
-        quiet = np.flatnonzero((ms > lo_rms ** 2) & (ms < hi_rms ** 2))
+        quiet = np.flatnonzero((ms > 0.0) & (ms < hi_rms ** 2))
         if quiet.size < need:
             continue
         flagged, h_vars, levels = [], [], []
-        for b in quiet[:400]:
+        n_sparse = n_near = 0
+        for b in quiet[-TRUNC_MAX_BLOCKS:]:
             q = X[b].astype(np.float64) / LSB16
-            if not np.array_equal(q, np.round(q)):
+            qr = np.round(q)
+            if float(np.max(np.abs(q - qr))) > TRUNC_GRID_TOL:
                 continue                              # finer than 16 bits here: not truncated
+            # (within TRUNC_GRID_TOL of the grid: a 16-bit staircase re-dithered at 24 bits or
+            # in float keeps it, and its distortion, under the new dither)
+            near = not np.array_equal(q, qr)
+            q = qr
+            if ms[b] <= lo_rms ** 2:
+                # below -100 dBFS only an undithered tail lives: a decaying signal rounded to
+                # 0 with sparse +-1-2 LSB where it crosses half a step.  TPDF dither leaves no
+                # block like that (it sets >= ~25 % of the samples to +-1 LSB even in silence)
+                nz = float(np.mean(q != 0.0))
+                if 0.0 < nz < TRUNC_SPARSE_MAX and float(np.max(np.abs(q))) <= 2.0:
+                    n_sparse += 1
+                    n_near += near
+                    flagged.append(int(b))
+                    h_vars.append(float(np.mean(np.diff(q, 2) ** 2)))
+                    levels.append(0.5 * _db(ms[b]))
+                continue
             h = q[2:] - 2.0 * q[1:-1] + q[:-2]
             hv = float(np.mean(h * h))
             n_vals = np.unique(q).size
@@ -195,18 +216,27 @@ def truncation(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             # value at ~40 % of the samples even with no signal at all
             slow = n_vals <= TRUNC_TAIL_VALUES and float(np.mean(q[1:] != q[:-1])) < TRUNC_MAX_CHANGE
             if (hv < TRUNC_MAX_H_VAR and n_vals >= 3) or (n_vals >= 2 and slow):
+                n_near += near
                 flagged.append(int(b))
                 h_vars.append(hv)
                 levels.append(0.5 * _db(ms[b]))
         if len(flagged) >= need:
             t0 = flagged[0] * B / fs
-            margin = 10 * math.log10(1.5 / max(float(np.median(h_vars)), 1e-6))
+            dur = len(flagged) * B / fs
+            grid = ("lie within 1/64 step of the 16-bit grid (a finer dither was added after the "
+                    "16-bit rounding, which does not undo it)" if n_near * 2 > len(flagged) else
+                    "lie on the 16-bit grid")
+            if n_sparse * 2 > len(flagged):
+                how = (f"{grid} as a decaying tail rounded to zero with sparse 1-2 step blips and no "
+                       "dither noise under it")
+            else:
+                margin = 10 * math.log10(1.5 / max(float(np.median(h_vars)), 1e-6))
+                how = f"{grid} with {margin:.0f} dB less noise than TPDF dither"
             out.append(RenderEvent(
-                "truncation", t0, float(np.median(levels)), c, len(flagged) * B / fs,
-                detail=f"from {t0:.1f} s, {len(flagged) * B / fs:.1f} s of quiet passages "
-                       f"(around {np.median(levels):.0f} dBFS) lie on the 16-bit grid with "
-                       f"{margin:.0f} dB less noise than TPDF dither: the word length was reduced "
-                       "without dither; requantise from the source with dither"))
+                "truncation", t0, float(np.median(levels)), c, dur,
+                detail=f"from {t0:.1f} s, {dur:.1f} s of quiet passages (around "
+                       f"{np.median(levels):.0f} dBFS) {how}: the word length was reduced to 16 bits "
+                       "without (TPDF) dither; requantise from the source with dither"))
     return out
 
 
@@ -412,6 +442,29 @@ def splice_jump(x: np.ndarray, onset: int, span: int, *, fs: int) -> tuple[float
     return best
 
 
+def _paired_jumps(events: list[RenderEvent]) -> tuple[list[RenderEvent], list[RenderEvent]]:
+    """Two splices ``BURST_MIN_S`` to ``BURST_MAX_S`` apart are the two edges of one short stretch
+    that does not belong (a few ms bit-crushed to zeros or clipped in quiet music, whose energy
+    stays under the burst detector's rise, or a snippet pasted in): one ``digital_distortion``
+    from the first jump to the second.  Returns (the other events, those bursts)."""
+    sp = sorted((ev for ev in events if ev.kind == "discontinuity"), key=lambda ev: ev.time_s)
+    used: set[int] = set()
+    bursts = []
+    for i in range(len(sp) - 1):
+        a, b = sp[i], sp[i + 1]
+        gap = b.time_s - a.time_s
+        if id(a) in used or not BURST_MIN_S <= gap <= BURST_MAX_S:
+            continue
+        used.update((id(a), id(b)))
+        lvl = max(a.level_db, b.level_db)
+        bursts.append(RenderEvent(
+            "digital_distortion", a.time_s, lvl, a.channel, gap,
+            detail=f"at {a.time_s:.3f} s the waveform jumps away ({a.level_db:.0f} dBFS) and jumps back "
+                   f"{gap * 1000:.1f} ms later ({b.level_db:.0f} dBFS): a short stretch of wrong samples "
+                   "(clipped, bit-crushed, zeroed or pasted in); re-render or repair the passage"))
+    return [ev for ev in events if id(ev) not in used], bursts
+
+
 def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     """Splices, bursts of digital distortion, missing dither, inverted polarity and dual mono.
 
@@ -444,6 +497,7 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     # the edges of a burst are jumps too: the burst is the one event
     out = [ev for ev in out if not (ev.kind == "discontinuity" and any(
         b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002 for b in bursts))]
-    out += bursts
+    out, paired = _paired_jumps(out)          # a stretch between two jumps: one burst
+    out += bursts + paired
     out.sort(key=lambda ev: ev.time_s)
     return out

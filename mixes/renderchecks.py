@@ -250,12 +250,12 @@ def _combine(clicks: list[RenderEvent], splices: list[RenderEvent], artifacts: l
     # a "burst" of at most PULSE_MAX_S around a click the click detector verified is that click
     # (a held step of 1-2 ms, a short noise burst); longer bursts swallow the clicks inside them
     def inside(ev, b):
-        return b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
+        return b.channel in (ev.channel, -1) and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
 
     # (the click starts within the burst or just before it: an edge just after a burst's end is
     # the burst's own return, e.g. a 4-ms x10 clip burst whose clipped middle is the burst found)
     def starts_in(ev, b):
-        return b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s
+        return b.channel in (ev.channel, -1) and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s
 
     artifacts = [a for a in artifacts if not (a.kind == "digital_distortion" and a.duration_s <= PULSE_MAX_S
                                               and any(starts_in(ev, a) for ev in clicks))]
@@ -264,8 +264,20 @@ def _combine(clicks: list[RenderEvent], splices: list[RenderEvent], artifacts: l
     # a splice found both among the impulsive events and by the jump test is one event
     near_new = [a.time_s for a in artifacts if a.kind == "discontinuity"]
     splices = [sp for sp in splices if not any(abs(t - sp.time_s) <= SPLICE_MERGE_S for t in near_new)]
+    # ... and a jump at a burst's edge is the burst's (one event per error)
+    splices = [sp for sp in splices if not any(
+        b.channel in (sp.channel, -1) and b.time_s - 0.002 <= sp.time_s <= b.time_s + b.duration_s + 0.002
+        for b in bursts)]
     clicks = [ev for ev in clicks if not any(abs(t - ev.time_s) <= SPLICE_MERGE_S for t in near_new)]
     artifacts = sorted(artifacts + splices, key=lambda ev: ev.time_s)
+    # the jumps into and out of a dropout (digital silence, a held sample), and a burst that is
+    # the dropout (a few ms requantised to zeros), are the dropout's: one event per error
+    def in_drop(a, d):
+        return (d.channel in (a.channel, -1) and d.time_s - 0.002 <= a.time_s
+                and a.time_s + a.duration_s <= d.time_s + d.duration_s + 0.002)
+
+    artifacts = [a for a in artifacts if not (a.kind in ("discontinuity", "digital_distortion") and any(
+        in_drop(a, d) for d in dropouts))]
     warnings = []
     for c, v in enumerate(dc):
         if v > DC_WARN_DBFS:

@@ -93,11 +93,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixes.programme import as_programme
+from mixes.balance_null_choice import CONTEST_BAND_SHARE, choose
 from mixes.balance_null_dyn import remove_dynamics
 from mixes.balance_null_eq import _not_a_fader
 from mixes.balance_null_stft import (LAG_EXCERPT_S, MAX_LAG_S, MAX_NULL_S, _band_sum, _find_lag,  # noqa: F401
                                      _nfft, _overlap, _Spec, _spectra, _stft, _third_octave_edges)
 from mixes.balance_null_straight import straight_voice_track
+from mixes.balance_null_track import aligned_file_track
 from mixes.balance_null_voice import (BASS_CLEAR_BINS, BASS_CLEAR_MAX_HZ, COMB_MIN_BINS, COMB_REL,  # noqa: F401
                                       NOMINAL_LUFS, VIBRATO_HZ, VOICE_MAX_HZ, _bass_f0_hz, _bass_notch,
                                       _comb_mask, _istft, _voice_track)
@@ -225,7 +227,7 @@ def _refuse(reason: str, **kw) -> NullGate:
 
 def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = None,
               _spec_out: list | None = None, _dyn_mode: str = "auto",
-              _dyn_ref_db: float | None = None) -> NullGate:
+              _dyn_ref_db: float | None = None, _choice_out: list | None = None) -> NullGate:
     """Is ``r`` the same song as ``m``, linearly related at an integer lag?
 
     Parameters
@@ -321,6 +323,16 @@ def null_gate(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = Non
     for c_try, deep_try, score, t in sorted(cands, key=lambda q: -q[3])[:1]:
         if t >= TOP_MIN_RATIO * max(lead_top, TOP_MIN_CELLS) and score[0] >= TOP_MIN_BAND_SHARE * best[2][0]:
             best = (c_try, deep_try, score)
+    # two candidates contending (both nulling in many bands): the one whose difference is one
+    # centred harmonic part, not drums, pads and keys (mixes.balance_null_choice; songs4 sparse
+    # dub and folk songs: the voice's cells took the count or the top octaves)
+    nb_max = max(sc[0] for _, _, sc, _ in cands)
+    contenders = [q for q in cands if q[0] != best[0] and q[2][0] >= max(3, CONTEST_BAND_SHARE * nb_max)]
+    if contenders:
+        c_new = choose(sp.M, sp.R, sp.fk, best[0], [q[0] for q in contenders], debug=_choice_out)
+        for c_try, deep_try, score, _t in contenders:
+            if c_try == c_new:
+                best = (c_try, deep_try, score)
     c, deep, _ = best
     null_share = float(np.count_nonzero(deep) / np.count_nonzero(ok))
     # coherence per band over the frames: |sum r* m|^2 / (sum |m|^2 sum |r|^2)
@@ -388,7 +400,8 @@ def _gain_db(sdd: float, srd: float, srr: float) -> float | None:
 
 
 def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = None,
-                 vocal_in_files: bool = False, vocal_fallback_db: float | None = None) -> NullBalance:
+                 vocal_in_files: bool = False, vocal_fallback_db: float | None = None,
+                 file_tracks: tuple | None = None) -> NullBalance:
     """Bass and vocal of mix ``m`` against reference ``r`` by the null test.
 
     Parameters
@@ -402,6 +415,10 @@ def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = 
     vocal_fallback_db : float, optional
         The frame comparison's vocal figure (:func:`mixes.balance.compare_balance`), used
         instead of 0 dB when the difference holds no voice.
+    file_tracks : tuple, optional
+        ``(f0_mix_hz, f0_ref_hz, hop_s)``: the files' tracked centre pitch
+        (``VoiceFrames.f0_hz``); when a file found the vocal and the detector finds no voice in
+        the difference, its comb there gives the figure (:mod:`mixes.balance_null_track`).
 
     Returns
     -------
@@ -412,7 +429,8 @@ def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = 
     gate = null_gate(m, r, fs=fs, fs_ref=fs_ref, _spec_out=spec)
     if not gate.same:
         return NullBalance(gate=gate)
-    res = _figures(gate, spec[0], fs, vocal_in_files, vocal_fallback_db)
+    lens = (m.shape[-1], r.shape[-1])
+    res = _figures(gate, spec[0], fs, vocal_in_files, vocal_fallback_db, file_tracks, lens)
     if not gate.dyn_ambiguous:
         return res
     # a gain track between the parts' own offsets and a limiter's (a light limiter, or a voice
@@ -421,7 +439,8 @@ def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = 
     # under a 3-dB limiter read 0 for -5.4 dB uncorrected)
     spec2: list = []
     gate2 = null_gate(m, r, fs=fs, fs_ref=fs_ref, _spec_out=spec2, _dyn_mode="on", _dyn_ref_db=gate.gain_db)
-    res2 = _figures(gate2, spec2[0], fs, vocal_in_files, vocal_fallback_db) if gate2.same else None
+    res2 = (_figures(gate2, spec2[0], fs, vocal_in_files, vocal_fallback_db, file_tracks, lens)
+            if gate2.same else None)
     worst = 0.0
     for a, b in ((res.bass_vs_reference_db, None if res2 is None else res2.bass_vs_reference_db),
                  (res.vocal_vs_reference_db, None if res2 is None else res2.vocal_vs_reference_db)):
@@ -443,7 +462,8 @@ def null_balance(m: np.ndarray, r: np.ndarray, *, fs: int, fs_ref: int | None = 
 
 
 def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
-             vocal_fallback_db: float | None) -> NullBalance:
+             vocal_fallback_db: float | None, file_tracks: tuple | None = None,
+             lens: tuple | None = None) -> NullBalance:
     """The bass and vocal figures of an accepted pair (see :func:`null_balance`)."""
     c = gate.gain_sign * 10.0 ** (gate.gain_db / 20.0)
     D = sp.M / np.complex64(c) - sp.R                           # (ch, frames, bins)
@@ -488,6 +508,13 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
         # no vibrato voice: a straight-tone singer (mixes.balance_null_straight)
         f0 = straight_voice_track(D_notched, fk, sp.hop / fs, f_bass, D)
         straight = f0 is not None
+    by_file = False
+    if f0 is None and vocal_in_files and file_tracks is not None and lens is not None:
+        # a file found the vocal but d shows none the detector follows: the files' own track
+        # says where its comb is (mixes.balance_null_track); 0 dB only when d holds too little there
+        f0 = aligned_file_track(file_tracks, lag_samples=gate.lag_samples, n_mix=lens[0], n_ref=lens[1], fs=fs,
+                                hop=sp.hop, n_frames=D.shape[1])
+        by_file = f0 is not None
     if f0 is not None:
         n = f0.size
         mask = _comb_mask(f0, fk, f_bass[:n])
@@ -507,6 +534,9 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
             v_s = float(np.count_nonzero(np.isfinite(f0)) * sp.hop / fs)
             if found and straight:
                 notes.append("the vocal in the difference sings with a straight tone (no vibrato)")
+            if found and by_file:
+                notes.append("the vocal's change read on the pitch the files tracked (the voice detector did "
+                             "not follow it in the difference)")
     unread = False
     if gate.dynamics_db > 0:
         # after a limiter or compressor was divided out, a part read 30 dB down or more is the

@@ -165,9 +165,12 @@ def compare_balance_null(mix_balance, ref_balances, load_mix, load_refs, ref_nam
             except (RoomtruthError, OSError) as exc:        # e.g. an array, not a file
                 notes.append(f"not compared by the null test against {name}: {exc}")
                 r = None
+            tracks = None
+            if mf is not None and rf is not None and abs(mf.hop_s - rf.hop_s) <= 1e-9:
+                tracks = (mf.f0_hz, rf.f0_hz, mf.hop_s)
             res = None if r is None else null_balance(mix_audio[0], r, fs=mix_audio[1], fs_ref=fs_r,
-                               vocal_in_files=bool(mix_balance.vocal_found or rb.vocal_found),
-                                               vocal_fallback_db=v_same)
+                                                      vocal_in_files=bool(mix_balance.vocal_found or rb.vocal_found),
+                                                      vocal_fallback_db=v_same, file_tracks=tracks)
             if res is not None and not res.gate.same:
                 notes.append(f"not compared by the null test against {name}: {res.gate.reason}")
                 if res.gate.dynamics_db > 0:

@@ -81,17 +81,24 @@ def _find_lag(m: np.ndarray, r: np.ndarray, fs: int) -> tuple[int, float]:
     return int(lo + i - s0), float(rho[i])
 
 
-def _overlap(m: np.ndarray, r: np.ndarray, lag: int, fs: int) -> tuple[np.ndarray, np.ndarray]:
-    """The aligned common stretch (at most ``MAX_NULL_S``, from the middle)."""
+def _overlap_starts(n_m: int, n_r: int, lag: int, fs: int) -> tuple[int, int, int]:
+    """Where the aligned common stretch starts in the mix and in the reference (samples) and
+    its length (at most ``MAX_NULL_S``, from the middle; length <= 0 when none)."""
     i0 = max(0, -lag)
     j0 = i0 + lag
-    n = min(m.shape[1] - i0, r.shape[1] - j0)
-    if n <= 0:
-        return m[:, :0], r[:, :0]
+    n = min(n_m - i0, n_r - j0)
     cap = int(MAX_NULL_S * fs)
     if n > cap:
         off = (n - cap) // 2
         i0, j0, n = i0 + off, j0 + off, cap
+    return i0, j0, n
+
+
+def _overlap(m: np.ndarray, r: np.ndarray, lag: int, fs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned common stretch (at most ``MAX_NULL_S``, from the middle)."""
+    i0, j0, n = _overlap_starts(m.shape[1], r.shape[1], lag, fs)
+    if n <= 0:
+        return m[:, :0], r[:, :0]
     return m[:, i0:i0 + n], r[:, j0:j0 + n]
 
 

@@ -238,13 +238,15 @@ def arrange(ctx: dict):
         b = eq(b, fs, ("lp", 500.0, 0.7, 0))
     elif bk == "upright":
         b = inst.render(bl, n, fs, lambda m, d: inst.pluck_note(m, d, fs, beta=0.28, power=1.8, tau_s=0.9, damp=0.35,
-                                                                kmax=14, thump=0.3), cache, key="upr")
+                                                                kmax=14, thump=0.3, attack_s=0.005),
+                        cache, key="upr")
     elif bk == "guitar thumb":
         b = np.zeros(n)                                          # filled with the guitar below
     else:
         bright = 2.0 if bk == "picked" else 1.5
         b = inst.render(bl, n, fs, lambda m, d: inst.pluck_note(m, d, fs, beta=0.15 if bk == "picked" else 0.22,
-                                                                power=bright, tau_s=1.6, damp=0.12, kmax=16),
+                                                                power=bright, tau_s=1.6, damp=0.12, kmax=16,
+                                                                attack_s=0.002 if bk == "picked" else 0.005),
                         cache, key=bk)
         if bk == "picked":
             b = saturate(b / (np.max(np.abs(b)) + 1e-12) * 2, 2.0)
@@ -340,8 +342,8 @@ def arrange(ctx: dict):
         g = eq(g, fs, *body)
         # two microphones (body and neck): the guitar sits slightly off centre but fills both sides
         gs = np.stack([g, np.roll(eq(g, fs, ("lp", 6000.0, 0.7, 0)), int(0.0007 * fs))])
-        p = float(grng.uniform(-0.25, 0.25))
-        gs = gs * np.array([[np.sqrt(1 - p)], [np.sqrt(1 + p)]])
+        p = float(grng.uniform(-0.1, 0.1))
+        gs = gs * np.array([[np.sqrt(1 - p)], [np.sqrt(1 + p)]])           # (|p| <= 0.1: within +-0.9 dB)
         put("guitar", _level(gs, lv["guitar"]))
         meta["guitar"] = "acoustic"
         if st == "songwriter":

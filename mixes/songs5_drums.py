@@ -122,6 +122,8 @@ def make_hit(name: str, fs: int, rng: np.random.Generator, tune_hz: float = 0.0)
     else:
         raise ValueError(name)
     y = y * np.minimum(1, np.arange(y.size) / max(0.0005 * fs, 1))        # no step at the first sample
+    f = y.size * 2 // 5                                                   # nor at the last: a sample that stops
+    y[-f:] *= np.cos(np.linspace(0, np.pi / 2, f)) ** 2                   # mid-decay is a click (found on songs5)
     return y / np.max(np.abs(y))
 
 

@@ -70,7 +70,8 @@ def piano_note(midi: float, dur_s: float, fs: int, seed: int = 0) -> np.ndarray:
 
 
 def pluck_note(midi: float, dur_s: float, fs: int, *, beta: float = 0.2, power: float = 1.4,
-               tau_s: float = 1.5, damp: float = 0.15, kmax: int = 24, thump: float = 0.0) -> np.ndarray:
+               tau_s: float = 1.5, damp: float = 0.15, kmax: int = 24, thump: float = 0.0,
+               attack_s: float = 0.002) -> np.ndarray:
     """A plucked string: partials weighted by the pluck position, decaying faster with number."""
     f0 = hz(midi)
     L = int((min(dur_s, 4.0) + 0.06) * fs)
@@ -84,7 +85,7 @@ def pluck_note(midi: float, dur_s: float, fs: int, *, beta: float = 0.2, power: 
         y += a * np.exp(-t / (tau_s / (1 + damp * k ** 1.3))) * np.sin(2 * np.pi * fk * t)
     if thump:
         y += thump * np.sin(2 * np.pi * f0 * 0.5 * t) * np.exp(-t / 0.03)
-    return _ramp(y, fs, 0.002, 0.06)
+    return _ramp(y, fs, attack_s, 0.06)
 
 
 @functools.lru_cache(maxsize=256)

@@ -73,8 +73,8 @@ def make_hit(name: str, fs: int, rng: np.random.Generator, tune_hz: float = 0.0)
         if name == "tamb":
             y = y * (1 + 0.8 * np.sin(2 * np.pi * 18 * t)) + _hp(rng.standard_normal(t.size), 6000, fs) * np.exp(-t / 0.06)
     elif name in ("ride", "crash", "crash2"):
-        t = t_(2.5 if name == "ride" else 2.0)
-        fr = np.sort(rng.uniform(300, 9000, 28))
+        t = t_(2.2 if name == "ride" else 1.8)
+        fr = np.sort(rng.uniform(300, 9000, 16))
         taus = (1.8 if name == "ride" else 1.1) * (1000 / fr) ** 0.4
         y = np.zeros(t.size)
         for f, ta in zip(fr, taus):

@@ -196,49 +196,72 @@ def convolve_sends(sends: dict, ir: np.ndarray, n: int) -> dict:
     """Convolve mono sends ``{name: (n,)}`` with a stereo IR (2, L); returns ``{name: (2, n)}``
     (the tail past the song's end is dropped: the song's own ending fades before it)."""
     nfft = next_fast_len(n + ir.shape[1] - 1, real=True)
-    irf = rfft(ir, nfft, axis=-1)
+    irf = rfft(ir.astype(np.float32), nfft, axis=-1)            # float32: a room's -100 dB is plenty
     out = {}
     for k, x in sends.items():
         if not np.any(x):
             out[k] = np.zeros((2, n))
             continue
-        y = irfft(rfft(x, nfft)[None, :] * irf, nfft, axis=-1)[:, :n]
-        out[k] = y
+        y = irfft(rfft(x.astype(np.float32), nfft)[None, :] * irf, nfft, axis=-1)[:, :n]
+        out[k] = y.astype(np.float64)
     return out
 
 
 # ----------------------------------------------------------------------------- dynamics
-def _onepole(x: np.ndarray, tau_s: float, fs: int) -> np.ndarray:
+def _onepole(x: np.ndarray, tau_s: float, fs: float) -> np.ndarray:
     a = np.exp(-1.0 / max(tau_s * fs, 1.0))
     y, _ = signal.lfilter([1 - a], [1, -a], x, zi=[x[0] * a])
     return y
 
 
+HOP = 32            # dynamics run on 32-sample blocks (0.7 ms at 48 kHz), gains interpolated back
+
+
+def _up(g_blocks: np.ndarray, n: int) -> np.ndarray:
+    """Block values (at block centres) to a per-sample curve by linear interpolation."""
+    centres = np.arange(g_blocks.size) * HOP + (HOP - 1) / 2
+    return np.interp(np.arange(n), centres, g_blocks)
+
+
 def compressor_gain(x: np.ndarray, fs: int, *, threshold_db: float, ratio: float, attack_s: float = 0.01,
                     release_s: float = 0.15, knee_db: float = 6.0) -> np.ndarray:
-    """Gain (n,) of a feed-forward RMS compressor on the stereo bus ``x`` (2, n)."""
-    p = _onepole(np.mean(x ** 2, axis=0), attack_s, fs)
+    """Gain (n,) of a feed-forward RMS compressor on the bus ``x`` (channels, n)."""
+    n = x.shape[-1]
+    m = -(-n // HOP)
+    p = np.mean(x ** 2, axis=0)
+    p = np.pad(p, (0, m * HOP - n)).reshape(m, HOP).mean(axis=1)
+    p = _onepole(p, attack_s, fs / HOP)
     lev = 10 * np.log10(p + 1e-12)
     over = lev - threshold_db
     red = np.where(over <= -knee_db / 2, 0.0,
                    np.where(over >= knee_db / 2, over, (over + knee_db / 2) ** 2 / (2 * knee_db)))
-    g_db = -red * (1 - 1 / ratio)
-    g_db = _onepole(g_db, release_s, fs)
-    return 10 ** (g_db / 20)
+    g_db = _onepole(-red * (1 - 1 / ratio), release_s, fs / HOP)
+    return _up(10 ** (g_db / 20), n)
 
 
 def limiter_gain(x: np.ndarray, fs: int, *, ceiling: float, lookahead_s: float = 0.004,
                  release_s: float = 0.06) -> np.ndarray:
-    """Gain (n,) of a look-ahead peak limiter: ``|x| * gain <= ceiling`` at every sample."""
+    """Gain (n,) of a look-ahead peak limiter: ``|x| * gain <= ceiling`` at every sample.
+
+    Runs on 32-sample blocks: the gain a block needs (its loudest sample), a running minimum over
+    the look-ahead on either side, smoothed by a Hann window of that length; then a slower release
+    (the same over ``release_s``) averaged in.  Every block value is at most what the blocks in its
+    window need, and a sample's two neighbouring block values both have the sample's block in their
+    window, so the interpolated gain never lets a sample past the ceiling.
+    """
+    n = x.shape[-1]
+    m = -(-n // HOP)
     pk = np.max(np.abs(x), axis=0)
+    pk = np.pad(pk, (0, m * HOP - n)).reshape(m, HOP).max(axis=1)
     need = np.minimum(1.0, ceiling / np.maximum(pk, 1e-12))
-    L = max(int(lookahead_s * fs), 2)
+    L = max(int(lookahead_s * fs / HOP), 1) + 1
     hold = ndimage.minimum_filter1d(need, 2 * L + 1, mode="nearest")
     w = np.hanning(2 * L + 3)[1:-1]
-    g = signal.oaconvolve(hold, w / w.sum(), mode="same")
-    # slower release: a long running minimum smoothed again, taking the lower of the two
-    R = max(int(release_s * fs), L)
+    g = np.convolve(hold, w / w.sum(), mode="same")
+    R = max(int(release_s * fs / HOP), L)
     slow = ndimage.minimum_filter1d(need, 2 * R + 1, mode="nearest")
     w2 = np.hanning(2 * R + 3)[1:-1]
-    slow = signal.oaconvolve(slow, w2 / w2.sum(), mode="same")
-    return np.minimum(g, 0.5 * (g + slow))         # both <= need at every sample (the hold covers the window)
+    slow = np.convolve(slow, w2 / w2.sum(), mode="same")
+    g = np.minimum(g, 0.5 * (g + slow))
+    g = np.minimum(g, ndimage.minimum_filter1d(need, 3, mode="nearest"))     # (rounding: exact at the blocks)
+    return _up(g, n)

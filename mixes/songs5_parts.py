@@ -175,10 +175,14 @@ def melody(bar_chords: list, form: list[str], bar_s: float, beats: int, tonic: i
         grid = 0.5 if rng.random() < density else 1.0
         t = b * bar_s + beat * (0.5 if rng.random() < 0.4 else 0.0)
         end = (b + 1) * bar_s - (beat if b % 2 == 1 else beat * 0.25)
+        if bar_s < 2.4:                                          # fast songs: the phrase ends earlier, its last note held
+            end_notes = end - beat * float(rng.choice([1.0, 1.5, 2.0]))
+        else:
+            end_notes = end - beat * float(rng.choice([0.5, 1.0]))
         lift = 2 if sec == "chorus" else 0
-        while t < end - 0.05:
+        while t < end_notes - 0.05:
             d = grid * beat * float(rng.choice([1, 1, 1, 2, 2, 3]))
-            d = min(d, end - t)
+            d = min(d, end_notes - t)
             if d < 0.08:
                 break
             strong = abs(((t - b * bar_s) / beat) % 1) < 1e-6
@@ -193,6 +197,11 @@ def melody(bar_chords: list, form: list[str], bar_s: float, beats: int, tonic: i
             syl = str(rng.choice(CONSONANTS)) + "-" + str(rng.choice(VOWELS))
             out.append((t, d, int(m), 0.75 + 0.25 * rng.random(), syl))
             t += d
+        # a phrase ends on a held note (where a singer's vibrato blooms), up to the breath
+        if out and out[-1][0] >= b * bar_s:
+            t0, d, m, v, syl = out[-1]
+            if end - t0 > d:
+                out[-1] = (t0, end - t0, m, v, syl)
     return out
 
 

@@ -169,19 +169,21 @@ def _cascade(src: np.ndarray, F: np.ndarray, bw: np.ndarray, fs: int) -> np.ndar
         active[np.minimum(blocks + k, active.size - 1)] = True
     step = BLOCK // CTRL
     rr = np.exp(-np.pi * bw / fs)
-    for b in np.flatnonzero(active):
+    idx = np.flatnonzero(active)
+    idx = idx[idx * BLOCK < n]
+    f = F[np.minimum(idx * step + step // 2, F.shape[0] - 1)]                # (blocks, 5)
+    th = 2 * np.pi * np.minimum(f, 0.45 * fs) / fs
+    a1 = -2 * rr * np.cos(th)
+    a2 = np.broadcast_to(rr ** 2, a1.shape)
+    sos_all = np.stack([1 + a1 + a2, np.zeros_like(a1), np.zeros_like(a1), np.ones_like(a1), a1, a2], axis=2)
+    prev = -2
+    for j, b in enumerate(idx):
         s0 = b * BLOCK
-        if s0 >= n:
-            break
         s1 = min(s0 + BLOCK, n)
-        f = F[min(b * step + step // 2, F.shape[0] - 1)]
-        th = 2 * np.pi * np.minimum(f, 0.45 * fs) / fs
-        a1 = -2 * rr * np.cos(th)
-        a2 = rr ** 2
-        sos = np.stack([1 + a1 + a2, np.zeros(5), np.zeros(5), np.ones(5), a1, a2], axis=1)
-        if not active[b - 1] if b > 0 else True:
-            zi[:] = 0.0
-        out[s0:s1], zi = signal.sosfilt(sos, src[s0:s1], zi=zi)
+        if b != prev + 1:
+            zi = np.zeros((5, 2))
+        out[s0:s1], zi = signal.sosfilt(sos_all[j], src[s0:s1], zi=zi)
+        prev = b
     return out
 
 

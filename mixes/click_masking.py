@@ -47,6 +47,8 @@ RECT_FRACTION = 0.97   # held steps found in the eval: 0.984-1.000; music events
 # a sound starts at an event when some third-octave band is this much louder over the ~20 ms
 # after it than before (mixes.click_onset.onset_rise_db; kick onsets under a bass line: 8-31 dB)
 ONSET_RISE_DB = 6.0
+# ... but never for an event shorter than a mechanical attack (mixes.click_onset.is_attack_wide)
+ONSET_NARROW_RULE = True
 # --- psychoacoustic constants ------------------------------------------------------------
 # Monitoring level: a programme with mean square 1.0 (0 dB RMS re full scale) would play at
 # this SPL.  Mastering rooms play -14 dBFS RMS pink noise at ~83-86 dB SPL per speaker [U].
@@ -310,7 +312,9 @@ def audibility(x: np.ndarray, imp, *, fs: int, other: np.ndarray | None = None) 
     ~40 ms before, the new energy in the two channels at the event's own level ratio) is judged
     by the part of it that the other channel does not explain (:mod:`mixes.click_onset`: a
     drum's or a pluck's attack comes with its sound from where that sound is panned; a click is
-    one channel's).
+    one channel's).  A sample-level event (:func:`mixes.click_onset.is_attack_wide`: a click of
+    one or a few samples, as a render glitch leaves in both channels alike) is no attack and is
+    judged whole.
     """
     if not imp.onset:
         return np.zeros(0)
@@ -323,7 +327,7 @@ def audibility(x: np.ndarray, imp, *, fs: int, other: np.ndarray | None = None) 
     m = b.margin_db(imp.click, segs, full_band=full_band, width_s=width_s, wide=wide)
     if other is not None and len(other) == len(x):
         from mixes.click_decimate import _lowpass
-        from mixes.click_onset import coherent_share, onset_rise_db
+        from mixes.click_onset import coherent_share, is_attack_wide, onset_rise_db
         order = np.argsort(imp.onset, kind="stable")
         known = (np.asarray(imp.onset)[order], [imp.click[k] for k in order])
         h = _lowpass(fs)[1]
@@ -333,6 +337,10 @@ def audibility(x: np.ndarray, imp, *, fs: int, other: np.ndarray | None = None) 
         from_low = ~full_band | (np.asarray(fl, dtype=bool) if fl is not None and len(fl) == len(imp.onset) else False)
         sel, share = [], []
         for k in np.flatnonzero(m > 0):
+            # (a sample-level event, one or a few samples, is no sound's attack, whatever starts
+            # after it: an identical click in both channels just ahead of a centred drum hit)
+            if ONSET_NARROW_RULE and full_band[k] and not is_attack_wide(imp.click[k], fs=fs):
+                continue
             n_k = max(imp.click[k].size, 1)
             sh, gain_db = coherent_share(x, other, imp.onset[k], n_k, fs=fs, lowpass=h if from_low[k] else None)
             if sh >= 1.0:

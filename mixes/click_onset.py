@@ -28,19 +28,23 @@ channel does not explain, when it starts a sound from where it comes from:
    event comes from.
 
 The event's audibility is then that of its unexplained share (the isolated waveform scaled by
-it).  Limits, said plainly: a click that is the same in both channels (a mono source's click, a
-dual-mono file) and falls within the 21 ms before a sound panned like it starts is taken for
-that sound's attack (identical two-channel clicks at random places in the eval's songs and the
-real piano: 8.5 % pass the onset test); a click in a one-channel source (hard-panned or double
-tracked) gets no help and no harm from this rule; a re-plucked string that rings on (a strum
-over a held chord) raises no band and stays reported.
+it).  Not for a *sample-level* event (:func:`is_attack_wide`): an attack is mechanical (a beater
+on a head, a plectrum leaving a string) and lasts a fraction of a ms; a click whose energy lies
+within a few samples is no sound's attack, even when it is the same in both channels and a drum
+hit follows it within 21 ms (a render glitch, a dual-mono file: identical two-channel clicks
+-30..-18 dBFS in 15 drum songs of four generators, found 375 -> 472 of the 485 found without
+the rule; clean reports unchanged).  Limits, said plainly: a click of 0.2 ms or more (a short
+noise burst) that is the same in both channels and falls within the 21 ms before a sound panned
+like it is still taken for that sound's attack; a click in a one-channel source (hard-panned or
+double tracked) gets no help and no harm from this rule; a re-plucked string that rings on (a
+strum over a held chord) raises no band and stays reported.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["coherent_share", "onset_rise_db"]
+__all__ = ["coherent_share", "onset_rise_db", "sample_level_span_s", "is_attack_wide"]
 
 PAD_S = 0.0003        # the span compared: the event's, widened by this either side
 NEAR_S = 0.002        # the unexplained part's background: this long either side of the span
@@ -53,6 +57,52 @@ RISE_LO_HZ = 40.0
 RISE_FLOOR_DB = -30.0   # ... over the bands within this of the loudest band after the event
 OTHER_MIN_RATIO = 2.0   # the other channel has an event: its span's energy this many times its surroundings'
 MAX_LAG_S = 0.0       # inter-channel delay allowed (a pan-pot's: none)
+# an attack is a mechanical event: a beater's or a stick's contact with a head, a plectrum leaving
+# a string, lasts a fraction of a ms or more; an event whose isolated waveform's sample-level part
+# lies within a few samples is a digital click (also one identical in both channels), never a
+# sound's attack.  The sample-level part: the first difference (the waveform with a zero either
+# side) holds SPAN_FRACTION of its energy within ATTACK_MIN_S, or the second difference inside
+# the event within ATTACK_MIN_D2_S (the interpolation across the event's gap can leave a smooth
+# error larger than the click itself where the music moves fast: its second difference is small).
+# Measured on every event this rule cleared on clean music of four generators (60 on 66 songs):
+# first-difference spans >= 11 samples (0.23 ms at 48 kHz), second-difference spans >= 6; single,
+# 3-sample and doublet clicks planted identically in both channels just ahead of drum hits:
+# 1-7 and 1-3 samples.
+ATTACK_MIN_S = 0.00018
+ATTACK_MIN_D2_S = 0.0001
+SPAN_FRACTION = 0.9
+
+
+def _span(v: np.ndarray, fraction: float) -> int:
+    """Shortest run of ``v`` (samples) holding ``fraction`` of its energy."""
+    e = np.asarray(v, dtype=np.float64) ** 2
+    tot = float(e.sum())
+    if e.size == 0 or tot <= 0.0:
+        return 0
+    cs = np.concatenate([[0.0], np.cumsum(e)])
+    for m in range(1, e.size + 1):
+        if float(np.max(cs[m:] - cs[:-m])) >= fraction * tot:
+            return m
+    return e.size
+
+
+def sample_level_span_s(click: np.ndarray, *, fs: int, fraction: float = SPAN_FRACTION) -> tuple[float, float]:
+    """Spans (s) of an isolated event's sample-level part: the shortest stretch holding
+    ``fraction`` of the energy of its first difference (with a zero either side: its edges
+    count) and of its second difference inside it (the smooth error of the interpolation across
+    the gap does not count).  About 1-3 samples for a one-sample, a 3-sample click or a close
+    doublet; the contact's length (0.2-1.5 ms) for a beater's or a pick's noise."""
+    c = np.asarray(click, dtype=np.float64)
+    d1 = _span(np.diff(np.concatenate([[0.0], c, [0.0]])), fraction)
+    d2 = _span(np.diff(c, 2), fraction) if c.size >= 3 else c.size
+    return d1 / fs, d2 / fs
+
+
+def is_attack_wide(click: np.ndarray, *, fs: int) -> bool:
+    """Can the event be a sound's attack at all (see ``ATTACK_MIN_S``)?  False for a
+    sample-level event."""
+    d1_s, d2_s = sample_level_span_s(click, fs=fs)
+    return d1_s > ATTACK_MIN_S and d2_s > ATTACK_MIN_D2_S
 
 
 def _whitened(x: np.ndarray, a: int, b: int, lowpass: np.ndarray | None) -> np.ndarray:

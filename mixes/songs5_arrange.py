@@ -259,7 +259,8 @@ def arrange(ctx: dict):
     kick_name = {"trap": "kick", "edm": "kickedm", "jazz": "kickjazz"}.get(st, "kick")
     if hits:
         d2, tracks = drums.render_kit(hits, n, fs, drng, tune_hz=inst.hz(ctx["tonic"] - 12 + 7 * (drng.random() < .5)),
-                                      kick_name=kick_name)
+                                      kick_name=kick_name,
+                                      overheads=0.0 if st in ("edm", "trap") else float(drng.uniform(0.3, 0.7)))
         g = 10 ** (lv["drums"] / 20) / (np.sqrt(np.mean(d2 ** 2)) + 1e-12) * 0.7
         kick = sum(v for k, v in tracks.items() if k.startswith("kick"))
         put("drums", d2 * g, send=None)

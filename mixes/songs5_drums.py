@@ -268,7 +268,7 @@ def pattern(style: str, form: list[str], bar_s: float, beats: int, rng: np.rando
 
 
 def render_kit(hits: list[tuple], n: int, fs: int, rng: np.random.Generator, *, tune_hz: float = 0.0,
-               kick_name: str = "kick") -> tuple[np.ndarray, dict]:
+               kick_name: str = "kick", overheads: float = 0.0) -> tuple[np.ndarray, dict]:
     """The drum stem (2, n) from ``hits``; also each drum's mono track (for sends and sidechains)."""
     names = sorted({h[1] for h in hits})
     samples = {}
@@ -293,4 +293,17 @@ def render_kit(hits: list[tuple], n: int, fs: int, rng: np.random.Generator, *, 
     out = np.zeros((2, n))
     for nm, x in tracks.items():
         out += pan(x, PAN.get(nm, 0.0))
+    if overheads:                                 # a spaced pair over the kit: every drum in both channels,
+        oh = np.zeros((2, n))                     # the far side later (up to 1 ms) and softer, kick and snare centred
+        for nm, x in tracks.items():
+            p = PAN.get(nm, 0.0)
+            lag = int(round(abs(p) * 0.001 * fs))
+            near, far = 0.5 * (1 + abs(p)), 0.5 * (1 - abs(p) * 0.6)
+            y = np.zeros(n)
+            y[lag:] = x[: n - lag] if lag else x
+            a, b = (x * near, y * far) if p <= 0 else (y * far, x * near)
+            oh[0] += a
+            oh[1] += b
+        hp = signal.butter(2, 250.0, "high", fs=fs, output="sos")  # the overheads' low end is cut (the close mics have it)
+        out = out + overheads * signal.sosfilt(hp, oh, axis=1)
     return out, tracks

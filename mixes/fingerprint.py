@@ -277,7 +277,8 @@ def _t_quantile(p: float, dof: np.ndarray) -> np.ndarray:
 def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level):
     """The plain comparison (``k = 0``) or the one adjusted for ``k`` tonal-gap components,
     whichever leaves the most bands with an interval <= ``SURE_WIDTH_DB`` (see
-    :mod:`mixes.fingerprint_covariates`).  Returns ``(d, half, se, k)``."""
+    :mod:`mixes.fingerprint_covariates`).  Returns ``(d, half, se, k, z)``, ``z`` the ``k``
+    components (tracks x k)."""
     sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
     y = np.vstack([mix_levels, ref_levels])
     is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
@@ -300,7 +301,15 @@ def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, leve
         cand = (n_sure(h), _level_free(shift, f), h, np.sqrt(var), k)
         if cand[0] > best[0]:
             best = cand
-    return best[1], best[2], best[3], best[4]
+    return best[1], best[2], best[3], best[4], z[:, :best[4]]
+
+
+def _residuals(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The tracks' residuals (dB) after group means and covariates ``z`` (least squares per band)."""
+    a = np.column_stack([np.ones(y.shape[0]), is_mix.astype(np.float64), z])
+    yy = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    coef, *_ = np.linalg.lstsq(a, yy, rcond=None)
+    return yy - a @ coef
 
 
 def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasReference | list[Ltas], *,
@@ -399,15 +408,16 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     else:
         mix_dof = float(len(mixes) - 1)
     half, se = _interval(d, mix_var, mix_dof, ref_var, ref_dof, level)
-    n_cov = 0
+    n_cov, z_cov = 0, np.zeros((len(mixes) + len(tracks), 0))
     if use_floor and len(tracks) >= 2 and COVARIATES:
-        d, half, se, n_cov = _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
+        d, half, se, n_cov, z_cov = _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
     n_smooth, smooth_info = 0, {}
     if use_floor and len(tracks) >= 2 and SMOOTH_UNSURE:
         sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
+        y_all = np.vstack([mix_levels, ref_levels])
+        is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
         d, half, se, n_smooth, smooth_info = smooth_unsure(
-            d, half, se, np.vstack([mix_levels, ref_levels]),
-            np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool), sel, SURE_WIDTH_DB)
+            d, half, se, y_all, is_mix, sel, SURE_WIDTH_DB, resid_db=_residuals(y_all, is_mix, z_cov))
     spread = dev.std(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)

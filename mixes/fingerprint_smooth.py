@@ -83,7 +83,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SMOOTH_SCALES_DB", "SMOOTH_CORRELATIONS", "noise_correlation", "neighbour_posterior", "smooth_unsure"]
+__all__ = ["SMOOTH_SCALES_DB", "SMOOTH_CORRELATIONS", "noise_correlation", "noise_matrix", "neighbour_posterior",
+           "smooth_unsure"]
 
 SMOOTH_SCALES_DB = tuple(float(v) for v in np.geomspace(0.3, 8.0, 16))   # prior scale s (dB) grid
 SMOOTH_CORRELATIONS = tuple(float(v) for v in np.linspace(0.0, 0.95, 12))  # prior neighbour correlation phi grid
@@ -91,6 +92,7 @@ LEVEL_PRIOR_DB2 = 100.0      # prior variance of the common level (dB^2): effect
 MAX_NOISE_CORRELATION = 0.95
 HEDGE_Z = 2.0                # a band's own estimate further than this from the posterior (sd) widens it
 MIN_SIGNAL_TO_NOISE = 1.0    # no smoothing when the prior's scale is below this times the rms standard error
+NOISE_SHRINK = None          # None: AR(1) noise; 0..1: the residuals' own correlation matrix shrunk this far to it
 
 
 def noise_correlation(rows_db: np.ndarray, is_mix: np.ndarray, sel: np.ndarray) -> float:
@@ -129,7 +131,46 @@ def noise_correlation(rows_db: np.ndarray, is_mix: np.ndarray, sel: np.ndarray) 
     return float(np.clip(np.mean(c), 0.0, MAX_NOISE_CORRELATION))
 
 
-def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray, dict]:
+def noise_matrix(resid_db: np.ndarray, rho: float, shrink: float) -> np.ndarray:
+    """Correlation of the bands' noise: the residuals' own, shrunk towards ``rho^|i-j|``.
+
+    Parameters
+    ----------
+    resid_db : ndarray (n_tracks, n)
+        The tracks' residuals (dB) on the smoothed bands after the fingerprint's model (group
+        means and covariates removed): the room is not in them.
+    rho : float
+        AR(1) neighbour correlation (the target of the shrinkage).
+    shrink : float
+        Weight of the AR(1) target (1: AR(1) only).
+
+    Returns
+    -------
+    ndarray (n, n)
+        A correlation matrix (unit diagonal, positive definite for ``shrink`` > 0).
+    """
+    r = np.asarray(resid_db, dtype=np.float64)
+    n = r.shape[1]
+    lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    ar = float(rho) ** lag
+    sd = np.sqrt(np.mean(r * r, axis=0))
+    if r.shape[0] < 3 or np.any(~np.isfinite(sd)) or np.any(sd < 1e-9):
+        return ar
+    x = r / sd
+    c = (x.T @ x) / x.shape[0]
+    if shrink == "lw":
+        # Ledoit-Wolf intensity: the sampling variance of the entries over their distance from
+        # the target (off-diagonal; the diagonal is 1 in both)
+        m = x.shape[0]
+        var = np.sum((x[:, :, None] * x[:, None, :] - c) ** 2, axis=0) / m / m
+        off = ~np.eye(n, dtype=bool)
+        dist = float(np.sum((c - ar)[off] ** 2))
+        shrink = float(np.clip(np.sum(var[off]) / dist, 0.0, 1.0)) if dist > 0 else 1.0
+    return (1.0 - shrink) * c + shrink * ar
+
+
+def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float,
+                        corr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Posterior mean and standard deviation of each band's deviation given all bands.
 
     Parameters
@@ -140,6 +181,8 @@ def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float) -> tupl
         Its standard error per band (dB, > 0).
     rho : float
         Correlation of neighbouring bands' noise (:func:`noise_correlation`).
+    corr : ndarray (n, n), optional
+        The noise's full correlation matrix (:func:`noise_matrix`); default ``rho^|i-j|``.
 
     Returns
     -------
@@ -153,11 +196,12 @@ def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float) -> tupl
     se = np.asarray(se_db, dtype=np.float64)
     n = x.size
     lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
-    noise = np.outer(se, se) * float(rho) ** lag
+    corrs = [float(rho) ** lag] if corr is None else (list(corr) if isinstance(corr, (list, tuple)) else [corr])
     level = np.full((n, n), LEVEL_PRIOR_DB2)
     lls, means, vars_, hyper = [], [], [], []
-    for s in SMOOTH_SCALES_DB:
-        for phi in SMOOTH_CORRELATIONS:
+    for s, phi, noise in ((s, phi, np.outer(se, se) * cm) for cm in corrs
+                          for s in SMOOTH_SCALES_DB for phi in SMOOTH_CORRELATIONS):
+        if True:
             k = s * s * phi ** lag + level
             c = k + noise
             try:
@@ -185,7 +229,7 @@ def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float) -> tupl
 
 
 def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows_db: np.ndarray,
-                  is_mix: np.ndarray, sel: np.ndarray, sure_width_db: float
+                  is_mix: np.ndarray, sel: np.ndarray, sure_width_db: float, resid_db: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict]:
     """The unsure bands of a fingerprint replaced by their neighbour posterior.
 
@@ -201,6 +245,9 @@ def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows
         Bands of the level alignment (contiguous); only these are smoothed.
     sure_width_db : float
         Bands with an interval at most this wide keep their own estimate.
+    resid_db : ndarray (n_tracks, n_bands), optional
+        The tracks' residuals after the fingerprint's model; with ``NOISE_SHRINK`` set, their
+        correlation matrix (shrunk towards AR(1)) is the noise's (:func:`noise_matrix`).
 
     Returns
     -------
@@ -221,7 +268,12 @@ def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows
     if idx.size < 3 or np.any(np.diff(idx) != 1):
         return d, half, se, 0, {}
     rho = noise_correlation(rows_db, is_mix, use)
-    mean, sd, info = neighbour_posterior(d[idx], se[idx], rho)
+    corr = None
+    if NOISE_SHRINK is not None and resid_db is not None:
+        rr = np.asarray(resid_db, dtype=np.float64)[:, idx]
+        corr = ([noise_matrix(rr, rho, v) for v in NOISE_SHRINK] if isinstance(NOISE_SHRINK, tuple)
+                else noise_matrix(rr, rho, NOISE_SHRINK))
+    mean, sd, info = neighbour_posterior(d[idx], se[idx], rho, corr)
     noise_db = float(np.sqrt(np.mean(se[idx] ** 2)))
     info["noise_db"] = round(noise_db, 2)
     if info["scale_db"] is None or info["scale_db"] < MIN_SIGNAL_TO_NOISE * noise_db:

@@ -11,7 +11,7 @@ from scipy import signal
 
 from conftest import shared_data
 from mixes import artifact_clean as ac
-from mixes.artifacts import find_artifacts, truncation
+from mixes.artifacts import dual_mono, polarity_inverted, truncation
 from mixes.renderchecks import render_checks
 
 FS = 48_000
@@ -46,11 +46,16 @@ def test_a_reverb_tail_rounded_to_16_bits_is_truncation_and_dithered_is_not(leve
     assert truncation(gated, fs=FS) == []
 
 
-def test_truncated_then_redithered_at_24_bits_is_still_truncation():
+@pytest.fixture(scope="module")
+def alt506():
+    from mixes.songs_alt import make_song
+    return make_song(506, duration_s=10.0).mix()
+
+
+def test_truncated_then_redithered_at_24_bits_is_still_truncation(alt506):
     # a 6-s fade to -100 dB floored to 16 bits, then converted to 24 bits with TPDF dither
     # there: the 16-bit staircase (and its distortion) stays under the new, 256x finer noise
-    from mixes.songs_alt import make_song
-    x = make_song(506, duration_s=10.0).mix()
+    x = alt506
     f = ac.faded(x, fs=FS, fade_s=6.0, silence_s=0.5)
     y16 = np.floor(f * 32768) / 32768
     y24 = ac.to_bits(y16, 24, seed=3)
@@ -79,3 +84,27 @@ def test_a_burst_crushed_to_zeros_in_quiet_music_is_one_event_not_two_splices():
         found += near[0].kind in ("digital_distortion", "silence")
     assert found >= 3
     assert render_checks(x, fs=fs).artifacts == ()
+
+
+def test_polarity_in_a_wide_mix_and_a_nearly_mono_mix_is_not_dual_mono(alt506):
+    x = alt506
+    m, side = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
+    # a wide mix: the side above ~250 Hz x2.5, bass and kick centred as in any normal mix
+    side = side + 1.5 * signal.sosfiltfilt(signal.butter(2, 250, "highpass", fs=FS, output="sos"), side)
+    wide = np.vstack([m + side, m - side])
+    assert polarity_inverted(wide, fs=FS) == []
+    ev = polarity_inverted(wide * np.array([[1.0], [-1.0]]), fs=FS)
+    assert len(ev) == 1 and ev[0].time_s == 0.0 and "inverted polarity" in ev[0].detail
+    # the mix summed to mono: dual mono; with a tiny decorrelated stereo reverb 30 dB down it
+    # is a (nearly mono) stereo file: neither dual mono nor inverted
+    assert [e.kind for e in dual_mono(np.vstack([m, m]), fs=FS)] == ["dual_mono"]
+    rng = np.random.default_rng(7)
+    k = int(1.2 * FS)
+    ir = rng.standard_normal((2, k)) * 10 ** (-3 * (np.arange(k) / FS) / 1.2)
+    ir /= np.sqrt(np.sum(ir ** 2, axis=1, keepdims=True))
+    near = np.vstack([m, m]) + 10 ** (-30 / 20) * np.vstack([signal.fftconvolve(m, ir[c])[: m.size] for c in range(2)])
+    arts = render_checks(near, fs=FS).artifacts
+    assert not [e for e in arts if e.kind in ("dual_mono", "polarity_inverted")]
+    # ... and a one-LSB difference is enough not to be identical
+    y = np.vstack([m, m + 2.0 ** -23])
+    assert dual_mono(y, fs=FS) == []

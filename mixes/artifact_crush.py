@@ -68,6 +68,8 @@ CRUSH_GUARD_S = 0.002
 CRUSH_AROUND_S = 0.050
 CLIPPED_RUN = 6              # equal samples in a row at the ceiling: a clipper's flat top ...
 CLIPPED_MIN_RUNS = 8         # ... this many in a file: a hard-clipped master
+CLIPPED_MIN_SPAN_S = 0.5      # ... spread over at least this long (16 flat tops inside one 6-ms
+                              # burst driven into a clipper are that burst, not a clipped master)
 CLIPPED_MIN_LEVEL = 0.1      # ... with its ceiling at least -20 dBFS
 GRID_CONTEXT_S = 0.250       # the file's own word length is read from this much around the burst
 GRID_TOL = 0.01              # of a step: float32 storage of a 16-bit value times a gain
@@ -252,11 +254,16 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
             lvl = _db(math.sqrt(float(np.mean(burst ** 2))))
             dur = (i1 - i0) / fs
             n_vals = np.unique(burst).size
+            top = float(np.max(np.abs(burst)))
+            flat = float(np.mean(np.abs(burst) >= 0.999 * top)) if top > 0 else 0.0
+            how = (f"is clipped flat ({flat * 100:.0f} % of its samples sit at its {_db(top):.1f} dBFS ceiling)"
+                   if flat >= 0.2 else f"takes only {n_vals} distinct sample values (requantised to a few bits)")
             out.append(RenderEvent(
                 "digital_distortion", i0 / fs, lvl, c, dur,
-                detail=f"at {i0 / fs:.3f} s a {dur * 1000:.1f} ms stretch at {lvl:.0f} dBFS holds its "
-                       f"samples on {n_vals} values (requantised to a few bits or clipped flat) inside "
+                detail=f"at {i0 / fs:.3f} s a {dur * 1000:.1f} ms stretch at {lvl:.0f} dBFS {how} inside "
                        "clean programme: a digital error; re-render or repair the passage"))
+    if tops and (max(t[2] for t in tops) - min(t[1] for t in tops)) / fs < CLIPPED_MIN_SPAN_S:
+        tops = []        # all within one short stretch: a burst (reported above), not a clipped master
     if tops:
         n_runs = sum(t[0] for t in tops)
         t0, t1 = min(t[1] for t in tops) / fs, max(t[2] for t in tops) / fs

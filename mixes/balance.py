@@ -83,6 +83,7 @@ from calib.errors import SignalError
 from mixes.loudness import LOUDNESS_OFFSET_DB, RELATIVE_GATE_LU, ABSOLUTE_GATE_LUFS
 from mixes._blas import single_threaded_blas
 from mixes.programme import as_programme
+from mixes.vocal_notes import struck_note
 from mixes.vocal_envelope import (ENVELOPE_MIN_CHANGE_DB, ENVELOPE_MIN_PAIRS, TRACK_MIN_CHANGE_DB,
                                   TRACK_MIN_PAIRS, envelope_change_db, track_envelope_change_db)
 from mixes.vocal_movement import DECAY_MAX_SHARE, DECAY_SLOPE_DB_PER_S, decay_share, voice_movement_cents
@@ -460,7 +461,7 @@ def measure_balance(x: np.ndarray, *, fs: int, integrated_lufs: float) -> Balanc
     # the vowel cue again, over every note of the tracked source (mixes.vocal_envelope, vocal7):
     # the voice-like segments are often one or two notes, too few to judge; the level contours
     # follow the source through all its notes
-    why = _fixed_envelope(fr, vf)
+    why = _fixed_envelope(fr, vf) or struck_note(fr, vf)   # and rings down like a struck string (vocal8)
     if why:
         notes.append(why)
         return Balance(vocal_db=math.nan, vocal_found=False, notes=tuple(notes), **common)

@@ -36,7 +36,8 @@ FRICATIVE = {"s": (4500, 9500, 0.09, 1.0), "sh": (2200, 6000, 0.10, 0.9), "f": (
              "th": (1500, 8000, 0.06, 0.2), "ch": (2200, 6500, 0.07, 0.8)}       # lo, hi Hz, duration s, level
 PLOSIVE = {"t": (3000, 7000, 0.35), "k": (1500, 3500, 0.3), "p": (300, 2500, 0.25), "d": (2500, 6000, 0.15),
            "g": (1200, 3000, 0.12), "b": (200, 2000, 0.1)}
-BW_HZ = np.array([70.0, 90.0, 120.0, 160.0, 200.0])
+BW_HZ = np.array([70.0, 90.0, 120.0, 160.0, 200.0, 300.0, 400.0, 500.0])
+HIGHER_HZ = (5500.0, 6500.0, 7500.0)      # fixed higher formants: a uniform tube's next resonances
 CTRL = 64           # control-rate hop (samples)
 BLOCK = 256         # formant-filter block (samples)
 
@@ -51,7 +52,7 @@ def singer(rng: np.random.Generator, *, sex: str | None = None, vibrato: str | N
         sex=sex, vibrato=vibrato, vib_depth_cents=float(depth), vib_rate_hz=float(rng.uniform(4.6, 6.4)),
         vib_delay_s=float(rng.uniform(0.12, 0.35)), jitter=float(rng.uniform(0.002, 0.006)),
         shimmer=float(rng.uniform(0.02, 0.07)), breath=float(rng.uniform(0.01, 0.08) * (2.5 if rng.random() < .25 else 1)),
-        t_p=float(rng.uniform(0.36, 0.46)), t_n=float(rng.uniform(0.10, 0.22)),
+        t_p=float(rng.uniform(0.36, 0.46)), t_n=float(rng.uniform(0.07, 0.16)),
         fscale=float(rng.uniform(0.95, 1.05) * (1.17 if sex == "female" else 1.0)),
         porta_s=float(rng.uniform(0.04, 0.14)), scoop_cents=float(rng.uniform(0, 120) if style in
                                                                    ("gospel", "pop", "songwriter", "trap") else rng.uniform(0, 40)),
@@ -146,9 +147,10 @@ def _formant_track(notes, n_ctrl: int, fs: int, sg: dict, p_midi: np.ndarray):
     order = np.argsort(keys_t, kind="stable")
     kt = np.asarray(keys_t)[order]
     kf = np.asarray(keys_f)[order]
-    F = np.stack([np.interp(tc, kt, kf[:, j]) for j in range(5)], axis=1) * sg["fscale"]
+    F = np.stack([np.interp(tc, kt, kf[:, j]) for j in range(5)] + [np.full(n_ctrl, h) for h in HIGHER_HZ],
+                 axis=1) * sg["fscale"]
     if sg.get("ring"):                                # the singer's formant: F3-F5 drawn together near 2.9 kHz
-        F[:, 2:] = 0.5 * F[:, 2:] + 0.5 * np.array([2700.0, 3000.0, 3300.0])
+        F[:, 2:5] = 0.5 * F[:, 2:5] + 0.5 * np.array([2700.0, 3000.0, 3300.0])
     f0 = 440.0 * 2 ** ((p_midi - 69) / 12)
     F[:, 0] = np.maximum(F[:, 0], 1.08 * f0)         # formant tuning: F1 stays above f0 on high notes
     F[:, 1] = np.maximum(F[:, 1], F[:, 0] + 250)
@@ -156,10 +158,10 @@ def _formant_track(notes, n_ctrl: int, fs: int, sg: dict, p_midi: np.ndarray):
 
 
 def _cascade(src: np.ndarray, F: np.ndarray, bw: np.ndarray, fs: int) -> np.ndarray:
-    """Five two-pole resonators in series, coefficients per BLOCK samples, state carried."""
+    """Two-pole resonators in series (one per column of ``F``), coefficients per BLOCK samples, state carried."""
     n = src.size
     out = np.zeros(n)
-    zi = np.zeros((5, 2))
+    nf = F.shape[1]
     active = np.zeros(n // BLOCK + 2, bool)
     nz = np.flatnonzero(np.abs(src) > 0)
     if nz.size == 0:
@@ -181,7 +183,7 @@ def _cascade(src: np.ndarray, F: np.ndarray, bw: np.ndarray, fs: int) -> np.ndar
         s0 = b * BLOCK
         s1 = min(s0 + BLOCK, n)
         if b != prev + 1:
-            zi = np.zeros((5, 2))
+            zi = np.zeros((nf, 2))
         out[s0:s1], zi = signal.sosfilt(sos_all[j], src[s0:s1], zi=zi)
         prev = b
     return out
@@ -254,7 +256,9 @@ def sing(notes: list[tuple], n: int, fs: int, sg: dict, rng: np.random.Generator
         if np.any(plos[j]):
             sos = signal.butter(2, (lo, min(hi, 0.45 * fs)), "band", fs=fs, output="sos")
             y += signal.sosfilt(sos, np.roll(noise, 7919) * plos[j]) * 0.4
-    y = signal.sosfilt(np.vstack([biquad("hp", 90.0, fs, 0.7), biquad("peak", 3000.0, fs, 1.0, 2.0)]), y)
+    # the poles above F5 (a formant synthesiser's higher-pole correction), presence, and the low cut
+    y = signal.sosfilt(np.vstack([biquad("hp", 90.0, fs, 0.7), biquad("peak", 3000.0, fs, 1.0, 2.0),
+                                  biquad("highshelf", 5000.0, fs, 0.5, 6.0)]), y)
     return y
 
 

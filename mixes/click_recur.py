@@ -148,3 +148,17 @@ def recurs(x: np.ndarray, onsets: np.ndarray, widths_s: np.ndarray, partners: np
         rx = (wx @ tx) / np.sqrt(np.maximum(np.einsum("ij,ij->i", wx, wx), 1e-30) * max(float(tx @ tx), 1e-30))
         out[k] = bool(np.any(rx >= CONTEXT_RHO))
     return out
+
+
+def mask_near(cand: np.ndarray, pos: np.ndarray, exclude: np.ndarray, guard: int) -> np.ndarray:
+    """(K, len(pos)) True where ``cand[k] + pos`` lies within ``guard`` samples of an ``exclude``
+    position (sorted): the excursions that are another verified click, for the periodicity test
+    of :mod:`mixes.clicks` (``_recurs_long``)."""
+    out = np.zeros((cand.size, pos.size), dtype=bool)
+    for k, c in enumerate(cand):
+        lo, hi = np.searchsorted(exclude, [c + pos[0] - guard, c + pos[-1] + guard + 1])
+        for e in exclude[lo:hi]:
+            if abs(int(e) - int(c)) <= guard:
+                continue                                   # (the event itself)
+            out[k] |= np.abs(c + pos - e) <= guard
+    return out

@@ -94,6 +94,8 @@ RECUR_SPAN_S = 0.030      # recurrence looked for this far either side (a 35 Hz 
 RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter height
 LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
 RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) within this
+RECUR_PAIR_SPAN_S = 0.050  # ... then looked for this far (a period's second multiple on the far side)
+RECUR_SPARE_PAIRS = True  # ... not counting an excursion at another verified click (two clicks 16 ms apart)
 WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
 WIDE_MAX_WIDTH_S = 0.0025  # ... and the widest excursion it takes for a click
 WIDE_MIN_RATIO = 40.0     # ... for candidates whose first-pass peak against the error before it reached this
@@ -149,7 +151,7 @@ class Impulsive:
 
 
 def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarray, guard: int,
-                 fs: int) -> np.ndarray:
+                 fs: int, exclude: np.ndarray | None = None, span_s: float = RECUR_SPAN_S) -> np.ndarray:
     """Does the event's excursion recur over +-``RECUR_SPAN_S``?  (A waveform corner that comes
     back every period - a sawtooth bass at 40-100 Hz, a plucked string - is the instrument's;
     a click comes once, a pair of clicks twice.)
@@ -164,7 +166,7 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
     p = p1 - 1
     if K == 0:
         return np.zeros(0, dtype=bool)
-    L = int(RECUR_SPAN_S * fs)
+    L = int(span_s * fs)
     idx = np.clip(cand[:, None] + np.arange(-L - 2 * p, L + 2 * p)[None, :], 0, x.size - 1)
     S = x[idx].astype(np.float64)
     n_e = S.shape[1] - p
@@ -178,6 +180,11 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
     pos = np.arange(n_d) + p - (L + 2 * p)               # impulse position relative to the event
     big = np.abs(d) > level[:, None]
     big &= (np.abs(pos) > guard + int(REPEAT_GAP_S * fs))[None, :]
+    if exclude is not None and exclude.size:
+        # (an excursion at another verified click is that click, not the waveform's period: the
+        # first of two clicks 16 ms apart plus hat noise 16 ms after the second look periodic)
+        from mixes.click_recur import mask_near
+        big &= ~mask_near(cand, pos, exclude, guard)
     sep = max(int(MERGE_S * fs), 1)
     tol = max(int(RECUR_TOL_S * fs), 1)
     out = np.zeros(K, dtype=bool)
@@ -196,13 +203,16 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
 
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
             max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO,
-            guard_s: float = GUARD_S, peaks: list | None = None) -> None:
+            guard_s: float = GUARD_S, peaks: list | None = None, recur_exclude: np.ndarray | None = None,
+            recur_rejected: list | None = None) -> None:
     """Stage 2 (and the LSAR isolation) for a batch of candidates, vectorised across them.
 
     ``others`` are all candidates of the channel (sorted): those inside a window are masked.
     ``guard_s``: half-width of the event's own region (excluded from the fit, searched for the
     excursion).  ``peaks``: if given, each candidate's matched-filter peak (in units of the
-    reference error) is appended.
+    reference error) is appended.  ``recur_rejected``: if given, the candidates the periodicity
+    test (``_recurs_long``) rejected are appended; ``recur_exclude``: verified onsets whose
+    excursions that test does not count (then over +-``RECUR_PAIR_SPAN_S``).
     """
     ctx = int(CONTEXT_S * fs)
     guard = max(int(guard_s * fs), 4)
@@ -295,7 +305,11 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         # phase, so the recurrence is looked for at a lower fraction there)
         frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
         if ok.any():
-            ok[ok] &= ~_recurs_long(x, cand[H[ok]], Ah[ok], (lev * peak[H] * frac)[ok], guard, fs)
+            rl = _recurs_long(x, cand[H[ok]], Ah[ok], (lev * peak[H] * frac)[ok], guard, fs, recur_exclude,
+                              RECUR_SPAN_S if recur_exclude is None else RECUR_PAIR_SPAN_S)
+            if recur_rejected is not None:
+                recur_rejected.extend(cand[H[ok]][rl].tolist())
+            ok[ok] &= ~rl
         hit[H] = ok
     for h in np.flatnonzero(hit):
         # the excursion: above half the detection threshold and within 34 dB of its own peak
@@ -390,8 +404,14 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     ctx = int(CONTEXT_S * fs)
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
     peaks: list[float] = []
+    rejected: list[int] = []
     for i in range(0, cand.size, 256):
-        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks)
+        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks, recur_rejected=rejected)
+    if RECUR_SPARE_PAIRS and rejected and out.onset:
+        # a candidate taken for a periodic corner only because another verified click stood at
+        # one of its "periods" is tried again without that click (mixes.click_recur.mask_near)
+        _verify(x, np.asarray(rejected, dtype=np.int64), cand, fs, out, max_width_s, click_ratio,
+                recur_exclude=np.sort(np.asarray(out.onset, dtype=np.int64)))
     if fs > 2 * LOW_FS_HZ and cand.size:
         # wide clicks (a 1-2.5 ms burst or held step): their excursion overruns the +-1 ms
         # region, so the reference error after it holds their own tail.  Candidates that stood

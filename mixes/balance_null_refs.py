@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.signal
 
 from calib.errors import RoomtruthError
 from mixes.balance_null import MAX_LAG_S, null_balance
@@ -84,21 +85,19 @@ def _cells_agree(mix_frames, ref_frames, max_lag: int) -> float:
     ga, gb = np.asarray(mix_frames.gated, dtype=bool), np.asarray(ref_frames.gated, dtype=bool)
     if ga.size != A.shape[0] or gb.size != B.shape[0]:
         return 0.0
+    # the lag: the cross-correlation (FFT) of the broadband log energies, zero-mean over the
+    # gated frames (ungated frames 0), within max_lag frames either way
     ta = np.log10(np.maximum(A.sum(axis=1), 1e-30))
     tb = np.log10(np.maximum(B.sum(axis=1), 1e-30))
-    lags, best, best_lag = [0], -2.0, 0
-    for lag in range(-max_lag, max_lag + 1):
-        i0 = max(0, -lag)
-        n = min(ta.size - i0, tb.size - i0 - lag)
-        if n < 16:
-            continue
-        g = ga[i0:i0 + n] & gb[i0 + lag:i0 + lag + n]
-        x, y = ta[i0:i0 + n][g], tb[i0 + lag:i0 + lag + n][g]
-        if x.size < 16 or np.std(x) == 0 or np.std(y) == 0:
-            continue
-        rho = float(np.corrcoef(x, y)[0, 1])
-        if rho > best:
-            best, best_lag = rho, lag
+    x = np.where(ga, ta - (ta[ga].mean() if ga.any() else 0.0), 0.0)
+    y = np.where(gb, tb - (tb[gb].mean() if gb.any() else 0.0), 0.0)
+    lags, best_lag = [0], 0
+    if x.size >= 16 and y.size >= 16:
+        xc = scipy.signal.correlate(y, x, mode="full", method="fft")     # index k: lag k - (x.size - 1)
+        lag_axis = np.arange(xc.size) - (x.size - 1)
+        near = np.abs(lag_axis) <= max_lag
+        if np.any(near):
+            best_lag = int(lag_axis[near][np.argmax(xc[near])])
     if best_lag != 0:
         lags.append(best_lag)
     share = 0.0

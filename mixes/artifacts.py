@@ -132,12 +132,13 @@ def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None)
     lo -= lo.mean(axis=1, keepdims=True)
     rate = fs / m
     # the boxcar's sidelobes let through some of 200-700 Hz, where a wide mix is wide: the
-    # correlation is also read below POLARITY_LP_HZ (a 2nd-order low-pass of the 400-Hz series,
-    # forward and backward), and the more negative of the two counts (songs5 703, wide: the boxcar
-    # series of the inverted mix correlates -0.16, below 100 Hz -0.77; songs4 700 the other way)
+    # correlation is also read below POLARITY_LP_HZ (a 2nd-order low-pass of the 400-Hz series:
+    # the same filter on both channels, so its phase does not matter), and the more negative of
+    # the two counts (songs5 703, wide: the boxcar series of the inverted mix correlates -0.16,
+    # below 100 Hz -0.77; songs4 700 the other way)
     lo2 = None
     if n_b > 12 and rate > 2.5 * POLARITY_LP_HZ:
-        lo2 = signal.sosfiltfilt(signal.butter(2, POLARITY_LP_HZ, fs=rate, output="sos"), lo, axis=1)
+        lo2 = signal.sosfilt(signal.butter(2, POLARITY_LP_HZ, fs=rate, output="sos"), lo, axis=1)
 
     def corr1(v: np.ndarray, a: int, b: int) -> tuple[float, float]:
         ll, rr = float(v[0, a:b] @ v[0, a:b]), float(v[1, a:b] @ v[1, a:b])

@@ -40,8 +40,11 @@ from mixes.fingerprint import fingerprint_from_mixes  # noqa: E402
 
 SM = "mixes.fingerprint_smooth"
 VARIANTS: dict[str, dict] = {
-    "shipped": {f"{SM}:NOISE_SHRINK": None},
+    "shipped": {f"{SM}:NOISE_SHRINK": None, f"{SM}:NOISE_PRIOR_DOF": None},
     "new": {},
+    "noq": {f"{SM}:FULL_Q": False},
+    "q_dof4": {f"{SM}:NOISE_PRIOR_DOF": 4.0},
+    **{f"dof{v}": {f"{SM}:NOISE_PRIOR_DOF": v} for v in (4.0, 6.5, 9.0)},
     **{f"shrink{v}": {f"{SM}:NOISE_SHRINK": v} for v in (0.1, 0.2, 0.35, 0.5, 0.7, "lw")},
     "bma": {f"{SM}:NOISE_SHRINK": (0.15, 0.3, 0.5, 1.0)},
     "bma2": {f"{SM}:NOISE_SHRINK": (0.2, 0.35, 0.5)},

@@ -417,7 +417,9 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
         y_all = np.vstack([mix_levels, ref_levels])
         is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
         d, half, se, n_smooth, smooth_info = smooth_unsure(
-            d, half, se, y_all, is_mix, sel, SURE_WIDTH_DB, resid_db=_residuals(y_all, is_mix, z_cov))
+            d, half, se, y_all, is_mix, sel, SURE_WIDTH_DB, resid_db=_residuals(y_all, is_mix, z_cov),
+            resid_dof=float(y_all.shape[0] - 2 - z_cov.shape[1]),
+            q_full=float(_t_quantile(1.0 - (1.0 - level) * MISS_SHARE / 2.0, max(y_all.shape[0] - 2 - z_cov.shape[1], 1))))
     spread = dev.std(axis=0, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)

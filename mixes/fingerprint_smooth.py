@@ -93,6 +93,8 @@ MAX_NOISE_CORRELATION = 0.95
 HEDGE_Z = 2.0                # a band's own estimate further than this from the posterior (sd) widens it
 MIN_SIGNAL_TO_NOISE = 1.0    # no smoothing when the prior's scale is below this times the rms standard error
 NOISE_SHRINK = None          # None: AR(1) noise; 0..1: the residuals' own correlation matrix shrunk this far to it
+FULL_Q = True                # with the residuals' correlation, the quantile is at least q_full (t at resid dof)
+NOISE_PRIOR_DOF = 6.5        # else (NOISE_SHRINK None): AR(1) worth this many residual dof (shrink 0.35 at 12)
 
 
 def noise_correlation(rows_db: np.ndarray, is_mix: np.ndarray, sel: np.ndarray) -> float:
@@ -229,8 +231,8 @@ def neighbour_posterior(d_db: np.ndarray, se_db: np.ndarray, rho: float,
 
 
 def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows_db: np.ndarray,
-                  is_mix: np.ndarray, sel: np.ndarray, sure_width_db: float, resid_db: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict]:
+                  is_mix: np.ndarray, sel: np.ndarray, sure_width_db: float, resid_db: np.ndarray | None = None,
+                  resid_dof: float = 0.0, q_full: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict]:
     """The unsure bands of a fingerprint replaced by their neighbour posterior.
 
     Parameters
@@ -246,8 +248,17 @@ def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows
     sure_width_db : float
         Bands with an interval at most this wide keep their own estimate.
     resid_db : ndarray (n_tracks, n_bands), optional
-        The tracks' residuals after the fingerprint's model; with ``NOISE_SHRINK`` set, their
-        correlation matrix (shrunk towards AR(1)) is the noise's (:func:`noise_matrix`).
+        The tracks' residuals after the fingerprint's model: their correlation matrix, shrunk
+        towards AR(1), is the noise's (:func:`noise_matrix`), with the weight
+        ``NOISE_PRIOR_DOF / (NOISE_PRIOR_DOF + resid_dof)`` on AR(1) (``NOISE_SHRINK`` if set).
+        Without them (or ``resid_dof`` <= 0) the noise is AR(1).
+    resid_dof : float
+        The residuals' degrees of freedom (tracks minus fitted parameters).
+    q_full : float
+        With the residuals' correlation (estimated from ``resid_dof`` degrees of freedom), a
+        smoothed band's quantile is at least this (Student's t at ``resid_dof``: the band's own
+        quantile counts its moderated variance's degrees of freedom, the correlation has only
+        the residuals').
 
     Returns
     -------
@@ -268,12 +279,16 @@ def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows
     if idx.size < 3 or np.any(np.diff(idx) != 1):
         return d, half, se, 0, {}
     rho = noise_correlation(rows_db, is_mix, use)
+    info = {}
     corr = None
-    if NOISE_SHRINK is not None and resid_db is not None:
+    if resid_db is not None and (NOISE_SHRINK is not None or (NOISE_PRIOR_DOF is not None and resid_dof > 0)):
         rr = np.asarray(resid_db, dtype=np.float64)[:, idx]
-        corr = ([noise_matrix(rr, rho, v) for v in NOISE_SHRINK] if isinstance(NOISE_SHRINK, tuple)
-                else noise_matrix(rr, rho, NOISE_SHRINK))
-    mean, sd, info = neighbour_posterior(d[idx], se[idx], rho, corr)
+        shrink = NOISE_PRIOR_DOF / (NOISE_PRIOR_DOF + resid_dof) if NOISE_SHRINK is None else NOISE_SHRINK
+        corr = ([noise_matrix(rr, rho, v) for v in shrink] if isinstance(shrink, tuple)
+                else noise_matrix(rr, rho, shrink))
+        info["noise_shrink"] = round(float(shrink), 2) if not isinstance(shrink, (tuple, str)) else str(shrink)
+    mean, sd, info2 = neighbour_posterior(d[idx], se[idx], rho, corr)
+    info = {**info2, **info}
     noise_db = float(np.sqrt(np.mean(se[idx] ** 2)))
     info["noise_db"] = round(noise_db, 2)
     if info["scale_db"] is None or info["scale_db"] < MIN_SIGNAL_TO_NOISE * noise_db:
@@ -284,6 +299,8 @@ def smooth_unsure(d_db: np.ndarray, half_db: np.ndarray, se_db: np.ndarray, rows
     mean -= float(np.mean(mean))
     unsure = 2.0 * half[idx] > sure_width_db
     q = half[idx] / se[idx]
+    if corr is not None and FULL_Q:
+        q = np.maximum(q, q_full)
     tgt = idx[unsure]
     h = q[unsure] * sd[unsure]
     lo, hi = mean[unsure] - h, mean[unsure] + h

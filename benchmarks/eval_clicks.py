@@ -19,6 +19,7 @@ figure also counts a click reported under another kind (``discontinuity`` or
         [--tol-ms 2] [--only piano,kit]    # match tolerance; a subset of the materials (same plants)
     .venv/bin/python benchmarks/eval_clicks.py --clicks-only --json ""    # the detector alone
     EVAL_CLICKS_ROOT=/path/to/other/checkout .venv/bin/python benchmarks/eval_clicks.py --json ""
+    EVAL_CLICKS_TF=0|1 ... --clicks-only    # mixes.clicks.TF_PATH off / on (the same tree: A/B)
 """
 
 from __future__ import annotations
@@ -302,6 +303,9 @@ def main() -> None:
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "eval_clicks.json"))
     a = ap.parse_args()
     TOL_S = a.tol_ms / 1000.0
+    if os.environ.get("EVAL_CLICKS_TF") in ("0", "1"):     # the time-frequency path off / on (A/B)
+        import mixes.clicks as _c
+        _c.TF_PATH = os.environ["EVAL_CLICKS_TF"] == "1"
     rng = np.random.default_rng(1)
     classes: dict[str, np.ndarray] = {}
     rows = []

@@ -75,6 +75,7 @@ from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
 from mixes.click_lsar import hf_over_low, isolate, starts_louder
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
+from mixes.click_tf import centres as tf_centres
 from mixes.click_stage1 import CANDIDATE_RATIO, MERGE_S, OWN_RATIO, candidates as _candidates  # noqa: F401
 from mixes.types import RenderEvent
 
@@ -117,6 +118,9 @@ LOW_TRIM = 0.3            # ... the click starts and ends where it reaches this 
 # start (of which the low band saw the leakage) ~1600x
 LOW_HF_RATIO_MAX = 200.0
 LOW_TOP_GAP_S = 0.005     # ... and when it starts no louder top octaves (from this far before it)
+TF_PATH = False           # the time-frequency path for clicks inside percussion (mixes.click_tf)
+TF_CLICK_RATIO = 3.0      # ... whose events stage 2 verifies at this (matched-filter units)
+TF_MAX_WIDTH_S = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / 48000   # ... up to this wide (a 2 ms step or burst)
 
 def _db(v: float) -> float:
     return 20.0 * math.log10(v) if v > 0 else -math.inf
@@ -203,8 +207,8 @@ def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarr
 
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
             max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO,
-            guard_s: float = GUARD_S, peaks: list | None = None, recur_exclude: np.ndarray | None = None,
-            recur_rejected: list | None = None) -> None:
+            guard_s: float = GUARD_S, peaks: list | None = None, repeat_test: bool = True,
+            recur_exclude: np.ndarray | None = None, recur_rejected: list | None = None) -> None:
     """Stage 2 (and the LSAR isolation) for a batch of candidates, vectorised across them.
 
     ``others`` are all candidates of the channel (sorted): those inside a window are masked.
@@ -212,7 +216,9 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     excursion).  ``peaks``: if given, each candidate's matched-filter peak (in units of the
     reference error) is appended.  ``recur_rejected``: if given, the candidates the periodicity
     test (``_recurs_long``) rejected are appended; ``recur_exclude``: verified onsets whose
-    excursions that test does not count (then over +-``RECUR_PAIR_SPAN_S``).
+    excursions that test does not count (then over +-``RECUR_PAIR_SPAN_S``).  ``repeat_test``: False skips the test of one excursion coming
+    back 2-12 ms later (the time-frequency path's candidates, whose band powers were already
+    required to stand above the level after them: a held step's second edge is its own).
     """
     ctx = int(CONTEXT_S * fs)
     guard = max(int(guard_s * fs), 4)
@@ -300,7 +306,7 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         for k in np.flatnonzero(big.sum(axis=1) >= 2):
             j = np.flatnonzero(big[k])
             recurs[k] = 1 + np.count_nonzero(np.diff(j) > sep) >= 2
-        ok = (again <= REPEAT_FRACTION * peak[H]) & ~recurs
+        ok = ((again <= REPEAT_FRACTION * peak[H]) | (not repeat_test)) & ~recurs
         # (at the low-band path's ~8 kHz a periodic corner's height varies with its sub-sample
         # phase, so the recurrence is looked for at a lower fraction there)
         frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
@@ -476,6 +482,7 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
     imp = _detect_full(xd, int(round(fd)), MAX_WIDTH_S + L / fs, LOW_CANDIDATE_RATIO, LOW_OWN_RATIO,
                        LOW_CLICK_RATIO, LOW_WHITEN)
     out = Impulsive()
+    out.decimated = (xd, d, L)                      # (for the time-frequency path, mixes.click_tf)
     known_a = np.sort(np.asarray(known, dtype=np.int64))
     tol = int(LOW_MATCH_S * fs)
     for k, o in enumerate(imp.onset):
@@ -516,6 +523,43 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
     return out
 
 
+def _add_tf(x: np.ndarray, fs: int, low: Impulsive, known: list[int], partners: np.ndarray) -> None:
+    """The time-frequency path (:mod:`mixes.click_tf`): its events are stage-2 candidates, verified
+    by the AR model at ``TF_CLICK_RATIO`` (two independent tests: the band powers against their
+    own two-sided local levels, and an impulsive excursion of the prediction error with the
+    repeat, recurrence, width and onset rules of stage 2); those neither other path found are
+    appended to ``low`` (full-rate waveforms)."""
+    xd, d, L = low.decimated
+    pos, _ = tf_centres(xd, fs, d, L)
+    ctx = int(CONTEXT_S * fs)
+    known_a = np.sort(np.asarray(list(known) + list(low.onset), dtype=np.int64))
+    tol = int(LOW_MATCH_S * fs)
+    j = np.searchsorted(known_a, pos)
+    near = np.zeros(pos.size, dtype=bool)
+    for jj in (j - 1, j):
+        ok = (jj >= 0) & (jj < known_a.size)
+        near[ok] |= np.abs(known_a[jj[ok]] - pos[ok]) <= tol
+    pos = pos[~near & (pos - ctx >= 0) & (pos + ctx <= x.size)]
+    if not pos.size:
+        return
+    others = np.unique(np.concatenate([np.asarray(partners, dtype=np.int64), pos]))
+    out = Impulsive()
+    for i in range(0, pos.size, 256):
+        _verify(x, pos[i:i + 256], others, fs, out, TF_MAX_WIDTH_S, TF_CLICK_RATIO, repeat_test=False)
+    for k in range(len(out.onset)):
+        o = out.onset[k]
+        jj = np.searchsorted(known_a, o)
+        if any(0 <= q < known_a.size and abs(int(known_a[q]) - o) <= tol for q in (jj - 1, jj)):
+            continue
+        low.onset.append(int(o))
+        low.click.append(out.click[k])
+        low.level_db.append(out.level_db[k])
+        low.low.append(False)
+        low.width_s.append(out.width_s[k])
+        low.wide.append(False)
+        low.from_low.append(False)
+
+
 def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
     """Stages 1 and 2 on one channel: every verified impulsive event with its isolated click
     (the full-band path, then the low-band path for what it adds)."""
@@ -524,6 +568,8 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
         x = x.astype(np.float64)
     full = _detect_full(x, fs)
     low = _detect_low(x, fs, full.onset)
+    if TF_PATH and getattr(low, "decimated", None) is not None:
+        _add_tf(x, fs, low, full.onset, full.partners)
     for k in range(len(low.onset)):
         full.onset.append(low.onset[k])
         full.click.append(low.click[k])

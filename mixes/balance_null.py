@@ -127,6 +127,7 @@ CHANGE_FLOOR_DB = -60.0       # sum|d|^2 this far under sum|r|^2: nothing change
 COMB_MIN_SHARE = 0.07         # the comb's share of d's energy (150 Hz-8 kHz, tracked frames)
 FLOOR_REL = 1e-7              # cells this far under the loudest are not counted (-70 dB)
 DEBUG: dict = {}              # the last call's intermediate figures (benchmarks, tests)
+VOCAL_ABSENT_DB = -30.0       # a vocal read this far down: the mix has no voice (not "found")
 VOCAL_AGREE_DB = 1.0          # a straight-tone or file-track vocal: sum and median over the comb agree
 
 
@@ -568,6 +569,11 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
             if found and by_file:
                 notes.append("the vocal's change read on the pitch the files tracked (the voice detector did "
                              "not follow it in the difference)")
+    if found and vocal is not None and vocal <= VOCAL_ABSENT_DB and gate.dynamics_db == 0:
+        # the difference holds the reference's whole voice: the mix has none (a no-voice version
+        # against the song with its voice) -- not a vocal found in the mix
+        notes.append("the mix holds no vocal: the difference is the reference's whole voice")
+        vocal, found, unread = None, False, True
     if gate.dynamics_db > 0:
         # after a limiter or compressor was divided out, a part read 30 dB down or more is the
         # residual's doing (measured: a -5.3 dB vocal read -60 under a 2:1 bus compressor)

@@ -160,3 +160,17 @@ def test_two_readings_that_disagree_give_no_figure():
                     float(np.sum(np.abs(Rv2) ** 2)))
     m = bn._median_gain_db(Dv2, Rv2)
     assert abs(s - m) > bn.VOCAL_AGREE_DB
+
+
+def test_a_mix_without_the_voice_is_not_a_vocal_found(pop):
+    """The song without its voice against the song with it (the stems summed, so the gate
+    accepts): the difference is the reference's whole voice, read ~ -60 dB; that is no vocal
+    in the mix, so vocal_found must stay false and no vocal figure is given (before: found, by
+    the null test, at -60 dB)."""
+    ref = pop.mix()
+    nov = sum(v for k, v in pop.stems.items() if k != "voice")
+    nb = bn.null_balance(nov, ref, fs=FS, vocal_in_files=True)
+    assert nb.gate.same, nb.gate.reason
+    assert not nb.vocal_in_difference
+    assert nb.vocal_vs_reference_db is None
+    assert any("holds no vocal" in n for n in nb.notes)

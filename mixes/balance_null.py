@@ -64,6 +64,16 @@ reads the gain reduction as the parts').  The EQ check leaves bands that a moved
 (their gain = a fader's, :mod:`mixes.balance_null_eq`).  A straight-tone voice (no vibrato) is
 found in ``d`` by :mod:`mixes.balance_null_straight` when the vibrato path finds none.
 
+Session 8 (null8): two candidates for ``c`` that both null in many bands are told apart by
+what each leaves in ``d`` (:mod:`mixes.balance_null_choice`: one centred harmonic part, the
+moved voice, against drums, pads and keys; sparse songs4 folk and dub songs took the voice's gain
+by the count or by the top octaves).  When no voice is found in ``d`` but a file found the vocal,
+the files' own pitch track places its comb (:mod:`mixes.balance_null_track`) instead of reading
+0 dB; a straight-tone or file-track figure needs the comb's sum and ``|d|^2``-weighted median to
+agree within ``VOCAL_AGREE_DB`` (a moved bass sharing the comb reads them apart), else no
+figure; a vocal read at ``VOCAL_ABSENT_DB`` or lower is the reference's voice missing from the
+mix (no vocal found).
+
 Why: the frame-energy comparison needs the voice found and tracked in the files; the null
 test needs it only in the difference, where nothing else is left, and it cancels the kick that
 the held-low-end rank filter cannot separate from a bass on every beat.

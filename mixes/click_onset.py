@@ -24,8 +24,10 @@ channel does not explain, when it starts a sound from where it comes from:
    :mod:`mixes.click_masking`) louder over the 21 ms after the event than in each of the three
    21-ms windows before it (the music's own ebb and flow rarely does that), looked for in the
    channel where the event is louder, and the energy that is new there stands in the two
-   channels at the event's own level ratio (``LOCATION_TOL_DB``): the sound starts where the
-   event comes from.
+   channels at the event's own level ratio (``LOCATION_TOL_DB``) in some band that rises that
+   much (the most-rising first: a hard-panned guitar starting a chord in one channel as a
+   centred kick hits must not hide the kick's own bands): the sound starts where the event
+   comes from.
 
 The event's audibility is then that of its unexplained share (the isolated waveform scaled by
 it).  Not for a *sample-level* event (:func:`is_attack_wide`): an attack is mechanical (a beater
@@ -57,6 +59,8 @@ RISE_LO_HZ = 40.0
 RISE_FLOOR_DB = -30.0   # ... over the bands within this of the loudest band after the event
 OTHER_MIN_RATIO = 2.0   # the other channel has an event: its span's energy this many times its surroundings'
 MAX_LAG_S = 0.0       # inter-channel delay allowed (a pan-pot's: none)
+LOCATION_ANY_BAND = True  # the location is checked in every band rising RISE_ANY_DB or more, not the top one only
+RISE_ANY_DB = 6.0
 # an attack is a mechanical event: a beater's or a stick's contact with a head, a plectrum leaving
 # a string, lasts a fraction of a ms or more; an event whose isolated waveform's sample-level part
 # lies within a few samples is a digital click (also one identical in both channels), never a
@@ -250,8 +254,14 @@ def onset_rise_db(x: np.ndarray, onset: int, n: int, *, fs: int, known=None,
     k = int(np.argmax(r))
     if other is not None:
         Q = _band_powers(other, starts, w, fs, None)
-        new_here, new_there = aft[k] - bef[k], Q[0, k] - Q[1:, k].max()
-        if not (new_here > 0 and new_there > 0) or \
-                abs(10 * np.log10(new_here / new_there) - gain_db) > LOCATION_TOL_DB:
-            return -np.inf
+        # (any band that rises enough, the most-rising first: where a hard-panned guitar starts a
+        # chord in one channel as a centred kick hits, the kick's own bands carry its location)
+        cands = [k] if not LOCATION_ANY_BAND else \
+            [int(j) for j in np.argsort(-r) if r[j] >= 10 ** (RISE_ANY_DB / 10)] or [k]
+        for k in cands:
+            new_here, new_there = aft[k] - bef[k], Q[0, k] - Q[1:, k].max()
+            if new_here > 0 and new_there > 0 and \
+                    abs(10 * np.log10(new_here / new_there) - gain_db) <= LOCATION_TOL_DB:
+                return float(10 * np.log10(r[k]))
+        return -np.inf
     return float(10 * np.log10(r[k]))

@@ -175,6 +175,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
     min_ms = 10 ** (CRUSH_MIN_DBFS / 10)
     out: list[RenderEvent] = []
     tops: list[tuple[int, int, int, int, float]] = []     # per channel: runs, first, last, longest, level
+    top_ch: list[int] = []                                  # ... and that channel
     for c in range(x.shape[0]):
         xc = x[c]
         n_h = (xc.size - 1) // hop
@@ -191,6 +192,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         top = _flat_tops(eq, v, ceiling)
         if top is not None:
             tops.append(top)
+            top_ch.append(c)
         grid = 0.0                               # the channel's grid, read at its first candidate
         # a hold counts at a level (not the quiet end of a 16-bit passage) or at exact zero (a
         # 2-bit grid rounds the quiet half of a loud waveform to 0), not at the file's ceiling
@@ -263,7 +265,19 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
                 detail=f"at {i0 / fs:.3f} s a {dur * 1000:.1f} ms stretch at {lvl:.0f} dBFS {how} inside "
                        "clean programme: a digital error; re-render or repair the passage"))
     if tops and (max(t[2] for t in tops) - min(t[1] for t in tops)) / fs < CLIPPED_MIN_SPAN_S:
-        tops = []        # all within one short stretch: a burst (reported above), not a clipped master
+        # all within one short stretch: a burst driven into a clipper, not a clipped master
+        # (reported once: here unless a held burst above already covers it)
+        a = min(t[1] for t in tops)
+        b = max(t[2] for t in tops) + max(t[3] for t in tops)
+        if not any(ev.time_s - 0.002 <= a / fs <= ev.time_s + ev.duration_s + 0.002 for ev in out):
+            n_runs = sum(t[0] for t in tops)
+            lvl = max(t[4] for t in tops)
+            out.append(RenderEvent(
+                "digital_distortion", a / fs, lvl, -1 if len(tops) > 1 else top_ch[0], (b - a) / fs,
+                detail=f"at {a / fs:.3f} s a {(b - a) / fs * 1000:.1f} ms stretch is clipped flat ({n_runs} flat "
+                       f"tops of {CLIPPED_RUN} or more equal samples at {lvl:.1f} dBFS) inside clean "
+                       "programme: a digital error; re-render or repair the passage"))
+        tops = []
     if tops:
         n_runs = sum(t[0] for t in tops)
         t0, t1 = min(t[1] for t in tops) / fs, max(t[2] for t in tops) / fs
@@ -271,7 +285,7 @@ def held_bursts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         lvl = max(t[4] for t in tops)
         # one finding for the file (duration 0: it must not swallow splices or clicks elsewhere)
         out.append(RenderEvent(
-            "digital_distortion", t0, lvl, -1 if len(tops) > 1 else 0, 0.0,
+            "digital_distortion", t0, lvl, -1 if len(tops) > 1 else top_ch[0], 0.0,
             detail=f"hard-clipped: {n_runs} flat tops of {CLIPPED_RUN} or more equal samples at "
                    f"{lvl:.1f} dBFS from {t0:.1f} s to {t1:.1f} s (the longest {longest * 1000:.1f} ms): "
                    "the master was driven into a clipper, and its flat tops are digital distortion; "

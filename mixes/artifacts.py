@@ -506,8 +506,8 @@ def find_artifacts(x: np.ndarray, *, fs: int) -> list[RenderEvent]:
         out += find_splices(x, fs=fs, stats=stats, bg=bg)
         bursts = digital_distortion(x, fs=fs, stats=stats, bg=bg)
     for ev in held_bursts(x, fs=fs):           # requantised / clipped stretches (mixes.artifact_crush)
-        if not any(b.channel == ev.channel and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002
-                   for b in bursts):
+        if not any((b.channel == ev.channel or -1 in (b.channel, ev.channel))
+                   and b.time_s - 0.002 <= ev.time_s <= b.time_s + b.duration_s + 0.002 for b in bursts):
             bursts.append(ev)
     # the edges of a burst are jumps too: the burst is the one event
     out = [ev for ev in out if not (ev.kind == "discontinuity" and any(

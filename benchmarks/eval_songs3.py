@@ -40,7 +40,10 @@ Usage::
 ``--gen`` chooses the generator (default songs3, so earlier results stay reproducible); the
 seeds are the same for every generator (a generator's style follows from its seed).  With
 songs4, the no-voice rows are split: songs whose other stems sing (a cappella's choir on the
-"pads" stem and its bass singer) are shown apart, since a voice IS there.
+"pads" stem and its bass singer) are shown apart, since a voice IS there.  With songs4 and songs5 a
+balance row also counts only the singers with vibrato (the done-means' voice); songs5's styles are
+``STYLES[seed % 10]`` (its no-voice song is exactly the mix minus the voice stem: an instrumental of
+the same master).
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ from mixes.fingerprint import fingerprint_from_mixes  # noqa: E402
 SM = "mixes.fingerprint_smooth"
 VARIANTS: dict[str, dict] = {
     "shipped": {f"{SM}:NOISE_SHRINK": None, f"{SM}:NOISE_PRIOR_DOF": None},
-    "new": {},
-    "noq": {f"{SM}:FULL_Q": False},
+    "new": {f"{SM}:NOISE_PRIOR_DOF": 6.5},
+    "noq": {f"{SM}:FULL_Q": False, f"{SM}:NOISE_PRIOR_DOF": 6.5},
     "q_dof4": {f"{SM}:NOISE_PRIOR_DOF": 4.0},
     **{f"dof{v}": {f"{SM}:NOISE_PRIOR_DOF": v} for v in (4.0, 6.5, 9.0)},
     **{f"shrink{v}": {f"{SM}:NOISE_SHRINK": v} for v in (0.1, 0.2, 0.35, 0.5, 0.7, "lw")},

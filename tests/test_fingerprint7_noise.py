@@ -127,3 +127,25 @@ def test_fingerprint_uses_it_and_keeps_coverage():
     assert on[:, 1].mean() >= off[:, 1].mean() + 0.05, (on[:, 1].mean(), off[:, 1].mean())
     assert on[:, 0].mean() >= 0.88, on[:, 0].mean()
     assert np.mean(on[:, 0] >= 0.85) >= 0.80, np.mean(on[:, 0] >= 0.85)
+
+
+def test_off_by_default_the_posterior_is_session_7s():
+    """``NOISE_PRIOR_DOF`` is None by default (held-out coverage cost on two rows and the
+    outlying-mix case, see the module docstring): passing the residuals then changes nothing,
+    bit for bit, and ``meta`` names no shrinkage."""
+    assert fsm.NOISE_PRIOR_DOF is None and fsm.NOISE_SHRINK is None
+    rng = np.random.default_rng(14)
+    n = FC.size
+    is_mix = np.arange(16) < 8
+    rows = _factor_noise(rng, 16, n)
+    rows[is_mix] += band_truth_db(varied_room(77), FC, (39.0, 12_000.0))
+    d = rows[is_mix].mean(0) - rows[~is_mix].mean(0)
+    d -= d.mean()
+    resid = rows - np.where(is_mix[:, None], rows[is_mix].mean(0), rows[~is_mix].mean(0))
+    se = np.sqrt(resid.var(axis=0, ddof=2) * 2.0 * 2.0 / 16.0)
+    a = smooth_unsure(d, 2.145 * se, se, rows, is_mix, np.ones(n, bool), 3.0)
+    b = smooth_unsure(d, 2.145 * se, se, rows, is_mix, np.ones(n, bool), 3.0, resid_db=resid, resid_dof=14.0,
+                      q_full=2.145)
+    for x, y in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(x, y)
+    assert a[3] == b[3] and "noise_shrink" not in b[4]

@@ -44,6 +44,8 @@ VARIANTS: dict[str, dict] = {
     "new": {f"{SM}:NOISE_PRIOR_DOF": 6.5},
     "noq": {f"{SM}:FULL_Q": False, f"{SM}:NOISE_PRIOR_DOF": 6.5},
     "q_dof4": {f"{SM}:NOISE_PRIOR_DOF": 4.0},
+    "new_h1": {f"{SM}:NOISE_PRIOR_DOF": 6.5, f"{SM}:HEDGE_Z": 1.0},
+    "new_h15": {f"{SM}:NOISE_PRIOR_DOF": 6.5, f"{SM}:HEDGE_Z": 1.5},
     **{f"dof{v}": {f"{SM}:NOISE_PRIOR_DOF": v} for v in (4.0, 6.5, 9.0)},
     **{f"shrink{v}": {f"{SM}:NOISE_SHRINK": v} for v in (0.1, 0.2, 0.35, 0.5, 0.7, "lw")},
     "bma": {f"{SM}:NOISE_SHRINK": (0.15, 0.3, 0.5, 1.0)},

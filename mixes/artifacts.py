@@ -138,7 +138,8 @@ def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None)
     # below 100 Hz -0.77; songs4 700 the other way)
     lo2 = None
     if n_b > 12 and rate > 2.5 * POLARITY_LP_HZ:
-        lo2 = signal.sosfilt(signal.butter(2, POLARITY_LP_HZ, fs=rate, output="sos"), lo, axis=1)
+        lo2 = np.ascontiguousarray(       # (rows contiguous: the section dot products use BLAS)
+            signal.sosfilt(signal.butter(2, POLARITY_LP_HZ, fs=rate, output="sos"), lo, axis=1))
 
     def corr1(v: np.ndarray, a: int, b: int) -> tuple[float, float]:
         ll, rr = float(v[0, a:b] @ v[0, a:b]), float(v[1, a:b] @ v[1, a:b])
@@ -162,7 +163,26 @@ def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None)
                                    f"file (r = {whole:.2f}): one channel is in inverted polarity, and the "
                                    "bass cancels in mono; flip one channel")]
     sec = int(POLARITY_SECTION_S * rate)
-    cs = [corr(a, min(a + sec, n_b)) for a in range(0, n_b - sec // 2, sec)]
+    starts = np.arange(0, max(n_b - sec // 2, 0), sec)
+    ends = np.minimum(starts + sec, n_b)
+
+    def sections(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Correlation and level (dBFS) of each section, from running sums (vectorised)."""
+        sums = []
+        for prod in (v[0] * v[0], v[1] * v[1], v[0] * v[1]):
+            c = np.concatenate([[0.0], np.cumsum(prod)])
+            sums.append(c[ends] - c[starts])
+        ll, rr, lr = sums
+        ok = (ll > 0) & (rr > 0)
+        r = np.where(ok, lr / np.sqrt(np.where(ok, ll * rr, 1.0)), 0.0)
+        with np.errstate(divide="ignore"):
+            level = 10 * np.log10(np.maximum(ll, rr) / np.maximum(ends - starts, 1))
+        return r, level
+
+    r_sec, lvl_sec = sections(lo)
+    if lo2 is not None:
+        r_sec = np.minimum(r_sec, sections(lo2)[0])
+    cs = list(zip(r_sec.tolist(), lvl_sec.tolist()))
     bad = [c < POLARITY_CORR and lvl >= POLARITY_MIN_DBFS for c, lvl in cs]
     need = int(math.ceil(POLARITY_MIN_S / POLARITY_SECTION_S))
     out = []

@@ -121,7 +121,7 @@ LOW_TOP_GAP_S = 0.005     # ... and when it starts no louder top octaves (from t
 TF_PATH = True            # the time-frequency path for clicks inside percussion (mixes.click_tf)
 TF_CLICK_RATIO = 3.0      # ... whose events stage 2 verifies at this (matched-filter units)
 TF_MAX_WIDTH_S = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / 48000   # ... up to this wide (a 2 ms step or burst)
-TF_ONSET_KEEP_RATIO = ONSET_KEEP_RATIO  # ... the onset rule spares them at this height (as the first pass)
+TF_ONSET_KEEP_RATIO = 3.0  # ... and its onset rule spares them at this height, twice the peak of the ms after (a click ahead of a hit)
 TF_WIDE_HF_FRACTION = 0.1  # ... those wider than MAX_WIDTH_S: this much of their energy above 6 kHz, or a held step
 
 def _db(v: float) -> float:

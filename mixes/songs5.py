@@ -223,7 +223,8 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
         ratio = float(mrng.uniform(2, 4))
         drive_db = lufs - now
         chain = ["comp", "limit"]
-        for _ in range(3):
+        last = None
+        for _ in range(6):                              # secant steps: compressor and limiter give back part of a drive
             pre = 10 ** (drive_db / 20)
             cg = compressor_gain(mix * pre, fs, threshold_db=lufs - 6, ratio=ratio, attack_s=0.01, release_s=0.12)
             g = env * pre * cg
@@ -231,7 +232,9 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
             got = loudness(mix * g, fs=fs).integrated_lufs if n > 0.5 * fs else lufs
             if not np.isfinite(got) or abs(got - lufs) < 0.3:
                 break
-            drive_db += float(np.clip(lufs - got, -6, 6))
+            slope = 1.0 if last is None else float(np.clip((got - last[1]) / (drive_db - last[0] + 1e-9), 0.15, 1.0))
+            last = (drive_db, got)
+            drive_db += float(np.clip((lufs - got) / slope, -10, 12))
     out = {k: x * g for k, x in stems.items()}
     pk = float(np.max(np.abs(sum(out.values()))))
     if pk > ceil:                                       # (the limiter's smoothing keeps this rare: a safety)

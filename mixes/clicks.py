@@ -420,9 +420,14 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
         _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks, recur_rejected=rejected)
     if RECUR_SPARE_PAIRS and rejected and out.onset:
         # a candidate taken for a periodic corner only because another verified click stood at
-        # one of its "periods" is tried again without that click (mixes.click_recur.mask_near)
-        _verify(x, np.asarray(rejected, dtype=np.int64), cand, fs, out, max_width_s, click_ratio,
-                recur_exclude=np.sort(np.asarray(out.onset, dtype=np.int64)))
+        # one of its "periods" is tried again without that click (mixes.click_recur.mask_near);
+        # only where a verified click is that close (elsewhere nothing would change: cost)
+        known = np.sort(np.asarray(out.onset, dtype=np.int64))
+        rj = np.asarray(rejected, dtype=np.int64)
+        span = int((RECUR_SPAN_S + 2 * GUARD_S) * fs)
+        rj = rj[np.searchsorted(known, rj + span, side="right") - np.searchsorted(known, rj - span) > 0]
+        if rj.size:
+            _verify(x, rj, cand, fs, out, max_width_s, click_ratio, recur_exclude=known)
     if fs > 2 * LOW_FS_HZ and cand.size:
         # wide clicks (a 1-2.5 ms burst or held step): their excursion overruns the +-1 ms
         # region, so the reference error after it holds their own tail.  Candidates that stood

@@ -355,8 +355,10 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
                     down = step % 4 == 0
                     x = inst.strum(fs, tuple(v), ln, down=down, vel=vel, spread_s=0.012, tau_s=1.2, bright=0.7)
                     if double:
-                        x2 = inst.strum(fs, tuple(v), ln, down=down, vel=vel, spread_s=0.016, tau_s=1.1, bright=0.6)
-                        y = fx.pan(x, -0.75) + fx.pan(np.concatenate([np.zeros(d_off), x2[:ln - d_off]]), 0.75)
+                        # the second take is played (and released) within the note, not cut at its end
+                        x2 = inst.strum(fs, tuple(v), ln - d_off, down=down, vel=vel, spread_s=0.016, tau_s=1.1,
+                                        bright=0.6)
+                        y = fx.pan(x, -0.75) + fx.pan(np.concatenate([np.zeros(d_off), x2]), 0.75)
                     else:
                         y = fx.pan(x, side)
                 else:                                                             # double-tracked distortion

@@ -418,6 +418,9 @@ def _median_gain_db(Dv: np.ndarray, Rv: np.ndarray) -> float | None:
     (a bass's partials on the voice's comb) count for what they weigh, not for their sum."""
     sdd = (np.abs(Dv) ** 2).ravel()
     srd = (np.conj(Rv) * Dv).real.ravel()
+    srr = float(np.sum(np.abs(Rv) ** 2))
+    if srr > 0 and float(sdd.sum()) <= 10.0 ** (CHANGE_FLOOR_DB / 10.0) * srr:
+        return 0.0                       # as _gain_db: d is under the floor (an unmoved vocal, identical files)
     if sdd.size == 0 or not float(sdd.max(initial=0.0)) > 0:
         return None
     use = (sdd > 1e-6 * float(sdd.max())) & (srd != 0)

@@ -7,7 +7,8 @@ issue's case); songs from :mod:`mixes.songs` (several seeds and keys) at full le
 quieter and fading into near-silence; near-silence; a breakbeat of sampled hits played with
 +-10 ms timing jitter (:func:`kit`); songs from :mod:`mixes.songs_alt`, :mod:`mixes.songs3` and
 :mod:`mixes.songs4` (when present; ``EVAL_CLICKS_SONGS4=n`` sets how many songs4 songs, one per
-style for n = 9).  A quarter come in pairs 10-50 ms apart (half at 16 ms).  The truth for "should be
+style for n = 9; ``EVAL_CLICKS_SONGS5=n`` adds n songs of :mod:`mixes.songs5`).  A quarter come
+in pairs 10-50 ms apart (half at 16 ms).  The truth for "should be
 found" is the audibility of the planted click computed from the clean programme and the known
 click (:func:`mixes.clicks.click_audibility_db`, independent of the detector); recall counts
 clicks above 0 dB, precision counts reports that match no planted click (reports the clean
@@ -230,6 +231,17 @@ def materials(n_songs: int):
             print(f"songs4 seed {700 + seed}: {exc!r}", file=sys.stderr)
             continue
         yield f"s4_{seed} ({s.style})", s.mix(), 48000
+    # a fifth generator (songs5: measured-room reverb, a real piano layer, mastering); last, and
+    # only when asked (EVAL_CLICKS_SONGS5=n songs, seeds 500+), so the plants above are unchanged
+    n5 = int(os.environ.get("EVAL_CLICKS_SONGS5", 0))
+    if n5:
+        try:
+            from mixes.songs5 import make_song as make5
+        except ImportError:
+            return
+        for seed in range(n5):
+            s = make5(500 + seed, duration_s=12.0)
+            yield f"s5_{seed} ({getattr(s, 'style', '')})", s.mix(), 48000
 
 
 def material_class(name: str) -> str:
@@ -238,6 +250,8 @@ def material_class(name: str) -> str:
         return "songs3 (full level)"
     if name.startswith("s4_"):
         return "songs4 (full level)"
+    if name.startswith("s5_"):
+        return "songs5 (full level)"
     if name.startswith("alt"):
         return "songs_alt (full level)"
     if name.startswith("kit"):

@@ -46,6 +46,7 @@ SIDE_S = 0.006           # reference taken over this much before and after
 PEAK_S = 0.001           # an event is the largest score within this
 SCORE_MIN = 40.0         # GLRT threshold (set on clean material; see the clicks7 note)
 Z_MIN = 1.0              # frames where no band's log-ratio exceeds this score 0 (cost)
+REFINE_MIN = 4.0         # half-hop frames computed beside frames scoring above this (cost)
 _DFT: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -96,8 +97,8 @@ def _glrt(L: np.ndarray, dof: np.ndarray) -> np.ndarray:
 def band_scores(xd: np.ndarray, fd: float) -> tuple[np.ndarray, int, int]:
     """GLRT score per frame of the decimated programme ``xd`` (rate ``fd`` Hz).
 
-    Frames are taken every ``2 HOP_S``; where some band of a frame or of the next stands
-    ``Z_MIN`` above its reference, the frame half-way between them is computed too (a 2 ms Hann
+    Frames are taken every ``2 HOP_S``; where a frame or the next scores above ``REFINE_MIN``,
+    the frame half-way between them is computed too (a 2 ms Hann
     frame weighs a click 0.5 ms off its centre by -2 dB, 1 ms off by -7 dB: the half-hop frames
     keep that loss at 2 dB for a quarter of the work of computing them everywhere).
 
@@ -144,7 +145,7 @@ def band_scores(xd: np.ndarray, fd: float) -> tuple[np.ndarray, int, int]:
     score2 = _glrt(L - ref, dof)
     # the half-hop frames between hot neighbours: their reference the earlier frame's before
     # and the later frame's after
-    hot = score2 > 0
+    hot = score2 > REFINE_MIN
     i = np.flatnonzero((hot[:-1] | hot[1:]) & (np.arange(m2 - 1) * hop2 + hop + n <= xd.size))
     score = np.zeros(2 * m2 - 1, dtype=np.float32)
     score[::2] = score2

@@ -37,6 +37,7 @@ MAX_PARTNERS = 192          # nearest ones, per event
 ALIGN_S = 0.002             # each partner aligned on the event within this
 WHITEN_S = 0.010            # the music before the event that the whitening predictor is fitted on
 WHITEN_ORDER = 16
+RECUR_TOL_S = 0.0012        # (recurs_periodic) excursions a period apart (-T/+T or T/2T) within this
 CORE_RHO = 0.85             # the event's core matches at this normalised correlation
 CONTEXT_RHO = 0.7           # ... and the 16 ms after it at this one (the same lag)
 
@@ -161,4 +162,61 @@ def mask_near(cand: np.ndarray, pos: np.ndarray, exclude: np.ndarray, guard: int
             if abs(int(e) - int(c)) <= guard:
                 continue                                   # (the event itself)
             out[k] |= np.abs(c + pos - e) <= guard
+    return out
+
+
+def recurs_periodic(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarray, guard: int,
+                    fs: int, exclude: np.ndarray | None = None, span_s: float = 0.030, *,
+                    gap_s: float = 0.002, merge_s: float = 0.002) -> np.ndarray:
+    """Does the event's excursion recur over +-``span_s``?  (A waveform corner that comes
+    back every period - a sawtooth bass at 40-100 Hz, a plucked string - is the instrument's;
+    a click comes once, a pair of clicks twice.)
+
+    The prediction error of the event's own model over the longer span, through the same
+    matched filter: True when two excursions beside the event's own reach ``level`` (a
+    fraction of its height, matched-filter units) at positions a period apart: -T and +T, or
+    T and 2T on one side (within ``RECUR_TOL_S``).  Percussion's noise reaches that height at
+    random positions, a periodic waveform at multiples of its period.
+
+    ``A``: the events' whitening polynomials (one row each); ``level``: the height per event;
+    ``guard`` (samples): the event's own excursion; ``exclude``: other verified clicks' onsets,
+    whose excursions are not counted; ``gap_s``: nothing is counted this close after the guard
+    (the repeat test's range); ``merge_s``: samples this close are one excursion.  Moved here
+    from :mod:`mixes.clicks` (which passes its ``REPEAT_GAP_S`` and stage 1's ``MERGE_S``).
+    """
+    K, p1 = A.shape
+    p = p1 - 1
+    if K == 0:
+        return np.zeros(0, dtype=bool)
+    L = int(span_s * fs)
+    idx = np.clip(cand[:, None] + np.arange(-L - 2 * p, L + 2 * p)[None, :], 0, x.size - 1)
+    S = x[idx].astype(np.float64)
+    n_e = S.shape[1] - p
+    e = A[:, 0:1] * S[:, p:]
+    for k in range(1, p + 1):
+        e += A[:, k:k + 1] * S[:, p - k: p - k + n_e]
+    n_d = n_e - p
+    d = A[:, 0:1] * e[:, :n_d]
+    for k in range(1, p + 1):
+        d += A[:, k:k + 1] * e[:, k: k + n_d]
+    pos = np.arange(n_d) + p - (L + 2 * p)               # impulse position relative to the event
+    big = np.abs(d) > level[:, None]
+    big &= (np.abs(pos) > guard + int(gap_s * fs))[None, :]
+    if exclude is not None and exclude.size:
+        # (an excursion at another verified click is that click, not the waveform's period: the
+        # first of two clicks 16 ms apart plus hat noise 16 ms after the second look periodic)
+        big &= ~mask_near(cand, pos, exclude, guard)
+    sep = max(int(merge_s * fs), 1)
+    tol = max(int(RECUR_TOL_S * fs), 1)
+    out = np.zeros(K, dtype=bool)
+    for k in np.flatnonzero(big.sum(axis=1) >= 2):
+        j = np.flatnonzero(big[k])
+        # one position per excursion (its largest sample), relative to the event
+        groups = np.split(j, np.flatnonzero(np.diff(j) > sep) + 1)
+        if len(groups) < 2:
+            continue
+        cpos = np.array([pos[g[np.argmax(np.abs(d[k, g]))]] for g in groups])
+        # periodic: one period before and one after (-T, +T), or T and 2T on one side
+        a_, b_ = cpos[:, None], cpos[None, :]
+        out[k] = bool(np.any((np.abs(a_ + b_) <= tol) | (np.abs(b_ - 2 * a_) <= tol)))
     return out

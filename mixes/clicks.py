@@ -75,6 +75,7 @@ from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
 from mixes.click_lsar import hf_over_low, isolate, starts_louder
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
+from mixes.click_recur import RECUR_TOL_S, recurs_periodic  # noqa: F401
 from mixes.click_tf import centres as tf_centres
 from mixes.click_stage1 import CANDIDATE_RATIO, MERGE_S, OWN_RATIO, candidates as _candidates  # noqa: F401
 from mixes.types import RenderEvent
@@ -94,7 +95,6 @@ REPEAT_FRACTION = 0.45     # an excursion this large (re the event's) 2-12 ms af
 RECUR_SPAN_S = 0.030      # recurrence looked for this far either side (a 35 Hz period)
 RECUR_FRACTION = 0.6      # ... at this fraction of the event's matched-filter height
 LOW_RECUR_FRACTION = 0.4  # (in the low-band path)
-RECUR_TOL_S = 0.0012      # ... at positions a period apart (-T/+T or T/2T) within this
 RECUR_PAIR_SPAN_S = 0.050  # ... then looked for this far (a period's second multiple on the far side)
 RECUR_SPARE_PAIRS = True  # ... not counting an excursion at another verified click (two clicks 16 ms apart)
 WIDE_GUARD_S = 0.0026     # the second, wide pass: region of the event's own excursion
@@ -156,57 +156,6 @@ class Impulsive:
         self.partners = np.zeros(0, dtype=np.int64)   # the channel's stage-1 candidates (full rate)
 
 
-def _recurs_long(x: np.ndarray, cand: np.ndarray, A: np.ndarray, level: np.ndarray, guard: int,
-                 fs: int, exclude: np.ndarray | None = None, span_s: float = RECUR_SPAN_S) -> np.ndarray:
-    """Does the event's excursion recur over +-``RECUR_SPAN_S``?  (A waveform corner that comes
-    back every period - a sawtooth bass at 40-100 Hz, a plucked string - is the instrument's;
-    a click comes once, a pair of clicks twice.)
-
-    The prediction error of the event's own model over the longer span, through the same
-    matched filter: True when two excursions beside the event's own reach ``level`` (a
-    fraction of its height, matched-filter units) at positions a period apart: -T and +T, or
-    T and 2T on one side (within ``RECUR_TOL_S``).  Percussion's noise reaches that height at
-    random positions, a periodic waveform at multiples of its period.
-    """
-    K, p1 = A.shape
-    p = p1 - 1
-    if K == 0:
-        return np.zeros(0, dtype=bool)
-    L = int(span_s * fs)
-    idx = np.clip(cand[:, None] + np.arange(-L - 2 * p, L + 2 * p)[None, :], 0, x.size - 1)
-    S = x[idx].astype(np.float64)
-    n_e = S.shape[1] - p
-    e = A[:, 0:1] * S[:, p:]
-    for k in range(1, p + 1):
-        e += A[:, k:k + 1] * S[:, p - k: p - k + n_e]
-    n_d = n_e - p
-    d = A[:, 0:1] * e[:, :n_d]
-    for k in range(1, p + 1):
-        d += A[:, k:k + 1] * e[:, k: k + n_d]
-    pos = np.arange(n_d) + p - (L + 2 * p)               # impulse position relative to the event
-    big = np.abs(d) > level[:, None]
-    big &= (np.abs(pos) > guard + int(REPEAT_GAP_S * fs))[None, :]
-    if exclude is not None and exclude.size:
-        # (an excursion at another verified click is that click, not the waveform's period: the
-        # first of two clicks 16 ms apart plus hat noise 16 ms after the second look periodic)
-        from mixes.click_recur import mask_near
-        big &= ~mask_near(cand, pos, exclude, guard)
-    sep = max(int(MERGE_S * fs), 1)
-    tol = max(int(RECUR_TOL_S * fs), 1)
-    out = np.zeros(K, dtype=bool)
-    for k in np.flatnonzero(big.sum(axis=1) >= 2):
-        j = np.flatnonzero(big[k])
-        # one position per excursion (its largest sample), relative to the event
-        groups = np.split(j, np.flatnonzero(np.diff(j) > sep) + 1)
-        if len(groups) < 2:
-            continue
-        cpos = np.array([pos[g[np.argmax(np.abs(d[k, g]))]] for g in groups])
-        # periodic: one period before and one after (-T, +T), or T and 2T on one side
-        a_, b_ = cpos[:, None], cpos[None, :]
-        out[k] = bool(np.any((np.abs(a_ + b_) <= tol) | (np.abs(b_ - 2 * a_) <= tol)))
-    return out
-
-
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
             max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO,
             guard_s: float = GUARD_S, peaks: list | None = None, repeat_test: bool = True,
@@ -218,7 +167,7 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     ``guard_s``: half-width of the event's own region (excluded from the fit, searched for the
     excursion).  ``peaks``: if given, each candidate's matched-filter peak (in units of the
     reference error) is appended.  ``recur_rejected``: if given, the candidates the periodicity
-    test (``_recurs_long``) rejected are appended; ``recur_exclude``: verified onsets whose
+    test (:func:`mixes.click_recur.recurs_periodic`) rejected are appended; ``recur_exclude``: verified onsets whose
     excursions that test does not count (then over +-``RECUR_PAIR_SPAN_S``).  ``repeat_test``: False skips the test of one excursion coming
     back 2-12 ms later (the time-frequency path's candidates, whose band powers were already
     required to stand above the level after them: a held step's second edge is its own);
@@ -316,8 +265,9 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
         # phase, so the recurrence is looked for at a lower fraction there)
         frac = RECUR_FRACTION if fs > 2 * LOW_FS_HZ else LOW_RECUR_FRACTION
         if ok.any():
-            rl = _recurs_long(x, cand[H[ok]], Ah[ok], (lev * peak[H] * frac)[ok], guard, fs, recur_exclude,
-                              RECUR_SPAN_S if recur_exclude is None else RECUR_PAIR_SPAN_S)
+            rl = recurs_periodic(x, cand[H[ok]], Ah[ok], (lev * peak[H] * frac)[ok], guard, fs, recur_exclude,
+                                 RECUR_SPAN_S if recur_exclude is None else RECUR_PAIR_SPAN_S,
+                                 gap_s=REPEAT_GAP_S, merge_s=MERGE_S)
             if recur_rejected is not None:
                 recur_rejected.extend(cand[H[ok]][rl].tolist())
             ok[ok] &= ~rl

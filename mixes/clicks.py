@@ -118,7 +118,9 @@ LOW_TRIM = 0.3            # ... the click starts and ends where it reaches this 
 # start (of which the low band saw the leakage) ~1600x
 LOW_HF_RATIO_MAX = 200.0
 LOW_TOP_GAP_S = 0.005     # ... and when it starts no louder top octaves (from this far before it)
-TF_PATH = True            # the time-frequency path for clicks inside percussion (mixes.click_tf)
+TF_PATH = False           # the time-frequency path for clicks inside percussion (mixes.click_tf): off by
+                          # default (session 8: +0.4 points of recall, 0.885 -> 0.889, for +0.27 s CPU per
+                          # 10-min stereo file, which took mix analyze from ~0.85 to ~0.95-1.0x ffmpeg)
 TF_CLICK_RATIO = 3.0      # ... whose events stage 2 verifies at this (matched-filter units)
 TF_MAX_WIDTH_S = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / 48000   # ... up to this wide (a 2 ms step or burst)
 TF_ONSET_KEEP_RATIO = 3.0  # ... and its onset rule spares them at this height, twice the peak of the ms after (a click ahead of a hit)

@@ -232,7 +232,8 @@ def render(
 
     con = Console(stderr=False)
     con.print(f"[bold]{out_path}[/]: {n / fs:.2f} s, {n_ch} ch, {fs} Hz through [cyan]{chain.name}[/] "
-              f"(hash {chain.content_hash[:12]}), block {block}, {result['x_realtime']:.0f}x real time")
+              f"(hash {chain.content_hash[:12]}), block {block}, {result['x_realtime']:.0f}x real time",
+              soft_wrap=True)        # a long output path is never broken across lines (copy-paste)
     if passthrough:
         con.print(f"[yellow]channels {passthrough} have no speaker in the profile and pass through uncorrected[/]")
     for note in result["notes"]:

@@ -169,3 +169,17 @@ def test_run_on_the_jack_virtual_room(run_cli, tmp_path, rig):  # noqa: F811
 
 
 from rig_fixture import rig  # noqa: E402,F401  (pytest finds the fixture by name)
+
+
+def test_render_summary_keeps_a_long_output_path_on_one_line(run_cli, tmp_path):
+    """The summary line names the output file whole, however long its path (rich used to fold
+    it at 80 columns, once right inside "out.wav", which broke copy-paste and a CI run)."""
+    d = tmp_path / ("q" * 70)
+    d.mkdir()
+    sf.write(d / "in.wav", np.zeros((4800, 2)), 48000)
+    h = np.zeros(64)
+    h[0] = 1.0
+    sf.write(d / "fir.wav", h, 48000)
+    code, out, err = run_cli("monitor", "render", "--fir", str(d / "fir.wav"), str(d / "in.wav"), str(d / "out.wav"))
+    assert code == 0, err
+    assert str(d / "out.wav") in out.splitlines()[0]

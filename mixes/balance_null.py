@@ -136,7 +136,6 @@ DYN_AGREE_DB = 1.0           # an ambiguous gain track: with / without it the fi
 CHANGE_FLOOR_DB = -60.0       # sum|d|^2 this far under sum|r|^2: nothing changed (0 dB)
 COMB_MIN_SHARE = 0.07         # the comb's share of d's energy (150 Hz-8 kHz, tracked frames)
 FLOOR_REL = 1e-7              # cells this far under the loudest are not counted (-70 dB)
-DEBUG: dict = {}              # the last call's intermediate figures (benchmarks, tests)
 VOCAL_ABSENT_DB = -30.0       # a vocal read this far down: the mix has no voice (not "found")
 VOCAL_AGREE_DB = 1.0          # a straight-tone or file-track vocal: sum and median over the comb agree
 
@@ -513,15 +512,9 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
         # per cell |d|^2 / Re r* d is g_b - 1 where the bass dominates; their median weighted
         # by |d|^2 does not lean with the few cells where a kick or another low part lines up
         # with the bass (measured on songs3: 0.00 where the sum read +0.24 dB)
-        sdd = (np.abs(Db) ** 2).ravel()
-        srd = (np.conj(Rb) * Db).real.ravel()
-        use = (sdd > 1e-6 * float(sdd.max())) & (srd != 0)
-        if np.count_nonzero(use) >= 16:
-            est, w = sdd[use] / srd[use], sdd[use]
-            o = np.argsort(est)
-            cw = np.cumsum(w[o])
-            gm1 = float(est[o][np.searchsorted(cw, 0.5 * cw[-1])])
-            bass = 20.0 * math.log10(max(1.0 + gm1, 1e-3))
+        med = _median_gain_db(Db, Rb)
+        if med is not None:
+            bass = med
     # the bass's pitch: from d's low end when the bass moved (no kick there), else from r's
     pd_low = (np.abs(D) ** 2).sum(axis=0)
     moved = bass is not None and bass != 0.0
@@ -567,8 +560,6 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
             vocal = _gain_db(float(np.sum(np.abs(Dv) ** 2)), float(np.sum((np.conj(Rv) * Dv).real)),
                              float(np.sum(np.abs(Rv) ** 2)))
             v_med = _median_gain_db(Dv, Rv)
-            DEBUG["vocal_sum"], DEBUG["vocal_median"] = vocal, v_med
-            DEBUG["path"] = "straight" if straight else ("file" if by_file else "vibrato")
             if (straight or by_file) and vocal is not None and (v_med is None or abs(vocal - v_med) > VOCAL_AGREE_DB):
                 # the sum and the weighted median over the comb disagree: another moved part (a
                 # dub bass's partials) holds part of the comb (songs4 902, vocal -1.5 dB, bass

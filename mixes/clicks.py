@@ -156,6 +156,7 @@ class Impulsive:
         self.from_low: list[bool] = []     # found by the low-band path (full-rate waveform or not)
         self.wide: list[bool] = []         # found by the full-band path's wide pass
         self.partners = np.zeros(0, dtype=np.int64)   # the channel's stage-1 candidates (full rate)
+        self.decimated: tuple | None = None   # (programme at ~8 kHz, factor, delay): the low-band path's
 
 
 def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: Impulsive,
@@ -544,7 +545,7 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
         x = x.astype(np.float64)
     full = _detect_full(x, fs)
     low = _detect_low(x, fs, full.onset)
-    if TF_PATH and getattr(low, "decimated", None) is not None:
+    if TF_PATH and low.decimated is not None:
         _add_tf(x, fs, low, full.onset, full.partners)
     for k in range(len(low.onset)):
         full.onset.append(low.onset[k])

@@ -265,9 +265,7 @@ def _combine(clicks: list[RenderEvent], splices: list[RenderEvent], artifacts: l
     near_new = [a.time_s for a in artifacts if a.kind == "discontinuity"]
     splices = [sp for sp in splices if not any(abs(t - sp.time_s) <= SPLICE_MERGE_S for t in near_new)]
     # ... and a jump at a burst's edge is the burst's (one event per error)
-    splices = [sp for sp in splices if not any(
-        b.channel in (sp.channel, -1) and b.time_s - 0.002 <= sp.time_s <= b.time_s + b.duration_s + 0.002
-        for b in bursts)]
+    splices = [sp for sp in splices if not any(inside(sp, b) for b in bursts)]
     clicks = [ev for ev in clicks if not any(abs(t - ev.time_s) <= SPLICE_MERGE_S for t in near_new)]
     artifacts = sorted(artifacts + splices, key=lambda ev: ev.time_s)
     # the jumps into and out of a dropout (digital silence, a held sample), and a burst that is

@@ -141,33 +141,9 @@ def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None)
         lo2 = np.ascontiguousarray(       # (rows contiguous: the section dot products use BLAS)
             signal.sosfilt(signal.butter(2, POLARITY_LP_HZ, fs=rate, output="sos"), lo, axis=1))
 
-    def corr1(v: np.ndarray, a: int, b: int) -> tuple[float, float]:
-        ll, rr = float(v[0, a:b] @ v[0, a:b]), float(v[1, a:b] @ v[1, a:b])
-        level = _db(math.sqrt(max(ll, rr) / max(b - a, 1)))
-        if ll <= 0 or rr <= 0:
-            return 0.0, level
-        return float(v[0, a:b] @ v[1, a:b]) / math.sqrt(ll * rr), level
-
-    def corr(a: int, b: int) -> tuple[float, float]:
-        r, level = corr1(lo, a, b)
-        if lo2 is not None:
-            r = min(r, corr1(lo2, a, b)[0])
-        return r, level
-
-    whole, level = corr(0, n_b)
-    if level < POLARITY_MIN_DBFS:
-        return []
-    if whole < POLARITY_CORR:
-        return [RenderEvent("polarity_inverted", 0.0, math.nan, -1, x.shape[1] / fs,
-                            detail=f"left and right are negatively correlated below ~150 Hz over the whole "
-                                   f"file (r = {whole:.2f}): one channel is in inverted polarity, and the "
-                                   "bass cancels in mono; flip one channel")]
-    sec = int(POLARITY_SECTION_S * rate)
-    starts = np.arange(0, max(n_b - sec // 2, 0), sec)
-    ends = np.minimum(starts + sec, n_b)
-
-    def sections(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correlation and level (dBFS) of each section, from running sums (vectorised)."""
+    def sections(v: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L/R correlation (0 where a channel is silent) and level (dBFS, the louder channel) of
+        each span [starts, ends) of ``v``, from running sums (vectorised)."""
         sums = []
         for prod in (v[0] * v[0], v[1] * v[1], v[0] * v[1]):
             c = np.concatenate([[0.0], np.cumsum(prod)])
@@ -179,9 +155,27 @@ def polarity_inverted(x: np.ndarray, *, fs: int, stats: DiffStats | None = None)
             level = 10 * np.log10(np.maximum(ll, rr) / np.maximum(ends - starts, 1))
         return r, level
 
-    r_sec, lvl_sec = sections(lo)
-    if lo2 is not None:
-        r_sec = np.minimum(r_sec, sections(lo2)[0])
+    def correlation(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per span: the more negative of the boxcar series' and the < 100 Hz series' correlation,
+        and the boxcar series' level."""
+        r, level = sections(lo, starts, ends)
+        if lo2 is not None:
+            r = np.minimum(r, sections(lo2, starts, ends)[0])
+        return r, level
+
+    w_r, w_level = correlation(np.array([0]), np.array([n_b]))
+    whole, level = float(w_r[0]), float(w_level[0])
+    if level < POLARITY_MIN_DBFS:
+        return []
+    if whole < POLARITY_CORR:
+        return [RenderEvent("polarity_inverted", 0.0, math.nan, -1, x.shape[1] / fs,
+                            detail=f"left and right are negatively correlated below ~150 Hz over the whole "
+                                   f"file (r = {whole:.2f}): one channel is in inverted polarity, and the "
+                                   "bass cancels in mono; flip one channel")]
+    sec = int(POLARITY_SECTION_S * rate)
+    starts = np.arange(0, max(n_b - sec // 2, 0), sec)
+    ends = np.minimum(starts + sec, n_b)
+    r_sec, lvl_sec = correlation(starts, ends)
     cs = list(zip(r_sec.tolist(), lvl_sec.tolist()))
     bad = [c < POLARITY_CORR and lvl >= POLARITY_MIN_DBFS for c, lvl in cs]
     need = int(math.ceil(POLARITY_MIN_S / POLARITY_SECTION_S))

@@ -35,7 +35,7 @@ A table of met / not met with the figures ends the run (also written as JSON wit
 Usage::
 
     .venv/bin/python benchmarks/eval_songs3.py [--part all|balance|patterns|stereo|clicks|artifacts|fingerprint]
-        [--gen songs|songs_alt|songs3|songs4|songs5] [--quick] [--seeds N] [--json PATH] [--verbose]
+        [--gen songs|songs_alt|songs3|songs4|songs5|songs6] [--quick] [--seeds N] [--json PATH] [--verbose]
 
 ``--gen`` chooses the generator (default songs3, so earlier results stay reproducible); the
 seeds are the same for every generator (a generator's style follows from its seed).  With
@@ -43,7 +43,8 @@ songs4, the no-voice rows are split: songs whose other stems sing (a cappella's 
 "pads" stem and its bass singer) are shown apart, since a voice IS there.  With songs4 and songs5 a
 balance row also counts only the singers with vibrato (the done-means' voice); songs5's styles are
 ``STYLES[seed % 10]`` (its no-voice song is exactly the mix minus the voice stem: an instrumental of
-the same master).
+the same master).  songs6 (styles ``STYLES[seed % 9]``) names its singer in ``notes["meta"]["voice_kind"]``
+too ("straight tone" singers are counted apart, as with songs4/songs5).
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def part_balance(a, td: Path) -> None:
         row("balance", f"vocal_vs_reference within 1 dB ({secs:g} s)", len(ev) == n and bool(np.all(ev <= 1.0)),
             f"{int(np.sum(ev <= 1.0))}/{n} within 1 dB, {none_v} without a figure, rms {rms(ev):.2f}, "
             f"worst {ev.max() if ev.size else math.nan:.2f} dB")
-        if GEN in ("songs4", "songs5"):      # the done-means' voice: sung, with vibrato (not rap, not straight tone)
+        if GEN in ("songs4", "songs5", "songs6"):    # the done-means' voice: sung, with vibrato (not rap, not straight tone)
             e = np.asarray(ev_vib)
             row("balance", f"vocal within 1 dB, singers with vibrato only ({secs:g} s)", bool(np.all(e <= 1.0)),
                 f"{int(np.sum(e <= 1.0))}/{e.size} within 1 dB, {int(np.sum(np.isinf(e)))} without a figure")
@@ -540,7 +541,7 @@ PARTS = {"balance": part_balance, "patterns": part_patterns, "stereo": part_ster
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", default="all", choices=["all", *PARTS])
-    ap.add_argument("--gen", default="songs3", choices=["songs", "songs_alt", "songs3", "songs4", "songs5"],
+    ap.add_argument("--gen", default="songs3", choices=["songs", "songs_alt", "songs3", "songs4", "songs5", "songs6"],
                     help="the song generator (mixes.<gen>; default songs3)")
     ap.add_argument("--quick", action="store_true", help="fewer and shorter songs (a few minutes in all)")
     ap.add_argument("--seeds", type=int, default=None, help="songs per part (default 12; 6 with --quick)")

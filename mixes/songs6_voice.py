@@ -68,6 +68,7 @@ def render(notes: list, n: int, fs: int, rng: np.random.Generator, *, habit: str
         # pitch: step targets, then portamento (a one-pole glide of ~35 ms) and a scoop into the phrase
         target = np.full(L, float(ph[0][2]) - 1.0)
         env = np.zeros(L)
+        vib = np.zeros(L)                               # vibrato: added after the glide (not smoothed by it)
         for j, (s, d, m, v, syl) in enumerate(ph):
             s += shift_s
             a, b = int((s - t0) * fs), int((s + d - t0) * fs)
@@ -84,7 +85,7 @@ def render(notes: list, n: int, fs: int, rng: np.random.Generator, *, habit: str
                 start = 0.35 * d if when == "late" else 0.06
                 grow = np.clip((tt - start) / 0.25, 0, 1)
                 r = rate * (1 + 0.05 * rng.standard_normal())
-                target[a:b] += depth * grow * np.sin(2 * np.pi * r * tt)
+                vib[a:b] += depth * grow * np.sin(2 * np.pi * r * tt)
             # vowel formants per hop over the note
             fv = np.asarray(FORMANTS[syl.split("-")[1]]) * fscale * rng.uniform(0.96, 1.04)
             h0, h1 = (i0 + a) // 256, (i0 + b) // 256 + 1
@@ -114,7 +115,7 @@ def render(notes: list, n: int, fs: int, rng: np.random.Generator, *, habit: str
         al = np.exp(-1.0 / (0.035 * fs))
         zi = [al * target[0]]
         glide, _ = lfilter([1 - al], [1, -al], target, zi=zi)
-        f = hz(glide) * 2 ** (detune_cents / 1200) * (1 + 0.0025 * _smooth_noise(L, fs, 8.0, rng))
+        f = hz(glide + vib) * 2 ** (detune_cents / 1200) * (1 + 0.0025 * _smooth_noise(L, fs, 8.0, rng))
         # level: smooth the step envelope (attack ~25 ms), fade in/out at the phrase's ends
         bl = np.exp(-1.0 / (0.025 * fs))
         env = lfilter([1 - bl], [1, -bl], env)

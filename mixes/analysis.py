@@ -45,18 +45,101 @@ __all__ = ["analyze_array", "analyze_file", "read_mix", "BLOCK_S"]
 BLOCK_S = 10.0            # blocks fed to analyze_array's meters
 READ_FRAMES = 1 << 16     # frames per read: the interleaved buffer stays in cache
 MIN_DURATION_S = 0.4
+# Below this rate the bass/vocal balance is not measured: its vocal band reaches 5 kHz
+# (mixes.vocal_frames.PITCH_BAND_HZ), above an 8 or 10 kHz file's Nyquist frequency (at 8 kHz
+# the frame pass failed with a matmul shape error; 11.025 kHz works).
+MIN_BALANCE_FS = 11025
+# A floating-point sample beyond this (+60 dBFS) is no mix: the file was written at the wrong
+# scale (integer sample values stored as float, e.g. +-32767 = +90.3 dBFS).  Such values were
+# "analysed" into +75 LUFS, or (near 1e30) overflowed the float32 stages into a "silent" file
+# with a +520 dBFS DC offset and a screen of numpy warnings.  Values between 1.0 and this are
+# measured as they are (overs, true peak above 0 dBTP).
+FLOAT_CEILING = 1000.0
+# Memory of one analysis, measured with /usr/bin/time on 48 kHz stereo 24-bit files of 150, 300
+# and 900 s (maxrss 344, 416, 683 MB): ~270 MB of code and fixed buffers plus ~1.16x the float32
+# array.  A file that would need more than the memory available is refused before it is read
+# (a 1-hour 48 kHz stereo mix needs ~1.9 GB, a 1-hour 192 kHz stereo one ~6.7 GB).
+_MEM_BASE = 300e6
+_MEM_PER_SAMPLE = 4 * 1.25
+
+
+def broken_link(p: Path) -> str:
+    """What is wrong with a symbolic link that leads to no file (one sentence naming it)."""
+    import os
+
+    try:
+        target = os.readlink(p)
+    except OSError:
+        target = "?"
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:
+        return f"{p} is a symbolic link that loops (through {target}); point it at the audio file"
+    except OSError:
+        pass
+    return f"{p} is a symbolic link to {target}, which does not exist; point it at the audio file"
 
 
 def _open_info(path: Path) -> sf._SoundFileInfo:
     if not path.exists():
+        if path.is_symlink():
+            raise SignalError(broken_link(path))
         raise SignalError(f"{path}: no such file")
     if path.is_dir():
         raise SignalError(f"{path} is a folder, expected an audio file")
+    try:
+        open(sf_name(path), "rb").close()
+    except PermissionError:
+        raise SignalError(f"{path}: permission denied (this user cannot read the file)") from None
+    except OSError as exc:
+        raise SignalError(f"{path} cannot be opened: {exc.strerror or exc}") from None
     refuse_mpeg_audio(path)   # before libsndfile: its MPEG decoder writes notes to stderr itself
     try:
         return sf.info(sf_name(path))   # bytes: names need not be UTF-8
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise SignalError(f"{path} is not a readable audio file: {exc}") from None
+        raise SignalError(f"{path} is not a readable audio file: {_sf_reason(exc, path)}") from None
+
+
+def _sf_reason(exc: BaseException, path: Path) -> str:
+    """libsndfile's reason without soundfile's ``Error opening b'/the/path': `` prefix (the
+    path is already named, and the bytes repr of it is noise)."""
+    msg = str(exc)
+    for name in (sf_name(path), str(path)):
+        prefix = f"Error opening {name!r}: "
+        if msg.startswith(prefix):
+            return msg[len(prefix):].strip() or msg
+    return msg
+
+
+def _mem_available() -> float | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), else None."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(p: Path, n_ch: int, n: int, fs: int) -> None:
+    """Refuse a file whose analysis would not fit in the memory available (one line, instead
+    of the kernel killing the process half-way or a MemoryError traceback)."""
+    need = _MEM_BASE + _MEM_PER_SAMPLE * n_ch * float(n)
+    if need < 1e9:
+        return
+    avail = _mem_available()
+    if avail is not None and need > avail:
+        raise SignalError(
+            f"{p} is {n / fs / 60:.0f} min of {n_ch}-channel audio at {fs} Hz: analysing it needs about "
+            f"{need / 1e9:.1f} GB of memory and {avail / 1e9:.1f} GB is available; analyse it alone "
+            f"(-j 1), on a machine with more memory, or split it into parts")
+
+
+def _memory_error(p) -> SignalError:
+    return SignalError(f"{p}: ran out of memory while analysing it; close other programs, analyse it "
+                       f"alone (-j 1) or split it into parts")
 
 
 # the one truncated-WAV rule of every reader lives in calib.audio_io
@@ -81,20 +164,38 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
         raise SignalError(
             f"{p} is truncated: its header announces {cut[0] / fs:.3f} s of audio but the file holds "
             f"only {cut[1] / fs:.3f} s; export or copy it again")
-    x = np.empty((n_ch, n), dtype=np.float32)
+    _check_memory(p, n_ch, n, fs)
+    try:
+        x = np.empty((n_ch, n), dtype=np.float32)
+    except MemoryError:
+        raise _memory_error(p) from None
     pos = 0
     # integer PCM cannot hold NaN/Inf: only float files are checked (by a sum, which any
-    # NaN/Inf poisons; the exact place is searched only when it is)
-    check = str(info.subtype).upper() in ("FLOAT", "DOUBLE")
+    # NaN/Inf poisons; the exact place is searched only when it is), and for values no mix holds
+    subtype = str(info.subtype).upper()
+    check = subtype in ("FLOAT", "DOUBLE")
 
     def block(start: int, m: int) -> None:
         chunk = x[:, start:start + m]
-        if check and not math.isfinite(float(chunk.sum(dtype=np.float64))):
-            bad = np.argwhere(~np.isfinite(chunk))
-            if bad.size:          # (a sum can also overflow on absurd but finite values)
-                raise SignalError(
-                    f"{p} contains NaN or Inf samples (first at channel {bad[0][0] + 1}, "
-                    f"{(start + bad[0][1]) / fs:.3f} s); the file is damaged")
+        if check:
+            with np.errstate(all="ignore"):      # inf - inf in the sum: no numpy warning on stderr
+                total = float(chunk.sum(dtype=np.float64))
+            if not math.isfinite(total):
+                bad = np.argwhere(~np.isfinite(chunk))
+                if bad.size:          # (a sum can also overflow on absurd but finite values)
+                    beyond = " or values beyond the float range" if subtype == "DOUBLE" else ""
+                    raise SignalError(
+                        f"{p} contains NaN or Inf samples{beyond} (first at channel {bad[0][0] + 1}, "
+                        f"{(start + bad[0][1]) / fs:.3f} s); the file is damaged")
+            if chunk.size:
+                peak = max(float(chunk.max()), -float(chunk.min()))
+                if peak > FLOAT_CEILING:
+                    i, c = np.unravel_index(int(np.argmax(np.abs(chunk.T) > FLOAT_CEILING)), chunk.T.shape)
+                    raise SignalError(
+                        f"{p} holds samples up to {20 * math.log10(peak):+.1f} dBFS ({peak:.6g} x full scale; "
+                        f"first beyond {20 * math.log10(FLOAT_CEILING):+.0f} dBFS at channel {c + 1}, "
+                        f"{(start + i) / fs:.3f} s): a floating-point mix peaks near 1.0, so it was written "
+                        f"at the wrong scale (integer sample values stored as float?); rescale it and export again")
         if feed is not None:
             feed(chunk)
 
@@ -196,7 +297,7 @@ def _plan(tasks: _Tasks, x: np.ndarray, fs: int, lm_fut: Future, tp_fut: Future,
     if extras:
         def bal() -> Any:
             lres = lm_fut.result()
-            if not math.isfinite(lres.integrated_lufs):
+            if not math.isfinite(lres.integrated_lufs) or fs < MIN_BALANCE_FS:
                 return None
             from mixes.balance import measure_balance
             return measure_balance(x, fs=fs, integrated_lufs=lres.integrated_lufs)
@@ -261,6 +362,9 @@ def _result(name: str, x: np.ndarray, fs: int, lres, tres, futs: dict[str, Futur
     dyn = futs["dynamics"].result() if "dynamics" in futs else None
     stereo = futs["stereo"].result() if "stereo" in futs else None
     warnings = list(rc.warnings) if rc is not None else []
+    if "balance" in futs and fs < MIN_BALANCE_FS:
+        warnings.append(f"at {fs} Hz the bass and vocal balance is not measured (the vocal band reaches "
+                        f"5 kHz; it needs a rate of {MIN_BALANCE_FS} Hz or more)")
     if math.isfinite(lres.integrated_lufs):
         spec = _ltas.ltas_from_power(power, fs=fs, nfft=nfft, bands_per_octave=bands_per_octave,
                                      gain_db=_ltas.DEFAULT_NORMALISE_LUFS - lres.integrated_lufs)
@@ -312,6 +416,14 @@ def analyze_file(path: str | Path, *, bands_per_octave: int = 3, platforms: Plat
     SignalError
         Unreadable/damaged/truncated/too short file, unsupported channel layout or sample rate.
     """
+    try:
+        return _analyze_file(path, bands_per_octave=bands_per_octave, platforms=platforms, checks=checks,
+                             channel_weights=channel_weights, extras=extras, threads=threads)
+    except MemoryError:
+        raise _memory_error(path) from None
+
+
+def _analyze_file(path, *, bands_per_octave, platforms, checks, channel_weights, extras, threads) -> MixAnalysis:
     p = Path(path)
     info = _open_info(p)
     fs, n_ch = int(info.samplerate), int(info.channels)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from calib.errors import RoomtruthError, SignalError
-from mixes.analysis import analyze_file
+from mixes.analysis import analyze_file, broken_link
 from mixes.types import MixAnalysis
 
 __all__ = ["AUDIO_SUFFIXES", "expand_inputs", "analyze_many", "analyze_each", "FileFailure", "to_csv",
@@ -89,17 +89,39 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in AUDIO_SUFFIXES)
+            try:
+                found = sorted(q for q in p.iterdir() if _album_entry(q))
+            except OSError as exc:
+                raise SignalError(f"{p}: the folder cannot be listed ({exc.strerror or exc})") from None
             if not found:
                 raise SignalError(f"{p} is a folder without audio files ({', '.join(AUDIO_SUFFIXES)})")
             out.extend(found)
         elif p.exists():
             out.append(p)
+        elif p.is_symlink():
+            raise SignalError(broken_link(p))
         else:
             raise SignalError(f"{p}: no such file or folder")
     if not out:
         raise SignalError("no mixes given; pass audio files or a folder of them")
     return out
+
+
+def _album_entry(q: Path) -> bool:
+    """Whether a folder entry is one of the album's tracks.
+
+    Hidden files are not (``._01.wav``: the AppleDouble resource fork a Mac leaves beside
+    every file it copies to a FAT/exFAT disk or a network share, 4 KB of metadata with the
+    track's name; each used to fail the album as "not a readable audio file").  A broken or
+    looping symbolic link, or an entry that cannot be examined, named like audio is one, and
+    fails with its reason instead of being left out without a word.
+    """
+    if q.name.startswith(".") or q.suffix.lower() not in AUDIO_SUFFIXES:
+        return False
+    try:
+        return not q.is_dir()
+    except OSError:
+        return True
 
 
 # what a worker needs, imported by the fork server before it forks the workers; "__main__":

@@ -83,6 +83,7 @@ def analyze(
         client_dir(workspace, client)            # the name is checked before any audio is read
         if workspace.exists() and not workspace.is_dir():
             raise ConfigError(f"--workspace {workspace} is a file; give the workspace folder")
+        _check_writable(workspace)               # before the album is analysed, not after
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
     ref_paths = expand_inputs(reference) if reference else []
@@ -116,6 +117,7 @@ def analyze(
         from mixes.clients import mix_record, store_mix
 
         stored = [store_mix(workspace, client, mix_record(d, references=[str(p) for p in ref_paths])) for d in dicts]
+        stored = list(dict.fromkeys(stored))     # a file given twice is one record
     if as_csv:
         text = to_csv(results, failed)
     else:
@@ -144,6 +146,21 @@ def analyze(
             con.print(f"stored {len(stored)} mix{'es' if len(stored) > 1 else ''} for client {_e(client.strip())} "
                       f"in {_e(stored[0].parent)}; 'roomtruth mix patterns --client ...' reads them")
     _fail_files(failed)
+
+
+def _check_writable(workspace: Path) -> None:
+    """Refuse a workspace this user cannot write in (its nearest existing folder), before any
+    audio is read: the mixes are stored only after the whole album is analysed."""
+    import os
+
+    from calib.errors import ConfigError
+
+    p = Path(os.path.abspath(workspace))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.is_dir() and not os.access(p, os.W_OK | os.X_OK):
+        raise ConfigError(f"--workspace {workspace}: no permission to write in {p}; "
+                          "give a workspace folder you can write to")
 
 
 def _fail_files(failed) -> None:

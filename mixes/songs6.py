@@ -633,7 +633,7 @@ def make_song(seed: int, *, duration_s: float = 30.0, fs: int = 48000, key: int 
             stems[k] = stems_dry[k] + room.wet(sends[k], ir, n) * 0.5
     else:
         stems = dict(stems_dry)
-    tape_db = float(rm.uniform(3, 9)) if style in ("soul", "lofi", "rocklive") or (style == "folk" and rm.random() < .5) else 0.0
+    tape_db = float(rm.uniform(2, 6)) if style in ("soul", "lofi", "rocklive") or (style == "folk" and rm.random() < .5) else 0.0
     if tape_db:
         stems = {k: room.tape(x, tape_db if k != "voice" else tape_db / 2, fs) for k, x in stems.items()}
     if style == "lofi":

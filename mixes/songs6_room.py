@@ -6,8 +6,9 @@
   500 Hz-1 kHz, longer in the low octaves, much shorter above 4 kHz, as air and furnishings
   absorb), split with smooth (raised-cosine in log frequency) crossovers so the bands sum to one.
 * :func:`wet` — a mono send convolved with the response (overlap-add FFT convolution).
-* :func:`tape` — a memoryless soft saturation with a little even-order asymmetry (tape and
-  console), then a gentle head-bump / roll-off EQ; continuous in, continuous out.
+* :func:`tape` — a soft saturation with a little even-order asymmetry (tape and console),
+  computed 4x oversampled (a saturator run at the base rate aliases, and the click detectors
+  rightly hear the aliased corners), then a gentle head-bump / roll-off EQ.
 * :func:`wow` — a slowly varying delay (wow 0.5 Hz + flutter 6 Hz) read by cubic interpolation.
 * :func:`bus_gain` — a feed-forward RMS compressor's gain curve (soft knee, attack/release
   smoothed in the log domain) from a signal; the caller applies it to every stem.
@@ -17,7 +18,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, lfilter, oaconvolve, sosfilt
+from scipy.signal import butter, lfilter, oaconvolve, resample_poly, sosfilt
 
 OCT_HZ = (63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
 RT_SHAPE = (1.35, 1.25, 1.1, 1.0, 1.0, 0.85, 0.6, 0.4, 0.25)     # rt60 per band / rt60 at 500 Hz-1 kHz
@@ -84,8 +85,8 @@ def tape(x: np.ndarray, drive_db: float, fs: int) -> np.ndarray:
         return x
     g = 10 ** (drive_db / 20)
     pk = float(np.max(np.abs(x))) + 1e-12
-    u = x / pk * g
-    y = np.tanh(u + 0.08 * u * u) / g * pk
+    u = resample_poly(x / pk * g, 4, 1, axis=-1)          # 4x oversampled: the curve's harmonics do not alias
+    y = resample_poly(np.tanh(u + 0.08 * u * u), 1, 4, axis=-1)[..., : x.shape[-1]] / g * pk
     sos = butter(1, min(15000.0, 0.45 * fs), "low", fs=fs, output="sos")
     y = sosfilt(sos, y, axis=-1)
     y = sosfilt(butter(1, 20.0, "high", fs=fs, output="sos"), y, axis=-1)     # the asymmetry's DC

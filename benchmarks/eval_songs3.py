@@ -530,6 +530,9 @@ def part_fingerprint(a, td: Path) -> None:
         print(f"  {name:14s} coverage {cov:.2f}, sure {share:.2f}, rms over sure {rs:.2f} dB, all "
               f"{math.sqrt(float(np.mean(err[sel] ** 2))):.2f} dB; worst sure band {f[j]:.0f} Hz: {d[j]:+.1f} vs {t[j]:+.1f}"
               + (f"; truth outside at {', '.join(out)} Hz" if out else ""), flush=True)
+        if a.verbose:
+            wide = [f"{x:.0f} ({w:.1f})" for x, w, ok in zip(f[sel], (iv[:, 1] - iv[:, 0])[sel], sure[sel]) if not ok]
+            print(f"    unsure bands, Hz (interval width dB): {', '.join(wide) or 'none'}", flush=True)
         row("fingerprint", f"{name}: cover>=.85 sure>=.8 rms<=1",
             cov >= 0.85 and share >= 0.8 and rs <= 1.0, f"coverage {cov:.2f}, sure {share:.2f}, rms {rs:.2f} dB")
 

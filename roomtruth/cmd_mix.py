@@ -87,6 +87,8 @@ def analyze(
     table = load_platforms(platforms)          # validated before any audio is read
     paths = expand_inputs(files)
     ref_paths = expand_inputs(reference) if reference else []
+    if out is not None:
+        _check_out_is_no_audio(out, paths + ref_paths, "CSV" if as_csv else "JSON")
     # the references first, all or nothing: a bad one would spoil every mix's comparison, so it
     # stops the run before the album is analysed
     refs = analyze_many(ref_paths, jobs=jobs or None, bands_per_octave=bands, checks=False,
@@ -146,6 +148,28 @@ def analyze(
             con.print(f"stored {len(stored)} mix{'es' if len(stored) > 1 else ''} for client {_e(client.strip())} "
                       f"in {_e(stored[0].parent)}; 'roomtruth mix patterns --client ...' reads them")
     _fail_files(failed)
+
+
+def _check_out_is_no_audio(out: Path, inputs, kind: str) -> None:
+    """``--out`` must not overwrite audio: one of the mixes or references (also through a link
+    or another name of the same file), or any file named like audio (``--out mix.wav`` wrote
+    the JSON over the master, exit 0)."""
+    import os
+
+    from calib.errors import ConfigError
+    from mixes.batch import AUDIO_SUFFIXES
+
+    for p in inputs:
+        try:
+            same = os.path.samefile(out, p)
+        except OSError:
+            same = False
+        if same:
+            raise ConfigError(f"--out {out} is the mix {p}; the {kind} would overwrite it, give a new file "
+                              f"name, e.g. {Path(out).with_suffix('.csv' if kind == 'CSV' else '.json')}")
+    if Path(out).suffix.lower() in AUDIO_SUFFIXES + (".mp3",):
+        raise ConfigError(f"--out {out} is named like an audio file; the {kind} goes to a "
+                          f"{'.csv' if kind == 'CSV' else '.json'} file, e.g. {Path(out).with_suffix('.csv' if kind == 'CSV' else '.json')}")
 
 
 def _check_writable(workspace: Path) -> None:
@@ -419,7 +443,7 @@ def correct(
         raise ConfigError(f"--subtype {subtype} is not FLOAT, PCM_24 or PCM_16")
     if phase not in ("linear", "minimum"):
         raise ConfigError(f"--phase {phase} is not 'linear' or 'minimum'")
-    if Path(inp).resolve() == Path(out).resolve():
+    if Path(inp).resolve() == Path(out).resolve() or _same_file(inp, out):
         raise ConfigError(f"output {out} is the input; write the corrected mix to a new file")
     if Path(out).is_dir():
         raise ConfigError(f"output {out} is a folder; give the WAV file to write, e.g. {Path(out) / Path(inp).name}")
@@ -479,6 +503,16 @@ def correct(
     for w in warnings:
         con.print(f"[yellow]warning:[/] {_e(w)}")
 
+
+
+def _same_file(a, b) -> bool:
+    """Two names of one file (a hard link too)."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _render(x, corr):

@@ -272,3 +272,18 @@ def test_odd_wavs_analyse_alike(run_cli, tmp_path, name):
     assert code == 0, err
     a, b = json.loads(out)["mixes"]
     assert a["integrated_lufs"] == pytest.approx(b["integrated_lufs"], abs=0.1)
+
+
+# --- never lose the master -------------------------------------------------------------------
+
+def test_out_never_overwrites_a_mix(run_cli, tmp_path):
+    """``--out song.wav`` wrote the JSON over the master (exit 0); now refused, nothing written."""
+    f = _write(tmp_path / "song.wav", _music())
+    before = f.read_bytes()
+    (tmp_path / "other.wav").hardlink_to(f)
+    for out, fmt in ((f, "--json"), (tmp_path / "other.wav", "--csv"), (tmp_path / "new.wav", "--json")):
+        code, so, err = run_cli("mix", "analyze", f, "--out", out, fmt)
+        assert code == 2 and so == "" and "--out" in _one_error_line(err)
+    assert f.read_bytes() == before and not (tmp_path / "new.wav").exists()
+    code, _, err = run_cli("mix", "correct", "--studio", "S", "-w", tmp_path, f, tmp_path / "other.wav", "--force")
+    assert code == 2 and "is the input" in _one_error_line(err) and f.read_bytes() == before

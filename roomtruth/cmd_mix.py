@@ -447,6 +447,10 @@ def correct(
         raise ConfigError(f"output {out} is the input; write the corrected mix to a new file")
     if Path(out).is_dir():
         raise ConfigError(f"output {out} is a folder; give the WAV file to write, e.g. {Path(out) / Path(inp).name}")
+    if Path(out).suffix.lower() in (".flac", ".aif", ".aiff", ".ogg", ".w64", ".rf64", ".caf", ".mp3", ".m4a", ".aac", ".opus"):
+        raise ConfigError(f"output {out} is named {Path(out).suffix}, but the corrected mix is written as WAV; "
+                          f"name it {Path(out).with_suffix('.wav').name} (a WAV under another name misleads every "
+                          "program that opens it)")
     if Path(out).exists() and not force:
         raise ConfigError(f"output {out} exists; pass --force to replace it, or give a new file name")
     if not (0 <= max_boost_db <= 24):  # also NaN

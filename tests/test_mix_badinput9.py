@@ -287,3 +287,10 @@ def test_out_never_overwrites_a_mix(run_cli, tmp_path):
     assert f.read_bytes() == before and not (tmp_path / "new.wav").exists()
     code, _, err = run_cli("mix", "correct", "--studio", "S", "-w", tmp_path, f, tmp_path / "other.wav", "--force")
     assert code == 2 and "is the input" in _one_error_line(err) and f.read_bytes() == before
+
+
+def test_correct_refuses_a_non_wav_output_name(run_cli, tmp_path):
+    """The corrected mix is always WAV: 'OUT.flac' wrote a RIFF/WAVE file named .flac."""
+    f = _write(tmp_path / "song.wav", _music())
+    code, so, err = run_cli("mix", "correct", "--studio", "S", "-w", tmp_path, f, tmp_path / "out.flac")
+    assert code == 2 and "written as WAV" in _one_error_line(err) and not (tmp_path / "out.flac").exists()

@@ -294,3 +294,26 @@ def test_correct_refuses_a_non_wav_output_name(run_cli, tmp_path):
     f = _write(tmp_path / "song.wav", _music())
     code, so, err = run_cli("mix", "correct", "--studio", "S", "-w", tmp_path, f, tmp_path / "out.flac")
     assert code == 2 and "written as WAV" in _one_error_line(err) and not (tmp_path / "out.flac").exists()
+
+
+# --- a download cut off, in the other containers ---------------------------------------------
+
+@pytest.mark.parametrize("fmt,subtype,suffix", [("AIFF", "PCM_24", ".aiff"), ("AIFF", "FLOAT", ".aif"),
+                                                ("AIFF", "PCM_S8", ".aiff"), ("AIFF", "ULAW", ".aifc"),
+                                                ("RF64", "PCM_24", ".wav"), ("RF64", "FLOAT", ".wav"),
+                                                ("W64", "PCM_16", ".w64"), ("W64", "PCM_24", ".w64")])
+def test_cut_aiff_rf64_w64_is_refused_whole_is_read(tmp_path, fmt, subtype, suffix):
+    """libsndfile read the first half of an AIFF/RF64/W64 cut in half as a shorter mix; the
+    header's own frame count now says it is truncated (the WAV rule of calib.audio_io)."""
+    from calib.errors import SignalError
+    from mixes.analysis import read_mix
+
+    whole = _write(tmp_path / f"whole{suffix}", _music(seconds=1.0, ch=2 if "16" not in subtype else 1),
+                   subtype=subtype, fmt=fmt)
+    x, fs = read_mix(whole)
+    assert fs == FS and x.shape[1] == FS
+    cut = tmp_path / f"cut{suffix}"
+    b = whole.read_bytes()
+    cut.write_bytes(b[: len(b) * 2 // 3])
+    with pytest.raises(SignalError, match=r"is truncated: its header announces 1\.000 s"):
+        read_mix(cut)

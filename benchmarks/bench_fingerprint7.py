@@ -40,7 +40,7 @@ from mixes.fingerprint import fingerprint_from_mixes  # noqa: E402
 
 SM = "mixes.fingerprint_smooth"
 VARIANTS: dict[str, dict] = {
-    "shipped": {f"{SM}:NOISE_SHRINK": None, f"{SM}:NOISE_PRIOR_DOF": None},
+    "shipped": {f"{SM}:NOISE_SHRINK": None, f"{SM}:NOISE_PRIOR_DOF": None, "_fp.OWN_COVARIATES": ()},
     "new": {f"{SM}:NOISE_PRIOR_DOF": 6.5},
     "noq": {f"{SM}:FULL_Q": False, f"{SM}:NOISE_PRIOR_DOF": 6.5},
     "q_dof4": {f"{SM}:NOISE_PRIOR_DOF": 4.0},
@@ -50,6 +50,10 @@ VARIANTS: dict[str, dict] = {
     **{f"shrink{v}": {f"{SM}:NOISE_SHRINK": v} for v in (0.1, 0.2, 0.35, 0.5, 0.7, "lw")},
     "bma": {f"{SM}:NOISE_SHRINK": (0.15, 0.3, 0.5, 1.0)},
     "bma2": {f"{SM}:NOISE_SHRINK": (0.2, 0.35, 0.5)},
+    # session 9 (fingerprint9): each band's own room-invariant covariates (mixes.fingerprint.OWN_COVARIATES)
+    "own_none": {"_fp.OWN_COVARIATES": ()},
+    "own_gap": {"_fp.OWN_COVARIATES": ("gap",)},
+    "own_gm": {"_fp.OWN_COVARIATES": ("gap", "mod")},
 }
 
 

@@ -115,6 +115,53 @@ Interval and confidence
     0.57, mixed styles 0.11-0.32 -> 0.15-0.41, per-studio coverage within -2..+3 points (more in
     :mod:`mixes.fingerprint_smooth`).
 
+    Session 9, why the intervals are wider than 3 dB, and each band's own tonal gap
+    (``OWN_COVARIATES``).  A band is sure when its interval half-width, about ``t s sqrt(1/8 + 1/8)``
+    with ``t`` near 2.1, stays under 1.5 dB: the tracks' band floors may spread at most ~1.4 dB
+    from song to song.  Where that spread comes from (banks of 20 songs of 20 s, seeds 73000-73019,
+    level-aligned floors; total song-to-song standard deviation against the within-song part,
+    half the standard deviation of the difference between a song's even and odd frames, rms over
+    the third-octaves 40 Hz-10 kHz): songs3 radio 2.21 vs 0.40 dB, songs4 cinematic 4.32 vs 1.05,
+    songs5 orchestral 3.19 vs 0.97 (mixes.songs 1.01 dB in all).  So it is the songs' content,
+    not the estimator's own noise or too few frames: more frames cannot make these bands sure.
+    In the bass octaves the content is the notes (radio: 40 / 50 Hz 4.3 / 6.4 dB, 158-251 Hz
+    2.8-3.3 dB; cinematic 40 Hz 9.4 dB).  Other ways of combining the frames' floors (all frames
+    in power, the quietest 30 %, the interquartile frames, geometric means) moved the spread
+    from band to band and material to material (orchestral 40 Hz: 7.0 dB -> 2.3 dB with every
+    frame, but 1.9 -> 3.2 dB at 500 Hz, and mixes.songs was tuned the other way), none better
+    overall; not kept.
+
+    What does carry information is each band's own tonal gap (``level_db - floor_db``): a song
+    whose notes fill a band lifts its floor (the partials' skirts, their reverb) and its gap
+    together, and the room moves level and floor alike, leaving the gap.  Regressing the floor
+    on the band's own gap (per band, over the 20 songs of a bank) took the spread down from 2.21
+    to 1.68 dB rms (radio; 158 Hz 2.75 -> 1.21, 251 Hz 3.11 -> 1.55), cinematic 4.32 -> 2.92,
+    orchestral 3.19 -> 2.79, mixes.songs 1.01 -> 1.00.  The profile components above see the
+    gaps of all bands at once, in a few directions; the own gap is each band's.  So the
+    covariate candidates gain, for ``k`` = 0..``MAX_COMPONENTS`` profile components, the same
+    fit with each band's own gap added (:func:`mixes.fingerprint_covariates.adjusted_shift_banded`,
+    one more residual degree of freedom spent, ``meta["own_covariates"]``), chosen as before by
+    the most sure bands; its residuals feed the neighbour smoothing.  Also tried, on the tuning
+    seeds (71000 + bench offsets, 30 studios): the floors' modulation per band as a second own
+    covariate, the mean of the neighbours' gaps, and the floor of all frames against the kept
+    ones (``floor - floor of all frames``): each cost coverage or sure bands against the gap
+    alone (radio sure 0.76 gap, 0.73 gap + modulation, 0.73 gap + neighbours).  Held out
+    (``benchmarks/bench_fingerprint7.py --seed0 83000 --bank 20 --studios 40``: banks of seeds
+    85000-85019, never used while tuning; cover mean (studios >= 0.85) / sure / all three goals;
+    without -> with the own gap)::
+
+        mixes.songs       0.922 (82 %) / 0.96 / 82 %  ->  0.930 (90 %) / 0.96 / 90 %
+        songs3 radio      0.938 (92 %) / 0.57 /  0 %  ->  0.946 (95 %) / 0.62 /  5 %
+        songs3 lounge     0.934 (90 %) / 0.59 / 15 %  ->  0.931 (88 %) / 0.62 / 15 %
+        songs4 funk       0.947 (88 %) / 0.73 / 18 %  ->  0.944 (85 %) / 0.76 / 30 %
+        songs4 cinematic  0.936 (90 %) / 0.17 /  0 %  ->  0.947 (92 %) / 0.18 /  0 %
+        songs5 pop        0.952 (98 %) / 0.78 / 38 %  ->  0.944 (95 %) / 0.80 / 42 %
+
+    rms over the sure bands 0.50-0.69 dB either way.  A few points of sure bands, coverage
+    within -3..+8 points of studios: a real but small step.  Styles whose songs spread 3-4 dB
+    per band (cinematic, orchestral) stay unsure: no per-band covariate the room cannot move
+    explains enough of it with 8 + 8 tracks.
+
     ``confidence`` is the shrinkage factor ``D^2 / (D^2 + se^2)`` with the interval's standard
     error ``se``: 0 where the deviation is lost in the song-to-song variation, above
     ``t^2 / (1 + t^2)`` (0.8 or more) wherever the interval excludes 0 (with few tracks and so
@@ -149,7 +196,7 @@ from calib.errors import SignalError
 from calib.types import FrequencyResponse
 from mixes.envelope import FRAME_PERCENTILE
 from mixes.fingerprint_covariates import (MAX_COMPONENTS, MIN_RESIDUAL_DOF, SURE_WIDTH_DB, adjusted_shift,
-                                          profile_components)
+                                          adjusted_shift_banded, profile_components)
 from mixes.fingerprint_smooth import smooth_unsure
 from mixes.fingerprint_store import (_name_key, load_fingerprint, save_fingerprint,  # noqa: F401 (re-exported)
                                      studio_dir, studio_folder_name, valid_studio_name)
@@ -176,6 +223,7 @@ PRIOR_WEIGHT = 1.0                      # neighbours' variance counts as this ma
 SHRINK_FROM_HZ = 45.0                   # bands below keep their own variance (another floor rule there)
 COVARIATES = True                       # adjust for the tracks' tonal-gap profiles (mixes.fingerprint_covariates)
 FLOOR_MODULATION = True                 # ... and for their floors' modulation over time (mixes.fingerprint_features)
+OWN_COVARIATES: tuple[str, ...] = ("gap",)   # each band's own covariates: "gap", "mod" (see the docstring)
 SMOOTH_UNSURE = True                    # unsure bands borrow from their neighbours (mixes.fingerprint_smooth)
 HUBER_C = 3.0                           # robust standard deviations before a track is down-weighted
 MEASURED_CONFIDENCE = 0.8
@@ -274,11 +322,27 @@ def _t_quantile(p: float, dof: np.ndarray) -> np.ndarray:
     return stats.t.ppf(p, dof)
 
 
+def _own_covariates(spectra) -> np.ndarray | None:
+    """Each band's own room-invariant covariates per track (``OWN_COVARIATES``), ``(n, bands, m)``;
+    None when switched off or a spectrum lacks one."""
+    cols = []
+    for name in OWN_COVARIATES:
+        if name == "gap":
+            cols.append(np.vstack([s.level_db - s.floor_db for s in spectra]))
+        elif name == "mod":
+            if any(s.floor_mod_db is None for s in spectra):
+                return None
+            cols.append(np.vstack([s.floor_mod_db for s in spectra]))
+    return np.stack(cols, axis=2) if cols else None
+
+
 def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level):
-    """The plain comparison (``k = 0``) or the one adjusted for ``k`` tonal-gap components,
-    whichever leaves the most bands with an interval <= ``SURE_WIDTH_DB`` (see
-    :mod:`mixes.fingerprint_covariates`).  Returns ``(d, half, se, k, z)``, ``z`` the ``k``
-    components (tracks x k)."""
+    """The plain comparison (``k = 0``) or the one adjusted for ``k`` tonal-gap components (and,
+    with ``OWN_COVARIATES``, each band's own covariates), whichever leaves the most bands with
+    an interval <= ``SURE_WIDTH_DB`` (see :mod:`mixes.fingerprint_covariates`).  Returns
+    ``(d, half, se, k, z, resid, resid_dof, own)``: ``z`` the ``k`` components (tracks x k),
+    ``resid`` the tracks' residuals of the chosen model (None: the caller's), ``own`` the number
+    of per-band covariates used."""
     sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
     y = np.vstack([mix_levels, ref_levels])
     is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
@@ -288,20 +352,30 @@ def _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, leve
         profiles.append(np.vstack([s.floor_mod_db for s in spectra]))
     z = profile_components(profiles, sel)
     k_max = min(MAX_COMPONENTS, z.shape[1], y.shape[0] - 2 - MIN_RESIDUAL_DOF)
+    own = _own_covariates(spectra)
 
     def n_sure(h):
         return int(np.sum(np.nan_to_num(2.0 * h[sel], nan=99.0) <= SURE_WIDTH_DB))
 
-    best = (n_sure(half), d, half, se, 0)
+    best = (n_sure(half), d, half, se, 0, None, None, 0)
     p = 1.0 - (1.0 - level) * MISS_SHARE / 2.0
     for k in range(1, k_max + 1):
         shift, se2, dof = adjusted_shift(y, is_mix, z[:, :k])
         var, dofs = _moderated(np.nan_to_num(se2, nan=np.inf), dof, f)
         h = _t_quantile(p, dofs) * np.sqrt(var)
-        cand = (n_sure(h), _level_free(shift, f), h, np.sqrt(var), k)
+        cand = (n_sure(h), _level_free(shift, f), h, np.sqrt(var), k, None, None, 0)
         if cand[0] > best[0]:
             best = cand
-    return best[1], best[2], best[3], best[4], z[:, :best[4]]
+    if own is not None:
+        m = own.shape[2]
+        for k in range(0, min(MAX_COMPONENTS, z.shape[1], y.shape[0] - 2 - m - MIN_RESIDUAL_DOF) + 1):
+            shift, se2, dof, res = adjusted_shift_banded(y, is_mix, z[:, :k], own)
+            var, dofs = _moderated(np.nan_to_num(se2, nan=np.inf), dof, f)
+            h = _t_quantile(p, dofs) * np.sqrt(var)
+            cand = (n_sure(h), _level_free(shift, f), h, np.sqrt(var), k, res, dof, m)
+            if cand[0] > best[0]:
+                best = cand
+    return best[1], best[2], best[3], best[4], z[:, :best[4]], best[5], best[6], best[7]
 
 
 def _residuals(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -310,6 +384,23 @@ def _residuals(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray) -> np.ndarray:
     yy = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     coef, *_ = np.linalg.lstsq(a, yy, rcond=None)
     return yy - a @ coef
+
+
+def _advice(half: np.ndarray, f: np.ndarray, n_mixes: int, n_refs: int) -> str:
+    """What a fingerprint with many unsure bands means (``meta["advice"]``; empty when >= 80 %
+    of the bands of ``ALIGN_BAND_HZ`` are sure)."""
+    sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
+    sure = np.nan_to_num(2.0 * half[sel], nan=99.0) <= SURE_WIDTH_DB
+    share = float(sure.mean()) if sel.any() else 0.0
+    if share >= 0.8:
+        return ""
+    low = f[sel][~sure]
+    where = f"{low.size} unsure between {low.min():.0f} and {low.max():.0f} Hz" if low.size else ""
+    return (f"only {share:.0%} of the bands are sure (interval <= {SURE_WIDTH_DB:g} dB; {where}): the songs' own "
+            f"balance differs more from song to song than {n_mixes} + {n_refs} tracks can tell from the room. "
+            + ("Use references of the mixes' kind of music (between styles the songs' balance differs by up to "
+               "+-10 dB per band), or more mixes; unsure bands are not corrected."
+               if n_refs else "More mixes narrow the intervals; unsure bands are not corrected."))
 
 
 def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasReference | list[Ltas], *,
@@ -408,19 +499,22 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
     else:
         mix_dof = float(len(mixes) - 1)
     half, se = _interval(d, mix_var, mix_dof, ref_var, ref_dof, level)
-    n_cov, z_cov = 0, np.zeros((len(mixes) + len(tracks), 0))
+    n_cov, z_cov, resid, resid_dof, n_own = 0, np.zeros((len(mixes) + len(tracks), 0)), None, None, 0
     if use_floor and len(tracks) >= 2 and COVARIATES:
-        d, half, se, n_cov, z_cov = _with_covariates(d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
+        d, half, se, n_cov, z_cov, resid, resid_dof, n_own = _with_covariates(
+            d, half, se, mixes, tracks, mix_levels, ref_levels, f, level)
     n_smooth, smooth_info = 0, {}
     if use_floor and len(tracks) >= 2 and SMOOTH_UNSURE:
         sel = (f >= ALIGN_BAND_HZ[0]) & (f <= ALIGN_BAND_HZ[1])
         y_all = np.vstack([mix_levels, ref_levels])
         is_mix = np.r_[np.ones(len(mixes)), np.zeros(len(tracks))].astype(bool)
+        if resid is None:
+            resid, resid_dof = _residuals(y_all, is_mix, z_cov), float(y_all.shape[0] - 2 - z_cov.shape[1])
         d, half, se, n_smooth, smooth_info = smooth_unsure(
-            d, half, se, y_all, is_mix, sel, SURE_WIDTH_DB, resid_db=_residuals(y_all, is_mix, z_cov),
-            resid_dof=float(y_all.shape[0] - 2 - z_cov.shape[1]),
-            q_full=float(_t_quantile(1.0 - (1.0 - level) * MISS_SHARE / 2.0, max(y_all.shape[0] - 2 - z_cov.shape[1], 1))))
+            d, half, se, y_all, is_mix, sel, SURE_WIDTH_DB, resid_db=resid, resid_dof=resid_dof,
+            q_full=float(_t_quantile(1.0 - (1.0 - level) * MISS_SHARE / 2.0, max(resid_dof, 1.0))))
     spread = dev.std(axis=0, ddof=1)
+    advice = _advice(half, f, len(mixes), len(tracks))
     with np.errstate(invalid="ignore", divide="ignore"):
         conf = np.where(d * d + se * se > 0, d * d / (d * d + se * se), 0.0)
     conf = np.nan_to_num(conf, nan=0.0)
@@ -437,9 +531,11 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
                  if n_cov else ", Huber location over tracks")
               + (f"; {n_smooth} unsure band(s) borrowing from their neighbours (empirical Bayes)" if n_smooth else ""),
               "covariates": n_cov,
+              "own_covariates": n_own,
               "smoothed_bands": n_smooth,
               "smoothing": smooth_info,
-              "interval_level": level},
+              "interval_level": level,
+              "advice": advice},
         per_mix_deviation_db=np.nan_to_num(_level_free(dev, f), nan=0.0),
         interval_db=np.column_stack([d - half, d + half]),
     )

@@ -55,6 +55,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MAX_COMPONENTS", "SURE_WIDTH_DB", "MIN_RESIDUAL_DOF", "gap_components", "profile_components",
+           "adjusted_shift_banded",
            "adjusted_shift"]
 
 MAX_COMPONENTS = 5          # at most this many gap-profile components as covariates
@@ -160,3 +161,47 @@ def adjusted_shift(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray) -> tuple[np
     rv = np.sum(res * res, axis=0) / max(dof, 1)
     shift = np.where(ok, coef[1], np.nan)
     return shift, np.where(ok, rv * c11, np.nan), float(dof)
+
+
+def adjusted_shift_banded(y: np.ndarray, is_mix: np.ndarray, z: np.ndarray,
+                          w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """As :func:`adjusted_shift`, with per-band covariates ``w`` besides the shared ``z``.
+
+    Parameters
+    ----------
+    y : ndarray (n_tracks, n_bands)
+    is_mix : ndarray of bool (n_tracks,)
+    z : ndarray (n_tracks, k)
+        Covariates shared by every band (profile components; k may be 0).
+    w : ndarray (n_tracks, n_bands, m)
+        Each band's own room-invariant covariates (its tonal gap, ...), centred per band here.
+
+    Returns
+    -------
+    shift, se2 : ndarray (n_bands,)
+    dof : float
+        ``n - 2 - k - m``.
+    resid : ndarray (n_tracks, n_bands)
+        The least-squares residuals per band (0 where a band is not finite).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n, nb = y.shape
+    w = np.asarray(w, dtype=np.float64)
+    base = np.column_stack([np.ones(n), np.asarray(is_mix, dtype=np.float64), z])
+    dof = n - base.shape[1] - w.shape[2]
+    ok = np.all(np.isfinite(y), axis=0) & np.all(np.isfinite(w), axis=(0, 2))
+    wc = np.where(ok[None, :, None], w, 0.0)
+    wc = wc - wc.mean(axis=0)
+    sd = wc.std(axis=0)
+    wc = wc / np.where(sd > 1e-9, sd, 1.0)
+    # per band the design [base, w_b]: (bands, n, p), solved as a batch of normal equations
+    a = np.concatenate([np.broadcast_to(base, (nb,) + base.shape), wc.transpose(1, 0, 2)], axis=2)
+    yy = np.where(ok, y, 0.0).T                                  # (bands, n)
+    inv = np.linalg.pinv(np.einsum("bnp,bnq->bpq", a, a))
+    coef = np.einsum("bpq,bnq,bn->bp", inv, a, yy)
+    resid = yy - np.einsum("bnp,bp->bn", a, coef)
+    rv = np.sum(resid * resid, axis=1) / max(dof, 1)
+    shift = np.where(ok, coef[:, 1], np.nan)
+    se2 = np.where(ok, inv[:, 1, 1] * rv, np.nan)
+    return shift, se2, float(dof), np.where(ok[:, None], resid, 0.0).T
+

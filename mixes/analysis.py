@@ -88,6 +88,14 @@ def _open_info(path: Path) -> sf._SoundFileInfo:
         raise SignalError(f"{path}: no such file")
     if path.is_dir():
         raise SignalError(f"{path} is a folder, expected an audio file")
+    import stat as _stat
+
+    try:
+        regular = _stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        regular = True                         # the open below names what is wrong
+    if not regular:                            # a named pipe would block the open for ever
+        raise SignalError(f"{path} is not a regular file (a pipe, socket or device); give an audio file")
     try:
         open(sf_name(path), "rb").close()
     except PermissionError:

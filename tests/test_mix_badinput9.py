@@ -317,3 +317,17 @@ def test_cut_aiff_rf64_w64_is_refused_whole_is_read(tmp_path, fmt, subtype, suff
     cut.write_bytes(b[: len(b) * 2 // 3])
     with pytest.raises(SignalError, match=r"is truncated: its header announces 1\.000 s"):
         read_mix(cut)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_named_pipe_is_refused_not_waited_on(run_cli, tmp_path):
+    """A FIFO named .wav (alone or in an album) blocked the open for ever."""
+    d = tmp_path / "album"
+    d.mkdir()
+    _write(d / "01.wav", _music())
+    os.mkfifo(d / "02.wav")
+    code, _, err = run_cli("mix", "analyze", d / "02.wav")
+    assert code == 2 and "not a regular file" in _one_error_line(err)
+    code, out, err = run_cli("mix", "analyze", d, "--json", "-j", "1")
+    res = json.loads(out)
+    assert code == 2 and len(res["mixes"]) == 1 and "not a regular file" in res["failed"][0]["error"]

@@ -51,6 +51,20 @@ second (only stage 1 touches every sample):
    louder sound, broadband or in the top octaves (``starts_louder``); then the low-band
    waveform is brought back through the same FIR, and its audibility counts only its part
    below the cut (conservative: anything above is left out of the margin).
+   *Recall9 additions* (each with its flag, measured in ``benchmarks/eval_clicks.py``): the low
+   band's stage 1 judges a peak against its sub-block's RMS *without* the +-2 ms around it
+   (:data:`mixes.click_stage1.OWN_EXCLUDE`: a 1-2 ms burst or held step is most of its own
+   sub-block's energy); a low-band event the full-rate isolation refuses (the LSAR over the ~1 ms
+   span the low band gives holds a hat stroke's noise and "starts" the stroke) is asked again of
+   the full-rate stage 2 at the sample where that waveform peaks (``REVERIFY_LOW``: Vaseghi's
+   detector at the full rate, located by the low band); a full-rate waveform 1 ms or wider from
+   the low band counts only when broadband or a held step (``LOW_WIDE_HF_FRACTION``); a low-band
+   event starting up to ``LOW_MATCH_S`` after another event, and a full-band event starting that
+   soon after a low-band one, is that event's later part (``LOW_TAIL_DROP``); and a
+   *sample-level pass*: candidates the onset rule refused, standing ``CLICK_RATIO`` out of the
+   model with no event known near, are verified again with the onset rule sparing a broadband
+   sample-level event (``ONSET_SAMPLE_LEVEL``; :func:`mixes.click_onset.is_attack_wide`: no
+   mechanical attack is that short, the same reasoning as stage 3's since session 8).
 3. *Audibility* (:mod:`mixes.click_masking`): the click is isolated by least-squares AR
    interpolation (LSAR, Godsill & Rayner eq. 5.15): the samples of the event are re-estimated
    from the model and both sides, and the click is the observed minus the interpolated
@@ -73,6 +87,7 @@ import numpy as np
 from mixes.click_decimate import LOW_CUTOFF_HZ, LOW_FS_HZ, LOW_TAPS_PER_FACTOR, _decimate, _lowpass  # noqa: F401
 from mixes.lpc import autocorr_rows, levinson_rows
 from mixes.click_masking import audibility, click_audibility_db, held_step
+from mixes.click_onset import is_attack_wide
 from mixes.click_lsar import hf_over_low, isolate, starts_louder
 from mixes.click_shapes import HOLE_DB, first_edges, hole_test  # noqa: F401
 from mixes.click_recur import RECUR_TOL_S, recurs_periodic  # noqa: F401
@@ -105,6 +120,8 @@ WIDE_FIRST_EDGE_S = 0.0002  # ... also candidates this far or more before a know
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 ONSET_KEEP_RATIO = 1000.0  # ... unless the event stands this far out of the model (matched-filter units)
+ONSET_SAMPLE_LEVEL = True  # ... or is sample-level (mixes.click_onset.is_attack_wide false): no attack (recall9)
+SAMPLE_LEVEL_HF_FRACTION = 0.1   # ... and broadband: this much of its energy above 6 kHz (white: ~75 %)
 # low-band path: the programme decimated to about LOW_FS_HZ (mixes.click_decimate)
 LOW_CANDIDATE_RATIO = 5.0
 LOW_OWN_RATIO = 4.0
@@ -118,6 +135,12 @@ LOW_TRIM = 0.3            # ... the click starts and ends where it reaches this 
 # start (of which the low band saw the leakage) ~1600x
 LOW_HF_RATIO_MAX = 200.0
 LOW_TOP_GAP_S = 0.005     # ... and when it starts no louder top octaves (from this far before it)
+# ... and, when 1 ms or wider, only if broadband (this much of its energy above 6 kHz: a noise burst)
+# or a held step; a smooth hump that wide is a drum's or a note's start (songs3 500, 7.84 s: 3.3 %),
+# judged by its low-band waveform as smooth (recall9: the low band's new candidates found it)
+LOW_WIDE_HF_FRACTION = 0.1
+LOW_TAIL_DROP = True      # ... and dropped when it starts up to LOW_MATCH_S after a full-band event (recall9)
+REVERIFY_LOW = True       # ... else the full-rate stage 2 at the sample where that waveform peaks (recall9)
 TF_PATH = False           # the time-frequency path for clicks inside percussion (mixes.click_tf): off by
                           # default (session 8: +0.4 points of recall, 0.885 -> 0.889, for +0.27 s CPU per
                           # 10-min stereo file, which took mix analyze from ~0.85 to ~0.95-1.0x ffmpeg)
@@ -125,6 +148,14 @@ TF_CLICK_RATIO = 3.0      # ... whose events stage 2 verifies at this (matched-f
 TF_MAX_WIDTH_S = WIDE_MAX_WIDTH_S + 2 * LPC_ORDER / 48000   # ... up to this wide (a 2 ms step or burst)
 TF_ONSET_KEEP_RATIO = 3.0  # ... and its onset rule spares them at this height, twice the peak of the ms after (a click ahead of a hit)
 TF_WIDE_HF_FRACTION = 0.1  # ... those wider than MAX_WIDTH_S: this much of their energy above 6 kHz, or a held step
+
+def _hf_fraction(c: np.ndarray, fs: int, hf_hz: float = 6000.0) -> float:
+    """Share of the energy of ``c`` above ``hf_hz``."""
+    n = max(512, c.size)
+    E = np.abs(np.fft.rfft(np.asarray(c, dtype=np.float64), n)) ** 2
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    return float(E[f > hf_hz].sum() / max(E.sum(), 1e-300))
+
 
 def _db(v: float) -> float:
     return 20.0 * math.log10(v) if v > 0 else -math.inf
@@ -163,7 +194,8 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
             max_width_s: float = MAX_WIDTH_S, click_ratio: float = CLICK_RATIO,
             guard_s: float = GUARD_S, peaks: list | None = None, repeat_test: bool = True,
             onset_keep_ratio: float = ONSET_KEEP_RATIO,
-            recur_exclude: np.ndarray | None = None, recur_rejected: list | None = None) -> None:
+            recur_exclude: np.ndarray | None = None, recur_rejected: list | None = None,
+            sample_level: bool = False, onset_rejected: list | None = None) -> None:
     """Stage 2 (and the LSAR isolation) for a batch of candidates, vectorised across them.
 
     ``others`` are all candidates of the channel (sorted): those inside a window are masked.
@@ -175,7 +207,9 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
     back 2-12 ms later (the time-frequency path's candidates, whose band powers were already
     required to stand above the level after them: a held step's second edge is its own);
     ``onset_keep_ratio``: the onset rule spares an event standing this far out of the model whose
-    peak is twice the programme's over the ms after it.
+    peak is twice the programme's over the ms after it; ``sample_level``: it spares a sample-level
+    event (the full-rate sample-level pass of :func:`_detect_full`), to which the candidates the
+    onset rule refused are appended when ``onset_rejected`` is given.
     """
     ctx = int(CONTEXT_S * fs)
     guard = max(int(guard_s * fs), 4)
@@ -313,7 +347,17 @@ def _verify(x: np.ndarray, cand: np.ndarray, others: np.ndarray, fs: int, out: I
             # (nor an event standing ONSET_KEEP_RATIO out of the model and twice the programme's
             # peak over the ms after it: a click on a note's start, not a held step's first edge)
             keep = peak[h] >= onset_keep_ratio and np.max(np.abs(e1), initial=0.0) < 0.5 * np.max(np.abs(clk))
+            # (nor, with sample_level, a sample-level event: its isolated waveform's sample-level
+            # part within a few samples, mixes.click_onset.is_attack_wide; a beater's or a
+            # plectrum's contact lasts >= 0.2 ms, so an event that short is no sound's attack,
+            # whatever starts after it: the rule stage 3 applies since session 8; and broadband,
+            # SAMPLE_LEVEL_HF_FRACTION of its energy above 6 kHz: a slope corner's smooth hump, a
+            # synthesizer's linear attack ending 2 ms into a note, leaves 0.2-3 % there)
+            if not keep and sample_level:
+                keep = not is_attack_wide(clk, fs=fs) and _hf_fraction(clk, fs) >= SAMPLE_LEVEL_HF_FRACTION
             if (width_s >= POP_MIN_S or np.dot(e1, e1) / max(e1.size, 1) > mb + 1e-20) and not keep:
+                if onset_rejected is not None:
+                    onset_rejected.append(int(cand[h]))
                 continue
 
         first = int(np.flatnonzero(np.abs(clk) >= 0.3 * np.abs(clk).max())[0])
@@ -369,8 +413,10 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
     cand = cand[(cand - ctx >= 0) & (cand + ctx <= x.size)]
     peaks: list[float] = []
     rejected: list[int] = []
+    onset_rj: list[int] = []
     for i in range(0, cand.size, 256):
-        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks, recur_rejected=rejected)
+        _verify(x, cand[i:i + 256], cand, fs, out, max_width_s, click_ratio, peaks=peaks, recur_rejected=rejected,
+                onset_rejected=onset_rj)
     if RECUR_SPARE_PAIRS and rejected and out.onset:
         # a candidate taken for a periodic corner only because another verified click stood at
         # one of its "periods" is tried again without that click (mixes.click_recur.mask_near);
@@ -423,12 +469,30 @@ def _detect_full(x: np.ndarray, fs: int, max_width_s: float = MAX_WIDTH_S,
                     out.level_db.append(dst.level_db[k])
                     out.width_s.append(dst.width_s[k])
                     out.wide.append(True)
+    if ONSET_SAMPLE_LEVEL and fs > 2 * LOW_FS_HZ and cand.size:
+        # the sample-level pass (recall9): a candidate that stood CLICK_RATIO out of the model
+        # and that no event is known near (a held step found whole by the wide pass keeps its
+        # place: its first edge alone is sample-level too) is verified again with the onset rule
+        # sparing a sample-level event, which no attack is (a one-sample click on a note's start;
+        # eval plants refused by the onset rule at 14-2334 sigma)
+        pk = np.asarray(peaks)
+        known = np.sort(np.asarray(out.onset, dtype=np.int64))
+        j = np.searchsorted(known, cand)
+        near = np.zeros(cand.size, dtype=bool)
+        tol = int(WIDE_GUARD_S * fs)
+        for jj in (j - 1, j):
+            ok = (jj >= 0) & (jj < known.size)
+            near[ok] |= np.abs(known[jj[ok]] - cand[ok]) <= tol
+        # (only candidates the onset rule refused: the others would fail again; CPU)
+        r = cand[(pk > click_ratio) & ~near & np.isin(cand, np.asarray(onset_rj, dtype=np.int64))]
+        for i in range(0, r.size, 256):
+            _verify(x, r[i:i + 256], cand, fs, out, max_width_s, click_ratio, sample_level=True)
     res = _dedup(out, fs)
     res.partners = cand
     return res
 
 
-def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
+def _detect_low(x: np.ndarray, fs: int, known: list[int], partners: np.ndarray | None = None) -> Impulsive:
     """The low-band path: clicks audible below a hi-hat's band (see module docstring).
 
     The programme is decimated to ~``LOW_FS_HZ``, stages 1 and 2 run there, and each event not
@@ -470,19 +534,54 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int]) -> Impulsive:
                 not any(starts_louder(x, a + int(big[0]), a + int(big[-1]) + 1, width_s, fs, window_s=ONSET_WINDOW_S,
                                       rise=ONSET_RISE, pop_s=POP_MIN_S, top_gap_s=g, others=known_a)
                         for g in (None, LOW_TOP_GAP_S)) and \
-                hf_over_low(clk[big[0]: big[-1] + 1], fs, LOW_CUTOFF_HZ) <= LOW_HF_RATIO_MAX:
+                hf_over_low(clk[big[0]: big[-1] + 1], fs, LOW_CUTOFF_HZ) <= LOW_HF_RATIO_MAX and \
+                (big[-1] - big[0] + 1 < POP_MIN_S * fs or held_step(clk[big[0]: big[-1] + 1], fs=fs)
+                 or _hf_fraction(clk[big[0]: big[-1] + 1], fs) >= LOW_WIDE_HF_FRACTION):
             out.onset.append(int(a + big[0]))
             out.click.append(clk[big[0]: big[-1] + 1])
             out.level_db.append(_db(float(np.abs(clk).max())))
             out.low.append(False)
         else:
-            out.onset.append(int(start))
-            out.click.append(cf[big[0]: big[-1] + 1])
-            out.level_db.append(_db(float(np.abs(cf).max())))
-            out.low.append(True)
+            # refused at the full rate over the span the low band located (~1 ms: a hat's noise
+            # across it makes the LSAR waveform a burst that starts the stroke): the full-rate
+            # stage 2 is asked at the sample where that waveform peaks, with its own narrow
+            # region (+-GUARD_S) and all its rules (recall9: single clicks at a hat stroke's start,
+            # 20-30 dB audible, that the full-band stage 1 could not see in the stroke's block)
+            v = Impulsive()
+            if REVERIFY_LOW and clk is not None and np.abs(clk).max() > 0:
+                p0 = int(a + np.argmax(np.abs(clk)))
+                ctx = int(CONTEXT_S * fs)
+                if ctx <= p0 <= x.size - ctx:
+                    pa = np.asarray(partners if partners is not None else [], dtype=np.int64)
+                    _verify(x, np.array([p0], dtype=np.int64), np.unique(np.r_[pa, known_a, p0]), fs, v,
+                            sample_level=ONSET_SAMPLE_LEVEL)
+            if v.onset and abs(v.onset[0] - p0) <= tol:
+                out.onset.append(int(v.onset[0]))
+                out.click.append(v.click[0])
+                out.level_db.append(v.level_db[0])
+                out.low.append(False)
+                width_s = v.width_s[0]
+            else:
+                out.onset.append(int(start))
+                out.click.append(cf[big[0]: big[-1] + 1])
+                out.level_db.append(_db(float(np.abs(cf).max())))
+                out.low.append(True)
         out.width_s.append(width_s)
         out.wide.append(False)
         out.from_low.append(True)
+        # (where it starts, re-estimated at the full rate, may fall up to LOW_MATCH_S after a
+        # full-band event whose centre it missed: then it is inside that event's sound, e.g. a rim
+        # click's noise 1.85 ms after its spike, and would only mask that event's context in
+        # stage 3; one starting before a full-band event may be the click's start, which the
+        # full band saw a part of, and stays)
+        # (likewise after the low band's previous event: a held step's second edge)
+        o_k = out.onset[-1]
+        jk = np.searchsorted(known_a, o_k, side="left")
+        prev = [int(known_a[jk - 1])] if jk > 0 else []
+        prev += out.onset[-2:-1]
+        if LOW_TAIL_DROP and any(0 < o_k - p <= tol for p in prev):
+            for lst in (out.onset, out.click, out.level_db, out.low, out.width_s, out.wide, out.from_low):
+                lst.pop()
     return out
 
 
@@ -544,7 +643,7 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     full = _detect_full(x, fs)
-    low = _detect_low(x, fs, full.onset)
+    low = _detect_low(x, fs, full.onset, full.partners)
     if TF_PATH and low.decimated is not None:
         _add_tf(x, fs, low, full.onset, full.partners)
     for k in range(len(low.onset)):
@@ -558,6 +657,18 @@ def detect_impulsive(x: np.ndarray, *, fs: int) -> Impulsive:
     if not low.onset:
         return full
     order = np.argsort(full.onset, kind="stable")
+    if LOW_TAIL_DROP:
+        # a full-band event starting up to LOW_MATCH_S after a low-band event re-isolated at the
+        # full rate is the same click seen later (a held step: the low band its first edge, the
+        # full band's first pass its second): the earlier stays (reported where it starts)
+        tol = int(LOW_MATCH_S * fs)
+        lo_on = np.sort(np.asarray([o for o, lw in zip(low.onset, low.low) if not lw], dtype=np.int64))
+        if lo_on.size:
+            on = np.asarray(full.onset, dtype=np.int64)[order]
+            jj = np.searchsorted(lo_on, on, side="left") - 1
+            d = on - lo_on[np.maximum(jj, 0)]
+            full_band = ~np.asarray(full.from_low, dtype=bool)[order]
+            order = order[~((jj >= 0) & (d > 0) & (d <= tol) & full_band)]
     res = Impulsive()
     res.partners = full.partners
     for k in order:

@@ -528,7 +528,9 @@ def fingerprint_from_mixes(studio: str, mixes: list[Ltas], reference: LtasRefere
               "estimator": (f"band floor (mean of the frames' {FRAME_PERCENTILE:g}th percentiles of ~1.5 Hz bins per half band)" if use_floor else "band mean power")
               + (f", adjusted for {n_cov} component(s) of the tracks' tonal-gap"
                  f"{' and floor-modulation' if FLOOR_MODULATION else ''} profiles (analysis of covariance)"
-                 if n_cov else ", Huber location over tracks")
+                 if n_cov else "")
+              + (", adjusted per band for its own tonal gap" if n_own else "")
+              + ("" if n_cov or n_own else ", Huber location over tracks")
               + (f"; {n_smooth} unsure band(s) borrowing from their neighbours (empirical Bayes)" if n_smooth else ""),
               "covariates": n_cov,
               "own_covariates": n_own,

@@ -68,10 +68,13 @@ def _snare(rng, fs, p, jit, wires=1.0, body=1.0, length=1.0):
 def _clap(rng, fs, p, jit):
     n = int(0.6 * fs)
     t = np.arange(n) / fs
-    env = np.exp(-t / 0.09) * 0.5
+    env = np.exp(-t / 0.09) * 0.5 * (0.5 - 0.5 * np.cos(np.pi * np.clip(t / 0.0003, 0.0, 1.0)))
     for k in range(p["c_n"]):
         d = k * 0.0105 * jit(0.1)
-        env += np.where(t >= d, np.exp(-(t - d) / 0.004), 0.0) * (t >= d)
+        # each burst rises over 0.3 ms (hands meeting and the air between them take that long; an
+        # instant step of band-passed noise is a one-sample edge the click detector rightly hears)
+        rise = np.clip((t - d) / 0.0003, 0.0, 1.0)
+        env += np.where(t >= d, np.exp(-(t - d) / 0.004), 0.0) * (0.5 - 0.5 * np.cos(np.pi * rise))
     return signal.sosfilt(_sos("bp", 800.0, 3200.0, fs), rng.standard_normal(n)) * env
 
 

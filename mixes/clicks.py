@@ -61,10 +61,13 @@ second (only stage 1 touches every sample):
    the low band counts only when broadband or a held step (``LOW_WIDE_HF_FRACTION``); a low-band
    event starting up to ``LOW_MATCH_S`` after another event, and a full-band event starting that
    soon after a low-band one, is that event's later part (``LOW_TAIL_DROP``); and a
-   *sample-level pass*: candidates the onset rule refused, standing ``CLICK_RATIO`` out of the
-   model with no event known near, are verified again with the onset rule sparing a broadband
-   sample-level event (``ONSET_SAMPLE_LEVEL``; :func:`mixes.click_onset.is_attack_wide`: no
-   mechanical attack is that short, the same reasoning as stage 3's since session 8).
+   *sample-level pass*, off by default (``ONSET_SAMPLE_LEVEL``: it took a loud synthesized
+   snare's noise sample for a click): candidates the onset rule refused, standing ``CLICK_RATIO``
+   out of the model with no event known near, verified again with the onset rule sparing a
+   broadband sample-level event (:func:`mixes.click_onset.is_attack_wide`: no mechanical attack is
+   that short, the same reasoning as stage 3's since session 8); the re-verification of
+   ``REVERIFY_LOW`` always spares such an event (the low band located it: a click on a hat
+   stroke's first sample).
 3. *Audibility* (:mod:`mixes.click_masking`): the click is isolated by least-squares AR
    interpolation (LSAR, Godsill & Rayner eq. 5.15): the samples of the event are re-estimated
    from the model and both sides, and the click is the observed minus the interpolated
@@ -120,7 +123,10 @@ WIDE_FIRST_EDGE_S = 0.0002  # ... also candidates this far or more before a know
 ONSET_WINDOW_S = 0.010    # programme peak compared this long after and before an event
 ONSET_RISE = 10 ** (6 / 10)  # louder after by this factor: a musical onset, not a click
 ONSET_KEEP_RATIO = 1000.0  # ... unless the event stands this far out of the model (matched-filter units)
-ONSET_SAMPLE_LEVEL = True  # ... or is sample-level (mixes.click_onset.is_attack_wide false): no attack (recall9)
+ONSET_SAMPLE_LEVEL = False  # ... or is sample-level (mixes.click_onset.is_attack_wide false): no attack -
+                           # the sample-level pass of _detect_full (recall9); off: on 66 clean songs it
+                           # added a loud synthesized snare's noise sample (songs 202, 11.77 s, both
+                           # channels, +8 dB: white noise at 0.4 has sample-level 0.45 jumps)
 SAMPLE_LEVEL_HF_FRACTION = 0.1   # ... and broadband: this much of its energy above 6 kHz (white: ~75 %)
 # low-band path: the programme decimated to about LOW_FS_HZ (mixes.click_decimate)
 LOW_CANDIDATE_RATIO = 5.0
@@ -554,7 +560,7 @@ def _detect_low(x: np.ndarray, fs: int, known: list[int], partners: np.ndarray |
                 if ctx <= p0 <= x.size - ctx:
                     pa = np.asarray(partners if partners is not None else [], dtype=np.int64)
                     _verify(x, np.array([p0], dtype=np.int64), np.unique(np.r_[pa, known_a, p0]), fs, v,
-                            sample_level=ONSET_SAMPLE_LEVEL)
+                            sample_level=True)
             if v.onset and abs(v.onset[0] - p0) <= tol:
                 out.onset.append(int(v.onset[0]))
                 out.click.append(v.click[0])

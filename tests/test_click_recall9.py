@@ -3,7 +3,8 @@ as the control (the rule, not the material, finds them) and the clean material u
 
 1. Stage 1's own-sub-block test without the event's own +-2 ms (``mixes.click_stage1.OWN_EXCLUDE``,
    low-band path): a 1.5 ms held step at the ~8 kHz rate carries most of its sub-block's energy.
-2. The sample-level pass of stage 2 (``mixes.clicks.ONSET_SAMPLE_LEVEL``): a one-sample click on
+2. The sample-level pass of stage 2 (``mixes.clicks.ONSET_SAMPLE_LEVEL``, off by default; switched
+   on here): a one-sample click on
    a note's start is no attack; a synthesizer's linear attack ending 2 ms into the note (a slope
    corner: a smooth hump) still is, and a held step is still reported where it starts.
 3. The low-band path's refused events asked again at the full rate

@@ -99,9 +99,11 @@ def test_linear_attack_corner_is_not_a_click(monkeypatch, seed):
     assert [round(e.time_s, 4) for e in after] == [round(e.time_s, 4) for e in before]
 
 
-def test_held_step_still_reported_where_it_starts():
+@pytest.mark.parametrize("sample_level", [False, True])
+def test_held_step_still_reported_where_it_starts(monkeypatch, sample_level):
     """The sample-level pass only tries candidates no event is known near: a 2 ms held step in
     near-silence is still found whole by the wide pass, at its first edge."""
+    monkeypatch.setattr(C, "ONSET_SAMPLE_LEVEL", sample_level)
     rng = np.random.default_rng(5)
     x = 1e-5 * rng.standard_normal(2 * FS)
     onsets = [int(0.3 * FS) + k * int(0.25 * FS) for k in range(6)]

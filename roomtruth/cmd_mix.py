@@ -410,6 +410,9 @@ def _print_fingerprint(con, fp, path) -> None:
         ivs = "—" if iv is None else f"{iv[i, 0]:+.1f}..{iv[i, 1]:+.1f} dB"
         t.add_row(f"{f:.0f} Hz", f"[{style}]{d:+.1f} dB[/]" if style else f"{d:+.1f} dB", ivs, f"{c:.0%}", f"{s:.1f} dB")
     con.print(t)
+    advice = (fp.meta or {}).get("advice") if fp.source == "mixes" else None
+    if advice:
+        con.print(_e(advice))
     con.print(f"written: {_e(path)}")
 
 

@@ -535,7 +535,7 @@ def _figures(gate: NullGate, sp: _Spec, fs: int, vocal_in_files: bool,
         f0 = np.where(np.asarray(vf.gated[:n]), f0[:n], np.nan)
     else:
         # no vibrato voice: a straight-tone singer (mixes.balance_null_straight)
-        f0 = straight_voice_track(D_notched, fk, sp.hop / fs, f_bass, D)
+        f0 = straight_voice_track(D_notched, fk, sp.hop / fs, f_bass, D, voice_in_files=vocal_in_files)
         straight = f0 is not None
     by_file = False
     if f0 is None and vocal_in_files and file_tracks is not None and lens is not None:

@@ -46,6 +46,7 @@ STEP_MAX_ST = 1.0
 NOTE_MIN_S = 0.2
 NOTE_TOL_ST = 0.35
 SUSTAIN_MIN_DB = -6.0
+SUSTAIN_ALONE_DB = -3.0       # ... when no file found a vocal (moved keys sustain -4.8 / -5.8 dB, null9)
 VOWEL_MIN_DB = 4.0
 VOICED_MIN_S = 3.0
 NOTES_MIN = 6
@@ -151,10 +152,11 @@ def straight_voice_track(D: np.ndarray, fk: np.ndarray, hop_s: float,
         comb; its fundamental is far stronger); a voice moved under a much larger bass change
         is then not found (the figure falls back, never a bass read as the vocal).
     voice_in_files : bool
-        A file found a vocal on its own.  Only then are a comb on a multiple of the bass's
-        fundamental judged by the bass's in-between partials and octave flips taken into a
-        run (null9); without it such frames are dropped as before: moved keys in a song without
-        a voice (mixes.songs 6002, 6003) passed every cue with the relaxed frames.
+        A file found a vocal on its own.  Without that evidence the notes must sustain to
+        ``SUSTAIN_ALONE_DB`` (not ``SUSTAIN_MIN_DB``): since null9 a comb on a multiple of the
+        bass's fundamental is judged by the bass's in-between partials and octave flips continue
+        a run, and moved keys in songs without a voice (mixes.songs 6002, 6003: notes sustaining
+        -5.8 / -4.8 dB) then passed every other cue.
 
     Returns
     -------
@@ -193,9 +195,6 @@ def straight_voice_track(D: np.ndarray, fk: np.ndarray, hop_s: float,
         if f_bass is not None and t < f_bass.size and np.isfinite(f_bass[t]) and f_bass[t] > 0:
             ratio = f0[t] / f_bass[t]
             k = max(int(round(ratio)), 1)
-            if abs(ratio - k) <= BASS_MULT_REL * k and not voice_in_files:
-                rej["bass_mult"] += 1
-                continue
             if abs(ratio - k) <= BASS_MULT_REL * k:
                 # f0 on a multiple k of the bass's fundamental: the comb could be the bass's own
                 # partials.  A bass fills *every* multiple of its fundamental, a voice only every
@@ -231,13 +230,11 @@ def straight_voice_track(D: np.ndarray, fk: np.ndarray, hop_s: float,
         # an octave jump continues the run: the harmonic sum flips between f0 and 2 f0 when the
         # even partials are strong (a songs5 straight-tone male alternated 196 / 392 Hz frame to
         # frame and formed no run of 0.25 s)
-        while u < F and voiced[u] and (_octave_step(st[u] - st[u - 1]) if voice_in_files
-                                       else abs(st[u] - st[u - 1])) <= STEP_MAX_ST:
+        while u < F and voiced[u] and _octave_step(st[u] - st[u - 1]) <= STEP_MAX_ST:
             u += 1
         if (u - t) * hop_s >= RUN_MIN_S:
             keep[t:u] = True
-            if voice_in_files:
-                st[t:u] = _fold_octaves(st[t:u])
+            st[t:u] = _fold_octaves(st[t:u])
         t = u
     f0 = 440.0 * 2.0 ** (st / 12.0)
     DEBUG.clear()
@@ -269,7 +266,7 @@ def straight_voice_track(D: np.ndarray, fk: np.ndarray, hop_s: float,
         q = max(1, (b - a) // 4)
         sus.append(float(np.mean(lev[b - q:b]) - np.max(lev[a:a + q])))
     DEBUG.update(sustain_db=float(np.median(sus)))
-    if float(np.median(sus)) < SUSTAIN_MIN_DB:
+    if float(np.median(sus)) < (SUSTAIN_MIN_DB if voice_in_files else SUSTAIN_ALONE_DB):
         return None
     # vowels: the envelope changes from note to note
     grid = 300.0 * 2.0 ** (np.arange(0, 12) / 3.0)           # 300 Hz .. ~4 kHz, third octaves

@@ -20,7 +20,7 @@ Seeds: ``--seed0`` (default 1300, the tuning seeds of cleanclick9) + k; report h
 ``--seed0 1400``.  songs5 707 (the repro from session 9's brief) is added with ``--repro``.
 
     nice -n 10 .venv/bin/python benchmarks/eval_cleanclick9.py [--gens songs,songs_alt,songs3,songs4,songs5]
-        [--per-style 1] [--seed0 1300] [--levels 0,-20] [--repro] [--json PATH] [-q]
+        [--per-style 1] [--seed0 1300] [--levels 0,-20] [--repro] [--json PATH] [-q] [--styles metal,funk]
     EVAL_CLICKS_ROOT=/other/checkout ...   (another checkout's detector: before/after)
 """
 
@@ -62,13 +62,14 @@ def song(gen: str, seed: int, style: str | None, dur_s: float = 12.0) -> np.ndar
     return x
 
 
-def material(gens: list[str], per_style: int, seed0: int, repro: bool):
+def material(gens: list[str], per_style: int, seed0: int, repro: bool, only: tuple[str, ...] = ()):
     for gen in gens:
         m = importlib.import_module(f"mixes.{gen}")
         styles = tuple(getattr(m, "STYLES", ()) or ()) or (None,) * 4
         for j in range(per_style):
             for i, st in enumerate(styles):
-                yield gen, seed0 + 10 * j + i, st
+                if not only or str(st) in only:
+                    yield gen, seed0 + 10 * j + i, st
     if repro:
         yield "songs5", 707, None
 
@@ -127,11 +128,14 @@ def main() -> None:
     ap.add_argument("--repro", action="store_true", help="add songs5 707 (the brief's repro)")
     ap.add_argument("--json", default="")
     ap.add_argument("-q", action="store_true", help="counts only (no per-report diagnosis)")
+    ap.add_argument("--styles", default="", help="comma-separated styles only (same seeds as the full run), "
+                    "e.g. metal,funk")
     a = ap.parse_args()
     levels = [float(v) for v in a.levels.split(",")]
     rows, by_gen, files = [], {}, {}
     cpu = 0.0
-    for gen, seed, st in material(a.gens.split(","), a.per_style, a.seed0, a.repro):
+    for gen, seed, st in material(a.gens.split(","), a.per_style, a.seed0, a.repro,
+                                   tuple(v for v in a.styles.split(",") if v)):
         x0 = song(gen, seed, st)
         for lv in levels:
             x = (x0 * np.float32(10 ** (lv / 20))).astype(np.float32)

@@ -37,7 +37,15 @@ second (only stage 1 touches every sample):
    before them, not starting a louder sound, are verified again with a ``WIDE_GUARD_S`` region,
    and so is the first edge of a held step whose second edge alone was verified
    (:func:`mixes.click_shapes.first_edges`): a step found whole (flat between two sharp edges,
-   :func:`mixes.click_masking.held_step`) is reported where it starts.
+   :func:`mixes.click_masking.held_step`) is reported where it starts.  *Tails* (tail9): an event
+   standing 10^5-10^6 times out of a reverb tail's or a fade's model keeps its edges above the
+   excursion's 34-dB cut, so the LSAR region left them outside as known samples, and the tail's
+   sharp model (poles near the unit circle) extrapolated them into a +8 dBFS "click" that
+   stage 3 took for a drum's start (songs6 904 / 902: bursts +48 dB audible missed); a wide-pass
+   isolation larger than ``DIVERGED_RATIO`` times the window's peak is redone over every sample
+   whose error stands out (``ISOLATION_REGROW``), and an event starts where it first exceeds
+   ``LEAD_CTX_RATIO`` times the programme's peak around it when that comes before 30 % of its
+   own peak (its rise is the click's, not stage 3's masker's).
    *Low-band path*: a click inside a hi-hat stroke can be masked above ~4 kHz yet audible in
    the 1-4 kHz the hat leaves free, where the full-band whitened error is dominated by the
    hat.  So stages 1 and 2 run a second time on the programme decimated to ``LOW_FS_HZ``

@@ -17,7 +17,6 @@ busy while the other waited).  Each task computes exactly what the single-thread
 from __future__ import annotations
 
 import math
-import struct
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -27,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
-from calib.audio_io import refuse_mpeg_audio, sf_name, wav_frames_declared
+from calib.audio_io import refuse_mpeg_audio, refuse_truncated_wav, sf_name
 from calib.errors import SignalError
 from mixes.programme import as_programme
 from mixes import ltas as _ltas
@@ -151,75 +150,6 @@ def _memory_error(p) -> SignalError:
                        f"alone (-j 1) or split it into parts")
 
 
-# the one truncated-WAV rule of every reader lives in calib.audio_io
-_wav_frames_declared = wav_frames_declared
-
-
-def _other_frames_declared(path) -> int | None:
-    """Frames the header of an AIFF/AIFC, RF64 or W64 file announces (None: not one of those,
-    or no usable figure).  libsndfile reads what is there of such a file cut short quietly (a
-    master downloaded half-way measured as a 1.5-s mix of a 3-s one); ``calib.audio_io``'s rule
-    covers RIFF/WAVE only."""
-    unset = (0, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-            if len(head) < 12:
-                return None
-            if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-                pos = 12
-                for _ in range(64):
-                    fh.seek(pos)
-                    hdr = fh.read(8)
-                    if len(hdr) < 8:
-                        return None
-                    size = struct.unpack(">I", hdr[4:])[0]
-                    if hdr[:4] == b"COMM":
-                        body = fh.read(6)
-                        return struct.unpack(">I", body[2:6])[0] if len(body) == 6 else None
-                    pos += 8 + size + (size & 1)
-                return None
-            if head[:4] in (b"RF64", b"BW64") and head[8:12] == b"WAVE":
-                hdr = fh.read(36)
-                if len(hdr) < 36 or hdr[:4] != b"ds64":
-                    return None
-                data_size, count = struct.unpack("<QQ", hdr[16:32])
-                if count not in unset:
-                    return count
-                pos, align = 12 + 8 + struct.unpack("<I", hdr[4:8])[0], 0
-                for _ in range(64):
-                    fh.seek(pos)
-                    ch = fh.read(8)
-                    if len(ch) < 8:
-                        return None
-                    size = struct.unpack("<I", ch[4:])[0]
-                    if ch[:4] == b"fmt ":
-                        fmt = fh.read(14)
-                        align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) == 14 else 0
-                    elif ch[:4] == b"data":
-                        return data_size // align if align and data_size not in unset else None
-                    pos += 8 + size + (size & 1)
-                return None
-            if head[:4] == b"riff":                      # Sony Wave64: 16-byte GUIDs, 8-byte sizes
-                pos, align = 40, 0
-                for _ in range(64):
-                    fh.seek(pos)
-                    ch = fh.read(24)
-                    if len(ch) < 24:
-                        return None
-                    size = struct.unpack("<Q", ch[16:24])[0]
-                    if ch[:4] == b"fmt ":
-                        fmt = fh.read(14)
-                        align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) == 14 else 0
-                    elif ch[:4] == b"data":
-                        return (size - 24) // align if align and size not in unset and size > 24 else None
-                    if size < 24:
-                        return None
-                    pos += (size + 7) & ~7
-                return None
-    except (OSError, struct.error):
-        return None
-    return None
 
 
 def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
@@ -235,15 +165,7 @@ def read_mix(path: str | Path, *, feed=None) -> tuple[np.ndarray, int]:
     fs, n_ch, n = int(info.samplerate), int(info.channels), int(info.frames)
     if n <= 0:
         raise SignalError(f"{p} holds no audio samples")
-    cut = _wav_frames_declared(p)
-    if cut is None:
-        declared = _other_frames_declared(sf_name(p))
-        if declared is not None and declared > n:
-            cut = (declared, n)
-    if cut is not None:
-        raise SignalError(
-            f"{p} is truncated: its header announces {cut[0] / fs:.3f} s of audio but the file holds "
-            f"only {cut[1] / fs:.3f} s; export or copy it again")
+    refuse_truncated_wav(sf_name(p), fs=fs, frames_held=n, shown=p)   # WAV, AIFF, RF64, W64
     _check_memory(p, n_ch, n, fs)
     try:
         x = np.empty((n_ch, n), dtype=np.float32)

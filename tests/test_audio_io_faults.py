@@ -173,3 +173,20 @@ def test_unreadable_path_is_left_to_the_reader(tmp_path):
     assert mpeg_audio_kind(tmp_path) is None                 # a folder
     with pytest.raises(SignalError, match="no such file"):
         read_audio(tmp_path / "missing.wav")
+
+
+@pytest.mark.parametrize("fmt,ext", [("AIFF", "aiff"), ("RF64", "wav"), ("W64", "w64")])
+def test_every_reader_refuses_a_cut_aiff_rf64_w64(tmp_path, fmt, ext):
+    """A download cut half-way is refused by the common reader (not only the mix side): libsndfile
+    would read what is there as a shorter file.  The whole file still reads, to the sample."""
+    fs = 48_000
+    x = (np.sin(2 * np.pi * 997 * np.arange(3 * fs) / fs) * 0.5).astype(np.float32)
+    whole = tmp_path / f"whole.{ext}"
+    sf.write(whole, np.stack([x, x], 1), fs, format=fmt, subtype="PCM_24")
+    data, fs_read = read_audio(whole)
+    assert fs_read == fs and data.shape == (2, 3 * fs)
+    cut = tmp_path / f"cut.{ext}"
+    raw = whole.read_bytes()
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(SignalError, match=r"is truncated: its header announces 3\.000 s of audio but the file holds only 1\.\d+ s"):
+        read_audio(cut)
